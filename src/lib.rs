@@ -1,14 +1,29 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! # mcp-sigv4
+//!
+//! A stdio MCP server that relays every JSON-RPC message, unchanged, to a remote
+//! MCP server over MCP's Streamable HTTP transport, and signs every HTTP request
+//! with AWS SigV4 (or SigV4A) using the user's own AWS credentials.
+//!
+//! The library holds the parts; the `mcp-sigv4` binary wires them together.
+//!
+//! - [`sigv4`]: canonical request, string to sign, SigV4 HMAC and SigV4A ECDSA
+//!   signatures, checked against the AWS signing test suite.
+//! - [`credentials`]: the environment, the shared config/credentials files and the
+//!   credential chain, with a cache that keeps credentials fresh.
+//!
+//! ## What this crate never does
+//! - It never writes a secret access key, session token, signing key, SigV4A
+//!   private key, bearer token or `Mcp-Session-Id` to a log, an error or stdout.
+//!   They are held in [`secret::Secret`] (redacted `Debug`/`Display`, zeroized on
+//!   drop) and read only through `Secret::expose`.
+//! - It never writes anything but JSON-RPC messages to stdout.
+//! - It never reads the client's stdin from a child process.
+//! - It never sends a request over plain HTTP to a host that is not loopback.
+//! - It never uses `unsafe` code.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod credentials;
+pub mod secret;
+pub mod sigv4;

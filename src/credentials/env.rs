@@ -1,0 +1,110 @@
+//! The process environment, as the credential chain sees it.
+//!
+//! Owns: one read-only view of environment variables that is either the real
+//! process environment or a fixed map (tests and data-driven chain cases), so the
+//! resolver never calls `std::env` directly; and the environment credential source
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+//! Refuses: writing to the environment.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Credentials;
+use crate::secret::Secret;
+
+/// A view of environment variables.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    fixed: Option<Arc<HashMap<String, String>>>,
+}
+
+impl Env {
+    /// The real process environment.
+    pub fn process() -> Self {
+        Env { fixed: None }
+    }
+
+    /// A fixed set of variables (nothing else is visible).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Env {
+            fixed: Some(Arc::new(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// True for the real process environment.
+    pub fn is_process(&self) -> bool {
+        self.fixed.is_none()
+    }
+
+    /// The variable's value, if it is set and valid Unicode.
+    pub fn get(&self, name: &str) -> Option<String> {
+        match &self.fixed {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    /// The variable's value if it is set and not blank (whitespace only counts as
+    /// unset, as in Rust `aws-config`); surrounding whitespace is trimmed.
+    pub fn get_nonblank(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The environment credential source: `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` (fallback name `SECRET_ACCESS_KEY`, as Rust
+/// `aws-config` reads it), optional `AWS_SESSION_TOKEN`.
+///
+/// Returns `Ok(None)`-like outcomes as `Err(reason)`: why the environment gave
+/// nothing, for the "tried" list.
+pub fn credentials_from_env(env: &Env) -> Result<Credentials, String> {
+    let id = env.get_nonblank("AWS_ACCESS_KEY_ID");
+    let secret = env
+        .get_nonblank("AWS_SECRET_ACCESS_KEY")
+        .or_else(|| env.get_nonblank("SECRET_ACCESS_KEY"));
+    match (id, secret) {
+        (Some(id), Some(secret)) => {
+            let token = env.get_nonblank("AWS_SESSION_TOKEN").map(Secret::new);
+            Ok(Credentials::new(id, Secret::new(secret), token, None, "environment"))
+        }
+        (None, None) => Err("AWS_ACCESS_KEY_ID not set".to_owned()),
+        (Some(_), None) => Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned()),
+        (None, Some(_)) => Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_token_are_read_and_blank_is_unset() {
+        let env = Env::from_pairs([
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "SECRET"),
+            ("AWS_SESSION_TOKEN", "  "),
+        ]);
+        let c = credentials_from_env(&env).unwrap();
+        assert_eq!(c.access_key_id(), "AKID");
+        assert_eq!(c.secret_access_key().expose(), "SECRET");
+        assert!(c.session_token().is_none());
+    }
+
+    #[test]
+    fn half_set_keys_say_which_half_is_missing() {
+        let env = Env::from_pairs([("AWS_ACCESS_KEY_ID", "AKID")]);
+        let why = credentials_from_env(&env).unwrap_err();
+        assert!(why.contains("AWS_SECRET_ACCESS_KEY is not"), "{why}");
+        let env = Env::from_pairs([("SECRET_ACCESS_KEY", "S"), ("AWS_ACCESS_KEY_ID", "A")]);
+        assert_eq!(credentials_from_env(&env).unwrap().secret_access_key().expose(), "S");
+    }
+}

@@ -1,0 +1,231 @@
+//! SigV4A: the ECDSA P-256 key derived from a secret access key, and its signature.
+//!
+//! Owns: `AWS4-ECDSA-P256-SHA256` key derivation — NIST SP 800-108 KDF in counter
+//! mode with HMAC-SHA256, input key `"AWS4A" + secret`, label
+//! `AWS4-ECDSA-P256-SHA256`, context = access key id + one counter byte, a
+//! candidate `c` accepted when `c <= n - 2`, private scalar `c + 1`
+//! (`../shared/spec/sigv4-sigv4a.md` §4.2; aws-c-auth `key_derivation.c`) — and the
+//! DER-encoded ECDSA-P256-SHA256 signature of a string to sign (RFC 6979
+//! deterministic nonces). Derivation costs a scalar multiplication, so callers
+//! cache the [`DerivedKey`]; it zeroizes its scalar on drop and never prints it.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use sha2::Sha256;
+use p256::elliptic_curve::zeroize::Zeroize;
+
+/// The SigV4A algorithm name.
+pub const ALGORITHM: &str = "AWS4-ECDSA-P256-SHA256";
+
+/// n − 2, n being the order of the P-256 group (big-endian).
+const N_MINUS_2: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x4f,
+];
+
+/// Key derivation gave up: no candidate below n − 1 in 254 tries (probability
+/// about 2^-8000; reported rather than assumed impossible).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DerivationError;
+
+impl fmt::Display for DerivationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigV4A key derivation found no valid P-256 scalar for these credentials; use SigV4 (--sig-version v4) or other credentials")
+    }
+}
+
+impl std::error::Error for DerivationError {}
+
+/// The KDF's fixed input for one counter value: `i=1 (u32 BE) ‖ label ‖ 0x00 ‖
+/// access key id ‖ counter ‖ L=256 (u32 BE)`.
+pub fn fixed_input(access_key_id: &str, counter: u8) -> Vec<u8> {
+    let mut input = Vec::with_capacity(4 + ALGORITHM.len() + 1 + access_key_id.len() + 1 + 4);
+    input.extend_from_slice(&1u32.to_be_bytes());
+    input.extend_from_slice(ALGORITHM.as_bytes());
+    input.push(0);
+    input.extend_from_slice(access_key_id.as_bytes());
+    input.push(counter);
+    input.extend_from_slice(&256u32.to_be_bytes());
+    input
+}
+
+/// `a <= b` for 32-byte big-endian numbers, in time independent of the values.
+fn ct_less_or_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    // b - a borrows exactly when a > b.
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(b[i]) - i16::from(a[i]) - borrow;
+        borrow = (d >> 8) & 1;
+    }
+    borrow == 0
+}
+
+/// Adds one to a 32-byte big-endian number that is below n − 1 (no overflow).
+fn plus_one(mut k: [u8; 32]) -> [u8; 32] {
+    let mut carry = 1u16;
+    for byte in k.iter_mut().rev() {
+        let s = u16::from(*byte) + carry;
+        *byte = s as u8;
+        carry = s >> 8;
+    }
+    k
+}
+
+/// A SigV4A private key derived from a secret access key.
+pub struct DerivedKey {
+    signing_key: SigningKey,
+}
+
+impl DerivedKey {
+    /// Derives the key for (`access_key_id`, `secret_access_key`).
+    ///
+    /// # Errors
+    /// [`DerivationError`] when no counter value yields a valid scalar.
+    pub fn derive(access_key_id: &str, secret_access_key: &str) -> Result<Self, DerivationError> {
+        let mut input_key = Vec::with_capacity(5 + secret_access_key.len());
+        input_key.extend_from_slice(b"AWS4A");
+        input_key.extend_from_slice(secret_access_key.as_bytes());
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&input_key)
+            .expect("HMAC takes any key length");
+        input_key.zeroize();
+        let mut found = None;
+        for counter in 1..=254u8 {
+            let mut m = mac.clone();
+            m.update(&fixed_input(access_key_id, counter));
+            let mut candidate: [u8; 32] = m.finalize().into_bytes().into();
+            if ct_less_or_equal(&candidate, &N_MINUS_2) {
+                let mut scalar = plus_one(candidate);
+                candidate.zeroize();
+                let key = SigningKey::from_slice(&scalar);
+                scalar.zeroize();
+                found = key.ok();
+                break;
+            }
+            candidate.zeroize();
+        }
+        found
+            .map(|signing_key| DerivedKey { signing_key })
+            .ok_or(DerivationError)
+    }
+
+    /// The public key's affine coordinates (X, Y), each as 64 lower-case hex chars,
+    /// the form of the signing suite's `public-key.json`.
+    pub fn public_key_xy(&self) -> (String, String) {
+        public_key_xy(self.signing_key.verifying_key())
+    }
+
+    /// The public key.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        self.signing_key.verifying_key()
+    }
+
+    /// Signs `string_to_sign` (ECDSA P-256, SHA-256, RFC 6979 nonce) and returns
+    /// the DER-encoded signature in lower-case hex (typically 140–144 chars).
+    pub fn sign(&self, string_to_sign: &str) -> String {
+        let signature: Signature = self.signing_key.sign(string_to_sign.as_bytes());
+        hex::encode(signature.to_der().as_bytes())
+    }
+}
+
+impl fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedKey(<redacted>)")
+    }
+}
+
+/// The affine (X, Y) coordinates of `key` in lower-case hex.
+pub fn public_key_xy(key: &VerifyingKey) -> (String, String) {
+    let point = key.to_sec1_bytes();
+    // Uncompressed SEC1: 0x04 ‖ X (32) ‖ Y (32).
+    (hex::encode(&point[1..33]), hex::encode(&point[33..65]))
+}
+
+/// A public key from its affine coordinates in hex (as in `public-key.json`).
+///
+/// # Errors
+/// A message when the hex is malformed or the point is not on the curve.
+pub fn verifying_key_from_xy(x: &str, y: &str) -> Result<VerifyingKey, String> {
+    let mut sec1 = vec![4u8];
+    sec1.extend(hex::decode(x).map_err(|e| format!("X: {e}"))?);
+    sec1.extend(hex::decode(y).map_err(|e| format!("Y: {e}"))?);
+    if sec1.len() != 65 {
+        return Err("X and Y must be 32 bytes each".into());
+    }
+    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| "not a point on P-256".to_owned())
+}
+
+/// Verifies a hex DER ECDSA-P256-SHA256 `signature` of `string_to_sign` under
+/// `key`. High-S signatures are accepted, as AWS accepts them.
+pub fn verify(key: &VerifyingKey, string_to_sign: &str, signature_hex: &str) -> bool {
+    let Ok(der) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let Ok(signature) = Signature::from_der(&der) else {
+        return false;
+    };
+    // RustCrypto rejects high-S on verify; normalizing keeps the same (r, s) class.
+    let signature = signature.normalize_s();
+    key.verify(string_to_sign.as_bytes(), &signature).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AKID: &str = "AKIDEXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    #[test]
+    fn fixed_input_matches_the_verified_vector() {
+        // sigv4-sigv4a.md §4.2 (verified there against the suite's public keys).
+        assert_eq!(
+            hex::encode(fixed_input(AKID, 1)),
+            "00000001415753342d45434453412d503235362d53484132353600414b49444558414d504c450100000100"
+        );
+    }
+
+    #[test]
+    fn derived_public_key_matches_the_verified_vector() {
+        let key = DerivedKey::derive(AKID, SECRET).unwrap();
+        let (x, y) = key.public_key_xy();
+        assert_eq!(x, "b6618f6a65740a99e650b33b6b4b5bd0d43b176d721a3edfea7e7d2d56d936b1");
+        assert_eq!(y, "865ed22a7eadc9c5cb9d2cbaca1b3699139fedc5043dc6661864218330c8e518");
+    }
+
+    #[test]
+    fn rfc6979_signature_matches_aws_sigv4() {
+        // sigv4-sigv4a.md §4.4: aws-sigv4 1.6.4's deterministic signature.
+        let key = DerivedKey::derive(AKID, SECRET).unwrap();
+        let sts = "AWS4-ECDSA-P256-SHA256\n20260101T000000Z\n20260101/bedrock-agentcore/aws4_request\n722408bccac5507a4669bec580d32af82dc73c9483861ca7715f30fc8df6e986";
+        let sig = key.sign(sts);
+        assert_eq!(
+            sig,
+            "3046022100f6d981377b59fa0264aa65e2cbe6338852e90380afa1a6505ec931c746b75897022100cd7c7c8f55c04f9fc3ae01cd2e7aff3a7135cc307f09605769c0933467499e93"
+        );
+        assert!(verify(key.verifying_key(), sts, &sig));
+        assert!(!verify(key.verifying_key(), &sts.replace("2026", "2025"), &sig));
+    }
+
+    #[test]
+    fn comparison_and_increment_at_the_edges() {
+        let mut n_minus_1 = N_MINUS_2;
+        n_minus_1[31] += 1;
+        assert!(ct_less_or_equal(&N_MINUS_2, &N_MINUS_2));
+        assert!(!ct_less_or_equal(&n_minus_1, &N_MINUS_2));
+        assert!(ct_less_or_equal(&[0; 32], &N_MINUS_2));
+        assert!(!ct_less_or_equal(&[0xff; 32], &N_MINUS_2));
+        let mut x = [0u8; 32];
+        x[31] = 0xff;
+        let y = plus_one(x);
+        assert_eq!((y[30], y[31]), (1, 0));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let key = DerivedKey::derive(AKID, SECRET).unwrap();
+        assert_eq!(format!("{key:?}"), "DerivedKey(<redacted>)");
+    }
+}
