@@ -24,6 +24,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
+pub mod cli;
+pub mod config;
 pub mod credentials;
+pub mod relay;
 pub mod secret;
 pub mod sigv4;

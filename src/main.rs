@@ -1,1 +1,79 @@
-fn main() {}
+//! The `mcp-sigv4` process: arguments, logging to stderr, run, exit code.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use mcp_sigv4::auth::RequestAuth;
+use mcp_sigv4::cli::{Args, HELP, VERSION};
+use mcp_sigv4::config::{Config, log_level};
+use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
+use mcp_sigv4::relay;
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
+    };
+    if args.help {
+        let _ = io::stdout().write_all(HELP.as_bytes());
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        let _ = writeln!(io::stdout(), "{VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    let level = match log_level(args.log_level.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
+    };
+    init_logging(level);
+
+    let resolver = Resolver::new(Env::process(), args.profile.clone());
+    let config = match Config::resolve(&args, &resolver) {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
+    };
+    log::debug!(
+        "endpoint {} service {} region {} (from {}), profile '{}'",
+        config.endpoint.url(),
+        config.service,
+        config.region,
+        config.region_source,
+        resolver.profile_name()
+    );
+    let auth = RequestAuth::new(
+        CredentialsProvider::new(resolver),
+        config.service.clone(),
+        config.region.clone(),
+    );
+    // Resolve credentials once now, so a problem shows in the log at start-up;
+    // the relay still starts and answers each request with the error and its fix.
+    if let Err(e) = auth.provider().credentials() {
+        log::warn!("{e}");
+    }
+    let stdin = io::stdin().lock();
+    let code = relay::run(config.endpoint, config.timeouts, auth, stdin, io::stdout());
+    ExitCode::from(code as u8)
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    let _ = writeln!(io::stderr(), "{message}");
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr only. Our crate logs at `level`; ureq and rustls at most at
+/// `debug`, because their `trace` level prints raw headers (`Authorization`,
+/// `X-Amz-Security-Token`) unredacted.
+fn init_logging(level: log::LevelFilter) {
+    let library = level.min(log::LevelFilter::Debug);
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Warn.min(level))
+        .filter_module("mcp_sigv4", level)
+        .filter_module("mcp_sigv4::relay", level)
+        .filter_module("ureq", library)
+        .filter_module("ureq_proto", library)
+        .filter_module("rustls", library)
+        .target(env_logger::Target::Stderr)
+        .format_timestamp_millis()
+        .init();
+}

@@ -1,0 +1,181 @@
+//! The command line: what the user typed, as a plain [`Args`] value.
+//!
+//! Owns: one `lexopt` loop into [`Args`], the `--help` and `--version` texts.
+//! Refuses: any I/O or interpretation — whether the URL is valid, which region
+//! applies, where credentials come from is `config.rs`'s job. Error messages echo
+//! the bad value; no flag takes a secret, so nothing secret can be echoed.
+
+use std::ffi::OsString;
+use std::fmt;
+
+/// The `--help` text.
+pub const HELP: &str = "\
+mcp-sigv4: a stdio MCP server that relays every JSON-RPC message to a remote MCP
+server over Streamable HTTP, signing each request with AWS SigV4 using your own
+AWS credentials.
+
+Usage: mcp-sigv4 <endpoint-url> [options]
+
+Arguments:
+  <endpoint-url>            the remote MCP endpoint, e.g.
+                            https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT
+
+Signing:
+  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore)
+  --region <region>         signing region (default: from the host, else AWS_REGION,
+                            AWS_DEFAULT_REGION, the profile's region)
+  --profile <name>          AWS profile to take credentials from (default: AWS_PROFILE, else default)
+
+Timeouts (seconds):
+  --connect-timeout <s>     TCP and TLS connect (default 60)
+  --read-timeout <s>        longest wait for the next bytes of an answer (default 120)
+  --write-timeout <s>       sending one request (default 180)
+  --timeout <s>             a whole exchange other than a tool call (default 180)
+  --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
+
+Other:
+  --log-level <level>       error, warn, info, debug, trace or off (default warn); logs go to stderr
+  -h, --help                print this help
+  -V, --version             print the version
+
+Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN), then the selected profile in ~/.aws/credentials and
+~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE move them).
+";
+
+/// The `--version` text.
+pub const VERSION: &str = concat!("mcp-sigv4 ", env!("CARGO_PKG_VERSION"));
+
+/// What the user asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Args {
+    /// The endpoint URL, as typed.
+    pub endpoint: Option<String>,
+    /// `--service`.
+    pub service: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+    /// `--connect-timeout`, seconds.
+    pub connect_timeout: Option<f64>,
+    /// `--read-timeout`, seconds.
+    pub read_timeout: Option<f64>,
+    /// `--write-timeout`, seconds.
+    pub write_timeout: Option<f64>,
+    /// `--timeout`, seconds.
+    pub timeout: Option<f64>,
+    /// `--tool-timeout`, seconds.
+    pub tool_timeout: Option<f64>,
+    /// `--help` was given.
+    pub help: bool,
+    /// `--version` was given.
+    pub version: bool,
+}
+
+/// A command line that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; see `mcp-sigv4 --help`", self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(e: lexopt::Error) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+fn seconds(flag: &str, value: OsString) -> Result<f64, UsageError> {
+    let text = value.to_string_lossy();
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(UsageError(format!(
+            "{flag}: expected a number of seconds between 0 and 86400, found {text:?}"
+        ))),
+    }
+}
+
+fn text(flag: &str, value: OsString) -> Result<String, UsageError> {
+    value
+        .into_string()
+        .map_err(|v| UsageError(format!("{flag}: expected UTF-8 text, found {v:?}")))
+}
+
+impl Args {
+    /// Reads the arguments (without the program name).
+    ///
+    /// # Errors
+    /// [`UsageError`] for an unknown flag, a missing or malformed value, or a
+    /// second endpoint.
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, UsageError> {
+        use lexopt::prelude::*;
+        let mut parser = lexopt::Parser::from_args(args);
+        let mut a = Args::default();
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("service") => a.service = Some(text("--service", parser.value()?)?),
+                Long("region") => a.region = Some(text("--region", parser.value()?)?),
+                Long("profile") => a.profile = Some(text("--profile", parser.value()?)?),
+                Long("log-level") => a.log_level = Some(text("--log-level", parser.value()?)?),
+                Long("connect-timeout") => {
+                    a.connect_timeout = Some(seconds("--connect-timeout", parser.value()?)?)
+                }
+                Long("read-timeout") => a.read_timeout = Some(seconds("--read-timeout", parser.value()?)?),
+                Long("write-timeout") => {
+                    a.write_timeout = Some(seconds("--write-timeout", parser.value()?)?)
+                }
+                Long("timeout") => a.timeout = Some(seconds("--timeout", parser.value()?)?),
+                Long("tool-timeout") => a.tool_timeout = Some(seconds("--tool-timeout", parser.value()?)?),
+                Short('h') | Long("help") => a.help = true,
+                Short('V') | Long("version") => a.version = true,
+                Value(v) if a.endpoint.is_none() => a.endpoint = Some(text("<endpoint-url>", v)?),
+                Value(v) => {
+                    return Err(UsageError(format!(
+                        "expected one endpoint URL, found a second one: {:?}",
+                        v.to_string_lossy()
+                    )));
+                }
+                _ => return Err(arg.unexpected().into()),
+            }
+        }
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, UsageError> {
+        Args::parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn reads_endpoint_and_flags_in_any_order() {
+        let a = parse(&["--region", "us-west-2", "https://x.example/mcp", "--service=svc", "--profile", "dev"]).unwrap();
+        assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
+        assert_eq!(a.region.as_deref(), Some("us-west-2"));
+        assert_eq!(a.service.as_deref(), Some("svc"));
+        assert_eq!(a.profile.as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn errors_name_the_flag_and_echo_the_value() {
+        let e = parse(&["u", "--timeout", "soon"]).unwrap_err().to_string();
+        assert!(e.contains("--timeout") && e.contains("\"soon\""), "{e}");
+        let e = parse(&["u", "--nope"]).unwrap_err().to_string();
+        assert!(e.contains("--nope"), "{e}");
+        let e = parse(&["u", "v"]).unwrap_err().to_string();
+        assert!(e.contains("second"), "{e}");
+        let e = parse(&["u", "--region"]).unwrap_err().to_string();
+        assert!(e.contains("--region"), "{e}");
+    }
+}

@@ -1,0 +1,491 @@
+//! What the command line and the environment mean on this machine.
+//!
+//! Owns: turning [`Args`] and the environment into a [`Config`]: the endpoint URL
+//! taken apart (scheme, host, port, path and query as they will be sent), the
+//! signing name and region inferred from the host, the region chain, the
+//! plain-HTTP rule (loopback only) and the timeouts.
+//! Refuses: guessing a service it cannot read from the host — the error asks for
+//! `--service` and names the host.
+//!
+//! Region order: `--region`; then the region the host names
+//! (`bedrock-agentcore.us-east-1.amazonaws.com`); then `AWS_REGION`,
+//! `AWS_DEFAULT_REGION` and the profile's `region`. The host comes before the
+//! environment because a signature scoped to another region than the endpoint's
+//! is always refused (`Credential should be scoped to a valid region`); when the
+//! two disagree the environment's value is logged and not used.
+
+use std::fmt;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::cli::Args;
+use crate::credentials::Resolver;
+use crate::sigv4::canonical::CanonicalQuery;
+
+/// An endpoint URL, taken apart into what is sent and signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Lower-case host name or IP literal (IPv6 in brackets).
+    pub host: String,
+    /// The port, when one is given that is not the scheme's default.
+    pub port: Option<u16>,
+    /// The path exactly as sent (percent-encoded once, never empty).
+    pub path: String,
+    /// The query exactly as sent, in canonical form (may be empty).
+    pub query: String,
+}
+
+impl Endpoint {
+    /// The `Host` header value: the host, and `:port` when not the default.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// The full URL as sent.
+    pub fn url(&self) -> String {
+        let mut url = format!("{}://{}{}", self.scheme, self.authority(), self.path);
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(&self.query);
+        }
+        url
+    }
+
+    /// Parses an `http://` or `https://` URL. Userinfo is refused; the fragment is
+    /// dropped; bytes not allowed in a path are percent-encoded; the query is put
+    /// in canonical SigV4 form so that any server-side canonicalization agrees.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming what is wrong with the URL.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &str| ConfigError(format!("invalid endpoint URL {url:?}: {why}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected https://host/path"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(bad("expected the scheme https:// (or http:// for a loopback host)")),
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(auth_end);
+        if authority.contains('@') {
+            return Err(bad("credentials in the URL are not supported; use an AWS profile"));
+        }
+        let (host, port) = split_host_port(authority).map_err(|why| bad(&why))?;
+        let port = port.filter(|p| *p != default_port);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            encode_path(path)
+        };
+        let query = CanonicalQuery::parse(query).to_string();
+        Ok(Endpoint {
+            scheme,
+            host,
+            port,
+            path,
+            query,
+        })
+    }
+}
+
+fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
+    if authority.is_empty() {
+        return Err("the host is missing".into());
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest.find(']').ok_or("an IPv6 host must end with ']'")?;
+        let host = &authority[..end + 2];
+        if host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{host} is not an IPv6 address"));
+        }
+        (host, authority[end + 2..].strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let valid = host.starts_with('[')
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if host.is_empty() || !valid {
+        return Err(format!("expected a host name, found {host:?}"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("expected a port number, found {p:?}"))?,
+        ),
+    };
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+/// Percent-encodes the bytes that may not appear in a URL path (RFC 3986 §3.3:
+/// anything but unreserved, sub-delims, `:`, `@`, `/` and existing `%XX`).
+fn encode_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escape || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What the host name says about the service, when it follows an AWS pattern.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Signing name read from the host.
+    pub service: Option<String>,
+    /// Region read from the host.
+    pub region: Option<String>,
+    /// A global (multi-region) endpoint: `.global.` in the host, a host starting
+    /// with `global.`, or `<service>.api.aws` with no region label.
+    pub global: bool,
+}
+
+fn is_region(label: &str) -> bool {
+    // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-iso-east-1, eusc-de-east-1
+    let parts: Vec<&str> = label.split('-').collect();
+    parts.len() >= 3
+        && (2..=4).contains(&parts[0].len())
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&parts[parts.len() - 1].len())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads service, region and globality from an AWS host name:
+/// `bedrock-agentcore.<region>.amazonaws.com`, `<service>.<region>.api.aws`,
+/// `<service>.<region>.amazonaws.com`, `<id>.execute-api.<region>.amazonaws.com`,
+/// `<id>.lambda-url.<region>.on.aws` (service `lambda`), and the global forms
+/// `<service>.global.api.aws`, `global.…`, `<service>.api.aws`.
+pub fn infer_from_host(host: &str) -> HostInfo {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut info = HostInfo {
+        global: host.starts_with("global.") || host.contains(".global."),
+        ..HostInfo::default()
+    };
+    let suffixes = [".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws"];
+    let Some(suffix) = suffixes.iter().find(|s| host.ends_with(*s)) else {
+        return info;
+    };
+    let labels: Vec<&str> = host[..host.len() - suffix.len()].split('.').collect();
+    let last = labels[labels.len() - 1];
+    let service_label = if is_region(last) {
+        info.region = Some(last.to_owned());
+        labels.len().checked_sub(2).map(|i| labels[i])
+    } else if last == "global" {
+        info.global = true;
+        labels.len().checked_sub(2).map(|i| labels[i])
+    } else if *suffix == ".api.aws" && labels.len() == 1 {
+        info.global = true;
+        Some(last)
+    } else {
+        None
+    };
+    info.service = service_label.filter(|s| !s.is_empty()).map(|s| match s {
+        "lambda-url" => "lambda".to_owned(),
+        s => s.to_owned(),
+    });
+    info
+}
+
+/// True when `host` is a loopback IP literal or `localhost`, or when every
+/// address it resolves to is a loopback address.
+pub fn is_loopback_host(host: &str, port: u16) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    if bare.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match (bare, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+/// Timeouts for talking to the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP and TLS connect.
+    pub connect: Duration,
+    /// Longest wait for the next bytes of an answer (response head or body).
+    pub read: Duration,
+    /// Sending one request.
+    pub write: Duration,
+    /// A whole exchange other than a tool call.
+    pub exchange: Duration,
+    /// A `tools/call`: longest wait without any bytes for it.
+    pub tool: Duration,
+}
+
+impl Default for Timeouts {
+    /// The peers' defaults: connect 60 s, read 120 s, write 180 s, overall 180 s;
+    /// tool calls 300 s.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(60),
+            read: Duration::from_secs(120),
+            write: Duration::from_secs(180),
+            exchange: Duration::from_secs(180),
+            tool: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Everything the relay needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to send requests.
+    pub endpoint: Endpoint,
+    /// Signing name.
+    pub service: String,
+    /// Signing region.
+    pub region: String,
+    /// Where the region came from, for the debug log.
+    pub region_source: &'static str,
+    /// The endpoint is global (multi-region).
+    pub global_endpoint: bool,
+    /// `--profile`, if given.
+    pub profile: Option<String>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Log level.
+    pub log_level: log::LevelFilter,
+}
+
+/// A configuration that cannot work; the message says what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads `--log-level`.
+///
+/// # Errors
+/// [`ConfigError`] for an unknown level.
+pub fn log_level(text: Option<&str>) -> Result<log::LevelFilter, ConfigError> {
+    match text.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("warn") | Some("warning") => Ok(log::LevelFilter::Warn),
+        Some("error") => Ok(log::LevelFilter::Error),
+        Some("info") => Ok(log::LevelFilter::Info),
+        Some("debug") => Ok(log::LevelFilter::Debug),
+        Some("trace") => Ok(log::LevelFilter::Trace),
+        Some("off") => Ok(log::LevelFilter::Off),
+        Some(other) => Err(ConfigError(format!(
+            "--log-level: expected error, warn, info, debug, trace or off, found {other:?}"
+        ))),
+    }
+}
+
+impl Config {
+    /// Resolves the command line against the environment (and, for the region,
+    /// the shared files).
+    ///
+    /// # Errors
+    /// [`ConfigError`]: no endpoint, a malformed URL, plain HTTP to a host that is
+    /// not loopback, a host whose service cannot be read without `--service`, or
+    /// no region anywhere.
+    pub fn resolve(args: &Args, resolver: &Resolver) -> Result<Self, ConfigError> {
+        let env = resolver.env();
+        let url = args
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| ConfigError("expected an endpoint URL; see `mcp-sigv4 --help`".into()))?;
+        let endpoint = Endpoint::parse(url)?;
+        if endpoint.scheme == "http" {
+            let port = endpoint.port.unwrap_or(80);
+            if !is_loopback_host(&endpoint.host, port) {
+                return Err(ConfigError(format!(
+                    "refusing plain http:// to {}: signed requests and MCP messages would travel unencrypted; use https:// (http:// is allowed only for loopback hosts)",
+                    endpoint.host
+                )));
+            }
+        }
+        let info = infer_from_host(&endpoint.host);
+        let service = match (&args.service, &info.service) {
+            (Some(s), _) => s.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => {
+                return Err(ConfigError(format!(
+                    "cannot tell the AWS service from the host {}: pass its signing name with --service (e.g. --service bedrock-agentcore, --service execute-api, --service lambda)",
+                    endpoint.host
+                )));
+            }
+        };
+        let env_region = env
+            .get_nonblank("AWS_REGION")
+            .map(|r| (r, "AWS_REGION"))
+            .or_else(|| env.get_nonblank("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION")));
+        let (region, region_source) = if let Some(r) = &args.region {
+            (r.clone(), "--region")
+        } else if let Some(r) = &info.region {
+            if let Some((other, var)) = env_region.as_ref().filter(|(o, _)| o != r) {
+                log::info!("{var}={other} differs from the endpoint's region {r}; signing for {r} (use --region to override)");
+            }
+            (r.clone(), "the endpoint host")
+        } else if let Some((r, var)) = env_region {
+            (r, var)
+        } else if let Some(r) = resolver
+            .load_files()
+            .ok()
+            .and_then(|f| f.region(&resolver.profile_name()))
+        {
+            (r, "the profile's region")
+        } else if info.global {
+            ("us-east-1".to_owned(), "the global endpoint default")
+        } else {
+            return Err(ConfigError(format!(
+                "cannot tell the AWS region for {}: pass --region, set AWS_REGION, or set region in profile '{}'",
+                endpoint.host,
+                resolver.profile_name()
+            )));
+        };
+        let defaults = Timeouts::default();
+        let secs = |v: Option<f64>, d: Duration| v.map(Duration::from_secs_f64).unwrap_or(d);
+        Ok(Config {
+            timeouts: Timeouts {
+                connect: secs(args.connect_timeout, defaults.connect),
+                read: secs(args.read_timeout, defaults.read),
+                write: secs(args.write_timeout, defaults.write),
+                exchange: secs(args.timeout, defaults.exchange),
+                tool: secs(args.tool_timeout, defaults.tool),
+            },
+            log_level: log_level(args.log_level.as_deref())?,
+            global_endpoint: info.global,
+            profile: args.profile.clone(),
+            endpoint,
+            service,
+            region,
+            region_source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Env;
+
+    fn info(host: &str) -> (Option<&'static str>, Option<&'static str>, bool) {
+        let i = infer_from_host(host);
+        (
+            i.service.map(|s| &*Box::leak(s.into_boxed_str())),
+            i.region.map(|s| &*Box::leak(s.into_boxed_str())),
+            i.global,
+        )
+    }
+
+    #[test]
+    fn host_patterns_give_service_and_region() {
+        assert_eq!(info("bedrock-agentcore.us-east-1.amazonaws.com"), (Some("bedrock-agentcore"), Some("us-east-1"), false));
+        assert_eq!(info("aws-mcp.us-west-2.api.aws"), (Some("aws-mcp"), Some("us-west-2"), false));
+        assert_eq!(info("sts.eu-central-1.amazonaws.com"), (Some("sts"), Some("eu-central-1"), false));
+        assert_eq!(info("abc123.execute-api.ap-southeast-2.amazonaws.com"), (Some("execute-api"), Some("ap-southeast-2"), false));
+        assert_eq!(info("xyz.lambda-url.us-gov-west-1.on.aws"), (Some("lambda"), Some("us-gov-west-1"), false));
+        assert_eq!(info("gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com"), (Some("bedrock-agentcore"), Some("us-east-1"), false));
+        assert_eq!(info("svc.cn-north-1.amazonaws.com.cn"), (Some("svc"), Some("cn-north-1"), false));
+        assert_eq!(info("aws-mcp.global.api.aws"), (Some("aws-mcp"), None, true));
+        assert_eq!(info("aws-mcp.api.aws"), (Some("aws-mcp"), None, true));
+        assert_eq!(info("global.example.com"), (None, None, true));
+        assert_eq!(info("mcp.example.com"), (None, None, false));
+        assert_eq!(info("127.0.0.1"), (None, None, false));
+    }
+
+    #[test]
+    fn urls_are_taken_apart_as_sent() {
+        let e = Endpoint::parse("HTTPS://Bedrock-AgentCore.us-east-1.amazonaws.com:443/runtimes/arn%3Aaws%3Ax/invocations?qualifier=DEFAULT#frag").unwrap();
+        assert_eq!(e.scheme, "https");
+        assert_eq!(e.host, "bedrock-agentcore.us-east-1.amazonaws.com");
+        assert_eq!(e.port, None);
+        assert_eq!(e.path, "/runtimes/arn%3Aaws%3Ax/invocations");
+        assert_eq!(e.query, "qualifier=DEFAULT");
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!((e.authority().as_str(), e.path.as_str()), ("127.0.0.1:8080", "/"));
+        let e = Endpoint::parse("http://[::1]:9/a b/é?b=2&a=1").unwrap();
+        assert_eq!(e.authority(), "[::1]:9");
+        assert_eq!(e.path, "/a%20b/%C3%A9");
+        assert_eq!(e.query, "a=1&b=2");
+        assert!(Endpoint::parse("ftp://x/").is_err());
+        assert!(Endpoint::parse("https://user:pw@x/").is_err());
+        assert!(Endpoint::parse("https://x:99999/").is_err());
+        assert!(Endpoint::parse("https:///path").is_err());
+    }
+
+    fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let args = Args::parse(args.iter().map(std::ffi::OsString::from)).unwrap();
+        let mut pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        pairs.push(("HOME".into(), "/nonexistent-home-for-tests".into()));
+        let resolver = Resolver::new(Env::from_pairs(pairs), args.profile.clone());
+        Config::resolve(&args, &resolver)
+    }
+
+    #[test]
+    fn flags_win_then_host_then_environment() {
+        let url = "https://bedrock-agentcore.us-east-1.amazonaws.com/mcp";
+        let c = resolve(&[url], &[("AWS_REGION", "eu-west-1")]).unwrap();
+        assert_eq!((c.service.as_str(), c.region.as_str()), ("bedrock-agentcore", "us-east-1"));
+        let c = resolve(&[url, "--region", "us-west-2", "--service", "x"], &[]).unwrap();
+        assert_eq!((c.service.as_str(), c.region.as_str()), ("x", "us-west-2"));
+        let c = resolve(&["https://mcp.example.com/", "--service", "execute-api"], &[("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap();
+        assert_eq!(c.region, "ap-south-1");
+        let c = resolve(&["https://mcp.example.com/", "--service", "s"], &[("AWS_REGION", "a-b-1"), ("AWS_DEFAULT_REGION", "c-d-2")]).unwrap();
+        assert_eq!(c.region, "a-b-1");
+    }
+
+    #[test]
+    fn unreadable_host_asks_for_service_and_names_the_host() {
+        let e = resolve(&["https://mcp.example.com/"], &[("AWS_REGION", "us-east-1")]).unwrap_err().to_string();
+        assert!(e.contains("--service") && e.contains("mcp.example.com"), "{e}");
+        let e = resolve(&["https://mcp.example.com/", "--service", "s"], &[]).unwrap_err().to_string();
+        assert!(e.contains("--region"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(resolve(&["http://127.0.0.1:9/", "--service", "s", "--region", "r"], &[]).is_ok());
+        assert!(resolve(&["http://localhost:9/", "--service", "s", "--region", "r"], &[]).is_ok());
+        assert!(resolve(&["http://[::1]:9/", "--service", "s", "--region", "r"], &[]).is_ok());
+        let e = resolve(&["http://10.1.2.3/", "--service", "s", "--region", "r"], &[]).unwrap_err().to_string();
+        assert!(e.contains("refusing plain http://"), "{e}");
+        assert!(is_loopback_host("127.8.9.10", 1));
+        assert!(!is_loopback_host("192.0.2.1", 1));
+    }
+}

@@ -1,0 +1,303 @@
+//! The only module that talks to `ureq` (and through it, `rustls`).
+//!
+//! Owns: one connection-pooling agent for the endpoint, with TLS by rustls (ring
+//! provider, webpki roots), status codes never turned into errors (an upstream
+//! JSON-RPC error body must reach the client), no redirects (a signed request is
+//! never replayed elsewhere), explicit timeouts and body limits; sending one
+//! request with exactly the headers given; and describing failures without
+//! secrets.
+//! Refuses: adding headers of its own beyond `user-agent` and `content-length`
+//! (both unsigned), and logging header values outside the allow-list.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use crate::config::{Endpoint, Timeouts};
+use crate::secret::loggable_headers;
+
+/// Per-request timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestTimeouts {
+    /// Longest wait for the response head.
+    pub response: Duration,
+    /// Longest silence between body reads.
+    pub per_read: Option<Duration>,
+    /// Longest time for the whole exchange, body included.
+    pub total: Option<Duration>,
+}
+
+/// An HTTP method the relay uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Every JSON-RPC message.
+    Post,
+    /// The optional stream for server-initiated messages, and resumption.
+    Get,
+    /// Ending the session.
+    Delete,
+}
+
+impl Method {
+    /// The method name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Get => "GET",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A response: status, headers (names lower-case) and the body as a reader
+/// bounded to the limit given when sending.
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, names lower-case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl Response {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The media type of `content-type`, lower-case, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type")
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+
+    /// Reads the body into memory, up to `max` bytes (an error past that).
+    ///
+    /// # Errors
+    /// [`HttpError`] when reading fails or the body is longer than `max`.
+    pub fn read_body(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        let mut buf = Vec::new();
+        let mut limited = (&mut self.body).take(max as u64 + 1);
+        limited
+            .read_to_end(&mut buf)
+            .map_err(|e| HttpError::from_io(&e))?;
+        if buf.len() > max {
+            return Err(HttpError {
+                kind: ErrorKind::TooLarge,
+                detail: format!("the response body is larger than {max} bytes"),
+            });
+        }
+        Ok(buf)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field(
+                "headers",
+                &loggable_headers(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// DNS, TCP or TLS setup failed: nothing was sent.
+    Connect,
+    /// A timeout fired.
+    Timeout,
+    /// The connection failed after the request may have been sent.
+    Io,
+    /// A body was larger than allowed.
+    TooLarge,
+    /// Anything else (bad URL, protocol violation).
+    Other,
+}
+
+/// A failed HTTP exchange (no status was received).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// What happened, for the user.
+    pub detail: String,
+}
+
+impl HttpError {
+    /// True when the request cannot have reached the server (safe to retry any method).
+    pub fn before_send(&self) -> bool {
+        self.kind == ErrorKind::Connect
+    }
+
+    fn from_io(e: &std::io::Error) -> Self {
+        let kind = if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Io
+        };
+        HttpError {
+            kind,
+            detail: e.to_string(),
+        }
+    }
+
+    fn from_ureq(e: ureq::Error) -> Self {
+        use ureq::Error as E;
+        let (kind, detail) = match e {
+            E::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
+            E::HostNotFound => (ErrorKind::Connect, "the host name could not be resolved".into()),
+            E::ConnectionFailed => (ErrorKind::Connect, "the connection could not be made".into()),
+            E::Tls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
+            E::Rustls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
+            E::Io(io) => {
+                let kind = match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::NotFound => ErrorKind::Connect,
+                    std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+                    _ => ErrorKind::Io,
+                };
+                (kind, io.to_string())
+            }
+            E::BodyExceedsLimit(n) => (ErrorKind::TooLarge, format!("a body is larger than {n} bytes")),
+            other => (ErrorKind::Other, other.to_string()),
+        };
+        HttpError { kind, detail }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// The HTTP client for one endpoint.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    url: String,
+    max_body: u64,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for `endpoint`. `max_body` bounds every response body (bytes).
+    pub fn new(endpoint: &Endpoint, timeouts: &Timeouts, max_body: u64) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("mcp-sigv4/", env!("CARGO_PKG_VERSION")))
+            .accept(ureq::config::AutoHeaderValue::None)
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .timeout_resolve(Some(timeouts.connect))
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_send_request(Some(timeouts.write))
+            .timeout_send_body(Some(timeouts.write))
+            .timeout_per_write(Some(timeouts.write))
+            .max_idle_connections(8)
+            .max_idle_connections_per_host(8)
+            .build();
+        Client {
+            agent: config.into(),
+            url: endpoint.url(),
+            max_body,
+        }
+    }
+
+    /// Sends one request to the endpoint with exactly `headers` (plus
+    /// `user-agent` and, with a body, `content-length`).
+    ///
+    /// # Errors
+    /// [`HttpError`] when no response head was received.
+    pub fn send(
+        &self,
+        method: Method,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeouts: RequestTimeouts,
+    ) -> Result<Response, HttpError> {
+        log::debug!(
+            "{} {} [{}] ({} body bytes)",
+            method.as_str(),
+            self.url,
+            loggable_headers(headers.iter().copied()),
+            body.len()
+        );
+        let mut builder = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(&self.url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let result = match method {
+            Method::Post => {
+                let request = builder
+                    .body(body.to_vec())
+                    .map_err(|e| HttpError { kind: ErrorKind::Other, detail: e.to_string() })?;
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_recv_response(Some(timeouts.response))
+                    .timeout_per_read(timeouts.per_read)
+                    .timeout_per_call(timeouts.total)
+                    .build();
+                self.agent.run(request)
+            }
+            Method::Get | Method::Delete => {
+                let request = builder
+                    .body(())
+                    .map_err(|e| HttpError { kind: ErrorKind::Other, detail: e.to_string() })?;
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_recv_response(Some(timeouts.response))
+                    .timeout_per_read(timeouts.per_read)
+                    .timeout_per_call(timeouts.total)
+                    .build();
+                self.agent.run(request)
+            }
+        };
+        let response = result.map_err(HttpError::from_ureq)?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        log::debug!(
+            "-> {status} [{}]",
+            loggable_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        );
+        let body = response
+            .into_body()
+            .into_with_config()
+            .limit(self.max_body)
+            .reader();
+        Ok(Response {
+            status,
+            headers,
+            body: Box::new(body),
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! The table of client requests waiting for an answer.
+//!
+//! Owns: the rule that every request the client sends gets exactly one response.
+//! A request id is registered when it is read from stdin; the first response for
+//! it (the server's, or an error the relay makes) removes it; anything after that
+//! for the same id is dropped. A request the client cancelled is removed without
+//! an error of ours (the client no longer expects one), though the server's own
+//! late answer still goes through.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::jsonrpc::Id;
+
+#[derive(Debug)]
+struct Entry {
+    method: String,
+    cancelled: bool,
+}
+
+/// What a response for an id means for the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// The id was waiting: forward the response.
+    Forward,
+    /// The id was not waiting (already answered, or never asked): drop it.
+    Unknown,
+}
+
+/// Client requests in flight.
+#[derive(Debug, Default)]
+pub struct Pending {
+    map: Mutex<HashMap<Id, Entry>>,
+}
+
+impl Pending {
+    /// An empty table.
+    pub fn new() -> Self {
+        Pending::default()
+    }
+
+    /// Registers a request; false when the id is already in flight.
+    pub fn register(&self, id: &Id, method: &str) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(id) {
+            return false;
+        }
+        map.insert(
+            id.clone(),
+            Entry {
+                method: method.to_owned(),
+                cancelled: false,
+            },
+        );
+        true
+    }
+
+    /// Marks a request as cancelled by the client.
+    pub fn cancel(&self, id: &Id) {
+        if let Some(e) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
+            e.cancelled = true;
+        }
+    }
+
+    /// A response for `id` arrived from the server.
+    pub fn complete(&self, id: &Id) -> Completion {
+        match self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(id) {
+            Some(_) => Completion::Forward,
+            None => Completion::Unknown,
+        }
+    }
+
+    /// The relay is about to answer `id` with an error: true when it should
+    /// (the id was waiting and not cancelled). The id is removed either way.
+    pub fn fail(&self, id: &Id) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .is_some_and(|e| !e.cancelled)
+    }
+
+    /// True when `id` is waiting.
+    pub fn contains(&self, id: &Id) -> bool {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+    }
+
+    /// The method of a waiting request.
+    pub fn method(&self, id: &Id) -> Option<String> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|e| e.method.clone())
+    }
+
+    /// How many requests are waiting.
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// True when none are waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_one_answer_per_id() {
+        let p = Pending::new();
+        let id = Id::from_json("1");
+        assert!(p.register(&id, "tools/call"));
+        assert!(!p.register(&id, "tools/call"));
+        assert_eq!(p.complete(&id), Completion::Forward);
+        assert_eq!(p.complete(&id), Completion::Unknown);
+        assert!(!p.fail(&id));
+    }
+
+    #[test]
+    fn cancelled_requests_get_no_error_from_us() {
+        let p = Pending::new();
+        let id = Id::from_json("\"c\"");
+        p.register(&id, "tools/call");
+        p.cancel(&id);
+        assert!(!p.fail(&id));
+        assert!(p.is_empty());
+        p.register(&id, "tools/call");
+        p.cancel(&id);
+        assert_eq!(p.complete(&id), Completion::Forward);
+    }
+}
