@@ -13,7 +13,9 @@ use std::time::SystemTime;
 
 use crate::credentials::{Credentials, CredentialsError, CredentialsProvider};
 use crate::sigv4::time::AmzDate;
-use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningError, SigningParams, SigningSettings};
+use crate::sigv4::{
+    Algorithm, SignableRequest, Signer, SigningError, SigningParams, SigningSettings,
+};
 
 /// Why a request could not be signed.
 #[derive(Clone, Debug)]
@@ -49,7 +51,10 @@ pub struct Signed {
 impl fmt::Debug for Signed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signed")
-            .field("headers", &self.headers.iter().map(|h| h.0).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|h| h.0).collect::<Vec<_>>(),
+            )
             .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
@@ -110,7 +115,10 @@ impl RequestAuth {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Signed, AuthError> {
-        let credentials = self.provider.credentials().map_err(AuthError::Credentials)?;
+        let credentials = self
+            .provider
+            .credentials()
+            .map_err(AuthError::Credentials)?;
         let algorithm = Algorithm::V4;
         let params = SigningParams {
             credentials: &credentials,
@@ -127,7 +135,10 @@ impl RequestAuth {
             headers,
             body,
         };
-        let out = self.signer.sign(&request, &params).map_err(AuthError::Signing)?;
+        let out = self
+            .signer
+            .sign(&request, &params)
+            .map_err(AuthError::Signing)?;
         Ok(Signed {
             headers: out.headers,
             credentials,

@@ -128,12 +128,16 @@ impl Args {
                 Long("connect-timeout") => {
                     a.connect_timeout = Some(seconds("--connect-timeout", parser.value()?)?)
                 }
-                Long("read-timeout") => a.read_timeout = Some(seconds("--read-timeout", parser.value()?)?),
+                Long("read-timeout") => {
+                    a.read_timeout = Some(seconds("--read-timeout", parser.value()?)?)
+                }
                 Long("write-timeout") => {
                     a.write_timeout = Some(seconds("--write-timeout", parser.value()?)?)
                 }
                 Long("timeout") => a.timeout = Some(seconds("--timeout", parser.value()?)?),
-                Long("tool-timeout") => a.tool_timeout = Some(seconds("--tool-timeout", parser.value()?)?),
+                Long("tool-timeout") => {
+                    a.tool_timeout = Some(seconds("--tool-timeout", parser.value()?)?)
+                }
                 Short('h') | Long("help") => a.help = true,
                 Short('V') | Long("version") => a.version = true,
                 Value(v) if a.endpoint.is_none() => a.endpoint = Some(text("<endpoint-url>", v)?),
@@ -160,7 +164,15 @@ mod tests {
 
     #[test]
     fn reads_endpoint_and_flags_in_any_order() {
-        let a = parse(&["--region", "us-west-2", "https://x.example/mcp", "--service=svc", "--profile", "dev"]).unwrap();
+        let a = parse(&[
+            "--region",
+            "us-west-2",
+            "https://x.example/mcp",
+            "--service=svc",
+            "--profile",
+            "dev",
+        ])
+        .unwrap();
         assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
         assert_eq!(a.region.as_deref(), Some("us-west-2"));
         assert_eq!(a.service.as_deref(), Some("svc"));

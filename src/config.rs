@@ -71,13 +71,19 @@ impl Endpoint {
         let default_port = match scheme.as_str() {
             "https" => 443,
             "http" => 80,
-            _ => return Err(bad("expected the scheme https:// (or http:// for a loopback host)")),
+            _ => {
+                return Err(bad(
+                    "expected the scheme https:// (or http:// for a loopback host)",
+                ));
+            }
         };
         let rest = rest.split('#').next().unwrap_or("");
         let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, rest) = rest.split_at(auth_end);
         if authority.contains('@') {
-            return Err(bad("credentials in the URL are not supported; use an AWS profile"));
+            return Err(bad(
+                "credentials in the URL are not supported; use an AWS profile",
+            ));
         }
         let (host, port) = split_host_port(authority).map_err(|why| bad(&why))?;
         let port = port.filter(|p| *p != default_port);
@@ -105,7 +111,10 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']').ok_or("an IPv6 host must end with ']'")?;
         let host = &authority[..end + 2];
-        if host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_err() {
+        if host[1..host.len() - 1]
+            .parse::<std::net::Ipv6Addr>()
+            .is_err()
+        {
             return Err(format!("{host} is not an IPv6 address"));
         }
         (host, authority[end + 2..].strip_prefix(':'))
@@ -325,10 +334,9 @@ impl Config {
     /// no region anywhere.
     pub fn resolve(args: &Args, resolver: &Resolver) -> Result<Self, ConfigError> {
         let env = resolver.env();
-        let url = args
-            .endpoint
-            .as_deref()
-            .ok_or_else(|| ConfigError("expected an endpoint URL; see `mcp-sigv4 --help`".into()))?;
+        let url = args.endpoint.as_deref().ok_or_else(|| {
+            ConfigError("expected an endpoint URL; see `mcp-sigv4 --help`".into())
+        })?;
         let endpoint = Endpoint::parse(url)?;
         if endpoint.scheme == "http" {
             let port = endpoint.port.unwrap_or(80);
@@ -353,12 +361,17 @@ impl Config {
         let env_region = env
             .get_nonblank("AWS_REGION")
             .map(|r| (r, "AWS_REGION"))
-            .or_else(|| env.get_nonblank("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION")));
+            .or_else(|| {
+                env.get_nonblank("AWS_DEFAULT_REGION")
+                    .map(|r| (r, "AWS_DEFAULT_REGION"))
+            });
         let (region, region_source) = if let Some(r) = &args.region {
             (r.clone(), "--region")
         } else if let Some(r) = &info.region {
             if let Some((other, var)) = env_region.as_ref().filter(|(o, _)| o != r) {
-                log::info!("{var}={other} differs from the endpoint's region {r}; signing for {r} (use --region to override)");
+                log::info!(
+                    "{var}={other} differs from the endpoint's region {r}; signing for {r} (use --region to override)"
+                );
             }
             (r.clone(), "the endpoint host")
         } else if let Some((r, var)) = env_region {
@@ -415,14 +428,38 @@ mod tests {
 
     #[test]
     fn host_patterns_give_service_and_region() {
-        assert_eq!(info("bedrock-agentcore.us-east-1.amazonaws.com"), (Some("bedrock-agentcore"), Some("us-east-1"), false));
-        assert_eq!(info("aws-mcp.us-west-2.api.aws"), (Some("aws-mcp"), Some("us-west-2"), false));
-        assert_eq!(info("sts.eu-central-1.amazonaws.com"), (Some("sts"), Some("eu-central-1"), false));
-        assert_eq!(info("abc123.execute-api.ap-southeast-2.amazonaws.com"), (Some("execute-api"), Some("ap-southeast-2"), false));
-        assert_eq!(info("xyz.lambda-url.us-gov-west-1.on.aws"), (Some("lambda"), Some("us-gov-west-1"), false));
-        assert_eq!(info("gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com"), (Some("bedrock-agentcore"), Some("us-east-1"), false));
-        assert_eq!(info("svc.cn-north-1.amazonaws.com.cn"), (Some("svc"), Some("cn-north-1"), false));
-        assert_eq!(info("aws-mcp.global.api.aws"), (Some("aws-mcp"), None, true));
+        assert_eq!(
+            info("bedrock-agentcore.us-east-1.amazonaws.com"),
+            (Some("bedrock-agentcore"), Some("us-east-1"), false)
+        );
+        assert_eq!(
+            info("aws-mcp.us-west-2.api.aws"),
+            (Some("aws-mcp"), Some("us-west-2"), false)
+        );
+        assert_eq!(
+            info("sts.eu-central-1.amazonaws.com"),
+            (Some("sts"), Some("eu-central-1"), false)
+        );
+        assert_eq!(
+            info("abc123.execute-api.ap-southeast-2.amazonaws.com"),
+            (Some("execute-api"), Some("ap-southeast-2"), false)
+        );
+        assert_eq!(
+            info("xyz.lambda-url.us-gov-west-1.on.aws"),
+            (Some("lambda"), Some("us-gov-west-1"), false)
+        );
+        assert_eq!(
+            info("gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com"),
+            (Some("bedrock-agentcore"), Some("us-east-1"), false)
+        );
+        assert_eq!(
+            info("svc.cn-north-1.amazonaws.com.cn"),
+            (Some("svc"), Some("cn-north-1"), false)
+        );
+        assert_eq!(
+            info("aws-mcp.global.api.aws"),
+            (Some("aws-mcp"), None, true)
+        );
         assert_eq!(info("aws-mcp.api.aws"), (Some("aws-mcp"), None, true));
         assert_eq!(info("global.example.com"), (None, None, true));
         assert_eq!(info("mcp.example.com"), (None, None, false));
@@ -438,7 +475,10 @@ mod tests {
         assert_eq!(e.path, "/runtimes/arn%3Aaws%3Ax/invocations");
         assert_eq!(e.query, "qualifier=DEFAULT");
         let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((e.authority().as_str(), e.path.as_str()), ("127.0.0.1:8080", "/"));
+        assert_eq!(
+            (e.authority().as_str(), e.path.as_str()),
+            ("127.0.0.1:8080", "/")
+        );
         let e = Endpoint::parse("http://[::1]:9/a b/é?b=2&a=1").unwrap();
         assert_eq!(e.authority(), "[::1]:9");
         assert_eq!(e.path, "/a%20b/%C3%A9");
@@ -451,7 +491,10 @@ mod tests {
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let args = Args::parse(args.iter().map(std::ffi::OsString::from)).unwrap();
-        let mut pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut pairs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         pairs.push(("HOME".into(), "/nonexistent-home-for-tests".into()));
         let resolver = Resolver::new(Env::from_pairs(pairs), args.profile.clone());
         Config::resolve(&args, &resolver)
@@ -461,29 +504,67 @@ mod tests {
     fn flags_win_then_host_then_environment() {
         let url = "https://bedrock-agentcore.us-east-1.amazonaws.com/mcp";
         let c = resolve(&[url], &[("AWS_REGION", "eu-west-1")]).unwrap();
-        assert_eq!((c.service.as_str(), c.region.as_str()), ("bedrock-agentcore", "us-east-1"));
+        assert_eq!(
+            (c.service.as_str(), c.region.as_str()),
+            ("bedrock-agentcore", "us-east-1")
+        );
         let c = resolve(&[url, "--region", "us-west-2", "--service", "x"], &[]).unwrap();
         assert_eq!((c.service.as_str(), c.region.as_str()), ("x", "us-west-2"));
-        let c = resolve(&["https://mcp.example.com/", "--service", "execute-api"], &[("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap();
+        let c = resolve(
+            &["https://mcp.example.com/", "--service", "execute-api"],
+            &[("AWS_DEFAULT_REGION", "ap-south-1")],
+        )
+        .unwrap();
         assert_eq!(c.region, "ap-south-1");
-        let c = resolve(&["https://mcp.example.com/", "--service", "s"], &[("AWS_REGION", "a-b-1"), ("AWS_DEFAULT_REGION", "c-d-2")]).unwrap();
+        let c = resolve(
+            &["https://mcp.example.com/", "--service", "s"],
+            &[("AWS_REGION", "a-b-1"), ("AWS_DEFAULT_REGION", "c-d-2")],
+        )
+        .unwrap();
         assert_eq!(c.region, "a-b-1");
     }
 
     #[test]
     fn unreadable_host_asks_for_service_and_names_the_host() {
-        let e = resolve(&["https://mcp.example.com/"], &[("AWS_REGION", "us-east-1")]).unwrap_err().to_string();
-        assert!(e.contains("--service") && e.contains("mcp.example.com"), "{e}");
-        let e = resolve(&["https://mcp.example.com/", "--service", "s"], &[]).unwrap_err().to_string();
+        let e = resolve(
+            &["https://mcp.example.com/"],
+            &[("AWS_REGION", "us-east-1")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--service") && e.contains("mcp.example.com"),
+            "{e}"
+        );
+        let e = resolve(&["https://mcp.example.com/", "--service", "s"], &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--region"), "{e}");
     }
 
     #[test]
     fn plain_http_only_to_loopback() {
-        assert!(resolve(&["http://127.0.0.1:9/", "--service", "s", "--region", "r"], &[]).is_ok());
-        assert!(resolve(&["http://localhost:9/", "--service", "s", "--region", "r"], &[]).is_ok());
+        assert!(
+            resolve(
+                &["http://127.0.0.1:9/", "--service", "s", "--region", "r"],
+                &[]
+            )
+            .is_ok()
+        );
+        assert!(
+            resolve(
+                &["http://localhost:9/", "--service", "s", "--region", "r"],
+                &[]
+            )
+            .is_ok()
+        );
         assert!(resolve(&["http://[::1]:9/", "--service", "s", "--region", "r"], &[]).is_ok());
-        let e = resolve(&["http://10.1.2.3/", "--service", "s", "--region", "r"], &[]).unwrap_err().to_string();
+        let e = resolve(
+            &["http://10.1.2.3/", "--service", "s", "--region", "r"],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("refusing plain http://"), "{e}");
         assert!(is_loopback_host("127.8.9.10", 1));
         assert!(!is_loopback_host("192.0.2.1", 1));

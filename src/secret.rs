@@ -95,7 +95,10 @@ pub fn loggable_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)
     let mut shown = Vec::new();
     let mut held_back = 0usize;
     for (name, value) in headers {
-        if LOGGABLE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        if LOGGABLE_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+        {
             shown.push(format!("{}: {}", name.to_ascii_lowercase(), value));
         } else {
             held_back += 1;
@@ -124,7 +127,10 @@ mod tests {
     fn secret_headers_are_counted_not_shown() {
         let line = loggable_headers([
             ("Host", "example.com"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/..., Signature=abc"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/..., Signature=abc",
+            ),
             ("X-Amz-Security-Token", "TOKEN"),
             ("Mcp-Session-Id", "abc"),
         ]);

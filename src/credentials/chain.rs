@@ -70,10 +70,7 @@ impl Resolver {
     /// A file exists but cannot be read or parsed.
     pub fn load_files(&self) -> Result<ProfileFiles, CredentialsError> {
         ProfileFiles::load(self.file_locations()).map_err(|e| {
-            CredentialsError::new(
-                format!("cannot use the shared AWS files: {e}"),
-                None,
-            )
+            CredentialsError::new(format!("cannot use the shared AWS files: {e}"), None)
         })
     }
 
@@ -88,10 +85,7 @@ impl Resolver {
         let profile = self.profile_name();
 
         if let Some(name) = &self.explicit_profile {
-            tried.push((
-                "env".into(),
-                format!("skipped: --profile {name} was given"),
-            ));
+            tried.push(("env".into(), format!("skipped: --profile {name} was given")));
         } else {
             match credentials_from_env(&self.env) {
                 Ok(c) => return Ok((c, None)),
@@ -107,7 +101,7 @@ impl Resolver {
             }
         };
         let label = format!("profile '{profile}' in {}", files.describe());
-        match self.from_profile(&files, &profile) {
+        match self.profile_credentials(&files, &profile) {
             Outcome::Found(c) => return Ok((c, Some(files))),
             Outcome::Nothing(why) => tried.push((label, why)),
             Outcome::Failed(why, hint) => {
@@ -117,8 +111,12 @@ impl Resolver {
             }
         }
 
-        let hint = if self.explicit_profile.is_some() || self.env.get_nonblank("AWS_PROFILE").is_some() {
-            format!("run `aws configure --profile {profile}` (or `aws sso login --profile {profile}` for IAM Identity Center), or pick another profile with --profile")
+        let hint = if self.explicit_profile.is_some()
+            || self.env.get_nonblank("AWS_PROFILE").is_some()
+        {
+            format!(
+                "run `aws configure --profile {profile}` (or `aws sso login --profile {profile}` for IAM Identity Center), or pick another profile with --profile"
+            )
         } else {
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure`, or pick a profile with --profile".to_owned()
         };
@@ -127,7 +125,7 @@ impl Resolver {
         Err(e)
     }
 
-    fn from_profile(&self, files: &ProfileFiles, name: &str) -> Outcome {
+    fn profile_credentials(&self, files: &ProfileFiles, name: &str) -> Outcome {
         let Some(props) = files.profile(name) else {
             if name == "default" {
                 return Outcome::Nothing("not found".into());
@@ -142,7 +140,7 @@ impl Resolver {
         let key = |k: &str| props.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         match (key("aws_access_key_id"), key("aws_secret_access_key")) {
             (Some(id), Some(secret)) => {
-                let token = key("aws_session_token").map(|t| Secret::from(t));
+                let token = key("aws_session_token").map(Secret::from);
                 return Outcome::Found(Credentials::new(
                     id,
                     Secret::from(secret),

@@ -74,11 +74,21 @@ pub fn credentials_from_env(env: &Env) -> Result<Credentials, String> {
     match (id, secret) {
         (Some(id), Some(secret)) => {
             let token = env.get_nonblank("AWS_SESSION_TOKEN").map(Secret::new);
-            Ok(Credentials::new(id, Secret::new(secret), token, None, "environment"))
+            Ok(Credentials::new(
+                id,
+                Secret::new(secret),
+                token,
+                None,
+                "environment",
+            ))
         }
         (None, None) => Err("AWS_ACCESS_KEY_ID not set".to_owned()),
-        (Some(_), None) => Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned()),
-        (None, Some(_)) => Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".to_owned()),
+        (Some(_), None) => {
+            Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned())
+        }
+        (None, Some(_)) => {
+            Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".to_owned())
+        }
     }
 }
 
@@ -105,6 +115,12 @@ mod tests {
         let why = credentials_from_env(&env).unwrap_err();
         assert!(why.contains("AWS_SECRET_ACCESS_KEY is not"), "{why}");
         let env = Env::from_pairs([("SECRET_ACCESS_KEY", "S"), ("AWS_ACCESS_KEY_ID", "A")]);
-        assert_eq!(credentials_from_env(&env).unwrap().secret_access_key().expose(), "S");
+        assert_eq!(
+            credentials_from_env(&env)
+                .unwrap()
+                .secret_access_key()
+                .expose(),
+            "S"
+        );
     }
 }

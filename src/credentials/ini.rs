@@ -46,7 +46,11 @@ pub struct ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The offending text is not echoed: a credentials file holds secrets.
-        write!(f, "{} (line {} of the {})", self.message, self.line, self.kind)
+        write!(
+            f,
+            "{} (line {} of the {})",
+            self.message, self.line, self.kind
+        )
     }
 }
 
@@ -138,9 +142,7 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<RawSection>, ParseEr
                 }
                 let value = trim_ws(strip_inline_comment(value));
                 in_property = Some(value.is_empty());
-                section
-                    .properties
-                    .push((key.to_owned(), value.to_owned()));
+                section.properties.push((key.to_owned(), value.to_owned()));
             }
         }
     }
@@ -212,7 +214,9 @@ impl ProfileSet {
     pub fn add_file(&mut self, kind: FileKind, text: &str) -> Result<(), ParseError> {
         let sections = parse_sections(text, kind)?;
         let has_prefixed_default = kind == FileKind::Config
-            && sections.iter().any(|s| split_header(&s.header) == (Some("profile"), "default"));
+            && sections
+                .iter()
+                .any(|s| split_header(&s.header) == (Some("profile"), "default"));
         for section in sections {
             let target = match (kind, split_header(&section.header)) {
                 (FileKind::Config, (None, "default")) if has_prefixed_default => continue,
@@ -298,7 +302,10 @@ mod tests {
         let e = config("[profile foo]\naws_secret_access_key : hunter2").unwrap_err();
         assert_eq!(e.line, 2);
         let shown = e.to_string();
-        assert!(shown.contains("Expected an '=' sign defining a property"), "{shown}");
+        assert!(
+            shown.contains("Expected an '=' sign defining a property"),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 

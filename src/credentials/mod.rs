@@ -84,7 +84,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &self.secret_access_key)
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expiry", &self.expiry.map(format_rfc3339))
             .field("source", &self.source)
             .finish()
@@ -160,8 +163,10 @@ mod tests {
             "no credentials found",
             Some("run `aws sso login --profile dev`".into()),
         );
-        e.tried.push(("env".into(), "AWS_ACCESS_KEY_ID not set".into()));
-        e.tried.push(("profile 'dev' in ~/.aws/config".into(), "no keys".into()));
+        e.tried
+            .push(("env".into(), "AWS_ACCESS_KEY_ID not set".into()));
+        e.tried
+            .push(("profile 'dev' in ~/.aws/config".into(), "no keys".into()));
         assert_eq!(
             e.to_string(),
             "no credentials found: tried env (AWS_ACCESS_KEY_ID not set), profile 'dev' in ~/.aws/config (no keys); run `aws sso login --profile dev`"

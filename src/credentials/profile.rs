@@ -57,7 +57,9 @@ pub fn home_dir(env: &Env, platform: Platform) -> Option<String> {
         if let Some(profile) = env.get_nonblank("USERPROFILE") {
             return Some(profile);
         }
-        if let (Some(drive), Some(path)) = (env.get_nonblank("HOMEDRIVE"), env.get_nonblank("HOMEPATH")) {
+        if let (Some(drive), Some(path)) =
+            (env.get_nonblank("HOMEDRIVE"), env.get_nonblank("HOMEPATH"))
+        {
             return Some(format!("{drive}{path}"));
         }
     }
@@ -69,9 +71,11 @@ pub fn home_dir(env: &Env, platform: Platform) -> Option<String> {
 
 /// Replaces a leading `~/` (and `~\` on Windows) with the home directory.
 pub fn expand_home(path: &str, home: Option<&str>, platform: Platform) -> String {
-    let rest = path
-        .strip_prefix("~/")
-        .or_else(|| (platform == Platform::Windows).then(|| path.strip_prefix("~\\")).flatten());
+    let rest = path.strip_prefix("~/").or_else(|| {
+        (platform == Platform::Windows)
+            .then(|| path.strip_prefix("~\\"))
+            .flatten()
+    });
     match (rest, home) {
         (Some(rest), Some(home)) => {
             let sep = platform.separator();
@@ -149,7 +153,10 @@ impl fmt::Display for ProfileFileError {
         match self {
             ProfileFileError::Read { path, reason } => write!(f, "cannot read {path}: {reason}"),
             ProfileFileError::Parse { path, error } => {
-                write!(f, "cannot parse {path}: {error}; fix the file or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere")
+                write!(
+                    f,
+                    "cannot parse {path}: {error}; fix the file or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere"
+                )
             }
         }
     }
@@ -233,7 +240,10 @@ impl ProfileFiles {
 
     /// `config` and `credentials` paths for messages: `~/.aws/config and ~/.aws/credentials`.
     pub fn describe(&self) -> String {
-        format!("{} or {}", self.locations.config, self.locations.credentials)
+        format!(
+            "{} or {}",
+            self.locations.config, self.locations.credentials
+        )
     }
 
     /// The region of `profile`: its `region`, else the `region` of its
@@ -275,9 +285,18 @@ mod tests {
 
     #[test]
     fn tilde_is_expanded_only_as_first_component() {
-        assert_eq!(expand_home("~/x/config", Some("/home/u"), Platform::Unix), "/home/u/x/config");
-        assert_eq!(expand_home("/a/~/config", Some("/home/u"), Platform::Unix), "/a/~/config");
-        assert_eq!(expand_home("~\\x", Some("C:\\u"), Platform::Windows), "C:\\u\\x");
+        assert_eq!(
+            expand_home("~/x/config", Some("/home/u"), Platform::Unix),
+            "/home/u/x/config"
+        );
+        assert_eq!(
+            expand_home("/a/~/config", Some("/home/u"), Platform::Unix),
+            "/a/~/config"
+        );
+        assert_eq!(
+            expand_home("~\\x", Some("C:\\u"), Platform::Windows),
+            "C:\\u\\x"
+        );
         assert_eq!(expand_home("~\\x", Some("/home/u"), Platform::Unix), "~\\x");
     }
 
@@ -287,7 +306,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("big");
         std::fs::write(&path, vec![b'a'; 100]).unwrap();
-        assert!(read_bounded(&path, 99).unwrap_err().contains("larger than 99 bytes"));
+        assert!(
+            read_bounded(&path, 99)
+                .unwrap_err()
+                .contains("larger than 99 bytes")
+        );
         assert_eq!(read_bounded(&path, 100).unwrap().unwrap().len(), 100);
         assert_eq!(read_bounded(&dir.join("missing"), 10).unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();

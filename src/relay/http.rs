@@ -71,8 +71,13 @@ impl Response {
 
     /// The media type of `content-type`, lower-case, without parameters.
     pub fn media_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 
     /// Reads the body into memory, up to `max` bytes (an error past that).
@@ -138,7 +143,10 @@ impl HttpError {
     }
 
     fn from_io(e: &std::io::Error) -> Self {
-        let kind = if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
+        let kind = if matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        ) {
             ErrorKind::Timeout
         } else {
             ErrorKind::Io
@@ -153,8 +161,14 @@ impl HttpError {
         use ureq::Error as E;
         let (kind, detail) = match e {
             E::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
-            E::HostNotFound => (ErrorKind::Connect, "the host name could not be resolved".into()),
-            E::ConnectionFailed => (ErrorKind::Connect, "the connection could not be made".into()),
+            E::HostNotFound => (
+                ErrorKind::Connect,
+                "the host name could not be resolved".into(),
+            ),
+            E::ConnectionFailed => (
+                ErrorKind::Connect,
+                "the connection could not be made".into(),
+            ),
             E::Tls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
             E::Rustls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
             E::Io(io) => {
@@ -167,7 +181,10 @@ impl HttpError {
                 };
                 (kind, io.to_string())
             }
-            E::BodyExceedsLimit(n) => (ErrorKind::TooLarge, format!("a body is larger than {n} bytes")),
+            E::BodyExceedsLimit(n) => (
+                ErrorKind::TooLarge,
+                format!("a body is larger than {n} bytes"),
+            ),
             other => (ErrorKind::Other, other.to_string()),
         };
         HttpError { kind, detail }
@@ -192,7 +209,9 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -247,9 +266,10 @@ impl Client {
         }
         let result = match method {
             Method::Post => {
-                let request = builder
-                    .body(body.to_vec())
-                    .map_err(|e| HttpError { kind: ErrorKind::Other, detail: e.to_string() })?;
+                let request = builder.body(body.to_vec()).map_err(|e| HttpError {
+                    kind: ErrorKind::Other,
+                    detail: e.to_string(),
+                })?;
                 let request = self
                     .agent
                     .configure_request(request)
@@ -260,9 +280,10 @@ impl Client {
                 self.agent.run(request)
             }
             Method::Get | Method::Delete => {
-                let request = builder
-                    .body(())
-                    .map_err(|e| HttpError { kind: ErrorKind::Other, detail: e.to_string() })?;
+                let request = builder.body(()).map_err(|e| HttpError {
+                    kind: ErrorKind::Other,
+                    detail: e.to_string(),
+                })?;
                 let request = self
                     .agent
                     .configure_request(request)

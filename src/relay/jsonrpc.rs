@@ -142,7 +142,9 @@ fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
     }
     if let Some(method) = string_field(&obj, "method").map_err(fail)? {
         if obj.contains_key("result") || obj.contains_key("error") {
-            return Err(fail("a request cannot carry \"result\" or \"error\"".into()));
+            return Err(fail(
+                "a request cannot carry \"result\" or \"error\"".into(),
+            ));
         }
         return Ok(match (id.clone(), obj.contains_key("id")) {
             (Some(id), _) => Kind::Request { id, method },
@@ -175,7 +177,10 @@ pub fn classify(bytes: &[u8]) -> Result<Classified, Invalid> {
         let members: Vec<&RawValue> = serde_json::from_str(raw.get())
             .map_err(|e| Invalid::Parse(format!("not JSON: {e}")))?;
         if members.is_empty() {
-            return Err(Invalid::Request("an empty batch is not a request".into(), None));
+            return Err(Invalid::Request(
+                "an empty batch is not a request".into(),
+                None,
+            ));
         }
         let mut items = Vec::with_capacity(members.len());
         for m in members {
@@ -219,7 +224,10 @@ pub fn pointer(bytes: &[u8], pointer: &str) -> Option<Value> {
 /// pretty-printed message fits on one stdio line. Everything else — key order,
 /// number spelling, string escapes — stays byte for byte.
 pub fn compact(json: &str) -> std::borrow::Cow<'_, str> {
-    if !json.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+    if !json
+        .bytes()
+        .any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' '))
+    {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len());
@@ -257,17 +265,26 @@ mod tests {
     fn requests_notifications_and_responses() {
         assert_eq!(
             kinds(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            vec![Kind::Request { id: Id::from_json("1"), method: "ping".into() }]
+            vec![Kind::Request {
+                id: Id::from_json("1"),
+                method: "ping".into()
+            }]
         );
         assert_eq!(
             kinds(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
-            vec![Kind::Notification { method: "notifications/initialized".into() }]
+            vec![Kind::Notification {
+                method: "notifications/initialized".into()
+            }]
         );
         assert_eq!(
             kinds(r#"{"jsonrpc":"2.0","id":"a b","result":{}}"#),
-            vec![Kind::Response { id: Some(Id::from_json("\"a b\"")) }]
+            vec![Kind::Response {
+                id: Some(Id::from_json("\"a b\""))
+            }]
         );
-        let batch = classify(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#).unwrap();
+        let batch =
+            classify(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#)
+                .unwrap();
         assert!(batch.batch);
         assert_eq!(batch.request_ids().count(), 1);
     }
@@ -285,32 +302,61 @@ mod tests {
         assert!(matches!(classify(b"[]"), Err(Invalid::Request(_, None))));
         assert_eq!(
             classify(br#"{"id":7,"method":"x"}"#),
-            Err(Invalid::Request("expected \"jsonrpc\": \"2.0\"".into(), Some(Id::from_json("7"))))
+            Err(Invalid::Request(
+                "expected \"jsonrpc\": \"2.0\"".into(),
+                Some(Id::from_json("7"))
+            ))
         );
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#), Err(Invalid::Request(_, None))));
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#), Err(Invalid::Request(_, None))));
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":1}"#), Err(Invalid::Request(_, Some(_)))));
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","method":3}"#), Err(Invalid::Request(_, None))));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#),
+            Err(Invalid::Request(_, None))
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#),
+            Err(Invalid::Request(_, None))
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":1}"#),
+            Err(Invalid::Request(_, Some(_)))
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","method":3}"#),
+            Err(Invalid::Request(_, None))
+        ));
     }
 
     #[test]
     fn error_responses_are_compact_single_lines() {
-        let line = error_response(Some(&Id::from_json("\"x\"")), UPSTREAM_ERROR, "upstream said \"no\"\nreally", Some(json!({"httpStatus": 403})));
+        let line = error_response(
+            Some(&Id::from_json("\"x\"")),
+            UPSTREAM_ERROR,
+            "upstream said \"no\"\nreally",
+            Some(json!({"httpStatus": 403})),
+        );
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["id"], "x");
         assert_eq!(v["error"]["code"], -32000);
         assert_eq!(v["error"]["data"]["httpStatus"], 403);
-        assert_eq!(error_response(None, PARSE_ERROR, "m", None), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"m"}}"#);
+        assert_eq!(
+            error_response(None, PARSE_ERROR, "m", None),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"m"}}"#
+        );
     }
 
     #[test]
     fn compact_keeps_strings_and_numbers_exact() {
         let pretty = "{\n  \"a\" : \"x  y\\\" \\n z\",\n\t\"n\": 1.50e3 , \"u\": \"é 🚀\"\n}";
-        assert_eq!(compact(pretty), r#"{"a":"x  y\" \n z","n":1.50e3,"u":"é 🚀"}"#);
+        assert_eq!(
+            compact(pretty),
+            r#"{"a":"x  y\" \n z","n":1.50e3,"u":"é 🚀"}"#
+        );
         let v1: Value = serde_json::from_str(pretty).unwrap();
         let v2: Value = serde_json::from_str(&compact(pretty)).unwrap();
         assert_eq!(v1, v2);
-        assert!(matches!(compact("{\"a\":1}"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            compact("{\"a\":1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -131,7 +131,11 @@ impl Shared {
         timeouts: RequestTimeouts,
     ) -> Result<Response, SendError> {
         let host = self.endpoint.authority();
-        let session_id = if with_session { self.session.id() } else { None };
+        let session_id = if with_session {
+            self.session.id()
+        } else {
+            None
+        };
         let version = if with_session {
             self.session.protocol_version()
         } else {
@@ -188,8 +192,12 @@ impl Shared {
             total: Some(DELETE_TIMEOUT),
         };
         match self.send(Method::Delete, b"", true, timeouts) {
-            Ok(r) if (200..300).contains(&r.status) => log::info!("MCP session ended (HTTP {})", r.status),
-            Ok(r) if r.status == 405 => log::info!("the server does not let clients end sessions (HTTP 405)"),
+            Ok(r) if (200..300).contains(&r.status) => {
+                log::info!("MCP session ended (HTTP {})", r.status)
+            }
+            Ok(r) if r.status == 405 => {
+                log::info!("the server does not let clients end sessions (HTTP 405)")
+            }
             Ok(r) => log::warn!("ending the MCP session: HTTP {}", r.status),
             Err(SendError::Http(e)) => log::warn!("ending the MCP session failed: {e}"),
             Err(SendError::Auth(e)) => log::warn!("ending the MCP session: {e}"),
@@ -240,7 +248,10 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         out,
     };
     read_loop(&ctx, input);
-    log::debug!("stdin closed; waiting for {} request(s) in flight", shared.pending.len());
+    log::debug!(
+        "stdin closed; waiting for {} request(s) in flight",
+        shared.pending.len()
+    );
     shared.active.wait_idle();
     shared.delete_session();
     drop(ctx);
@@ -306,16 +317,16 @@ fn dispatch(ctx: &Ctx, body: Vec<u8>, message: Classified) -> Option<Gate> {
     let shared = &ctx.shared;
     for item in &message.items {
         match item {
-            Kind::Request { id, method } => {
-                if !shared.pending.register(id, method) && !message.batch {
-                    ctx.out.send(jsonrpc::error_response(
-                        Some(id),
-                        jsonrpc::INVALID_REQUEST,
-                        &format!("Invalid Request: id {id} is already used by a request in flight"),
-                        None,
-                    ));
-                    return None;
-                }
+            Kind::Request { id, method }
+                if !shared.pending.register(id, method) && !message.batch =>
+            {
+                ctx.out.send(jsonrpc::error_response(
+                    Some(id),
+                    jsonrpc::INVALID_REQUEST,
+                    &format!("Invalid Request: id {id} is already used by a request in flight"),
+                    None,
+                ));
+                return None;
             }
             Kind::Notification { method } if method == "notifications/cancelled" => {
                 if let Some(id) = cancelled_id(&body, message.batch) {
@@ -460,7 +471,10 @@ fn send_failure(shared: &Shared, e: &SendError, timeouts: RequestTimeouts) -> Fa
             message: format!(
                 "no answer from {host} in time ({h}); the limits are --read-timeout {} s and --tool-timeout {} s",
                 shared.timeouts.read.as_secs_f64(),
-                timeouts.response.as_secs_f64().max(shared.timeouts.tool.as_secs_f64())
+                timeouts
+                    .response
+                    .as_secs_f64()
+                    .max(shared.timeouts.tool.as_secs_f64())
             ),
             data: None,
         },
@@ -493,7 +507,11 @@ fn handle_response(
     match response.media_type().as_deref() {
         Some("application/json") => match response.read_body(MAX_MESSAGE_BYTES) {
             Ok(bytes) => deliver(ctx, &bytes, init_id),
-            Err(e) => fail_all(ctx, message, &send_failure(shared, &SendError::Http(e), timeouts)),
+            Err(e) => fail_all(
+                ctx,
+                message,
+                &send_failure(shared, &SendError::Http(e), timeouts),
+            ),
         },
         Some("text/event-stream") => read_stream(ctx, response, message, init_id, timeouts),
         other => {
@@ -535,14 +553,21 @@ fn read_stream(
             }
             Ok(None) => return,
             Err(e) => {
-                log::warn!("the SSE stream from {} broke: {e}", ctx.shared.endpoint.host);
+                log::warn!(
+                    "the SSE stream from {} broke: {e}",
+                    ctx.shared.endpoint.host
+                );
                 if let sse::SseError::Io(io) = &e {
                     if io.kind() == std::io::ErrorKind::TimedOut {
                         let h = HttpError {
                             kind: ErrorKind::Timeout,
                             detail: io.to_string(),
                         };
-                        fail_all(ctx, message, &send_failure(&ctx.shared, &SendError::Http(h), timeouts));
+                        fail_all(
+                            ctx,
+                            message,
+                            &send_failure(&ctx.shared, &SendError::Http(h), timeouts),
+                        );
                     }
                 }
                 return;
@@ -556,14 +581,20 @@ fn read_stream(
 fn deliver(ctx: &Ctx, bytes: &[u8], init_id: Option<&Id>) {
     let shared = &ctx.shared;
     let Ok(text) = std::str::from_utf8(bytes) else {
-        log::warn!("dropping a message from the server that is not UTF-8 ({} bytes)", bytes.len());
+        log::warn!(
+            "dropping a message from the server that is not UTF-8 ({} bytes)",
+            bytes.len()
+        );
         return;
     };
     let line = jsonrpc::compact(text);
     let message = match jsonrpc::classify(line.as_bytes()) {
         Ok(m) => m,
         Err(e) => {
-            log::warn!("dropping a message from the server that is not JSON-RPC ({} bytes): {e:?}", bytes.len());
+            log::warn!(
+                "dropping a message from the server that is not JSON-RPC ({} bytes): {e:?}",
+                bytes.len()
+            );
             return;
         }
     };
@@ -572,7 +603,9 @@ fn deliver(ctx: &Ctx, bytes: &[u8], init_id: Option<&Id>) {
         match item {
             Kind::Response { id: Some(id) } => {
                 if init_id == Some(id) {
-                    if let Some(Value::String(v)) = jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion") {
+                    if let Some(Value::String(v)) =
+                        jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
+                    {
                         log::info!("MCP protocol version {v}");
                         shared.session.set_protocol_version(&v);
                     }
@@ -595,12 +628,15 @@ fn deliver(ctx: &Ctx, bytes: &[u8], init_id: Option<&Id>) {
 /// The AWS error type from `x-amzn-ErrorType` or the body's `__type`/`code`/`Code`,
 /// with a `:…` suffix and a `namespace#` prefix removed.
 fn aws_error_type(response: &Response, body: Option<&Value>) -> Option<String> {
-    let raw = response.header("x-amzn-errortype").map(str::to_owned).or_else(|| {
-        let b = body?;
-        ["__type", "code", "Code"]
-            .iter()
-            .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
-    })?;
+    let raw = response
+        .header("x-amzn-errortype")
+        .map(str::to_owned)
+        .or_else(|| {
+            let b = body?;
+            ["__type", "code", "Code"]
+                .iter()
+                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
+        })?;
     let cut = raw.split(':').next().unwrap_or("");
     let name = cut.rsplit('#').next().unwrap_or(cut).trim();
     (!name.is_empty()).then(|| name.to_owned())
@@ -677,7 +713,11 @@ fn http_failure(ctx: &Ctx, response: &mut Response, message: &Classified) {
 
 fn hint_for(shared: &Shared, status: u16, error_type: Option<&str>) -> Option<String> {
     let auth = &shared.auth;
-    let scope = format!("signed for service '{}' in region '{}'", auth.service(), auth.region());
+    let scope = format!(
+        "signed for service '{}' in region '{}'",
+        auth.service(),
+        auth.region()
+    );
     match (status, error_type) {
         (_, Some("ExpiredToken" | "ExpiredTokenException")) => Some(format!(
             "the AWS credentials have expired: renew them (e.g. `aws sso login --profile {}`) and retry",

@@ -57,14 +57,24 @@ impl Pending {
 
     /// Marks a request as cancelled by the client.
     pub fn cancel(&self, id: &Id) {
-        if let Some(e) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
+        if let Some(e) = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
             e.cancelled = true;
         }
     }
 
     /// A response for `id` arrived from the server.
     pub fn complete(&self, id: &Id) -> Completion {
-        match self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(id) {
+        match self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
             Some(_) => Completion::Forward,
             None => Completion::Unknown,
         }
@@ -82,7 +92,10 @@ impl Pending {
 
     /// True when `id` is waiting.
     pub fn contains(&self, id: &Id) -> bool {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
     }
 
     /// The method of a waiting request.

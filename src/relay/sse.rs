@@ -67,7 +67,10 @@ impl Parser {
     /// The last event id seen (set by `id:` fields once their event is dispatched,
     /// or at once for an id-only block), if any.
     pub fn last_event_id(&self) -> Option<&str> {
-        self.pending_id.as_deref().or(self.last_id.as_deref()).filter(|s| !s.is_empty())
+        self.pending_id
+            .as_deref()
+            .or(self.last_id.as_deref())
+            .filter(|s| !s.is_empty())
     }
 
     /// The reconnection delay the server asked for (`retry:`), milliseconds.
@@ -245,13 +248,20 @@ mod tests {
     }
 
     fn ev(event: &str, data: &str, id: Option<&str>) -> Event {
-        Event { event: event.into(), data: data.into(), id: id.map(Into::into) }
+        Event {
+            event: event.into(),
+            data: data.into(),
+            id: id.map(Into::into),
+        }
     }
 
     #[test]
     fn the_three_line_endings_and_multi_line_data() {
         let got = events(b"data: a\r\ndata:b\rdata:  c\n\nevent: x\ndata\n\n");
-        assert_eq!(got, vec![ev("message", "a\nb\n c", None), ev("x", "", None)]);
+        assert_eq!(
+            got,
+            vec![ev("message", "a\nb\n c", None), ev("x", "", None)]
+        );
     }
 
     #[test]
@@ -259,13 +269,20 @@ mod tests {
         let got = events(b"id: 1\ndata:\n\nid: 2\ndata: {\"x\":1}\n\n: keep-alive\n\ndata: y\n\n");
         assert_eq!(
             got,
-            vec![ev("message", "", Some("1")), ev("message", "{\"x\":1}", Some("2")), ev("message", "y", Some("2"))]
+            vec![
+                ev("message", "", Some("1")),
+                ev("message", "{\"x\":1}", Some("2")),
+                ev("message", "y", Some("2"))
+            ]
         );
     }
 
     #[test]
     fn id_only_blocks_update_the_last_id_and_retry_is_read() {
-        let mut r = Reader::new(io::Cursor::new(&b"id: 9\nretry: 1500\n\nretry: soon\n\n"[..]), 100);
+        let mut r = Reader::new(
+            io::Cursor::new(&b"id: 9\nretry: 1500\n\nretry: soon\n\n"[..]),
+            100,
+        );
         assert_eq!(r.next_event().unwrap(), None);
         assert_eq!(r.parser().last_event_id(), Some("9"));
         assert_eq!(r.parser().retry_ms(), Some(1500));
@@ -273,12 +290,18 @@ mod tests {
 
     #[test]
     fn bom_is_dropped_and_unterminated_event_discarded() {
-        assert_eq!(events(b"\xEF\xBB\xBFdata: a\n\ndata: lost\n"), vec![ev("message", "a", None)]);
+        assert_eq!(
+            events(b"\xEF\xBB\xBFdata: a\n\ndata: lost\n"),
+            vec![ev("message", "a", None)]
+        );
     }
 
     #[test]
     fn oversized_events_and_lines_are_errors() {
-        let mut r = Reader::new(io::Cursor::new(&b"data: 0123456789\ndata: 0123456789\n\n"[..]), 20);
+        let mut r = Reader::new(
+            io::Cursor::new(&b"data: 0123456789\ndata: 0123456789\n\n"[..]),
+            20,
+        );
         assert!(matches!(r.next_event(), Err(SseError::TooLarge(20))));
         let mut r = Reader::new(io::Cursor::new(vec![b'x'; 100]), 20);
         assert!(matches!(r.next_event(), Err(SseError::TooLarge(20))));

@@ -183,7 +183,7 @@ impl CanonicalHeaders {
 
 fn fold_whitespace(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for word in value.split(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+    for word in value.split([' ', '\t', '\r', '\n']) {
         if word.is_empty() {
             continue;
         }
@@ -289,7 +289,10 @@ mod tests {
     #[test]
     fn query_sorts_by_encoded_name_then_value() {
         let q = CanonicalQuery::parse("Param-3=Value3&Param=Value2&%E1%88%B4=Value1");
-        assert_eq!(q.to_string(), "%E1%88%B4=Value1&Param=Value2&Param-3=Value3");
+        assert_eq!(
+            q.to_string(),
+            "%E1%88%B4=Value1&Param=Value2&Param-3=Value3"
+        );
         let q = CanonicalQuery::parse("b=2&a=z&a=y&c&&d=x=y");
         assert_eq!(q.to_string(), "a=y&a=z&b=2&c=&d=x%3Dy");
         let q = CanonicalQuery::parse("k=a+b%20c%2f");
@@ -299,7 +302,10 @@ mod tests {
     #[test]
     fn inserted_parameters_keep_canonical_order() {
         let mut q = CanonicalQuery::parse("Param2=value2&Param1=value1");
-        q.insert("X-Amz-Credential", "AKID/20150830/us-east-1/service/aws4_request");
+        q.insert(
+            "X-Amz-Credential",
+            "AKID/20150830/us-east-1/service/aws4_request",
+        );
         q.insert("A", "first");
         assert_eq!(
             q.to_string(),

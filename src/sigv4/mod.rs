@@ -99,7 +99,8 @@ pub struct SignableRequest<'a> {
     pub path: &'a str,
     /// The raw query after `?` (without it); empty for none.
     pub query: &'a str,
-    /// The headers to sign, as they will be sent; must include `host`.
+    /// The headers to sign, as they will be sent; must include `host`. Any of
+    /// [`SIGNER_HEADERS`] given here is ignored and replaced by the signer's own.
     pub headers: &'a [(&'a str, &'a str)],
     /// The exact body bytes.
     pub body: &'a [u8],
@@ -162,10 +163,29 @@ impl fmt::Debug for SigningOutput {
         f.debug_struct("SigningOutput")
             .field("canonical_request", &self.canonical_request.as_str())
             .field("string_to_sign", &self.string_to_sign.as_str())
-            .field("headers", &self.headers.iter().map(|h| h.0).collect::<Vec<_>>())
-            .field("query_params", &self.query_params.iter().map(|q| q.0).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|h| h.0).collect::<Vec<_>>(),
+            )
+            .field(
+                "query_params",
+                &self.query_params.iter().map(|q| q.0).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
+}
+
+/// Headers that [`Signer::sign`] adds; any copy in the input is ignored.
+pub const SIGNER_HEADERS: &[&str] = &[
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "x-amz-region-set",
+];
+
+fn is_signer_header(name: &str) -> bool {
+    SIGNER_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 struct CachedV4Key {
@@ -230,8 +250,16 @@ impl Signer {
         let mut query = CanonicalQuery::parse(request.query);
         let mut added_headers: Vec<(&'static str, String)> = Vec::new();
         let mut added_query: Vec<(&'static str, String)> = Vec::new();
+        // Headers the signer sets itself are never taken from the input: a request
+        // signed again (a retry) must not carry its old date, token or signature.
         let mut signed: Vec<(&str, &str)> = Vec::with_capacity(request.headers.len() + 4);
-        signed.extend_from_slice(request.headers);
+        signed.extend(
+            request
+                .headers
+                .iter()
+                .copied()
+                .filter(|(name, _)| !is_signer_header(name)),
+        );
 
         match settings.location {
             SignatureLocation::Headers => {
@@ -248,7 +276,7 @@ impl Signer {
                 signed.extend(added_headers.iter().map(|(n, v)| (*n, v.as_str())));
             }
             SignatureLocation::QueryParams { expires_in } => {
-                let canonical_headers = CanonicalHeaders::new(request.headers.iter().copied());
+                let canonical_headers = CanonicalHeaders::new(signed.iter().copied());
                 added_query.push(("X-Amz-Algorithm", algorithm.name().to_owned()));
                 added_query.push((
                     "X-Amz-Credential",
@@ -277,12 +305,8 @@ impl Signer {
             &headers,
             &payload_hash,
         );
-        let string_to_sign = StringToSign::new(
-            algorithm.name(),
-            time,
-            &scope,
-            canonical_request.as_str(),
-        );
+        let string_to_sign =
+            StringToSign::new(algorithm.name(), time, &scope, canonical_request.as_str());
         let signature = match algorithm {
             Algorithm::V4 => self
                 .v4_key(creds, time, params.region, params.service)
@@ -325,7 +349,13 @@ impl Signer {
         })
     }
 
-    fn v4_key(&self, creds: &Credentials, time: AmzDate, region: &str, service: &str) -> Arc<SigningKey> {
+    fn v4_key(
+        &self,
+        creds: &Credentials,
+        time: AmzDate,
+        region: &str,
+        service: &str,
+    ) -> Arc<SigningKey> {
         let mut cache = self.v4.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.as_ref() {
             if c.day == time.day()
@@ -357,7 +387,8 @@ impl Signer {
     fn v4a_key(&self, creds: &Credentials) -> Result<Arc<DerivedKey>, DerivationError> {
         let mut cache = self.v4a.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.as_ref() {
-            if c.access_key_id == creds.access_key_id() && c.secret.ct_eq(creds.secret_access_key()) {
+            if c.access_key_id == creds.access_key_id() && c.secret.ct_eq(creds.secret_access_key())
+            {
                 return Ok(Arc::clone(&c.key));
             }
         }
@@ -487,7 +518,6 @@ mod tests {
         assert_ne!(sig_a, sig_b);
         let fresh = Signer::new().sign(&req, &params).unwrap().signature;
         assert_eq!(sig_b, fresh);
-        params.algorithm = Algorithm::V4a;
         let pk_b = signer.v4a_public_key(&b).unwrap();
         assert_ne!(pk_b, signer.v4a_public_key(&a).unwrap());
         assert_eq!(pk_b, signer.v4a_public_key(&b).unwrap());

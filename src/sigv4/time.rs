@@ -193,8 +193,7 @@ fn from_parts(
     (y, mo, d, h, mi, s): (u64, u64, u64, u64, u64, u64),
     offset_secs: i64,
 ) -> Option<AmzDate> {
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59
-    {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     let days = days_from_civil(y as i64, mo as u32, d as u32);

@@ -14,8 +14,8 @@ use std::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use sha2::Sha256;
 use p256::elliptic_curve::zeroize::Zeroize;
+use sha2::Sha256;
 
 /// The SigV4A algorithm name.
 pub const ALGORITHM: &str = "AWS4-ECDSA-P256-SHA256";
@@ -191,8 +191,14 @@ mod tests {
     fn derived_public_key_matches_the_verified_vector() {
         let key = DerivedKey::derive(AKID, SECRET).unwrap();
         let (x, y) = key.public_key_xy();
-        assert_eq!(x, "b6618f6a65740a99e650b33b6b4b5bd0d43b176d721a3edfea7e7d2d56d936b1");
-        assert_eq!(y, "865ed22a7eadc9c5cb9d2cbaca1b3699139fedc5043dc6661864218330c8e518");
+        assert_eq!(
+            x,
+            "b6618f6a65740a99e650b33b6b4b5bd0d43b176d721a3edfea7e7d2d56d936b1"
+        );
+        assert_eq!(
+            y,
+            "865ed22a7eadc9c5cb9d2cbaca1b3699139fedc5043dc6661864218330c8e518"
+        );
     }
 
     #[test]
@@ -206,7 +212,11 @@ mod tests {
             "3046022100f6d981377b59fa0264aa65e2cbe6338852e90380afa1a6505ec931c746b75897022100cd7c7c8f55c04f9fc3ae01cd2e7aff3a7135cc307f09605769c0933467499e93"
         );
         assert!(verify(key.verifying_key(), sts, &sig));
-        assert!(!verify(key.verifying_key(), &sts.replace("2026", "2025"), &sig));
+        assert!(!verify(
+            key.verifying_key(),
+            &sts.replace("2026", "2025"),
+            &sig
+        ));
     }
 
     #[test]
