@@ -9,8 +9,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
+use crate::config::SigningChoice;
 use crate::credentials::{Credentials, CredentialsError, CredentialsProvider};
 use crate::sigv4::time::AmzDate;
 use crate::sigv4::{
@@ -60,12 +62,19 @@ impl fmt::Debug for Signed {
     }
 }
 
-/// Signs the relay's requests for one service and region.
+/// Signs the relay's requests for one service and region (or region set).
+///
+/// Algorithm choice (`--sig-version`): SigV4 or SigV4A from the first request,
+/// or SigV4 with a one-way switch to SigV4A after the server refuses a SigV4
+/// signature and accepts the SigV4A one ([`confirm_upgrade`](Self::confirm_upgrade)).
 pub struct RequestAuth {
     provider: CredentialsProvider,
     signer: Signer,
     service: String,
     region: String,
+    region_set: String,
+    may_upgrade: bool,
+    use_v4a: AtomicBool,
 }
 
 impl fmt::Debug for RequestAuth {
@@ -73,19 +82,60 @@ impl fmt::Debug for RequestAuth {
         f.debug_struct("RequestAuth")
             .field("service", &self.service)
             .field("region", &self.region)
+            .field("region_set", &self.region_set)
+            .field("algorithm", &self.algorithm())
             .finish_non_exhaustive()
     }
 }
 
 impl RequestAuth {
-    /// Signs for `service` in `region` with credentials from `provider`.
-    pub fn new(provider: CredentialsProvider, service: String, region: String) -> Self {
+    /// Signs for `service` in `region` (SigV4) or `choice.region_set` (SigV4A)
+    /// with credentials from `provider`.
+    pub fn new(
+        provider: CredentialsProvider,
+        service: String,
+        region: String,
+        choice: &SigningChoice,
+    ) -> Self {
         RequestAuth {
             provider,
             signer: Signer::new(),
             service,
             region,
+            region_set: choice.region_set.clone(),
+            may_upgrade: choice.upgrade,
+            use_v4a: AtomicBool::new(choice.initial == Algorithm::V4a),
         }
+    }
+
+    /// The algorithm for the next request.
+    pub fn algorithm(&self) -> Algorithm {
+        if self.use_v4a.load(Ordering::Acquire) {
+            Algorithm::V4a
+        } else {
+            Algorithm::V4
+        }
+    }
+
+    /// True when a request signed with `used` that was refused for its signature
+    /// should be sent again signed SigV4A.
+    pub fn may_upgrade(&self, used: Algorithm) -> bool {
+        self.may_upgrade && used == Algorithm::V4
+    }
+
+    /// Records that SigV4A worked where SigV4 was refused: every later request is
+    /// signed SigV4A. Returns true for the call that made the switch.
+    pub fn confirm_upgrade(&self) -> bool {
+        self.may_upgrade
+            && self
+                .use_v4a
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// The SigV4A region set.
+    pub fn region_set(&self) -> &str {
+        &self.region_set
     }
 
     /// The signing name.
@@ -103,12 +153,13 @@ impl RequestAuth {
         &self.provider
     }
 
-    /// Signs a request with the current time and credentials.
+    /// Signs a request with `algorithm`, the current time and credentials.
     ///
     /// # Errors
     /// [`AuthError`] when there are no credentials or signing fails.
     pub fn sign(
         &self,
+        algorithm: Algorithm,
         method: &str,
         path: &str,
         query: &str,
@@ -119,11 +170,13 @@ impl RequestAuth {
             .provider
             .credentials()
             .map_err(AuthError::Credentials)?;
-        let algorithm = Algorithm::V4;
         let params = SigningParams {
             credentials: &credentials,
             algorithm,
-            region: &self.region,
+            region: match algorithm {
+                Algorithm::V4 => &self.region,
+                Algorithm::V4a => &self.region_set,
+            },
             service: &self.service,
             time: AmzDate::from_system_time(SystemTime::now()),
             settings: SigningSettings::default(),

@@ -25,6 +25,10 @@ Signing:
   --region <region>         signing region (default: from the host, else AWS_REGION,
                             AWS_DEFAULT_REGION, the profile's region)
   --profile <name>          AWS profile to take credentials from (default: AWS_PROFILE, else default)
+  --sig-version <v>         v4, v4a or auto (default auto, or AWS_SIG_VERSION): auto signs SigV4
+                            and, on a global endpoint, switches to SigV4A if the server refuses SigV4
+  --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a
+                            global endpoint, else the region)
 
 Timeouts (seconds):
   --connect-timeout <s>     TCP and TLS connect (default 60)
@@ -59,6 +63,10 @@ pub struct Args {
     pub profile: Option<String>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--sig-version`: `v4`, `v4a` or `auto`.
+    pub sig_version: Option<String>,
+    /// `--region-set`.
+    pub region_set: Option<String>,
     /// `--connect-timeout`, seconds.
     pub connect_timeout: Option<f64>,
     /// `--read-timeout`, seconds.
@@ -125,6 +133,10 @@ impl Args {
                 Long("region") => a.region = Some(text("--region", parser.value()?)?),
                 Long("profile") => a.profile = Some(text("--profile", parser.value()?)?),
                 Long("log-level") => a.log_level = Some(text("--log-level", parser.value()?)?),
+                Long("sig-version") => {
+                    a.sig_version = Some(text("--sig-version", parser.value()?)?)
+                }
+                Long("region-set") => a.region_set = Some(text("--region-set", parser.value()?)?),
                 Long("connect-timeout") => {
                     a.connect_timeout = Some(seconds("--connect-timeout", parser.value()?)?)
                 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::credentials::Resolver;
+use crate::sigv4::Algorithm;
 use crate::sigv4::canonical::CanonicalQuery;
 
 /// An endpoint URL, taken apart into what is sent and signed.
@@ -273,6 +274,18 @@ impl Default for Timeouts {
     }
 }
 
+/// How requests are signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningChoice {
+    /// The algorithm of the first request.
+    pub initial: Algorithm,
+    /// Switch to SigV4A when the server refuses a SigV4 signature (403 with a
+    /// signature error): `auto` on a global endpoint, or `auto` asked for explicitly.
+    pub upgrade: bool,
+    /// The SigV4A region set (`*`, `us-east-1,us-west-2`).
+    pub region_set: String,
+}
+
 /// Everything the relay needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -288,6 +301,8 @@ pub struct Config {
     pub global_endpoint: bool,
     /// `--profile`, if given.
     pub profile: Option<String>,
+    /// SigV4 or SigV4A, and whether to switch.
+    pub signing: SigningChoice,
     /// Timeouts.
     pub timeouts: Timeouts,
     /// Log level.
@@ -367,6 +382,10 @@ impl Config {
             });
         let (region, region_source) = if let Some(r) = &args.region {
             (r.clone(), "--region")
+        } else if info.global {
+            // A global endpoint has no region of its own: SigV4 is scoped to
+            // us-east-1 unless --region says otherwise.
+            ("us-east-1".to_owned(), "the global endpoint default")
         } else if let Some(r) = &info.region {
             if let Some((other, var)) = env_region.as_ref().filter(|(o, _)| o != r) {
                 log::info!(
@@ -382,8 +401,6 @@ impl Config {
             .and_then(|f| f.region(&resolver.profile_name()))
         {
             (r, "the profile's region")
-        } else if info.global {
-            ("us-east-1".to_owned(), "the global endpoint default")
         } else {
             return Err(ConfigError(format!(
                 "cannot tell the AWS region for {}: pass --region, set AWS_REGION, or set region in profile '{}'",
@@ -391,6 +408,7 @@ impl Config {
                 resolver.profile_name()
             )));
         };
+        let signing = signing_choice(args, resolver, info.global, &region)?;
         let defaults = Timeouts::default();
         let secs = |v: Option<f64>, d: Duration| v.map(Duration::from_secs_f64).unwrap_or(d);
         Ok(Config {
@@ -404,12 +422,71 @@ impl Config {
             log_level: log_level(args.log_level.as_deref())?,
             global_endpoint: info.global,
             profile: args.profile.clone(),
+            signing,
             endpoint,
             service,
             region,
             region_source,
         })
     }
+}
+
+/// Reads `--sig-version` (else `AWS_SIG_VERSION`, as the Go peer reads it; else
+/// `auto`) and `--region-set` (else `AWS_SIGV4A_SIGNING_REGION_SET`, else the
+/// profile's `sigv4a_signing_region_set`, as the Rust and JS SDKs read them; else
+/// `*` for a global endpoint and the region otherwise).
+fn signing_choice(
+    args: &Args,
+    resolver: &Resolver,
+    global: bool,
+    region: &str,
+) -> Result<SigningChoice, ConfigError> {
+    let env = resolver.env();
+    let (version, explicit) = match (&args.sig_version, env.get_nonblank("AWS_SIG_VERSION")) {
+        (Some(v), _) => (v.to_ascii_lowercase(), true),
+        (None, Some(v)) => (v.to_ascii_lowercase(), true),
+        (None, None) => ("auto".to_owned(), false),
+    };
+    let (initial, upgrade) = match version.as_str() {
+        "v4" | "sigv4" => (Algorithm::V4, false),
+        "v4a" | "sigv4a" => (Algorithm::V4a, false),
+        "auto" => (Algorithm::V4, global || explicit),
+        other => {
+            return Err(ConfigError(format!(
+                "--sig-version: expected v4, v4a or auto, found {other:?}"
+            )));
+        }
+    };
+    let region_set = args
+        .region_set
+        .clone()
+        .or_else(|| env.get_nonblank("AWS_SIGV4A_SIGNING_REGION_SET"))
+        .or_else(|| {
+            resolver.load_files().ok().and_then(|f| {
+                f.profile(&resolver.profile_name())
+                    .and_then(|p| p.get("sigv4a_signing_region_set").cloned())
+            })
+        })
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            if global {
+                "*".to_owned()
+            } else {
+                region.to_owned()
+            }
+        });
+    Ok(SigningChoice {
+        initial,
+        upgrade,
+        region_set,
+    })
 }
 
 #[cfg(test)]
@@ -522,6 +599,103 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.region, "a-b-1");
+    }
+
+    #[test]
+    fn signature_version_and_region_set() {
+        let c = resolve(&["https://bedrock-agentcore.us-east-1.amazonaws.com/"], &[]).unwrap();
+        assert_eq!(
+            c.signing,
+            SigningChoice {
+                initial: Algorithm::V4,
+                upgrade: false,
+                region_set: "us-east-1".into()
+            }
+        );
+        let c = resolve(
+            &["https://aws-mcp.global.api.aws/mcp"],
+            &[("AWS_REGION", "eu-west-1")],
+        )
+        .unwrap();
+        assert_eq!((c.region.as_str(), c.global_endpoint), ("us-east-1", true));
+        assert_eq!(
+            c.signing,
+            SigningChoice {
+                initial: Algorithm::V4,
+                upgrade: true,
+                region_set: "*".into()
+            }
+        );
+        let c = resolve(
+            &[
+                "https://aws-mcp.api.aws/mcp",
+                "--region",
+                "eu-west-1",
+                "--sig-version",
+                "v4",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!((c.region.as_str(), c.signing.upgrade), ("eu-west-1", false));
+        let c = resolve(
+            &[
+                "http://127.0.0.1:9/",
+                "--service",
+                "s",
+                "--region",
+                "r",
+                "--sig-version",
+                "AUTO",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(c.signing.upgrade);
+        let c = resolve(
+            &["http://127.0.0.1:9/", "--service", "s", "--region", "r"],
+            &[
+                ("AWS_SIG_VERSION", "v4a"),
+                ("AWS_SIGV4A_SIGNING_REGION_SET", " us-east-1 , us-west-2 "),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.signing,
+            SigningChoice {
+                initial: Algorithm::V4a,
+                upgrade: false,
+                region_set: "us-east-1,us-west-2".into()
+            }
+        );
+        let c = resolve(
+            &[
+                "http://127.0.0.1:9/",
+                "--service",
+                "s",
+                "--region",
+                "r",
+                "--region-set",
+                "*",
+            ],
+            &[("AWS_SIGV4A_SIGNING_REGION_SET", "x")],
+        )
+        .unwrap();
+        assert_eq!(c.signing.region_set, "*");
+        let e = resolve(
+            &[
+                "http://127.0.0.1:9/",
+                "--service",
+                "s",
+                "--region",
+                "r",
+                "--sig-version",
+                "v5",
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("\"v5\""), "{e}");
     }
 
     #[test]

@@ -34,17 +34,27 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
     };
     log::debug!(
-        "endpoint {} service {} region {} (from {}), profile '{}'",
+        "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
         config.endpoint.url(),
         config.service,
         config.region,
         config.region_source,
-        resolver.profile_name()
+        resolver.profile_name(),
+        config.signing.initial,
+        if config.signing.upgrade {
+            format!(
+                " with a switch to SigV4A (region set {}) if refused",
+                config.signing.region_set
+            )
+        } else {
+            String::new()
+        }
     );
     let auth = RequestAuth::new(
         CredentialsProvider::new(resolver),
         config.service.clone(),
         config.region.clone(),
+        &config.signing,
     );
     // Resolve credentials once now, so a problem shows in the log at start-up;
     // the relay still starts and answers each request with the error and its fix.

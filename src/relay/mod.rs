@@ -31,6 +31,8 @@ use serde_json::{Value, json};
 
 use crate::auth::{AuthError, RequestAuth};
 use crate::config::{Endpoint, Timeouts};
+use crate::credentials::Credentials;
+use crate::sigv4::Algorithm;
 use http::{ErrorKind, HttpError, Method, RequestTimeouts, Response};
 use jsonrpc::{Classified, Id, Invalid, Kind};
 use pending::{Completion, Pending};
@@ -110,6 +112,93 @@ enum SendError {
     Http(HttpError),
 }
 
+fn describe(e: &SendError) -> String {
+    match e {
+        SendError::Auth(a) => a.to_string(),
+        SendError::Http(h) => h.to_string(),
+    }
+}
+
+/// An HTTP answer, with a note on what the authentication retries saw.
+struct Sent {
+    response: Response,
+    note: Option<String>,
+}
+
+/// What an AWS error answer says: the error type (sanitized), message and
+/// request id, from the headers and a JSON or XML body.
+#[derive(Debug, Default)]
+struct AwsError {
+    error_type: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+impl AwsError {
+    fn expired_credentials(&self) -> bool {
+        matches!(
+            self.error_type.as_deref(),
+            Some("ExpiredToken" | "ExpiredTokenException")
+        )
+    }
+
+    fn signature_refused(&self) -> bool {
+        matches!(
+            self.error_type.as_deref(),
+            Some(
+                "InvalidSignatureException"
+                    | "SignatureDoesNotMatch"
+                    | "IncompleteSignatureException"
+            )
+        )
+    }
+}
+
+/// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
+/// back as the response body, so it can still be read; a 2xx answer is left
+/// alone.
+fn peek_error(response: &mut Response) -> AwsError {
+    if (200..300).contains(&response.status) {
+        return AwsError::default();
+    }
+    let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
+    response.body = Box::new(std::io::Cursor::new(body.clone()));
+    let text = String::from_utf8_lossy(&body);
+    let json: Option<Value> = serde_json::from_str(text.trim()).ok();
+    let raw_type = response
+        .header("x-amzn-errortype")
+        .map(str::to_owned)
+        .or_else(|| {
+            let b = json.as_ref()?;
+            ["__type", "code", "Code"]
+                .iter()
+                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
+        })
+        .or_else(|| xml_tag(&text, "Code").map(str::to_owned));
+    let error_type = raw_type.and_then(|raw| {
+        let cut = raw.split(':').next().unwrap_or("");
+        let name = cut.rsplit('#').next().unwrap_or(cut).trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    });
+    let message = json
+        .as_ref()
+        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| xml_tag(&text, "Message").map(str::to_owned));
+    let request_id = response
+        .header("x-amzn-requestid")
+        .or_else(|| response.header("x-amz-request-id"))
+        .map(str::to_owned);
+    AwsError {
+        error_type,
+        message,
+        request_id,
+        body,
+    }
+}
+
 /// What every exchange shares.
 struct Shared {
     endpoint: Endpoint,
@@ -122,14 +211,96 @@ struct Shared {
 }
 
 impl Shared {
-    /// Builds, signs and sends one request to the endpoint.
+    /// Builds, signs and sends one request to the endpoint, with the two
+    /// authentication retries: when the service says the credentials expired,
+    /// they are resolved again and the request is sent once more; when it refuses
+    /// a SigV4 signature and the SigV4A switch is allowed, the request is sent
+    /// once more signed SigV4A (a 403 means it was not processed, so neither
+    /// retry repeats a side effect).
     fn send(
         &self,
         method: Method,
         body: &[u8],
         with_session: bool,
         timeouts: RequestTimeouts,
-    ) -> Result<Response, SendError> {
+    ) -> Result<Sent, SendError> {
+        let algorithm = self.auth.algorithm();
+        let (mut response, credentials) =
+            self.attempt(algorithm, method, body, with_session, timeouts)?;
+        let mut error = peek_error(&mut response);
+        if error.expired_credentials() {
+            log::info!(
+                "{} says the credentials from {} expired; resolving them again",
+                self.endpoint.host,
+                credentials.source()
+            );
+            self.auth.provider().invalidate(&credentials);
+            let (again, _) = self.attempt(algorithm, method, body, with_session, timeouts)?;
+            response = again;
+            error = peek_error(&mut response);
+        }
+        if !(response.status == 403
+            && error.signature_refused()
+            && self.auth.may_upgrade(algorithm))
+        {
+            return Ok(Sent {
+                response,
+                note: None,
+            });
+        }
+        log::debug!(
+            "{} refused the SigV4 signature (HTTP 403 {}); sending again signed SigV4A",
+            self.endpoint.host,
+            error.error_type.as_deref().unwrap_or("")
+        );
+        match self.attempt(Algorithm::V4a, method, body, with_session, timeouts) {
+            Ok((mut second, _)) if matches!(second.status, 401 | 403) => {
+                let second_error = peek_error(&mut second);
+                Ok(Sent {
+                    response,
+                    note: Some(format!(
+                        "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
+                        self.auth.region_set(),
+                        second.status,
+                        second_error
+                            .error_type
+                            .map(|t| format!(" {t}"))
+                            .unwrap_or_default()
+                    )),
+                })
+            }
+            Ok((second, _)) => {
+                if self.auth.confirm_upgrade() {
+                    log::info!(
+                        "{} refused SigV4 and accepted SigV4A: signing every further request with SigV4A (region set {})",
+                        self.endpoint.host,
+                        self.auth.region_set()
+                    );
+                }
+                Ok(Sent {
+                    response: second,
+                    note: None,
+                })
+            }
+            Err(e) => Ok(Sent {
+                response,
+                note: Some(format!(
+                    "SigV4 was refused with HTTP 403, and sending again with SigV4A failed: {}",
+                    describe(&e)
+                )),
+            }),
+        }
+    }
+
+    /// One signed attempt.
+    fn attempt(
+        &self,
+        algorithm: Algorithm,
+        method: Method,
+        body: &[u8],
+        with_session: bool,
+        timeouts: RequestTimeouts,
+    ) -> Result<(Response, Arc<Credentials>), SendError> {
         let host = self.endpoint.authority();
         let session_id = if with_session {
             self.session.id()
@@ -159,6 +330,7 @@ impl Shared {
         let signed = self
             .auth
             .sign(
+                algorithm,
                 method.as_str(),
                 &self.endpoint.path,
                 &self.endpoint.query,
@@ -167,9 +339,11 @@ impl Shared {
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
-        self.client
+        let response = self
+            .client
             .send(method, &headers, body, timeouts)
-            .map_err(SendError::Http)
+            .map_err(SendError::Http)?;
+        Ok((response, signed.credentials))
     }
 
     /// Stores the `Mcp-Session-Id` of any response that carries one.
@@ -191,7 +365,10 @@ impl Shared {
             per_read: Some(DELETE_TIMEOUT),
             total: Some(DELETE_TIMEOUT),
         };
-        match self.send(Method::Delete, b"", true, timeouts) {
+        match self
+            .send(Method::Delete, b"", true, timeouts)
+            .map(|s| s.response)
+        {
             Ok(r) if (200..300).contains(&r.status) => {
                 log::info!("MCP session ended (HTTP {})", r.status)
             }
@@ -411,10 +588,10 @@ fn exchange(ctx: &Ctx, body: &[u8], message: &Classified, is_initialize: bool, g
         None
     };
     match shared.send(Method::Post, body, !is_initialize, timeouts) {
-        Ok(mut response) => {
-            shared.capture_session(&response);
+        Ok(mut sent) => {
+            shared.capture_session(&sent.response);
             gate.open();
-            handle_response(ctx, &mut response, message, init_id.as_ref(), timeouts);
+            handle_response(ctx, &mut sent, message, init_id.as_ref(), timeouts);
         }
         Err(e) => {
             gate.open();
@@ -490,17 +667,18 @@ fn send_failure(shared: &Shared, e: &SendError, timeouts: RequestTimeouts) -> Fa
 
 fn handle_response(
     ctx: &Ctx,
-    response: &mut Response,
+    sent: &mut Sent,
     message: &Classified,
     init_id: Option<&Id>,
     timeouts: RequestTimeouts,
 ) {
     let shared = &ctx.shared;
-    let status = response.status;
+    let status = sent.response.status;
     if !(200..300).contains(&status) {
-        http_failure(ctx, response, message);
+        http_failure(ctx, sent, message);
         return;
     }
+    let response = &mut sent.response;
     if status == 202 || status == 204 {
         return;
     }
@@ -625,23 +803,6 @@ fn deliver(ctx: &Ctx, bytes: &[u8], init_id: Option<&Id>) {
     }
 }
 
-/// The AWS error type from `x-amzn-ErrorType` or the body's `__type`/`code`/`Code`,
-/// with a `:…` suffix and a `namespace#` prefix removed.
-fn aws_error_type(response: &Response, body: Option<&Value>) -> Option<String> {
-    let raw = response
-        .header("x-amzn-errortype")
-        .map(str::to_owned)
-        .or_else(|| {
-            let b = body?;
-            ["__type", "code", "Code"]
-                .iter()
-                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
-        })?;
-    let cut = raw.split(':').next().unwrap_or("");
-    let name = cut.rsplit('#').next().unwrap_or(cut).trim();
-    (!name.is_empty()).then(|| name.to_owned())
-}
-
 fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
     let open = format!("<{tag}>");
     let start = text.find(&open)? + open.len();
@@ -650,47 +811,37 @@ fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 /// Answers the message's requests after an HTTP error status.
-fn http_failure(ctx: &Ctx, response: &mut Response, message: &Classified) {
+fn http_failure(ctx: &Ctx, sent: &mut Sent, message: &Classified) {
     let shared = &ctx.shared;
-    let status = response.status;
-    let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
-    let text = String::from_utf8_lossy(&body);
+    let status = sent.response.status;
+    let error = peek_error(&mut sent.response);
+    let text = String::from_utf8_lossy(&error.body);
     // A JSON-RPC answer in the error body is the server's response: pass it on.
     if jsonrpc::classify(text.trim().as_bytes()).is_ok() {
         deliver(ctx, text.trim().as_bytes(), None);
     }
-    let json: Option<Value> = serde_json::from_str(text.trim()).ok();
-    let error_type = aws_error_type(response, json.as_ref())
-        .or_else(|| xml_tag(&text, "Code").map(str::to_owned));
-    let aws_message = json
-        .as_ref()
-        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| xml_tag(&text, "Message").map(str::to_owned));
-    let request_id = response
-        .header("x-amzn-requestid")
-        .or_else(|| response.header("x-amz-request-id"))
-        .map(str::to_owned);
-    let hint = hint_for(shared, status, error_type.as_deref());
+    let hint = hint_for(shared, status, error.error_type.as_deref());
     let mut text_out = format!("{} answered HTTP {status}", shared.endpoint.host);
-    if let Some(t) = &error_type {
+    if let Some(t) = &error.error_type {
         text_out.push_str(&format!(" {t}"));
     }
-    if let Some(m) = &aws_message {
+    if let Some(m) = &error.message {
         text_out.push_str(&format!(": {m}"));
     }
-    if let Some(r) = &request_id {
+    if let Some(r) = &error.request_id {
         text_out.push_str(&format!(" (request id {r})"));
+    }
+    if let Some(n) = &sent.note {
+        text_out.push_str(&format!("; {n}"));
     }
     if let Some(h) = &hint {
         text_out.push_str(&format!("; {h}"));
     }
     let mut data = json!({ "httpStatus": status });
-    if let Some(t) = error_type {
+    if let Some(t) = error.error_type {
         data["awsErrorType"] = json!(t);
     }
-    if let Some(r) = request_id {
+    if let Some(r) = error.request_id {
         data["awsRequestId"] = json!(r);
     }
     if let Some(h) = hint {
