@@ -1,0 +1,198 @@
+//! Interop suite: the built `mcp-sigv4` binary between the official MCP Python
+//! SDK's stdio client and the official MCP Python SDK server (Streamable HTTP),
+//! with botocore checking every signature. See `tests/interop/README.md`.
+//!
+//! This test owns only the plumbing: a Python virtual environment under
+//! `<target>/interop-venv` built from `tests/interop/requirements.txt` (reused
+//! while a stamp of the requirements and the Python version matches), and one
+//! run of `tests/interop/run_interop.py` whose output streams to the terminal.
+//! All the assertions live in the Python driver; this test fails when it does.
+//!
+//! Needs `python3` (>= 3.10, with the `venv` module) and access to PyPI the
+//! first time. A missing Python is a failure with a hint, never a silent skip.
+//! Environment knobs: `INTEROP_PYTHON` (interpreter, default `python3`),
+//! `INTEROP_ARGS` (extra driver arguments, e.g. `--scenario env-token-sse`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_mcp-sigv4");
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+const PIP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+const SUITE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const STAMP_FILE: &str = ".interop-stamp";
+
+#[test]
+fn interop_official_mcp_sdk_and_botocore() {
+    let interop_dir = Path::new(MANIFEST_DIR).join("tests").join("interop");
+    let requirements = interop_dir.join("requirements.txt");
+    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_string());
+
+    let version = python_version(&python);
+    let venv = target_dir().join("interop-venv");
+    let venv_python = venv_python(&venv);
+    let stamp = stamp_for(&requirements, &version);
+    ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+
+    let mut command = Command::new(&venv_python);
+    command
+        .arg("-u")
+        .arg(interop_dir.join("run_interop.py"))
+        .arg("--binary")
+        .arg(BINARY)
+        .args(
+            std::env::var("INTEROP_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    eprintln!("interop: running {command:?}");
+    let status = run_bounded(command, SUITE_TIMEOUT, "the interop driver");
+    assert!(
+        status.success(),
+        "interop suite failed ({status}); the driver's summary above names each failed check, \
+         and it keeps the proxy and upstream logs in the directory it prints"
+    );
+}
+
+/// `python3 --version`'s answer, after checking it is a usable Python 3.10+.
+fn python_version(python: &str) -> String {
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import sys, venv; print('%d.%d.%d' % sys.version_info[:3]); \
+             sys.exit(0 if sys.version_info >= (3, 10) else 3)",
+        ])
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => panic!(
+            "expected a Python interpreter at {python:?}, found none ({e})\n\
+             hint: the interop suite needs Python >= 3.10 with venv: install python3 and \
+             python3-venv (Debian/Ubuntu: apt-get install python3 python3-venv), \
+             or point INTEROP_PYTHON at one"
+        ),
+    };
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    match output.status.code() {
+        Some(0) => version,
+        Some(3) => panic!(
+            "expected Python >= 3.10 at {python:?}, found {version}\n\
+             hint: the MCP SDK needs 3.10+; point INTEROP_PYTHON at a newer interpreter"
+        ),
+        _ => panic!(
+            "expected {python:?} to import sys and venv, found an error:\n{}\n\
+             hint: install the venv module (Debian/Ubuntu: apt-get install python3-venv)",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// Cargo's target directory: the nearest ancestor of the test binary's
+/// `mcp-sigv4` that holds `CACHEDIR.TAG` (also right with `--target` and
+/// `CARGO_TARGET_DIR`), else the binary's grandparent.
+fn target_dir() -> PathBuf {
+    let binary = Path::new(BINARY);
+    binary
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .or_else(|| binary.parent().and_then(Path::parent))
+        .expect("expected the binary path to have a target directory above it")
+        .to_path_buf()
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
+
+/// FNV-1a (64 bit) over the requirements file and the Python version: stable
+/// across Rust releases, unlike `DefaultHasher`, and plenty to notice a change.
+fn stamp_for(requirements: &Path, version: &str) -> String {
+    let text = fs::read(requirements)
+        .unwrap_or_else(|e| panic!("expected {} to be readable: {e}", requirements.display()));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.iter().chain(b"\0python ").chain(version.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64 {hash:016x} python {version}\n")
+}
+
+fn ensure_venv(python: &str, venv: &Path, venv_python: &Path, requirements: &Path, stamp: &str) {
+    let stamp_path = venv.join(STAMP_FILE);
+    if venv_python.is_file() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp) {
+        eprintln!("interop: reusing {} ({})", venv.display(), stamp.trim());
+        return;
+    }
+    eprintln!(
+        "interop: creating {} and installing {} (first run, or the requirements changed)",
+        venv.display(),
+        requirements.display()
+    );
+    if venv.exists() {
+        fs::remove_dir_all(venv)
+            .unwrap_or_else(|e| panic!("expected to remove stale {}: {e}", venv.display()));
+    }
+    let mut create = Command::new(python);
+    create.args(["-m", "venv"]).arg(venv);
+    let status = run_bounded(create, PIP_TIMEOUT, "python3 -m venv");
+    assert!(
+        status.success(),
+        "`{python} -m venv {}` failed ({status})\n\
+         hint: on Debian/Ubuntu install python3-venv",
+        venv.display()
+    );
+    let mut install = Command::new(venv_python);
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "-r",
+        ])
+        .arg(requirements);
+    let status = run_bounded(install, PIP_TIMEOUT, "pip install");
+    assert!(
+        status.success(),
+        "`pip install -r {}` failed ({status})\nhint: the first run needs access to PyPI",
+        requirements.display()
+    );
+    fs::write(&stamp_path, stamp)
+        .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
+}
+
+/// Run to completion, or kill it after `limit` and fail.
+fn run_bounded(mut command: Command, limit: Duration, what: &str) -> ExitStatus {
+    let mut child: Child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("expected to start {what} ({command:?}): {e}"));
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what} did not finish within {} s; killed it",
+                    limit.as_secs()
+                );
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("expected to wait for {what}: {e}"),
+        }
+    }
+}

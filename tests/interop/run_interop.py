@@ -1,0 +1,1054 @@
+"""Interop suite driver: the official MCP Python SDK client talks to the
+official MCP Python SDK server through mcp-sigv4, and botocore checks every
+signature on the way.
+
+    python run_interop.py --binary target/debug/mcp-sigv4 [--scenario NAME ...]
+    python run_interop.py --selftest-only          # verifier self-tests, no binary needed
+    python run_interop.py --list
+
+Each scenario starts its own upstream (upstream.py: FastMCP over Streamable
+HTTP behind verifier.py) on 127.0.0.1 with a free port, launches the binary
+with the SDK's stdio client, runs its steps with real assertions, closes the
+session, and then checks what the verifier recorded. Every wait is bounded.
+Exit status: 0 if every scenario passed, 1 otherwise, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from unittest import mock
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import anyio  # noqa: E402
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+from mcp import ClientSession, StdioServerParameters, types  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
+from pydantic import AnyUrl, FileUrl  # noqa: E402
+
+from fixtures import ONE_MIB, UNICODE_SAMPLE, big_text, large_request_text  # noqa: E402
+from verifier import Expectation, verify  # noqa: E402
+
+PROTOCOL_VERSION = "2025-11-25"  # what mcp==1.30.0 speaks on both sides
+SERVICE = "bedrock-agentcore"
+REGION = "eu-central-1"
+EXPECTED_TOOLS = {"add", "echo", "progress", "big_result", "unicode_text", "sleep", "roots_probe"}
+# Headers mcp-sigv4 leaves unsigned on purpose (the brief), plus hop-by-hop
+# headers that no SigV4 signer signs.
+ALLOWED_UNSIGNED = {"user-agent", "content-length", "connection", "transfer-encoding", "te", "keep-alive"}
+SCENARIO_TIMEOUT_S = 150
+REQUEST_TIMEOUT = dt.timedelta(seconds=45)
+CONCURRENT_CALLS = 10
+SLEEP_S = 1.0
+
+
+# --------------------------------------------------------------------------
+# checks
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+@dataclass
+class Checks:
+    name: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def expect(self, cond: bool, what: str, detail: str = "") -> bool:
+        if cond:
+            self.passed.append(what)
+        else:
+            self.failed.append(what + (f": {detail}" if detail else ""))
+            log(f"  FAIL {what}" + (f": {detail}" if detail else ""))
+        return cond
+
+    def require(self, cond: bool, what: str, detail: str = "") -> None:
+        if not self.expect(cond, what, detail):
+            raise ScenarioFailed(what)
+
+    def equal(self, actual: Any, expected: Any, what: str) -> bool:
+        return self.expect(actual == expected, what, f"expected {short(expected)}, found {short(actual)}")
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        log(f"  note: {text}")
+
+
+def short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def leaf_errors(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (possibly nested) exception groups, which anyio
+    task groups wrap errors in."""
+    inner = getattr(exc, "exceptions", None)
+    if inner is None:
+        return [exc]
+    return [leaf for e in inner for leaf in leaf_errors(e)]
+
+
+def describe_failure(c: "Checks", exc: BaseException, timeout_s: int) -> None:
+    """Turn an exception escaping a scenario body into failed checks."""
+    for leaf in leaf_errors(exc):
+        if isinstance(leaf, McpError):
+            c.expect(False, "no unexpected JSON-RPC error", f"McpError({leaf.error.code}): {leaf.error.message}")
+        elif isinstance(leaf, TimeoutError):
+            c.expect(False, f"scenario finished within {timeout_s} s")
+        elif isinstance(leaf, ScenarioFailed):
+            pass  # already recorded
+        else:
+            c.expect(False, "no unexpected exception", f"{type(leaf).__name__}: {leaf}")
+            traceback.print_exception(type(leaf), leaf, leaf.__traceback__, file=sys.stdout)
+
+
+def step(name: str) -> None:
+    log(f"  - {name}")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------
+# credentials
+
+
+@dataclass(frozen=True)
+class Creds:
+    access_key: str
+    secret_key: str
+    token: str | None
+
+
+def random_creds(token: bool) -> Creds:
+    alphabet = string.ascii_uppercase + "234567"
+    akid = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    # Real secrets are 40 base64 characters; make sure '/' and '+' occur.
+    secret = base64.b64encode(secrets.token_bytes(27)).decode()[:36] + "/+Zz"
+    # STS-like token: long, with '+', '/' and '=' padding.
+    tok = base64.b64encode(b"\xfb\xff" + secrets.token_bytes(400)).decode() if token else None
+    return Creds(akid, secret, tok)
+
+
+# --------------------------------------------------------------------------
+# upstream process
+
+
+class Upstream:
+    """One upstream.py process with its own expectation and stats file."""
+
+    def __init__(self, workdir: Path, creds: Creds, mode: str, verbose: bool):
+        self.workdir = workdir
+        self.stats_path = workdir / "verifier-stats.json"
+        self.stderr_path = workdir / "upstream.stderr"
+        cfg = {
+            "access_key": creds.access_key,
+            "secret_key": creds.secret_key,
+            "token": creds.token,
+            "region": REGION,
+            "service": SERVICE,
+            "mode": mode,
+            "stats_file": str(self.stats_path),
+            "verbose": verbose,
+            "max_lifetime_s": 600,
+        }
+        self.cfg_path = workdir / "upstream.json"
+        self.cfg_path.write_text(json.dumps(cfg))
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "upstream.py"), str(self.cfg_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not line or not line[0].startswith("READY "):
+            self.stop()
+            raise ScenarioFailed(
+                f"upstream did not report READY within {timeout:.0f} s; its stderr:\n{self.stderr_tail()}"
+            )
+        self.port = int(line[0].split()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def stats(self) -> dict[str, Any]:
+        return json.loads(self.stats_path.read_text())
+
+    def stderr_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no stderr)"
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        finally:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except Exception:
+                    pass
+            self._stderr.close()
+            self.proc = None
+
+
+# --------------------------------------------------------------------------
+# scenarios
+
+
+@dataclass
+class Scenario:
+    name: str
+    about: str
+    run: Callable[["Ctx"], Awaitable[None]]
+    needs_binary: bool = True
+
+
+@dataclass
+class Ctx:
+    checks: Checks
+    workdir: Path
+    binary: str | None
+    verbose: bool
+    proxy_log_level: str
+
+
+def base_child_env(workdir: Path) -> dict[str, str]:
+    """The proxy's whole environment (the SDK adds only HOME, LOGNAME, PATH,
+    SHELL, TERM, USER from ours, and HOME is replaced here): an empty HOME, no
+    AWS_* credentials, shared files pointing at files that do not exist, and
+    IMDS off so a credential-chain fallthrough can never leave loopback."""
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(workdir / "no-such-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-such-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "RUST_BACKTRACE": "1",
+    }
+
+
+def decoy_credentials_file(workdir: Path) -> Path:
+    """A shared credentials file whose [default] profile holds *other* keys, so a
+    proxy that reads the wrong source is rejected by the verifier."""
+    decoy = random_creds(token=False)
+    path = workdir / "credentials"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            [default]
+            aws_access_key_id = {decoy.access_key}
+            aws_secret_access_key = {decoy.secret_key}
+            """
+        )
+    )
+    return path
+
+
+def text_of(result: types.CallToolResult) -> str:
+    texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
+    if len(texts) != 1:
+        raise ScenarioFailed(f"expected one text content, found {short(result.content)}")
+    return texts[0]
+
+
+class ProxySession:
+    """Launch the binary under the SDK stdio client, through exit_recorder.py."""
+
+    def __init__(self, ctx: Ctx, upstream_url: str, env: dict[str, str], extra_args: list[str]):
+        self.ctx = ctx
+        self.stderr_path = ctx.workdir / "proxy.stderr"
+        self.exit_path = ctx.workdir / "proxy-exit.json"
+        args = [
+            str(HERE / "exit_recorder.py"),
+            str(self.exit_path),
+            ctx.binary,
+            upstream_url,
+            "--service",
+            SERVICE,
+            "--region",
+            REGION,
+            *extra_args,
+            "--log-level",
+            ctx.proxy_log_level,
+        ]
+        self.params = StdioServerParameters(command=sys.executable, args=args, env=env)
+        self.command_line = " ".join([ctx.binary, upstream_url, "--service", SERVICE, "--region", REGION, *extra_args])
+        self.bad_lines: list[str] = []
+        self.progress: list[tuple[float, float | None, str | None]] = []
+        self.logs: list[types.LoggingMessageNotificationParams] = []
+        self.roots_requests = 0
+
+    async def _message_handler(self, message) -> None:
+        if isinstance(message, Exception):
+            self.bad_lines.append(f"{type(message).__name__}: {message}")
+        await anyio.lowlevel.checkpoint()
+
+    async def _logging(self, params: types.LoggingMessageNotificationParams) -> None:
+        self.logs.append(params)
+
+    async def _roots(self, context) -> types.ListRootsResult:
+        self.roots_requests += 1
+        return types.ListRootsResult(
+            roots=[
+                types.Root(uri=FileUrl("file:///interop/root-one"), name="root one"),
+                types.Root(uri=FileUrl("file:///interop/r%C3%B6%C3%B6t-two"), name="röot two ✓"),
+            ]
+        )
+
+    async def progress_cb(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((progress, total, message))
+
+    async def open(self, stack: AsyncExitStack) -> ClientSession:
+        errlog = stack.enter_context(open(self.stderr_path, "w"))
+        read, write = await stack.enter_async_context(stdio_client(self.params, errlog=errlog))
+        return await stack.enter_async_context(
+            ClientSession(
+                read,
+                write,
+                read_timeout_seconds=REQUEST_TIMEOUT,
+                list_roots_callback=self._roots,
+                logging_callback=self._logging,
+                message_handler=self._message_handler,
+                client_info=types.Implementation(name="mcp-sigv4-interop-driver", version="1"),
+            )
+        )
+
+    def exit_record(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.exit_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stderr_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no stderr)"
+
+
+async def exercise(c: Checks, session: ClientSession, proxy: ProxySession, up: Upstream, mode: str, full: bool) -> None:
+    """The tool battery. `mode` is the upstream's; `full` adds the heavy steps."""
+    step("initialize")
+    init = await session.initialize()
+    c.equal(init.protocolVersion, PROTOCOL_VERSION, "initialize: negotiated protocol version")
+    c.equal(init.serverInfo.name, "mcp-sigv4-interop", "initialize: server name")
+
+    step("tools/list")
+    tools = await session.list_tools()
+    names = {t.name for t in tools.tools}
+    c.expect(EXPECTED_TOOLS <= names, "tools/list: all tools present", f"missing {sorted(EXPECTED_TOOLS - names)}")
+
+    step("add, echo, unicode_text")
+    res = await session.call_tool("add", {"a": 40, "b": 2})
+    c.expect(not res.isError, "add: not an error", short(res))
+    c.equal(text_of(res), "42", "add(40, 2): text")
+    c.equal((res.structuredContent or {}).get("result"), 42, "add(40, 2): structured result")
+    res = await session.call_tool("add", {"a": -123456789, "b": 987654321})
+    c.equal(text_of(res), str(987654321 - 123456789), "add(negative, large): text")
+
+    res = await session.call_tool("echo", {"text": "hello"})
+    c.equal(text_of(res), "hello", "echo: ascii round trip")
+    res = await session.call_tool("echo", {"text": UNICODE_SAMPLE})
+    c.expect(text_of(res) == UNICODE_SAMPLE, "echo: non-ASCII/escapes round trip (client to server and back)",
+             f"found {short(text_of(res))}")
+
+    res = await session.call_tool("unicode_text", {})
+    c.expect(text_of(res) == UNICODE_SAMPLE, "unicode_text: exact string from server", f"found {short(text_of(res))}")
+
+    step("progress")
+    proxy.progress.clear()
+    proxy.logs.clear()
+    res = await session.call_tool("progress", {"steps": 5}, progress_callback=proxy.progress_cb)
+    c.equal(text_of(res), "done 5", "progress: result")
+    if mode == "json":
+        # With json_response=True the SDK server sends only the final response
+        # on a POST; it drops request-related notifications, so none can arrive.
+        c.note(f"json mode: {len(proxy.progress)} progress notifications (the SDK server drops them in JSON mode)")
+    else:
+        values = [p[0] for p in proxy.progress]
+        c.equal(len(proxy.progress), 5, "progress: notification count")
+        c.expect(all(b > a for a, b in zip(values, values[1:])), "progress: values strictly increase", short(values))
+        c.equal(values, [1.0, 2.0, 3.0, 4.0, 5.0], "progress: values")
+        c.equal({p[1] for p in proxy.progress}, {5.0}, "progress: total")
+        c.equal(proxy.progress[-1][2] if proxy.progress else None, "step 5 of 5", "progress: message")
+        msgs = [entry.data for entry in proxy.logs]
+        c.expect("progress finished after 5 steps" in msgs, "logging notification relayed", short(msgs))
+
+    step("ping, error results")
+    await session.send_ping()
+    c.passed.append("ping answered")
+
+    # Errors come back as results or JSON-RPC errors, never as a hang.
+    res = await session.call_tool("add", {"a": "not a number", "b": 1})
+    c.expect(bool(res.isError), "tool error: isError result relayed", short(res))
+    try:
+        await session.read_resource(AnyUrl("interop://no-such-resource"))
+        c.expect(False, "JSON-RPC error relayed", "read_resource of a missing resource succeeded")
+    except McpError as e:
+        c.expect(True, "JSON-RPC error relayed as McpError")
+        c.note(f"missing resource -> McpError({e.error.code}, {e.error.message!r})")
+
+    if not full:
+        return
+
+    step("big_result, large echo")
+    res = await session.call_tool("big_result", {})
+    big = text_of(res)
+    c.equal(len(big), ONE_MIB, "big_result: length 1,048,576")
+    c.expect(big == big_text(), "big_result: exact content", "content differs")
+
+    payload = large_request_text()
+    res = await session.call_tool("echo", {"text": payload})
+    c.expect(text_of(res) == payload, f"echo: {len(payload)}-character request round trip", "content differs")
+
+    expected_roots = [
+        {"uri": "file:///interop/root-one", "name": "root one"},
+        {"uri": "file:///interop/r%C3%B6%C3%B6t-two", "name": "röot two ✓"},
+    ]
+    if mode != "json":
+        # A server-to-client request on the POST's SSE stream; the client's
+        # answer goes back through the proxy as a POSTed JSON-RPC response.
+        step("roots/list from the server on the tool call's SSE stream")
+        before = proxy.roots_requests
+        res = await session.call_tool("roots_probe", {"via": "post"})
+        c.equal(proxy.roots_requests - before, 1, "roots/list (POST stream): server request reached the client once")
+        c.equal(json.loads(text_of(res)), expected_roots, "roots/list (POST stream): client answer reached the server")
+
+    # The same request unrelated to any call goes on the standalone GET stream,
+    # which a client MAY open; delivery is required only if the proxy opened it.
+    step("roots/list from the server on the standalone GET stream (if open)")
+    before = proxy.roots_requests
+    res = await session.call_tool("roots_probe", {"via": "get"})
+    got = json.loads(text_of(res))
+    gets = [r for r in up.stats()["requests"] if r["method"] == "GET" and r["accepted"] and r["status"] == 200]
+    if gets:
+        c.equal(got, expected_roots, "roots/list (GET stream): delivered on the open GET stream and answered")
+    else:
+        c.note(f"proxy opened no GET stream (allowed); unrelated server request delivered: {got is not None}")
+
+    step(f"{CONCURRENT_CALLS} sleeps + {CONCURRENT_CALLS} echoes at once")
+    started = time.monotonic()
+    calls = [session.call_tool("sleep", {"seconds": SLEEP_S, "tag": f"t{i}"}) for i in range(CONCURRENT_CALLS)]
+    calls += [session.call_tool("echo", {"text": f"concurrent echo {i} ✓"}) for i in range(CONCURRENT_CALLS)]
+    results = await asyncio.gather(*calls)
+    wall = time.monotonic() - started
+    texts = [text_of(r) for r in results]
+    c.equal(
+        texts,
+        [f"slept t{i}" for i in range(CONCURRENT_CALLS)] + [f"concurrent echo {i} ✓" for i in range(CONCURRENT_CALLS)],
+        f"concurrency: {CONCURRENT_CALLS} sleeps and {CONCURRENT_CALLS} echoes, each answer to its own call",
+    )
+    overlap = up.stats()["tools"]["sleep_max_in_flight"]
+    c.note(f"concurrency: {CONCURRENT_CALLS} x sleep({SLEEP_S}) took {wall:.2f} s, server saw {overlap} at once")
+    # Server-side overlap is the real test; the wall-clock bound is only a
+    # generous backstop (serial would take >= 10 s).
+    c.expect(overlap >= CONCURRENT_CALLS // 2, "concurrency: sleeps overlapped on the server",
+             f"at most {overlap} of {CONCURRENT_CALLS} ran at once")
+    c.expect(wall < CONCURRENT_CALLS * SLEEP_S * 0.8, "concurrency: wall time well under serial time", f"{wall:.2f} s")
+
+
+async def wait_for_delete(up: Upstream, timeout: float = 3.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = up.stats()
+        if stats["accepted"].get("DELETE") or stats["rejected"].get("DELETE") or time.monotonic() > deadline:
+            return stats
+        await anyio.sleep(0.05)
+
+
+def check_session_traffic(c: Checks, stats: dict[str, Any], creds: Creds) -> None:
+    """What the verifier saw during one good session."""
+    c.equal(stats["rejected"], {}, "verifier: rejected no request")
+    for r in stats["rejections"][:3]:
+        log(f"    rejected {r['method']}: {r['error_type']}: {r['message']}")
+    c.expect(stats["accepted"].get("POST", 0) >= 3, "verifier: accepted the POSTs", short(stats["accepted"]))
+    c.expect(stats["accepted"].get("DELETE", 0) >= 1, "verifier: saw a signed DELETE at shutdown", short(stats["accepted"]))
+    total = sum(stats["accepted"].values()) + sum(stats["rejected"].values())
+    if creds.token:
+        c.equal(stats["token_seen"], total, "session token sent (and verified) on every request")
+    else:
+        c.equal(stats["token_seen"], 0, "no session token sent")
+
+    requests = stats["requests"]
+    issued = stats["issued_session_ids"]
+    c.equal(len(issued), 1, "server issued one session id")
+    sid = issued[0] if issued else None
+    init = [r for r in requests if r["jsonrpc_method"] == "initialize"]
+    c.equal(len(init), 1, "one initialize POST")
+    if init:
+        c.equal(init[0]["session_id"], None, "initialize carries no session id")
+    later = [r for r in requests if r["jsonrpc_method"] != "initialize"]
+    wrong_sid = [(r["method"], r["jsonrpc_method"], r["session_id"]) for r in later if r["session_id"] != sid]
+    c.expect(not wrong_sid, "every later request carries the issued mcp-session-id", short(wrong_sid))
+    wrong_ver = [(r["method"], r["jsonrpc_method"], r["protocol_version"]) for r in later
+                 if r["protocol_version"] != PROTOCOL_VERSION]
+    c.expect(not wrong_ver, f"every later request carries mcp-protocol-version {PROTOCOL_VERSION}", short(wrong_ver))
+    deletes = [r for r in requests if r["method"] == "DELETE"]
+    c.expect(bool(deletes) and all(r["session_id"] == sid for r in deletes), "DELETE names the session", short(deletes))
+
+    posts = [r for r in requests if r["method"] == "POST"]
+    bad_accept = {r["accept"] for r in posts
+                  if not r["accept"] or not {"application/json", "text/event-stream"}
+                  <= {p.split(";")[0].strip() for p in r["accept"].split(",")}}
+    c.expect(not bad_accept, "POST accept lists application/json and text/event-stream", short(bad_accept))
+    bad_ct = {r["content_type"] for r in posts
+              if (r["content_type"] or "").split(";")[0].strip().lower() != "application/json"}
+    c.expect(not bad_ct, "POST content-type is application/json", short(bad_ct))
+    unsigned = sorted({h for r in requests for h in r["unsigned_headers"]} - ALLOWED_UNSIGNED)
+    c.expect(not unsigned, "every header is signed except user-agent/content-length", f"unsigned: {unsigned}")
+    c.note("signed headers seen: " + " | ".join(sorted({";".join(r["signed_headers"]) for r in requests})))
+
+    bad_status = [(r["method"], r["jsonrpc_method"], r["status"]) for r in requests
+                  if r["status"] is not None and r["status"] >= 400
+                  and not (r["method"] in ("GET", "DELETE") and r["status"] == 405)]
+    c.expect(not bad_status, "the MCP server answered no request with an HTTP error", short(bad_status))
+    gets = [(r["status"]) for r in requests if r["method"] == "GET"]
+    c.note(f"requests by method: {stats['accepted']}; GET statuses: {gets}")
+
+
+def check_no_secrets_logged(c: Checks, proxy: ProxySession, secrets_: dict[str, str | None]) -> None:
+    """The proxy ran at --log-level debug; its stderr must still hold no secret."""
+    try:
+        text = proxy.stderr_path.read_text(errors="replace")
+    except OSError:
+        text = ""
+    leaked = [name for name, value in secrets_.items() if value and value in text]
+    c.expect(not leaked, "proxy stderr (debug level) shows no secret key, session token or full session id",
+             f"found {leaked} in {proxy.stderr_path}")
+
+
+def check_exit(c: Checks, proxy: ProxySession, must_be_zero: bool = True) -> None:
+    rec = proxy.exit_record()
+    if not c.expect(rec is not None, "proxy exit recorded"):
+        return
+    c.expect(not rec["sigterm"], "proxy exited by itself after stdin EOF (no SIGTERM needed)",
+             "the SDK client had to send SIGTERM 2 s after closing stdin")
+    if must_be_zero:
+        c.equal(rec["exit_code"], 0, "proxy exit status")
+    else:
+        c.note(f"proxy exit status {rec['exit_code']}")
+
+
+async def good_session(ctx: Ctx, creds: Creds, mode: str, env: dict[str, str], extra_args: list[str],
+                       full: bool = True, url_suffix: str = "") -> None:
+    c = ctx.checks
+    up = Upstream(ctx.workdir, creds, mode, ctx.verbose)
+    up.start()
+    proxy = ProxySession(ctx, up.url + url_suffix, env, extra_args)
+    log(f"  upstream {up.url} mode={mode}; proxy: {proxy.command_line}")
+    try:
+        try:
+            with anyio.fail_after(SCENARIO_TIMEOUT_S):
+                async with AsyncExitStack() as stack:
+                    session = await proxy.open(stack)
+                    await exercise(c, session, proxy, up, mode, full)
+        except Exception as e:
+            describe_failure(c, e, SCENARIO_TIMEOUT_S)
+        c.expect(not proxy.bad_lines, "stdout carried only valid JSON-RPC lines", short(proxy.bad_lines))
+        stats = await wait_for_delete(up)
+        check_session_traffic(c, stats, creds)
+        check_exit(c, proxy)
+        sids = stats["issued_session_ids"]
+        check_no_secrets_logged(c, proxy, {"secret access key": creds.secret_key, "session token": creds.token,
+                                           "mcp-session-id": sids[0] if sids else None})
+    finally:
+        up.stop()
+        if c.failed:
+            log("  --- proxy stderr (tail) ---\n" + textwrap.indent(proxy.stderr_tail(), "  | "))
+            log("  --- upstream stderr (tail) ---\n" + textwrap.indent(up.stderr_tail(), "  | "))
+
+
+# ---- the scenarios --------------------------------------------------------
+
+
+async def sc_env_token_sse(ctx: Ctx) -> None:
+    creds = random_creds(token=True)
+    env = base_child_env(ctx.workdir)
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(decoy_credentials_file(ctx.workdir))
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token)
+    await good_session(ctx, creds, "sse", env, [])
+
+
+async def sc_env_token_json(ctx: Ctx) -> None:
+    creds = random_creds(token=True)
+    env = base_child_env(ctx.workdir)
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token)
+    await good_session(ctx, creds, "json", env, [])
+
+
+async def sc_env_no_token(ctx: Ctx) -> None:
+    creds = random_creds(token=False)
+    env = base_child_env(ctx.workdir)
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(decoy_credentials_file(ctx.workdir))
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key)
+    await good_session(ctx, creds, "sse-resumable", env, [])
+
+
+def assert_no_env_credentials(c: Checks, ctx: Ctx) -> None:
+    rec = json.loads((ctx.workdir / "proxy-exit.json").read_text()) if (ctx.workdir / "proxy-exit.json").exists() else None
+    names = set(rec["aws_env_names"]) if rec else set()
+    leaked = names & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    c.expect(rec is not None and not leaked, "the proxy's environment held no AWS_* credential variables",
+             f"found {sorted(leaked)}")
+
+
+async def sc_profile_flag(ctx: Ctx) -> None:
+    creds = random_creds(token=True)
+    env = base_child_env(ctx.workdir)
+    cred_file = decoy_credentials_file(ctx.workdir)
+    with open(cred_file, "a") as f:
+        f.write(
+            f"\n[interop]\naws_access_key_id = {creds.access_key}\n"
+            f"aws_secret_access_key = {creds.secret_key}\naws_session_token = {creds.token}\n"
+        )
+    config = ctx.workdir / "config"
+    config.write_text("[default]\nregion = us-east-1\n\n[profile interop]\nregion = us-west-2\n")
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(cred_file), AWS_CONFIG_FILE=str(config))
+    await good_session(ctx, creds, "sse", env, ["--profile", "interop"], full=False)
+    assert_no_env_credentials(ctx.checks, ctx)
+
+
+async def sc_profile_env(ctx: Ctx) -> None:
+    creds = random_creds(token=False)
+    env = base_child_env(ctx.workdir)
+    cred_file = decoy_credentials_file(ctx.workdir)
+    config = ctx.workdir / "config"
+    config.write_text(
+        "[default]\nregion = us-east-1\n\n"
+        f"[profile interop-cfg]\naws_access_key_id = {creds.access_key}\n"
+        f"aws_secret_access_key = {creds.secret_key}\n"
+    )
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(cred_file), AWS_CONFIG_FILE=str(config), AWS_PROFILE="interop-cfg")
+    await good_session(ctx, creds, "json", env, [], full=False)
+    assert_no_env_credentials(ctx.checks, ctx)
+
+
+async def sc_query_string(ctx: Ctx) -> None:
+    creds = random_creds(token=True)
+    env = base_child_env(ctx.workdir)
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token)
+    await good_session(ctx, creds, "sse", env, [], full=False, url_suffix="?qualifier=DEFAULT")
+    stats = json.loads((ctx.workdir / "verifier-stats.json").read_text())
+    queries = {r["query"] for r in stats["requests"]}
+    ctx.checks.equal(queries, {"qualifier=DEFAULT"}, "every request kept the query string")
+
+
+async def sc_wrong_secret(ctx: Ctx) -> None:
+    c = ctx.checks
+    creds = random_creds(token=True)
+    up = Upstream(ctx.workdir, creds, "sse", ctx.verbose)
+    up.start()
+    env = base_child_env(ctx.workdir)
+    wrong = creds.secret_key[:-4] + "WRNG"
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=wrong, AWS_SESSION_TOKEN=creds.token)
+    proxy = ProxySession(ctx, up.url, env, [])
+    log(f"  upstream {up.url}; proxy: {proxy.command_line} (with a wrong secret)")
+    try:
+        try:
+            with anyio.fail_after(60):
+                async with AsyncExitStack() as stack:
+                    session = await proxy.open(stack)
+                    try:
+                        with anyio.fail_after(30):
+                            await session.initialize()
+                        c.expect(False, "initialize fails with a wrong secret", "initialize succeeded")
+                    except McpError as e:
+                        text = f"{e.error.message} {json.dumps(e.error.data) if e.error.data is not None else ''}"
+                        c.note(f"initialize -> McpError({e.error.code}, {short(text, 400)})")
+                        c.expect(True, "initialize answered with a JSON-RPC error (no hang)")
+                        c.expect("403" in text, "the error mentions HTTP 403", short(text, 400))
+        except Exception as e:
+            if any(isinstance(leaf, TimeoutError) for leaf in leaf_errors(e)):
+                c.expect(False, "initialize answered within 30 s", "timed out: the proxy hung instead of answering")
+            else:
+                describe_failure(c, e, 60)
+        c.expect(not proxy.bad_lines, "stdout carried only valid JSON-RPC lines", short(proxy.bad_lines))
+        await anyio.sleep(0.5)
+        stats = up.stats()
+        c.equal(stats["accepted"], {}, "verifier accepted nothing")
+        c.expect(stats["rejected"].get("POST", 0) >= 1, "verifier rejected the initialize POST", short(stats["rejected"]))
+        types_seen = {r["error_type"] for r in stats["rejections"]}
+        c.equal(types_seen, {"InvalidSignatureException"}, "rejection reason")
+        c.note(f"rejected: {stats['rejected']}")
+        check_exit(c, proxy, must_be_zero=False)
+        check_no_secrets_logged(c, proxy, {"wrong secret access key": wrong, "secret access key": creds.secret_key,
+                                           "session token": creds.token})
+    finally:
+        up.stop()
+        if c.failed:
+            log("  --- proxy stderr (tail) ---\n" + textwrap.indent(proxy.stderr_tail(), "  | "))
+
+
+# ---- verifier self-tests (no binary) -----------------------------------------
+
+# sigv4-sigv4a.md §3: AgentCore request, verified there with aws-sigv4 and an
+# independent implementation.
+SPEC_PATH = ("/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime"
+             "%2Fmcp_server-AbCdEfGhIj/invocations")
+SPEC_CANONICAL = "\n".join([
+    "POST",
+    "/runtimes/arn%253Aaws%253Abedrock-agentcore%253Aus-east-1%253A123456789012%253Aruntime"
+    "%252Fmcp_server-AbCdEfGhIj/invocations",
+    "qualifier=DEFAULT",
+    "accept:application/json, text/event-stream",
+    "content-type:application/json",
+    "host:bedrock-agentcore.us-east-1.amazonaws.com",
+    "mcp-protocol-version:2025-06-18",
+    "x-amz-date:20260101T000000Z",
+    "x-amz-security-token:TOKEN123",
+    "",
+    "accept;content-type;host;mcp-protocol-version;x-amz-date;x-amz-security-token",
+    "98e0961a7c1232f08d2f2187d13c4a1a22a0641e00e5dec0eca645d646077fab",
+])
+
+
+def spec_request(signature: str) -> tuple[list[tuple[str, str]], bytes]:
+    headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2025-06-18"),
+        ("host", "bedrock-agentcore.us-east-1.amazonaws.com"),
+        ("x-amz-date", "20260101T000000Z"),
+        ("x-amz-security-token", "TOKEN123"),
+        ("authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/bedrock-agentcore/aws4_request, "
+         "SignedHeaders=accept;content-type;host;mcp-protocol-version;x-amz-date;x-amz-security-token, "
+         f"Signature={signature}"),
+    ]
+    return headers, b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+
+
+def botocore_sign(creds: Creds, method: str, url: str, headers: dict[str, str], body: bytes, when: dt.datetime,
+                  region: str = REGION, service: str = SERVICE) -> list[tuple[str, str]]:
+    """Sign with botocore's own add_auth at time `when`; return the wire headers."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    auth = SigV4Auth(Credentials(creds.access_key, creds.secret_key, creds.token), service, region)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when.replace(tzinfo=None)):
+        auth.add_auth(request)
+    host = url.split("/")[2]
+    return [("host", host)] + [(k, v) for k, v in request.headers.items()]
+
+
+async def sc_selftest_vectors(ctx: Ctx) -> None:
+    c = ctx.checks
+    spec_exp = Expectation("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "TOKEN123", "us-east-1",
+                           "bedrock-agentcore")
+    spec_now = dt.datetime(2026, 1, 1, 0, 1, 0, tzinfo=dt.timezone.utc)
+    headers, body = spec_request("a3a9a5d3dece303b51330c328b0233c751a642bd87ff4b0f2f5790fd6134ea19")
+    v = verify(spec_exp, "POST", SPEC_PATH, "qualifier=DEFAULT", headers, body, spec_now)
+    c.expect(v.ok, "spec §3 AgentCore vector accepted", f"{v.error_type}: {v.message}")
+    c.equal(v.canonical_request, SPEC_CANONICAL, "spec §3 canonical request (double-encoded path) matches botocore's")
+    headers, body = spec_request("1e58a77a97658d1b86c430f4797588301c397fab42fc1af51403db5d9f8779a3")
+    v = verify(spec_exp, "POST", SPEC_PATH, "qualifier=DEFAULT", headers, body, spec_now)
+    c.equal(v.error_type, "InvalidSignatureException", "spec §3 single-encoded signature rejected")
+
+    creds = random_creds(token=True)
+    exp = Expectation(creds.access_key, creds.secret_key, creds.token, REGION, SERVICE)
+    now = dt.datetime.now(dt.timezone.utc)
+    url = "http://127.0.0.1:8123/mcp"
+    base_headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-session-id": "0123456789abcdef",
+        "mcp-protocol-version": PROTOCOL_VERSION,
+    }
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                       "params": {"name": "echo", "arguments": {"text": UNICODE_SAMPLE}}},
+                      ensure_ascii=False).encode()
+
+    def run(headers, body=body, method="POST", path="/mcp", query="", e=exp, at=now):
+        return verify(e, method, path, query, headers, body, at)
+
+    good = botocore_sign(creds, "POST", url, base_headers, body, now)
+    v = run(good)
+    c.expect(v.ok, "botocore-signed request accepted", f"{v.error_type}: {v.message}")
+    c.equal(v.unsigned_headers, [], "botocore-signed request: nothing unsigned")
+    v = run(good, method="DELETE", body=b"")
+    c.equal(v.error_type, "InvalidSignatureException", "method changed -> rejected")
+
+    def replace(headers, name, value):
+        return [(k, value if k.lower() == name else v) for (k, v) in headers]
+
+    def drop(headers, name):
+        return [(k, v) for (k, v) in headers if k.lower() != name]
+
+    auth = next(v for k, v in good if k.lower() == "authorization")
+    sig = auth.rsplit("=", 1)[1]
+    flipped = auth[: -len(sig)] + ("0" if sig[0] != "0" else "1") + sig[1:]
+    other = random_creds(token=True)
+    cases = [
+        ("body tampered", run(good, body=body.replace(b"echo", b"ech0")), "InvalidSignatureException"),
+        ("path tampered", run(good, path="/mcp2"), "InvalidSignatureException"),
+        ("query added", run(good, query="x=1"), "InvalidSignatureException"),
+        ("signed header value changed", run(replace(good, "mcp-session-id", "fedcba9876543210")),
+         "InvalidSignatureException"),
+        ("signature flipped", run(replace(good, "authorization", flipped)), "InvalidSignatureException"),
+        ("wrong secret", run(botocore_sign(Creds(creds.access_key, other.secret_key, creds.token), "POST", url,
+                                           base_headers, body, now)), "InvalidSignatureException"),
+        ("unknown access key", run(botocore_sign(Creds(other.access_key, creds.secret_key, creds.token), "POST",
+                                                 url, base_headers, body, now)), "UnrecognizedClientException"),
+        ("no authorization", run(drop(good, "authorization")), "MissingAuthenticationTokenException"),
+        ("malformed authorization", run(replace(good, "authorization", "AWS4-HMAC-SHA256 Credential=x")),
+         "IncompleteSignatureException"),
+        ("token missing", run(botocore_sign(Creds(creds.access_key, creds.secret_key, None), "POST", url,
+                                            base_headers, body, now)), "UnrecognizedClientException"),
+        ("token differs", run(botocore_sign(Creds(creds.access_key, creds.secret_key, other.token), "POST", url,
+                                            base_headers, body, now)), "UnrecognizedClientException"),
+        ("token sent but none expected", run(good, e=Expectation(creds.access_key, creds.secret_key, None, REGION,
+                                                                 SERVICE)), "UnrecognizedClientException"),
+        ("token sent but not signed", run(botocore_sign(Creds(creds.access_key, creds.secret_key, None), "POST",
+                                                        url, base_headers, body, now)
+                                          + [("x-amz-security-token", creds.token)]), "InvalidSignatureException"),
+        ("10 minutes old", run(botocore_sign(creds, "POST", url, base_headers, body,
+                                             now - dt.timedelta(minutes=10))), "InvalidSignatureException"),
+        ("10 minutes ahead", run(botocore_sign(creds, "POST", url, base_headers, body,
+                                               now + dt.timedelta(minutes=10))), "InvalidSignatureException"),
+        ("wrong region", run(botocore_sign(creds, "POST", url, base_headers, body, now, region="us-east-1")),
+         "InvalidSignatureException"),
+        ("wrong service", run(botocore_sign(creds, "POST", url, base_headers, body, now, service="execute-api")),
+         "InvalidSignatureException"),
+        ("scope date differs from x-amz-date",
+         run(replace(good, "x-amz-date", (now - dt.timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")),
+             at=now - dt.timedelta(days=1)), "InvalidSignatureException"),
+    ]
+    for what, verdict, expected in cases:
+        c.expect(verdict.error_type == expected, f"{what} -> {expected}",
+                 f"found {verdict.error_type}: {verdict.message[:200]}")
+
+    # host must be signed: re-sign by hand without host in the list.
+    manual = [(k, v) for (k, v) in good if k.lower() != "authorization"]
+    request = AWSRequest(method="POST", url=url, data=body)
+    for k, val in manual:
+        if k != "host":
+            request.headers[k] = val
+    request.context["timestamp"] = dict(manual)["X-Amz-Date"]
+    signer = SigV4Auth(Credentials(creds.access_key, creds.secret_key, creds.token), SERVICE, REGION)
+    canonical = signer.canonical_request(request)  # botocore would add host; we then lie in SignedHeaders
+    names = sorted(k.lower() for k, _ in manual if k != "host")
+    fake = (f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, SignedHeaders={';'.join(names)}, "
+            f"Signature={signer.signature(signer.string_to_sign(request, canonical), request)}")
+    v = run(manual + [("authorization", fake)])
+    c.expect(v.error_type == "InvalidSignatureException" and "host" in v.message, "host unsigned -> rejected",
+             f"{v.error_type}: {v.message}")
+
+    extra = good + [("x-unsigned-extra", "1")]
+    v = run(extra)
+    c.expect(v.ok and v.unsigned_headers == ["x-unsigned-extra"], "unsigned extra header accepted but recorded",
+             f"{v.error_type}, unsigned={v.unsigned_headers}")
+
+
+def http_call(method: str, url: str, headers: list[tuple[str, str]], body: bytes | None):
+    request = urllib.request.Request(url, data=body, method=method)
+    for k, v in headers:
+        if k.lower() != "host":  # urllib sends host itself, same value
+            request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            # An SSE answer ends after the one response (the SDK closes it).
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+async def sc_selftest_http(ctx: Ctx) -> None:
+    c = ctx.checks
+    creds = random_creds(token=True)
+    up = Upstream(ctx.workdir, creds, "json", ctx.verbose)
+    up.start()
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                           "params": {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+                                      "clientInfo": {"name": "selftest", "version": "1"}}}).encode()
+        hdrs = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+        status, rh, rb = await anyio.to_thread.run_sync(
+            http_call, "POST", up.url, botocore_sign(creds, "POST", up.url, hdrs, body, now()), body)
+        c.equal(status, 200, "botocore-signed initialize over HTTP: status")
+        sid = {k.lower(): v for k, v in rh.items()}.get("mcp-session-id")
+        c.expect(bool(sid), "botocore-signed initialize over HTTP: session id issued")
+        c.equal(json.loads(rb).get("result", {}).get("protocolVersion"), PROTOCOL_VERSION,
+                "botocore-signed initialize over HTTP: result")
+
+        wrong = Creds(creds.access_key, random_creds(False).secret_key, creds.token)
+        status, rh, rb = await anyio.to_thread.run_sync(
+            http_call, "POST", up.url, botocore_sign(wrong, "POST", up.url, hdrs, body, now()), body)
+        rh = {k.lower(): v for k, v in rh.items()}
+        c.equal(status, 403, "wrong secret over HTTP: 403")
+        c.equal(rh.get("x-amzn-errortype"), "InvalidSignatureException", "wrong secret over HTTP: x-amzn-ErrorType")
+        c.equal(json.loads(rb).get("__type"), "InvalidSignatureException", "wrong secret over HTTP: __type in body")
+
+        status, rh, rb = await anyio.to_thread.run_sync(http_call, "POST", up.url, list(hdrs.items()), body)
+        c.equal(status, 403, "unsigned over HTTP: 403")
+        c.equal(json.loads(rb).get("__type"), "MissingAuthenticationTokenException", "unsigned over HTTP: __type")
+
+        del_headers = {"mcp-session-id": sid or "", "mcp-protocol-version": PROTOCOL_VERSION}
+        status, _, _ = await anyio.to_thread.run_sync(
+            http_call, "DELETE", up.url, botocore_sign(creds, "DELETE", up.url, del_headers, b"", now()), None)
+        c.equal(status, 200, "botocore-signed DELETE over HTTP: status")
+
+        stats = up.stats()
+        c.equal(stats["accepted"], {"POST": 1, "DELETE": 1}, "stats: accepted by method")
+        c.equal(stats["rejected"], {"POST": 2}, "stats: rejected by method")
+        c.equal(stats["token_seen"], 3, "stats: token seen on the signed requests")
+        c.equal(stats["issued_session_ids"], [sid], "stats: issued session id recorded")
+    finally:
+        up.stop()
+
+    # The sse-resumable fixture really opens each POST stream with a priming
+    # event (id + empty data + retry), so the scenario using it tests that.
+    workdir = ctx.workdir / "resumable"
+    workdir.mkdir()
+    up = Upstream(workdir, creds, "sse-resumable", ctx.verbose)
+    up.start()
+    try:
+        status, rh, rb = await anyio.to_thread.run_sync(
+            http_call, "POST", up.url, botocore_sign(creds, "POST", up.url, hdrs, body, now()), body)
+        c.equal(status, 200, "sse-resumable initialize over HTTP: status")
+        first_event = rb.replace(b"\r\n", b"\n").split(b"\n\n")[0].decode()
+        fields = dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in first_event.split("\n"))
+        c.expect(fields.get("id") and fields.get("data") == "" and fields.get("retry") == "1500",
+                 "sse-resumable: stream opens with a priming event (id, empty data, retry)", short(first_event))
+    finally:
+        up.stop()
+
+
+SCENARIOS = [
+    Scenario("selftest-vectors", "verifier (botocore) accepts the spec vector and botocore's own signatures, "
+             "rejects every tampering", sc_selftest_vectors, needs_binary=False),
+    Scenario("selftest-http", "verifier middleware over real HTTP: 200 when signed, AWS-style 403 otherwise",
+             sc_selftest_http, needs_binary=False),
+    Scenario("env-token-sse", "env credentials + session token; SSE answers; full battery", sc_env_token_sse),
+    Scenario("env-token-json", "env credentials + session token; JSON answers; full battery", sc_env_token_json),
+    Scenario("env-no-token-resumable", "env credentials, no token; SSE with priming events (event store)",
+             sc_env_no_token),
+    Scenario("profile-flag", "credentials file profile via --profile (with token); no AWS_* keys in env",
+             sc_profile_flag),
+    Scenario("profile-env", "config file profile via AWS_PROFILE (no token); no AWS_* keys in env", sc_profile_env),
+    Scenario("query-string", "endpoint URL with ?qualifier=DEFAULT is signed with its query", sc_query_string),
+    Scenario("wrong-secret", "wrong secret: verifier rejects, client gets a JSON-RPC error mentioning 403",
+             sc_wrong_secret),
+]
+
+
+async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str) -> int:
+    root = Path(tempfile.mkdtemp(prefix="mcp-sigv4-interop-"))
+    results: list[Checks] = []
+    for sc in selected:
+        c = Checks(sc.name)
+        log(f"== {sc.name}: {sc.about}")
+        workdir = root / sc.name
+        workdir.mkdir()
+        started = time.monotonic()
+        try:
+            await sc.run(Ctx(c, workdir, binary, verbose, level))
+        except ScenarioFailed as e:
+            c.failed.append(f"stopped: {e}") if not c.failed else None
+        except Exception as e:  # a bug in the suite or an unexpected SDK error
+            c.failed.append(f"unexpected {type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+        status = "PASS" if not c.failed else "FAIL"
+        log(f"   {status} {sc.name}: {len(c.passed)} checks passed, {len(c.failed)} failed "
+            f"({time.monotonic() - started:.1f} s)")
+        results.append(c)
+
+    log("\n== summary")
+    for c in results:
+        log(f"   {'PASS' if not c.failed else 'FAIL'} {c.name:24} {len(c.passed):3} checks")
+        for f in c.failed:
+            log(f"        - {f}")
+    n_fail = sum(1 for c in results if c.failed)
+    n_pass = len(results) - n_fail
+    log(f"interop: {n_pass} passed, {n_fail} failed")
+    if keep or n_fail:
+        log(f"(work files kept in {root})")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0 if n_fail == 0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", help="path to the mcp-sigv4 binary")
+    parser.add_argument("--scenario", action="append", default=[], help="run only this scenario (repeatable)")
+    parser.add_argument("--selftest-only", action="store_true", help="run only the verifier self-tests")
+    parser.add_argument("--list", action="store_true", help="list scenarios and exit")
+    parser.add_argument("--keep", action="store_true", help="keep work files (logs, stats) even on success")
+    parser.add_argument("--verbose", action="store_true", help="upstream logs every verifier decision")
+    parser.add_argument("--proxy-log-level", default="debug", help="--log-level passed to the binary")
+    args = parser.parse_args()
+
+    if args.list:
+        for sc in SCENARIOS:
+            log(f"{sc.name:24} {sc.about}")
+        return 0
+    selected = [sc for sc in SCENARIOS if not args.scenario or sc.name in args.scenario]
+    unknown = set(args.scenario) - {sc.name for sc in SCENARIOS}
+    if unknown:
+        print(f"unknown scenario(s): {sorted(unknown)}; see --list", file=sys.stderr)
+        return 2
+    if args.selftest_only:
+        selected = [sc for sc in selected if not sc.needs_binary]
+    elif any(sc.needs_binary for sc in selected):
+        if not args.binary:
+            print("expected --binary PATH (or --selftest-only)", file=sys.stderr)
+            return 2
+        if not (os.path.isfile(args.binary) and os.access(args.binary, os.X_OK)):
+            print(f"expected an executable at --binary, found nothing runnable at {args.binary!r}", file=sys.stderr)
+            return 2
+        args.binary = os.path.abspath(args.binary)
+    return asyncio.run(run_all(selected, args.binary, args.keep, args.verbose, args.proxy_log_level))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

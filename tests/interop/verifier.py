@@ -1,0 +1,437 @@
+"""Independent SigV4 verifier for the interop suite.
+
+What it owns: deciding whether one HTTP request carries a valid AWS SigV4
+(`AWS4-HMAC-SHA256`) header signature for one expected set of credentials,
+region and service, the way an AWS front end would; an ASGI middleware that
+puts that decision in front of an MCP server; and a recorder of what it saw.
+
+What it refuses: computing any part of the signature itself. The canonical
+request, the string to sign and the signature are recomputed with botocore
+(`botocore.awsrequest.AWSRequest` + `botocore.auth.SigV4Auth`), never with
+mcp-sigv4's Rust code, so a bug in our signer cannot hide behind the same bug
+in the check. The surrounding checks (scope, clock, token, which headers are
+signed) are plain comparisons written out below.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+MAX_SKEW = _dt.timedelta(minutes=5)
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The one identity, region and service this verifier accepts."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+    region: str
+    service: str
+    max_skew: _dt.timedelta = MAX_SKEW
+
+
+@dataclass
+class Verdict:
+    """The outcome for one request. `error_type` is None when it was accepted."""
+
+    error_type: str | None = None
+    message: str = ""
+    signed_headers: list[str] = field(default_factory=list)
+    unsigned_headers: list[str] = field(default_factory=list)
+    token_present: bool = False
+    canonical_request: str | None = None
+    string_to_sign: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+
+def _reject(verdict: Verdict, error_type: str, message: str) -> Verdict:
+    verdict.error_type = error_type
+    verdict.message = message
+    return verdict
+
+
+def _values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [v for (n, v) in headers if n.lower() == name]
+
+
+def parse_authorization(value: str) -> dict[str, str]:
+    """Split `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
+
+    Raises ValueError with a lower-case "expected X, found Y" message.
+    """
+    if not value.startswith(ALGORITHM + " "):
+        algo = value.split(" ", 1)[0]
+        raise ValueError(f"expected algorithm {ALGORITHM}, found {algo!r}")
+    parts: dict[str, str] = {}
+    for item in value[len(ALGORITHM) + 1 :].split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value in authorization header, found {item!r}")
+        if key in parts:
+            raise ValueError(f"expected {key} once in authorization header, found it twice")
+        parts[key] = val
+    for key in ("Credential", "SignedHeaders", "Signature"):
+        if key not in parts:
+            raise ValueError(f"expected {key}= in authorization header, found {sorted(parts)}")
+    extra = set(parts) - {"Credential", "SignedHeaders", "Signature"}
+    if extra:
+        raise ValueError(f"expected only Credential, SignedHeaders, Signature, found also {sorted(extra)}")
+    return parts
+
+
+def verify(
+    exp: Expectation,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    now: _dt.datetime,
+) -> Verdict:
+    """Check one request. `headers` are (name, value) pairs exactly as received,
+    `raw_path` the path as sent on the wire (still percent-encoded), `query` the
+    raw query string without `?`, `now` an aware UTC datetime."""
+    v = Verdict()
+    names_present = sorted({n.lower() for (n, _) in headers})
+    v.token_present = bool(_values(headers, "x-amz-security-token"))
+
+    auth_values = _values(headers, "authorization")
+    if not auth_values:
+        v.unsigned_headers = names_present
+        return _reject(v, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    if len(auth_values) > 1:
+        return _reject(v, "IncompleteSignatureException", "expected one authorization header, found several")
+    try:
+        parts = parse_authorization(auth_values[0])
+    except ValueError as e:
+        return _reject(v, "IncompleteSignatureException", str(e))
+
+    scope = parts["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        return _reject(
+            v,
+            "IncompleteSignatureException",
+            f"expected Credential=AKID/date/region/service/aws4_request, found {parts['Credential']!r}",
+        )
+    akid, scope_date, region, service, _ = scope
+
+    signed = parts["SignedHeaders"].split(";")
+    v.signed_headers = signed
+    v.unsigned_headers = [n for n in names_present if n not in signed and n != "authorization"]
+
+    if not hmac.compare_digest(akid.encode(), exp.access_key.encode()):
+        return _reject(v, "UnrecognizedClientException", INVALID_TOKEN + f" (unknown access key id {akid!r})")
+
+    dates = _values(headers, "x-amz-date")
+    if len(dates) != 1:
+        return _reject(
+            v,
+            "IncompleteSignatureException",
+            f"expected exactly one x-amz-date header, found {len(dates)}",
+        )
+    amz_date = dates[0].strip()
+    try:
+        when = _dt.datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return _reject(v, "IncompleteSignatureException", f"expected x-amz-date as YYYYMMDDTHHMMSSZ, found {amz_date!r}")
+    if scope_date != amz_date[:8]:
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{scope_date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+    fmt = lambda t: t.strftime(AMZ_DATE_FORMAT)  # noqa: E731
+    if when < now - exp.max_skew:
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            f"Signature expired: {amz_date} is now earlier than {fmt(now - exp.max_skew)} "
+            f"({fmt(now)} - {int(exp.max_skew.total_seconds() // 60)} min.)",
+        )
+    if when > now + exp.max_skew:
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            f"Signature not yet current: {amz_date} is still later than {fmt(now + exp.max_skew)} "
+            f"({fmt(now)} + {int(exp.max_skew.total_seconds() // 60)} min.)",
+        )
+    if region != exp.region:
+        return _reject(v, "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{region}'.")
+    if service != exp.service:
+        return _reject(
+            v, "InvalidSignatureException", f"Credential should be scoped to correct service: '{exp.service}', not '{service}'."
+        )
+
+    # The list of signed headers: well formed, canonical order, present, and
+    # covering what must be signed.
+    if signed != sorted(set(signed)) or any(n != n.lower() or not n for n in signed):
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            f"expected SignedHeaders lower-case, sorted and unique, found {parts['SignedHeaders']!r}",
+        )
+    missing = [n for n in signed if n not in names_present]
+    if missing:
+        return _reject(v, "InvalidSignatureException", f"SignedHeaders names headers not in the request: {missing}")
+    for must in ("host", "x-amz-date"):
+        if must not in signed:
+            return _reject(v, "InvalidSignatureException", f"'{must}' must be a SignedHeader in the AWS Authorization.")
+    unsignable = [n for n in signed if n in SIGNED_HEADERS_BLACKLIST or n == "authorization"]
+    if unsignable:
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            f"SignedHeaders names {unsignable}, which botocore never signs; this verifier cannot check it",
+        )
+
+    tokens = _values(headers, "x-amz-security-token")
+    if exp.token is not None:
+        if len(tokens) != 1:
+            return _reject(
+                v,
+                "UnrecognizedClientException",
+                INVALID_TOKEN + f" (expected one x-amz-security-token header, found {len(tokens)})",
+            )
+        if not hmac.compare_digest(tokens[0].strip().encode(), exp.token.encode()):
+            return _reject(v, "UnrecognizedClientException", INVALID_TOKEN + " (x-amz-security-token differs)")
+        if "x-amz-security-token" not in signed:
+            return _reject(v, "InvalidSignatureException", "'x-amz-security-token' must be a SignedHeader when sent.")
+    elif tokens:
+        return _reject(
+            v, "UnrecognizedClientException", INVALID_TOKEN + " (x-amz-security-token sent, but these credentials have none)"
+        )
+
+    payload_hashes = _values(headers, "x-amz-content-sha256")
+    if payload_hashes:
+        actual = hashlib.sha256(body).hexdigest()
+        if len(payload_hashes) != 1 or payload_hashes[0].strip() != actual:
+            return _reject(v, "InvalidSignatureException", "x-amz-content-sha256 does not match the body received")
+        if "x-amz-content-sha256" not in signed:
+            return _reject(v, "InvalidSignatureException", "'x-amz-content-sha256' must be a SignedHeader when sent.")
+
+    # Rebuild the request with exactly the signed headers and the body bytes as
+    # received, and let botocore recompute everything.
+    host = _values(headers, "host")[0]
+    url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=method, url=url, data=body)
+    for name, value in headers:
+        if name.lower() in signed:
+            request.headers[name.lower()] = value  # HTTPHeaders appends: repeated names stay repeated
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(Credentials(exp.access_key, exp.secret_key, exp.token), exp.service, exp.region)
+    botocore_signed = signer.signed_headers(signer.headers_to_sign(request))
+    if botocore_signed != parts["SignedHeaders"]:
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            f"botocore signs {botocore_signed!r} for these headers, the request says {parts['SignedHeaders']!r}",
+        )
+    canonical = signer.canonical_request(request)
+    string_to_sign = signer.string_to_sign(request, canonical)
+    expected = signer.signature(string_to_sign, request)
+    v.canonical_request = canonical
+    v.string_to_sign = string_to_sign
+    if not hmac.compare_digest(expected.encode(), parts["Signature"].encode()):
+        return _reject(
+            v,
+            "InvalidSignatureException",
+            SIGNATURE_MISMATCH
+            + f"\n\nThe Canonical String for this request should have been\n'{canonical}'\n\n"
+            + f"The String-to-Sign should have been\n'{string_to_sign}'\n",
+        )
+    return v
+
+
+class Recorder:
+    """What the verifier saw, written as JSON to `path` after every event so the
+    test driver (another process) can read it at any time. Writes are atomic
+    (temp file + rename)."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self.data: dict[str, Any] = {
+            "accepted": {},
+            "rejected": {},
+            "rejections": [],
+            "requests": [],
+            "token_seen": 0,
+            "no_token_seen": 0,
+            "issued_session_ids": [],
+            "tools": {"sleep_in_flight": 0, "sleep_max_in_flight": 0, "sleep_calls": 0},
+        }
+        self.flush()
+
+    def flush(self) -> None:
+        if not self.path:
+            return
+        with self._lock:
+            tmp = f"{self.path}.tmp{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.data, f, indent=1)
+            os.replace(tmp, self.path)
+
+    def request(self, method: str, entry: dict[str, Any], verdict: Verdict) -> None:
+        bucket = "accepted" if verdict.ok else "rejected"
+        self.data[bucket][method] = self.data[bucket].get(method, 0) + 1
+        self.data["token_seen" if verdict.token_present else "no_token_seen"] += 1
+        if not verdict.ok:
+            self.data["rejections"].append(
+                {
+                    "method": method,
+                    "error_type": verdict.error_type,
+                    "message": verdict.message,
+                    "signed_headers": verdict.signed_headers,
+                    "canonical_request_expected": verdict.canonical_request,
+                    "string_to_sign_expected": verdict.string_to_sign,
+                }
+            )
+        self.data["requests"].append(entry)
+        self.flush()
+
+    def tool(self, key: str, delta: int) -> None:
+        tools = self.data["tools"]
+        tools[key] = tools.get(key, 0) + delta
+        if key == "sleep_in_flight":
+            tools["sleep_max_in_flight"] = max(tools["sleep_max_in_flight"], tools["sleep_in_flight"])
+        self.flush()
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"__type": error_type, "message": message}).encode()
+
+
+class SigV4VerifierMiddleware:
+    """ASGI middleware: every HTTP request must pass `verify` before it reaches
+    `app`; a failure is answered 403 with an AWS-style JSON error and never
+    reaches the MCP server. There is no unsigned side door: stats go to the
+    Recorder's file, not to an endpoint."""
+
+    def __init__(self, app, exp: Expectation, recorder: Recorder, log=None):
+        self.app = app
+        self.exp = exp
+        self.recorder = recorder
+        self.log = log or (lambda msg: None)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        # Read the whole body (MCP POST bodies are single JSON messages).
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+
+        method = scope["method"]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for (k, v) in scope["headers"]]
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        now = _dt.datetime.now(_dt.timezone.utc)
+        verdict = verify(self.exp, method, raw_path, query, headers, body, now)
+
+        lower = {k.lower(): v for (k, v) in headers}
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": raw_path,
+            "query": query,
+            "accepted": verdict.ok,
+            "error_type": verdict.error_type,
+            "signed_headers": verdict.signed_headers,
+            "unsigned_headers": verdict.unsigned_headers,
+            "header_names": sorted(lower),
+            "token_present": verdict.token_present,
+            "session_id": lower.get("mcp-session-id"),
+            "protocol_version": lower.get("mcp-protocol-version"),
+            "accept": lower.get("accept"),
+            "content_type": lower.get("content-type"),
+            "body_len": len(body),
+            "jsonrpc_method": None,
+            "status": None,
+        }
+        if method == "POST":
+            try:
+                parsed = json.loads(body)
+                if isinstance(parsed, dict):
+                    entry["jsonrpc_method"] = parsed.get("method") or ("<response>" if "id" in parsed else None)
+            except ValueError:
+                entry["jsonrpc_method"] = "<not json>"
+        self.recorder.request(method, entry, verdict)
+
+        if not verdict.ok:
+            self.log(f"verifier: REJECT {method} {raw_path}: {verdict.error_type}: {verdict.message}")
+            payload = error_body(verdict.error_type, verdict.message)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"application/x-amz-json-1.1"),
+                        (b"x-amzn-errortype", verdict.error_type.encode()),
+                        (b"x-amzn-requestid", os.urandom(16).hex().encode()),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            entry["status"] = 403
+            self.recorder.flush()
+            return
+
+        self.log(f"verifier: accept {method} {raw_path} ({entry['jsonrpc_method']})")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+                for k, val in message.get("headers", []):
+                    if k.lower() == b"mcp-session-id":
+                        sid = val.decode("latin-1")
+                        if sid not in self.recorder.data["issued_session_ids"]:
+                            self.recorder.data["issued_session_ids"].append(sid)
+                self.recorder.flush()
+            await send(message)
+
+        await self.app(scope, replay, send_wrapper)
