@@ -28,6 +28,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod http;
 pub mod relay;
 pub mod secret;
 pub mod sigv4;

@@ -16,7 +16,6 @@
 //! `notifications/initialized` before the requests that follow it and every
 //! request after `initialize` carries the session id.
 
-pub mod http;
 pub mod jsonrpc;
 pub mod pending;
 pub mod session;
@@ -32,8 +31,8 @@ use serde_json::{Value, json};
 use crate::auth::{AuthError, RequestAuth};
 use crate::config::{Endpoint, Timeouts};
 use crate::credentials::Credentials;
+use crate::http::{self, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, Response};
 use crate::sigv4::Algorithm;
-use http::{ErrorKind, HttpError, Method, RequestTimeouts, Response};
 use jsonrpc::{Classified, Id, Invalid, Kind};
 use pending::{Completion, Pending};
 use session::Session;
@@ -202,6 +201,7 @@ fn peek_error(response: &mut Response) -> AwsError {
 /// What every exchange shares.
 struct Shared {
     endpoint: Endpoint,
+    url: String,
     timeouts: Timeouts,
     client: http::Client,
     auth: RequestAuth,
@@ -319,7 +319,7 @@ impl Shared {
                 headers.push(("content-type", "application/json"));
             }
             Method::Get => headers.push(("accept", "text/event-stream")),
-            Method::Delete => {}
+            Method::Delete | Method::Put => {}
         }
         if let Some(id) = &session_id {
             headers.push(("mcp-session-id", id.expose()));
@@ -341,7 +341,7 @@ impl Shared {
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
         let response = self
             .client
-            .send(method, &headers, body, timeouts)
+            .send(method, &self.url, &headers, body, timeouts)
             .map_err(SendError::Http)?;
         Ok((response, signed.credentials))
     }
@@ -401,8 +401,14 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     input: R,
     output: W,
 ) -> i32 {
-    let client = http::Client::new(&endpoint, &timeouts, MAX_MESSAGE_BYTES as u64);
+    let client = http::Client::new(ClientSettings {
+        connect: timeouts.connect,
+        write: timeouts.write,
+        max_body: MAX_MESSAGE_BYTES as u64,
+        env_proxy: true,
+    });
     let shared = Arc::new(Shared {
+        url: endpoint.url(),
         endpoint,
         timeouts,
         client,

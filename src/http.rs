@@ -1,11 +1,12 @@
 //! The only module that talks to `ureq` (and through it, `rustls`).
 //!
-//! Owns: one connection-pooling agent for the endpoint, with TLS by rustls (ring
-//! provider, webpki roots), status codes never turned into errors (an upstream
-//! JSON-RPC error body must reach the client), no redirects (a signed request is
-//! never replayed elsewhere), explicit timeouts and body limits; sending one
-//! request with exactly the headers given; and describing failures without
-//! secrets.
+//! Owns: connection-pooling HTTP agents — TLS by rustls (ring provider, webpki
+//! roots), status codes never turned into errors (an upstream JSON-RPC error body
+//! must reach the client), no redirects (a signed request is never replayed
+//! elsewhere), explicit timeouts and body limits — sending one request with
+//! exactly the headers given, and describing failures without secrets. Used by
+//! the relay (the MCP endpoint) and by the credential sources (STS, SSO, IMDS,
+//! container endpoints).
 //! Refuses: adding headers of its own beyond `user-agent` and `content-length`
 //! (both unsigned), and logging header values outside the allow-list.
 
@@ -13,7 +14,6 @@ use std::fmt;
 use std::io::Read;
 use std::time::Duration;
 
-use crate::config::{Endpoint, Timeouts};
 use crate::secret::loggable_headers;
 
 /// Per-request timeouts.
@@ -36,6 +36,8 @@ pub enum Method {
     Get,
     /// Ending the session.
     Delete,
+    /// The IMDSv2 token.
+    Put,
 }
 
 impl Method {
@@ -45,6 +47,7 @@ impl Method {
             Method::Post => "POST",
             Method::Get => "GET",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
         }
     }
 }
@@ -199,54 +202,67 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// The HTTP client for one endpoint.
+/// How a [`Client`] connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// DNS, TCP and TLS setup.
+    pub connect: Duration,
+    /// Sending one request (head and body).
+    pub write: Duration,
+    /// Every response body is cut off past this many bytes.
+    pub max_body: u64,
+    /// Use the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` environment
+    /// (off for link-local metadata endpoints, which must never go via a proxy).
+    pub env_proxy: bool,
+}
+
+/// An HTTP client (a pool of connections). Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
-    url: String,
     max_body: u64,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("Client").finish_non_exhaustive()
     }
 }
 
 impl Client {
-    /// A client for `endpoint`. `max_body` bounds every response body (bytes).
-    pub fn new(endpoint: &Endpoint, timeouts: &Timeouts, max_body: u64) -> Self {
-        let config = ureq::Agent::config_builder()
+    /// A client with `settings`.
+    pub fn new(settings: ClientSettings) -> Self {
+        let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("mcp-sigv4/", env!("CARGO_PKG_VERSION")))
             .accept(ureq::config::AutoHeaderValue::None)
             .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .timeout_resolve(Some(timeouts.connect))
-            .timeout_connect(Some(timeouts.connect))
-            .timeout_send_request(Some(timeouts.write))
-            .timeout_send_body(Some(timeouts.write))
-            .timeout_per_write(Some(timeouts.write))
+            .timeout_resolve(Some(settings.connect))
+            .timeout_connect(Some(settings.connect))
+            .timeout_send_request(Some(settings.write))
+            .timeout_send_body(Some(settings.write))
+            .timeout_per_write(Some(settings.write))
             .max_idle_connections(8)
-            .max_idle_connections_per_host(8)
-            .build();
+            .max_idle_connections_per_host(8);
+        if !settings.env_proxy {
+            builder = builder.proxy(None);
+        }
         Client {
-            agent: config.into(),
-            url: endpoint.url(),
-            max_body,
+            agent: builder.build().into(),
+            max_body: settings.max_body,
         }
     }
 
-    /// Sends one request to the endpoint with exactly `headers` (plus
-    /// `user-agent` and, with a body, `content-length`).
+    /// Sends one request to `url` with exactly `headers` (plus `user-agent` and,
+    /// with a body, `content-length`).
     ///
     /// # Errors
     /// [`HttpError`] when no response head was received.
     pub fn send(
         &self,
         method: Method,
+        url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
         timeouts: RequestTimeouts,
@@ -254,45 +270,40 @@ impl Client {
         log::debug!(
             "{} {} [{}] ({} body bytes)",
             method.as_str(),
-            self.url,
+            redact_query(url),
             loggable_headers(headers.iter().copied()),
             body.len()
         );
         let mut builder = ureq::http::Request::builder()
             .method(method.as_str())
-            .uri(&self.url);
+            .uri(url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let result = match method {
-            Method::Post => {
-                let request = builder.body(body.to_vec()).map_err(|e| HttpError {
-                    kind: ErrorKind::Other,
-                    detail: e.to_string(),
-                })?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_recv_response(Some(timeouts.response))
-                    .timeout_per_read(timeouts.per_read)
-                    .timeout_per_call(timeouts.total)
-                    .build();
-                self.agent.run(request)
-            }
-            Method::Get | Method::Delete => {
-                let request = builder.body(()).map_err(|e| HttpError {
-                    kind: ErrorKind::Other,
-                    detail: e.to_string(),
-                })?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_recv_response(Some(timeouts.response))
-                    .timeout_per_read(timeouts.per_read)
-                    .timeout_per_call(timeouts.total)
-                    .build();
-                self.agent.run(request)
-            }
+        let bad = |e: ureq::http::Error| HttpError {
+            kind: ErrorKind::Other,
+            detail: e.to_string(),
+        };
+        let result = if matches!(method, Method::Post | Method::Put) {
+            let request = builder.body(body.to_vec()).map_err(bad)?;
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_recv_response(Some(timeouts.response))
+                .timeout_per_read(timeouts.per_read)
+                .timeout_per_call(timeouts.total)
+                .build();
+            self.agent.run(request)
+        } else {
+            let request = builder.body(()).map_err(bad)?;
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_recv_response(Some(timeouts.response))
+                .timeout_per_read(timeouts.per_read)
+                .timeout_per_call(timeouts.total)
+                .build();
+            self.agent.run(request)
         };
         let response = result.map_err(HttpError::from_ureq)?;
         let status = response.status().as_u16();
@@ -321,4 +332,9 @@ impl Client {
             body: Box::new(body),
         })
     }
+}
+
+/// The URL without its query (query values may carry ids or tokens), for logs.
+fn redact_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
