@@ -338,3 +338,88 @@ impl Client {
 fn redact_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::{Reply, TestServer};
+
+    fn client() -> Client {
+        Client::new(ClientSettings {
+            connect: Duration::from_secs(5),
+            write: Duration::from_secs(5),
+            max_body: 1 << 20,
+            env_proxy: false,
+        })
+    }
+
+    fn timeouts() -> RequestTimeouts {
+        RequestTimeouts {
+            response: Duration::from_secs(5),
+            per_read: Some(Duration::from_secs(5)),
+            total: Some(Duration::from_secs(10)),
+        }
+    }
+
+    #[test]
+    fn sends_exactly_the_given_headers_and_reads_any_status() {
+        let server = TestServer::start(|seen| {
+            Reply::new(
+                418,
+                "application/json",
+                format!("{{\"echo\":{:?}}}", seen.text()),
+            )
+            .header("x-amzn-RequestId", "r-1")
+        });
+        let url = format!("{}/mcp?a=1", server.url());
+        let mut r = client()
+            .send(
+                Method::Post,
+                &url,
+                &[("host", "example"), ("x-test", "1")],
+                b"hello",
+                timeouts(),
+            )
+            .unwrap();
+        assert_eq!(r.status, 418);
+        assert_eq!(r.header("x-amzn-requestid"), Some("r-1"));
+        assert_eq!(r.media_type().as_deref(), Some("application/json"));
+        assert_eq!(r.read_body(100).unwrap(), br#"{"echo":"hello"}"#);
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].target, "/mcp?a=1");
+        assert_eq!(seen[0].header("host"), Some("example"));
+        assert_eq!(seen[0].header("x-test"), Some("1"));
+        let names: Vec<&str> = seen[0].headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["content-length", "user-agent", "host", "x-test"]);
+    }
+
+    #[test]
+    fn bodies_past_the_limit_are_refused() {
+        let server = TestServer::start(|_| Reply::json(vec![b'x'; 1000]));
+        let mut r = client()
+            .send(Method::Get, &server.url(), &[], b"", timeouts())
+            .unwrap();
+        let e = r.read_body(999).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn a_closed_port_is_a_connect_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = client()
+            .send(
+                Method::Get,
+                &format!("http://127.0.0.1:{port}/"),
+                &[],
+                b"",
+                timeouts(),
+            )
+            .unwrap_err();
+        assert!(e.before_send(), "{e:?}");
+    }
+}

@@ -32,3 +32,6 @@ pub mod http;
 pub mod relay;
 pub mod secret;
 pub mod sigv4;
+
+#[cfg(test)]
+pub(crate) mod test_server;

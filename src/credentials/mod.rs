@@ -94,6 +94,44 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Why one credential source could not give credentials: what happened and,
+/// when known, what the user can do. Never contains a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceError {
+    /// What happened, e.g. `credential_process exited with status 1: …`.
+    pub message: String,
+    /// A fix, e.g. `run \`aws sso login --profile dev\``.
+    pub hint: Option<String>,
+}
+
+impl SourceError {
+    /// An error with no hint.
+    pub fn new(message: impl Into<String>) -> Self {
+        SourceError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SourceError {}
+
 /// Why no credentials could be had: every source tried, what each said, and
 /// what the user can do. Never contains a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
