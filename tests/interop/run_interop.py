@@ -42,14 +42,19 @@ from unittest import mock
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import anyio  # noqa: E402
-from botocore.auth import SigV4Auth  # noqa: E402
-from botocore.awsrequest import AWSRequest  # noqa: E402
-from botocore.credentials import Credentials  # noqa: E402
-from mcp import ClientSession, StdioServerParameters, types  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
-from mcp.shared.exceptions import McpError  # noqa: E402
-from pydantic import AnyUrl, FileUrl  # noqa: E402
+try:
+    import anyio
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from mcp import ClientSession, StdioServerParameters, types
+    from mcp.client.stdio import stdio_client
+    from mcp.shared.exceptions import McpError
+    from pydantic import AnyUrl, FileUrl
+except ImportError as e:
+    sys.exit(f"expected the packages of {HERE / 'requirements.txt'} to be importable, found: {e}\n"
+             "hint: python3 -m venv target/interop-venv && "
+             "target/interop-venv/bin/pip install -r tests/interop/requirements.txt, then run with that python")
 
 from fixtures import ONE_MIB, UNICODE_SAMPLE, big_text, large_request_text  # noqa: E402
 from verifier import Expectation, verify  # noqa: E402
@@ -249,6 +254,7 @@ class Scenario:
     about: str
     run: Callable[["Ctx"], Awaitable[None]]
     needs_binary: bool = True
+    default: bool = True  # False: opt-in, runs only when named with --scenario
 
 
 @dataclass
@@ -963,6 +969,56 @@ async def sc_selftest_http(ctx: Ctx) -> None:
         up.stop()
 
 
+async def sc_session_expiry(ctx: Ctx) -> None:
+    """Opt-in: the server ends the session; the next request gets HTTP 404 and
+    the proxy is expected to re-initialize on its own (transport spec §4.3;
+    shared/spec/mcp-streamable-http.md §4 item 3) and retry, so the client
+    never notices."""
+    c = ctx.checks
+    creds = random_creds(token=True)
+    env = base_child_env(ctx.workdir)
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token)
+    up = Upstream(ctx.workdir, creds, "sse", ctx.verbose)
+    up.start()
+    proxy = ProxySession(ctx, up.url, env, [])
+    log(f"  upstream {up.url}; proxy: {proxy.command_line}")
+    try:
+        try:
+            with anyio.fail_after(90):
+                async with AsyncExitStack() as stack:
+                    session = await proxy.open(stack)
+                    step("initialize, echo")
+                    await session.initialize()
+                    c.equal(text_of(await session.call_tool("echo", {"text": "before"})), "before", "echo before")
+                    step("expire the session on the server")
+                    c.equal(text_of(await session.call_tool("expire_session", {})), "expiring", "expire_session")
+                    await anyio.sleep(1.0)
+                    step("echo after expiry (expects 404 -> re-initialize -> retry inside the proxy)")
+                    c.equal(text_of(await session.call_tool("echo", {"text": "after"})), "after", "echo after expiry")
+                    c.equal(text_of(await session.call_tool("add", {"a": 1, "b": 2})), "3", "add after expiry")
+        except Exception as e:
+            describe_failure(c, e, 90)
+        stats = await wait_for_delete(up)
+        issued = stats["issued_session_ids"]
+        c.equal(len(issued), 2, "server issued a second session id after the first expired")
+        requests = stats["requests"]
+        c.equal([r["status"] for r in requests if r["status"] == 404 and r["method"] == "POST"], [404],
+                "exactly one POST met the 404")
+        inits = [r for r in requests if r["jsonrpc_method"] == "initialize"]
+        c.equal(len(inits), 2, "the proxy sent a second initialize")
+        c.expect(all(r["session_id"] is None for r in inits), "re-initialize carries no session id")
+        if len(issued) == 2:
+            deletes = [r["session_id"] for r in requests if r["method"] == "DELETE"]
+            c.equal(deletes, [issued[1]], "DELETE names the new session")
+        c.equal(stats["rejected"], {}, "verifier: rejected no request")
+        check_exit(c, proxy)
+    finally:
+        up.stop()
+        if c.failed:
+            log("  --- proxy stderr (tail) ---\n" + textwrap.indent(proxy.stderr_tail(), "  | "))
+
+
 SCENARIOS = [
     Scenario("selftest-vectors", "verifier (botocore) accepts the spec vector and botocore's own signatures, "
              "rejects every tampering", sc_selftest_vectors, needs_binary=False),
@@ -978,6 +1034,8 @@ SCENARIOS = [
     Scenario("query-string", "endpoint URL with ?qualifier=DEFAULT is signed with its query", sc_query_string),
     Scenario("wrong-secret", "wrong secret: verifier rejects, client gets a JSON-RPC error mentioning 403",
              sc_wrong_secret),
+    Scenario("session-expiry", "(opt-in) server ends the session: proxy re-initializes after the 404 and retries",
+             sc_session_expiry, default=False),
 ]
 
 
@@ -993,7 +1051,8 @@ async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verb
         try:
             await sc.run(Ctx(c, workdir, binary, verbose, level))
         except ScenarioFailed as e:
-            c.failed.append(f"stopped: {e}") if not c.failed else None
+            if not c.failed:
+                c.failed.append(f"stopped: {e}")
         except Exception as e:  # a bug in the suite or an unexpected SDK error
             c.failed.append(f"unexpected {type(e).__name__}: {e}")
             traceback.print_exc(file=sys.stdout)
@@ -1032,7 +1091,7 @@ def main() -> int:
         for sc in SCENARIOS:
             log(f"{sc.name:24} {sc.about}")
         return 0
-    selected = [sc for sc in SCENARIOS if not args.scenario or sc.name in args.scenario]
+    selected = [sc for sc in SCENARIOS if sc.name in args.scenario or (not args.scenario and sc.default)]
     unknown = set(args.scenario) - {sc.name for sc in SCENARIOS}
     if unknown:
         print(f"unknown scenario(s): {sorted(unknown)}; see --list", file=sys.stderr)

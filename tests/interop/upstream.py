@@ -138,6 +138,24 @@ def build_server(mode: str, recorder: Recorder) -> FastMCP:
             return "null"
         return json.dumps([{"uri": str(r.uri), "name": r.name} for r in result.roots])
 
+    @mcp.tool()
+    async def expire_session(ctx: Context) -> str:
+        """End this MCP session on the server 0.3 s after answering, as a server
+        whose session expired would: later requests with its id get HTTP 404."""
+        request = ctx.request_context.request
+        session_id = request.headers.get("mcp-session-id") if request is not None else None
+        manager = mcp.session_manager
+        transport = manager._server_instances.get(session_id) if session_id else None  # pinned SDK internals
+        if transport is None:
+            return "no session"
+
+        async def later():
+            await anyio.sleep(0.3)
+            await manager._discard_session(session_id, transport)
+
+        asyncio.get_running_loop().create_task(later())
+        return "expiring"
+
     return mcp
 
 
