@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod env;
 pub mod ini;
+pub mod plan;
 pub mod profile;
 
 use std::fmt;
