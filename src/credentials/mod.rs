@@ -13,6 +13,7 @@ pub mod env;
 pub mod ini;
 pub mod plan;
 pub mod profile;
+pub mod sha1;
 
 use std::fmt;
 use std::time::SystemTime;
