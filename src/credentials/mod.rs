@@ -12,6 +12,7 @@ pub mod chain;
 pub mod env;
 pub mod ini;
 pub mod plan;
+pub mod process;
 pub mod profile;
 pub mod sha1;
 

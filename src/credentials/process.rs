@@ -1,0 +1,695 @@
+//! The `credential_process` source: run the profile's command, read its JSON.
+//!
+//! Owns: running the command the way Rust `aws-config` and Go v2 do (through the
+//! shell: `sh -c <cmd>` on Unix, `cmd.exe /C <cmd>` on Windows), with stdin
+//! null, a time bound ([`PROCESS_TIMEOUT`]) and an output bound
+//! ([`MAX_PROCESS_OUTPUT`]); forwarding the child's stderr to our log line by
+//! line; and reading its output, the `credential_process` JSON of
+//! `../shared/spec/aws-credentials.md` §7.1 (`Version` 1, `AccessKeyId`,
+//! `SecretAccessKey`, optional `SessionToken`, `Expiration`, `AccountId`; key
+//! names matched case-insensitively, as Rust does).
+//! Refuses: letting the child read our stdin (it is the MCP client's pipe);
+//! putting the child's stdout (it holds secrets) or the command line (it may hold
+//! a password, Rust `aws-config` redacts it too) into an error or a log line;
+//! waiting for the child without bound.
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::{Credentials, SourceError};
+use crate::secret::Secret;
+use crate::sigv4::time::parse_rfc3339;
+
+/// How long the command may run (60 s) before it is killed: Go v2's
+/// `processcreds` default. Long enough for a helper that waits on an MFA touch
+/// or a browser sign-in, short enough that a hung helper does not hang every
+/// MCP request behind it.
+pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most bytes of stdout read from the command (64 KiB); past this the child
+/// is killed and the source fails. A real answer is a few hundred bytes to a few
+/// KiB (session tokens are up to ~2 KiB).
+pub const MAX_PROCESS_OUTPUT: usize = 64 * 1024;
+
+/// The last bytes of stderr kept for the error excerpt (4 KiB); stderr beyond it
+/// is still drained (so the child never blocks on a full pipe) and logged.
+const STDERR_TAIL: usize = 4 * 1024;
+
+/// At most this many stderr lines are forwarded to the log per run; the rest is
+/// drained silently (a chatty or looping helper must not flood our log).
+const MAX_STDERR_LINES: usize = 200;
+
+/// A forwarded stderr line is cut to this many characters.
+const MAX_LOG_LINE: usize = 1000;
+
+/// The error excerpt of stderr is cut to this many characters (its end is kept:
+/// helpers print the reason last).
+const STDERR_EXCERPT: usize = 500;
+
+/// After the child exits, how long to wait for its pipes to reach end of file.
+/// A background process it started may hold them open for ever; we then use
+/// what was read so far.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs `command` (the `credential_process` value of profile `profile`) and
+/// reads credentials from its stdout (spec §7.1; AWS SDKs and Tools Reference
+/// Guide, "Sourcing credentials with an external process").
+///
+/// The command runs through the shell (`sh -c` / `cmd.exe /C`) with stdin null,
+/// for at most [`PROCESS_TIMEOUT`] and [`MAX_PROCESS_OUTPUT`] bytes of stdout.
+/// Its stderr is forwarded to the log at `warn`, each line prefixed with
+/// `credential_process of profile '<profile>'` — Go v2 passes the child's stderr
+/// straight through to the user, and helpers use it for prompts ("touch your
+/// security key") and notices. The credentials' `source` is
+/// `credential_process of profile '<profile>'` and their expiry is the
+/// `Expiration` of the output (none: they never expire).
+///
+/// # Errors
+/// [`SourceError`] when the command cannot be started, runs too long, writes too
+/// much, exits with a non-zero status (the error holds the status and the end of
+/// its stderr), or its output is not the JSON above (the error names the field
+/// that is missing or invalid, never its value). Each carries a hint naming the
+/// profile's `credential_process`.
+pub fn credentials_from_process(command: &str, profile: &str) -> Result<Credentials, SourceError> {
+    run_with_limits(command, profile, PROCESS_TIMEOUT, MAX_PROCESS_OUTPUT)
+}
+
+fn run_with_limits(
+    command: &str,
+    profile: &str,
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Credentials, SourceError> {
+    let output = run(command, profile, timeout, max_output)?;
+    parse_process_output(&output, profile)
+}
+
+fn label(profile: &str) -> String {
+    format!("credential_process of profile '{profile}'")
+}
+
+fn hint(profile: &str) -> String {
+    format!(
+        "check `credential_process` in profile '{profile}': run that command yourself and see what it prints"
+    )
+}
+
+/// The shell command that runs `command`, as Rust `aws-config` builds it.
+fn shell(command: &str) -> Command {
+    #[cfg(windows)]
+    {
+        let mut c = Command::new("cmd.exe");
+        c.args(["/C", command]);
+        c
+    }
+    #[cfg(not(windows))]
+    {
+        let mut c = Command::new("sh");
+        c.args(["-c", command]);
+        c
+    }
+}
+
+/// What a pipe-reading thread shares with the waiting thread.
+#[derive(Default)]
+struct Captured {
+    /// Stdout: everything (up to the bound). Stderr: the last [`STDERR_TAIL`] bytes.
+    bytes: Mutex<Vec<u8>>,
+    /// Stdout only: more than the bound arrived; the reader stopped.
+    overflow: AtomicBool,
+    /// The reader reached end of file (or a read error, or the bound).
+    done: AtomicBool,
+}
+
+impl Captured {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Reads stdout into `cap` until end of file, or until more than `max` bytes
+/// arrived (then sets `overflow` and stops reading; dropping the pipe gives the
+/// child `EPIPE`/`SIGPIPE`).
+fn read_stdout(mut pipe: impl Read, cap: &Captured, max: usize) {
+    let mut chunk = [0u8; 8192];
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                let mut bytes = cap.bytes.lock().unwrap_or_else(|p| p.into_inner());
+                if bytes.len() + n > max {
+                    cap.overflow.store(true, Ordering::Release);
+                    break;
+                }
+                bytes.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    cap.done.store(true, Ordering::Release);
+}
+
+/// Drains stderr to end of file: forwards each line to the log (at most
+/// [`MAX_STDERR_LINES`], each cut to [`MAX_LOG_LINE`] characters) and keeps the
+/// last [`STDERR_TAIL`] bytes in `cap` for an error.
+fn read_stderr(mut pipe: impl Read, cap: &Captured, prefix: &str) {
+    let mut chunk = [0u8; 4096];
+    let mut line: Vec<u8> = Vec::new();
+    let mut logged = 0usize;
+    let log_line = |line: &[u8], logged: &mut usize| {
+        if *logged < MAX_STDERR_LINES {
+            let text = clean(&String::from_utf8_lossy(line));
+            if !text.is_empty() {
+                log::warn!("{prefix}: {}", cut(&text, MAX_LOG_LINE));
+                *logged += 1;
+                if *logged == MAX_STDERR_LINES {
+                    log::warn!("{prefix}: (further stderr lines not logged)");
+                }
+            }
+        }
+    };
+    loop {
+        let n = match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        {
+            let mut tail = cap.bytes.lock().unwrap_or_else(|p| p.into_inner());
+            tail.extend_from_slice(&chunk[..n]);
+            if tail.len() > STDERR_TAIL {
+                let excess = tail.len() - STDERR_TAIL;
+                tail.drain(..excess);
+            }
+        }
+        for &b in &chunk[..n] {
+            if b == b'\n' {
+                log_line(&line, &mut logged);
+                line.clear();
+            } else if line.len() < MAX_LOG_LINE * 4 {
+                line.push(b);
+            }
+        }
+    }
+    if !line.is_empty() {
+        log_line(&line, &mut logged);
+    }
+    cap.done.store(true, Ordering::Release);
+}
+
+/// Replaces control characters (ANSI escapes, carriage returns, tabs) with
+/// spaces and trims, so a line cannot forge log lines or move the cursor.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The first `max` characters of `text`, with `…` when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The end of stderr for an error: non-empty lines joined with ` / `, the last
+/// [`STDERR_EXCERPT`] characters.
+fn excerpt(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let joined = text
+        .lines()
+        .map(clean)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    if joined.is_empty() {
+        return None;
+    }
+    let count = joined.chars().count();
+    if count <= STDERR_EXCERPT {
+        return Some(joined);
+    }
+    let start = joined
+        .char_indices()
+        .nth(count - STDERR_EXCERPT)
+        .map_or(0, |(i, _)| i);
+    Some(format!("…{}", &joined[start..]))
+}
+
+/// Kills and reaps the child. The pipe readers are left to finish on their own:
+/// a grandchild may still hold the pipes, and we do not wait for it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits (bounded by `grace`) for a reader to reach end of file.
+fn settle(cap: &Captured, grace: Duration) -> bool {
+    let until = Instant::now() + grace;
+    while !cap.done.load(Ordering::Acquire) {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Runs the command and returns its stdout, or why it failed.
+fn run(
+    command: &str,
+    profile: &str,
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Vec<u8>, SourceError> {
+    let what = label(profile);
+    let started = Instant::now();
+    let mut child = shell(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            SourceError::new(format!(
+                "cannot start {what} (through {}): {e}",
+                if cfg!(windows) { "cmd.exe /C" } else { "sh -c" }
+            ))
+            .with_hint(hint(profile))
+        })?;
+    let out = Arc::new(Captured::default());
+    let err = Arc::new(Captured::default());
+    // Each pipe is read on its own thread, so a child that fills one pipe while
+    // we read the other cannot deadlock. The threads end at end of file.
+    if let Some(pipe) = child.stdout.take() {
+        let out = Arc::clone(&out);
+        std::thread::spawn(move || read_stdout(pipe, &out, max_output));
+    }
+    if let Some(pipe) = child.stderr.take() {
+        let err = Arc::clone(&err);
+        let prefix = what.clone();
+        std::thread::spawn(move || read_stderr(pipe, &err, &prefix));
+    }
+
+    let deadline = started + timeout;
+    let mut pause = Duration::from_millis(1);
+    // Bounded: every pass either returns or sleeps, and the deadline ends it.
+    let status: ExitStatus = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                stop(&mut child);
+                return Err(SourceError::new(format!("waiting for {what} failed: {e}"))
+                    .with_hint(hint(profile)));
+            }
+        }
+        if out.overflow.load(Ordering::Acquire) {
+            stop(&mut child);
+            return Err(too_much(&what, profile, max_output));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            stop(&mut child);
+            return Err(SourceError::new(format!(
+                "{what} did not finish within {} and was stopped",
+                seconds(timeout)
+            ))
+            .with_hint(format!(
+                "{}; it may be waiting for input it cannot get (its stdin is closed)",
+                hint(profile)
+            )));
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    };
+
+    let out_complete = settle(&out, PIPE_GRACE);
+    settle(&err, PIPE_GRACE);
+    if out.overflow.load(Ordering::Acquire) {
+        return Err(too_much(&what, profile, max_output));
+    }
+    if !out_complete {
+        log::debug!(
+            "{what} exited but its stdout is still open (a process it started holds it); using what it wrote"
+        );
+    }
+    if !status.success() {
+        let mut message = format!("{what} failed ({status})");
+        if let Some(text) = excerpt(&err.take()) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        return Err(SourceError::new(message).with_hint(hint(profile)));
+    }
+    Ok(out.take())
+}
+
+fn too_much(what: &str, profile: &str, max: usize) -> SourceError {
+    SourceError::new(format!(
+        "{what} wrote more than {max} bytes to stdout and was stopped"
+    ))
+    .with_hint(hint(profile))
+}
+
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Reads the `credential_process` JSON (spec §7.1) from `stdout`, the output of
+/// the `credential_process` of profile `profile`.
+///
+/// `Version` must be the number 1; `AccessKeyId` and `SecretAccessKey` are
+/// required non-empty strings; `SessionToken` and `Expiration` (RFC 3339, the
+/// credentials' expiry) are optional (`null` counts as absent). Key names match
+/// case-insensitively and the last of equal names wins (Rust `aws-config`).
+/// Other keys, `AccountId` among them, are ignored: [`Credentials`] carries no
+/// account id.
+///
+/// # Errors
+/// [`SourceError`] naming what is wrong (not JSON, not an object, which field is
+/// missing or invalid) without ever quoting the output.
+pub fn parse_process_output(stdout: &[u8], profile: &str) -> Result<Credentials, SourceError> {
+    let what = label(profile);
+    let bad = |why: String| {
+        SourceError::new(format!("the output of {what} {why}")).with_hint(format!(
+            "{}; it must print JSON with \"Version\": 1, \"AccessKeyId\" and \"SecretAccessKey\"",
+            hint(profile)
+        ))
+    };
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad("is empty".into()));
+    }
+    let value: Value = serde_json::from_slice(stdout).map_err(|e| {
+        // Category and position only: serde_json messages can quote input.
+        bad(format!(
+            "is not valid JSON ({} error at line {} column {})",
+            match e.classify() {
+                serde_json::error::Category::Io => "read",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "data",
+                serde_json::error::Category::Eof => "unexpected end",
+            },
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(object) = value else {
+        return Err(bad("is not a JSON object".into()));
+    };
+    match field(&object, "Version") {
+        None => return Err(bad("has no \"Version\" (expected 1)".into())),
+        Some(v) if v.as_u64() == Some(1) => {}
+        Some(_) => {
+            return Err(bad(
+                "has an unsupported \"Version\" (expected the number 1)".into(),
+            ));
+        }
+    }
+    let access_key_id = required_string(&object, "AccessKeyId").map_err(&bad)?;
+    let secret = required_string(&object, "SecretAccessKey").map_err(&bad)?;
+    let token = optional_string(&object, "SessionToken").map_err(&bad)?;
+    let expiry = match optional_string(&object, "Expiration").map_err(&bad)? {
+        None => None,
+        Some(text) => Some(parse_rfc3339(text).map_err(|_| {
+            bad(
+                "has an \"Expiration\" that is not an RFC 3339 time such as 2025-01-31T12:00:00Z"
+                    .into(),
+            )
+        })?),
+    };
+    Ok(Credentials::new(
+        access_key_id,
+        Secret::from(secret),
+        token.map(Secret::from),
+        expiry,
+        what,
+    ))
+}
+
+/// The value of `name` in `object`, names compared ASCII-case-insensitively; the
+/// last match wins.
+pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .next_back()
+}
+
+/// A required, non-empty string field. The error names the field only.
+pub(crate) fn required_string<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, String> {
+    match optional_string(object, name)? {
+        Some(s) => Ok(s),
+        None => Err(format!("has no \"{name}\"")),
+    }
+}
+
+/// An optional string field (`null` or absent is `None`); empty counts as
+/// absent. The error names the field only.
+pub(crate) fn optional_string<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, String> {
+    match field(object, name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(format!("has a \"{name}\" that is not a string")),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEJ7//////////TOKENVALUE";
+
+    fn run_json(json: &str) -> Result<Credentials, SourceError> {
+        let command = format!("printf '%s' '{json}'");
+        run_with_limits(&command, "dev", Duration::from_secs(10), MAX_PROCESS_OUTPUT)
+    }
+
+    fn assert_no_secrets(e: &SourceError) {
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains(SECRET), "secret in {shown}");
+            assert!(!shown.contains(TOKEN), "token in {shown}");
+            assert!(!shown.contains("SECRETKEY"), "secret in {shown}");
+        }
+    }
+
+    #[test]
+    fn full_output_gives_keys_token_and_expiry() {
+        let c = run_json(&format!(
+            r#"{{"Version": 1, "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "{SECRET}", "SessionToken": "{TOKEN}", "Expiration": "2030-05-02T18:36:00+00:00", "AccountId": "111122223333"}}"#
+        ))
+        .unwrap();
+        assert_eq!(c.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(c.secret_access_key().expose(), SECRET);
+        assert_eq!(c.session_token().unwrap().expose(), TOKEN);
+        assert_eq!(
+            c.expiry(),
+            Some(parse_rfc3339("2030-05-02T18:36:00Z").unwrap())
+        );
+        assert_eq!(c.source(), "credential_process of profile 'dev'");
+    }
+
+    #[test]
+    fn minimal_output_never_expires_and_keys_match_case_insensitively() {
+        let c = run_json(&format!(
+            r#"{{"version": 1, "accesskeyid": "AKIAEXAMPLE", "SECRETACCESSKEY": "{SECRET}", "SessionToken": null}}"#
+        ))
+        .unwrap();
+        assert_eq!(c.access_key_id(), "AKIAEXAMPLE");
+        assert_eq!(c.secret_access_key().expose(), SECRET);
+        assert!(c.session_token().is_none());
+        assert_eq!(c.expiry(), None);
+    }
+
+    #[test]
+    fn version_must_be_the_number_one() {
+        let body = format!(r#""AccessKeyId": "AKID", "SecretAccessKey": "{SECRET}""#);
+        let e = run_json(&format!("{{{body}}}")).unwrap_err();
+        assert!(e.message.contains("has no \"Version\""), "{e}");
+        assert_no_secrets(&e);
+        for version in ["2", "\"1\"", "1.5", "null"] {
+            let e = run_json(&format!(r#"{{"Version": {version}, {body}}}"#)).unwrap_err();
+            assert!(
+                e.message.contains("unsupported \"Version\""),
+                "{version}: {e}"
+            );
+            assert_no_secrets(&e);
+        }
+    }
+
+    #[test]
+    fn missing_or_invalid_fields_are_named_without_values() {
+        let cases = [
+            (
+                format!(r#"{{"Version": 1, "SecretAccessKey": "{SECRET}"}}"#),
+                "has no \"AccessKeyId\"",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "AKID"}"#.to_owned(),
+                "has no \"SecretAccessKey\"",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "AKID", "SecretAccessKey": "  "}"#.to_owned(),
+                "has no \"SecretAccessKey\"",
+            ),
+            (
+                format!(
+                    r#"{{"Version": 1, "AccessKeyId": "AKID", "SecretAccessKey": "{SECRET}", "SessionToken": 5}}"#
+                ),
+                "\"SessionToken\" that is not a string",
+            ),
+            (
+                format!(
+                    r#"{{"Version": 1, "AccessKeyId": "AKID", "SecretAccessKey": "{SECRET}", "Expiration": "{TOKEN}"}}"#
+                ),
+                "\"Expiration\" that is not an RFC 3339 time",
+            ),
+            (
+                format!(r#"{{"Version": 1, "SecretAccessKey": "{SECRET}""#),
+                "is not valid JSON",
+            ),
+            (format!(r#"["{SECRET}"]"#), "is not a JSON object"),
+            (String::new(), "is empty"),
+        ];
+        let mut failures = Vec::new();
+        for (json, expected) in &cases {
+            match run_json(json) {
+                Ok(_) => failures.push(format!("{expected}: accepted")),
+                Err(e) => {
+                    assert_no_secrets(&e);
+                    if !e.message.contains(expected) {
+                        failures.push(format!("{expected}: got {e}"));
+                    }
+                    assert!(
+                        e.hint.as_deref().unwrap().contains("credential_process"),
+                        "{e}"
+                    );
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn non_zero_exit_reports_status_and_stderr_but_not_stdout() {
+        let command = format!(
+            "printf '%s' '{{\"SecretAccessKey\": \"{SECRET}\"}}'; echo 'first line' >&2; echo 'token expired: run login' >&2; exit 3"
+        );
+        let e = run_with_limits(&command, "dev", Duration::from_secs(10), 1024).unwrap_err();
+        assert!(e.message.contains("failed (exit status: 3)"), "{e}");
+        assert!(
+            e.message
+                .ends_with(": first line / token expired: run login"),
+            "{e}"
+        );
+        assert!(e.message.contains("profile 'dev'"), "{e}");
+        let hint = e.hint.as_deref().unwrap();
+        assert!(
+            hint.contains("`credential_process` in profile 'dev'"),
+            "{hint}"
+        );
+        assert_no_secrets(&e);
+    }
+
+    #[test]
+    fn a_slow_command_is_killed_at_the_timeout() {
+        let started = Instant::now();
+        // Not `exec`: the shell stays the child and `sleep` a grandchild holding
+        // the pipes, which must not keep us waiting either.
+        let e = run_with_limits(
+            "sleep 20; echo done",
+            "dev",
+            Duration::from_millis(300),
+            1024,
+        )
+        .unwrap_err();
+        let took = started.elapsed();
+        assert!(e.message.contains("did not finish within 300 ms"), "{e}");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+    }
+
+    #[test]
+    fn oversized_output_stops_the_command() {
+        let started = Instant::now();
+        // `yes` never ends by itself: only the bound stops it.
+        let e = run_with_limits("yes x", "dev", Duration::from_secs(20), 4096).unwrap_err();
+        assert!(e.message.contains("more than 4096 bytes"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_child_stdin_is_null() {
+        // `cat` copies stdin: it must see end of file at once (an inherited stdin
+        // could be a terminal or the MCP client's pipe and would block). On Linux
+        // the command also reports what its fd 0 is.
+        let command = format!(
+            "cat; k=$(readlink /proc/self/fd/0 2>/dev/null || echo unknown); printf '{{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"{SECRET}\"}}' \"$k\""
+        );
+        let started = Instant::now();
+        let c = run_with_limits(&command, "dev", Duration::from_secs(10), 4096).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        if cfg!(target_os = "linux") {
+            assert_eq!(c.access_key_id(), "/dev/null");
+        }
+    }
+
+    #[test]
+    fn a_background_process_holding_stdout_does_not_block() {
+        let command = format!(
+            "(sleep 20 &); printf '%s' '{{\"Version\":1,\"AccessKeyId\":\"AKID\",\"SecretAccessKey\":\"{SECRET}\"}}'"
+        );
+        let started = Instant::now();
+        let c = run_with_limits(&command, "dev", Duration::from_secs(10), 4096).unwrap();
+        assert_eq!(c.access_key_id(), "AKID");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_missing_shell_command_is_a_failed_exit() {
+        let e = credentials_from_process("/nonexistent/mcp-sigv4-helper", "p").unwrap_err();
+        // The shell reports it (status 127) and the excerpt says why.
+        assert!(
+            e.message
+                .contains("credential_process of profile 'p' failed (exit status: 127)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn excerpt_keeps_the_end_of_long_stderr() {
+        let long = format!("{}\nthe reason\n", "x".repeat(2000));
+        let text = excerpt(long.as_bytes()).unwrap();
+        assert!(
+            text.starts_with('…') && text.ends_with(" / the reason"),
+            "{text}"
+        );
+        assert_eq!(text.chars().count(), STDERR_EXCERPT + 1);
+        assert_eq!(
+            excerpt(b"\x1b[31mred\x1b[0m\r\n"),
+            Some("[31mred [0m".into())
+        );
+        assert_eq!(excerpt(b" \n\n"), None);
+    }
+}
