@@ -14,11 +14,13 @@ mcp-sigv4: a stdio MCP server that relays every JSON-RPC message to a remote MCP
 server over Streamable HTTP, signing each request with AWS SigV4 using your own
 AWS credentials.
 
-Usage: mcp-sigv4 <endpoint-url> [options]
+Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
                             https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT
+  <agentcore-runtime-arn>   or an AgentCore Runtime ARN,
+                            arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>
 
 Signing:
   --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore)
@@ -29,6 +31,25 @@ Signing:
                             and, on a global endpoint, switches to SigV4A if the server refuses SigV4
   --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a
                             global endpoint, else the region)
+
+Credentials:
+  --role-arn <arn>          assume this role on top of the credentials found (also
+                            AGENTCORE_ASSUME_ROLE_ARN)
+  --role-session-name <n>   session name for --role-arn (default mcp-sigv4-<time>)
+  --external-id <id>        external id for --role-arn
+
+AgentCore Runtime:
+  --qualifier <name>        runtime endpoint for an ARN (default DEFAULT)
+  --runtime-session <mode>  X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: identity (a hash of
+                            the caller identity), session (one per process; the default for
+                            AgentCore runtimes) or request (a new one per request)
+
+Requests:
+  --header <K=V>            add a header to every request (repeatable; signed like the rest)
+  --headers <K=V,K2=V2>     add several headers
+  --metadata <K=V>          add a key to every request's params._meta (repeatable)
+  --read-only               list and call only tools annotated readOnlyHint: true
+  --retries <n>             retries for requests that failed without taking effect (default 2)
 
 Timeouts (seconds):
   --connect-timeout <s>     TCP and TLS connect (default 60)
@@ -77,6 +98,24 @@ pub struct Args {
     pub timeout: Option<f64>,
     /// `--tool-timeout`, seconds.
     pub tool_timeout: Option<f64>,
+    /// `--role-arn`.
+    pub role_arn: Option<String>,
+    /// `--role-session-name`.
+    pub role_session_name: Option<String>,
+    /// `--external-id`.
+    pub external_id: Option<String>,
+    /// `--qualifier`.
+    pub qualifier: Option<String>,
+    /// `--runtime-session`: `identity`, `session` or `request`.
+    pub runtime_session: Option<String>,
+    /// `--header` and `--headers`, in order, as typed (`K=V`).
+    pub headers: Vec<String>,
+    /// `--metadata`, in order, as typed (`K=V`).
+    pub metadata: Vec<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--retries`.
+    pub retries: Option<u32>,
     /// `--help` was given.
     pub help: bool,
     /// `--version` was given.
@@ -150,6 +189,37 @@ impl Args {
                 Long("tool-timeout") => {
                     a.tool_timeout = Some(seconds("--tool-timeout", parser.value()?)?)
                 }
+                Long("role-arn") => a.role_arn = Some(text("--role-arn", parser.value()?)?),
+                Long("role-session-name") => {
+                    a.role_session_name = Some(text("--role-session-name", parser.value()?)?)
+                }
+                Long("external-id") => {
+                    a.external_id = Some(text("--external-id", parser.value()?)?)
+                }
+                Long("qualifier") => a.qualifier = Some(text("--qualifier", parser.value()?)?),
+                Long("runtime-session") => {
+                    a.runtime_session = Some(text("--runtime-session", parser.value()?)?)
+                }
+                Long("header") => a.headers.push(text("--header", parser.value()?)?),
+                Long("headers") => {
+                    let list = text("--headers", parser.value()?)?;
+                    a.headers.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|h| !h.is_empty())
+                            .map(str::to_owned),
+                    );
+                }
+                Long("metadata") => a.metadata.push(text("--metadata", parser.value()?)?),
+                Long("read-only") => a.read_only = true,
+                Long("retries") => {
+                    let v = text("--retries", parser.value()?)?;
+                    a.retries = Some(v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                        UsageError(format!(
+                            "--retries: expected a number from 0 to 10, found {v:?}"
+                        ))
+                    })?);
+                }
                 Short('h') | Long("help") => a.help = true,
                 Short('V') | Long("version") => a.version = true,
                 Value(v) if a.endpoint.is_none() => a.endpoint = Some(text("<endpoint-url>", v)?),
@@ -189,6 +259,28 @@ mod tests {
         assert_eq!(a.region.as_deref(), Some("us-west-2"));
         assert_eq!(a.service.as_deref(), Some("svc"));
         assert_eq!(a.profile.as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn repeatable_flags_keep_their_order() {
+        let a = parse(&[
+            "u",
+            "--header",
+            "A=1",
+            "--headers",
+            "B=2, C=3",
+            "--metadata",
+            "k=v",
+            "--read-only",
+            "--retries",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(a.headers, ["A=1", "B=2", "C=3"]);
+        assert_eq!(a.metadata, ["k=v"]);
+        assert!(a.read_only);
+        assert_eq!(a.retries, Some(0));
+        assert!(parse(&["u", "--retries", "11"]).is_err());
     }
 
     #[test]

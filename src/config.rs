@@ -274,6 +274,139 @@ impl Default for Timeouts {
     }
 }
 
+/// How the AgentCore runtime-session header is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeSession {
+    /// A hash of the caller identity (STS GetCallerIdentity): the same across
+    /// restarts for the same AWS principal.
+    Identity,
+    /// One random id per process.
+    Session,
+    /// A new random id per request.
+    Request,
+}
+
+/// Relay behaviour chosen on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayOptions {
+    /// Retries for requests that failed without taking effect (`--retries`).
+    pub retries: u32,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--header`/`--headers`, validated, names lower-case.
+    pub extra_headers: Vec<(String, String)>,
+    /// `--metadata` keys and values (strings).
+    pub metadata: Vec<(String, serde_json::Value)>,
+    /// `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` mode.
+    pub runtime_session: Option<RuntimeSession>,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            retries: 2,
+            read_only: false,
+            extra_headers: Vec::new(),
+            metadata: Vec::new(),
+            runtime_session: None,
+        }
+    }
+}
+
+/// Headers `--header` may not set: the transport's, the signature's and MCP's own.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "authorization",
+    "content-length",
+    "content-type",
+    "accept",
+    "transfer-encoding",
+    "connection",
+    "expect",
+    "te",
+    "upgrade",
+    "last-event-id",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+];
+
+fn parse_header(text: &str) -> Result<(String, String), ConfigError> {
+    let bad = |why: &str| ConfigError(format!("--header {text:?}: {why}"));
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=VALUE"))?;
+    let name = name.trim().to_ascii_lowercase();
+    let value = value.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err(bad("the name must be an HTTP token"));
+    }
+    if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        return Err(bad("the value must not contain control characters"));
+    }
+    if RESERVED_HEADERS.contains(&name.as_str())
+        || name.starts_with("x-amz-")
+        || name.starts_with("mcp-param-")
+    {
+        return Err(bad("this header is set by mcp-sigv4 itself"));
+    }
+    Ok((name, value.to_owned()))
+}
+
+/// The endpoint URL for an AgentCore Runtime ARN
+/// (`arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>`, optionally
+/// `…/runtime-endpoint/<name>`, which gives the qualifier):
+/// `https://bedrock-agentcore.<region>.amazonaws.com/runtimes/<ARN, percent-encoded>/invocations?qualifier=<q>`.
+///
+/// # Errors
+/// [`ConfigError`] when the ARN is not an AgentCore runtime ARN.
+pub fn runtime_arn_url(arn: &str, qualifier: Option<&str>) -> Result<String, ConfigError> {
+    let bad = |why: &str| {
+        ConfigError(format!(
+            "{arn:?} is not an AgentCore Runtime ARN ({why}); expected arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>"
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "bedrock-agentcore" {
+        return Err(bad("wrong service or shape"));
+    }
+    let (partition, region, account, resource) = (parts[1], parts[3], parts[4], parts[5]);
+    if !is_region(region) {
+        return Err(bad("no region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the account must be 12 digits"));
+    }
+    let rest = resource
+        .strip_prefix("runtime/")
+        .ok_or_else(|| bad("not a runtime"))?;
+    let (runtime_id, endpoint_name) = match rest.split_once("/runtime-endpoint/") {
+        Some((id, name)) => (id, Some(name)),
+        None => (rest, None),
+    };
+    if runtime_id.is_empty() || runtime_id.contains('/') {
+        return Err(bad("no runtime id"));
+    }
+    let runtime_arn =
+        format!("arn:{partition}:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}");
+    let qualifier = qualifier.or(endpoint_name).unwrap_or("DEFAULT");
+    let suffix = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!(
+        "https://bedrock-agentcore.{region}.{suffix}/runtimes/{}/invocations?qualifier={}",
+        crate::sigv4::canonical::uri_encode(&runtime_arn),
+        crate::sigv4::canonical::uri_encode(qualifier)
+    ))
+}
+
 /// How requests are signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningChoice {
@@ -303,10 +436,26 @@ pub struct Config {
     pub profile: Option<String>,
     /// SigV4 or SigV4A, and whether to switch.
     pub signing: SigningChoice,
+    /// Relay behaviour.
+    pub relay: RelayOptions,
+    /// A role to assume on top of the credentials found (`--role-arn`, else
+    /// `AGENTCORE_ASSUME_ROLE_ARN`), with its session name and external id.
+    pub assume_role: Option<AssumeRoleOptions>,
     /// Timeouts.
     pub timeouts: Timeouts,
     /// Log level.
     pub log_level: log::LevelFilter,
+}
+
+/// `--role-arn` and its companions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumeRoleOptions {
+    /// The role ARN.
+    pub role_arn: String,
+    /// `--role-session-name`.
+    pub session_name: Option<String>,
+    /// `--external-id`.
+    pub external_id: Option<String>,
 }
 
 /// A configuration that cannot work; the message says what to change.
@@ -349,10 +498,20 @@ impl Config {
     /// no region anywhere.
     pub fn resolve(args: &Args, resolver: &Resolver) -> Result<Self, ConfigError> {
         let env = resolver.env();
-        let url = args.endpoint.as_deref().ok_or_else(|| {
+        let target = args.endpoint.as_deref().ok_or_else(|| {
             ConfigError("expected an endpoint URL; see `mcp-sigv4 --help`".into())
         })?;
-        let endpoint = Endpoint::parse(url)?;
+        let url = if target.starts_with("arn:") {
+            runtime_arn_url(target, args.qualifier.as_deref())?
+        } else {
+            if args.qualifier.is_some() {
+                return Err(ConfigError(
+                    "--qualifier applies to an AgentCore Runtime ARN; with a URL, put ?qualifier= in it".into(),
+                ));
+            }
+            target.to_owned()
+        };
+        let endpoint = Endpoint::parse(&url)?;
         if endpoint.scheme == "http" {
             let port = endpoint.port.unwrap_or(80);
             if !is_loopback_host(&endpoint.host, port) {
@@ -409,6 +568,54 @@ impl Config {
             )));
         };
         let signing = signing_choice(args, resolver, info.global, &region)?;
+        let agentcore_runtime =
+            service == "bedrock-agentcore" && endpoint.path.starts_with("/runtimes/");
+        let runtime_session = match args.runtime_session.as_deref() {
+            None if agentcore_runtime => Some(RuntimeSession::Session),
+            None => None,
+            Some("identity") => Some(RuntimeSession::Identity),
+            Some("session") => Some(RuntimeSession::Session),
+            Some("request") => Some(RuntimeSession::Request),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "--runtime-session: expected identity, session or request, found {other:?}"
+                )));
+            }
+        };
+        let mut extra_headers = Vec::new();
+        for h in &args.headers {
+            extra_headers.push(parse_header(h)?);
+        }
+        let mut metadata = Vec::new();
+        for m in &args.metadata {
+            let (k, v) = m
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| ConfigError(format!("--metadata {m:?}: expected KEY=VALUE")))?;
+            metadata.push((k.trim().to_owned(), serde_json::Value::String(v.to_owned())));
+        }
+        let relay = RelayOptions {
+            retries: args.retries.unwrap_or(2),
+            read_only: args.read_only,
+            extra_headers,
+            metadata,
+            runtime_session,
+        };
+        let assume_role = args
+            .role_arn
+            .clone()
+            .or_else(|| env.get_nonblank("AGENTCORE_ASSUME_ROLE_ARN"))
+            .map(|role_arn| AssumeRoleOptions {
+                role_arn,
+                session_name: args.role_session_name.clone(),
+                external_id: args.external_id.clone(),
+            });
+        if assume_role.is_none() && (args.role_session_name.is_some() || args.external_id.is_some())
+        {
+            return Err(ConfigError(
+                "--role-session-name and --external-id need --role-arn (or AGENTCORE_ASSUME_ROLE_ARN)".into(),
+            ));
+        }
         let defaults = Timeouts::default();
         let secs = |v: Option<f64>, d: Duration| v.map(Duration::from_secs_f64).unwrap_or(d);
         Ok(Config {
@@ -423,6 +630,8 @@ impl Config {
             global_endpoint: info.global,
             profile: args.profile.clone(),
             signing,
+            relay,
+            assume_role,
             endpoint,
             service,
             region,
@@ -696,6 +905,105 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("\"v5\""), "{e}");
+    }
+
+    #[test]
+    fn runtime_arns_become_invocation_urls() {
+        let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/mcp_server-AbCdEfGhIj";
+        assert_eq!(
+            runtime_arn_url(arn, None).unwrap(),
+            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fmcp_server-AbCdEfGhIj/invocations?qualifier=DEFAULT"
+        );
+        let ep = format!("{arn}/runtime-endpoint/prod");
+        assert!(
+            runtime_arn_url(&ep, None)
+                .unwrap()
+                .ends_with("/invocations?qualifier=prod")
+        );
+        assert!(
+            runtime_arn_url(&ep, Some("beta"))
+                .unwrap()
+                .ends_with("?qualifier=beta")
+        );
+        for bad in [
+            "arn:aws:lambda:us-east-1:123456789012:function/x",
+            "arn:aws:bedrock-agentcore:us-east-1:123:runtime/x",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/x",
+        ] {
+            assert!(runtime_arn_url(bad, None).is_err(), "{bad}");
+        }
+        let c = resolve(&[arn, "--qualifier", "prod"], &[]).unwrap();
+        assert_eq!(
+            (c.service.as_str(), c.region.as_str()),
+            ("bedrock-agentcore", "us-east-1")
+        );
+        assert_eq!(c.endpoint.query, "qualifier=prod");
+        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Session));
+        let c = resolve(&[arn, "--runtime-session", "request"], &[]).unwrap();
+        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Request));
+        assert!(
+            resolve(
+                &[
+                    "https://x.example/",
+                    "--service",
+                    "s",
+                    "--region",
+                    "r",
+                    "--qualifier",
+                    "q"
+                ],
+                &[]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn extra_headers_and_metadata_are_checked() {
+        let base = ["http://127.0.0.1:9/", "--service", "s", "--region", "r"];
+        let with = |extra: &[&str]| {
+            let mut a: Vec<&str> = base.to_vec();
+            a.extend_from_slice(extra);
+            resolve(&a, &[])
+        };
+        let c = with(&[
+            "--header",
+            "X-Tenant=acme",
+            "--headers",
+            "X-A=1,X-B=2",
+            "--metadata",
+            "team=core",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.relay.extra_headers,
+            vec![
+                ("x-tenant".into(), "acme".into()),
+                ("x-a".into(), "1".into()),
+                ("x-b".into(), "2".into())
+            ]
+        );
+        assert_eq!(
+            c.relay.metadata,
+            vec![("team".into(), serde_json::json!("core"))]
+        );
+        for bad in [
+            "Authorization=x",
+            "X-Amz-Date=1",
+            "Mcp-Session-Id=1",
+            "bad name=1",
+            "NoEquals",
+        ] {
+            assert!(with(&["--header", bad]).is_err(), "{bad}");
+        }
+        assert!(with(&["--metadata", "=v"]).is_err());
+        let c = resolve(
+            &base,
+            &[("AGENTCORE_ASSUME_ROLE_ARN", "arn:aws:iam::1:role/R")],
+        )
+        .unwrap();
+        assert_eq!(c.assume_role.unwrap().role_arn, "arn:aws:iam::1:role/R");
+        assert!(with(&["--external-id", "x"]).is_err());
     }
 
     #[test]

@@ -61,8 +61,17 @@ fn main() -> ExitCode {
     if let Err(e) = auth.provider().credentials() {
         log::warn!("{e}");
     }
+    let runtime_session = relay::random_id();
     let stdin = io::stdin().lock();
-    let code = relay::run(config.endpoint, config.timeouts, auth, stdin, io::stdout());
+    let code = relay::run(
+        config.endpoint,
+        config.timeouts,
+        config.relay,
+        auth,
+        runtime_session,
+        stdin,
+        io::stdout(),
+    );
     ExitCode::from(code as u8)
 }
 

@@ -3,52 +3,74 @@
 //! Owns: the threads and the flow of messages. The calling thread owns stdin and
 //! reads newline-delimited JSON-RPC; one thread owns stdout and writes whole
 //! lines; every message from the client becomes one signed POST on a thread of
-//! its own (an *exchange*), so a long tool call never blocks a ping, a
-//! cancellation or another call. Each exchange forwards what the server answers
-//! — a JSON body or the events of an SSE stream — to stdout, and answers every
-//! request it carried exactly once: with the server's response or a JSON-RPC
-//! error with the same id (`../shared/spec/mcp-streamable-http.md` §3–§5, §9).
-//! Refuses: changing a message body; sending anything on stdout but JSON-RPC.
+//! its own (an *exchange*, `exchange.rs`), so a long tool call never blocks a
+//! ping, a cancellation or another call; one more thread keeps the optional GET
+//! stream for server-initiated messages (`listen.rs`). Every request the client
+//! sends is answered exactly once: with the server's response or a JSON-RPC
+//! error with the same id (`../shared/spec/mcp-streamable-http.md`,
+//! `../shared/spec/mcp-2026-07-28.md`).
+//! Refuses: changing a message body except where a rule says so (`--metadata`,
+//! `--read-only`, invalid `x-mcp-header` tools: `policy.rs`); sending anything
+//! on stdout but JSON-RPC.
 //!
 //! Ordering: an exchange for `initialize`, or for a message of only
 //! notifications and responses, holds back the next message until its HTTP
 //! answer head arrives (at most [`ORDER_WAIT`]), so the server sees
 //! `notifications/initialized` before the requests that follow it and every
 //! request after `initialize` carries the session id.
+//!
+//! Shutdown: at the end of stdin, requests in flight get up to
+//! [`SHUTDOWN_GRACE`] to finish (MCP clients send SIGTERM about 2 s after
+//! closing stdin); the rest are abandoned — the client has ended the
+//! conversation and SDK clients fail on lines written after they close — the
+//! session is ended with a signed DELETE, and the process exits 0. A closed stdout ends the
+//! session and the process at once. SIGINT/SIGTERM cannot be caught without
+//! `unsafe` code or a new dependency (std has no signal API); they end the
+//! process at once, losing nothing already written (every line is flushed), and
+//! the server's session idle timeout reclaims the session.
 
+mod exchange;
 pub mod jsonrpc;
+mod listen;
+pub mod modern;
 pub mod pending;
+pub mod policy;
 pub mod session;
 pub mod sse;
 pub mod stdio;
+mod upstream;
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use crate::auth::{AuthError, RequestAuth};
-use crate::config::{Endpoint, Timeouts};
-use crate::credentials::Credentials;
-use crate::http::{self, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, Response};
-use crate::sigv4::Algorithm;
+use crate::auth::RequestAuth;
+use crate::config::{Endpoint, RelayOptions, Timeouts};
+use crate::http::{self, ClientSettings, Method, RequestTimeouts};
 use jsonrpc::{Classified, Id, Invalid, Kind};
-use pending::{Completion, Pending};
+use pending::Pending;
+use policy::ToolCache;
 use session::Session;
 use stdio::{Line, LineReader, Output};
+pub use upstream::{MAX_ERROR_BODY, RUNTIME_SESSION_HEADER};
 
 /// The largest message accepted from stdin or from the server (64 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
-
-/// The most bytes of an HTTP error body read for its message (64 KiB).
-pub const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// The longest the reader holds back the next message for ordering.
 pub const ORDER_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the session DELETE at shutdown may take.
-pub const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long requests in flight may still take after stdin ends.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// A one-shot signal between an exchange and the stdin reader.
 #[derive(Clone, Default)]
@@ -87,9 +109,14 @@ impl ActiveGuard {
 }
 
 impl Active {
-    fn wait_idle(&self) {
+    /// Waits until no exchange is in flight, or `limit` passed; true when idle.
+    fn wait_idle(&self, limit: Duration) -> bool {
         let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        drop(self.1.wait_while(guard, |n| *n > 0));
+        let (n, _) = self
+            .1
+            .wait_timeout_while(guard, limit, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *n == 0
     }
 }
 
@@ -104,255 +131,36 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// Why an exchange got no HTTP answer.
-#[derive(Debug)]
-enum SendError {
-    Auth(AuthError),
-    Http(HttpError),
-}
-
-fn describe(e: &SendError) -> String {
-    match e {
-        SendError::Auth(a) => a.to_string(),
-        SendError::Http(h) => h.to_string(),
-    }
-}
-
-/// An HTTP answer, with a note on what the authentication retries saw.
-struct Sent {
-    response: Response,
-    note: Option<String>,
-}
-
-/// What an AWS error answer says: the error type (sanitized), message and
-/// request id, from the headers and a JSON or XML body.
-#[derive(Debug, Default)]
-struct AwsError {
-    error_type: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
-    body: Vec<u8>,
-}
-
-impl AwsError {
-    fn expired_credentials(&self) -> bool {
-        matches!(
-            self.error_type.as_deref(),
-            Some("ExpiredToken" | "ExpiredTokenException")
-        )
-    }
-
-    fn signature_refused(&self) -> bool {
-        matches!(
-            self.error_type.as_deref(),
-            Some(
-                "InvalidSignatureException"
-                    | "SignatureDoesNotMatch"
-                    | "IncompleteSignatureException"
-            )
-        )
-    }
-}
-
-/// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
-/// back as the response body, so it can still be read; a 2xx answer is left
-/// alone.
-fn peek_error(response: &mut Response) -> AwsError {
-    if (200..300).contains(&response.status) {
-        return AwsError::default();
-    }
-    let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
-    response.body = Box::new(std::io::Cursor::new(body.clone()));
-    let text = String::from_utf8_lossy(&body);
-    let json: Option<Value> = serde_json::from_str(text.trim()).ok();
-    let raw_type = response
-        .header("x-amzn-errortype")
-        .map(str::to_owned)
-        .or_else(|| {
-            let b = json.as_ref()?;
-            ["__type", "code", "Code"]
-                .iter()
-                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
-        })
-        .or_else(|| xml_tag(&text, "Code").map(str::to_owned));
-    let error_type = raw_type.and_then(|raw| {
-        let cut = raw.split(':').next().unwrap_or("");
-        let name = cut.rsplit('#').next().unwrap_or(cut).trim();
-        (!name.is_empty()).then(|| name.to_owned())
-    });
-    let message = json
-        .as_ref()
-        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| xml_tag(&text, "Message").map(str::to_owned));
-    let request_id = response
-        .header("x-amzn-requestid")
-        .or_else(|| response.header("x-amz-request-id"))
-        .map(str::to_owned);
-    AwsError {
-        error_type,
-        message,
-        request_id,
-        body,
-    }
-}
-
 /// What every exchange shares.
 struct Shared {
     endpoint: Endpoint,
     url: String,
     timeouts: Timeouts,
+    options: RelayOptions,
     client: http::Client,
     auth: RequestAuth,
     session: Session,
     pending: Pending,
+    tools: ToolCache,
     active: Active,
+    /// The client's `initialize` and `notifications/initialized`, replayed when
+    /// the server ends the session.
+    initialize: Mutex<Option<Vec<u8>>>,
+    initialized: Mutex<Option<Vec<u8>>>,
+    /// One re-initialization at a time.
+    reinit: Mutex<()>,
+    /// The session generation whose GET stream is running, if any.
+    listening: Mutex<Option<u64>>,
+    /// The runtime-session id for `session` and `identity` modes.
+    runtime_session: String,
+    shutting_down: AtomicBool,
+    next_id: AtomicU64,
 }
 
 impl Shared {
-    /// Builds, signs and sends one request to the endpoint, with the two
-    /// authentication retries: when the service says the credentials expired,
-    /// they are resolved again and the request is sent once more; when it refuses
-    /// a SigV4 signature and the SigV4A switch is allowed, the request is sent
-    /// once more signed SigV4A (a 403 means it was not processed, so neither
-    /// retry repeats a side effect).
-    fn send(
-        &self,
-        method: Method,
-        body: &[u8],
-        with_session: bool,
-        timeouts: RequestTimeouts,
-    ) -> Result<Sent, SendError> {
-        let algorithm = self.auth.algorithm();
-        let (mut response, credentials) =
-            self.attempt(algorithm, method, body, with_session, timeouts)?;
-        let mut error = peek_error(&mut response);
-        if error.expired_credentials() {
-            log::info!(
-                "{} says the credentials from {} expired; resolving them again",
-                self.endpoint.host,
-                credentials.source()
-            );
-            self.auth.provider().invalidate(&credentials);
-            let (again, _) = self.attempt(algorithm, method, body, with_session, timeouts)?;
-            response = again;
-            error = peek_error(&mut response);
-        }
-        if !(response.status == 403
-            && error.signature_refused()
-            && self.auth.may_upgrade(algorithm))
-        {
-            return Ok(Sent {
-                response,
-                note: None,
-            });
-        }
-        log::debug!(
-            "{} refused the SigV4 signature (HTTP 403 {}); sending again signed SigV4A",
-            self.endpoint.host,
-            error.error_type.as_deref().unwrap_or("")
-        );
-        match self.attempt(Algorithm::V4a, method, body, with_session, timeouts) {
-            Ok((mut second, _)) if matches!(second.status, 401 | 403) => {
-                let second_error = peek_error(&mut second);
-                Ok(Sent {
-                    response,
-                    note: Some(format!(
-                        "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
-                        self.auth.region_set(),
-                        second.status,
-                        second_error
-                            .error_type
-                            .map(|t| format!(" {t}"))
-                            .unwrap_or_default()
-                    )),
-                })
-            }
-            Ok((second, _)) => {
-                if self.auth.confirm_upgrade() {
-                    log::info!(
-                        "{} refused SigV4 and accepted SigV4A: signing every further request with SigV4A (region set {})",
-                        self.endpoint.host,
-                        self.auth.region_set()
-                    );
-                }
-                Ok(Sent {
-                    response: second,
-                    note: None,
-                })
-            }
-            Err(e) => Ok(Sent {
-                response,
-                note: Some(format!(
-                    "SigV4 was refused with HTTP 403, and sending again with SigV4A failed: {}",
-                    describe(&e)
-                )),
-            }),
-        }
-    }
-
-    /// One signed attempt.
-    fn attempt(
-        &self,
-        algorithm: Algorithm,
-        method: Method,
-        body: &[u8],
-        with_session: bool,
-        timeouts: RequestTimeouts,
-    ) -> Result<(Response, Arc<Credentials>), SendError> {
-        let host = self.endpoint.authority();
-        let session_id = if with_session {
-            self.session.id()
-        } else {
-            None
-        };
-        let version = if with_session {
-            self.session.protocol_version()
-        } else {
-            None
-        };
-        let mut headers: Vec<(&str, &str)> = vec![("host", &host)];
-        match method {
-            Method::Post => {
-                headers.push(("accept", "application/json, text/event-stream"));
-                headers.push(("content-type", "application/json"));
-            }
-            Method::Get => headers.push(("accept", "text/event-stream")),
-            Method::Delete | Method::Put => {}
-        }
-        if let Some(id) = &session_id {
-            headers.push(("mcp-session-id", id.expose()));
-        }
-        if let Some(v) = &version {
-            headers.push(("mcp-protocol-version", v));
-        }
-        let signed = self
-            .auth
-            .sign(
-                algorithm,
-                method.as_str(),
-                &self.endpoint.path,
-                &self.endpoint.query,
-                &headers,
-                body,
-            )
-            .map_err(SendError::Auth)?;
-        headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
-        let response = self
-            .client
-            .send(method, &self.url, &headers, body, timeouts)
-            .map_err(SendError::Http)?;
-        Ok((response, signed.credentials))
-    }
-
-    /// Stores the `Mcp-Session-Id` of any response that carries one.
-    fn capture_session(&self, response: &Response) {
-        if let Some(id) = response.header("mcp-session-id") {
-            if self.session.set_id(id) {
-                log::info!("MCP session established ({} character id)", id.len());
-            }
-        }
+    /// A fresh id for the relay's own requests, in a namespace clients do not use.
+    fn internal_id(&self) -> String {
+        format!("mcp-sigv4-{}", self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Ends the session with a signed DELETE, if there is one.
@@ -365,19 +173,20 @@ impl Shared {
             per_read: Some(DELETE_TIMEOUT),
             total: Some(DELETE_TIMEOUT),
         };
-        match self
-            .send(Method::Delete, b"", true, timeouts)
-            .map(|s| s.response)
-        {
-            Ok(r) if (200..300).contains(&r.status) => {
-                log::info!("MCP session ended (HTTP {})", r.status)
+        let extra = upstream::Extra {
+            with_session: true,
+            ..Default::default()
+        };
+        match self.send(Method::Delete, b"", &extra, timeouts) {
+            Ok(s) if (200..300).contains(&s.response.status) => {
+                log::info!("MCP session ended (HTTP {})", s.response.status)
             }
-            Ok(r) if r.status == 405 => {
+            Ok(s) if s.response.status == 405 => {
                 log::info!("the server does not let clients end sessions (HTTP 405)")
             }
-            Ok(r) => log::warn!("ending the MCP session: HTTP {}", r.status),
-            Err(SendError::Http(e)) => log::warn!("ending the MCP session failed: {e}"),
-            Err(SendError::Auth(e)) => log::warn!("ending the MCP session: {e}"),
+            Ok(s) if s.response.status == 404 => log::info!("the MCP session had already ended"),
+            Ok(s) => log::warn!("ending the MCP session: HTTP {}", s.response.status),
+            Err(e) => log::warn!("ending the MCP session failed: {e}"),
         }
     }
 }
@@ -388,16 +197,57 @@ struct Ctx {
     out: Output,
 }
 
+impl Ctx {
+    fn clone_ctx(&self) -> Ctx {
+        Ctx {
+            shared: Arc::clone(&self.shared),
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// A random identifier (36 characters, UUID version 4 layout), from the
+/// process's randomly seeded hasher keys, the clock and a counter, mixed with
+/// SHA-256 — unpredictable enough for a routing id, without a new dependency.
+pub fn random_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = Sha256::new();
+    for _ in 0..4 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        hasher.update(h.finish().to_le_bytes());
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    hasher.update(nanos.to_le_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    let mut b: [u8; 16] = hasher.finalize()[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 /// Runs the relay until stdin ends; returns the process exit code.
 ///
-/// `input` is the client's stdin, `output` its stdout. On end of input the relay
-/// waits for exchanges in flight (each bounded by its timeouts), ends the session
-/// with a signed DELETE, flushes stdout and returns 0. If stdout closes, the
-/// session is ended and the process exits at once with 0.
+/// `input` is the client's stdin, `output` its stdout. `runtime_session` is the
+/// AgentCore runtime-session id for `session`/`identity` modes (see
+/// [`RelayOptions::runtime_session`]).
 pub fn run<R: BufRead, W: Write + Send + 'static>(
     endpoint: Endpoint,
     timeouts: Timeouts,
+    options: RelayOptions,
     auth: RequestAuth,
+    runtime_session: String,
     input: R,
     output: W,
 ) -> i32 {
@@ -411,16 +261,26 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         url: endpoint.url(),
         endpoint,
         timeouts,
+        options,
         client,
         auth,
         session: Session::new(),
         pending: Pending::new(),
+        tools: ToolCache::new(),
         active: Active::default(),
+        initialize: Mutex::new(None),
+        initialized: Mutex::new(None),
+        reinit: Mutex::new(()),
+        listening: Mutex::new(None),
+        runtime_session,
+        shutting_down: AtomicBool::new(false),
+        next_id: AtomicU64::new(1),
     });
     let on_closed = {
         let shared = Arc::clone(&shared);
         move |e: std::io::Error| {
             log::info!("stdout closed ({e}); ending");
+            shared.shutting_down.store(true, Ordering::Release);
             shared.delete_session();
             std::process::exit(0);
         }
@@ -431,11 +291,27 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         out,
     };
     read_loop(&ctx, input);
-    log::debug!(
-        "stdin closed; waiting for {} request(s) in flight",
-        shared.pending.len()
-    );
-    shared.active.wait_idle();
+    shared.shutting_down.store(true, Ordering::Release);
+    let waiting = shared.pending.len();
+    if waiting > 0 {
+        log::debug!(
+            "stdin closed; giving {waiting} request(s) in flight up to {} s",
+            SHUTDOWN_GRACE.as_secs_f64()
+        );
+    }
+    if !shared.active.wait_idle(SHUTDOWN_GRACE) {
+        // The client ended the conversation by closing stdin; SDK clients stop
+        // reading then, and fail on a late line. The session DELETE below tells
+        // the server to stop the work.
+        let left = shared.pending.ids();
+        for id in &left {
+            shared.pending.fail(id);
+        }
+        log::info!(
+            "stdin closed: abandoning {} request(s) still in flight",
+            left.len()
+        );
+    }
     shared.delete_session();
     drop(ctx);
     let _ = writer.join();
@@ -460,7 +336,7 @@ fn read_loop<R: BufRead>(ctx: &Ctx, input: R) {
                 ctx.out.send(jsonrpc::error_response(
                     None,
                     jsonrpc::INVALID_REQUEST,
-                    &format!("message larger than {max} bytes; it was not sent"),
+                    &format!("Invalid Request: message larger than {max} bytes; it was not sent"),
                     None,
                 ));
                 continue;
@@ -494,47 +370,149 @@ fn read_loop<R: BufRead>(ctx: &Ctx, input: R) {
     }
 }
 
-/// Registers the message's requests and starts its exchange. Returns a gate the
-/// next message must wait for, when ordering matters.
-fn dispatch(ctx: &Ctx, body: Vec<u8>, message: Classified) -> Option<Gate> {
-    let shared = &ctx.shared;
-    for item in &message.items {
-        match item {
-            Kind::Request { id, method }
-                if !shared.pending.register(id, method) && !message.batch =>
-            {
-                ctx.out.send(jsonrpc::error_response(
-                    Some(id),
-                    jsonrpc::INVALID_REQUEST,
-                    &format!("Invalid Request: id {id} is already used by a request in flight"),
-                    None,
-                ));
-                return None;
-            }
-            Kind::Notification { method } if method == "notifications/cancelled" => {
-                if let Some(id) = cancelled_id(&body, message.batch) {
-                    shared.pending.cancel(&id);
-                }
-            }
-            _ => {}
+/// A client message, ready to send.
+struct Outgoing {
+    /// The bytes to POST (the client's, unless a rule rewrote them).
+    body: Vec<u8>,
+    message: Classified,
+    /// The single message's method.
+    method: Option<String>,
+    /// The version a 2026-07-28 request names in its `_meta`.
+    modern: Option<String>,
+    /// The parsed body (single messages only).
+    value: Option<Value>,
+    is_initialize: bool,
+    /// Abort flags of the requests in it.
+    aborts: Vec<Arc<AtomicBool>>,
+}
+
+impl Outgoing {
+    /// No message: what a GET stream reads for.
+    fn none() -> Self {
+        Outgoing {
+            body: Vec::new(),
+            message: Classified {
+                items: Vec::new(),
+                batch: false,
+            },
+            method: None,
+            modern: None,
+            value: None,
+            is_initialize: false,
+            aborts: Vec::new(),
         }
     }
-    let is_initialize = !message.batch
-        && matches!(message.items.first(), Some(Kind::Request { method, .. }) if method == "initialize");
-    let needs_order = is_initialize || message.request_ids().next().is_none();
+
+    fn aborted(&self) -> bool {
+        !self.aborts.is_empty() && self.aborts.iter().all(|a| a.load(Ordering::Acquire))
+    }
+
+    fn is_tool_call(&self) -> bool {
+        self.method.as_deref() == Some("tools/call")
+    }
+
+    fn is_listen(&self) -> bool {
+        self.method.as_deref() == Some("subscriptions/listen")
+    }
+
+    fn has_requests(&self) -> bool {
+        self.message.request_ids().next().is_some()
+    }
+}
+
+/// Registers the message's requests, applies the local rules, and starts its
+/// exchange. Returns a gate the next message must wait for, when ordering
+/// matters.
+fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
+    let shared = &ctx.shared;
+    let single = (!message.batch).then(|| message.items[0].clone());
+    let mut value: Option<Value> = if single.is_some() {
+        serde_json::from_slice(&bytes).ok()
+    } else {
+        None
+    };
+    let method = single.as_ref().and_then(|k| k.method().map(str::to_owned));
+    let modern = value
+        .as_ref()
+        .and_then(|v| modern::request_version(v).map(str::to_owned));
+    let mut body = bytes;
+
+    match (&single, method.as_deref()) {
+        (Some(Kind::Request { .. }), Some("initialize")) => {
+            *shared.initialize.lock().unwrap_or_else(|p| p.into_inner()) = Some(body.clone());
+        }
+        (Some(Kind::Notification { .. }), Some("notifications/initialized")) => {
+            *shared.initialized.lock().unwrap_or_else(|p| p.into_inner()) = Some(body.clone());
+        }
+        (Some(Kind::Notification { .. }), Some("notifications/cancelled")) => {
+            let id = value
+                .as_ref()
+                .and_then(|v| v.pointer("/params/requestId"))
+                .filter(|i| i.is_string() || i.is_number())
+                .map(|i| Id::from_json(&i.to_string()));
+            if let Some(id) = id {
+                if shared.pending.cancel(&id) == Some(true) {
+                    // 2026-07-28 over HTTP: closing the request's stream is the
+                    // cancellation; the notification itself is not sent.
+                    log::debug!("cancelling request {id}: closing its stream");
+                    return None;
+                }
+            }
+        }
+        _ => {}
+    }
+
+    // --metadata: added to every request's params._meta.
+    if let (Some(Kind::Request { .. }), Some(v)) = (&single, value.as_mut()) {
+        if policy::add_metadata(v, &shared.options.metadata) {
+            body = serde_json::to_vec(v).unwrap_or(body);
+        }
+    }
+
+    let mut aborts = Vec::new();
+    for item in &message.items {
+        if let Kind::Request { id, method } = item {
+            match shared.pending.register(id, method, modern.is_some()) {
+                Some(abort) => aborts.push(abort),
+                None if !message.batch => {
+                    ctx.out.send(jsonrpc::error_response(
+                        Some(id),
+                        jsonrpc::INVALID_REQUEST,
+                        &format!("Invalid Request: id {id} is already used by a request in flight"),
+                        None,
+                    ));
+                    return None;
+                }
+                None => {}
+            }
+        }
+    }
+    let is_initialize =
+        matches!(&single, Some(Kind::Request { method, .. }) if method == "initialize");
+    let outgoing = Outgoing {
+        body,
+        method,
+        modern,
+        value,
+        is_initialize,
+        aborts,
+        message,
+    };
+    let needs_order = outgoing.is_initialize || !outgoing.has_requests();
     let gate = Gate::default();
     let thread_gate = gate.clone();
-    let thread_ctx = Ctx {
-        shared: Arc::clone(&ctx.shared),
-        out: ctx.out.clone(),
-    };
-    let ids: Vec<Id> = message.request_ids().map(|(id, _)| id.clone()).collect();
+    let thread_ctx = ctx.clone_ctx();
+    let ids: Vec<Id> = outgoing
+        .message
+        .request_ids()
+        .map(|(id, _)| id.clone())
+        .collect();
     let active = ActiveGuard::enter(&ctx.shared);
     let spawned = std::thread::Builder::new()
         .name("exchange".into())
         .spawn(move || {
             let _active = active;
-            exchange(&thread_ctx, &body, &message, is_initialize, &thread_gate);
+            exchange::run(&thread_ctx, &outgoing, &thread_gate);
             thread_gate.open();
         });
     if let Err(e) = spawned {
@@ -554,345 +532,30 @@ fn dispatch(ctx: &Ctx, body: Vec<u8>, message: Classified) -> Option<Gate> {
     needs_order.then_some(gate)
 }
 
-fn cancelled_id(body: &[u8], batch: bool) -> Option<Id> {
-    if batch {
-        return None;
-    }
-    let id = jsonrpc::pointer(body, "/params/requestId")?;
-    match id {
-        Value::String(_) | Value::Number(_) => Some(Id::from_json(&id.to_string())),
-        _ => None,
-    }
-}
-
-/// Timeouts for a message: tool calls wait up to `--tool-timeout` for each next
-/// byte with no overall limit; everything else gets `--read-timeout` per read
-/// and `--timeout` overall.
-fn timeouts_for(t: &Timeouts, message: &Classified) -> RequestTimeouts {
-    if message.request_ids().any(|(_, m)| m == "tools/call") {
-        RequestTimeouts {
-            response: t.tool,
-            per_read: Some(t.tool),
-            total: None,
+/// Waits `delay`, waking early when shutting down; false when interrupted.
+fn pause(shared: &Shared, delay: Duration) -> bool {
+    let end = Instant::now() + delay;
+    while Instant::now() < end {
+        if shared.shutting_down.load(Ordering::Acquire) {
+            return false;
         }
-    } else {
-        RequestTimeouts {
-            response: t.read,
-            per_read: Some(t.read),
-            total: Some(t.exchange),
-        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
     }
+    !shared.shutting_down.load(Ordering::Acquire)
 }
 
-/// One POST and everything it answers.
-fn exchange(ctx: &Ctx, body: &[u8], message: &Classified, is_initialize: bool, gate: &Gate) {
-    let shared = &ctx.shared;
-    let timeouts = timeouts_for(&shared.timeouts, message);
-    let init_id = if is_initialize {
-        message.request_ids().next().map(|(id, _)| id.clone())
-    } else {
-        None
-    };
-    match shared.send(Method::Post, body, !is_initialize, timeouts) {
-        Ok(mut sent) => {
-            shared.capture_session(&sent.response);
-            gate.open();
-            handle_response(ctx, &mut sent, message, init_id.as_ref(), timeouts);
-        }
-        Err(e) => {
-            gate.open();
-            fail_all(ctx, message, &send_failure(shared, &e, timeouts));
-        }
-    }
-    // Every request this message carried is answered by now, or gets an error.
-    let leftover = Failure {
-        code: jsonrpc::UPSTREAM_ERROR,
-        message: format!(
-            "{} ended its answer without a response to this request",
-            shared.endpoint.host
-        ),
-        data: None,
-    };
-    fail_all(ctx, message, &leftover);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An error to give the client for each unanswered request.
-struct Failure {
-    code: i64,
-    message: String,
-    data: Option<Value>,
-}
-
-fn fail_all(ctx: &Ctx, message: &Classified, failure: &Failure) {
-    for (id, _) in message.request_ids() {
-        if ctx.shared.pending.fail(id) {
-            ctx.out.send(jsonrpc::error_response(
-                Some(id),
-                failure.code,
-                &failure.message,
-                failure.data.clone(),
-            ));
-        }
-    }
-}
-
-fn send_failure(shared: &Shared, e: &SendError, timeouts: RequestTimeouts) -> Failure {
-    let host = &shared.endpoint.host;
-    match e {
-        SendError::Auth(AuthError::Credentials(c)) => Failure {
-            code: jsonrpc::CREDENTIALS_ERROR,
-            message: format!("mcp-sigv4 cannot sign the request: {c}"),
-            data: c.hint.as_ref().map(|h| json!({ "hint": h })),
-        },
-        SendError::Auth(a) => Failure {
-            code: jsonrpc::CREDENTIALS_ERROR,
-            message: format!("mcp-sigv4 cannot sign the request: {a}"),
-            data: None,
-        },
-        SendError::Http(h) if h.kind == ErrorKind::Timeout => Failure {
-            code: jsonrpc::REQUEST_TIMEOUT,
-            message: format!(
-                "no answer from {host} in time ({h}); the limits are --read-timeout {} s and --tool-timeout {} s",
-                shared.timeouts.read.as_secs_f64(),
-                timeouts
-                    .response
-                    .as_secs_f64()
-                    .max(shared.timeouts.tool.as_secs_f64())
-            ),
-            data: None,
-        },
-        SendError::Http(h) => Failure {
-            code: jsonrpc::UPSTREAM_ERROR,
-            message: format!(
-                "cannot reach {host}: {h}; check the endpoint URL, your network and any HTTPS_PROXY setting"
-            ),
-            data: None,
-        },
-    }
-}
-
-fn handle_response(
-    ctx: &Ctx,
-    sent: &mut Sent,
-    message: &Classified,
-    init_id: Option<&Id>,
-    timeouts: RequestTimeouts,
-) {
-    let shared = &ctx.shared;
-    let status = sent.response.status;
-    if !(200..300).contains(&status) {
-        http_failure(ctx, sent, message);
-        return;
-    }
-    let response = &mut sent.response;
-    if status == 202 || status == 204 {
-        return;
-    }
-    match response.media_type().as_deref() {
-        Some("application/json") => match response.read_body(MAX_MESSAGE_BYTES) {
-            Ok(bytes) => deliver(ctx, &bytes, init_id),
-            Err(e) => fail_all(
-                ctx,
-                message,
-                &send_failure(shared, &SendError::Http(e), timeouts),
-            ),
-        },
-        Some("text/event-stream") => read_stream(ctx, response, message, init_id, timeouts),
-        other => {
-            if message.request_ids().next().is_some() {
-                fail_all(
-                    ctx,
-                    message,
-                    &Failure {
-                        code: jsonrpc::UPSTREAM_ERROR,
-                        message: format!(
-                            "{} answered HTTP {status} with content type {:?}, expected application/json or text/event-stream",
-                            shared.endpoint.host,
-                            other.unwrap_or("(none)")
-                        ),
-                        data: Some(json!({ "httpStatus": status })),
-                    },
-                );
-            }
-        }
-    }
-}
-
-fn read_stream(
-    ctx: &Ctx,
-    response: &mut Response,
-    message: &Classified,
-    init_id: Option<&Id>,
-    timeouts: RequestTimeouts,
-) {
-    let reader = std::io::BufReader::with_capacity(64 << 10, &mut response.body);
-    let mut events = sse::Reader::new(reader, MAX_MESSAGE_BYTES);
-    loop {
-        match events.next_event() {
-            Ok(Some(event)) => {
-                if event.event != "message" || event.data.is_empty() {
-                    continue;
-                }
-                deliver(ctx, event.data.as_bytes(), init_id);
-            }
-            Ok(None) => return,
-            Err(e) => {
-                log::warn!(
-                    "the SSE stream from {} broke: {e}",
-                    ctx.shared.endpoint.host
-                );
-                if let sse::SseError::Io(io) = &e {
-                    if io.kind() == std::io::ErrorKind::TimedOut {
-                        let h = HttpError {
-                            kind: ErrorKind::Timeout,
-                            detail: io.to_string(),
-                        };
-                        fail_all(
-                            ctx,
-                            message,
-                            &send_failure(&ctx.shared, &SendError::Http(h), timeouts),
-                        );
-                    }
-                }
-                return;
-            }
-        }
-    }
-}
-
-/// Forwards one JSON text from the server to stdout, after checking it is
-/// JSON-RPC and that any response in it answers a request still waiting.
-fn deliver(ctx: &Ctx, bytes: &[u8], init_id: Option<&Id>) {
-    let shared = &ctx.shared;
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        log::warn!(
-            "dropping a message from the server that is not UTF-8 ({} bytes)",
-            bytes.len()
-        );
-        return;
-    };
-    let line = jsonrpc::compact(text);
-    let message = match jsonrpc::classify(line.as_bytes()) {
-        Ok(m) => m,
-        Err(e) => {
-            log::warn!(
-                "dropping a message from the server that is not JSON-RPC ({} bytes): {e:?}",
-                bytes.len()
-            );
-            return;
-        }
-    };
-    let mut forward = false;
-    for item in &message.items {
-        match item {
-            Kind::Response { id: Some(id) } => {
-                if init_id == Some(id) {
-                    if let Some(Value::String(v)) =
-                        jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
-                    {
-                        log::info!("MCP protocol version {v}");
-                        shared.session.set_protocol_version(&v);
-                    }
-                }
-                match shared.pending.complete(id) {
-                    Completion::Forward => forward = true,
-                    Completion::Unknown => {
-                        log::debug!("dropping a second or unknown response for id {id}");
-                    }
-                }
-            }
-            _ => forward = true,
-        }
-    }
-    if forward {
-        ctx.out.send(line.into_owned().into_bytes());
-    }
-}
-
-fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{tag}>"))? + start;
-    Some(text[start..end].trim())
-}
-
-/// Answers the message's requests after an HTTP error status.
-fn http_failure(ctx: &Ctx, sent: &mut Sent, message: &Classified) {
-    let shared = &ctx.shared;
-    let status = sent.response.status;
-    let error = peek_error(&mut sent.response);
-    let text = String::from_utf8_lossy(&error.body);
-    // A JSON-RPC answer in the error body is the server's response: pass it on.
-    if jsonrpc::classify(text.trim().as_bytes()).is_ok() {
-        deliver(ctx, text.trim().as_bytes(), None);
-    }
-    let hint = hint_for(shared, status, error.error_type.as_deref());
-    let mut text_out = format!("{} answered HTTP {status}", shared.endpoint.host);
-    if let Some(t) = &error.error_type {
-        text_out.push_str(&format!(" {t}"));
-    }
-    if let Some(m) = &error.message {
-        text_out.push_str(&format!(": {m}"));
-    }
-    if let Some(r) = &error.request_id {
-        text_out.push_str(&format!(" (request id {r})"));
-    }
-    if let Some(n) = &sent.note {
-        text_out.push_str(&format!("; {n}"));
-    }
-    if let Some(h) = &hint {
-        text_out.push_str(&format!("; {h}"));
-    }
-    let mut data = json!({ "httpStatus": status });
-    if let Some(t) = error.error_type {
-        data["awsErrorType"] = json!(t);
-    }
-    if let Some(r) = error.request_id {
-        data["awsRequestId"] = json!(r);
-    }
-    if let Some(h) = hint {
-        data["hint"] = json!(h);
-    }
-    if message.request_ids().next().is_none() {
-        log::warn!("{text_out}");
-        return;
-    }
-    fail_all(
-        ctx,
-        message,
-        &Failure {
-            code: jsonrpc::UPSTREAM_ERROR,
-            message: text_out,
-            data: Some(data),
-        },
-    );
-}
-
-fn hint_for(shared: &Shared, status: u16, error_type: Option<&str>) -> Option<String> {
-    let auth = &shared.auth;
-    let scope = format!(
-        "signed for service '{}' in region '{}'",
-        auth.service(),
-        auth.region()
-    );
-    match (status, error_type) {
-        (_, Some("ExpiredToken" | "ExpiredTokenException")) => Some(format!(
-            "the AWS credentials have expired: renew them (e.g. `aws sso login --profile {}`) and retry",
-            auth.provider().resolver().profile_name()
-        )),
-        (_, Some("InvalidSignatureException" | "SignatureDoesNotMatch" | "IncompleteSignatureException")) => Some(format!(
-            "the signature was refused: check the system clock, and that --service/--region match the endpoint ({scope})"
-        )),
-        (_, Some("UnrecognizedClientException" | "InvalidClientTokenId")) => Some(format!(
-            "AWS does not recognize these credentials: check the access key and session token (profile '{}' or the AWS_* environment variables)",
-            auth.provider().resolver().profile_name()
-        )),
-        (401, _) => Some(
-            "the endpoint asked for a bearer token (OAuth), not SigV4: configure the server for IAM (SigV4) authentication".into(),
-        ),
-        (403, _) => Some(format!(
-            "AWS refused the request: check that the credentials are valid and allowed to call this resource (e.g. bedrock-agentcore:InvokeAgentRuntime), and that --service/--region match the endpoint ({scope})"
-        )),
-        _ => None,
+    #[test]
+    fn random_ids_look_like_uuid_v4_and_differ() {
+        let a = random_id();
+        let b = random_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+        assert_eq!(a.matches('-').count(), 4);
     }
 }

@@ -8,7 +8,8 @@
 //! late answer still goes through.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::jsonrpc::Id;
 
@@ -16,6 +17,10 @@ use super::jsonrpc::Id;
 struct Entry {
     method: String,
     cancelled: bool,
+    /// Set when the exchange carrying the request should stop reading (a
+    /// 2026-07-28 request the client cancelled: closing the stream is the cancel).
+    abort: Arc<AtomicBool>,
+    modern: bool,
 }
 
 /// What a response for an id means for the table.
@@ -39,32 +44,47 @@ impl Pending {
         Pending::default()
     }
 
-    /// Registers a request; false when the id is already in flight.
-    pub fn register(&self, id: &Id, method: &str) -> bool {
+    /// Registers a request (`modern`: it is a 2026-07-28 request); returns its
+    /// abort flag, or `None` when the id is already in flight.
+    pub fn register(&self, id: &Id, method: &str, modern: bool) -> Option<Arc<AtomicBool>> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.contains_key(id) {
-            return false;
+            return None;
         }
+        let abort = Arc::new(AtomicBool::new(false));
         map.insert(
             id.clone(),
             Entry {
                 method: method.to_owned(),
                 cancelled: false,
+                abort: Arc::clone(&abort),
+                modern,
             },
         );
-        true
+        Some(abort)
     }
 
-    /// Marks a request as cancelled by the client.
-    pub fn cancel(&self, id: &Id) {
-        if let Some(e) = self
-            .map
+    /// Marks a request as cancelled by the client. A 2026-07-28 request's
+    /// exchange is also told to stop (closing its stream is how that revision
+    /// cancels over HTTP). Returns `Some(modern)` when the id was in flight.
+    pub fn cancel(&self, id: &Id) -> Option<bool> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map.get_mut(id)?;
+        e.cancelled = true;
+        if e.modern {
+            e.abort.store(true, Ordering::Release);
+        }
+        Some(e.modern)
+    }
+
+    /// The ids of every request in flight.
+    pub fn ids(&self) -> Vec<Id> {
+        self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get_mut(id)
-        {
-            e.cancelled = true;
-        }
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// A response for `id` arrived from the server.
@@ -126,8 +146,8 @@ mod tests {
     fn exactly_one_answer_per_id() {
         let p = Pending::new();
         let id = Id::from_json("1");
-        assert!(p.register(&id, "tools/call"));
-        assert!(!p.register(&id, "tools/call"));
+        assert!(p.register(&id, "tools/call", false).is_some());
+        assert!(p.register(&id, "tools/call", false).is_none());
         assert_eq!(p.complete(&id), Completion::Forward);
         assert_eq!(p.complete(&id), Completion::Unknown);
         assert!(!p.fail(&id));
@@ -137,12 +157,18 @@ mod tests {
     fn cancelled_requests_get_no_error_from_us() {
         let p = Pending::new();
         let id = Id::from_json("\"c\"");
-        p.register(&id, "tools/call");
-        p.cancel(&id);
+        let abort = p.register(&id, "tools/call", false).unwrap();
+        assert_eq!(p.cancel(&id), Some(false));
+        assert!(!abort.load(Ordering::Acquire));
         assert!(!p.fail(&id));
         assert!(p.is_empty());
-        p.register(&id, "tools/call");
-        p.cancel(&id);
+        let abort = p.register(&id, "tools/call", true).unwrap();
+        assert_eq!(p.cancel(&id), Some(true));
+        assert!(
+            abort.load(Ordering::Acquire),
+            "a modern request's stream is closed on cancel"
+        );
         assert_eq!(p.complete(&id), Completion::Forward);
+        assert_eq!(p.cancel(&Id::from_json("9")), None);
     }
 }

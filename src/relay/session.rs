@@ -8,6 +8,7 @@
 //! "handle securely"); it lives in a [`Secret`].
 
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::secret::Secret;
 
@@ -19,6 +20,7 @@ pub const MAX_SESSION_ID: usize = 1024;
 pub struct Session {
     id: RwLock<Option<Secret>>,
     protocol_version: RwLock<Option<String>>,
+    generation: AtomicU64,
 }
 
 impl Session {
@@ -52,6 +54,17 @@ impl Session {
         }
         *id = Some(Secret::from(value));
         true
+    }
+
+    /// Which session this is: 0 for the first, one more after each
+    /// re-initialization.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Records that a new session replaced the old one.
+    pub fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Forgets the session id (after the server ended the session).

@@ -138,6 +138,15 @@ impl Parser {
     }
 }
 
+/// What [`Reader::next_item`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A dispatched event.
+    Event(Event),
+    /// A comment line (`: keep-alive`).
+    Comment,
+}
+
 /// Reads events from a byte stream: line splitting on CRLF, LF and lone CR, a
 /// leading BOM dropped, invalid UTF-8 replaced, every line bounded.
 pub struct Reader<R> {
@@ -172,11 +181,29 @@ impl<R: BufRead> Reader<R> {
     /// [`SseError`] on a read failure or an oversized line or event.
     pub fn next_event(&mut self) -> Result<Option<Event>, SseError> {
         loop {
+            match self.next_item()? {
+                Some(Item::Event(e)) => return Ok(Some(e)),
+                Some(Item::Comment) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next event or comment line (a keep-alive): comments are reported so a
+    /// reader can check its deadlines while a server keeps a quiet stream open.
+    ///
+    /// # Errors
+    /// [`SseError`] on a read failure or an oversized line or event.
+    pub fn next_item(&mut self) -> Result<Option<Item>, SseError> {
+        loop {
             let Some(line) = self.next_line()? else {
                 return Ok(None);
             };
+            if line.starts_with(':') {
+                return Ok(Some(Item::Comment));
+            }
             if let Some(event) = self.parser.line(&line)? {
-                return Ok(Some(event));
+                return Ok(Some(Item::Event(event)));
             }
         }
     }

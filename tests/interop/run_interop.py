@@ -1072,10 +1072,10 @@ SCENARIOS = [
     Scenario("query-string", "endpoint URL with ?qualifier=DEFAULT is signed with its query", sc_query_string),
     Scenario("wrong-secret", "wrong secret: verifier rejects, client gets a JSON-RPC error mentioning 403",
              sc_wrong_secret),
-    Scenario("session-expiry", "(opt-in) server ends the session: proxy re-initializes after the 404 and retries",
-             sc_session_expiry, default=False),
-    Scenario("shutdown-inflight", "(opt-in) stdin closes during a long call: proxy still sends DELETE and exits 0 "
-             "within the SDK's 2 s grace", sc_shutdown_inflight, default=False),
+    Scenario("session-expiry", "server ends the session: proxy re-initializes after the 404 and retries",
+             sc_session_expiry),
+    Scenario("shutdown-inflight", "stdin closes during a long call: proxy still sends DELETE and exits 0 "
+             "within the SDK's 2 s grace", sc_shutdown_inflight),
 ]
 
 

@@ -1,0 +1,178 @@
+//! The GET side of Streamable HTTP: the optional stream of server-initiated
+//! messages, and resuming a broken POST stream.
+//!
+//! Owns: opening the GET stream once the session is initialized (2025
+//! revisions; `405` means the server offers none, and is not retried; AgentCore
+//! answers other non-2xx codes, which also mean "none"), forwarding its messages,
+//! and reconnecting with `Last-Event-ID` after the server's `retry:` delay (else
+//! 1 s growing ×1.5 up to 30 s), giving up after [`MAX_FAILURES`] failures in a
+//! row; and resuming a POST's SSE stream that broke after an event id with a GET
+//! carrying `Last-Event-ID` (at most [`RESUME_ATTEMPTS`] tries), as the
+//! 2025-11-25 transport says (`../shared/spec/mcp-streamable-http.md` §3.3, §6).
+
+use std::time::Duration;
+
+use super::exchange::{EndReason, read_events};
+use super::upstream::{Extra, SendError};
+use super::{Ctx, Outgoing, pause};
+use crate::http::{Method, RequestTimeouts};
+
+/// Consecutive failed connections after which the GET stream is given up.
+pub const MAX_FAILURES: u32 = 5;
+
+/// Attempts to resume a broken POST stream.
+pub const RESUME_ATTEMPTS: u32 = 2;
+
+fn delay(retry_ms: Option<u64>, attempt: u32) -> Duration {
+    match retry_ms {
+        Some(ms) => Duration::from_millis(ms.min(60_000)),
+        None => Duration::from_millis(1000)
+            .mul_f64(1.5f64.powi(attempt.min(20) as i32))
+            .min(Duration::from_secs(30)),
+    }
+}
+
+fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
+    let t = &ctx.shared.timeouts;
+    RequestTimeouts {
+        response: t.read,
+        per_read: Some(t.read.max(Duration::from_secs(600))),
+        total: None,
+    }
+}
+
+/// Starts the GET stream for session `generation`, unless one runs already.
+pub(super) fn start(ctx: &Ctx, generation: u64) {
+    let shared = &ctx.shared;
+    {
+        let mut listening = shared.listening.lock().unwrap_or_else(|p| p.into_inner());
+        if *listening == Some(generation) {
+            return;
+        }
+        *listening = Some(generation);
+    }
+    let ctx = ctx.clone_ctx();
+    let spawned = std::thread::Builder::new()
+        .name("get-stream".into())
+        .spawn(move || listen_loop(&ctx, generation));
+    if let Err(e) = spawned {
+        log::warn!("cannot start the GET stream thread: {e}");
+    }
+}
+
+fn listen_loop(ctx: &Ctx, generation: u64) {
+    let shared = &ctx.shared;
+    let mut last_event_id: Option<String> = None;
+    let mut retry_ms: Option<u64> = None;
+    let mut failures = 0u32;
+    let still_current = || {
+        shared.session.generation() == generation
+            && !shared
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Acquire)
+    };
+    while still_current() {
+        let mut extra = Extra {
+            with_session: true,
+            ..Default::default()
+        };
+        if let Some(id) = &last_event_id {
+            extra.headers.push(("last-event-id".into(), id.clone()));
+        }
+        match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+            Ok(mut sent) => {
+                let status = sent.response.status;
+                let sse = sent.response.media_type().as_deref() == Some("text/event-stream");
+                if status == 405 {
+                    log::info!("{} offers no GET stream (HTTP 405)", shared.endpoint.host);
+                    return;
+                }
+                if !(200..300).contains(&status) || !sse {
+                    failures += 1;
+                    log::info!(
+                        "GET stream: {} answered HTTP {status}{}",
+                        shared.endpoint.host,
+                        if sse { "" } else { " without an event stream" }
+                    );
+                    if status == 404 || (400..500).contains(&status) || failures >= MAX_FAILURES {
+                        return;
+                    }
+                } else {
+                    failures = 0;
+                    log::debug!("GET stream open");
+                    let none = Outgoing::none();
+                    let end = read_events(ctx, &none, &mut sent.response);
+                    if end.last_event_id.is_some() {
+                        last_event_id = end.last_event_id;
+                    }
+                    if end.retry_ms.is_some() {
+                        retry_ms = end.retry_ms;
+                    }
+                    if let EndReason::Broken(why) = &end.reason {
+                        log::info!("GET stream broke: {why}");
+                    }
+                }
+            }
+            Err(SendError::Http(e)) => {
+                failures += 1;
+                log::info!("GET stream: {e}");
+                if failures >= MAX_FAILURES {
+                    return;
+                }
+            }
+            Err(SendError::Auth(e)) => {
+                log::warn!("GET stream: {e}");
+                return;
+            }
+        }
+        if !pause(shared, delay(retry_ms, failures)) {
+            return;
+        }
+    }
+}
+
+/// Resumes a POST's SSE stream that broke after event `last_event_id`, until
+/// the message's requests are answered or the attempts are used up.
+pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: Option<u64>) {
+    let shared = &ctx.shared;
+    let mut last = last_event_id.to_owned();
+    let mut retry = retry_ms;
+    for attempt in 0..RESUME_ATTEMPTS {
+        if !pause(shared, delay(retry, attempt)) {
+            return;
+        }
+        log::info!(
+            "resuming a broken SSE stream with Last-Event-ID (try {})",
+            attempt + 1
+        );
+        let extra = Extra {
+            with_session: true,
+            headers: vec![("last-event-id".into(), last.clone())],
+            ..Default::default()
+        };
+        let mut sent = match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+            Ok(s) => s,
+            Err(e) => {
+                log::info!("resuming the stream failed: {e}");
+                continue;
+            }
+        };
+        if !(200..300).contains(&sent.response.status)
+            || sent.response.media_type().as_deref() != Some("text/event-stream")
+        {
+            log::info!("resuming the stream: HTTP {}", sent.response.status);
+            if sent.response.status == 405 {
+                return;
+            }
+            continue;
+        }
+        let end = read_events(ctx, out, &mut sent.response);
+        if end.reason == EndReason::Answered {
+            return;
+        }
+        if let Some(id) = end.last_event_id {
+            last = id;
+        }
+        retry = end.retry_ms.or(retry);
+    }
+}

@@ -1,0 +1,146 @@
+//! The HTTP headers MCP 2026-07-28 derives from each message.
+//!
+//! Owns: telling a modern (2026-07-28) request from a legacy one — its
+//! `params._meta["io.modelcontextprotocol/protocolVersion"]` — and the routing
+//! headers a modern request carries: `MCP-Protocol-Version` (that value),
+//! `Mcp-Method`, and `Mcp-Name` (from `params.name` for `tools/call` and
+//! `prompts/get`, `params.uri` for `resources/read`), with the spec's
+//! `=?base64?…?=` sentinel for values that are not header-safe
+//! (`../shared/spec/mcp-2026-07-28.md` §1.2–§1.3). Pure.
+//! Refuses: inventing a version for a message that names none.
+
+use serde_json::Value;
+
+/// The `_meta` key that carries a modern request's protocol version.
+pub const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// The protocol version a modern request names in its `_meta`, if any.
+pub fn request_version(message: &Value) -> Option<&str> {
+    message
+        .get("params")?
+        .get("_meta")?
+        .get(VERSION_KEY)?
+        .as_str()
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard Base64 (RFC 4648 §4) with padding.
+pub fn base64(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A header value as 2026-07-28 §1.3 sends it: verbatim when it is visible
+/// ASCII, space or tab with no leading or trailing whitespace and does not look
+/// like the sentinel; otherwise `=?base64?<Base64 of the UTF-8 bytes>?=`.
+pub fn encode_header_value(value: &str) -> String {
+    let printable = value
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b));
+    let padded = value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']);
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
+    let safe = printable && !padded && !looks_encoded;
+    if safe {
+        value.to_owned()
+    } else {
+        format!("=?base64?{}?=", base64(value.as_bytes()))
+    }
+}
+
+/// `Mcp-Method` and (for name-bearing methods) `Mcp-Name` of a modern request.
+pub fn routing_headers(message: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return out;
+    };
+    out.push(("mcp-method".to_owned(), encode_header_value(method)));
+    let name_field = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(name) = name_field
+        .and_then(|f| message.get("params")?.get(f))
+        .and_then(Value::as_str)
+    {
+        out.push(("mcp-name".to_owned(), encode_header_value(name)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        // RFC 4648 §10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn header_values_use_the_sentinel_only_when_needed() {
+        assert_eq!(encode_header_value("get_weather"), "get_weather");
+        assert_eq!(encode_header_value("a b"), "a b");
+        // The spec's own example (2026-07-28 §1.4).
+        assert_eq!(
+            encode_header_value("file:///data/résumé.txt"),
+            "=?base64?ZmlsZTovLy9kYXRhL3LDqXN1bcOpLnR4dA==?="
+        );
+        assert_eq!(encode_header_value(" x"), "=?base64?IHg=?=");
+        assert_eq!(encode_header_value("x\n"), "=?base64?eAo=?=");
+        assert_eq!(
+            encode_header_value("=?base64?abc?="),
+            "=?base64?PT9iYXNlNjQ/YWJjPz0=?="
+        );
+    }
+
+    #[test]
+    fn routing_headers_and_version_come_from_the_body() {
+        let m = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///data/résumé.txt","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}});
+        assert_eq!(request_version(&m), Some("2026-07-28"));
+        assert_eq!(
+            routing_headers(&m),
+            vec![
+                ("mcp-method".to_owned(), "resources/read".to_owned()),
+                (
+                    "mcp-name".to_owned(),
+                    "=?base64?ZmlsZTovLy9kYXRhL3LDqXN1bcOpLnR4dA==?=".to_owned()
+                )
+            ]
+        );
+        let m = json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}});
+        assert_eq!(request_version(&m), None);
+        assert_eq!(
+            routing_headers(&m),
+            vec![("mcp-method".to_owned(), "tools/list".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! Talking to the MCP endpoint: one signed HTTP request, with the
+//! authentication retries, and reading AWS error answers.
+//!
+//! Owns: the headers every request carries (host, accept, content type,
+//! session id, protocol version, `--header`s, the AgentCore runtime-session id,
+//! the 2026-07-28 routing headers), signing them, and the two retries that
+//! authentication calls for — credentials the service says expired are resolved
+//! again, and a refused SigV4 signature is tried once more as SigV4A when that
+//! switch is allowed. A 403 means the request was not processed, so neither
+//! retry repeats a side effect.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Shared;
+use crate::auth::AuthError;
+use crate::config::RuntimeSession;
+use crate::credentials::Credentials;
+use crate::http::{HttpError, Method, RequestTimeouts, Response};
+use crate::sigv4::Algorithm;
+
+/// The most bytes of an HTTP error body read for its message (64 KiB).
+pub const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// The AgentCore runtime-session header.
+pub const RUNTIME_SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+
+/// Why a request got no HTTP answer.
+#[derive(Debug)]
+pub(super) enum SendError {
+    Auth(AuthError),
+    Http(HttpError),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Auth(a) => a.fmt(f),
+            SendError::Http(h) => h.fmt(f),
+        }
+    }
+}
+
+/// An HTTP answer, with a note on what the authentication retries saw.
+pub(super) struct Sent {
+    pub(super) response: Response,
+    pub(super) note: Option<String>,
+}
+
+/// What an AWS error answer says: the error type (sanitized), message and
+/// request id, from the headers and a JSON or XML body; and the body itself.
+#[derive(Debug, Default)]
+pub(super) struct AwsError {
+    pub(super) error_type: Option<String>,
+    pub(super) message: Option<String>,
+    pub(super) request_id: Option<String>,
+    pub(super) body: Vec<u8>,
+}
+
+impl AwsError {
+    pub(super) fn expired_credentials(&self) -> bool {
+        matches!(
+            self.error_type.as_deref(),
+            Some("ExpiredToken" | "ExpiredTokenException")
+        )
+    }
+
+    pub(super) fn signature_refused(&self) -> bool {
+        matches!(
+            self.error_type.as_deref(),
+            Some(
+                "InvalidSignatureException"
+                    | "SignatureDoesNotMatch"
+                    | "IncompleteSignatureException"
+            )
+        )
+    }
+
+    /// The JSON-RPC error code in the body, if the body is a JSON-RPC error.
+    pub(super) fn jsonrpc_code(&self) -> Option<i64> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        v.pointer("/error/code")?.as_i64()
+    }
+}
+
+fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].trim())
+}
+
+/// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
+/// back as the response body, so it can still be read; a 2xx answer is left
+/// alone.
+pub(super) fn peek_error(response: &mut Response) -> AwsError {
+    if (200..300).contains(&response.status) {
+        return AwsError::default();
+    }
+    let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
+    response.body = Box::new(std::io::Cursor::new(body.clone()));
+    let text = String::from_utf8_lossy(&body);
+    let json: Option<Value> = serde_json::from_str(text.trim()).ok();
+    let raw_type = response
+        .header("x-amzn-errortype")
+        .map(str::to_owned)
+        .or_else(|| {
+            let b = json.as_ref()?;
+            ["__type", "code", "Code"]
+                .iter()
+                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
+        })
+        .or_else(|| xml_tag(&text, "Code").map(str::to_owned));
+    let error_type = raw_type.and_then(|raw| {
+        let cut = raw.split(':').next().unwrap_or("");
+        let name = cut.rsplit('#').next().unwrap_or(cut).trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    });
+    let message = json
+        .as_ref()
+        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| xml_tag(&text, "Message").map(str::to_owned));
+    let request_id = response
+        .header("x-amzn-requestid")
+        .or_else(|| response.header("x-amz-request-id"))
+        .map(str::to_owned);
+    AwsError {
+        error_type,
+        message,
+        request_id,
+        body,
+    }
+}
+
+/// What a request carries besides the common headers.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Extra {
+    /// Send the session id and negotiated protocol version.
+    pub(super) with_session: bool,
+    /// Headers for this request only (2026-07-28 routing, `Last-Event-ID`).
+    pub(super) headers: Vec<(String, String)>,
+    /// `MCP-Protocol-Version` for this request (a 2026-07-28 request's own
+    /// version), instead of the negotiated one.
+    pub(super) protocol_version: Option<String>,
+}
+
+impl Shared {
+    /// Builds, signs and sends one request, with the authentication retries.
+    pub(super) fn send(
+        &self,
+        method: Method,
+        body: &[u8],
+        extra: &Extra,
+        timeouts: RequestTimeouts,
+    ) -> Result<Sent, SendError> {
+        let algorithm = self.auth.algorithm();
+        let (mut response, credentials) = self.attempt(algorithm, method, body, extra, timeouts)?;
+        let mut error = peek_error(&mut response);
+        if error.expired_credentials() {
+            log::info!(
+                "{} says the credentials from {} expired; resolving them again",
+                self.endpoint.host,
+                credentials.source()
+            );
+            self.auth.provider().invalidate(&credentials);
+            let (again, _) = self.attempt(algorithm, method, body, extra, timeouts)?;
+            response = again;
+            error = peek_error(&mut response);
+        }
+        if !(response.status == 403
+            && error.signature_refused()
+            && self.auth.may_upgrade(algorithm))
+        {
+            return Ok(Sent {
+                response,
+                note: None,
+            });
+        }
+        log::debug!(
+            "{} refused the SigV4 signature (HTTP 403 {}); sending again signed SigV4A",
+            self.endpoint.host,
+            error.error_type.as_deref().unwrap_or("")
+        );
+        match self.attempt(Algorithm::V4a, method, body, extra, timeouts) {
+            Ok((mut second, _)) if matches!(second.status, 401 | 403) => {
+                let second_error = peek_error(&mut second);
+                Ok(Sent {
+                    response,
+                    note: Some(format!(
+                        "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
+                        self.auth.region_set(),
+                        second.status,
+                        second_error
+                            .error_type
+                            .map(|t| format!(" {t}"))
+                            .unwrap_or_default()
+                    )),
+                })
+            }
+            Ok((second, _)) => {
+                if self.auth.confirm_upgrade() {
+                    log::info!(
+                        "{} refused SigV4 and accepted SigV4A: signing every further request with SigV4A (region set {})",
+                        self.endpoint.host,
+                        self.auth.region_set()
+                    );
+                }
+                Ok(Sent {
+                    response: second,
+                    note: None,
+                })
+            }
+            Err(e) => Ok(Sent {
+                response,
+                note: Some(format!(
+                    "SigV4 was refused with HTTP 403, and sending again with SigV4A failed: {e}"
+                )),
+            }),
+        }
+    }
+
+    /// One signed attempt.
+    fn attempt(
+        &self,
+        algorithm: Algorithm,
+        method: Method,
+        body: &[u8],
+        extra: &Extra,
+        timeouts: RequestTimeouts,
+    ) -> Result<(Response, Arc<Credentials>), SendError> {
+        let host = self.endpoint.authority();
+        let session_id = if extra.with_session {
+            self.session.id()
+        } else {
+            None
+        };
+        let version = extra.protocol_version.clone().or_else(|| {
+            if extra.with_session {
+                self.session.protocol_version()
+            } else {
+                None
+            }
+        });
+        let runtime_session = self.runtime_session_id();
+        let mut headers: Vec<(&str, &str)> = vec![("host", &host)];
+        match method {
+            Method::Post => {
+                headers.push(("accept", "application/json, text/event-stream"));
+                headers.push(("content-type", "application/json"));
+            }
+            Method::Get => headers.push(("accept", "text/event-stream")),
+            Method::Delete | Method::Put => {}
+        }
+        if let Some(id) = &session_id {
+            headers.push(("mcp-session-id", id.expose()));
+        }
+        if let Some(v) = &version {
+            headers.push(("mcp-protocol-version", v));
+        }
+        if let Some(r) = &runtime_session {
+            headers.push((RUNTIME_SESSION_HEADER, r));
+        }
+        for (n, v) in &extra.headers {
+            headers.push((n, v));
+        }
+        for (n, v) in &self.options.extra_headers {
+            headers.push((n, v));
+        }
+        let signed = self
+            .auth
+            .sign(
+                algorithm,
+                method.as_str(),
+                &self.endpoint.path,
+                &self.endpoint.query,
+                &headers,
+                body,
+            )
+            .map_err(SendError::Auth)?;
+        headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        let response = self
+            .client
+            .send(method, &self.url, &headers, body, timeouts)
+            .map_err(SendError::Http)?;
+        Ok((response, signed.credentials))
+    }
+
+    /// The `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` for the next request.
+    fn runtime_session_id(&self) -> Option<String> {
+        match self.options.runtime_session? {
+            RuntimeSession::Request => Some(super::random_id()),
+            RuntimeSession::Session | RuntimeSession::Identity => {
+                Some(self.runtime_session.clone())
+            }
+        }
+    }
+
+    /// Stores the `Mcp-Session-Id` of a successful response that carries one.
+    pub(super) fn capture_session(&self, response: &Response) {
+        if !(200..300).contains(&response.status) {
+            return;
+        }
+        if let Some(id) = response.header("mcp-session-id") {
+            if self.session.set_id(id) {
+                log::info!("MCP session established ({} character id)", id.len());
+            }
+        }
+    }
+}
