@@ -230,7 +230,7 @@ impl CredentialsProvider {
         log::debug!(
             "credentials from {} (access key id {}){}",
             credentials.source(),
-            credentials.access_key_id(),
+            credentials.access_key_id_for_log(),
             match credentials.expiry() {
                 Some(t) => format!(", expire {}", crate::sigv4::time::format_rfc3339(t)),
                 None => String::new(),

@@ -61,6 +61,16 @@ impl Credentials {
         &self.access_key_id
     }
 
+    /// The access key id shortened for logs: its first 4 and last 4 characters
+    /// (`ASIA…MPLE`), enough to tell keys apart, not to use one.
+    pub fn access_key_id_for_log(&self) -> String {
+        let id = &self.access_key_id;
+        if id.len() <= 8 || !id.is_ascii() {
+            return "…".to_owned();
+        }
+        format!("{}…{}", &id[..4], &id[id.len() - 4..])
+    }
+
     /// The secret access key.
     pub fn secret_access_key(&self) -> &Secret {
         &self.secret_access_key
@@ -85,7 +95,7 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &self.access_key_id_for_log())
             .field("secret_access_key", &self.secret_access_key)
             .field(
                 "session_token",
@@ -193,7 +203,8 @@ mod tests {
             "environment",
         );
         let shown = format!("{c:?}");
-        assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
+        assert!(shown.contains("AKID…MPLE"), "{shown}");
+        assert!(!shown.contains("AKIDEXAMPLE"), "{shown}");
         assert!(!shown.contains("wJalr"), "{shown}");
         assert!(!shown.contains("TOKEN123"), "{shown}");
     }
