@@ -9,6 +9,7 @@
 //! [`Secret`] and leave it only through `Secret::expose`.
 
 pub mod chain;
+pub mod container;
 pub mod env;
 pub mod ini;
 pub mod plan;
