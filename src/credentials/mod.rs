@@ -16,6 +16,7 @@ pub mod plan;
 pub mod process;
 pub mod profile;
 pub mod sha1;
+pub mod sts;
 
 use std::fmt;
 use std::time::SystemTime;
