@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod container;
 pub mod env;
+pub mod imds;
 pub mod ini;
 pub mod plan;
 pub mod process;
