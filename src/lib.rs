@@ -18,7 +18,9 @@
 //!   drop) and read only through `Secret::expose`.
 //! - It never writes anything but JSON-RPC messages to stdout.
 //! - It never reads the client's stdin from a child process.
-//! - It never sends a request over plain HTTP to a host that is not loopback.
+//! - It never sends a request over plain HTTP to a host that is not loopback,
+//!   except the link-local metadata endpoints that only exist inside AWS compute
+//!   (EC2 IMDS `169.254.169.254`, ECS/EKS `169.254.170.2`/`.23`), as every AWS SDK does.
 //! - It never uses `unsafe` code.
 
 #![forbid(unsafe_code)]

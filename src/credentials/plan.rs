@@ -13,8 +13,9 @@ use std::fmt;
 
 use super::ini::{ProfileSet, Properties};
 
-/// Where the base credentials of a profile chain come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the base credentials of a profile chain come from. `Debug` leaves out
+/// the `credential_process` command line (it may hold a password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Base {
     /// `aws_access_key_id` / `aws_secret_access_key` (/ `aws_session_token`) of a profile.
     StaticKeys {
@@ -50,6 +51,37 @@ pub enum Base {
         /// The command line.
         command: String,
     },
+}
+
+impl fmt::Debug for Base {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Base::Process { profile, .. } => f
+                .debug_struct("Process")
+                .field("profile", profile)
+                .finish_non_exhaustive(),
+            Base::StaticKeys { profile } => f
+                .debug_struct("StaticKeys")
+                .field("profile", profile)
+                .finish(),
+            Base::Environment => f.write_str("Environment"),
+            Base::Imds => f.write_str("Imds"),
+            Base::Container => f.write_str("Container"),
+            Base::WebIdentity {
+                profile,
+                role_arn,
+                token_file,
+                session_name,
+            } => f
+                .debug_struct("WebIdentity")
+                .field("profile", profile)
+                .field("role_arn", role_arn)
+                .field("token_file", token_file)
+                .field("session_name", session_name)
+                .finish(),
+            Base::Sso { profile } => f.debug_struct("Sso").field("profile", profile).finish(),
+        }
+    }
 }
 
 impl fmt::Display for Base {
