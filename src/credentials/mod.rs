@@ -17,6 +17,7 @@ pub mod plan;
 pub mod process;
 pub mod profile;
 pub mod sha1;
+pub mod sso;
 pub mod sts;
 
 use std::fmt;
