@@ -856,20 +856,22 @@ struct StsError {
     request_id: Option<String>,
 }
 
-/// Reads `<ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>`.
-/// `None` when the body is not that document. Values are cut to 512 characters
-/// and control characters replaced, so a hostile answer cannot flood or forge
-/// terminal output.
+/// Reads `<ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>`
+/// (STS), also accepting an `<Errors>` wrapper around `<Error>`, the root
+/// `<Response>` and `RequestID` (the EC2-style shape that moto and other
+/// emulators send). `None` when the body is none of these. Values are cut to
+/// 512 characters and control characters replaced, so a hostile answer cannot
+/// flood or forge terminal output.
 fn parse_error(body: &[u8]) -> Option<StsError> {
     let text = std::str::from_utf8(body).ok()?;
     let root = xml::parse(text).ok()?;
-    if root.name != "ErrorResponse" {
+    if root.name != "ErrorResponse" && root.name != "Response" {
         return None;
     }
-    let error = root.only_child("Error").ok().flatten();
+    let error =
+        child(Some(&root), "Error").or_else(|| child(child(Some(&root), "Errors"), "Error"));
     let leaf = |parent: Option<&xml::Element>, name: &str| {
-        parent
-            .and_then(|p| p.only_child(name).ok().flatten())
+        child(parent, name)
             .and_then(|e| e.leaf_text(name).ok())
             .filter(|t| !t.is_empty())
             .map(|t| clean(&t))
@@ -877,9 +879,15 @@ fn parse_error(body: &[u8]) -> Option<StsError> {
     let e = StsError {
         code: leaf(error, "Code"),
         message: leaf(error, "Message"),
-        request_id: leaf(Some(&root), "RequestId").or_else(|| leaf(error, "RequestId")),
+        request_id: leaf(Some(&root), "RequestId")
+            .or_else(|| leaf(Some(&root), "RequestID"))
+            .or_else(|| leaf(error, "RequestId")),
     };
     Some(e)
+}
+
+fn child<'e>(parent: Option<&'e xml::Element>, name: &str) -> Option<&'e xml::Element> {
+    parent.and_then(|p| p.only_child(name).ok().flatten())
 }
 
 fn clean(text: &str) -> String {
@@ -1629,6 +1637,27 @@ mod tests {
                 "STS AssumeRole of {ROLE} failed: no error details in the answer (HTTP 403, request id hdr-id-1)"
             )
         );
+    }
+
+    #[test]
+    fn emulator_error_shapes_are_read_too() {
+        // moto 5.2.5 answers `<ErrorResponse><Errors><Error>…` (seen on its server).
+        let moto = br#"<?xml version="1.0" encoding="utf-8"?>
+<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>"#;
+        let e = parse_error(moto).unwrap();
+        assert_eq!(e.code.as_deref(), Some("SignatureDoesNotMatch"));
+        assert!(e.message.unwrap().starts_with("The request signature"));
+        let ec2 = b"<Response><Errors><Error><Code>AuthFailure</Code><Message>m\x1b[31m</Message></Error></Errors><RequestID>r-9</RequestID></Response>";
+        let e = parse_error(ec2).unwrap();
+        assert_eq!(
+            e,
+            StsError {
+                code: Some("AuthFailure".into()),
+                message: Some("m [31m".into()),
+                request_id: Some("r-9".into()),
+            }
+        );
+        assert_eq!(parse_error(b"<html>oops</html>"), None);
     }
 
     #[test]
