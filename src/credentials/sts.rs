@@ -282,8 +282,10 @@ impl Sts {
     /// caller picks it, first found wins, as the AWS SDKs do: environment
     /// `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then in the profile a
     /// `services = NAME` reference to `[services NAME]` with the sub-property
-    /// `sts = ` / ` endpoint_url = …`, then the profile's own `endpoint_url`.
-    /// Requests are still signed for `region`.
+    /// `sts = ` / ` endpoint_url = …`, then the profile's own `endpoint_url`;
+    /// none of them when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` or the
+    /// profile's `ignore_configured_endpoint_urls = true`. Requests are still
+    /// signed for `region`.
     ///
     /// # Errors
     /// [`SourceError`] when `region` is not a valid region name or the endpoint
@@ -1297,12 +1299,19 @@ mod tests {
     fn expected_authorization(seen: &Seen, secret: &str, region: &str) -> String {
         let date_time = seen.header("x-amz-date").expect("x-amz-date sent");
         let date = &date_time[..8];
+        // With a session token: four signed headers; without: three.
+        let (token_line, signed_headers) = match seen.header("x-amz-security-token") {
+            Some(token) => (
+                format!("x-amz-security-token:{token}\n"),
+                "content-type;host;x-amz-date;x-amz-security-token",
+            ),
+            None => (String::new(), "content-type;host;x-amz-date"),
+        };
         let canonical_request = format!(
-            "POST\n/\n\ncontent-type:{}\nhost:{}\nx-amz-date:{}\nx-amz-security-token:{}\n\ncontent-type;host;x-amz-date;x-amz-security-token\n{}",
+            "POST\n/\n\ncontent-type:{}\nhost:{}\nx-amz-date:{}\n{token_line}\n{signed_headers}\n{}",
             seen.header("content-type").unwrap(),
             seen.header("host").unwrap(),
             date_time,
-            seen.header("x-amz-security-token").unwrap(),
             hex::encode(Sha256::digest(&seen.body)),
         );
         let scope = format!("{date}/{region}/sts/aws4_request");
@@ -1316,7 +1325,7 @@ mod tests {
         let k_signing = hmac(&k_service, "aws4_request");
         let signature = hex::encode(hmac(&k_signing, &string_to_sign));
         format!(
-            "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature={signature}"
+            "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
         )
     }
 
@@ -1388,6 +1397,23 @@ mod tests {
             Some(expected_authorization(s, SECRET, "eu-west-1").as_str()),
             "signature differs from the one derived by hand"
         );
+    }
+
+    #[test]
+    fn long_term_base_keys_sign_without_a_token_header() {
+        let server = TestServer::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
+        let base = Credentials::new(AKID, Secret::from(SECRET), None, None, "environment");
+        sts(&server)
+            .assume_role(&base, ROLE, "session", None, None)
+            .unwrap();
+        let s = &server.seen()[0];
+        assert_eq!(s.header("x-amz-security-token"), None);
+        let auth = s.header("authorization").unwrap();
+        assert!(
+            auth.contains("SignedHeaders=content-type;host;x-amz-date,"),
+            "{auth}"
+        );
+        assert_eq!(auth, expected_authorization(s, SECRET, "eu-west-1"));
     }
 
     #[test]
