@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use mcp_sigv4::auth::RequestAuth;
 use mcp_sigv4::cli::{Args, HELP, VERSION};
+use mcp_sigv4::config::RuntimeSession;
 use mcp_sigv4::config::{Config, log_level};
+use mcp_sigv4::credentials::chain::RoleOnTop;
 use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
 use mcp_sigv4::relay;
 
@@ -50,6 +52,13 @@ fn main() -> ExitCode {
             String::new()
         }
     );
+    let resolver = resolver
+        .with_role_on_top(config.assume_role.clone().map(|r| RoleOnTop {
+            role_arn: r.role_arn,
+            session_name: r.session_name,
+            external_id: r.external_id,
+        }))
+        .with_endpoint_region(Some(config.region.clone()));
     let auth = RequestAuth::new(
         CredentialsProvider::new(resolver),
         config.service.clone(),
@@ -58,10 +67,28 @@ fn main() -> ExitCode {
     );
     // Resolve credentials once now, so a problem shows in the log at start-up;
     // the relay still starts and answers each request with the error and its fix.
-    if let Err(e) = auth.provider().credentials() {
+    let credentials = auth.provider().credentials();
+    if let Err(e) = &credentials {
         log::warn!("{e}");
     }
-    let runtime_session = relay::random_id();
+    let runtime_session = match (config.relay.runtime_session, &credentials) {
+        (Some(RuntimeSession::Identity), Ok(c)) => {
+            match auth.provider().resolver().caller_identity(c) {
+                Ok(identity) => {
+                    // A stable id per AWS principal: the hex SHA-256 of its ARN (64 chars).
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(identity.arn.as_bytes()))
+                }
+                Err(e) => {
+                    log::warn!(
+                        "--runtime-session identity: {e}; using a random id for this process"
+                    );
+                    relay::random_id()
+                }
+            }
+        }
+        _ => relay::random_id(),
+    };
     let stdin = io::stdin().lock();
     let code = relay::run(
         config.endpoint,
