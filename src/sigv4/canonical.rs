@@ -29,7 +29,7 @@ pub fn uri_encode(text: &str) -> String {
 
 /// `UriEncode` of a path: as [`uri_encode`] but `/` kept.
 pub fn uri_encode_path(path: &str) -> String {
-    utf8_percent_encode(path, PATH_SET).to_string()
+    std::borrow::Cow::from(utf8_percent_encode(path, PATH_SET)).into_owned()
 }
 
 /// The canonical URI for a non-S3 service: `path` exactly as sent on the wire
@@ -149,9 +149,17 @@ impl CanonicalHeaders {
     /// one space; entries stably sorted by name; a name given several times becomes
     /// one line with its values joined by `,` in the order given.
     pub fn new<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut entries: Vec<(String, String)> = headers
+        use std::borrow::Cow;
+        let mut entries: Vec<(Cow<'a, str>, Cow<'a, str>)> = headers
             .into_iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), fold_whitespace(v)))
+            .map(|(n, v)| {
+                let name = if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(n.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(n)
+                };
+                (name, fold_whitespace(v))
+            })
             .collect();
         // Stable: values of one name keep the order they were given in.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -159,7 +167,7 @@ impl CanonicalHeaders {
         let mut signed_headers = String::with_capacity(entries.len() * 16);
         let mut prev: Option<&str> = None;
         for (name, value) in &entries {
-            if prev == Some(name.as_str()) {
+            if prev == Some(name.as_ref()) {
                 lines.pop(); // the '\n' of the previous value of this name
                 lines.push(',');
             } else {
@@ -172,7 +180,7 @@ impl CanonicalHeaders {
             }
             lines.push_str(value);
             lines.push('\n');
-            prev = Some(name.as_str());
+            prev = Some(name.as_ref());
         }
         CanonicalHeaders {
             lines,
@@ -181,7 +189,18 @@ impl CanonicalHeaders {
     }
 }
 
-fn fold_whitespace(value: &str) -> String {
+fn fold_whitespace(value: &str) -> std::borrow::Cow<'_, str> {
+    // Fast path: nothing to fold (no tab/CR/LF, no leading, trailing or double space).
+    let b = value.as_bytes();
+    let mut bad = false;
+    for &c in b {
+        bad |= matches!(c, b'\t' | b'\r' | b'\n');
+    }
+    let clean =
+        !bad && b.first() != Some(&b' ') && b.last() != Some(&b' ') && !value.contains("  ");
+    if clean {
+        return std::borrow::Cow::Borrowed(value);
+    }
     let mut out = String::with_capacity(value.len());
     for word in value.split([' ', '\t', '\r', '\n']) {
         if word.is_empty() {
@@ -192,7 +211,7 @@ fn fold_whitespace(value: &str) -> String {
         }
         out.push_str(word);
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// A canonical request. `Display` is the exact text that is hashed:

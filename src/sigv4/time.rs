@@ -41,8 +41,8 @@ impl AmzDate {
 
     /// The credential-scope date, `YYYYMMDD` (8 ASCII digits).
     pub fn date(self) -> String {
-        let (y, m, d) = civil_from_days((self.secs / 86_400) as i64);
-        format!("{y:04}{m:02}{d:02}")
+        let b = self.amz_bytes();
+        std::str::from_utf8(&b[..8]).expect("ASCII").to_owned()
     }
 
     /// The day number since the epoch: the part of the time the signing key depends on.
@@ -87,17 +87,33 @@ impl AmzDate {
     }
 }
 
-impl fmt::Display for AmzDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl AmzDate {
+    /// The `X-Amz-Date` form as ASCII bytes, without the formatting machinery.
+    /// Years past 9999 (beyond any signing time) keep their last four digits.
+    pub fn amz_bytes(self) -> [u8; 16] {
         let (y, m, d) = civil_from_days((self.secs / 86_400) as i64);
         let s = self.secs % 86_400;
-        write!(
-            f,
-            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
+        let mut out = *b"00000000T000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y as u64);
+        put(4, 2, u64::from(m));
+        put(6, 2, u64::from(d));
+        put(9, 2, s / 3600);
+        put(11, 2, s / 60 % 60);
+        put(13, 2, s % 60);
+        out
+    }
+}
+
+impl fmt::Display for AmzDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.amz_bytes();
+        f.write_str(std::str::from_utf8(&b).expect("ASCII"))
     }
 }
 

@@ -20,7 +20,18 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Lower-case hex SHA-256 of `data` (64 chars): the payload hash and the hash of
 /// the canonical request.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex32(&Sha256::digest(data).into())
+}
+
+/// Lower-case hex of 32 bytes, without the per-char iterator of `hex::encode`.
+pub fn hex32(bytes: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    String::from_utf8(out.to_vec()).expect("hex is ASCII")
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -34,10 +45,17 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// The credential scope, `<date>/<region>/<service>/aws4_request` for SigV4 or
 /// `<date>/<service>/aws4_request` for SigV4A (`region` = `None`).
 pub fn credential_scope(time: AmzDate, region: Option<&str>, service: &str) -> String {
-    match region {
-        Some(region) => format!("{}/{region}/{service}/aws4_request", time.date()),
-        None => format!("{}/{service}/aws4_request", time.date()),
+    let b = time.amz_bytes();
+    let mut s = String::with_capacity(8 + region.map_or(0, |r| r.len() + 1) + service.len() + 14);
+    s.push_str(std::str::from_utf8(&b[..8]).expect("ASCII"));
+    s.push('/');
+    if let Some(region) = region {
+        s.push_str(region);
+        s.push('/');
     }
+    s.push_str(service);
+    s.push_str("/aws4_request");
+    s
 }
 
 /// The string to sign: `ALGORITHM\nX-Amz-Date\nscope\nhex(SHA-256(canonical request))`.
@@ -49,7 +67,15 @@ impl StringToSign {
     /// `AWS4-ECDSA-P256-SHA256`).
     pub fn new(algorithm: &str, time: AmzDate, scope: &str, canonical_request: &str) -> Self {
         let hash = sha256_hex(canonical_request.as_bytes());
-        StringToSign(format!("{algorithm}\n{time}\n{scope}\n{hash}"))
+        let mut s = String::with_capacity(algorithm.len() + scope.len() + 16 + 64 + 3);
+        s.push_str(algorithm);
+        s.push('\n');
+        s.push_str(std::str::from_utf8(&time.amz_bytes()).expect("ASCII"));
+        s.push('\n');
+        s.push_str(scope);
+        s.push('\n');
+        s.push_str(&hash);
+        StringToSign(s)
     }
 
     /// The text that is signed.
@@ -89,7 +115,7 @@ impl SigningKey {
     /// The signature of `string_to_sign`: lower-case hex of its HMAC-SHA256
     /// under this key (64 chars).
     pub fn sign(&self, string_to_sign: &StringToSign) -> String {
-        hex::encode(hmac(&self.0, string_to_sign.as_str().as_bytes()))
+        hex32(&hmac(&self.0, string_to_sign.as_str().as_bytes()))
     }
 
     /// The key bytes in hex. For test vectors only: never log this.
