@@ -163,6 +163,9 @@ impl HttpError {
     fn from_ureq(e: ureq::Error) -> Self {
         use ureq::Error as E;
         let (kind, detail) = match e {
+            E::Timeout(t @ (ureq::Timeout::Resolve | ureq::Timeout::Connect)) => {
+                (ErrorKind::Connect, format!("timed out connecting ({t})"))
+            }
             E::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
             E::HostNotFound => (
                 ErrorKind::Connect,
@@ -254,6 +257,24 @@ impl Client {
         }
     }
 
+    /// A client with the same settings and a connection pool of its own, so that
+    /// [`shutdown`](Self::shutdown) closes only its connections: used for an
+    /// exchange that may have to be cut off (a cancelled 2026-07-28 request, a
+    /// long stream at exit).
+    pub fn dedicated(&self) -> Client {
+        Client {
+            agent: ureq::Agent::new_with_config(self.agent.config().clone()),
+            max_body: self.max_body,
+        }
+    }
+
+    /// Closes every connection of this client's pool, including ones a request
+    /// on another thread is reading from (that read fails at once); later
+    /// requests fail.
+    pub fn shutdown(&self) {
+        self.agent.clone().shutdown();
+    }
+
     /// Sends one request to `url` with exactly `headers` (plus `user-agent` and,
     /// with a body, `content-length`).
     ///
@@ -334,6 +355,20 @@ impl Client {
     }
 }
 
+/// True when `e` (from reading a response body) is a timeout: an I/O timeout, or
+/// one of ureq's timeouts (per read, per call) wrapped in an I/O error.
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    ) {
+        return true;
+    }
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+        .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
+}
+
 /// The URL without its query (query values may carry ids or tokens), for logs.
 fn redact_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
@@ -402,6 +437,37 @@ mod tests {
             .unwrap();
         let e = r.read_body(999).unwrap_err();
         assert_eq!(e.kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn shutdown_interrupts_a_blocked_read_of_a_dedicated_client_only() {
+        let server = TestServer::start(|seen| {
+            if seen.target == "/slow" {
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            Reply::json("{}")
+        });
+        let shared = client();
+        let own = shared.dedicated();
+        let url = format!("{}/slow", server.url());
+        let started = std::time::Instant::now();
+        let worker = {
+            let own = own.clone();
+            std::thread::spawn(move || own.send(Method::Get, &url, &[], b"", timeouts()))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        own.shutdown();
+        assert!(worker.join().unwrap().is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // The shared client still works.
+        let mut r = shared
+            .send(Method::Get, &server.url(), &[], b"", timeouts())
+            .unwrap();
+        assert_eq!(r.read_body(10).unwrap(), b"{}");
     }
 
     #[test]

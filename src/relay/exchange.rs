@@ -56,13 +56,28 @@ pub(super) fn run(ctx: &Ctx, out: &Outgoing, gate: &Gate) {
             return;
         }
     }
-    let extra = extra_for(shared, out);
+    let mut extra = extra_for(shared, out);
+    if out.needs_own_connection() {
+        let own = shared.client.dedicated();
+        for abort in &out.aborts {
+            abort.set_client(own.clone());
+        }
+        extra.client = Some(own);
+    }
     let timeouts = timeouts_for(shared, out);
     let result = send_with_recovery(ctx, out, extra, timeouts);
     gate.open();
     match result {
         Ok(Some(mut sent)) => handle_response(ctx, out, &mut sent, timeouts),
         Ok(None) => {}
+        Err(SendError::Http(h))
+            if h.kind == ErrorKind::Timeout && !h.before_send() && !out.aborted() =>
+        {
+            // The request went out and no answer came in time: tell the client,
+            // and tell the server to stop.
+            timed_out(ctx, out, timeouts);
+        }
+        Err(_) if out.aborted() => {}
         Err(e) => fail_all(ctx, out, &send_failure(shared, &e, out)),
     }
     finish(ctx, out);
@@ -205,9 +220,9 @@ fn list_tools(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
             extra.headers = modern::routing_headers(&request);
         }
         let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-        let mut response =
+        let response =
             internal_request(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))?;
-        shared.tools.observe_list(&mut response, false);
+        shared.tools.observe_list(&response.to_string(), false);
         cursor = response
             .pointer("/result/nextCursor")
             .filter(|c| !c.is_null())
@@ -296,10 +311,11 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         .unwrap_or_else(|p| p.into_inner())
         .clone()
         .ok_or("the server ended the session and there is no initialize to replay")?;
-    let mut init: Value = serde_json::from_slice(&original).map_err(|e| e.to_string())?;
+    let original = String::from_utf8_lossy(&original).into_owned();
     let id = shared.internal_id();
-    init["id"] = json!(id);
-    let body = serde_json::to_vec(&init).map_err(|e| e.to_string())?;
+    let id_span =
+        super::splice::find(&original, &["id"]).ok_or("the initialize to replay has no id")?;
+    let body = super::splice::replace(&original, id_span, &json!(id).to_string()).into_bytes();
     let old_version = shared.session.protocol_version();
     shared.session.clear_id();
     let extra = Extra::default();
@@ -609,7 +625,8 @@ pub(super) fn read_events(ctx: &Ctx, out: &Outgoing, response: &mut Response) ->
                 }
             }
             Ok(None) => break EndReason::Closed,
-            Err(sse::SseError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(_) if out.aborted() => break EndReason::Aborted,
+            Err(sse::SseError::Io(e)) if crate::http::is_timeout(&e) => {
                 break EndReason::TimedOut;
             }
             Err(e) => break EndReason::Broken(e.to_string()),
@@ -726,6 +743,37 @@ pub(super) fn deliver(ctx: &Ctx, bytes: &[u8], out: Option<&Outgoing>) {
             return;
         }
     };
+    // An error the server could not tie to our request (`id` null, missing or
+    // foreign, e.g. a 1.x server's "server-error" for a pre-initialize probe):
+    // when this exchange has exactly one request still waiting, it is the answer.
+    let waiting: Vec<&Id> = out
+        .map(|o| {
+            o.message
+                .request_ids()
+                .map(|(id, _)| id)
+                .filter(|id| shared.pending.contains(id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let orphan_error = |id: Option<&Id>| {
+        !message.batch
+            && id.is_none_or(|i| !shared.pending.contains(i))
+            && waiting.len() == 1
+            && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+    };
+    if let [Kind::Response { id }] = message.items.as_slice() {
+        if orphan_error(id.as_ref()) {
+            if let Some(new) = with_id(&line, waiting[0]) {
+                log::debug!(
+                    "the server answered without our request id; giving its error id {}",
+                    waiting[0]
+                );
+                shared.pending.complete(waiting[0]);
+                ctx.out.send(new.into_bytes());
+                return;
+            }
+        }
+    }
     let mut forward = false;
     for item in &message.items {
         match item {
@@ -749,27 +797,7 @@ pub(super) fn deliver(ctx: &Ctx, bytes: &[u8], out: Option<&Outgoing>) {
                     }
                 }
             }
-            Kind::Response { id: None } => {
-                // An error the server could not tie to a request: if this
-                // exchange has exactly one request still waiting, it is the answer.
-                let waiting: Vec<&Id> = out
-                    .map(|o| {
-                        o.message
-                            .request_ids()
-                            .map(|(id, _)| id)
-                            .filter(|id| shared.pending.contains(id))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if let ([id], false) = (waiting.as_slice(), message.batch) {
-                    if let Ok(mut v) = serde_json::from_str::<Value>(&line) {
-                        v["id"] = serde_json::from_str(id.as_json()).unwrap_or(Value::Null);
-                        line = serde_json::to_string(&v).unwrap_or(line);
-                        shared.pending.complete(id);
-                    }
-                }
-                forward = true;
-            }
+            Kind::Response { id: None } => forward = true,
             Kind::Notification { method } => {
                 if method == "notifications/tools/list_changed" {
                     shared.tools.clear();
@@ -789,13 +817,20 @@ fn rewrite_result(shared: &Shared, method: Option<&str>, line: String) -> String
     if method != Some("tools/list") {
         return line;
     }
-    let Ok(mut v) = serde_json::from_str::<Value>(&line) else {
-        return line;
-    };
-    if shared.tools.observe_list(&mut v, shared.options.read_only) {
-        serde_json::to_string(&v).unwrap_or(line)
-    } else {
-        line
+    shared
+        .tools
+        .observe_list(&line, shared.options.read_only)
+        .unwrap_or(line)
+}
+
+/// Gives an error response the id of `id`, in place.
+fn with_id(line: &str, id: &Id) -> Option<String> {
+    match super::splice::find(line, &["id"]) {
+        Some(span) => Some(super::splice::replace(line, span, id.as_json())),
+        None => {
+            let root = super::splice::root(line)?;
+            super::splice::append_members(line, root, &[("id".into(), id.as_json().to_owned())])
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod modern;
 pub mod pending;
 pub mod policy;
 pub mod session;
+pub mod splice;
 pub mod sse;
 pub mod stdio;
 mod upstream;
@@ -301,20 +302,23 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     }
     if !shared.active.wait_idle(SHUTDOWN_GRACE) {
         // The client ended the conversation by closing stdin; SDK clients stop
-        // reading then, and fail on a late line. The session DELETE below tells
-        // the server to stop the work.
-        let left = shared.pending.ids();
-        for id in &left {
-            shared.pending.fail(id);
-        }
-        log::info!(
-            "stdin closed: abandoning {} request(s) still in flight",
-            left.len()
-        );
+        // reading then, and fail on a late line. Streams still open are cut, and
+        // the session DELETE below tells the server to stop the work.
+        let left = shared.pending.abort_all();
+        log::info!("stdin closed: abandoning {left} request(s) still in flight");
     }
     shared.delete_session();
+    // Close what is still open on the shared pool (the GET stream).
+    shared.client.shutdown();
     drop(ctx);
-    let _ = writer.join();
+    // Let the writer drain what the exchanges wrote; threads stuck elsewhere
+    // end with the process.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = writer.join();
+        let _ = done_tx.send(());
+    });
+    let _ = done_rx.recv_timeout(Duration::from_secs(1));
     0
 }
 
@@ -383,7 +387,7 @@ struct Outgoing {
     value: Option<Value>,
     is_initialize: bool,
     /// Abort flags of the requests in it.
-    aborts: Vec<Arc<AtomicBool>>,
+    aborts: Vec<Arc<pending::Abort>>,
 }
 
 impl Outgoing {
@@ -404,11 +408,18 @@ impl Outgoing {
     }
 
     fn aborted(&self) -> bool {
-        !self.aborts.is_empty() && self.aborts.iter().all(|a| a.load(Ordering::Acquire))
+        !self.aborts.is_empty() && self.aborts.iter().all(|a| a.is_set())
     }
 
     fn is_tool_call(&self) -> bool {
         self.method.as_deref() == Some("tools/call")
+    }
+
+    /// An exchange that may have to be cut off on its own gets a connection pool
+    /// of its own: tool calls and listen streams (long), and 2026-07-28 requests
+    /// (cancelled by closing their stream).
+    fn needs_own_connection(&self) -> bool {
+        self.is_tool_call() || self.is_listen() || self.modern.is_some()
     }
 
     fn is_listen(&self) -> bool {
@@ -463,9 +474,11 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
     }
 
     // --metadata: added to every request's params._meta.
-    if let (Some(Kind::Request { .. }), Some(v)) = (&single, value.as_mut()) {
-        if policy::add_metadata(v, &shared.options.metadata) {
-            body = serde_json::to_vec(v).unwrap_or(body);
+    if let Some(Kind::Request { .. }) = &single {
+        let text = String::from_utf8_lossy(&body);
+        if let Some(new) = policy::add_metadata(&text, &shared.options.metadata) {
+            value = serde_json::from_str(&new).ok();
+            body = new.into_bytes();
         }
     }
 

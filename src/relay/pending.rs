@@ -12,14 +12,53 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::jsonrpc::Id;
+use crate::http::Client;
+
+/// How an exchange is told to stop: a flag it checks between reads, and the
+/// dedicated HTTP client whose connection is closed at once (a read blocked on
+/// a silent stream fails immediately).
+#[derive(Debug, Default)]
+pub struct Abort {
+    flag: AtomicBool,
+    client: Mutex<Option<Client>>,
+}
+
+impl Abort {
+    /// True once [`abort`](Self::abort) was called.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Stops the exchange: sets the flag and closes its connection.
+    pub fn abort(&self) {
+        self.flag.store(true, Ordering::Release);
+        if let Some(c) = self
+            .client
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            c.shutdown();
+        }
+    }
+
+    /// Records the client the exchange sends with.
+    pub fn set_client(&self, client: Client) {
+        let aborted = self.is_set();
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
+        if aborted {
+            client.shutdown();
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Entry {
     method: String,
     cancelled: bool,
-    /// Set when the exchange carrying the request should stop reading (a
-    /// 2026-07-28 request the client cancelled: closing the stream is the cancel).
-    abort: Arc<AtomicBool>,
+    /// Stops the exchange carrying the request (a 2026-07-28 request the client
+    /// cancelled: closing the stream is the cancel; and at exit).
+    abort: Arc<Abort>,
     modern: bool,
 }
 
@@ -46,12 +85,12 @@ impl Pending {
 
     /// Registers a request (`modern`: it is a 2026-07-28 request); returns its
     /// abort flag, or `None` when the id is already in flight.
-    pub fn register(&self, id: &Id, method: &str, modern: bool) -> Option<Arc<AtomicBool>> {
+    pub fn register(&self, id: &Id, method: &str, modern: bool) -> Option<Arc<Abort>> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.contains_key(id) {
             return None;
         }
-        let abort = Arc::new(AtomicBool::new(false));
+        let abort = Arc::new(Abort::default());
         map.insert(
             id.clone(),
             Entry {
@@ -71,10 +110,26 @@ impl Pending {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let e = map.get_mut(id)?;
         e.cancelled = true;
-        if e.modern {
-            e.abort.store(true, Ordering::Release);
+        let modern = e.modern;
+        let abort = Arc::clone(&e.abort);
+        drop(map);
+        if modern {
+            abort.abort();
         }
-        Some(e.modern)
+        Some(modern)
+    }
+
+    /// Stops every exchange in flight and forgets their requests (at exit).
+    /// Returns how many there were.
+    pub fn abort_all(&self) -> usize {
+        let entries: Vec<Arc<Abort>> = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().map(|(_, e)| e.abort).collect()
+        };
+        for a in &entries {
+            a.abort();
+        }
+        entries.len()
     }
 
     /// The ids of every request in flight.
@@ -159,13 +214,13 @@ mod tests {
         let id = Id::from_json("\"c\"");
         let abort = p.register(&id, "tools/call", false).unwrap();
         assert_eq!(p.cancel(&id), Some(false));
-        assert!(!abort.load(Ordering::Acquire));
+        assert!(!abort.is_set());
         assert!(!p.fail(&id));
         assert!(p.is_empty());
         let abort = p.register(&id, "tools/call", true).unwrap();
         assert_eq!(p.cancel(&id), Some(true));
         assert!(
-            abort.load(Ordering::Acquire),
+            abort.is_set(),
             "a modern request's stream is closed on cancel"
         );
         assert_eq!(p.complete(&id), Completion::Forward);

@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::modern::encode_header_value;
+use super::splice;
 
 /// A property of a tool's input that travels in a header (2026-07-28 §1.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,22 +111,26 @@ impl ToolCache {
         self.tools.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Records the tools of one `tools/list` result page in `message` and drops
-    /// from it the tools that must not reach the client: those with invalid
-    /// `x-mcp-header` annotations and, with `read_only`, every tool not annotated
-    /// `readOnlyHint: true`. Returns true when `message` changed.
-    pub fn observe_list(&self, message: &mut Value, read_only: bool) -> bool {
-        let Some(tools) = message
-            .pointer_mut("/result/tools")
-            .and_then(Value::as_array_mut)
-        else {
-            return false;
-        };
+    /// Records the tools of one `tools/list` result page (`message`, JSON
+    /// text) and drops from it the tools that must not reach the client: those
+    /// with invalid `x-mcp-header` annotations and, with `read_only`, every tool
+    /// not annotated `readOnlyHint: true`. Returns the rewritten text, or `None`
+    /// when nothing was dropped (the message then goes out as it came). Kept
+    /// tools are copied byte for byte.
+    pub fn observe_list(&self, message: &str, read_only: bool) -> Option<String> {
+        let tools_span = splice::find(message, &["result", "tools"])?;
+        let elements = splice::elements(message, tools_span.clone())?;
         let mut cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
-        let before = tools.len();
-        tools.retain(|tool| {
+        let mut kept: Vec<&str> = Vec::with_capacity(elements.len());
+        for span in &elements {
+            let text = &message[span.clone()];
+            let Ok(tool) = serde_json::from_str::<Value>(text) else {
+                kept.push(text);
+                continue;
+            };
             let Some(name) = tool.get("name").and_then(Value::as_str) else {
-                return true;
+                kept.push(text);
+                continue;
             };
             let read_only_hint = tool
                 .pointer("/annotations/readOnlyHint")
@@ -133,8 +138,10 @@ impl ToolCache {
                 == Some(true);
             let headers = match tool.get("inputSchema").map(param_headers) {
                 Some(Err(why)) => {
-                    log::warn!("dropping tool {name:?} from tools/list: invalid x-mcp-header annotation: {why}");
-                    return false;
+                    log::warn!(
+                        "dropping tool {name:?} from tools/list: invalid x-mcp-header annotation: {why}"
+                    );
+                    continue;
                 }
                 Some(Ok(h)) => h,
                 None => Vec::new(),
@@ -146,9 +153,15 @@ impl ToolCache {
                     param_headers: headers,
                 },
             );
-            !read_only || read_only_hint
-        });
-        tools.len() != before
+            if !read_only || read_only_hint {
+                kept.push(text);
+            }
+        }
+        if kept.len() == elements.len() {
+            return None;
+        }
+        let array = format!("[{}]", kept.join(","));
+        Some(splice::replace(message, tools_span, &array))
     }
 
     /// Whether a `tools/call` of `name` may go out.
@@ -208,36 +221,62 @@ impl ToolCache {
     }
 }
 
-/// Adds `metadata` keys to `params._meta` of a request (creating `params` and
-/// `_meta` when absent; keys the client set itself are kept). Returns true when
-/// the message changed.
-pub fn add_metadata(message: &mut Value, metadata: &[(String, Value)]) -> bool {
+/// Adds `metadata` keys to `params._meta` of a request (JSON text),
+/// creating `params` and `_meta` when absent; keys the client set itself are
+/// kept. Returns the new text, or `None` when nothing was added. Everything
+/// else stays byte for byte.
+pub fn add_metadata(message: &str, metadata: &[(String, Value)]) -> Option<String> {
     if metadata.is_empty() {
-        return false;
+        return None;
     }
-    let Some(obj) = message.as_object_mut() else {
-        return false;
+    let encode = |pairs: &[&(String, Value)]| -> Option<String> {
+        let mut obj = String::from("{");
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                obj.push(',');
+            }
+            obj.push_str(&serde_json::to_string(k).ok()?);
+            obj.push(':');
+            obj.push_str(&serde_json::to_string(v).ok()?);
+        }
+        obj.push('}');
+        Some(obj)
     };
-    let params = obj
-        .entry("params")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(params) = params.as_object_mut() else {
-        return false;
+    let root = splice::root(message)?;
+    let Some(params) = splice::find(message, &["params"]) else {
+        let all: Vec<&(String, Value)> = metadata.iter().collect();
+        let meta = encode(&all)?;
+        return splice::append_members(
+            message,
+            root,
+            &[("params".into(), format!("{{\"_meta\":{meta}}}"))],
+        );
     };
-    let meta = params
-        .entry("_meta")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(meta) = meta.as_object_mut() else {
-        return false;
+    if !message[params.clone()].starts_with('{') {
+        return None;
+    }
+    let Some(meta) = splice::find(message, &["params", "_meta"]) else {
+        let all: Vec<&(String, Value)> = metadata.iter().collect();
+        let meta = encode(&all)?;
+        return splice::append_members(message, params, &[("_meta".into(), meta)]);
     };
-    let mut changed = false;
+    if !message[meta.clone()].starts_with('{') {
+        return None;
+    }
+    let present: Vec<String> = splice::members(message, meta.clone())?
+        .into_iter()
+        .map(|(k, _)| message[k].to_owned())
+        .collect();
+    let mut add = Vec::new();
     for (k, v) in metadata {
-        if !meta.contains_key(k) {
-            meta.insert(k.clone(), v.clone());
-            changed = true;
+        if !present.iter().any(|p| p == k) {
+            add.push((k.clone(), serde_json::to_string(v).ok()?));
         }
     }
-    changed
+    if add.is_empty() {
+        return None;
+    }
+    splice::append_members(message, meta, &add)
 }
 
 #[cfg(test)]
@@ -258,19 +297,22 @@ mod tests {
         ],"nextCursor":"2"}})
     }
 
+    fn observe(cache: &ToolCache, read_only: bool) -> Option<String> {
+        cache.observe_list(&list().to_string(), read_only)
+    }
+
     #[test]
     fn read_only_keeps_annotated_tools_and_refuses_others() {
         let cache = ToolCache::new();
-        let mut m = list();
-        assert!(cache.observe_list(&mut m, true));
-        let names: Vec<&str> = m["result"]["tools"]
+        let out: Value = serde_json::from_str(&observe(&cache, true).unwrap()).unwrap();
+        let names: Vec<&str> = out["result"]["tools"]
             .as_array()
             .unwrap()
             .iter()
             .map(|t| t["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["read", "region"]);
-        assert_eq!(m["result"]["nextCursor"], "2");
+        assert_eq!(out["result"]["nextCursor"], "2");
         assert_eq!(cache.decide_call("read", true), CallDecision::Allow);
         assert!(
             matches!(cache.decide_call("write", true), CallDecision::Refuse(m) if m.contains("--read-only"))
@@ -287,17 +329,21 @@ mod tests {
     #[test]
     fn invalid_annotations_drop_the_tool_even_without_read_only() {
         let cache = ToolCache::new();
-        let mut m = list();
-        assert!(cache.observe_list(&mut m, false));
-        assert_eq!(m["result"]["tools"].as_array().unwrap().len(), 4);
-        let mut unchanged = json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"}]}});
-        assert!(!cache.observe_list(&mut unchanged, false));
+        let out: Value = serde_json::from_str(&observe(&cache, false).unwrap()).unwrap();
+        assert_eq!(out["result"]["tools"].as_array().unwrap().len(), 4);
+        let unchanged = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a","x":1.50e3}]}}"#;
+        assert_eq!(cache.observe_list(unchanged, false), None);
+        let mixed = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"keep","n":2E-7,"annotations":{"readOnlyHint":true}}, {"name":"drop"}]}}"#;
+        assert_eq!(
+            cache.observe_list(mixed, true).unwrap(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"keep","n":2E-7,"annotations":{"readOnlyHint":true}}]}}"#
+        );
     }
 
     #[test]
     fn param_headers_follow_the_annotations() {
         let cache = ToolCache::new();
-        cache.observe_list(&mut list(), false);
+        observe(&cache, false);
         let args = json!({"region":"eu-west-1","opts":{"dry":true},"n":42});
         assert_eq!(
             cache.param_headers("region", Some(&args)),
@@ -318,17 +364,26 @@ mod tests {
     }
 
     #[test]
-    fn metadata_is_added_without_overwriting() {
-        let mut m = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"a":"client"}}});
-        assert!(add_metadata(
-            &mut m,
-            &[("a".into(), json!("ours")), ("b".into(), json!("ours"))]
-        ));
-        assert_eq!(m["params"]["_meta"], json!({"a":"client","b":"ours"}));
-        let mut m = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
-        assert!(add_metadata(&mut m, &[("k".into(), json!("v"))]));
+    fn metadata_is_added_without_overwriting_or_respelling() {
+        let m = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","n":1.50e3,"_meta":{"a":"client"}}}"#;
+        let out = add_metadata(
+            m,
+            &[("a".into(), json!("ours")), ("b".into(), json!("ours"))],
+        )
+        .unwrap();
         assert_eq!(
-            serde_json::to_string(&m).unwrap(),
+            out,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","n":1.50e3,"_meta":{"a":"client","b":"ours"}}}"#
+        );
+        assert_eq!(add_metadata(&out, &[("a".into(), json!("x"))]), None);
+        let m = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        assert_eq!(
+            add_metadata(m, &[("k".into(), json!("v"))]).unwrap(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"k":"v"}}}"#
+        );
+        let m = r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}"#;
+        assert_eq!(
+            add_metadata(m, &[("k".into(), json!("v"))]).unwrap(),
             r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"k":"v"}}}"#
         );
     }

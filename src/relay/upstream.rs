@@ -145,6 +145,8 @@ pub(super) struct Extra {
     /// `MCP-Protocol-Version` for this request (a 2026-07-28 request's own
     /// version), instead of the negotiated one.
     pub(super) protocol_version: Option<String>,
+    /// A dedicated client (own connection pool) instead of the shared one.
+    pub(super) client: Option<crate::http::Client>,
 }
 
 impl Shared {
@@ -281,8 +283,8 @@ impl Shared {
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
-        let response = self
-            .client
+        let client = extra.client.as_ref().unwrap_or(&self.client);
+        let response = client
             .send(method, &self.url, &headers, body, timeouts)
             .map_err(SendError::Http)?;
         Ok((response, signed.credentials))

@@ -1,0 +1,282 @@
+//! Editing JSON text in place, so what the relay does not change stays byte for
+//! byte as it came (number spelling, escapes, key order, whitespace).
+//!
+//! Owns: finding the byte span of a value by a path of object keys, the spans of
+//! an array's elements, and building a new text from spans. Input must already
+//! be valid JSON (the relay checks every message with serde_json first); on text
+//! that is not, the functions return `None` rather than guess.
+//! Refuses: re-serializing anything it did not change.
+
+use std::ops::Range;
+
+/// A byte range in the text.
+pub type Span = Range<usize>;
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Skips one value; returns its span.
+    fn value(&mut self, depth: usize) -> Option<Span> {
+        if depth > 128 {
+            return None;
+        }
+        self.ws();
+        let start = self.i;
+        match self.peek()? {
+            b'"' => self.string()?,
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        self.string()?;
+                        self.ws();
+                        if self.peek()? != b':' {
+                            return None;
+                        }
+                        self.i += 1;
+                        self.value(depth + 1)?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b'}' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.value(depth + 1)?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b']' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            _ => {
+                // number, true, false, null
+                while self.i < self.b.len()
+                    && !matches!(
+                        self.b[self.i],
+                        b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
+                {
+                    self.i += 1;
+                }
+                if self.i == start {
+                    return None;
+                }
+            }
+        }
+        Some(start..self.i)
+    }
+
+    fn string(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.i += 1;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => self.i += 1,
+            }
+        }
+        None
+    }
+}
+
+/// The members of the object at `span`: (key text without quotes, raw;
+/// value span).
+pub fn members(text: &str, span: Span) -> Option<Vec<(Span, Span)>> {
+    let b = text.as_bytes();
+    let mut s = Scanner { b, i: span.start };
+    s.ws();
+    if s.peek()? != b'{' {
+        return None;
+    }
+    s.i += 1;
+    s.ws();
+    let mut out = Vec::new();
+    if s.peek()? == b'}' {
+        return Some(out);
+    }
+    loop {
+        s.ws();
+        let k0 = s.i;
+        s.string()?;
+        let key = k0 + 1..s.i - 1;
+        s.ws();
+        if s.peek()? != b':' {
+            return None;
+        }
+        s.i += 1;
+        let v = s.value(1)?;
+        out.push((key, v));
+        s.ws();
+        match s.peek()? {
+            b',' => s.i += 1,
+            b'}' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The span of the whole text's value (trimmed).
+pub fn root(text: &str) -> Option<Span> {
+    let mut s = Scanner {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    s.value(0)
+}
+
+/// The value at `path` (object keys from the root), if every step is an object
+/// member. Keys are compared as raw JSON string contents (no unescaping: the
+/// keys the relay looks for are plain ASCII).
+pub fn find(text: &str, path: &[&str]) -> Option<Span> {
+    let mut span = root(text)?;
+    for key in path {
+        let m = members(text, span)?;
+        span = m.into_iter().find(|(k, _)| &text[k.clone()] == *key)?.1;
+    }
+    Some(span)
+}
+
+/// The element spans of the array at `span`.
+pub fn elements(text: &str, span: Span) -> Option<Vec<Span>> {
+    let b = text.as_bytes();
+    let mut s = Scanner { b, i: span.start };
+    s.ws();
+    if s.peek()? != b'[' {
+        return None;
+    }
+    s.i += 1;
+    s.ws();
+    let mut out = Vec::new();
+    if s.peek()? == b']' {
+        return Some(out);
+    }
+    loop {
+        out.push(s.value(1)?);
+        s.ws();
+        match s.peek()? {
+            b',' => s.i += 1,
+            b']' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// `text` with `span` replaced by `with`.
+pub fn replace(text: &str, span: Span, with: &str) -> String {
+    let mut out = String::with_capacity(text.len() + with.len());
+    out.push_str(&text[..span.start]);
+    out.push_str(with);
+    out.push_str(&text[span.end..]);
+    out
+}
+
+/// Adds `"key":value` members (already JSON text) at the end of the object at
+/// `span`, after any members it has.
+pub fn append_members(text: &str, span: Span, members_text: &[(String, String)]) -> Option<String> {
+    if members_text.is_empty() {
+        return Some(text.to_owned());
+    }
+    let existing = members(text, span.clone())?;
+    let close = span.end - 1; // the '}'
+    let mut add = String::new();
+    for (i, (k, v)) in members_text.iter().enumerate() {
+        if i > 0 || !existing.is_empty() {
+            add.push(',');
+        }
+        add.push_str(&serde_json::to_string(k).ok()?);
+        add.push(':');
+        add.push_str(v);
+    }
+    Some(replace(text, close..close, &add))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &str = r#"{ "jsonrpc":"2.0", "id" : 7, "method":"x", "params": {"n": 1.50e3, "s": "a\"}b", "_meta": {}, "arr": [1, {"k": []}, "]"] } }"#;
+
+    #[test]
+    fn finds_values_by_path_without_touching_them() {
+        assert_eq!(&MSG[find(MSG, &["id"]).unwrap()], "7");
+        assert_eq!(&MSG[find(MSG, &["params", "n"]).unwrap()], "1.50e3");
+        assert_eq!(&MSG[find(MSG, &["params", "s"]).unwrap()], r#""a\"}b""#);
+        assert_eq!(&MSG[find(MSG, &["params", "_meta"]).unwrap()], "{}");
+        let arr = find(MSG, &["params", "arr"]).unwrap();
+        let els: Vec<&str> = elements(MSG, arr)
+            .unwrap()
+            .into_iter()
+            .map(|s| &MSG[s])
+            .collect();
+        assert_eq!(els, ["1", r#"{"k": []}"#, r#""]""#]);
+        assert!(find(MSG, &["params", "missing"]).is_none());
+        assert!(find(MSG, &["id", "deeper"]).is_none());
+    }
+
+    #[test]
+    fn edits_keep_everything_else() {
+        let meta = find(MSG, &["params", "_meta"]).unwrap();
+        let out = append_members(MSG, meta, &[("team".into(), "\"core\"".into())]).unwrap();
+        assert_eq!(
+            out,
+            MSG.replace(r#""_meta": {}"#, r#""_meta": {"team":"core"}"#)
+        );
+        let params = find(&out, &["params"]).unwrap();
+        let out2 = append_members(&out, params, &[("z".into(), "true".into())]).unwrap();
+        assert!(out2.ends_with(r#""]"] ,"z":true} }"#), "{out2}");
+        let id = find(MSG, &["id"]).unwrap();
+        assert_eq!(
+            replace(MSG, id, "\"mcp-sigv4-1\"").replace("\"mcp-sigv4-1\"", "7"),
+            MSG
+        );
+    }
+
+    #[test]
+    fn invalid_text_gives_none() {
+        assert!(root("{\"a\":").is_none());
+        assert!(find("[1,2", &["a"]).is_none());
+        assert!(members("{\"a\" 1}", 0..7).is_none());
+    }
+}
