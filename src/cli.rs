@@ -63,9 +63,11 @@ Other:
   -h, --help                print this help
   -V, --version             print the version
 
-Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-AWS_SESSION_TOKEN), then the selected profile in ~/.aws/credentials and
-~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE move them).
+Credentials are found as the AWS SDKs find them: the environment
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the selected
+profile in ~/.aws/config and ~/.aws/credentials (static keys, credential_process,
+IAM Identity Center, web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE,
+container credentials and EC2 instance metadata; they are renewed before they expire.
 ";
 
 /// The `--version` text.
