@@ -1077,6 +1077,8 @@ SCENARIOS = [
     Scenario("shutdown-inflight", "stdin closes during a long call: proxy still sends DELETE and exits 0 "
              "within the SDK's 2 s grace", sc_shutdown_inflight),
 ]
+from scenarios_credentials import SCENARIOS as _CREDENTIAL_SCENARIOS  # noqa: E402  (credentials rotating mid-session)
+SCENARIOS += _CREDENTIAL_SCENARIOS
 
 
 async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str) -> int:
