@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::secret::loggable_headers;
@@ -219,6 +220,37 @@ pub struct ClientSettings {
     pub env_proxy: bool,
 }
 
+/// Extra trust roots for every client of the process (`AWS_CA_BUNDLE`, a
+/// profile's `ca_bundle`), set once at start-up. When set, they replace the
+/// built-in webpki roots, as the AWS SDKs' `ca_bundle` does (a corporate TLS
+/// inspection proxy's bundle usually carries the public roots too).
+static CA_BUNDLE: OnceLock<Vec<ureq::tls::Certificate<'static>>> = OnceLock::new();
+
+/// Reads PEM certificates to trust instead of the built-in roots. Call once,
+/// before any [`Client`] is made. Returns how many certificates were read.
+///
+/// # Errors
+/// A message when the text holds no certificate or a malformed one, or when
+/// the bundle was already set.
+pub fn set_ca_bundle(pem: &[u8]) -> Result<usize, String> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("a PEM block is malformed: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    let n = certs.len();
+    CA_BUNDLE
+        .set(certs)
+        .map_err(|_| "the CA bundle was already set".to_owned())?;
+    Ok(n)
+}
+
 /// An HTTP client (a pool of connections). Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -250,6 +282,12 @@ impl Client {
             .max_idle_connections_per_host(8);
         if !settings.env_proxy {
             builder = builder.proxy(None);
+        }
+        if let Some(certs) = CA_BUNDLE.get() {
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(certs))
+                .build();
+            builder = builder.tls_config(tls);
         }
         Client {
             agent: builder.build().into(),
