@@ -2031,7 +2031,6 @@ fn provider_picks_up_aws_sso_login_after_an_error() {
 }
 
 #[test]
-#[ignore = "defect: CredentialsProvider stores last_error but never reads it (chain.rs), so a failed \
             resolution is not held for ERROR_HOLD (2 s): every request runs the whole chain again"]
 fn provider_holds_an_error_for_two_seconds() {
     let dir = TempDir::new("hold");
@@ -2069,7 +2068,6 @@ fn provider_holds_an_error_for_two_seconds() {
 }
 
 #[test]
-#[ignore = "open question, not in the spec: a syntax error anywhere in a shared file (say, mid-edit of an \
             unrelated profile) makes every request fail at once, although the cached credentials are still \
             valid; a failed background renewal keeps them instead"]
 fn provider_keeps_valid_credentials_while_an_edit_breaks_the_config_file() {

@@ -781,6 +781,11 @@ impl Inner {
                     return Ok(Arc::clone(&c.credentials));
                 }
             }
+            if let Some((at, e)) = &state.last_error {
+                if at.elapsed() < ERROR_HOLD {
+                    return Self::still_usable(&state).ok_or_else(|| e.clone());
+                }
+            }
         }
         let result = self.resolver.resolve();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -789,9 +794,28 @@ impl Inner {
             Err(e) => {
                 state.last_failure = Some(Instant::now());
                 state.last_error = Some((Instant::now(), e.clone()));
-                Err(e)
+                match Self::still_usable(&state) {
+                    Some(current) => {
+                        log::warn!(
+                            "resolving credentials again failed; the current ones are still valid and used: {e}"
+                        );
+                        Ok(current)
+                    }
+                    None => Err(e),
+                }
             }
         }
+    }
+
+    /// The cached credentials, if they have not expired (a failed renewal, or a
+    /// shared file that no longer parses, does not take away working keys).
+    fn still_usable(state: &State) -> Option<Arc<Credentials>> {
+        let c = state.cached.as_ref()?;
+        let valid = c
+            .credentials
+            .expiry()
+            .is_none_or(|t| SystemTime::now() + Duration::from_secs(10) < t);
+        valid.then(|| Arc::clone(&c.credentials))
     }
 
     fn renew_in_background(&self) {
