@@ -2031,7 +2031,6 @@ fn provider_picks_up_aws_sso_login_after_an_error() {
 }
 
 #[test]
-            resolution is not held for ERROR_HOLD (2 s): every request runs the whole chain again"]
 fn provider_holds_an_error_for_two_seconds() {
     let dir = TempDir::new("hold");
     let stub = Stub::start();
@@ -2068,8 +2067,6 @@ fn provider_holds_an_error_for_two_seconds() {
 }
 
 #[test]
-            unrelated profile) makes every request fail at once, although the cached credentials are still \
-            valid; a failed background renewal keeps them instead"]
 fn provider_keeps_valid_credentials_while_an_edit_breaks_the_config_file() {
     let dir = TempDir::new("broken-edit");
     let stub = Stub::start();
