@@ -118,7 +118,13 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
         {
             return Err(format!("{host} is not an IPv6 address"));
         }
-        (host, authority[end + 2..].strip_prefix(':'))
+        let after = &authority[end + 2..];
+        if !after.is_empty() && !after.starts_with(':') {
+            return Err(format!(
+                "expected ':' and a port after {host}, found {after:?}"
+            ));
+        }
+        (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
@@ -135,8 +141,9 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let port = match port {
         None => None,
         Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
+            Some(p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u16>().ok())
                 .filter(|p| *p != 0)
                 .ok_or_else(|| format!("expected a port number, found {p:?}"))?,
         ),
@@ -773,6 +780,10 @@ mod tests {
         assert!(Endpoint::parse("https://user:pw@x/").is_err());
         assert!(Endpoint::parse("https://x:99999/").is_err());
         assert!(Endpoint::parse("https:///path").is_err());
+        // Found by fuzzing (fuzz/regressions/endpoint_url/).
+        assert!(Endpoint::parse("http://[::1]&").is_err());
+        assert!(Endpoint::parse("https://[::1]8443/mcp").is_err());
+        assert!(Endpoint::parse("https://b:+05").is_err());
     }
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
