@@ -344,25 +344,9 @@ impl Client {
             detail: e.to_string(),
         };
         let result = if matches!(method, Method::Post | Method::Put) {
-            let request = builder.body(body.to_vec()).map_err(bad)?;
-            let request = self
-                .agent
-                .configure_request(request)
-                .timeout_recv_response(Some(timeouts.response))
-                .timeout_per_read(timeouts.per_read)
-                .timeout_per_call(timeouts.total)
-                .build();
-            self.agent.run(request)
+            self.run(builder.body(body.to_vec()).map_err(bad)?, timeouts)
         } else {
-            let request = builder.body(()).map_err(bad)?;
-            let request = self
-                .agent
-                .configure_request(request)
-                .timeout_recv_response(Some(timeouts.response))
-                .timeout_per_read(timeouts.per_read)
-                .timeout_per_call(timeouts.total)
-                .build();
-            self.agent.run(request)
+            self.run(builder.body(()).map_err(bad)?, timeouts)
         };
         let response = result.map_err(HttpError::from_ureq)?;
         let status = response.status().as_u16();
@@ -405,6 +389,23 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<ureq::Error>())
         .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
+}
+
+impl Client {
+    fn run(
+        &self,
+        request: ureq::http::Request<impl ureq::AsSendBody>,
+        timeouts: RequestTimeouts,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_recv_response(Some(timeouts.response))
+            .timeout_per_read(timeouts.per_read)
+            .timeout_per_call(timeouts.total)
+            .build();
+        self.agent.run(request)
+    }
 }
 
 /// The URL without its query (query values may carry ids or tokens), for logs.

@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use super::SourceError;
 use super::ini::{ProfileSet, Properties};
 
 /// Where the base credentials of a profile chain come from. `Debug` leaves out
@@ -124,26 +125,8 @@ pub struct Plan {
     pub roles: Vec<RoleLink>,
 }
 
-/// A profile chain that cannot work.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlanError {
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub hint: Option<String>,
-}
-
-impl fmt::Display for PlanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(h) = &self.hint {
-            write!(f, "; {h}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PlanError {}
+/// A profile chain that cannot work: what is wrong and how to fix it.
+pub type PlanError = SourceError;
 
 fn err(message: String, hint: Option<String>) -> PlanError {
     PlanError { message, hint }
