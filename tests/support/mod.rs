@@ -400,7 +400,8 @@ type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// Requests served on one connection at most.
 const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
-/// Connections accepted at most.
+/// Connections open at once at most (a long run, `tests/soak.rs`, opens
+/// thousands one after another: every tool call has a connection of its own).
 const MAX_CONNECTIONS: usize = 500;
 /// The largest request head or body accepted.
 const MAX_REQUEST_BYTES: usize = 16 << 20;
@@ -559,12 +560,19 @@ fn accept_loop(listener: &TcpListener, state: &Arc<State>, workers: &Mutex<Vec<J
         match listener.accept() {
             Ok((stream, _)) => {
                 if state.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    state.connections.fetch_sub(1, Ordering::AcqRel);
                     drop(stream);
                     continue;
                 }
                 let state = Arc::clone(state);
-                let handle = std::thread::spawn(move || serve(stream, &state));
-                workers.lock().unwrap().push(handle);
+                let handle = std::thread::spawn(move || {
+                    serve(stream, &state);
+                    state.connections.fetch_sub(1, Ordering::AcqRel);
+                });
+                let mut workers = workers.lock().unwrap();
+                // Threads that ended need no join at drop.
+                workers.retain(|w| !w.is_finished());
+                workers.push(handle);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(_) => std::thread::sleep(POLL),
@@ -733,7 +741,7 @@ fn serve(mut stream: TcpStream, state: &State) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
-    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+    for n in 1..=MAX_REQUESTS_PER_CONNECTION {
         let Some(mut seen) = read_request(&mut stream, &mut buf, state) else {
             return;
         };
@@ -743,7 +751,11 @@ fn serve(mut stream: TcpStream, state: &State) {
             log.push(seen.clone());
             seen.index
         };
-        let reply = (state.handler)(&seen);
+        let mut reply = (state.handler)(&seen);
+        if n == MAX_REQUESTS_PER_CONNECTION {
+            // Say so, so that a client does not reuse a connection about to close.
+            reply = reply.header("connection", "close");
+        }
         match write_reply(&mut stream, state, index, reply) {
             Ok(true) => {}
             _ => {
@@ -1125,6 +1137,11 @@ impl Proxy {
     /// True while the process runs.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process id (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// How long ago the proxy was started.
