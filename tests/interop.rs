@@ -1,17 +1,27 @@
-//! Interop suite: the built `mcp-sigv4` binary between the official MCP Python
-//! SDK's stdio client and the official MCP Python SDK server (Streamable HTTP),
-//! with botocore checking every signature. See `tests/interop/README.md`.
+//! Interop suite: the built `mcp-sigv4` binary between official MCP clients and
+//! official MCP servers (Streamable HTTP), with botocore checking every
+//! signature. See `tests/interop/README.md`.
 //!
-//! This test owns only the plumbing: a Python virtual environment under
-//! `<target>/interop-venv` built from `tests/interop/requirements.txt` (reused
-//! while a stamp of the requirements and the Python version matches), and one
-//! run of `tests/interop/run_interop.py` whose output streams to the terminal.
-//! All the assertions live in the Python driver; this test fails when it does.
+//! This test owns only the plumbing, all of it idempotent:
+//! - a Python virtual environment under `<target>/interop-venv` built from
+//!   `tests/interop/requirements.txt` (`mcp` 1.30.0, the driver's own);
+//! - a second one under `<target>/interop-venv-v2` from
+//!   `tests/interop/requirements-v2.txt` (`mcp` 2.3.0, which cannot share an
+//!   environment with 1.30.0), for the pairing scenarios;
+//! - the MCP Inspector, installed with `npm ci` from the committed
+//!   `tests/interop/inspector/package.json` and `package-lock.json` into
+//!   `tests/interop/inspector/node_modules`;
 //!
-//! Needs `python3` (>= 3.10, with the `venv` module) and access to PyPI the
-//! first time. A missing Python is a failure with a hint, never a silent skip.
-//! Environment knobs: `INTEROP_PYTHON` (interpreter, default `python3`),
-//! `INTEROP_ARGS` (extra driver arguments, e.g. `--scenario env-token-sse`).
+//! each reused while a stamp of its pinned inputs and of the tool versions
+//! matches; and one run of `tests/interop/run_interop.py` whose output streams
+//! to the terminal. All the assertions live in the Python driver; this test
+//! fails when it does.
+//!
+//! Needs `python3` (>= 3.10, with the `venv` module), `node` and `npm`, and
+//! access to PyPI and the npm registry the first time. A missing tool is a
+//! failure with a hint, never a silent skip. Environment knobs: `INTEROP_PYTHON`
+//! (interpreter, default `python3`), `INTEROP_NPM` (default `npm`),
+//! `INTEROP_ARGS` (extra driver arguments, e.g. `--scenario pair-v2-v2`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,20 +32,38 @@ use std::time::{Duration, Instant};
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-sigv4");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const PIP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+const NPM_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const SUITE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const STAMP_FILE: &str = ".interop-stamp";
+/// The file whose presence shows `npm ci` finished (stamps are written last).
+const INSPECTOR_PACKAGE: &str = "node_modules/@modelcontextprotocol/inspector/package.json";
 
 #[test]
 fn interop_official_mcp_sdk_and_botocore() {
     let interop_dir = Path::new(MANIFEST_DIR).join("tests").join("interop");
-    let requirements = interop_dir.join("requirements.txt");
     let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_string());
-
     let version = python_version(&python);
+
+    let requirements = interop_dir.join("requirements.txt");
     let venv = target_dir().join("interop-venv");
     let venv_python = venv_python(&venv);
-    let stamp = stamp_for(&requirements, &version);
+    let stamp = stamp_for(&[&requirements], &format!("python {version}"));
     ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+
+    let requirements_v2 = interop_dir.join("requirements-v2.txt");
+    let venv_v2 = target_dir().join("interop-venv-v2");
+    let venv_v2_python = self::venv_python(&venv_v2);
+    let stamp_v2 = stamp_for(&[&requirements_v2], &format!("python {version}"));
+    ensure_venv(
+        &python,
+        &venv_v2,
+        &venv_v2_python,
+        &requirements_v2,
+        &stamp_v2,
+    );
+
+    let inspector = interop_dir.join("inspector");
+    ensure_inspector(&inspector);
 
     let mut command = Command::new(&venv_python);
     command
@@ -43,6 +71,10 @@ fn interop_official_mcp_sdk_and_botocore() {
         .arg(interop_dir.join("run_interop.py"))
         .arg("--binary")
         .arg(BINARY)
+        .arg("--python-v2")
+        .arg(&venv_v2_python)
+        .arg("--inspector")
+        .arg(&inspector)
         .args(
             std::env::var("INTEROP_ARGS")
                 .unwrap_or_default()
@@ -115,17 +147,84 @@ fn venv_python(venv: &Path) -> PathBuf {
     }
 }
 
-/// FNV-1a (64 bit) over the requirements file and the Python version: stable
+/// FNV-1a (64 bit) over the pinned input files and the tool versions: stable
 /// across Rust releases, unlike `DefaultHasher`, and plenty to notice a change.
-fn stamp_for(requirements: &Path, version: &str) -> String {
-    let text = fs::read(requirements)
-        .unwrap_or_else(|e| panic!("expected {} to be readable: {e}", requirements.display()));
+/// For the first environment this is the same stamp as before (one file, then
+/// `\0python <version>`), so an existing `target/interop-venv` is reused.
+fn stamp_for(inputs: &[&Path], tools: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.iter().chain(b"\0python ").chain(version.as_bytes()) {
+    for (i, input) in inputs.iter().enumerate() {
+        let text = fs::read(input)
+            .unwrap_or_else(|e| panic!("expected {} to be readable: {e}", input.display()));
+        let separator: &[u8] = if i == 0 { b"" } else { b"\0" };
+        for byte in separator.iter().chain(text.iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    for byte in b"\0".iter().chain(tools.as_bytes()) {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("fnv1a64 {hash:016x} python {version}\n")
+    format!("fnv1a64 {hash:016x} {tools}\n")
+}
+
+/// `<tool> --version`'s first line, or a failure naming the tool and a hint.
+fn tool_version(tool: &str, hint: &str) -> String {
+    match Command::new(tool).arg("--version").output() {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        Ok(output) => panic!(
+            "expected `{tool} --version` to succeed, found {}:\n{}\nhint: {hint}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(e) => panic!("expected {tool:?} on PATH, found none ({e})\nhint: {hint}"),
+    }
+}
+
+/// The pinned MCP Inspector in `<dir>/node_modules`, installed with `npm ci`
+/// from the committed lock file; reused while the stamp of package.json,
+/// package-lock.json and the node and npm versions matches.
+fn ensure_inspector(dir: &Path) {
+    let hint = "the inspector-cli scenario runs the MCP Inspector (npm) and needs Node.js and npm: \
+                install them (Debian/Ubuntu: apt-get install nodejs npm), or point INTEROP_NPM at npm";
+    let npm = std::env::var("INTEROP_NPM").unwrap_or_else(|_| "npm".to_string());
+    let node = tool_version("node", hint);
+    let npm_version = tool_version(&npm, hint);
+    let stamp = stamp_for(
+        &[&dir.join("package.json"), &dir.join("package-lock.json")],
+        &format!("node {node} npm {npm_version}"),
+    );
+    let modules = dir.join("node_modules");
+    let stamp_path = modules.join(STAMP_FILE);
+    if dir.join(INSPECTOR_PACKAGE).is_file()
+        && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
+    {
+        eprintln!("interop: reusing {} ({})", modules.display(), stamp.trim());
+        return;
+    }
+    eprintln!(
+        "interop: installing the MCP Inspector into {} with npm ci (first run, or the lock changed)",
+        modules.display()
+    );
+    let mut install = Command::new(&npm);
+    install
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    let status = run_bounded(install, NPM_TIMEOUT, "npm ci");
+    assert!(
+        status.success() && dir.join(INSPECTOR_PACKAGE).is_file(),
+        "`npm ci` in {} failed ({status})\nhint: the first run needs access to the npm registry",
+        dir.display()
+    );
+    fs::write(&stamp_path, stamp)
+        .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
 }
 
 fn ensure_venv(python: &str, venv: &Path, venv_python: &Path, requirements: &Path, stamp: &str) {

@@ -40,6 +40,7 @@ from typing import Any, Awaitable, Callable
 from unittest import mock
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 try:
@@ -58,6 +59,7 @@ except ImportError as e:
 
 from fixtures import ONE_MIB, UNICODE_SAMPLE, big_text, large_request_text  # noqa: E402
 from verifier import Expectation, verify  # noqa: E402
+from pairing import LEGACY_VERSION, MODERN_VERSION, PARAM_HEADER, PARAM_VALUES  # noqa: E402
 
 PROTOCOL_VERSION = "2025-11-25"  # what mcp==1.30.0 speaks on both sides
 SERVICE = "bedrock-agentcore"
@@ -169,10 +171,15 @@ def random_creds(token: bool) -> Creds:
 
 
 class Upstream:
-    """One upstream.py process with its own expectation and stats file."""
+    """One upstream.py process with its own expectation and stats file. `python`
+    and `script` run another server with the same contract instead (the pairing
+    servers, possibly from the mcp 2.x environment)."""
 
-    def __init__(self, workdir: Path, creds: Creds, mode: str, verbose: bool):
+    def __init__(self, workdir: Path, creds: Creds, mode: str, verbose: bool,
+                 python: str | None = None, script: Path | None = None):
         self.workdir = workdir
+        self.python = python or sys.executable
+        self.script = script or HERE / "upstream.py"
         self.stats_path = workdir / "verifier-stats.json"
         self.stderr_path = workdir / "upstream.stderr"
         cfg = {
@@ -194,7 +201,7 @@ class Upstream:
     def start(self, timeout: float = 30.0) -> None:
         self._stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "upstream.py"), str(self.cfg_path)],
+            [self.python, str(self.script), str(self.cfg_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -264,6 +271,8 @@ class Ctx:
     binary: str | None
     verbose: bool
     proxy_log_level: str
+    python_v2: str | None = None  # the mcp 2.x environment's interpreter (pairing scenarios)
+    inspector: str | None = None  # the MCP Inspector's launcher (inspector-cli scenario)
 
 
 def base_child_env(workdir: Path) -> dict[str, str]:
@@ -737,6 +746,490 @@ async def sc_wrong_secret(ctx: Ctx) -> None:
             log("  --- proxy stderr (tail) ---\n" + textwrap.indent(proxy.stderr_tail(), "  | "))
 
 
+# ---- pairings: mcp 1.x and 2.x, each as client and as server -----------------
+#
+# The driver (this process, mcp 1.30.0) starts the pairing server from the
+# server's environment and the pairing client from the client's; the client
+# launches mcp-sigv4 through stdio_tap.py, runs the battery and writes a report.
+# Here the report is merged and checked against what the verifier recorded on
+# the HTTP side and what the tap recorded on stdio. See README.md, "Pairings".
+
+PAIR_SDK = {"v1": "mcp 1.30.0", "v2": "mcp 2.3.0"}
+PAIR_CLIENT_TIMEOUT_S = 150
+CANCEL_TAGS = ("cancel-silent", "cancel-streaming")
+MRTR_TOOLS = {"ask_form": "elicitation/create", "ask_sampling": "sampling/createMessage", "ask_roots": "roots/list"}
+NAME_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+def sdk_python(ctx: Ctx, version: str) -> str:
+    """The interpreter of the environment that holds `version` of the SDK."""
+    if version == "v1":
+        return sys.executable
+    if ctx.python_v2 and os.path.isfile(ctx.python_v2) and os.access(ctx.python_v2, os.X_OK):
+        return ctx.python_v2
+    raise ScenarioFailed(
+        f"expected the mcp 2.3.0 environment's python at {ctx.python_v2!r}, found none\n"
+        "hint: cargo test --test interop builds it (target/interop-venv-v2), or: python3 -m venv "
+        "target/interop-venv-v2 && target/interop-venv-v2/bin/pip install -r tests/interop/requirements-v2.txt, "
+        "then pass --python-v2 target/interop-venv-v2/bin/python"
+    )
+
+
+def read_transcript(path: Path) -> list[dict[str, Any]]:
+    """stdio_tap.py's lines, each with `msg`: the parsed JSON-RPC message, or None."""
+    entries = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return entries
+    for raw in text.splitlines():
+        entry = json.loads(raw)
+        try:
+            entry["msg"] = json.loads(entry["line"])
+        except ValueError:
+            entry["msg"] = None
+        entries.append(entry)
+    return entries
+
+
+def stdin_requests(transcript: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
+    return [e["msg"] for e in transcript if e["dir"] == "in" and isinstance(e["msg"], dict)
+            and e["msg"].get("method") == method and "id" in e["msg"]]
+
+
+def stdout_for_id(transcript: list[dict[str, Any]], request_id: Any) -> list[dict[str, Any]]:
+    return [e["msg"] for e in transcript if e["dir"] == "out" and isinstance(e["msg"], dict)
+            and "method" not in e["msg"] and e["msg"].get("id") == request_id]
+
+
+def decode_header_value(value: str | None) -> str | None:
+    """2026-07-28 §1.3: `=?base64?...?=` carries non-header-safe values."""
+    if value and value.startswith("=?base64?") and value.endswith("?="):
+        return base64.b64decode(value[len("=?base64?"):-2]).decode("utf-8")
+    return value
+
+
+def merge_report(c: Checks, path: Path) -> dict[str, Any]:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        c.expect(False, "client: report written", f"{path}: {e}")
+        return {"facts": {}}
+    c.passed += [f"client: {p}" for p in report["passed"]]
+    c.failed += [f"client: {f}" for f in report["failed"]]
+    c.notes += [f"client: {n}" for n in report["notes"]]
+    c.expect(report.get("finished", False), "client: the battery ran to its end")
+    return report
+
+
+def check_pair_signing(c: Checks, stats: dict[str, Any], creds: Creds) -> None:
+    """Every request reached the server only through the botocore verifier."""
+    c.equal(stats["rejected"], {}, "verifier: rejected no request")
+    for r in stats["rejections"][:3]:
+        log(f"    rejected {r['method']} ({r.get('error_type')}): {r['message'][:300]}")
+    total = sum(stats["accepted"].values())
+    c.expect(total >= 20, "verifier: accepted every request of the battery", short(stats["accepted"]))
+    c.equal(stats["token_seen"], total, "session token sent (and verified) on every request")
+    unsigned = sorted({h for r in stats["requests"] for h in r["unsigned_headers"]} - ALLOWED_UNSIGNED)
+    c.expect(not unsigned, "every header is signed except user-agent/content-length", f"unsigned: {unsigned}")
+    c.note("signed headers seen: " + " | ".join(sorted({";".join(r["signed_headers"]) for r in stats["requests"]})))
+
+
+def check_pair_legacy(c: Checks, stats: dict[str, Any], transcript: list[dict[str, Any]], client: str) -> None:
+    """2025-11-25 through the relay: probe (2.x client), handshake, session, streams."""
+    requests = stats["requests"]
+    posts = [r for r in requests if r["method"] == "POST"]
+    if client == "v2":
+        probe = posts[0] if posts else {}
+        c.equal((probe.get("jsonrpc_method"), probe.get("protocol_version"), probe.get("mcp_method")),
+                ("server/discover", MODERN_VERSION, "server/discover"),
+                "auto probe: the first POST is server/discover with MCP-Protocol-Version 2026-07-28 and Mcp-Method")
+        c.expect({"mcp-protocol-version", "mcp-method"} <= set(probe.get("signed_headers", [])),
+                 "auto probe: its routing headers are signed", short(probe.get("signed_headers")))
+        c.equal(probe.get("status"), 400, "auto probe: the 1.x server refuses it with HTTP 400")
+        asked = stdin_requests(transcript, "server/discover")
+        answers = stdout_for_id(transcript, asked[0]["id"]) if asked else []
+        c.expect(len(answers) == 1 and "error" in answers[0],
+                 "auto probe: the client got exactly one answer, a JSON-RPC error with the probe's id", short(answers))
+        if answers and "error" in answers[0]:
+            c.note(f"probe answer on stdout: {short(answers[0]['error'], 300)}")
+        first_init = next((i for i, e in enumerate(transcript) if e["dir"] == "in" and isinstance(e["msg"], dict)
+                           and e["msg"].get("method") == "initialize"), None)
+        probe_answer = next((i for i, e in enumerate(transcript) if e["dir"] == "out" and isinstance(e["msg"], dict)
+                             and asked and e["msg"].get("id") == asked[0]["id"]), None)
+        c.expect(first_init is not None and probe_answer is not None and probe_answer < first_init,
+                 "auto probe: the client fell back to initialize after the answer")
+    init = [r for r in posts if r["jsonrpc_method"] == "initialize"]
+    c.equal([(r["session_id"], r["status"]) for r in init], [(None, 200)],
+            "one initialize, without a session id, answered 200")
+    after = posts[posts.index(init[0]) + 1:] if init else []
+    sids = {r["session_id"] for r in after} | {r["session_id"] for r in requests if r["method"] != "POST"}
+    c.expect(len(sids) == 1 and None not in sids, "every request after initialize carries one session id", short(sids))
+    c.expect(all(r["protocol_version"] == LEGACY_VERSION for r in after),
+             f"every request after initialize carries MCP-Protocol-Version {LEGACY_VERSION}",
+             short({r["protocol_version"] for r in after}))
+    gets = [r["status"] for r in requests if r["method"] == "GET"]
+    c.expect(200 in gets, "the relay opened the GET stream (it carries notifications/tools/list_changed)",
+             short(gets))
+    answers = [r for r in posts if r["jsonrpc_method"] == "<response>"]
+    c.equal([r["status"] for r in answers], [202, 202, 202],
+            "the client's answers to elicitation, sampling and roots were POSTed (202 each)")
+    deletes = [(r["session_id"], r["status"]) for r in requests if r["method"] == "DELETE"]
+    c.expect(len(deletes) == 1 and deletes[0][0] in sids, "a signed DELETE ended the session", short(deletes))
+
+
+def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[str, Any]]) -> None:
+    """2026-07-28 through the relay: routing headers, no session, MRTR, listen."""
+    requests = stats["requests"]
+    posts = [r for r in requests if r["method"] == "POST"]
+    c.equal(sorted({r["method"] for r in requests}), ["POST"], "2026-07-28: POST only (no GET stream, no DELETE)")
+    c.equal((posts[0]["jsonrpc_method"], posts[0]["status"]) if posts else None, ("server/discover", 200),
+            "auto probe: server/discover answered 200 (modern)")
+    c.expect(all(r["session_id"] is None for r in requests), "2026-07-28: no Mcp-Session-Id sent")
+    bad = [(r["jsonrpc_method"], r["protocol_version"], r["mcp_method"]) for r in posts
+           if r["protocol_version"] != MODERN_VERSION or r["mcp_method"] != r["jsonrpc_method"]
+           or not {"mcp-protocol-version", "mcp-method"} <= set(r["signed_headers"])]
+    c.expect(not bad, "every POST: MCP-Protocol-Version 2026-07-28 and Mcp-Method = the body's method, both signed",
+             short(bad))
+    bodies = {json.dumps(e["msg"]["id"]): e["msg"] for e in transcript if e["dir"] == "in"
+              and isinstance(e["msg"], dict) and "id" in e["msg"] and "method" in e["msg"]}
+    named = [r for r in posts if r["jsonrpc_method"] in NAME_METHODS]
+    wrong = []
+    for r in named:
+        body = bodies.get(json.dumps(r.get("jsonrpc_id")), {})
+        expected = (body.get("params") or {}).get(NAME_METHODS[r["jsonrpc_method"]])
+        if "mcp-name" not in r["signed_headers"] or decode_header_value(r["mcp_name"]) != expected:
+            wrong.append((r["jsonrpc_method"], r["mcp_name"], expected))
+    c.expect(bool(named) and not wrong,
+             f"Mcp-Name = params.name/uri on all {len(named)} tools/call, prompts/get and resources/read, signed",
+             short(wrong))
+    c.expect(any((r["mcp_name"] or "").startswith("=?base64?") for r in named),
+             "Mcp-Name: the non-ASCII prompt name went as =?base64?...?=", short([r["mcp_name"] for r in named]))
+    header = "mcp-param-" + PARAM_HEADER.lower()
+    where = [(bodies.get(json.dumps(r.get("jsonrpc_id")), {}).get("params", {}).get("arguments", {}).get("region"),
+              decode_header_value(r["mcp_params"].get(header)), header in r["signed_headers"], r["mcp_params"].get(header))
+             for r in named if r["mcp_name"] == "where"]
+    c.expect(len(where) == len(PARAM_VALUES) and all(arg == value and signed for arg, value, signed, _ in where),
+             f"Mcp-Param-{PARAM_HEADER} (from the tool's x-mcp-header) = the argument on every where call, signed",
+             short(where))
+    c.expect(any((raw or "").startswith("=?base64?") for *_, raw in where),
+             f"Mcp-Param-{PARAM_HEADER}: the non-ASCII argument went as =?base64?...?=", short(where))
+
+    # multi-round-trip: interim result on stdout, retry on stdin, state unchanged on the wire
+    events = stats.get("events", [])
+    for tool, method in MRTR_TOOLS.items():
+        calls = [m for m in stdin_requests(transcript, "tools/call") if m["params"].get("name") == tool]
+        c.require(len(calls) == 2, f"MRTR {tool}: the client sent the call and one retry", f"{len(calls)} calls")
+        first, retry = calls
+        interim = stdout_for_id(transcript, first["id"])
+        result = interim[0].get("result", {}) if len(interim) == 1 else {}
+        requests_ = result.get("inputRequests") or {}
+        c.expect(result.get("resultType") == "input_required" and [r.get("method") for r in requests_.values()]
+                 == [method] and isinstance(result.get("requestState"), str),
+                 f"MRTR {tool}: the interim result reached the client (input_required, {method}, requestState)",
+                 short(interim))
+        state = result.get("requestState")
+        c.expect(retry["id"] != first["id"] and retry["params"].get("requestState") == state
+                 and sorted(retry["params"].get("inputResponses") or {}) == sorted(requests_),
+                 f"MRTR {tool}: the retry has a new id, the same requestState and an answer for each input request")
+        wire = [r for r in posts if r.get("jsonrpc_id") == retry["id"]]
+        c.expect(len(wire) == 1 and wire[0].get("request_state") == state
+                 and wire[0].get("input_response_keys") == sorted(requests_),
+                 f"MRTR {tool}: the retry reached the server with the requestState byte for byte",
+                 short([(w.get("request_state") == state, w.get("input_response_keys")) for w in wire]))
+        answered = [e for e in events if e["kind"] == "mrtr-answered" and e["tool"] == tool]
+        c.expect(len(answered) == 1 and answered[0]["state_ok"],
+                 f"MRTR {tool}: the server unsealed its own requestState on the retry", short(answered))
+
+    # subscriptions/listen: open, acknowledged, notification, closed by the client
+    listens = stdin_requests(transcript, "subscriptions/listen")
+    c.require(len(listens) == 1, "listen: one subscriptions/listen request", str(len(listens)))
+    lid = listens[0]["id"]
+    notes = [e["msg"] for e in transcript if e["dir"] == "out" and isinstance(e["msg"], dict)
+             and (e["msg"].get("params") or {}).get("_meta", {}).get("io.modelcontextprotocol/subscriptionId") == lid]
+    c.equal([n.get("method") for n in notes],
+            ["notifications/subscriptions/acknowledged", "notifications/tools/list_changed"],
+            "listen: acknowledgement, then tools/list_changed, each tagged with the listen id")
+    wire = [r for r in posts if r["jsonrpc_method"] == "subscriptions/listen"]
+    c.expect(len(wire) == 1 and wire[0]["status"] == 200 and "mcp-method" in wire[0]["signed_headers"],
+             "listen: one signed POST, answered 200 (a stream)", short(wire))
+    closed = [e for e in transcript if e["dir"] == "in" and isinstance(e["msg"], dict)
+              and e["msg"].get("method") == "notifications/cancelled" and e["msg"]["params"].get("requestId") == lid]
+    c.equal(len(closed), 1, "listen: the client closed it with notifications/cancelled on stdio")
+    changed = [e["t"] for e in events if e["kind"] == "tools-changed"]
+    ended = wire[0].get("ended") if wire else None
+    c.expect(bool(changed) and ended is not None and ended - changed[0] < 5,
+             "listen: the relay closed the HTTP stream within 5 s of the client's cancel (the server saw it end)",
+             short((changed, ended)))
+
+    # Every JSON answer the server sent reached the client unchanged (as JSON).
+    answered = [r for r in posts if r["status"] == 200 and isinstance(r.get("response_json"), dict)
+                and "id" in r["response_json"]]
+    changed_answers = [(r["jsonrpc_method"], r["response_json"]["id"]) for r in answered
+                       if stdout_for_id(transcript, r["response_json"]["id"]) != [r["response_json"]]]
+    c.expect(len(answered) >= 20 and not changed_answers,
+             f"all {len(answered)} JSON answers (incl. input_required results) reached stdout unchanged",
+             short(changed_answers))
+
+
+def check_pair_cancellation(c: Checks, stats: dict[str, Any], transcript: list[dict[str, Any]],
+                            modern: bool) -> None:
+    """The server saw each cancelled call stop; the wire shows how it was told."""
+    events = stats.get("events", [])
+    sleeps = {m["params"]["arguments"].get("tag"): m["id"] for m in stdin_requests(transcript, "tools/call")
+              if m["params"].get("name") == "sleep"}
+    cancels = [e["msg"]["params"].get("requestId") for e in transcript if e["dir"] == "in"
+               and isinstance(e["msg"], dict) and e["msg"].get("method") == "notifications/cancelled"]
+    wire_cancels = [r for r in stats["requests"] if r["jsonrpc_method"] == "notifications/cancelled"]
+    for tag in CANCEL_TAGS:
+        rid = sleeps.get(tag)
+        c.require(rid is not None, f"cancellation ({tag}): the call went out on stdin")
+        c.expect(rid in cancels, f"cancellation ({tag}): the client sent notifications/cancelled on stdio")
+        started = [e["t"] for e in events if e["kind"] == "sleep-started" and e["tag"] == tag]
+        stopped = [e["t"] for e in events if e["kind"] == "sleep-cancelled" and e["tag"] == tag]
+        finished = [e for e in events if e["kind"] == "sleep-finished" and e["tag"] == tag]
+        c.expect(len(started) == 1 and len(stopped) == 1 and not finished and stopped[0] - started[0] < 5,
+                 f"cancellation ({tag}): the server's handler was cancelled within 5 s (the call sleeps 30 s)",
+                 short((started, stopped, finished)))
+        if stopped and started:
+            c.note(f"{tag}: server handler cancelled {stopped[0] - started[0]:.2f} s after it started")
+        late = stdout_for_id(transcript, rid)
+        if modern:
+            c.expect(not any(r["cancel_request_id"] == rid for r in wire_cancels),
+                     f"cancellation ({tag}): not POSTed (2026-07-28: closing the stream is the cancel)")
+            call = [r for r in stats["requests"] if r.get("jsonrpc_id") == rid]
+            c.expect(len(call) == 1 and call[0].get("ended") and stopped and call[0]["ended"] - stopped[0] < 2,
+                     f"cancellation ({tag}): the relay closed the call's HTTP exchange (the server saw it end)",
+                     short(call[0] if call else None))
+            c.equal(late, [], f"cancellation ({tag}): nothing more on stdout for the cancelled id")
+        else:
+            c.expect([r["status"] for r in wire_cancels if r["cancel_request_id"] == rid] == [202],
+                     f"cancellation ({tag}): notifications/cancelled POSTed, naming the request id, 202")
+            c.expect(all("Request cancelled" in json.dumps(m.get("error")) for m in late) and len(late) <= 1,
+                     f"cancellation ({tag}): no error of the relay's own for the cancelled id", short(late))
+
+
+def check_pair_exit(c: Checks, record_path: Path) -> None:
+    try:
+        rec = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        c.expect(False, "proxy exit recorded")
+        return
+    c.expect(not rec["sigterm"], "proxy exited by itself after stdin EOF (no SIGTERM needed)")
+    c.equal(rec["exit_code"], 0, "proxy exit status")
+
+
+async def pairing(ctx: Ctx, server: str, client: str) -> None:
+    c = ctx.checks
+    modern = server == "v2" and client == "v2"
+    server_python, client_python = sdk_python(ctx, server), sdk_python(ctx, client)
+    creds = random_creds(token=True)
+    up = Upstream(ctx.workdir, creds, "sse", ctx.verbose, python=server_python,
+                  script=HERE / f"pair_server_{server}.py")
+    up.start()
+    env = base_child_env(ctx.workdir)
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token)
+    w = ctx.workdir
+    cfg = {
+        "command": [client_python, str(HERE / "stdio_tap.py"), str(w / "proxy-exit.json"), str(w / "stdio.jsonl"),
+                    ctx.binary, up.url, "--service", SERVICE, "--region", REGION, "--log-level", ctx.proxy_log_level],
+        "env": env,
+        "stderr": str(w / "proxy.stderr"),
+        "report": str(w / "client-report.json"),
+        "server": server,
+        "expect_version": MODERN_VERSION if modern else LEGACY_VERSION,
+        "timeout_s": PAIR_CLIENT_TIMEOUT_S - 20,
+    }
+    (w / "client.json").write_text(json.dumps(cfg))
+    log(f"  server: {PAIR_SDK[server]} at {up.url}; client: {PAIR_SDK[client]} (mode auto for 2.x); "
+        f"expected era: {cfg['expect_version']}")
+    try:
+        argv = [client_python, "-u", str(HERE / f"pair_client_{client}.py"), str(w / "client.json")]
+        try:
+            done = await anyio.to_thread.run_sync(
+                lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=PAIR_CLIENT_TIMEOUT_S))
+            c.equal(done.returncode, 0, "client process exit status")
+        except subprocess.TimeoutExpired:
+            c.expect(False, f"client process finished within {PAIR_CLIENT_TIMEOUT_S} s")
+        merge_report(c, w / "client-report.json")
+        stats = await wait_for_delete(up) if not modern else up.stats()
+        transcript = read_transcript(w / "stdio.jsonl")
+        c.expect(bool(transcript), "stdio transcript recorded")
+        check_pair_signing(c, stats, creds)
+        if modern:
+            check_pair_modern(c, stats, transcript)
+        else:
+            check_pair_legacy(c, stats, transcript, client)
+        check_pair_cancellation(c, stats, transcript, modern)
+        check_pair_exit(c, w / "proxy-exit.json")
+        sids = [r["session_id"] for r in stats["requests"] if r["session_id"]]
+        text = (w / "proxy.stderr").read_text(errors="replace") if (w / "proxy.stderr").exists() else ""
+        leaked = [name for name, value in {"secret access key": creds.secret_key, "session token": creds.token,
+                                           "mcp-session-id": sids[0] if sids else None}.items()
+                  if value and value in text]
+        c.expect(not leaked, "proxy stderr (debug level) shows no secret key, session token or full session id",
+                 f"found {leaked}")
+    finally:
+        up.stop()
+        if c.failed:
+            tail = "\n".join((w / "proxy.stderr").read_text(errors="replace").splitlines()[-40:]) \
+                if (w / "proxy.stderr").exists() else "(none)"
+            log("  --- proxy stderr (tail) ---\n" + textwrap.indent(tail, "  | "))
+            log("  --- upstream stderr (tail) ---\n" + textwrap.indent(up.stderr_tail(), "  | "))
+
+
+async def sc_pair_v1_v1(ctx: Ctx) -> None:
+    await pairing(ctx, server="v1", client="v1")
+
+
+async def sc_pair_v1_client_v2_server(ctx: Ctx) -> None:
+    await pairing(ctx, server="v2", client="v1")
+
+
+async def sc_pair_v2_client_v1_server(ctx: Ctx) -> None:
+    await pairing(ctx, server="v1", client="v2")
+
+
+async def sc_pair_v2_v2(ctx: Ctx) -> None:
+    await pairing(ctx, server="v2", client="v2")
+
+
+# ---- MCP Inspector CLI ------------------------------------------------------------
+
+INSPECTOR_PACKAGE = "@modelcontextprotocol/inspector"
+INSPECTOR_TIMEOUT_S = 90
+
+
+def inspector_dir(ctx: Ctx) -> Path:
+    """tests/interop/inspector with the pinned Inspector installed (npm ci)."""
+    where = Path(ctx.inspector or HERE / "inspector")
+    pinned = json.loads((where / "package.json").read_text())["dependencies"][INSPECTOR_PACKAGE]
+    installed = where / "node_modules" / INSPECTOR_PACKAGE / "package.json"
+    if not installed.is_file():
+        raise ScenarioFailed(
+            f"expected {INSPECTOR_PACKAGE} {pinned} installed under {where / 'node_modules'}, found nothing\n"
+            f"hint: cargo test --test interop installs it, or: (cd {where} && npm ci)"
+        )
+    version = json.loads(installed.read_text())["version"]
+    if version != pinned:
+        raise ScenarioFailed(f"expected {INSPECTOR_PACKAGE} {pinned} (package.json), found {version} installed\n"
+                             f"hint: (cd {where} && npm ci)")
+    if not shutil.which("npx"):
+        raise ScenarioFailed("expected npx on PATH, found none\nhint: install Node.js and npm")
+    return where
+
+
+def run_inspector(ctx: Ctx, where: Path, up: Upstream, creds: Creds, label: str,
+                  method: list[str]) -> tuple[int, Any, str, dict[str, Any] | None]:
+    """One `npx @modelcontextprotocol/inspector --cli` run with mcp-sigv4 (under
+    exit_recorder.py) as the stdio server. Returns (status, parsed stdout or the
+    raw text, stderr, exit record). The proxy's environment is only what the
+    Inspector passes (its default set) plus the -e pairs."""
+    w = ctx.workdir
+    record = w / f"{label}-proxy-exit.json"
+    home = w / "home"
+    home.mkdir(exist_ok=True)
+    child_env = {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+                 "AWS_SESSION_TOKEN": creds.token, "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true",
+                 "AWS_CONFIG_FILE": str(w / "no-such-config"),
+                 "AWS_SHARED_CREDENTIALS_FILE": str(w / "no-such-credentials")}
+    argv = ["npx", "--no-install", INSPECTOR_PACKAGE, "--cli", *method]
+    for k, v in child_env.items():
+        argv += ["-e", f"{k}={v}"]
+    argv += ["--", sys.executable, str(HERE / "exit_recorder.py"), str(record), ctx.binary, up.url,
+             "--service", SERVICE, "--region", REGION, "--log-level", ctx.proxy_log_level]
+    shown = " ".join(a if not a.startswith("AWS_SECRET") and not a.startswith("AWS_SESSION") else a.split("=")[0] + "=…"
+                     for a in argv)
+    log(f"  $ {shown}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    try:
+        done = subprocess.run(argv, cwd=where, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=INSPECTOR_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ScenarioFailed(f"{label}: the Inspector did not finish within {INSPECTOR_TIMEOUT_S} s")
+    out = done.stdout.decode("utf-8", errors="replace")
+    err = done.stderr.decode("utf-8", errors="replace")
+    (w / f"{label}.stdout").write_text(out)
+    (w / f"{label}.stderr").write_text(err)
+    try:
+        parsed: Any = json.loads(out)
+    except ValueError:
+        parsed = out
+    rec = json.loads(record.read_text()) if record.exists() else None
+    return done.returncode, parsed, err, rec
+
+
+async def sc_inspector_cli(ctx: Ctx) -> None:
+    c = ctx.checks
+    where = inspector_dir(ctx)
+    creds = random_creds(token=True)
+    up = Upstream(ctx.workdir, creds, "sse", ctx.verbose)
+    up.start()
+    log(f"  upstream {up.url} (mcp 1.30.0, SSE); Inspector {INSPECTOR_PACKAGE} from {where}")
+    sample = "héllo wörld — 日本語 🚀 \"quoted\" \\ back"
+    runs = [
+        ("tools-list", ["--method", "tools/list"]),
+        ("call-add", ["--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=2", "--tool-arg", "b=3"]),
+        ("call-echo", ["--method", "tools/call", "--tool-name", "echo", "--tool-arg", f"text={sample}"]),
+    ]
+    try:
+        results = {}
+        for label, method in runs:
+            status, parsed, err, rec = await anyio.to_thread.run_sync(
+                lambda: run_inspector(ctx, where, up, creds, label, method))
+            results[label] = parsed
+            c.equal(status, 0, f"{label}: Inspector exit status")
+            c.expect(isinstance(parsed, dict), f"{label}: Inspector printed one JSON object", short(parsed))
+            c.expect(rec is not None and rec["exit_code"] == 0 and not rec["sigterm"],
+                     f"{label}: proxy exited 0 by itself when the Inspector closed stdin", short(rec))
+            leaked = [n for n, v in {"secret access key": creds.secret_key, "session token": creds.token}.items()
+                      if v in err]
+            c.expect(not leaked, f"{label}: Inspector stderr (with the proxy's debug log) shows no secret",
+                     str(leaked))
+        tools = results["tools-list"].get("tools", []) if isinstance(results["tools-list"], dict) else []
+        names = {t.get("name") for t in tools}
+        c.expect(EXPECTED_TOOLS <= names, "tools/list: every upstream tool in the JSON output",
+                 f"missing {sorted(EXPECTED_TOOLS - names)}")
+        add = next((t for t in tools if t.get("name") == "add"), {})
+        c.equal({k: v.get("type") for k, v in add.get("inputSchema", {}).get("properties", {}).items()},
+                {"a": "integer", "b": "integer"}, "tools/list: add's input schema")
+        c.equal(results["call-add"], {"content": [{"type": "text", "text": "5"}], "structuredContent": {"result": 5},
+                                      "isError": False}, "tools/call add a=2 b=3: the whole JSON result")
+        echo = results["call-echo"] if isinstance(results["call-echo"], dict) else {}
+        c.equal([x.get("text") for x in echo.get("content", [])], [sample],
+                "tools/call echo: non-ASCII, quotes and backslash round trip")
+        stats = await wait_for_delete(up)
+        c.equal(stats["rejected"], {}, "verifier: rejected no request")
+        total = sum(stats["accepted"].values())
+        c.equal(stats["token_seen"], total, "session token sent (and verified) on every request")
+        requests = stats["requests"]
+        inits = [r for r in requests if r["jsonrpc_method"] == "initialize"]
+        c.equal([(r["session_id"], r["status"]) for r in inits], [(None, 200)] * len(runs),
+                "one initialize per Inspector run, without a session id, answered 200")
+        later = [r for r in requests if r["jsonrpc_method"] != "initialize"]
+        c.expect(all(r["protocol_version"] == PROTOCOL_VERSION and r["session_id"] for r in later),
+                 f"every later request carries the session id and MCP-Protocol-Version {PROTOCOL_VERSION}",
+                 short({(r["method"], r["protocol_version"]) for r in later}))
+        called = [r["jsonrpc_method"] for r in requests if r["method"] == "POST"]
+        # The Inspector lists the tools before a call too (to convert --tool-arg values by the schema).
+        c.expect(called.count("tools/list") >= 1 and called.count("tools/call") == 2,
+                 "the server saw the tools/list and exactly two tools/call",
+                 f"{called.count('tools/list')} tools/list, {called.count('tools/call')} tools/call")
+        c.equal(len([r for r in requests if r["method"] == "DELETE" and r["status"] == 200]), len(runs),
+                "each run ended its session with a signed DELETE")
+        unsigned = sorted({h for r in requests for h in r["unsigned_headers"]} - ALLOWED_UNSIGNED)
+        c.expect(not unsigned, "every header is signed except user-agent/content-length", f"unsigned: {unsigned}")
+    finally:
+        up.stop()
+        if c.failed:
+            for label, _ in runs:
+                path = ctx.workdir / f"{label}.stderr"
+                if path.exists():
+                    tail = "\n".join(path.read_text(errors="replace").splitlines()[-15:])
+                    log(f"  --- {label}: Inspector stderr (tail) ---\n" + textwrap.indent(tail, "  | "))
+
+
 # ---- verifier self-tests (no binary) -----------------------------------------
 
 # sigv4-sigv4a.md §3: AgentCore request, verified there with aws-sigv4 and an
@@ -1076,12 +1569,22 @@ SCENARIOS = [
              sc_session_expiry),
     Scenario("shutdown-inflight", "stdin closes during a long call: proxy still sends DELETE and exits 0 "
              "within the SDK's 2 s grace", sc_shutdown_inflight),
+    Scenario("pair-v1-v1", "mcp 1.x client -> mcp 1.x server: the pairing battery on 2025-11-25", sc_pair_v1_v1),
+    Scenario("pair-v1-client-v2-server", "mcp 1.x client -> mcp 2.x server: the battery on 2025-11-25 "
+             "(the dual-era server serves the handshake)", sc_pair_v1_client_v2_server),
+    Scenario("pair-v2-client-v1-server", "mcp 2.x client (auto) -> mcp 1.x server: server/discover probe refused, "
+             "falls back to initialize; the battery on 2025-11-25", sc_pair_v2_client_v1_server),
+    Scenario("pair-v2-v2", "mcp 2.x client (auto) -> mcp 2.x server: the battery on 2026-07-28 (routing headers, "
+             "MRTR, subscriptions/listen, cancel by closing the stream)", sc_pair_v2_v2),
+    Scenario("inspector-cli", "MCP Inspector CLI (npm) with mcp-sigv4 as its stdio server: tools/list, "
+             "tools/call add and echo; JSON output asserted", sc_inspector_cli),
 ]
 from scenarios_credentials import SCENARIOS as _CREDENTIAL_SCENARIOS  # noqa: E402  (credentials rotating mid-session)
 SCENARIOS += _CREDENTIAL_SCENARIOS
 
 
-async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str) -> int:
+async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str,
+                  python_v2: str | None = None, inspector: str | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="mcp-sigv4-interop-"))
     results: list[Checks] = []
     for sc in selected:
@@ -1091,7 +1594,7 @@ async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verb
         workdir.mkdir()
         started = time.monotonic()
         try:
-            await sc.run(Ctx(c, workdir, binary, verbose, level))
+            await sc.run(Ctx(c, workdir, binary, verbose, level, python_v2, inspector))
         except ScenarioFailed as e:
             if not c.failed:
                 c.failed.append(f"stopped: {e}")
@@ -1127,6 +1630,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep work files (logs, stats) even on success")
     parser.add_argument("--verbose", action="store_true", help="upstream logs every verifier decision")
     parser.add_argument("--proxy-log-level", default="debug", help="--log-level passed to the binary")
+    parser.add_argument("--python-v2", default=str(REPO / "target" / "interop-venv-v2" / "bin" / "python"),
+                        help="python of the mcp 2.x environment (requirements-v2.txt), for the pair-* scenarios")
+    parser.add_argument("--inspector", default=str(HERE / "inspector"),
+                        help="directory holding the Inspector's package.json and node_modules (inspector-cli)")
     args = parser.parse_args()
 
     if args.list:
@@ -1148,7 +1655,8 @@ def main() -> int:
             print(f"expected an executable at --binary, found nothing runnable at {args.binary!r}", file=sys.stderr)
             return 2
         args.binary = os.path.abspath(args.binary)
-    return asyncio.run(run_all(selected, args.binary, args.keep, args.verbose, args.proxy_log_level))
+    return asyncio.run(run_all(selected, args.binary, args.keep, args.verbose, args.proxy_log_level,
+                               args.python_v2, args.inspector))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from botocore.credentials import Credentials
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_SKEW = _dt.timedelta(minutes=5)
+RESPONSE_KEEP_LIMIT = 64 * 1024  # the largest application/json answer kept in the stats
 
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -326,6 +328,23 @@ class Recorder:
         self.flush()
 
 
+def _body_facts(message: dict[str, Any]) -> dict[str, Any]:
+    """The few body fields the pairing checks compare with the stdio transcript:
+    the JSON-RPC id, the request id a cancellation names, and the 2026-07-28
+    multi-round-trip retry fields (`requestState` verbatim, `inputResponses` keys)."""
+    facts: dict[str, Any] = {"jsonrpc_id": message.get("id")}
+    params = message.get("params")
+    if not isinstance(params, dict):
+        return facts
+    if message.get("method") == "notifications/cancelled":
+        facts["cancel_request_id"] = params.get("requestId")
+    if "requestState" in params:
+        facts["request_state"] = params["requestState"]
+    if isinstance(params.get("inputResponses"), dict):
+        facts["input_response_keys"] = sorted(params["inputResponses"])
+    return facts
+
+
 def error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"__type": error_type, "message": message}).encode()
 
@@ -383,12 +402,17 @@ class SigV4VerifierMiddleware:
             "body_len": len(body),
             "jsonrpc_method": None,
             "status": None,
+            # MCP 2026-07-28 routing headers (values as received; names in signed_headers)
+            "mcp_method": lower.get("mcp-method"),
+            "mcp_name": lower.get("mcp-name"),
+            "mcp_params": {k: v for k, v in lower.items() if k.startswith("mcp-param-")},
         }
         if method == "POST":
             try:
                 parsed = json.loads(body)
                 if isinstance(parsed, dict):
                     entry["jsonrpc_method"] = parsed.get("method") or ("<response>" if "id" in parsed else None)
+                    entry.update(_body_facts(parsed))
             except ValueError:
                 entry["jsonrpc_method"] = "<not json>"
         self.recorder.request(method, entry, verdict)
@@ -423,7 +447,12 @@ class SigV4VerifierMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        # A small application/json answer is kept parsed (`response_json`), so a
+        # test can compare what the server sent with what reached the client.
+        json_body: list[bytes] | None = None
+
         async def send_wrapper(message):
+            nonlocal json_body
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
                 for k, val in message.get("headers", []):
@@ -431,7 +460,25 @@ class SigV4VerifierMiddleware:
                         sid = val.decode("latin-1")
                         if sid not in self.recorder.data["issued_session_ids"]:
                             self.recorder.data["issued_session_ids"].append(sid)
+                    if k.lower() == b"content-type" and val.split(b";")[0].strip().lower() == b"application/json":
+                        json_body = []
                 self.recorder.flush()
+            elif message["type"] == "http.response.body" and json_body is not None:
+                json_body.append(message.get("body", b""))
+                if sum(len(b) for b in json_body) > RESPONSE_KEEP_LIMIT:
+                    json_body = None
+                elif not message.get("more_body", False):
+                    try:
+                        entry["response_json"] = json.loads(b"".join(json_body))
+                    except ValueError:
+                        pass
+                    json_body = None
+                    self.recorder.flush()
             await send(message)
 
-        await self.app(scope, replay, send_wrapper)
+        entry["started"] = time.time()
+        try:
+            await self.app(scope, replay, send_wrapper)
+        finally:
+            entry["ended"] = time.time()  # for a stream: when it closed
+            self.recorder.flush()
