@@ -36,7 +36,7 @@ import anyio
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp.client.subscriptions import ToolsListChanged
+from mcp.client.subscriptions import SubscriptionLost, ToolsListChanged
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -204,6 +204,8 @@ async def battery(cfg: dict, rep: P.Report) -> None:
         if modern:
             rep.step("list_changed (2026-07-28: subscriptions/listen kept open, the notification on it)")
             await listen_for_change(client, rep)
+            rep.step("a listen stream the server drops without a response (the relay must tell the client)")
+            await listen_dropped(client, rep)
         else:
             rep.step("list_changed (legacy: notifications/tools/list_changed on a stream)")
             res = await client.call_tool("change_tools", {})
@@ -266,6 +268,27 @@ async def listen_for_change(client: Client, rep: P.Report) -> None:
                 break
         rep.expect(isinstance(event, ToolsListChanged),
                    "list_changed: notifications/tools/list_changed arrived on the listen stream", repr(event))
+
+
+async def listen_dropped(client: Client, rep: P.Report) -> None:
+    """2026-07-28 §4.4: a listen stream that just drops is an unexpected
+    disconnect; on stdio the relay reports it with notifications/cancelled for
+    the listen id, which the SDK turns into SubscriptionLost."""
+    outcome: object = "no end within 10 s"
+    async with client.listen(tools_list_changed=True) as sub:
+        res = await client.call_tool("drop_listens", {})
+        rep.equal(text_of(res), "dropped 1", "drop_listens: the server cut the open listen stream")
+        with anyio.move_on_after(10):
+            try:
+                async for event in sub:
+                    outcome = f"an event: {event!r}"
+                    break
+                else:
+                    outcome = "a graceful end"
+            except SubscriptionLost as e:
+                outcome = e
+    rep.expect(isinstance(outcome, SubscriptionLost),
+               "listen dropped: the client learned the subscription was lost (SubscriptionLost)", repr(outcome))
 
 
 def main() -> int:

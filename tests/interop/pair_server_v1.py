@@ -113,6 +113,11 @@ def build(recorder):
         )
         return json.dumps([{"uri": str(r.uri), "name": r.name} for r in result.roots], ensure_ascii=False)
 
+    @mcp.tool()
+    def drop_listens() -> str:
+        """2026-07-28 only (subscriptions/listen); nothing to drop on 2025-11-25."""
+        return "dropped 0"
+
     def added_later() -> str:
         """A tool that exists only after change_tools."""
         return "added later ✓"

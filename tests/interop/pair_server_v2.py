@@ -20,8 +20,10 @@ error):
   transit is refused) and read `inputResponses`. tools/list_changed is
   published to `subscriptions/listen` streams.
 
-tools/list and resources/list are paginated (pairing.PAGE_SIZE a page). Events
-(sleep started/cancelled/finished, MRTR rounds) go to the stats file.
+tools/list and resources/list are paginated (pairing.PAGE_SIZE a page). The
+extra tool `drop_listens` cuts open listen streams without a response, as a
+crashed instance would. Events (sleep started/cancelled/finished, MRTR rounds,
+listens dropped) go to the stats file.
 """
 
 from __future__ import annotations
@@ -56,6 +58,62 @@ class PagedServer(MCPServer):
         return types.ListResourcesResult(resources=items, next_cursor=next_cursor)
 
 
+class ListenDropped(Exception):
+    """Raised on purpose to cut a listen stream the way a crashed instance would."""
+
+
+class ListenDropper:
+    """ASGI wrapper that lets the `drop_listens` tool cut every open
+    `subscriptions/listen` HTTP stream abruptly: no listen response, no
+    notifications/cancelled, no terminating chunk. (Inside the verifier, which
+    hands the whole body over in one message.)"""
+
+    def __init__(self) -> None:
+        self.app = None
+        self.drops: set[anyio.Event] = set()
+
+    def drop_all(self) -> int:
+        for drop in list(self.drops):
+            drop.set()
+        return len(self.drops)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        first = await receive()
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        try:
+            is_listen = json.loads(first.get("body", b"")).get("method") == "subscriptions/listen"
+        except (ValueError, AttributeError):
+            is_listen = False
+        if not is_listen:
+            return await self.app(scope, replay, send)
+        drop = anyio.Event()
+        self.drops.add(drop)
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def run() -> None:
+                    await self.app(scope, replay, send)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(run)
+                await drop.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            self.drops.discard(drop)
+        if drop.is_set():
+            raise ListenDropped("listen stream cut by drop_listens")
+
+
 def is_modern(ctx: Context) -> bool:
     return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
@@ -66,6 +124,7 @@ def related(ctx: Context) -> ServerMessageMetadata:
 
 def build(recorder):
     mcp = PagedServer(P.SERVER_NAMES["v2"], log_level="WARNING")
+    dropper = ListenDropper()
 
     def input_round(ctx: Context, tool: str, request: Any) -> InputRequiredResult | Any:
         """First round: ask. Retry: check the state and return the response."""
@@ -173,6 +232,13 @@ def build(recorder):
             result = await ctx.session.send_request(types.ListRootsRequest(), types.ListRootsResult, metadata=related(ctx))
         return json.dumps([{"uri": str(r.uri), "name": r.name} for r in result.roots], ensure_ascii=False)
 
+    @mcp.tool()
+    async def drop_listens(ctx: Context) -> str:
+        """Cut every open subscriptions/listen stream abruptly (2026-07-28)."""
+        n = dropper.drop_all()
+        P.record_event(recorder, "listens-dropped", count=n)
+        return f"dropped {n}"
+
     def added_later() -> str:
         """A tool that exists only after change_tools."""
         return "added later ✓"
@@ -214,7 +280,8 @@ def build(recorder):
     for prompt in P.PROMPT_NAMES:
         mcp.prompt(name=prompt, description=f"Greeting prompt {prompt}.")(make_prompt(prompt))
 
-    return mcp.streamable_http_app(stateless_http=False)
+    dropper.app = mcp.streamable_http_app(stateless_http=False)
+    return dropper
 
 
 if __name__ == "__main__":

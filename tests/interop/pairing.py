@@ -29,9 +29,12 @@ MODERN_VERSION = "2026-07-28"  # mcp 2.3.0 only
 # what the servers offer
 
 PAGE_SIZE = 5
-FEATURE_TOOLS = ["add", "echo", "progress", "sleep", "ask_form", "ask_sampling", "ask_roots", "change_tools", "where"]
+FEATURE_TOOLS = [
+    "add", "echo", "progress", "sleep", "ask_form", "ask_sampling", "ask_roots", "change_tools", "where",
+    "drop_listens",
+]
 FILLER_TOOLS = [f"filler_{i:02d}" for i in range(9)]
-EXPECTED_TOOLS = FEATURE_TOOLS + FILLER_TOOLS  # 18 tools: 4 pages of at most 5
+EXPECTED_TOOLS = FEATURE_TOOLS + FILLER_TOOLS  # 19 tools: 4 pages of at most 5
 
 # `where(region)`: the argument is annotated `x-mcp-header: Region`, so a
 # 2026-07-28 HTTP client must send it as `Mcp-Param-Region` (base64 sentinel

@@ -878,7 +878,8 @@ def check_pair_legacy(c: Checks, stats: dict[str, Any], transcript: list[dict[st
     c.expect(len(deletes) == 1 and deletes[0][0] in sids, "a signed DELETE ended the session", short(deletes))
 
 
-def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[str, Any]]) -> None:
+def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[str, Any]],
+                      strict: bool = False) -> None:
     """2026-07-28 through the relay: routing headers, no session, MRTR, listen."""
     requests = stats["requests"]
     posts = [r for r in requests if r["method"] == "POST"]
@@ -886,11 +887,21 @@ def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[st
     c.equal((posts[0]["jsonrpc_method"], posts[0]["status"]) if posts else None, ("server/discover", 200),
             "auto probe: server/discover answered 200 (modern)")
     c.expect(all(r["session_id"] is None for r in requests), "2026-07-28: no Mcp-Session-Id sent")
-    bad = [(r["jsonrpc_method"], r["protocol_version"], r["mcp_method"]) for r in posts
+    requests_posted = [r for r in posts if r.get("jsonrpc_id") is not None]
+    bad = [(r["jsonrpc_method"], r["protocol_version"], r["mcp_method"]) for r in requests_posted
            if r["protocol_version"] != MODERN_VERSION or r["mcp_method"] != r["jsonrpc_method"]
            or not {"mcp-protocol-version", "mcp-method"} <= set(r["signed_headers"])]
-    c.expect(not bad, "every POST: MCP-Protocol-Version 2026-07-28 and Mcp-Method = the body's method, both signed",
-             short(bad))
+    c.expect(not bad, "every request POST: MCP-Protocol-Version 2026-07-28 and Mcp-Method = the body's method, "
+             "both signed", short(bad))
+    notified = [(r["jsonrpc_method"], r.get("cancel_request_id"), r["protocol_version"], r["status"])
+                for r in posts if r.get("jsonrpc_id") is None]
+    if strict:
+        # 2026-07-28 defines no client notification over HTTP; mcp-2026-07-28.md §5.1: a stdio
+        # notifications/cancelled aborts the request in flight and is not POSTed; unknown ids are ignored.
+        c.equal(notified, [], "2026-07-28: the relay POSTs no notification (a cancel for an id no longer "
+                "in flight is ignored, not sent)")
+    elif notified:
+        c.note(f"notifications POSTed in 2026-07-28 mode (see the opt-in pair-v2-v2-strict): {notified}")
     bodies = {json.dumps(e["msg"]["id"]): e["msg"] for e in transcript if e["dir"] == "in"
               and isinstance(e["msg"], dict) and "id" in e["msg"] and "method" in e["msg"]}
     named = [r for r in posts if r["jsonrpc_method"] in NAME_METHODS]
@@ -943,14 +954,15 @@ def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[st
 
     # subscriptions/listen: open, acknowledged, notification, closed by the client
     listens = stdin_requests(transcript, "subscriptions/listen")
-    c.require(len(listens) == 1, "listen: one subscriptions/listen request", str(len(listens)))
+    c.require(len(listens) == 2, "listen: two subscriptions/listen requests (one closed by the client, one "
+              "dropped by the server)", str(len(listens)))
     lid = listens[0]["id"]
     notes = [e["msg"] for e in transcript if e["dir"] == "out" and isinstance(e["msg"], dict)
              and (e["msg"].get("params") or {}).get("_meta", {}).get("io.modelcontextprotocol/subscriptionId") == lid]
     c.equal([n.get("method") for n in notes],
             ["notifications/subscriptions/acknowledged", "notifications/tools/list_changed"],
             "listen: acknowledgement, then tools/list_changed, each tagged with the listen id")
-    wire = [r for r in posts if r["jsonrpc_method"] == "subscriptions/listen"]
+    wire = [r for r in posts if r["jsonrpc_method"] == "subscriptions/listen" and r.get("jsonrpc_id") == lid]
     c.expect(len(wire) == 1 and wire[0]["status"] == 200 and "mcp-method" in wire[0]["signed_headers"],
              "listen: one signed POST, answered 200 (a stream)", short(wire))
     closed = [e for e in transcript if e["dir"] == "in" and isinstance(e["msg"], dict)
@@ -961,6 +973,17 @@ def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[st
     c.expect(bool(changed) and ended is not None and ended - changed[0] < 5,
              "listen: the relay closed the HTTP stream within 5 s of the client's cancel (the server saw it end)",
              short((changed, ended)))
+
+    # The second listen: the server cuts the stream without a response; on stdio the
+    # relay must say so with notifications/cancelled for the listen id (§4.4, §5.1).
+    dropped_id = listens[1]["id"]
+    drops = [e for e in events if e["kind"] == "listens-dropped"]
+    c.equal([e["count"] for e in drops], [1], "listen dropped: the server cut one open listen stream")
+    relayed = [e["msg"] for e in transcript if e["dir"] == "out" and isinstance(e["msg"], dict)
+               and e["msg"].get("method") == "notifications/cancelled"
+               and e["msg"]["params"].get("requestId") == dropped_id]
+    c.equal(len(relayed), 1, "listen dropped: the relay wrote notifications/cancelled for the listen id to stdout")
+    c.equal(stdout_for_id(transcript, dropped_id), [], "listen dropped: no response made up for the listen id")
 
     # Every JSON answer the server sent reached the client unchanged (as JSON).
     answered = [r for r in posts if r["status"] == 200 and isinstance(r.get("response_json"), dict)
@@ -1019,7 +1042,7 @@ def check_pair_exit(c: Checks, record_path: Path) -> None:
     c.equal(rec["exit_code"], 0, "proxy exit status")
 
 
-async def pairing(ctx: Ctx, server: str, client: str) -> None:
+async def pairing(ctx: Ctx, server: str, client: str, strict: bool = False) -> None:
     c = ctx.checks
     modern = server == "v2" and client == "v2"
     server_python, client_python = sdk_python(ctx, server), sdk_python(ctx, client)
@@ -1058,7 +1081,7 @@ async def pairing(ctx: Ctx, server: str, client: str) -> None:
         c.expect(bool(transcript), "stdio transcript recorded")
         check_pair_signing(c, stats, creds)
         if modern:
-            check_pair_modern(c, stats, transcript)
+            check_pair_modern(c, stats, transcript, strict)
         else:
             check_pair_legacy(c, stats, transcript, client)
         check_pair_cancellation(c, stats, transcript, modern)
@@ -1093,6 +1116,16 @@ async def sc_pair_v2_client_v1_server(ctx: Ctx) -> None:
 
 async def sc_pair_v2_v2(ctx: Ctx) -> None:
     await pairing(ctx, server="v2", client="v2")
+
+
+async def sc_pair_v2_v2_strict(ctx: Ctx) -> None:
+    """Opt-in: pair-v2-v2 plus one check that fails today. After the relay
+    reports a dropped listen stream, the SDK client sends its own courtesy
+    notifications/cancelled for that (no longer in flight) listen id; the relay
+    POSTs it, without MCP-Protocol-Version or Mcp-Method, and the 2.x server
+    answers 400 "Missing session ID". mcp-2026-07-28.md §5.1: cancels are not
+    POSTed in modern mode, unknown ids are ignored."""
+    await pairing(ctx, server="v2", client="v2", strict=True)
 
 
 # ---- MCP Inspector CLI ------------------------------------------------------------
@@ -1576,6 +1609,8 @@ SCENARIOS = [
              "falls back to initialize; the battery on 2025-11-25", sc_pair_v2_client_v1_server),
     Scenario("pair-v2-v2", "mcp 2.x client (auto) -> mcp 2.x server: the battery on 2026-07-28 (routing headers, "
              "MRTR, subscriptions/listen, cancel by closing the stream)", sc_pair_v2_v2),
+    Scenario("pair-v2-v2-strict", "pair-v2-v2, and no notification POSTed in 2026-07-28 mode: a cancel for "
+             "an id no longer in flight must be ignored (fails today)", sc_pair_v2_v2_strict, default=False),
     Scenario("inspector-cli", "MCP Inspector CLI (npm) with mcp-sigv4 as its stdio server: tools/list, "
              "tools/call add and echo; JSON output asserted", sc_inspector_cli),
 ]
