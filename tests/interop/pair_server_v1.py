@@ -12,8 +12,9 @@ opaque cursors) through low-level handlers that replace FastMCP's unpaginated
 ones. Elicitation, sampling and roots are real server-to-client requests tied to
 the tool call (they travel on its POST's SSE stream); tools/list_changed is
 sent unrelated to any request, so it travels on the GET stream. Server-side
-events (sleep started/cancelled/finished, notifications/cancelled seen) go to
-the stats file next to the verifier's request records.
+events (sleep started/cancelled/finished, tools changed) go to the stats file
+next to the verifier's request records (which show the notifications/cancelled
+POSTs themselves).
 """
 
 from __future__ import annotations
@@ -175,15 +176,6 @@ def build(recorder):
         items, next_cursor = P.page(resources, cursor)
         return types.ListResourcesResult(resources=items, nextCursor=next_cursor)
 
-    # notifications/cancelled: note it, then let the SDK cancel the handler.
-    original = low.notification_handlers.get(types.CancelledNotification)
-
-    async def on_cancelled(notification: types.CancelledNotification) -> None:
-        P.record_event(recorder, "cancelled-notification", request_id=notification.params.requestId)
-        if original is not None:
-            await original(notification)
-
-    low.notification_handlers[types.CancelledNotification] = on_cancelled
     return mcp.streamable_http_app()
 
 
