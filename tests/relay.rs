@@ -523,6 +523,119 @@ fn a_404_for_the_session_replays_initialize_and_resends_the_request_once() {
 }
 
 #[test]
+fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answered_once() {
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let minted = Arc::new(AtomicUsize::new(0));
+    let up = {
+        let current = Arc::clone(&current);
+        Upstream::start(move |s| {
+            if s.is_rpc("initialize") {
+                let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
+                if n > 1 {
+                    // A slow new session: requests keep arriving meanwhile.
+                    std::thread::sleep(ms(400));
+                }
+                let sid = format!("{SESSION_ID}-gen{n}");
+                *current.lock().unwrap() = Some(sid.clone());
+                return Reply::result(
+                    &id_of(s),
+                    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
+                           "serverInfo": {"name": "scripted", "version": "1.0"}}),
+                )
+                .header("mcp-session-id", &sid);
+            }
+            match s.header("mcp-session-id") {
+                None => Reply::body(400, "text/plain", "Bad Request: missing session id"),
+                Some(sid) if current.lock().unwrap().as_deref() != Some(sid) => {
+                    Reply::body(404, "text/plain", "session not found")
+                }
+                Some(_) => standard_reply(s),
+            }
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(INITIALIZE);
+    assert_eq!(p.recv_json()["id"], 1);
+    p.send(INITIALIZED);
+    up.wait_for(ms(3000), |s| s.is_rpc("notifications/initialized"))
+        .unwrap();
+    // The server ends the session; 8 calls at once, then 4 more while the
+    // new session is being opened.
+    *current.lock().unwrap() = None;
+    for id in 10..18 {
+        p.send(&tool_call(id, "t"));
+    }
+    up.wait_for(ms(3000), |s| {
+        s.is_rpc("initialize") && s.rpc_id() != Some(json!(1))
+    })
+    .expect("the client's initialize is replayed");
+    for id in 18..22 {
+        p.send(&tool_call(id, "t"));
+    }
+    let mut answered: Vec<i64> = (10..22)
+        .map(|_| {
+            let v = p.recv_json();
+            assert_eq!(v["result"], json!({"method": "tools/call"}), "{v}");
+            v["id"].as_i64().unwrap()
+        })
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(answered, (10..22).collect::<Vec<_>>(), "each id once");
+    p.expect_silence(ms(300));
+
+    assert_eq!(up.rpc("initialize").len(), 2, "one new session for all");
+    let s2 = format!("{SESSION_ID}-gen2");
+    for s in up.matching(|s| s.method == "POST" && !s.is_rpc("initialize")) {
+        assert!(
+            s.header("mcp-session-id").is_some(),
+            "every request after the handshake carries a session id: {s:?}"
+        );
+    }
+    let calls = up.rpc("tools/call");
+    for id in 10..22 {
+        let last = calls
+            .iter()
+            .rfind(|s| s.rpc_id() == Some(json!(id)))
+            .unwrap();
+        assert_eq!(last.header("mcp-session-id"), Some(s2.as_str()), "{id}");
+    }
+    let initialized = up.rpc("notifications/initialized");
+    assert_eq!(initialized.len(), 2);
+    assert_eq!(initialized[1].header("mcp-session-id"), Some(s2.as_str()));
+    let replay_at = up.rpc("initialize")[1].index;
+    assert!(
+        calls
+            .iter()
+            .filter(|s| s.header("mcp-session-id") == Some(s2.as_str()))
+            .all(|s| s.index > initialized[1].index && s.index > replay_at),
+        "the new session is used only after its notifications/initialized"
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_json_rpc_error_answering_a_notification_does_not_reach_the_client() {
+    let up = Upstream::start(|s| {
+        if s.is_rpc("notifications/roots/list_changed") {
+            return Reply::json(
+                400,
+                r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request"}}"#,
+            );
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    up.wait_for(ms(3000), |s| s.is_rpc("notifications/roots/list_changed"))
+        .unwrap();
+    p.expect_silence(ms(300));
+    p.assert_ping(2);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
 fn stdin_eof_sends_a_signed_delete_with_the_session_id_and_exits_0() {
     let up = Upstream::standard();
     let mut p = Proxy::start(&up.url(), &[]);
@@ -1116,6 +1229,31 @@ fn modern_cancel(keep_alive: bool) {
     assert!(
         up.rpc("notifications/cancelled").is_empty(),
         "the cancellation is not POSTed"
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn modern_cancel_arriving_after_the_answer_is_not_posted() {
+    let up = Upstream::start(|s| {
+        let id = id_of(s);
+        Reply::result(&id, json!({"resultType": "complete", "content": []}))
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(&modern_request(
+        json!(61),
+        "tools/call",
+        json!({"name": "quick", "arguments": {}}),
+    ));
+    assert_eq!(p.recv_json()["id"], 61);
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":61,"reason":"late"}}"#);
+    p.send(&modern_request(json!(62), "ping", json!({})));
+    assert_eq!(p.recv_json()["id"], 62);
+    p.expect_silence(ms(200));
+    assert!(
+        up.rpc("notifications/cancelled").is_empty(),
+        "a 2026-07-28 cancel is never POSTed"
     );
     up.assert_all_signed("svc");
     p.finish();

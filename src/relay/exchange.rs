@@ -24,6 +24,7 @@ use super::upstream::{Extra, SendError, Sent, peek_error};
 use super::{Ctx, Gate, MAX_MESSAGE_BYTES, Outgoing, Shared, listen, modern, pause};
 use crate::auth::AuthError;
 use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
+use crate::secret::Secret;
 
 /// The longest `Retry-After` honoured; a longer one is reported, not waited for.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
@@ -220,7 +221,7 @@ fn list_tools(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
             extra.headers = modern::routing_headers(&request);
         }
         let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-        let response =
+        let (response, _) =
             internal_request(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))?;
         shared.tools.observe_list(&response.to_string(), false);
         cursor = response
@@ -234,9 +235,17 @@ fn list_tools(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
     Ok(())
 }
 
-/// Sends one of the relay's own requests and returns its response message.
-/// Other messages that arrive on its stream are delivered as usual.
-fn internal_request(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id) -> Result<Value, String> {
+/// Sends one of the relay's own requests and returns its response message and
+/// the answer's `Mcp-Session-Id`. Other messages that arrive on its stream are
+/// delivered as usual. A request sent in the current session (`with_session`)
+/// records the session id as any exchange does; one sent outside it (the
+/// replayed initialize) leaves that to the caller.
+fn internal_request(
+    ctx: &Ctx,
+    body: &[u8],
+    extra: &Extra,
+    id: &Id,
+) -> Result<(Value, Option<String>), String> {
     let shared = &ctx.shared;
     let t = &shared.timeouts;
     let timeouts = RequestTimeouts {
@@ -247,7 +256,10 @@ fn internal_request(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id) -> Result<Va
     let mut sent = shared
         .send(Method::Post, body, extra, timeouts)
         .map_err(|e| e.to_string())?;
-    shared.capture_session(&sent.response);
+    if extra.with_session {
+        shared.capture_session(&sent);
+    }
+    let session_id = sent.response.header("mcp-session-id").map(str::to_owned);
     let status = sent.response.status;
     if !(200..300).contains(&status) {
         let e = peek_error(&mut sent.response);
@@ -273,6 +285,7 @@ fn internal_request(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id) -> Result<Va
                 .read_body(MAX_MESSAGE_BYTES)
                 .map_err(|e| e.to_string())?;
             find(&String::from_utf8_lossy(&bytes))
+                .map(|v| (v, session_id))
                 .ok_or_else(|| "no response in the answer".to_owned())
         }
         Some("text/event-stream") => {
@@ -282,7 +295,7 @@ fn internal_request(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id) -> Result<Va
                 match events.next_event() {
                     Ok(Some(e)) if e.event == "message" && !e.data.is_empty() => {
                         if let Some(v) = find(&e.data) {
-                            return Ok(v);
+                            return Ok((v, session_id));
                         }
                         deliver(ctx, e.data.as_bytes(), None);
                     }
@@ -317,12 +330,16 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         super::splice::find(&original, &["id"]).ok_or("the initialize to replay has no id")?;
     let body = super::splice::replace(&original, id_span, &json!(id).to_string()).into_bytes();
     let old_version = shared.session.protocol_version();
-    shared.session.clear_id();
-    let extra = Extra::default();
-    let response = internal_request(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))
-        .map_err(|e| {
-            format!("the server ended the MCP session and opening a new one failed: {e}")
-        })?;
+    // The old id is kept until the new session replaces it (the replayed
+    // initialize goes without one): requests sent meanwhile carry the old id,
+    // get 404, and wait here for the new session.
+    let (response, new_id) = internal_request(
+        ctx,
+        &body,
+        &Extra::default(),
+        &Id::from_json(&json!(id).to_string()),
+    )
+    .map_err(|e| format!("the server ended the MCP session and opening a new one failed: {e}"))?;
     if let Some(error) = response.get("error") {
         return Err(format!(
             "the server ended the MCP session and refused a new initialize: {error}"
@@ -349,11 +366,20 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         per_read: Some(t.read),
         total: Some(t.exchange),
     };
-    let with_session = Extra {
-        with_session: true,
-        ..Default::default()
+    // notifications/initialized goes out in the new session before any other
+    // request may use it.
+    let in_new_session = match &new_id {
+        Some(new_id) => Extra {
+            with_session: true,
+            session_id: Some(Secret::from(new_id.as_str())),
+            ..Default::default()
+        },
+        None => Extra {
+            protocol_version: shared.session.protocol_version(),
+            ..Default::default()
+        },
     };
-    match shared.send(Method::Post, &initialized, &with_session, timeouts) {
+    match shared.send(Method::Post, &initialized, &in_new_session, timeouts) {
         Ok(s) if (200..300).contains(&s.response.status) => {}
         Ok(s) => log::warn!(
             "notifications/initialized for the new session: HTTP {}",
@@ -361,7 +387,7 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         ),
         Err(e) => log::warn!("notifications/initialized for the new session: {e}"),
     }
-    let generation = shared.session.next_generation();
+    let generation = shared.session.replace(new_id.as_deref());
     log::info!(
         "the server ended the MCP session; opened a new one by replaying the client's initialize"
     );
@@ -450,8 +476,6 @@ fn send_with_recovery(
         if out.aborted() {
             return Ok(None);
         }
-        let generation = shared.session.generation();
-        let carried_session = extra.with_session && shared.session.id().is_some();
         match shared.send(Method::Post, &out.body, &extra, timeouts) {
             Err(SendError::Http(e)) if e.before_send() && attempt < retries => {
                 let delay = backoff(attempt);
@@ -470,13 +494,13 @@ fn send_with_recovery(
             Ok(mut sent) => {
                 let status = sent.response.status;
                 if status == 404
-                    && carried_session
+                    && sent.carried_session
                     && !reinitialized
                     && !out.is_initialize
                     && out.modern.is_none()
                     && peek_error(&mut sent.response).jsonrpc_code() != Some(-32601)
                 {
-                    match reinitialize(ctx, generation) {
+                    match reinitialize(ctx, sent.generation) {
                         Ok(()) => {
                             reinitialized = true;
                             continue;
@@ -528,7 +552,7 @@ fn send_with_recovery(
 
 fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: RequestTimeouts) {
     let shared = &ctx.shared;
-    shared.capture_session(&sent.response);
+    shared.capture_session(sent);
     let status = sent.response.status;
     if !(200..300).contains(&status) {
         http_failure(ctx, out, sent);
@@ -903,7 +927,8 @@ fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
     let text = String::from_utf8_lossy(&error.body);
     // A JSON-RPC answer in the error body is the server's response: pass it on
     // (with the request's id when the server could not read it).
-    if jsonrpc::classify(text.trim().as_bytes()).is_ok() {
+    // A message with no requests has nobody to answer: its error is logged.
+    if out.has_requests() && jsonrpc::classify(text.trim().as_bytes()).is_ok() {
         deliver(ctx, text.trim().as_bytes(), Some(out));
     }
     let hint = hint_for(shared, status, error.error_type.as_deref());

@@ -155,6 +155,9 @@ struct Shared {
     /// The runtime-session id for `session` and `identity` modes.
     runtime_session: String,
     shutting_down: AtomicBool,
+    /// True while the client speaks 2026-07-28 (its last request carried the
+    /// revision in `_meta`; an `initialize` makes it false again).
+    modern_era: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -275,6 +278,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         listening: Mutex::new(None),
         runtime_session,
         shutting_down: AtomicBool::new(false),
+        modern_era: AtomicBool::new(false),
         next_id: AtomicU64::new(1),
     });
     let on_closed = {
@@ -447,6 +451,13 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
         .as_ref()
         .and_then(|v| modern::request_version(v).map(str::to_owned));
     let mut body = bytes;
+    if let Some(Kind::Request { method: m, .. }) = &single {
+        if m == "initialize" {
+            shared.modern_era.store(false, Ordering::Release);
+        } else if modern.is_some() {
+            shared.modern_era.store(true, Ordering::Release);
+        }
+    }
 
     match (&single, method.as_deref()) {
         (Some(Kind::Request { .. }), Some("initialize")) => {
@@ -462,11 +473,21 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
                 .filter(|i| i.is_string() || i.is_number())
                 .map(|i| Id::from_json(&i.to_string()));
             if let Some(id) = id {
-                if shared.pending.cancel(&id) == Some(true) {
-                    // 2026-07-28 over HTTP: closing the request's stream is the
-                    // cancellation; the notification itself is not sent.
-                    log::debug!("cancelling request {id}: closing its stream");
-                    return None;
+                match shared.pending.cancel(&id) {
+                    Some(true) => {
+                        // 2026-07-28 over HTTP: closing the request's stream is
+                        // the cancellation; the notification itself is not sent.
+                        log::debug!("cancelling request {id}: closing its stream");
+                        return None;
+                    }
+                    None if shared.modern_era.load(Ordering::Acquire) => {
+                        // Its answer came first; 2026-07-28 servers expect no
+                        // notifications/cancelled over HTTP, so there is
+                        // nothing to do.
+                        log::debug!("cancel for request {id}, which is no longer in flight");
+                        return None;
+                    }
+                    _ => {}
                 }
             }
         }

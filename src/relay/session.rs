@@ -8,7 +8,6 @@
 //! "handle securely"); it lives in a [`Secret`].
 
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::secret::Secret;
 
@@ -18,9 +17,31 @@ pub const MAX_SESSION_ID: usize = 1024;
 /// The session state shared by all exchanges.
 #[derive(Debug, Default)]
 pub struct Session {
-    id: RwLock<Option<Secret>>,
+    /// The id and its generation, changed together so that no request ever
+    /// pairs a generation with another session's id.
+    current: RwLock<Current>,
     protocol_version: RwLock<Option<String>>,
-    generation: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Current {
+    id: Option<Secret>,
+    generation: u64,
+}
+
+/// True for a value the spec allows as a session id: 1–1024 visible ASCII
+/// characters (0x21–0x7E).
+fn valid_id(value: &str) -> bool {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_SESSION_ID
+        && value.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if !valid {
+        log::warn!(
+            "ignoring an Mcp-Session-Id of {} bytes that is not 1-{MAX_SESSION_ID} visible ASCII characters",
+            value.len()
+        );
+    }
+    valid
 }
 
 impl Session {
@@ -31,45 +52,55 @@ impl Session {
 
     /// The current session id.
     pub fn id(&self) -> Option<Secret> {
-        self.id.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.read().id.clone()
     }
 
-    /// Records a session id the server sent. Values that are not 1–1024 visible
-    /// ASCII characters (0x21–0x7E, as the spec requires) are refused.
+    /// The current session id and its generation, read together.
+    pub fn current(&self) -> (Option<Secret>, u64) {
+        let c = self.read();
+        (c.id.clone(), c.generation)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a session id the server sent in answer to a request made in
+    /// session `generation`. Ignored when another session has replaced that
+    /// one since (a late answer from the old session must not bring its id
+    /// back), and when the value is not 1–1024 visible ASCII characters.
     /// Returns true when the stored id changed.
-    pub fn set_id(&self, value: &str) -> bool {
-        let valid = !value.is_empty()
-            && value.len() <= MAX_SESSION_ID
-            && value.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        if !valid {
-            log::warn!(
-                "ignoring an Mcp-Session-Id of {} bytes that is not 1-{MAX_SESSION_ID} visible ASCII characters",
-                value.len()
-            );
+    pub fn set_id(&self, value: &str, generation: u64) -> bool {
+        if !valid_id(value) {
             return false;
         }
-        let mut id = self.id.write().unwrap_or_else(|p| p.into_inner());
-        if id.as_ref().is_some_and(|old| old.expose() == value) {
+        let mut c = self.write();
+        if c.generation != generation || c.id.as_ref().is_some_and(|old| old.expose() == value) {
             return false;
         }
-        *id = Some(Secret::from(value));
+        c.id = Some(Secret::from(value));
         true
     }
 
     /// Which session this is: 0 for the first, one more after each
     /// re-initialization.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.read().generation
     }
 
-    /// Records that a new session replaced the old one.
-    pub fn next_generation(&self) -> u64 {
-        self.generation.fetch_add(1, Ordering::AcqRel) + 1
-    }
-
-    /// Forgets the session id (after the server ended the session).
-    pub fn clear_id(&self) {
-        *self.id.write().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Makes a new session current: its id (None when the server sent none, or
+    /// an invalid one) and the next generation, in one step. Returns the new
+    /// generation.
+    pub fn replace(&self, id: Option<&str>) -> u64 {
+        let id = id.filter(|v| valid_id(v)).map(Secret::from);
+        let mut c = self.write();
+        c.id = id;
+        c.generation += 1;
+        c.generation
     }
 
     /// The negotiated protocol version.
@@ -96,13 +127,29 @@ mod tests {
     #[test]
     fn session_ids_must_be_visible_ascii() {
         let s = Session::new();
-        assert!(!s.set_id("has space"));
-        assert!(!s.set_id(""));
-        assert!(!s.set_id(&"x".repeat(1025)));
+        assert!(!s.set_id("has space", 0));
+        assert!(!s.set_id("", 0));
+        assert!(!s.set_id(&"x".repeat(1025), 0));
         assert!(s.id().is_none());
-        assert!(s.set_id("abc-123"));
-        assert!(!s.set_id("abc-123"));
+        assert!(s.set_id("abc-123", 0));
+        assert!(!s.set_id("abc-123", 0));
         assert_eq!(s.id().unwrap().expose(), "abc-123");
         assert_eq!(format!("{:?}", s.id()), "Some(<redacted>)");
+    }
+
+    #[test]
+    fn a_new_session_replaces_id_and_generation_together() {
+        let s = Session::new();
+        assert!(s.set_id("old", 0));
+        assert_eq!(s.replace(Some("new")), 1);
+        let (id, generation) = s.current();
+        assert_eq!((id.unwrap().expose(), generation), ("new", 1));
+        // A late answer from the old session does not bring its id back.
+        assert!(!s.set_id("old", 0));
+        assert_eq!(s.id().unwrap().expose(), "new");
+        // A server that sends no id (or an invalid one) on the new session.
+        assert_eq!(s.replace(Some("bad id")), 2);
+        assert!(s.id().is_none());
+        assert!(s.set_id("later", 2));
     }
 }

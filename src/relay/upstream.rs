@@ -18,6 +18,7 @@ use crate::auth::AuthError;
 use crate::config::RuntimeSession;
 use crate::credentials::Credentials;
 use crate::http::{HttpError, Method, RequestTimeouts, Response};
+use crate::secret::Secret;
 use crate::sigv4::Algorithm;
 
 /// The most bytes of an HTTP error body read for its message (64 KiB).
@@ -46,6 +47,29 @@ impl std::fmt::Display for SendError {
 pub(super) struct Sent {
     pub(super) response: Response,
     pub(super) note: Option<String>,
+    /// The session generation current when the request went out.
+    pub(super) generation: u64,
+    /// True when the request carried an `Mcp-Session-Id`.
+    pub(super) carried_session: bool,
+}
+
+/// One signed attempt's answer and what it was sent with.
+struct Attempt {
+    response: Response,
+    credentials: Arc<Credentials>,
+    generation: u64,
+    carried_session: bool,
+}
+
+impl Attempt {
+    fn sent(self, note: Option<String>) -> Sent {
+        Sent {
+            response: self.response,
+            note,
+            generation: self.generation,
+            carried_session: self.carried_session,
+        }
+    }
 }
 
 /// What an AWS error answer says: the error type (sanitized), message and
@@ -147,6 +171,9 @@ pub(super) struct Extra {
     pub(super) protocol_version: Option<String>,
     /// A dedicated client (own connection pool) instead of the shared one.
     pub(super) client: Option<crate::http::Client>,
+    /// With `with_session`: this session id instead of the current one (the
+    /// `notifications/initialized` of a session not yet made current).
+    pub(super) session_id: Option<Secret>,
 }
 
 impl Shared {
@@ -159,27 +186,23 @@ impl Shared {
         timeouts: RequestTimeouts,
     ) -> Result<Sent, SendError> {
         let algorithm = self.auth.algorithm();
-        let (mut response, credentials) = self.attempt(algorithm, method, body, extra, timeouts)?;
-        let mut error = peek_error(&mut response);
+        let mut first = self.attempt(algorithm, method, body, extra, timeouts)?;
+        let mut error = peek_error(&mut first.response);
         if error.expired_credentials() {
             log::info!(
                 "{} says the credentials from {} expired; resolving them again",
                 self.endpoint.host,
-                credentials.source()
+                first.credentials.source()
             );
-            self.auth.provider().invalidate(&credentials);
-            let (again, _) = self.attempt(algorithm, method, body, extra, timeouts)?;
-            response = again;
-            error = peek_error(&mut response);
+            self.auth.provider().invalidate(&first.credentials);
+            first = self.attempt(algorithm, method, body, extra, timeouts)?;
+            error = peek_error(&mut first.response);
         }
-        if !(response.status == 403
+        if !(first.response.status == 403
             && error.signature_refused()
             && self.auth.may_upgrade(algorithm))
         {
-            return Ok(Sent {
-                response,
-                note: None,
-            });
+            return Ok(first.sent(None));
         }
         log::debug!(
             "{} refused the SigV4 signature (HTTP 403 {}); sending again signed SigV4A",
@@ -187,22 +210,20 @@ impl Shared {
             error.error_type.as_deref().unwrap_or("")
         );
         match self.attempt(Algorithm::V4a, method, body, extra, timeouts) {
-            Ok((mut second, _)) if matches!(second.status, 401 | 403) => {
-                let second_error = peek_error(&mut second);
-                Ok(Sent {
-                    response,
-                    note: Some(format!(
-                        "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
-                        self.auth.region_set(),
-                        second.status,
-                        second_error
-                            .error_type
-                            .map(|t| format!(" {t}"))
-                            .unwrap_or_default()
-                    )),
-                })
+            Ok(mut second) if matches!(second.response.status, 401 | 403) => {
+                let second_error = peek_error(&mut second.response);
+                let note = format!(
+                    "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
+                    self.auth.region_set(),
+                    second.response.status,
+                    second_error
+                        .error_type
+                        .map(|t| format!(" {t}"))
+                        .unwrap_or_default()
+                );
+                Ok(first.sent(Some(note)))
             }
-            Ok((second, _)) => {
+            Ok(second) => {
                 if self.auth.confirm_upgrade() {
                     log::info!(
                         "{} refused SigV4 and accepted SigV4A: signing every further request with SigV4A (region set {})",
@@ -210,17 +231,11 @@ impl Shared {
                         self.auth.region_set()
                     );
                 }
-                Ok(Sent {
-                    response: second,
-                    note: None,
-                })
+                Ok(second.sent(None))
             }
-            Err(e) => Ok(Sent {
-                response,
-                note: Some(format!(
-                    "SigV4 was refused with HTTP 403, and sending again with SigV4A failed: {e}"
-                )),
-            }),
+            Err(e) => Ok(first.sent(Some(format!(
+                "SigV4 was refused with HTTP 403, and sending again with SigV4A failed: {e}"
+            )))),
         }
     }
 
@@ -232,12 +247,15 @@ impl Shared {
         body: &[u8],
         extra: &Extra,
         timeouts: RequestTimeouts,
-    ) -> Result<(Response, Arc<Credentials>), SendError> {
+    ) -> Result<Attempt, SendError> {
         let host = self.endpoint.authority();
-        let session_id = if extra.with_session {
-            self.session.id()
-        } else {
+        let (current_id, generation) = self.session.current();
+        let session_id = if !extra.with_session {
             None
+        } else if extra.session_id.is_some() {
+            extra.session_id.clone()
+        } else {
+            current_id
         };
         let version = extra.protocol_version.clone().or_else(|| {
             if extra.with_session {
@@ -287,7 +305,12 @@ impl Shared {
         let response = client
             .send(method, &self.url, &headers, body, timeouts)
             .map_err(SendError::Http)?;
-        Ok((response, signed.credentials))
+        Ok(Attempt {
+            response,
+            credentials: signed.credentials,
+            generation,
+            carried_session: session_id.is_some(),
+        })
     }
 
     /// The `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` for the next request.
@@ -300,13 +323,15 @@ impl Shared {
         }
     }
 
-    /// Stores the `Mcp-Session-Id` of a successful response that carries one.
-    pub(super) fn capture_session(&self, response: &Response) {
+    /// Stores the `Mcp-Session-Id` of a successful response that carries one,
+    /// unless a new session replaced the one the request was sent in.
+    pub(super) fn capture_session(&self, sent: &Sent) {
+        let response = &sent.response;
         if !(200..300).contains(&response.status) {
             return;
         }
         if let Some(id) = response.header("mcp-session-id") {
-            if self.session.set_id(id) {
+            if self.session.set_id(id, sent.generation) {
                 log::info!("MCP session established ({} character id)", id.len());
             }
         }
