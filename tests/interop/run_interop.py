@@ -1616,6 +1616,8 @@ SCENARIOS = [
 ]
 from scenarios_credentials import SCENARIOS as _CREDENTIAL_SCENARIOS  # noqa: E402  (credentials rotating mid-session)
 SCENARIOS += _CREDENTIAL_SCENARIOS
+from scenarios_sigv4a import SCENARIOS as _SIGV4A_SCENARIOS  # noqa: E402  (SigV4A-only upstream)
+SCENARIOS += _SIGV4A_SCENARIOS
 
 
 async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str,

@@ -6,7 +6,13 @@ Run: python upstream.py CONFIG.json
 CONFIG.json holds the expected credentials and how to serve:
     {"access_key": ..., "secret_key": ..., "token": null | "...",
      "region": ..., "service": ..., "mode": "sse" | "json" | "sse-resumable",
-     "stats_file": "/path/stats.json", "max_lifetime_s": 600}
+     "stats_file": "/path/stats.json", "max_lifetime_s": 600,
+     "sig_accept": "v4" | "v4a" | "any", "region_set": null | "..."}
+
+sig_accept (default "v4") is what the verifier accepts: "v4a" makes this a
+SigV4A-only endpoint that answers every SigV4 request 403
+InvalidSignatureException; region_set (default: the region) is the
+X-Amz-Region-Set a SigV4A request must carry.
 
 modes: "sse" answers every POST with an SSE stream (the SDK default); "json"
 answers with one application/json body (json_response=True); "sse-resumable"
@@ -172,6 +178,8 @@ async def main(config_path: str) -> int:
         token=cfg.get("token"),
         region=cfg["region"],
         service=cfg["service"],
+        accept=cfg.get("sig_accept", "v4"),
+        region_set=cfg.get("region_set"),
     )
     recorder = Recorder(cfg["stats_file"])
     mcp = build_server(cfg.get("mode", "sse"), recorder)
