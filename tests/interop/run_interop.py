@@ -901,7 +901,7 @@ def check_pair_modern(c: Checks, stats: dict[str, Any], transcript: list[dict[st
         c.equal(notified, [], "2026-07-28: the relay POSTs no notification (a cancel for an id no longer "
                 "in flight is ignored, not sent)")
     elif notified:
-        c.note(f"notifications POSTed in 2026-07-28 mode (see the opt-in pair-v2-v2-strict): {notified}")
+        c.note(f"notifications POSTed in 2026-07-28 mode: {notified}")
     bodies = {json.dumps(e["msg"]["id"]): e["msg"] for e in transcript if e["dir"] == "in"
               and isinstance(e["msg"], dict) and "id" in e["msg"] and "method" in e["msg"]}
     named = [r for r in posts if r["jsonrpc_method"] in NAME_METHODS]
@@ -1115,16 +1115,10 @@ async def sc_pair_v2_client_v1_server(ctx: Ctx) -> None:
 
 
 async def sc_pair_v2_v2(ctx: Ctx) -> None:
-    await pairing(ctx, server="v2", client="v2")
-
-
-async def sc_pair_v2_v2_strict(ctx: Ctx) -> None:
-    """Opt-in: pair-v2-v2 plus one check that fails today. After the relay
-    reports a dropped listen stream, the SDK client sends its own courtesy
-    notifications/cancelled for that (no longer in flight) listen id; the relay
-    POSTs it, without MCP-Protocol-Version or Mcp-Method, and the 2.x server
-    answers 400 "Missing session ID". mcp-2026-07-28.md §5.1: cancels are not
-    POSTed in modern mode, unknown ids are ignored."""
+    """Also strict: after the relay reports a dropped listen stream, the SDK
+    client sends its own courtesy notifications/cancelled for that (no longer
+    in flight) listen id; mcp-2026-07-28.md §5.1: cancels are not POSTed in
+    modern mode and unknown ids are ignored, so no notification may be POSTed."""
     await pairing(ctx, server="v2", client="v2", strict=True)
 
 
@@ -1608,9 +1602,7 @@ SCENARIOS = [
     Scenario("pair-v2-client-v1-server", "mcp 2.x client (auto) -> mcp 1.x server: server/discover probe refused, "
              "falls back to initialize; the battery on 2025-11-25", sc_pair_v2_client_v1_server),
     Scenario("pair-v2-v2", "mcp 2.x client (auto) -> mcp 2.x server: the battery on 2026-07-28 (routing headers, "
-             "MRTR, subscriptions/listen, cancel by closing the stream)", sc_pair_v2_v2),
-    Scenario("pair-v2-v2-strict", "pair-v2-v2, and no notification POSTed in 2026-07-28 mode: a cancel for "
-             "an id no longer in flight must be ignored (fails today)", sc_pair_v2_v2_strict, default=False),
+             "MRTR, subscriptions/listen, cancel by closing the stream, no notification POSTed)", sc_pair_v2_v2),
     Scenario("inspector-cli", "MCP Inspector CLI (npm) with mcp-sigv4 as its stdio server: tools/list, "
              "tools/call add and echo; JSON output asserted", sc_inspector_cli),
 ]
