@@ -616,21 +616,83 @@ fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answere
 
 #[test]
 fn a_json_rpc_error_answering_a_notification_does_not_reach_the_client() {
-    let up = Upstream::start(|s| {
-        if s.is_rpc("notifications/roots/list_changed") {
-            return Reply::json(
-                400,
-                r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request"}}"#,
-            );
-        }
-        standard_reply(s)
-    });
+    for status in [400, 200] {
+        let up = Upstream::start(move |s| {
+            if s.is_rpc("notifications/roots/list_changed") {
+                return Reply::json(
+                    status,
+                    r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request"}}"#,
+                );
+            }
+            standard_reply(s)
+        });
+        let mut p = Proxy::start(&up.url(), &[]);
+        p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+        up.wait_for(ms(3000), |s| s.is_rpc("notifications/roots/list_changed"))
+            .unwrap();
+        p.expect_silence(ms(300));
+        p.assert_ping(2);
+        up.assert_all_signed("svc");
+        p.finish();
+    }
+}
+
+#[test]
+fn a_late_answer_from_an_ended_session_does_not_bring_its_id_back() {
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let minted = Arc::new(AtomicUsize::new(0));
+    let up = {
+        let current = Arc::clone(&current);
+        Upstream::start(move |s| {
+            if s.is_rpc("initialize") {
+                let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
+                let sid = format!("{SESSION_ID}-gen{n}");
+                *current.lock().unwrap() = Some(sid.clone());
+                return Reply::result(
+                    &id_of(s),
+                    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
+                           "serverInfo": {"name": "scripted", "version": "1.0"}}),
+                )
+                .header("mcp-session-id", &sid);
+            }
+            let sid = s.header("mcp-session-id").unwrap_or("").to_owned();
+            if s.is_rpc("tools/call") && s.text().contains("\"slow\"") {
+                // Accepted in its session, answered after that session ended,
+                // with the session id echoed as AgentCore does.
+                std::thread::sleep(ms(1500));
+                return Reply::result(&id_of(s), json!({"slow": true}))
+                    .header("mcp-session-id", &sid);
+            }
+            if current.lock().unwrap().as_deref() != Some(sid.as_str()) {
+                return Reply::body(404, "text/plain", "session not found");
+            }
+            standard_reply(s).header("mcp-session-id", &sid)
+        })
+    };
     let mut p = Proxy::start(&up.url(), &[]);
-    p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
-    up.wait_for(ms(3000), |s| s.is_rpc("notifications/roots/list_changed"))
+    p.send(INITIALIZE);
+    assert_eq!(p.recv_json()["id"], 1);
+    p.send(INITIALIZED);
+    up.wait_for(ms(3000), |s| s.is_rpc("notifications/initialized"))
         .unwrap();
-    p.expect_silence(ms(300));
-    p.assert_ping(2);
+    p.send(&tool_call(5, "slow"));
+    up.wait_for(ms(3000), |s| s.is_rpc("tools/call")).unwrap();
+    *current.lock().unwrap() = None;
+    p.send(&tool_call(6, "t"));
+    assert_eq!(p.recv_json()["id"], 6);
+    assert_eq!(p.recv_json()["id"], 5, "the slow call's late answer");
+    p.assert_ping(7);
+    let s2 = format!("{SESSION_ID}-gen2");
+    let pings = up.rpc("ping");
+    assert_eq!(
+        pings
+            .iter()
+            .map(|s| s.header("mcp-session-id"))
+            .collect::<Vec<_>>(),
+        [Some(s2.as_str())],
+        "the ping goes out once, in the new session"
+    );
+    assert_eq!(up.rpc("initialize").len(), 2);
     up.assert_all_signed("svc");
     p.finish();
 }
@@ -1236,9 +1298,9 @@ fn modern_cancel(keep_alive: bool) {
 
 #[test]
 fn modern_cancel_arriving_after_the_answer_is_not_posted() {
-    let up = Upstream::start(|s| {
-        let id = id_of(s);
-        Reply::result(&id, json!({"resultType": "complete", "content": []}))
+    let up = Upstream::start(|s| match s.rpc_id() {
+        Some(id) => Reply::result(&id, json!({"resultType": "complete", "content": []})),
+        None => Reply::accepted(),
     });
     let mut p = Proxy::start(&up.url(), &[]);
     p.send(&modern_request(
@@ -1255,6 +1317,30 @@ fn modern_cancel_arriving_after_the_answer_is_not_posted() {
         up.rpc("notifications/cancelled").is_empty(),
         "a 2026-07-28 cancel is never POSTed"
     );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_late_cancel_is_posted_again_once_the_client_initializes() {
+    let up = Upstream::start(|s| match s.rpc_id() {
+        Some(_) if s.is_rpc("initialize") || s.is_rpc("ping") => standard_reply(s),
+        Some(id) => Reply::result(&id, json!({"resultType": "complete"})),
+        None => Reply::accepted(),
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(&modern_request(json!(1), "tools/list", json!({})));
+    assert_eq!(p.recv_json()["id"], 1);
+    // The client falls back to a 2025 handshake: cancels are notifications again.
+    p.handshake();
+    p.send(&tool_call(3, "t"));
+    assert_eq!(p.recv_json()["id"], 3);
+    let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"late"}}"#;
+    p.send(cancel);
+    let seen = up
+        .wait_for(ms(3000), |s| s.is_rpc("notifications/cancelled"))
+        .expect("a 2025 cancel is POSTed, even for an id already answered");
+    assert_eq!(seen.text(), cancel);
     up.assert_all_signed("svc");
     p.finish();
 }

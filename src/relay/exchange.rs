@@ -340,6 +340,7 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         &Id::from_json(&json!(id).to_string()),
     )
     .map_err(|e| format!("the server ended the MCP session and opening a new one failed: {e}"))?;
+    let new_id = new_id.filter(|id| super::session::valid_id(id));
     if let Some(error) = response.get("error") {
         return Err(format!(
             "the server ended the MCP session and refused a new initialize: {error}"
@@ -572,7 +573,7 @@ fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: Request
         },
         Some("text/event-stream") => {
             let end = read_events(ctx, out, response);
-            after_stream(ctx, out, end, timeouts);
+            after_stream(ctx, out, end, timeouts, sent.generation);
         }
         other => {
             if out.has_requests() {
@@ -663,8 +664,15 @@ pub(super) fn read_events(ctx: &Ctx, out: &Outgoing, response: &mut Response) ->
     }
 }
 
-/// After a POST's SSE stream: time out, resume, or leave the rest to `finish`.
-fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTimeouts) {
+/// After a POST's SSE stream (sent in session `generation`): time out, resume,
+/// or leave the rest to `finish`.
+fn after_stream(
+    ctx: &Ctx,
+    out: &Outgoing,
+    end: StreamEnd,
+    timeouts: RequestTimeouts,
+    generation: u64,
+) {
     let shared = &ctx.shared;
     match end.reason {
         EndReason::Answered | EndReason::Aborted => {}
@@ -677,7 +685,7 @@ fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTime
                 && out.modern.is_none()
                 && let Some(last) = end.last_event_id
             {
-                listen::resume(ctx, out, &last, end.retry_ms);
+                listen::resume(ctx, out, &last, end.retry_ms, generation);
             }
         }
     }
@@ -821,7 +829,16 @@ pub(super) fn deliver(ctx: &Ctx, bytes: &[u8], out: Option<&Outgoing>) {
                     }
                 }
             }
-            Kind::Response { id: None } => forward = true,
+            // An id-less response that is no request's answer (checked above)
+            // would only confuse the client: a notification's or a
+            // response's error, or one on the GET stream.
+            Kind::Response { id: None } if out.is_some_and(|o| o.has_requests()) => forward = true,
+            Kind::Response { id: None } => log::warn!(
+                "dropping an error from the server that answers no request: {}",
+                jsonrpc::pointer(line.as_bytes(), "/error/message")
+                    .and_then(|m| m.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
             Kind::Notification { method } => {
                 if method == "notifications/tools/list_changed" {
                     shared.tools.clear();

@@ -80,6 +80,9 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
             extra.headers.push(("last-event-id".into(), id.clone()));
         }
         match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+            // A new session replaced this one while the GET went out: its own
+            // loop serves it.
+            Ok(sent) if sent.generation != generation => return,
             Ok(mut sent) => {
                 let status = sent.response.status;
                 let sse = sent.response.media_type().as_deref() == Some("text/event-stream");
@@ -132,13 +135,21 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
 }
 
 /// Resumes a POST's SSE stream that broke after event `last_event_id`, until
-/// the message's requests are answered or the attempts are used up.
-pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: Option<u64>) {
+/// the message's requests are answered or the attempts are used up. Stops when
+/// the session the POST went out in (`generation`) has been replaced: its
+/// streams are gone with it.
+pub(super) fn resume(
+    ctx: &Ctx,
+    out: &Outgoing,
+    last_event_id: &str,
+    retry_ms: Option<u64>,
+    generation: u64,
+) {
     let shared = &ctx.shared;
     let mut last = last_event_id.to_owned();
     let mut retry = retry_ms;
     for attempt in 0..RESUME_ATTEMPTS {
-        if !pause(shared, delay(retry, attempt)) {
+        if !pause(shared, delay(retry, attempt)) || shared.session.generation() != generation {
             return;
         }
         log::info!(
@@ -151,6 +162,10 @@ pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: O
             ..Default::default()
         };
         let mut sent = match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+            Ok(s) if s.generation != generation => {
+                log::info!("not resuming the stream: its MCP session was replaced");
+                return;
+            }
             Ok(s) => s,
             Err(e) => {
                 log::info!("resuming the stream failed: {e}");

@@ -30,8 +30,8 @@ struct Current {
 }
 
 /// True for a value the spec allows as a session id: 1–1024 visible ASCII
-/// characters (0x21–0x7E).
-fn valid_id(value: &str) -> bool {
+/// characters (0x21–0x7E). Logs a warning for any other.
+pub fn valid_id(value: &str) -> bool {
     let valid = !value.is_empty()
         && value.len() <= MAX_SESSION_ID
         && value.bytes().all(|b| (0x21..=0x7e).contains(&b));
