@@ -573,7 +573,7 @@ fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: Request
         },
         Some("text/event-stream") => {
             let end = read_events(ctx, out, response);
-            after_stream(ctx, out, end, timeouts, sent.generation);
+            after_stream(ctx, out, end, timeouts);
         }
         other => {
             if out.has_requests() {
@@ -664,15 +664,8 @@ pub(super) fn read_events(ctx: &Ctx, out: &Outgoing, response: &mut Response) ->
     }
 }
 
-/// After a POST's SSE stream (sent in session `generation`): time out, resume,
-/// or leave the rest to `finish`.
-fn after_stream(
-    ctx: &Ctx,
-    out: &Outgoing,
-    end: StreamEnd,
-    timeouts: RequestTimeouts,
-    generation: u64,
-) {
+/// After a POST's SSE stream: time out, resume, or leave the rest to `finish`.
+fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTimeouts) {
     let shared = &ctx.shared;
     match end.reason {
         EndReason::Answered | EndReason::Aborted => {}
@@ -685,7 +678,7 @@ fn after_stream(
                 && out.modern.is_none()
                 && let Some(last) = end.last_event_id
             {
-                listen::resume(ctx, out, &last, end.retry_ms, generation);
+                listen::resume(ctx, out, &last, end.retry_ms);
             }
         }
     }

@@ -135,21 +135,16 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
 }
 
 /// Resumes a POST's SSE stream that broke after event `last_event_id`, until
-/// the message's requests are answered or the attempts are used up. Stops when
-/// the session the POST went out in (`generation`) has been replaced: its
-/// streams are gone with it.
-pub(super) fn resume(
-    ctx: &Ctx,
-    out: &Outgoing,
-    last_event_id: &str,
-    retry_ms: Option<u64>,
-    generation: u64,
-) {
+/// the message's requests are answered or the attempts are used up. The GET
+/// carries the current session id, also when a new session replaced the one
+/// the POST went out in: a server that keeps the stream answers it, one that
+/// does not refuses it, and the requests then get their error.
+pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: Option<u64>) {
     let shared = &ctx.shared;
     let mut last = last_event_id.to_owned();
     let mut retry = retry_ms;
     for attempt in 0..RESUME_ATTEMPTS {
-        if !pause(shared, delay(retry, attempt)) || shared.session.generation() != generation {
+        if !pause(shared, delay(retry, attempt)) {
             return;
         }
         log::info!(
@@ -162,10 +157,6 @@ pub(super) fn resume(
             ..Default::default()
         };
         let mut sent = match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
-            Ok(s) if s.generation != generation => {
-                log::info!("not resuming the stream: its MCP session was replaced");
-                return;
-            }
             Ok(s) => s,
             Err(e) => {
                 log::info!("resuming the stream failed: {e}");
