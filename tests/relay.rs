@@ -447,6 +447,29 @@ fn the_session_id_and_protocol_version_from_initialize_go_on_every_later_request
     p.finish();
 }
 
+/// A scripted server's answer to `initialize`: session `<SESSION_ID>-gen<n>`
+/// for the n-th one, made current in `current`; every one after the first
+/// takes `reinit_delay_ms`.
+fn new_session(
+    s: &Seen,
+    minted: &AtomicUsize,
+    current: &Mutex<Option<String>>,
+    reinit_delay_ms: u64,
+) -> Reply {
+    let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
+    if n > 1 {
+        std::thread::sleep(ms(reinit_delay_ms));
+    }
+    let sid = format!("{SESSION_ID}-gen{n}");
+    *current.lock().unwrap() = Some(sid.clone());
+    Reply::result(
+        &id_of(s),
+        json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
+               "serverInfo": {"name": "scripted", "version": "1.0"}}),
+    )
+    .header("mcp-session-id", &sid)
+}
+
 #[test]
 fn a_404_for_the_session_replays_initialize_and_resends_the_request_once() {
     let current: Arc<Mutex<Option<String>>> = Arc::default();
@@ -455,15 +478,7 @@ fn a_404_for_the_session_replays_initialize_and_resends_the_request_once() {
         let current = Arc::clone(&current);
         Upstream::start(move |s| {
             if s.is_rpc("initialize") {
-                let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
-                let sid = format!("{SESSION_ID}-gen{n}");
-                *current.lock().unwrap() = Some(sid.clone());
-                return Reply::result(
-                    &id_of(s),
-                    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
-                           "serverInfo": {"name": "scripted", "version": "1.0"}}),
-                )
-                .header("mcp-session-id", &sid);
+                return new_session(s, &minted, &current, 0);
             }
             if let Some(sid) = s.header("mcp-session-id") {
                 if current.lock().unwrap().as_deref() != Some(sid) {
@@ -530,19 +545,8 @@ fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answere
         let current = Arc::clone(&current);
         Upstream::start(move |s| {
             if s.is_rpc("initialize") {
-                let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
-                if n > 1 {
-                    // A slow new session: requests keep arriving meanwhile.
-                    std::thread::sleep(ms(400));
-                }
-                let sid = format!("{SESSION_ID}-gen{n}");
-                *current.lock().unwrap() = Some(sid.clone());
-                return Reply::result(
-                    &id_of(s),
-                    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
-                           "serverInfo": {"name": "scripted", "version": "1.0"}}),
-                )
-                .header("mcp-session-id", &sid);
+                // A slow new session: requests keep arriving meanwhile.
+                return new_session(s, &minted, &current, 400);
             }
             match s.header("mcp-session-id") {
                 None => Reply::body(400, "text/plain", "Bad Request: missing session id"),
@@ -645,15 +649,7 @@ fn a_late_answer_from_an_ended_session_does_not_bring_its_id_back() {
         let current = Arc::clone(&current);
         Upstream::start(move |s| {
             if s.is_rpc("initialize") {
-                let n = minted.fetch_add(1, Ordering::AcqRel) + 1;
-                let sid = format!("{SESSION_ID}-gen{n}");
-                *current.lock().unwrap() = Some(sid.clone());
-                return Reply::result(
-                    &id_of(s),
-                    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {},
-                           "serverInfo": {"name": "scripted", "version": "1.0"}}),
-                )
-                .header("mcp-session-id", &sid);
+                return new_session(s, &minted, &current, 0);
             }
             let sid = s.header("mcp-session-id").unwrap_or("").to_owned();
             if s.is_rpc("tools/call") && s.text().contains("\"slow\"") {
