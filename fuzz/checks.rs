@@ -15,17 +15,17 @@ use std::io::{self, BufReader, Cursor};
 use std::time::{Duration, UNIX_EPOCH};
 
 use mcp_sigv4::config::{Endpoint, infer_from_host};
-use mcp_sigv4::credentials::Credentials;
+use mcp_sigv4::credential_types::Credentials;
 use mcp_sigv4::credentials::ini::{FileKind, ProfileSet, sub_properties};
 use mcp_sigv4::relay::jsonrpc::{self, Invalid, Kind};
 use mcp_sigv4::relay::sse;
 use mcp_sigv4::relay::stdio::{Line, LineReader};
 use mcp_sigv4::secret::Secret;
 use mcp_sigv4::sigv4::canonical::{CanonicalHeaders, CanonicalQuery, canonical_uri};
-use mcp_sigv4::sigv4::time::{AmzDate, parse_rfc3339};
 use mcp_sigv4::sigv4::{
     Algorithm, SignableRequest, SignatureLocation, Signer, SigningParams, SigningSettings, v4a,
 };
+use mcp_sigv4::time::{AmzDate, parse_rfc3339};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};

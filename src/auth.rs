@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use crate::config::SigningChoice;
-use crate::credentials::{Credentials, CredentialsError, CredentialsProvider};
-use crate::sigv4::time::AmzDate;
+use crate::credential_types::Credentials;
+use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::sigv4::{
     Algorithm, SignableRequest, Signer, SigningError, SigningParams, SigningSettings,
 };
+use crate::time::AmzDate;
 
 /// Why a request could not be signed.
 #[derive(Clone, Debug)]

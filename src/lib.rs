@@ -23,17 +23,19 @@
 //!   (EC2 IMDS `169.254.169.254`, ECS/EKS `169.254.170.2`/`.23`), as every AWS SDK does.
 //! - It never uses `unsafe` code.
 
-#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credential_types;
 pub mod credentials;
 pub mod http;
 pub mod relay;
 pub mod secret;
 pub mod sigv4;
+pub mod sync;
+pub mod time;
 
 #[cfg(test)]
 pub(crate) mod test_server;

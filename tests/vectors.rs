@@ -17,15 +17,15 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mcp_sigv4::credentials::Credentials;
+use mcp_sigv4::credential_types::Credentials;
 use mcp_sigv4::secret::Secret;
 use mcp_sigv4::sigv4::canonical::uri_encode;
-use mcp_sigv4::sigv4::time::{AmzDate, parse_rfc3339};
 use mcp_sigv4::sigv4::v4a::{verify, verifying_key_from_xy};
 use mcp_sigv4::sigv4::{
     Algorithm, SignableRequest, SignatureLocation, Signer, SigningOutput, SigningParams,
     SigningSettings,
 };
+use mcp_sigv4::time::{AmzDate, parse_rfc3339};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 

@@ -40,6 +40,7 @@ use super::sts::{CLIENT_SETTINGS, Sts};
 use super::{Credentials, CredentialsError, SourceError};
 use crate::http::Client;
 use crate::secret::Secret;
+use crate::sync::Locked;
 
 /// Temporary credentials are renewed when less than this remains (5 minutes):
 /// between Rust's 5–10 s and botocore's 15 min, and what the AWS credentials
@@ -83,6 +84,7 @@ pub struct RoleOnTop {
 }
 
 /// Credentials as resolved, with what decides when to resolve again.
+#[derive(Debug)]
 pub struct Resolved {
     /// The credentials.
     pub credentials: Credentials,
@@ -469,7 +471,7 @@ impl Resolver {
                 "profile '{profile}' has no SSO settings"
             )))
         })?;
-        let mut cache = self.sso.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.sso.locked();
         if let Some(existing) = cache.get(profile) {
             if *existing.profile() == sso {
                 return Ok(Arc::clone(existing));
@@ -617,7 +619,7 @@ impl Resolver {
     /// Its failures do not stop the chain (on a laptop it is simply absent).
     fn instance_metadata(&self, profile: Option<&Properties>) -> Outcome {
         let imds = {
-            let mut slot = self.imds.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = self.imds.locked();
             match slot.as_ref() {
                 Some(i) => Arc::clone(i),
                 None => match imds_source(&self.env, profile) {
@@ -668,6 +670,14 @@ pub const ERROR_HOLD: Duration = Duration::from_secs(2);
 /// one resolution runs at a time.
 pub struct CredentialsProvider {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for CredentialsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsProvider")
+            .field("resolver", &self.inner.resolver)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -724,7 +734,7 @@ impl CredentialsProvider {
     /// [`CredentialsError`] from the chain when no usable credentials exist now.
     pub fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError> {
         {
-            let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.inner.state.locked();
             if let Some(c) = state.cached.as_ref() {
                 match Self::freshness(c, SystemTime::now()) {
                     Freshness::Fresh => return Ok(Arc::clone(&c.credentials)),
@@ -755,7 +765,7 @@ impl CredentialsProvider {
     /// Forgets `stale` (if it is still the current credentials) so the next call
     /// resolves again: after the service said the token expired.
     pub fn invalidate(&self, stale: &Arc<Credentials>) {
-        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.inner.state.locked();
         if state
             .cached
             .as_ref()
@@ -770,9 +780,9 @@ impl Inner {
     /// Resolves and caches, one resolution at a time; a caller that waited for
     /// another's resolution uses its result when it is fresh.
     fn resolve_now(&self) -> Result<Arc<Credentials>, CredentialsError> {
-        let _one = self.resolving.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = self.resolving.locked();
         {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let state = self.state.locked();
             if let Some(c) = state.cached.as_ref() {
                 if matches!(
                     CredentialsProvider::freshness(c, SystemTime::now()),
@@ -788,7 +798,7 @@ impl Inner {
             }
         }
         let result = self.resolver.resolve();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.locked();
         match result {
             Ok(resolved) => Ok(Self::store(&mut state, resolved)),
             Err(e) => {
@@ -820,10 +830,10 @@ impl Inner {
 
     fn renew_in_background(&self) {
         let result = {
-            let _one = self.resolving.lock().unwrap_or_else(|p| p.into_inner());
+            let _one = self.resolving.locked();
             self.resolver.resolve()
         };
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.locked();
         state.refreshing = false;
         match result {
             Ok(resolved) => {
@@ -843,7 +853,7 @@ impl Inner {
             credentials.source(),
             credentials.access_key_id_for_log(),
             match credentials.expiry() {
-                Some(t) => format!(", expire {}", crate::sigv4::time::format_rfc3339(t)),
+                Some(t) => format!(", expire {}", crate::time::format_rfc3339(t)),
                 None => String::new(),
             }
         );

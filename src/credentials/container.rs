@@ -26,7 +26,7 @@ use super::profile::read_bounded;
 use super::{Credentials, Env, SourceError};
 use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
 use crate::secret::Secret;
-use crate::sigv4::time::parse_rfc3339;
+use crate::time::parse_rfc3339;
 
 /// The ECS credentials host a relative URI is appended to.
 pub const ECS_BASE: &str = "http://169.254.170.2";

@@ -20,7 +20,8 @@ use super::ini::Properties;
 use super::{Credentials, Env, SourceError};
 use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
 use crate::secret::Secret;
-use crate::sigv4::time::format_rfc3339;
+use crate::sync::Locked;
+use crate::time::format_rfc3339;
 
 /// The IPv4 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv4`, the default).
 pub const IPV4_ENDPOINT: &str = "http://169.254.169.254";
@@ -239,11 +240,11 @@ impl Imds {
     pub fn credentials(&self) -> Result<Credentials, SourceError> {
         match self.fetch_credentials() {
             Ok(c) => {
-                *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+                *self.last.locked() = Some(c.clone());
                 Ok(c)
             }
             Err(e) => {
-                let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let last = self.last.locked().clone();
                 match last {
                     Some(c) if c.expiry().is_none_or(|t| t > SystemTime::now()) => {
                         log::warn!(
@@ -380,7 +381,7 @@ impl Imds {
     /// a new one from `PUT /latest/api/token`. The lock is held while fetching,
     /// so concurrent callers share one request.
     fn token(&self, fresh: bool) -> Result<Secret, SourceError> {
-        let mut slot = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.token.locked();
         if let Some(t) = slot.as_ref() {
             if !fresh && Instant::now() < t.refresh_at {
                 return Ok(t.value.clone());
@@ -523,8 +524,8 @@ fn static_stability_expiry(now: SystemTime, nanos: u32) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::time::parse_rfc3339;
     use crate::test_server::{Reply, Seen, TestServer};
+    use crate::time::parse_rfc3339;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -790,7 +791,7 @@ mod tests {
             Option<&'a Properties>,
             &'a str,
         );
-        let cases: [Case; 7] = [
+        let cases: [Case<'_>; 7] = [
             ("default", vec![], None, IPV4_ENDPOINT),
             (
                 "env endpoint beats all",

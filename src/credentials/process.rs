@@ -23,7 +23,8 @@ use serde_json::{Map, Value};
 
 use super::{Credentials, SourceError};
 use crate::secret::Secret;
-use crate::sigv4::time::parse_rfc3339;
+use crate::sync::Locked;
+use crate::time::parse_rfc3339;
 
 /// How long the command may run (60 s) before it is killed: Go v2's
 /// `processcreds` default. Long enough for a helper that waits on an MFA touch
@@ -128,7 +129,7 @@ struct Captured {
 
 impl Captured {
     fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.bytes.locked())
     }
 }
 
@@ -141,7 +142,7 @@ fn read_stdout(mut pipe: impl Read, cap: &Captured, max: usize) {
         match pipe.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
-                let mut bytes = cap.bytes.lock().unwrap_or_else(|p| p.into_inner());
+                let mut bytes = cap.bytes.locked();
                 if bytes.len() + n > max {
                     cap.overflow.store(true, Ordering::Release);
                     break;
@@ -182,7 +183,7 @@ fn read_stderr(mut pipe: impl Read, cap: &Captured, prefix: &str) {
             Err(_) => break,
         };
         {
-            let mut tail = cap.bytes.lock().unwrap_or_else(|p| p.into_inner());
+            let mut tail = cap.bytes.locked();
             tail.extend_from_slice(&chunk[..n]);
             if tail.len() > STDERR_TAIL {
                 let excess = tail.len() - STDERR_TAIL;

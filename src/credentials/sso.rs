@@ -33,7 +33,8 @@ use super::{Credentials, SourceError};
 use crate::http::{Client, ErrorKind, HttpError, Method, RequestTimeouts};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
-use crate::sigv4::time::{format_rfc3339, parse_rfc3339};
+use crate::sync::Locked;
+use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// A token that expires within this window (5 minutes) is refreshed first, as
 /// Rust `aws-config` does (botocore uses 15 minutes).
@@ -445,10 +446,7 @@ impl SsoSource {
     /// Records a refresh attempt at `now` unless one was made less than
     /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
     fn may_refresh(&self, now: SystemTime) -> bool {
-        let mut last = self
-            .last_refresh_attempt
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut last = self.last_refresh_attempt.locked();
         if let Some(t) = *last {
             if let Ok(since) = now.duration_since(t) {
                 if since < MIN_REFRESH_INTERVAL {

@@ -23,8 +23,8 @@ use super::{Credentials, SourceError};
 use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
-use crate::sigv4::time::{AmzDate, format_rfc3339, parse_rfc3339};
 use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
+use crate::time::{AmzDate, format_rfc3339, parse_rfc3339};
 
 /// The STS API version sent as `Version=`.
 pub const API_VERSION: &str = "2011-06-15";

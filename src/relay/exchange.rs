@@ -25,6 +25,7 @@ use super::{Ctx, Gate, MAX_MESSAGE_BYTES, Outgoing, Shared, listen, modern, paus
 use crate::auth::AuthError;
 use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
 use crate::secret::Secret;
+use crate::sync::Locked;
 
 /// The longest `Retry-After` honoured; a longer one is reported, not waited for.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
@@ -314,14 +315,13 @@ fn internal_request(
 /// caller whose session was already replaced just goes on.
 fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
     let shared = &ctx.shared;
-    let _one = shared.reinit.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = shared.reinit.locked();
     if shared.session.generation() != failed_generation {
         return Ok(());
     }
     let original = shared
         .initialize
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .locked()
         .clone()
         .ok_or("the server ended the session and there is no initialize to replay")?;
     let original = String::from_utf8_lossy(&original).into_owned();
@@ -355,12 +355,10 @@ fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
         }
         shared.session.set_protocol_version(v);
     }
-    let initialized = shared
-        .initialized
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_else(|| br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec());
+    let initialized =
+        shared.initialized.locked().clone().unwrap_or_else(|| {
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec()
+        });
     let t = &shared.timeouts;
     let timeouts = RequestTimeouts {
         response: t.read,
@@ -457,7 +455,7 @@ fn parse_http_date(text: &str) -> Option<SystemTime> {
     ];
     let month = months.iter().position(|m| *m == parts[2])? + 1;
     let rfc3339 = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
-    crate::sigv4::time::parse_rfc3339(&rfc3339).ok()
+    crate::time::parse_rfc3339(&rfc3339).ok()
 }
 
 /// Sends the message, with retries, session recovery and the 2026-07-28 re-list.
@@ -1040,10 +1038,7 @@ mod tests {
     #[test]
     fn http_dates_parse() {
         let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(
-            crate::sigv4::time::format_rfc3339(t),
-            "1994-11-06T08:49:37Z"
-        );
+        assert_eq!(crate::time::format_rfc3339(t), "1994-11-06T08:49:37Z");
         assert!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
     }
 

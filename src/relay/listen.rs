@@ -16,6 +16,7 @@ use super::exchange::{EndReason, read_events};
 use super::upstream::{Extra, SendError};
 use super::{Ctx, Outgoing, pause};
 use crate::http::{Method, RequestTimeouts};
+use crate::sync::Locked;
 
 /// Consecutive failed connections after which the GET stream is given up.
 pub const MAX_FAILURES: u32 = 5;
@@ -45,7 +46,7 @@ fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
 pub(super) fn start(ctx: &Ctx, generation: u64) {
     let shared = &ctx.shared;
     {
-        let mut listening = shared.listening.lock().unwrap_or_else(|p| p.into_inner());
+        let mut listening = shared.listening.locked();
         if *listening == Some(generation) {
             return;
         }

@@ -54,6 +54,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::http::{self, ClientSettings, Method, RequestTimeouts};
+use crate::sync::{Locked, wait_while};
 use jsonrpc::{Classified, Id, Invalid, Kind};
 use pending::Pending;
 use policy::ToolCache;
@@ -80,17 +81,13 @@ struct Gate(Arc<(Mutex<bool>, Condvar)>);
 impl Gate {
     fn open(&self) {
         let (lock, cv) = &*self.0;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *lock.locked() = true;
         cv.notify_all();
     }
 
     fn wait(&self, limit: Duration) {
         let (lock, cv) = &*self.0;
-        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        drop(
-            cv.wait_timeout_while(guard, limit, |open| !*open)
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        drop(wait_while(cv, lock.locked(), limit, |open| !*open));
     }
 }
 
@@ -104,7 +101,7 @@ struct ActiveGuard(Arc<Shared>);
 
 impl ActiveGuard {
     fn enter(shared: &Arc<Shared>) -> Self {
-        *shared.active.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        *shared.active.0.locked() += 1;
         ActiveGuard(Arc::clone(shared))
     }
 }
@@ -112,19 +109,14 @@ impl ActiveGuard {
 impl Active {
     /// Waits until no exchange is in flight, or `limit` passed; true when idle.
     fn wait_idle(&self, limit: Duration) -> bool {
-        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (n, _) = self
-            .1
-            .wait_timeout_while(guard, limit, |n| *n > 0)
-            .unwrap_or_else(|p| p.into_inner());
-        *n == 0
+        *wait_while(&self.1, self.0.locked(), limit, |n| *n > 0) == 0
     }
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         let active = &self.0.active;
-        let mut n = active.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = active.0.locked();
         *n -= 1;
         if *n == 0 {
             active.1.notify_all();
@@ -461,10 +453,10 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
 
     match (&single, method.as_deref()) {
         (Some(Kind::Request { .. }), Some("initialize")) => {
-            *shared.initialize.lock().unwrap_or_else(|p| p.into_inner()) = Some(body.clone());
+            *shared.initialize.locked() = Some(body.clone());
         }
         (Some(Kind::Notification { .. }), Some("notifications/initialized")) => {
-            *shared.initialized.lock().unwrap_or_else(|p| p.into_inner()) = Some(body.clone());
+            *shared.initialized.locked() = Some(body.clone());
         }
         (Some(Kind::Notification { .. }), Some("notifications/cancelled")) => {
             let id = value

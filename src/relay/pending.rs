@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::jsonrpc::Id;
 use crate::http::Client;
+use crate::sync::Locked;
 
 /// How an exchange is told to stop: a flag it checks between reads, and the
 /// dedicated HTTP client whose connection is closed at once (a read blocked on
@@ -32,12 +33,7 @@ impl Abort {
     /// Stops the exchange: sets the flag and closes its connection.
     pub fn abort(&self) {
         self.flag.store(true, Ordering::Release);
-        if let Some(c) = self
-            .client
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+        if let Some(c) = self.client.locked().as_ref() {
             c.shutdown();
         }
     }
@@ -45,7 +41,7 @@ impl Abort {
     /// Records the client the exchange sends with.
     pub fn set_client(&self, client: Client) {
         let aborted = self.is_set();
-        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
+        *self.client.locked() = Some(client.clone());
         if aborted {
             client.shutdown();
         }
@@ -86,7 +82,7 @@ impl Pending {
     /// Registers a request (`modern`: it is a 2026-07-28 request); returns its
     /// abort flag, or `None` when the id is already in flight.
     pub fn register(&self, id: &Id, method: &str, modern: bool) -> Option<Arc<Abort>> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map.locked();
         if map.contains_key(id) {
             return None;
         }
@@ -107,7 +103,7 @@ impl Pending {
     /// exchange is also told to stop (closing its stream is how that revision
     /// cancels over HTTP). Returns `Some(modern)` when the id was in flight.
     pub fn cancel(&self, id: &Id) -> Option<bool> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map.locked();
         let e = map.get_mut(id)?;
         e.cancelled = true;
         let modern = e.modern;
@@ -123,7 +119,7 @@ impl Pending {
     /// Returns how many there were.
     pub fn abort_all(&self) -> usize {
         let entries: Vec<Arc<Abort>> = {
-            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self.map.locked();
             map.drain().map(|(_, e)| e.abort).collect()
         };
         for a in &entries {
@@ -134,22 +130,12 @@ impl Pending {
 
     /// The ids of every request in flight.
     pub fn ids(&self) -> Vec<Id> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        self.map.locked().keys().cloned().collect()
     }
 
     /// A response for `id` arrived from the server.
     pub fn complete(&self, id: &Id) -> Completion {
-        match self
-            .map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-        {
+        match self.map.locked().remove(id) {
             Some(_) => Completion::Forward,
             None => Completion::Unknown,
         }
@@ -158,33 +144,22 @@ impl Pending {
     /// The relay is about to answer `id` with an error: true when it should
     /// (the id was waiting and not cancelled). The id is removed either way.
     pub fn fail(&self, id: &Id) -> bool {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-            .is_some_and(|e| !e.cancelled)
+        self.map.locked().remove(id).is_some_and(|e| !e.cancelled)
     }
 
     /// True when `id` is waiting.
     pub fn contains(&self, id: &Id) -> bool {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(id)
+        self.map.locked().contains_key(id)
     }
 
     /// The method of a waiting request.
     pub fn method(&self, id: &Id) -> Option<String> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|e| e.method.clone())
+        self.map.locked().get(id).map(|e| e.method.clone())
     }
 
     /// How many requests are waiting.
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.map.locked().len()
     }
 
     /// True when none are waiting.

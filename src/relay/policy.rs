@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::modern::encode_header_value;
 use super::splice;
+use crate::sync::Locked;
 
 /// A property of a tool's input that travels in a header (2026-07-28 §1.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +109,7 @@ impl ToolCache {
 
     /// Forgets every tool (after `notifications/tools/list_changed`).
     pub fn clear(&self) {
-        self.tools.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.tools.locked().clear();
     }
 
     /// Records the tools of one `tools/list` result page (`message`, JSON
@@ -120,7 +121,7 @@ impl ToolCache {
     pub fn observe_list(&self, message: &str, read_only: bool) -> Option<String> {
         let tools_span = splice::find(message, &["result", "tools"])?;
         let elements = splice::elements(message, tools_span.clone())?;
-        let mut cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.tools.locked();
         let mut kept: Vec<&str> = Vec::with_capacity(elements.len());
         for span in &elements {
             let text = &message[span.clone()];
@@ -169,12 +170,7 @@ impl ToolCache {
         if !read_only {
             return CallDecision::Allow;
         }
-        match self
-            .tools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
+        match self.tools.locked().get(name) {
             Some(t) if t.read_only => CallDecision::Allow,
             Some(_) => CallDecision::Refuse(format!(
                 "mcp-sigv4 --read-only: tool {name:?} is not annotated readOnlyHint: true, so it was not called"
@@ -185,10 +181,7 @@ impl ToolCache {
 
     /// True when the tool is in the cache.
     pub fn knows(&self, name: &str) -> bool {
-        self.tools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(name)
+        self.tools.locked().contains_key(name)
     }
 
     /// The `Mcp-Param-{Name}` headers for a call of `name` with `arguments`
@@ -196,7 +189,7 @@ impl ToolCache {
     /// `true`/`false`, absent and null arguments omitted, values sentinel-encoded
     /// when not header-safe.
     pub fn param_headers(&self, name: &str, arguments: Option<&Value>) -> Vec<(String, String)> {
-        let cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = self.tools.locked();
         let Some(tool) = cache.get(name) else {
             return Vec::new();
         };

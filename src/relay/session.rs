@@ -10,6 +10,7 @@
 use std::sync::RwLock;
 
 use crate::secret::Secret;
+use crate::sync::RwLocked;
 
 /// The longest session id accepted (AgentCore's limit), bytes.
 pub const MAX_SESSION_ID: usize = 1024;
@@ -62,11 +63,11 @@ impl Session {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
-        self.current.read().unwrap_or_else(|p| p.into_inner())
+        self.current.read_locked()
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
-        self.current.write().unwrap_or_else(|p| p.into_inner())
+        self.current.write_locked()
     }
 
     /// Records a session id the server sent in answer to a request made in
@@ -105,18 +106,12 @@ impl Session {
 
     /// The negotiated protocol version.
     pub fn protocol_version(&self) -> Option<String> {
-        self.protocol_version
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.protocol_version.read_locked().clone()
     }
 
     /// Records the protocol version from an initialize result.
     pub fn set_protocol_version(&self, version: &str) {
-        *self
-            .protocol_version
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(version.to_owned());
+        *self.protocol_version.write_locked() = Some(version.to_owned());
     }
 }
 

@@ -149,6 +149,7 @@ pub enum Item {
 
 /// Reads events from a byte stream: line splitting on CRLF, LF and lone CR, a
 /// leading BOM dropped, invalid UTF-8 replaced, every line bounded.
+#[derive(Debug)]
 pub struct Reader<R> {
     inner: R,
     parser: Parser,

@@ -20,6 +20,7 @@ pub enum Line {
 }
 
 /// Reads lines of at most `max` bytes.
+#[derive(Debug)]
 pub struct LineReader<R> {
     inner: R,
     max: usize,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::Shared;
 use crate::auth::AuthError;
 use crate::config::RuntimeSession;
-use crate::credentials::Credentials;
+use crate::credential_types::Credentials;
 use crate::http::{HttpError, Method, RequestTimeouts, Response};
 use crate::secret::Secret;
 use crate::sigv4::Algorithm;

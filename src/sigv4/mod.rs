@@ -11,17 +11,17 @@
 //! signing time is always passed in.
 
 pub mod canonical;
-pub mod time;
 pub mod v4;
 pub mod v4a;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::credentials::Credentials;
+use crate::credential_types::Credentials;
 use crate::secret::Secret;
+use crate::sync::Locked;
+use crate::time::AmzDate;
 use canonical::{CanonicalHeaders, CanonicalQuery, CanonicalRequest, canonical_uri};
-use time::AmzDate;
 use v4::{SigningKey, StringToSign, credential_scope, sha256_hex};
 use v4a::{DerivationError, DerivedKey};
 
@@ -356,7 +356,7 @@ impl Signer {
         region: &str,
         service: &str,
     ) -> Arc<SigningKey> {
-        let mut cache = self.v4.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.v4.locked();
         if let Some(c) = cache.as_ref() {
             if c.day == time.day()
                 && c.access_key_id == creds.access_key_id()
@@ -385,7 +385,7 @@ impl Signer {
     }
 
     fn v4a_key(&self, creds: &Credentials) -> Result<Arc<DerivedKey>, DerivationError> {
-        let mut cache = self.v4a.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.v4a.locked();
         if let Some(c) = cache.as_ref() {
             if c.access_key_id == creds.access_key_id() && c.secret.ct_eq(creds.secret_access_key())
             {

@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use p256::elliptic_curve::zeroize::Zeroize;
 use sha2::{Digest, Sha256};
 
-use super::time::AmzDate;
+use crate::time::AmzDate;
 
 /// The SigV4 algorithm name.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

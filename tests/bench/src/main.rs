@@ -27,12 +27,12 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::{v4 as aws_v4, v4a as aws_v4a};
 use aws_smithy_runtime_api::client::identity::Identity;
-use mcp_sigv4::credentials::Credentials;
+use mcp_sigv4::credential_types::Credentials;
 use mcp_sigv4::secret::Secret;
 use mcp_sigv4::sigv4::canonical::{
     CanonicalHeaders, CanonicalQuery, CanonicalRequest, canonical_uri,
 };
-use mcp_sigv4::sigv4::time::AmzDate;
+use mcp_sigv4::time::AmzDate;
 use mcp_sigv4::sigv4::v4::{SigningKey, StringToSign, credential_scope, sha256_hex};
 use mcp_sigv4::sigv4::v4a::{self, DerivedKey};
 use mcp_sigv4::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
