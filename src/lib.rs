@@ -26,12 +26,15 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
 pub mod http;
+pub mod random;
 pub mod relay;
+pub mod retry;
 pub mod secret;
 pub mod sigv4;
 pub mod sync;

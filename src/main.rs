@@ -86,11 +86,11 @@ fn main() -> ExitCode {
                     log::warn!(
                         "--runtime-session identity: {e}; using a random id for this process"
                     );
-                    relay::random_id()
+                    mcp_sigv4::random::random_id()
                 }
             }
         }
-        _ => relay::random_id(),
+        _ => mcp_sigv4::random::random_id(),
     };
     let stdin = io::stdin().lock();
     let code = relay::run(

@@ -24,15 +24,9 @@ use super::upstream::{Extra, SendError, Sent, peek_error};
 use super::{Ctx, Gate, MAX_MESSAGE_BYTES, Outgoing, Shared, listen, modern, pause};
 use crate::auth::AuthError;
 use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
+use crate::retry;
 use crate::secret::Secret;
 use crate::sync::Locked;
-
-/// The longest `Retry-After` honoured; a longer one is reported, not waited for.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-
-/// Base and cap of the exponential backoff between retries.
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
 /// How many pages an internal `tools/list` reads at most.
 const MAX_LIST_PAGES: usize = 50;
@@ -415,49 +409,6 @@ fn retryable(status: u16, out: &Outgoing) -> bool {
     }
 }
 
-/// A number in [0, 1) that differs between calls, for backoff jitter.
-fn jitter() -> f64 {
-    let id = super::random_id();
-    let n = u64::from_str_radix(&id[..8], 16).unwrap_or(0);
-    n as f64 / f64::from(u32::MAX).max(1.0) % 1.0
-}
-
-/// Full-jitter exponential backoff: a wait between half and all of
-/// `BACKOFF_BASE × 2^attempt`, capped at `BACKOFF_CAP`.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(0.5 + 0.5 * jitter())
-}
-
-/// `Retry-After` as a wait: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
-fn retry_after(response: &Response) -> Option<Duration> {
-    let v = response.header("retry-after")?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(v)?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
-        return None;
-    }
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = months.iter().position(|m| *m == parts[2])? + 1;
-    let rfc3339 = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
-    crate::time::parse_rfc3339(&rfc3339).ok()
-}
-
 /// Sends the message, with retries, session recovery and the 2026-07-28 re-list.
 /// `Ok(None)`: the client cancelled it before it went out.
 fn send_with_recovery(
@@ -477,7 +428,7 @@ fn send_with_recovery(
         }
         match shared.send(Method::Post, &out.body, &extra, timeouts) {
             Err(SendError::Http(e)) if e.before_send() && attempt < retries => {
-                let delay = backoff(attempt);
+                let delay = retry::backoff(attempt);
                 log::info!(
                     "cannot reach {} ({e}); retry {} of {retries} in {:.1} s",
                     shared.endpoint.host,
@@ -529,8 +480,12 @@ fn send_with_recovery(
                     }
                 }
                 if attempt < retries && retryable(status, out) {
-                    let delay = retry_after(&sent.response).unwrap_or_else(|| backoff(attempt));
-                    if delay <= MAX_RETRY_WAIT {
+                    let delay = sent
+                        .response
+                        .header("retry-after")
+                        .and_then(|v| retry::retry_after(v, SystemTime::now()))
+                        .unwrap_or_else(|| retry::backoff(attempt));
+                    if delay <= retry::MAX_RETRY_WAIT {
                         log::info!(
                             "{} answered HTTP {status}; retry {} of {retries} in {:.1} s",
                             shared.endpoint.host,
@@ -1023,24 +978,6 @@ impl std::fmt::Debug for StreamEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..20 {
-            let d = backoff(attempt);
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << attempt.min(16))
-                .min(BACKOFF_CAP);
-            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
-        }
-    }
-
-    #[test]
-    fn http_dates_parse() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(crate::time::format_rfc3339(t), "1994-11-06T08:49:37Z");
-        assert!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
-    }
 
     #[test]
     fn only_side_effect_free_methods_retry_on_502() {

@@ -41,15 +41,12 @@ pub mod sse;
 pub mod stdio;
 mod upstream;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
@@ -200,37 +197,6 @@ impl Ctx {
             out: self.out.clone(),
         }
     }
-}
-
-/// A random identifier (36 characters, UUID version 4 layout), from the
-/// process's randomly seeded hasher keys, the clock and a counter, mixed with
-/// SHA-256 — unpredictable enough for a routing id, without a new dependency.
-pub fn random_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = Sha256::new();
-    for _ in 0..4 {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.update(h.finish().to_le_bytes());
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    hasher.update(nanos.to_le_bytes());
-    hasher.update(std::process::id().to_le_bytes());
-    let mut b: [u8; 16] = hasher.finalize()[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 /// Runs the relay until stdin ends; returns the process exit code.
@@ -568,20 +534,4 @@ fn pause(shared: &Shared, delay: Duration) -> bool {
         std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
     }
     !shared.shutting_down.load(Ordering::Acquire)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_ids_look_like_uuid_v4_and_differ() {
-        let a = random_id();
-        let b = random_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(a.as_bytes()[14], b'4');
-        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
-        assert_eq!(a.matches('-').count(), 4);
-    }
 }

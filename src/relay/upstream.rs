@@ -11,10 +11,9 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::Shared;
 use crate::auth::AuthError;
+use crate::aws::error::AwsError;
 use crate::config::RuntimeSession;
 use crate::credential_types::Credentials;
 use crate::http::{HttpError, Method, RequestTimeouts, Response};
@@ -72,49 +71,6 @@ impl Attempt {
     }
 }
 
-/// What an AWS error answer says: the error type (sanitized), message and
-/// request id, from the headers and a JSON or XML body; and the body itself.
-#[derive(Debug, Default)]
-pub(super) struct AwsError {
-    pub(super) error_type: Option<String>,
-    pub(super) message: Option<String>,
-    pub(super) request_id: Option<String>,
-    pub(super) body: Vec<u8>,
-}
-
-impl AwsError {
-    pub(super) fn expired_credentials(&self) -> bool {
-        matches!(
-            self.error_type.as_deref(),
-            Some("ExpiredToken" | "ExpiredTokenException")
-        )
-    }
-
-    pub(super) fn signature_refused(&self) -> bool {
-        matches!(
-            self.error_type.as_deref(),
-            Some(
-                "InvalidSignatureException"
-                    | "SignatureDoesNotMatch"
-                    | "IncompleteSignatureException"
-            )
-        )
-    }
-
-    /// The JSON-RPC error code in the body, if the body is a JSON-RPC error.
-    pub(super) fn jsonrpc_code(&self) -> Option<i64> {
-        let v: Value = serde_json::from_slice(&self.body).ok()?;
-        v.pointer("/error/code")?.as_i64()
-    }
-}
-
-fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{tag}>"))? + start;
-    Some(text[start..end].trim())
-}
-
 /// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
 /// back as the response body, so it can still be read; a 2xx answer is left
 /// alone.
@@ -124,39 +80,7 @@ pub(super) fn peek_error(response: &mut Response) -> AwsError {
     }
     let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
     response.body = Box::new(std::io::Cursor::new(body.clone()));
-    let text = String::from_utf8_lossy(&body);
-    let json: Option<Value> = serde_json::from_str(text.trim()).ok();
-    let raw_type = response
-        .header("x-amzn-errortype")
-        .map(str::to_owned)
-        .or_else(|| {
-            let b = json.as_ref()?;
-            ["__type", "code", "Code"]
-                .iter()
-                .find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_owned))
-        })
-        .or_else(|| xml_tag(&text, "Code").map(str::to_owned));
-    let error_type = raw_type.and_then(|raw| {
-        let cut = raw.split(':').next().unwrap_or("");
-        let name = cut.rsplit('#').next().unwrap_or(cut).trim();
-        (!name.is_empty()).then(|| name.to_owned())
-    });
-    let message = json
-        .as_ref()
-        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| xml_tag(&text, "Message").map(str::to_owned));
-    let request_id = response
-        .header("x-amzn-requestid")
-        .or_else(|| response.header("x-amz-request-id"))
-        .map(str::to_owned);
-    AwsError {
-        error_type,
-        message,
-        request_id,
-        body,
-    }
+    AwsError::parse(&response.headers, body)
 }
 
 /// What a request carries besides the common headers.
@@ -316,7 +240,7 @@ impl Shared {
     /// The `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` for the next request.
     fn runtime_session_id(&self) -> Option<String> {
         match self.options.runtime_session? {
-            RuntimeSession::Request => Some(super::random_id()),
+            RuntimeSession::Request => Some(crate::random::random_id()),
             RuntimeSession::Session | RuntimeSession::Identity => {
                 Some(self.runtime_session.clone())
             }
