@@ -15,13 +15,13 @@
 //! two disagree the environment's value is logged and not used.
 
 use std::fmt;
-use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::cli::Args;
 use crate::credentials::Resolver;
 use crate::sigv4::Algorithm;
 use crate::sigv4::canonical::CanonicalQuery;
+use crate::url::{PlainHttp, Url};
 
 /// An endpoint URL, taken apart into what is sent and signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct Endpoint {
     pub path: String,
     /// The query exactly as sent, in canonical form (may be empty).
     pub query: String,
+    /// The URL as parsed.
+    pub url: Url,
 }
 
 impl Endpoint {
@@ -57,98 +59,36 @@ impl Endpoint {
         url
     }
 
-    /// Parses an `http://` or `https://` URL. Userinfo is refused; the fragment is
-    /// dropped; bytes not allowed in a path are percent-encoded; the query is put
-    /// in canonical SigV4 form so that any server-side canonicalization agrees.
+    /// Parses an `http://` or `https://` URL ([`Url::parse`]: user information
+    /// refused, the fragment dropped); bytes not allowed in a path are
+    /// percent-encoded; the query is put in canonical SigV4 form so that any
+    /// server-side canonicalization agrees.
     ///
     /// # Errors
     /// [`ConfigError`] naming what is wrong with the URL.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        let bad = |why: &str| ConfigError(format!("invalid endpoint URL {url:?}: {why}"));
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("expected https://host/path"))?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "https" => 443,
-            "http" => 80,
-            _ => {
-                return Err(bad(
-                    "expected the scheme https:// (or http:// for a loopback host)",
-                ));
-            }
+        let shown = if url.contains('@') {
+            "(not shown: it holds user information)".to_owned()
+        } else {
+            format!("{url:?}")
         };
-        let rest = rest.split('#').next().unwrap_or("");
-        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, rest) = rest.split_at(auth_end);
-        if authority.contains('@') {
-            return Err(bad(
-                "credentials in the URL are not supported; use an AWS profile",
-            ));
-        }
-        let (host, port) = split_host_port(authority).map_err(|why| bad(&why))?;
-        let port = port.filter(|p| *p != default_port);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = if path.is_empty() {
+        let parsed = Url::parse(url)
+            .map_err(|e| ConfigError(format!("invalid endpoint URL {shown}: {e}")))?;
+        let path = if parsed.path.is_empty() {
             "/".to_owned()
         } else {
-            encode_path(path)
+            encode_path(&parsed.path)
         };
-        let query = CanonicalQuery::parse(query).to_string();
+        let query = CanonicalQuery::parse(parsed.query.as_deref().unwrap_or("")).to_string();
         Ok(Endpoint {
-            scheme,
-            host,
-            port,
+            scheme: parsed.scheme.as_str().to_owned(),
+            host: parsed.host.to_string(),
+            port: parsed.port,
             path,
             query,
+            url: parsed,
         })
     }
-}
-
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
-    if authority.is_empty() {
-        return Err("the host is missing".into());
-    }
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let end = rest.find(']').ok_or("an IPv6 host must end with ']'")?;
-        let host = &authority[..end + 2];
-        if host[1..host.len() - 1]
-            .parse::<std::net::Ipv6Addr>()
-            .is_err()
-        {
-            return Err(format!("{host} is not an IPv6 address"));
-        }
-        let after = &authority[end + 2..];
-        if !after.is_empty() && !after.starts_with(':') {
-            return Err(format!(
-                "expected ':' and a port after {host}, found {after:?}"
-            ));
-        }
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let valid = host.starts_with('[')
-        || host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if host.is_empty() || !valid {
-        return Err(format!("expected a host name, found {host:?}"));
-    }
-    let port = match port {
-        None => None,
-        Some(p) => Some(
-            Some(p)
-                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|p| p.parse::<u16>().ok())
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("expected a port number, found {p:?}"))?,
-        ),
-    };
-    Ok((host.to_ascii_lowercase(), port))
 }
 
 /// Percent-encodes the bytes that may not appear in a URL path (RFC 3986 §3.3:
@@ -231,25 +171,6 @@ pub fn infer_from_host(host: &str) -> HostInfo {
         s => s.to_owned(),
     });
     info
-}
-
-/// True when `host` is a loopback IP literal or `localhost`, or when every
-/// address it resolves to is a loopback address.
-pub fn is_loopback_host(host: &str, port: u16) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return ip.is_loopback();
-    }
-    if bare.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match (bare, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
 }
 
 /// Timeouts for talking to the endpoint.
@@ -519,15 +440,10 @@ impl Config {
             target.to_owned()
         };
         let endpoint = Endpoint::parse(&url)?;
-        if endpoint.scheme == "http" {
-            let port = endpoint.port.unwrap_or(80);
-            if !is_loopback_host(&endpoint.host, port) {
-                return Err(ConfigError(format!(
-                    "refusing plain http:// to {}: signed requests and MCP messages would travel unencrypted; use https:// (http:// is allowed only for loopback hosts)",
-                    endpoint.host
-                )));
-            }
-        }
+        endpoint
+            .url
+            .check_plain_http(PlainHttp::LoopbackOnly)
+            .map_err(|e| ConfigError(e.to_string()))?;
         let info = infer_from_host(&endpoint.host);
         let service = match (&args.service, &info.service) {
             (Some(s), _) => s.clone(),
@@ -1059,7 +975,11 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("refusing plain http://"), "{e}");
-        assert!(is_loopback_host("127.8.9.10", 1));
-        assert!(!is_loopback_host("192.0.2.1", 1));
+        // A name is never resolved to decide (DNS rebinding): `vm` maps to
+        // 127.0.0.1 in this machine's /etc/hosts and was accepted before.
+        let e = resolve(&["http://vm:9/", "--service", "s", "--region", "r"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("refusing plain http:// to vm"), "{e}");
     }
 }

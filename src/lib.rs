@@ -39,6 +39,7 @@ pub mod secret;
 pub mod sigv4;
 pub mod sync;
 pub mod time;
+pub mod url;
 
 #[cfg(test)]
 pub(crate) mod test_server;
