@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::credentials::Resolver;
+use crate::credentials::profile::read_bounded;
+use crate::http::TlsRoots;
 use crate::sigv4::Algorithm;
 use crate::sigv4::canonical::CanonicalQuery;
 use crate::url::{PlainHttp, Url};
@@ -36,8 +38,6 @@ pub struct Endpoint {
     pub path: String,
     /// The query exactly as sent, in canonical form (may be empty).
     pub query: String,
-    /// The URL as parsed.
-    pub url: Url,
 }
 
 impl Endpoint {
@@ -86,7 +86,6 @@ impl Endpoint {
             port: parsed.port,
             path,
             query,
-            url: parsed,
         })
     }
 }
@@ -215,7 +214,7 @@ pub enum RuntimeSession {
 }
 
 /// Relay behaviour chosen on the command line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct RelayOptions {
     /// Retries for requests that failed without taking effect (`--retries`).
     pub retries: u32,
@@ -227,6 +226,9 @@ pub struct RelayOptions {
     pub metadata: Vec<(String, serde_json::Value)>,
     /// `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` mode.
     pub runtime_session: Option<RuntimeSession>,
+    /// The roots the endpoint's certificate must chain to (`--ca-bundle`,
+    /// `AWS_CA_BUNDLE`, the profile's `ca_bundle`; else the built-in ones).
+    pub tls: TlsRoots,
 }
 
 impl Default for RelayOptions {
@@ -237,6 +239,7 @@ impl Default for RelayOptions {
             extra_headers: Vec::new(),
             metadata: Vec::new(),
             runtime_session: None,
+            tls: TlsRoots::builtin(),
         }
     }
 }
@@ -440,9 +443,8 @@ impl Config {
             target.to_owned()
         };
         let endpoint = Endpoint::parse(&url)?;
-        endpoint
-            .url
-            .check_plain_http(PlainHttp::LoopbackOnly)
+        Url::parse(&url)
+            .and_then(|u| u.check_plain_http(PlainHttp::LoopbackOnly))
             .map_err(|e| ConfigError(e.to_string()))?;
         let info = infer_from_host(&endpoint.host);
         let service = match (&args.service, &info.service) {
@@ -523,6 +525,7 @@ impl Config {
             extra_headers,
             metadata,
             runtime_session,
+            tls: ca_bundle(resolver)?,
         };
         let assume_role = args
             .role_arn
@@ -562,6 +565,46 @@ impl Config {
         })
     }
 }
+
+/// The CA bundle to trust instead of the built-in roots: `AWS_CA_BUNDLE`, else
+/// the selected profile's `ca_bundle` (as the AWS SDKs read them); none means
+/// the built-in roots. Read once here, at start-up, and given to every HTTP
+/// client (the MCP endpoint, STS, SSO, containers, IMDS).
+///
+/// # Errors
+/// [`ConfigError`] when the file named cannot be read or holds no certificate.
+fn ca_bundle(resolver: &Resolver) -> Result<TlsRoots, ConfigError> {
+    let named = resolver
+        .env()
+        .get_nonblank("AWS_CA_BUNDLE")
+        .map(|p| (p, "AWS_CA_BUNDLE".to_owned()))
+        .or_else(|| {
+            let files = resolver.load_files().ok()?;
+            let profile = resolver.profile_name();
+            files
+                .profile(&profile)?
+                .get("ca_bundle")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(|p| (p, format!("ca_bundle in profile '{profile}'")))
+        });
+    let Some((path, from)) = named else {
+        return Ok(TlsRoots::builtin());
+    };
+    let pem = read_bounded(std::path::Path::new(&path), MAX_CA_BUNDLE)
+        .map_err(|e| ConfigError(format!("cannot read the CA bundle {path} ({from}): {e}")))?
+        .ok_or_else(|| ConfigError(format!("the CA bundle {path} ({from}) does not exist")))?;
+    let tls = TlsRoots::from_pem(pem.as_bytes())
+        .map_err(|e| ConfigError(format!("cannot use the CA bundle {path} ({from}): {e}")))?;
+    log::debug!(
+        "trusting {} certificate(s) from {path} ({from}) instead of the built-in roots",
+        tls.bundle_len().unwrap_or(0)
+    );
+    Ok(tls)
+}
+
+/// The largest CA bundle read (4 MiB; the Mozilla set is about 220 KiB).
+const MAX_CA_BUNDLE: u64 = 4 << 20;
 
 /// Reads `--sig-version` (else `AWS_SIG_VERSION`, as the Go peer reads it; else
 /// `auto`) and `--region-set` (else `AWS_SIGV4A_SIGNING_REGION_SET`, else the

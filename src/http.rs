@@ -12,7 +12,6 @@
 
 use std::fmt;
 use std::io::Read;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::secret::loggable_headers;
@@ -176,8 +175,8 @@ impl HttpError {
                 ErrorKind::Connect,
                 "the connection could not be made".into(),
             ),
-            E::Tls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
-            E::Rustls(why) => (ErrorKind::Connect, format!("TLS failed: {why}")),
+            E::Tls(why) => (ErrorKind::Connect, tls_failed(why)),
+            E::Rustls(why) => (ErrorKind::Connect, tls_failed(&why.to_string())),
             E::Io(io) => {
                 let kind = match io.kind() {
                     std::io::ErrorKind::ConnectionRefused
@@ -186,7 +185,12 @@ impl HttpError {
                     std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
                     _ => ErrorKind::Io,
                 };
-                (kind, io.to_string())
+                let text = io.to_string();
+                if text.contains("invalid peer certificate") {
+                    (ErrorKind::Connect, tls_failed(&text))
+                } else {
+                    (kind, text)
+                }
             }
             E::BodyExceedsLimit(n) => (
                 ErrorKind::TooLarge,
@@ -195,6 +199,26 @@ impl HttpError {
             other => (ErrorKind::Other, other.to_string()),
         };
         HttpError { kind, detail }
+    }
+}
+
+/// A TLS failure, with the fix for a certificate this machine does not trust
+/// (the usual cause: a corporate proxy that inspects TLS with its own CA).
+fn tls_failed(why: &str) -> String {
+    let untrusted = [
+        "UnknownIssuer",
+        "unknown issuer",
+        "UnknownCA",
+        "BadSignature",
+    ]
+    .iter()
+    .any(|m| why.contains(m));
+    if untrusted {
+        format!(
+            "TLS failed: {why}: the server's certificate is not signed by a CA this program trusts; if your organisation inspects TLS, set AWS_CA_BUNDLE or --ca-bundle to its CA bundle (PEM)"
+        )
+    } else {
+        format!("TLS failed: {why}")
     }
 }
 
@@ -220,35 +244,61 @@ pub struct ClientSettings {
     pub env_proxy: bool,
 }
 
-/// Extra trust roots for every client of the process (`AWS_CA_BUNDLE`, a
-/// profile's `ca_bundle`), set once at start-up. When set, they replace the
-/// built-in webpki roots, as the AWS SDKs' `ca_bundle` does (a corporate TLS
-/// inspection proxy's bundle usually carries the public roots too).
-static CA_BUNDLE: OnceLock<Vec<ureq::tls::Certificate<'static>>> = OnceLock::new();
+/// The certificates an HTTPS client trusts: the built-in webpki roots (the
+/// Mozilla set), or instead the PEM bundle the user named (`--ca-bundle`,
+/// `AWS_CA_BUNDLE`, a profile's `ca_bundle`), as the AWS SDKs' `ca_bundle`
+/// does: a corporate TLS-inspection proxy's bundle usually carries the public
+/// roots too. Built once at start-up and given to every [`Client`], so the MCP
+/// endpoint, STS, SSO and container endpoints all trust the same roots.
+/// Cheap to clone.
+#[derive(Clone, Default)]
+pub struct TlsRoots {
+    custom: Option<std::sync::Arc<Vec<ureq::tls::Certificate<'static>>>>,
+}
 
-/// Reads PEM certificates to trust instead of the built-in roots. Call once,
-/// before any [`Client`] is made. Returns how many certificates were read.
-///
-/// # Errors
-/// A message when the text holds no certificate or a malformed one, or when
-/// the bundle was already set.
-pub fn set_ca_bundle(pem: &[u8]) -> Result<usize, String> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => return Err(format!("a PEM block is malformed: {e}")),
+impl fmt::Debug for TlsRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.custom {
+            None => f.write_str("TlsRoots(built-in)"),
+            Some(c) => write!(f, "TlsRoots({} from a CA bundle)", c.len()),
         }
     }
-    if certs.is_empty() {
-        return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+}
+
+impl TlsRoots {
+    /// The built-in webpki roots.
+    pub fn builtin() -> Self {
+        TlsRoots::default()
     }
-    let n = certs.len();
-    CA_BUNDLE
-        .set(certs)
-        .map_err(|_| "the CA bundle was already set".to_owned())?;
-    Ok(n)
+
+    /// The certificates of a PEM bundle (`-----BEGIN CERTIFICATE-----`
+    /// blocks; other blocks are skipped), trusted instead of the built-in
+    /// roots.
+    ///
+    /// # Errors
+    /// A message when a PEM block is malformed or the text holds no
+    /// certificate.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                Ok(_) => {}
+                Err(e) => return Err(format!("a PEM block is malformed: {e}")),
+            }
+        }
+        if certs.is_empty() {
+            return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+        }
+        Ok(TlsRoots {
+            custom: Some(std::sync::Arc::new(certs)),
+        })
+    }
+
+    /// How many certificates a bundle gave; `None` for the built-in roots.
+    pub fn bundle_len(&self) -> Option<usize> {
+        self.custom.as_ref().map(|c| c.len())
+    }
 }
 
 /// An HTTP client (a pool of connections). Cheap to clone.
@@ -265,8 +315,8 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client with `settings`.
-    pub fn new(settings: ClientSettings) -> Self {
+    /// A client with `settings`, trusting `tls`.
+    pub fn new(settings: ClientSettings, tls: &TlsRoots) -> Self {
         let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -283,7 +333,7 @@ impl Client {
         if !settings.env_proxy {
             builder = builder.proxy(None);
         }
-        if let Some(certs) = CA_BUNDLE.get() {
+        if let Some(certs) = &tls.custom {
             let tls = ureq::tls::TlsConfig::builder()
                 .root_certs(ureq::tls::RootCerts::new_with_certs(certs))
                 .build();
@@ -419,12 +469,15 @@ mod tests {
     use crate::test_server::{Reply, TestServer};
 
     fn client() -> Client {
-        Client::new(ClientSettings {
-            connect: Duration::from_secs(5),
-            write: Duration::from_secs(5),
-            max_body: 1 << 20,
-            env_proxy: false,
-        })
+        Client::new(
+            ClientSettings {
+                connect: Duration::from_secs(5),
+                write: Duration::from_secs(5),
+                max_body: 1 << 20,
+                env_proxy: false,
+            },
+            &TlsRoots::builtin(),
+        )
     }
 
     fn timeouts() -> RequestTimeouts {

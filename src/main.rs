@@ -52,10 +52,8 @@ fn main() -> ExitCode {
             String::new()
         }
     );
-    if let Err(e) = load_ca_bundle(&resolver) {
-        return fail(&format!("mcp-sigv4: {e}"), 2);
-    }
     let resolver = resolver
+        .with_tls(config.relay.tls.clone())
         .with_role_on_top(config.assume_role.clone().map(|r| RoleOnTop {
             role_arn: r.role_arn,
             session_name: r.session_name,
@@ -103,31 +101,6 @@ fn main() -> ExitCode {
         io::stdout(),
     );
     ExitCode::from(code as u8)
-}
-
-/// `AWS_CA_BUNDLE`, else the selected profile's `ca_bundle`: PEM roots to trust
-/// instead of the built-in ones (for TLS-inspecting corporate proxies).
-fn load_ca_bundle(resolver: &Resolver) -> Result<(), String> {
-    let path = resolver.env().get_nonblank("AWS_CA_BUNDLE").or_else(|| {
-        let files = resolver.load_files().ok()?;
-        files
-            .profile(&resolver.profile_name())?
-            .get("ca_bundle")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    });
-    let Some(path) = path else {
-        return Ok(());
-    };
-    let pem = mcp_sigv4::credentials::profile::read_bounded(std::path::Path::new(&path), 4 << 20)
-        .map_err(|e| format!("cannot read the CA bundle {path}: {e}"))?
-        .ok_or_else(|| {
-            format!("the CA bundle {path} (AWS_CA_BUNDLE / ca_bundle) does not exist")
-        })?;
-    let n = mcp_sigv4::http::set_ca_bundle(pem.as_bytes())
-        .map_err(|e| format!("cannot use the CA bundle {path}: {e}"))?;
-    log::debug!("trusting {n} certificate(s) from {path} instead of the built-in roots");
-    Ok(())
 }
 
 fn fail(message: &str, code: u8) -> ExitCode {

@@ -38,7 +38,7 @@ use super::profile::{
 use super::sso::{SsoEndpoints, SsoSource, sso_profile};
 use super::sts::{CLIENT_SETTINGS, Sts};
 use super::{Credentials, CredentialsError, SourceError};
-use crate::http::Client;
+use crate::http::{Client, TlsRoots};
 use crate::secret::Secret;
 use crate::sync::Locked;
 
@@ -105,6 +105,7 @@ pub struct Resolver {
     role_on_top: Option<RoleOnTop>,
     endpoint_region: Option<String>,
     client: Client,
+    tls: TlsRoots,
     imds: Mutex<Option<Arc<Imds>>>,
     sso: Mutex<HashMap<String, Arc<SsoSource>>>,
 }
@@ -138,10 +139,19 @@ impl Resolver {
             platform: Platform::current(),
             role_on_top: None,
             endpoint_region: None,
-            client: Client::new(CLIENT_SETTINGS),
+            client: Client::new(CLIENT_SETTINGS, &TlsRoots::builtin()),
+            tls: TlsRoots::builtin(),
             imds: Mutex::new(None),
             sso: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Trusts `tls` (a CA bundle, or the built-in roots) in every HTTPS
+    /// request the chain makes: STS, SSO, container and IMDS endpoints.
+    pub fn with_tls(mut self, tls: TlsRoots) -> Self {
+        self.client = Client::new(CLIENT_SETTINGS, &tls);
+        self.tls = tls;
+        self
     }
 
     /// Assumes `role` on top of whatever the chain finds.
@@ -603,7 +613,7 @@ impl Resolver {
     }
 
     fn container(&self) -> Outcome {
-        match container_source(&self.env) {
+        match container_source(&self.env, &self.tls) {
             None => Outcome::Nothing(
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set".into(),
             ),
@@ -622,7 +632,7 @@ impl Resolver {
             let mut slot = self.imds.locked();
             match slot.as_ref() {
                 Some(i) => Arc::clone(i),
-                None => match imds_source(&self.env, profile) {
+                None => match imds_source(&self.env, profile, &self.tls) {
                     None => return Outcome::Nothing("AWS_EC2_METADATA_DISABLED is true".into()),
                     Some(Err(e)) => return Outcome::Failed(e),
                     Some(Ok(i)) => {

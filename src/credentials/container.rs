@@ -24,7 +24,9 @@ use serde_json::{Map, Value};
 use super::process::{field, optional_string, required_string};
 use super::profile::read_bounded;
 use super::{Credentials, Env, SourceError};
-use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
+use crate::http::{
+    Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, TlsRoots,
+};
 use crate::secret::Secret;
 use crate::time::parse_rfc3339;
 
@@ -93,7 +95,7 @@ impl fmt::Debug for ContainerSource {
 /// `/`, a full URI that is malformed or names a host that is not allowed, or an
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN` with a line break or control character.
 /// Nothing is sent over the network to find out.
-pub fn container_source(env: &Env) -> Option<Result<ContainerSource, SourceError>> {
+pub fn container_source(env: &Env, tls: &TlsRoots) -> Option<Result<ContainerSource, SourceError>> {
     let relative = env.get_nonblank("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     let full = env.get_nonblank("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     let url = match (relative, full) {
@@ -132,12 +134,15 @@ pub fn container_source(env: &Env) -> Option<Result<ContainerSource, SourceError
         } else {
             Authorization::None
         };
-    let client = Client::new(ClientSettings {
-        connect: CONNECT_TIMEOUT,
-        write: READ_TIMEOUT,
-        max_body: MAX_BODY as u64,
-        env_proxy: false,
-    });
+    let client = Client::new(
+        ClientSettings {
+            connect: CONNECT_TIMEOUT,
+            write: READ_TIMEOUT,
+            max_body: MAX_BODY as u64,
+            env_proxy: false,
+        },
+        tls,
+    );
     Some(Ok(ContainerSource {
         url,
         authorization,
@@ -446,7 +451,11 @@ mod tests {
     }
 
     fn source(pairs: &[(&str, &str)]) -> Result<ContainerSource, SourceError> {
-        container_source(&Env::from_pairs(pairs.iter().copied())).expect("configured")
+        container_source(
+            &Env::from_pairs(pairs.iter().copied()),
+            &TlsRoots::builtin(),
+        )
+        .expect("configured")
     }
 
     #[test]
@@ -455,7 +464,7 @@ mod tests {
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t"),
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "  "),
         ]);
-        assert!(container_source(&env).is_none());
+        assert!(container_source(&env, &TlsRoots::builtin()).is_none());
     }
 
     #[test]

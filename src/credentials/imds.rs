@@ -18,7 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::container::parse_json_credentials;
 use super::ini::Properties;
 use super::{Credentials, Env, SourceError};
-use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
+use crate::http::{
+    Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, TlsRoots,
+};
 use crate::secret::Secret;
 use crate::sync::Locked;
 use crate::time::format_rfc3339;
@@ -149,14 +151,18 @@ pub fn endpoint(env: &Env, profile: Option<&Properties>) -> Result<String, Sourc
 ///
 /// # Errors
 /// `Some(Err(_))` when the endpoint or mode setting is invalid (see [`endpoint`]).
-pub fn imds_source(env: &Env, profile: Option<&Properties>) -> Option<Result<Imds, SourceError>> {
+pub fn imds_source(
+    env: &Env,
+    profile: Option<&Properties>,
+    tls: &TlsRoots,
+) -> Option<Result<Imds, SourceError>> {
     if env
         .get_nonblank("AWS_EC2_METADATA_DISABLED")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
         return None;
     }
-    Some(endpoint(env, profile).map(Imds::new))
+    Some(endpoint(env, profile).map(|e| Imds::new(e, tls)))
 }
 
 /// A session token and when to replace it.
@@ -197,16 +203,20 @@ impl From<SourceError> for Failure {
 }
 
 impl Imds {
-    /// A client for the IMDS at `endpoint` (a base URL without trailing `/`).
-    pub fn new(endpoint: String) -> Self {
+    /// A client for the IMDS at `endpoint` (a base URL without trailing `/`),
+    /// trusting `tls` when the endpoint is `https`.
+    pub fn new(endpoint: String, tls: &TlsRoots) -> Self {
         Imds {
             endpoint,
-            client: Client::new(ClientSettings {
-                connect: TIMEOUT,
-                write: TIMEOUT,
-                max_body: MAX_BODY as u64,
-                env_proxy: false,
-            }),
+            client: Client::new(
+                ClientSettings {
+                    connect: TIMEOUT,
+                    write: TIMEOUT,
+                    max_body: MAX_BODY as u64,
+                    env_proxy: false,
+                },
+                tls,
+            ),
             token: Mutex::new(None),
             last: Mutex::new(None),
         }
@@ -569,7 +579,9 @@ mod tests {
             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
             format!("{}/", server.url()),
         )]);
-        imds_source(&env, None).unwrap().unwrap()
+        imds_source(&env, None, &TlsRoots::builtin())
+            .unwrap()
+            .unwrap()
     }
 
     fn summary(seen: &[Seen]) -> Vec<String> {
@@ -751,7 +763,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let imds = Imds::new(format!("http://127.0.0.1:{port}"));
+        let imds = Imds::new(format!("http://127.0.0.1:{port}"), &TlsRoots::builtin());
         let started = Instant::now();
         let e = imds.credentials().unwrap_err();
         assert!(e.message.contains("after 4 tries"), "{e}");
@@ -763,11 +775,17 @@ mod tests {
     fn disabled_by_env_in_any_case() {
         for value in ["true", "TRUE", "True"] {
             let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", value)]);
-            assert!(imds_source(&env, None).is_none(), "{value}");
+            assert!(
+                imds_source(&env, None, &TlsRoots::builtin()).is_none(),
+                "{value}"
+            );
         }
         for value in ["false", "1", ""] {
             let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", value)]);
-            assert!(imds_source(&env, None).is_some(), "{value}");
+            assert!(
+                imds_source(&env, None, &TlsRoots::builtin()).is_some(),
+                "{value}"
+            );
         }
     }
 
@@ -847,9 +865,13 @@ mod tests {
             "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: expected IPv4 or IPv6, found \"IPv5\""
         );
         let bad = props(&[("ec2_metadata_service_endpoint", "169.254.169.254")]);
-        let e = imds_source(&Env::from_pairs(Vec::<(String, String)>::new()), Some(&bad))
-            .unwrap()
-            .unwrap_err();
+        let e = imds_source(
+            &Env::from_pairs(Vec::<(String, String)>::new()),
+            Some(&bad),
+            &TlsRoots::builtin(),
+        )
+        .unwrap()
+        .unwrap_err();
         assert!(
             e.message
                 .starts_with("ec2_metadata_service_endpoint: expected"),

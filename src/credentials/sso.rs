@@ -956,10 +956,13 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client::new(crate::http::ClientSettings {
-            env_proxy: false,
-            ..CLIENT_SETTINGS
-        })
+        Client::new(
+            crate::http::ClientSettings {
+                env_proxy: false,
+                ..CLIENT_SETTINGS
+            },
+            &crate::http::TlsRoots::builtin(),
+        )
     }
 
     fn session_profile() -> SsoProfile {

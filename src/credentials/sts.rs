@@ -1223,10 +1223,13 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client::new(ClientSettings {
-            env_proxy: false,
-            ..CLIENT_SETTINGS
-        })
+        Client::new(
+            ClientSettings {
+                env_proxy: false,
+                ..CLIENT_SETTINGS
+            },
+            &crate::http::TlsRoots::builtin(),
+        )
     }
 
     fn sts(server: &TestServer) -> Sts {

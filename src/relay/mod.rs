@@ -213,12 +213,15 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     input: R,
     output: W,
 ) -> i32 {
-    let client = http::Client::new(ClientSettings {
-        connect: timeouts.connect,
-        write: timeouts.write,
-        max_body: MAX_MESSAGE_BYTES as u64,
-        env_proxy: true,
-    });
+    let client = http::Client::new(
+        ClientSettings {
+            connect: timeouts.connect,
+            write: timeouts.write,
+            max_body: MAX_MESSAGE_BYTES as u64,
+            env_proxy: true,
+        },
+        &options.tls,
+    );
     let shared = Arc::new(Shared {
         url: endpoint.url(),
         endpoint,
