@@ -14,9 +14,9 @@
 use std::io::{self, BufReader, Cursor};
 use std::time::{Duration, UNIX_EPOCH};
 
-use mcp_sigv4::config::{Endpoint, infer_from_host};
 use mcp_sigv4::credential_types::Credentials;
 use mcp_sigv4::credentials::ini::{FileKind, ProfileSet, sub_properties};
+use mcp_sigv4::endpoint::{Endpoint, infer_from_host};
 use mcp_sigv4::relay::jsonrpc::{self, Invalid, Kind};
 use mcp_sigv4::relay::sse;
 use mcp_sigv4::relay::stdio::{Line, LineReader};

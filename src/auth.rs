@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use crate::config::SigningChoice;
 use crate::credential_types::Credentials;
 use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::sigv4::{
@@ -39,6 +38,18 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+/// How requests are signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningChoice {
+    /// The algorithm of the first request.
+    pub initial: Algorithm,
+    /// Switch to SigV4A when the server refuses a SigV4 signature (403 with a
+    /// signature error): `auto` on a global endpoint, or `auto` asked for explicitly.
+    pub upgrade: bool,
+    /// The SigV4A region set (`*`, `us-east-1,us-west-2`).
+    pub region_set: String,
+}
 
 /// Headers that authenticate one request, and the credentials they were made
 /// with (so a refusal can invalidate exactly those).

@@ -17,160 +17,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::auth::SigningChoice;
 use crate::cli::Args;
 use crate::credentials::Resolver;
 use crate::credentials::profile::read_bounded;
+pub use crate::endpoint::Endpoint;
+use crate::endpoint::{infer_from_host, runtime_arn_url};
 use crate::http::TlsRoots;
 use crate::sigv4::Algorithm;
-use crate::sigv4::canonical::CanonicalQuery;
 use crate::url::{PlainHttp, Url};
-
-/// An endpoint URL, taken apart into what is sent and signed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// `https` or `http`.
-    pub scheme: String,
-    /// Lower-case host name or IP literal (IPv6 in brackets).
-    pub host: String,
-    /// The port, when one is given that is not the scheme's default.
-    pub port: Option<u16>,
-    /// The path exactly as sent (percent-encoded once, never empty).
-    pub path: String,
-    /// The query exactly as sent, in canonical form (may be empty).
-    pub query: String,
-}
-
-impl Endpoint {
-    /// The `Host` header value: the host, and `:port` when not the default.
-    pub fn authority(&self) -> String {
-        match self.port {
-            Some(port) => format!("{}:{port}", self.host),
-            None => self.host.clone(),
-        }
-    }
-
-    /// The full URL as sent.
-    pub fn url(&self) -> String {
-        let mut url = format!("{}://{}{}", self.scheme, self.authority(), self.path);
-        if !self.query.is_empty() {
-            url.push('?');
-            url.push_str(&self.query);
-        }
-        url
-    }
-
-    /// Parses an `http://` or `https://` URL ([`Url::parse`]: user information
-    /// refused, the fragment dropped); bytes not allowed in a path are
-    /// percent-encoded; the query is put in canonical SigV4 form so that any
-    /// server-side canonicalization agrees.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming what is wrong with the URL.
-    pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        let shown = if url.contains('@') {
-            "(not shown: it holds user information)".to_owned()
-        } else {
-            format!("{url:?}")
-        };
-        let parsed = Url::parse(url)
-            .map_err(|e| ConfigError(format!("invalid endpoint URL {shown}: {e}")))?;
-        let path = if parsed.path.is_empty() {
-            "/".to_owned()
-        } else {
-            encode_path(&parsed.path)
-        };
-        let query = CanonicalQuery::parse(parsed.query.as_deref().unwrap_or("")).to_string();
-        Ok(Endpoint {
-            scheme: parsed.scheme.as_str().to_owned(),
-            host: parsed.host.to_string(),
-            port: parsed.port,
-            path,
-            query,
-        })
-    }
-}
-
-/// Percent-encodes the bytes that may not appear in a URL path (RFC 3986 §3.3:
-/// anything but unreserved, sub-delims, `:`, `@`, `/` and existing `%XX`).
-fn encode_path(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let escape = b == b'%'
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-        if escape || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-        i += 1;
-    }
-    out
-}
-
-/// What the host name says about the service, when it follows an AWS pattern.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HostInfo {
-    /// Signing name read from the host.
-    pub service: Option<String>,
-    /// Region read from the host.
-    pub region: Option<String>,
-    /// A global (multi-region) endpoint: `.global.` in the host, a host starting
-    /// with `global.`, or `<service>.api.aws` with no region label.
-    pub global: bool,
-}
-
-fn is_region(label: &str) -> bool {
-    // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-iso-east-1, eusc-de-east-1
-    let parts: Vec<&str> = label.split('-').collect();
-    parts.len() >= 3
-        && (2..=4).contains(&parts[0].len())
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && (1..=2).contains(&parts[parts.len() - 1].len())
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Reads service, region and globality from an AWS host name:
-/// `bedrock-agentcore.<region>.amazonaws.com`, `<service>.<region>.api.aws`,
-/// `<service>.<region>.amazonaws.com`, `<id>.execute-api.<region>.amazonaws.com`,
-/// `<id>.lambda-url.<region>.on.aws` (service `lambda`), and the global forms
-/// `<service>.global.api.aws`, `global.…`, `<service>.api.aws`.
-pub fn infer_from_host(host: &str) -> HostInfo {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let mut info = HostInfo {
-        global: host.starts_with("global.") || host.contains(".global."),
-        ..HostInfo::default()
-    };
-    let suffixes = [".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws"];
-    let Some(suffix) = suffixes.iter().find(|s| host.ends_with(*s)) else {
-        return info;
-    };
-    let labels: Vec<&str> = host[..host.len() - suffix.len()].split('.').collect();
-    let last = labels[labels.len() - 1];
-    let service_label = if is_region(last) {
-        info.region = Some(last.to_owned());
-        labels.len().checked_sub(2).map(|i| labels[i])
-    } else if last == "global" {
-        info.global = true;
-        labels.len().checked_sub(2).map(|i| labels[i])
-    } else if *suffix == ".api.aws" && labels.len() == 1 {
-        info.global = true;
-        Some(last)
-    } else {
-        None
-    };
-    info.service = service_label.filter(|s| !s.is_empty()).map(|s| match s {
-        "lambda-url" => "lambda".to_owned(),
-        s => s.to_owned(),
-    });
-    info
-}
 
 /// Timeouts for talking to the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,67 +144,6 @@ fn parse_header(text: &str) -> Result<(String, String), ConfigError> {
     Ok((name, value.to_owned()))
 }
 
-/// The endpoint URL for an AgentCore Runtime ARN
-/// (`arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>`, optionally
-/// `…/runtime-endpoint/<name>`, which gives the qualifier):
-/// `https://bedrock-agentcore.<region>.amazonaws.com/runtimes/<ARN, percent-encoded>/invocations?qualifier=<q>`.
-///
-/// # Errors
-/// [`ConfigError`] when the ARN is not an AgentCore runtime ARN.
-pub fn runtime_arn_url(arn: &str, qualifier: Option<&str>) -> Result<String, ConfigError> {
-    let bad = |why: &str| {
-        ConfigError(format!(
-            "{arn:?} is not an AgentCore Runtime ARN ({why}); expected arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>"
-        ))
-    };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "bedrock-agentcore" {
-        return Err(bad("wrong service or shape"));
-    }
-    let (partition, region, account, resource) = (parts[1], parts[3], parts[4], parts[5]);
-    if !is_region(region) {
-        return Err(bad("no region"));
-    }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("the account must be 12 digits"));
-    }
-    let rest = resource
-        .strip_prefix("runtime/")
-        .ok_or_else(|| bad("not a runtime"))?;
-    let (runtime_id, endpoint_name) = match rest.split_once("/runtime-endpoint/") {
-        Some((id, name)) => (id, Some(name)),
-        None => (rest, None),
-    };
-    if runtime_id.is_empty() || runtime_id.contains('/') {
-        return Err(bad("no runtime id"));
-    }
-    let runtime_arn =
-        format!("arn:{partition}:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}");
-    let qualifier = qualifier.or(endpoint_name).unwrap_or("DEFAULT");
-    let suffix = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    Ok(format!(
-        "https://bedrock-agentcore.{region}.{suffix}/runtimes/{}/invocations?qualifier={}",
-        crate::sigv4::canonical::uri_encode(&runtime_arn),
-        crate::sigv4::canonical::uri_encode(qualifier)
-    ))
-}
-
-/// How requests are signed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigningChoice {
-    /// The algorithm of the first request.
-    pub initial: Algorithm,
-    /// Switch to SigV4A when the server refuses a SigV4 signature (403 with a
-    /// signature error): `auto` on a global endpoint, or `auto` asked for explicitly.
-    pub upgrade: bool,
-    /// The SigV4A region set (`*`, `us-east-1,us-west-2`).
-    pub region_set: String,
-}
-
 /// Everything the relay needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -361,10 +155,6 @@ pub struct Config {
     pub region: String,
     /// Where the region came from, for the debug log.
     pub region_source: &'static str,
-    /// The endpoint is global (multi-region).
-    pub global_endpoint: bool,
-    /// `--profile`, if given.
-    pub profile: Option<String>,
     /// SigV4 or SigV4A, and whether to switch.
     pub signing: SigningChoice,
     /// Relay behaviour.
@@ -374,8 +164,6 @@ pub struct Config {
     pub assume_role: Option<AssumeRoleOptions>,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// Log level.
-    pub log_level: log::LevelFilter,
 }
 
 /// `--role-arn` and its companions.
@@ -552,9 +340,6 @@ impl Config {
                 exchange: secs(args.timeout, defaults.exchange),
                 tool: secs(args.tool_timeout, defaults.tool),
             },
-            log_level: log_level(args.log_level.as_deref())?,
-            global_endpoint: info.global,
-            profile: args.profile.clone(),
             signing,
             relay,
             assume_role,
@@ -669,82 +454,6 @@ mod tests {
     use super::*;
     use crate::credentials::Env;
 
-    fn info(host: &str) -> (Option<&'static str>, Option<&'static str>, bool) {
-        let i = infer_from_host(host);
-        (
-            i.service.map(|s| &*Box::leak(s.into_boxed_str())),
-            i.region.map(|s| &*Box::leak(s.into_boxed_str())),
-            i.global,
-        )
-    }
-
-    #[test]
-    fn host_patterns_give_service_and_region() {
-        assert_eq!(
-            info("bedrock-agentcore.us-east-1.amazonaws.com"),
-            (Some("bedrock-agentcore"), Some("us-east-1"), false)
-        );
-        assert_eq!(
-            info("aws-mcp.us-west-2.api.aws"),
-            (Some("aws-mcp"), Some("us-west-2"), false)
-        );
-        assert_eq!(
-            info("sts.eu-central-1.amazonaws.com"),
-            (Some("sts"), Some("eu-central-1"), false)
-        );
-        assert_eq!(
-            info("abc123.execute-api.ap-southeast-2.amazonaws.com"),
-            (Some("execute-api"), Some("ap-southeast-2"), false)
-        );
-        assert_eq!(
-            info("xyz.lambda-url.us-gov-west-1.on.aws"),
-            (Some("lambda"), Some("us-gov-west-1"), false)
-        );
-        assert_eq!(
-            info("gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com"),
-            (Some("bedrock-agentcore"), Some("us-east-1"), false)
-        );
-        assert_eq!(
-            info("svc.cn-north-1.amazonaws.com.cn"),
-            (Some("svc"), Some("cn-north-1"), false)
-        );
-        assert_eq!(
-            info("aws-mcp.global.api.aws"),
-            (Some("aws-mcp"), None, true)
-        );
-        assert_eq!(info("aws-mcp.api.aws"), (Some("aws-mcp"), None, true));
-        assert_eq!(info("global.example.com"), (None, None, true));
-        assert_eq!(info("mcp.example.com"), (None, None, false));
-        assert_eq!(info("127.0.0.1"), (None, None, false));
-    }
-
-    #[test]
-    fn urls_are_taken_apart_as_sent() {
-        let e = Endpoint::parse("HTTPS://Bedrock-AgentCore.us-east-1.amazonaws.com:443/runtimes/arn%3Aaws%3Ax/invocations?qualifier=DEFAULT#frag").unwrap();
-        assert_eq!(e.scheme, "https");
-        assert_eq!(e.host, "bedrock-agentcore.us-east-1.amazonaws.com");
-        assert_eq!(e.port, None);
-        assert_eq!(e.path, "/runtimes/arn%3Aaws%3Ax/invocations");
-        assert_eq!(e.query, "qualifier=DEFAULT");
-        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(
-            (e.authority().as_str(), e.path.as_str()),
-            ("127.0.0.1:8080", "/")
-        );
-        let e = Endpoint::parse("http://[::1]:9/a b/é?b=2&a=1").unwrap();
-        assert_eq!(e.authority(), "[::1]:9");
-        assert_eq!(e.path, "/a%20b/%C3%A9");
-        assert_eq!(e.query, "a=1&b=2");
-        assert!(Endpoint::parse("ftp://x/").is_err());
-        assert!(Endpoint::parse("https://user:pw@x/").is_err());
-        assert!(Endpoint::parse("https://x:99999/").is_err());
-        assert!(Endpoint::parse("https:///path").is_err());
-        // Found by fuzzing (fuzz/regressions/endpoint_url/).
-        assert!(Endpoint::parse("http://[::1]&").is_err());
-        assert!(Endpoint::parse("https://[::1]8443/mcp").is_err());
-        assert!(Endpoint::parse("https://b:+05").is_err());
-    }
-
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let args = Args::parse(args.iter().map(std::ffi::OsString::from)).unwrap();
         let mut pairs: Vec<(String, String)> = env
@@ -754,6 +463,35 @@ mod tests {
         pairs.push(("HOME".into(), "/nonexistent-home-for-tests".into()));
         let resolver = Resolver::new(Env::from_pairs(pairs), args.profile.clone());
         Config::resolve(&args, &resolver)
+    }
+
+    #[test]
+    fn runtime_arns_resolve_to_agentcore_with_a_runtime_session() {
+        let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/mcp_server-AbCdEfGhIj";
+        let c = resolve(&[arn, "--qualifier", "prod"], &[]).unwrap();
+        assert_eq!(
+            (c.service.as_str(), c.region.as_str()),
+            ("bedrock-agentcore", "us-east-1")
+        );
+        assert_eq!(c.endpoint.query, "qualifier=prod");
+        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Session));
+        let c = resolve(&[arn, "--runtime-session", "request"], &[]).unwrap();
+        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Request));
+        assert!(
+            resolve(
+                &[
+                    "https://x.example/",
+                    "--service",
+                    "s",
+                    "--region",
+                    "r",
+                    "--qualifier",
+                    "q"
+                ],
+                &[]
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -796,7 +534,10 @@ mod tests {
             &[("AWS_REGION", "eu-west-1")],
         )
         .unwrap();
-        assert_eq!((c.region.as_str(), c.global_endpoint), ("us-east-1", true));
+        assert_eq!(
+            (c.region.as_str(), c.region_source),
+            ("us-east-1", "the global endpoint default")
+        );
         assert_eq!(
             c.signing,
             SigningChoice {
@@ -875,57 +616,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("\"v5\""), "{e}");
-    }
-
-    #[test]
-    fn runtime_arns_become_invocation_urls() {
-        let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/mcp_server-AbCdEfGhIj";
-        assert_eq!(
-            runtime_arn_url(arn, None).unwrap(),
-            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fmcp_server-AbCdEfGhIj/invocations?qualifier=DEFAULT"
-        );
-        let ep = format!("{arn}/runtime-endpoint/prod");
-        assert!(
-            runtime_arn_url(&ep, None)
-                .unwrap()
-                .ends_with("/invocations?qualifier=prod")
-        );
-        assert!(
-            runtime_arn_url(&ep, Some("beta"))
-                .unwrap()
-                .ends_with("?qualifier=beta")
-        );
-        for bad in [
-            "arn:aws:lambda:us-east-1:123456789012:function/x",
-            "arn:aws:bedrock-agentcore:us-east-1:123:runtime/x",
-            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/x",
-        ] {
-            assert!(runtime_arn_url(bad, None).is_err(), "{bad}");
-        }
-        let c = resolve(&[arn, "--qualifier", "prod"], &[]).unwrap();
-        assert_eq!(
-            (c.service.as_str(), c.region.as_str()),
-            ("bedrock-agentcore", "us-east-1")
-        );
-        assert_eq!(c.endpoint.query, "qualifier=prod");
-        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Session));
-        let c = resolve(&[arn, "--runtime-session", "request"], &[]).unwrap();
-        assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Request));
-        assert!(
-            resolve(
-                &[
-                    "https://x.example/",
-                    "--service",
-                    "s",
-                    "--region",
-                    "r",
-                    "--qualifier",
-                    "q"
-                ],
-                &[]
-            )
-            .is_err()
-        );
     }
 
     #[test]

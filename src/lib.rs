@@ -31,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
+pub mod endpoint;
 pub mod http;
 pub mod random;
 pub mod relay;

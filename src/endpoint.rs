@@ -1,0 +1,316 @@
+//! Endpoints: what an endpoint URL or an AgentCore Runtime ARN says.
+//!
+//! Owns: the endpoint URL taken apart as it will be sent and signed
+//! ([`Endpoint`]: host, port, path percent-encoded once, query in canonical
+//! SigV4 form), the signing name and region an AWS host name carries
+//! ([`infer_from_host`]), and the invocation URL of an AgentCore Runtime ARN
+//! ([`runtime_arn_url`]). Pure.
+//! Refuses: guessing a service the host does not name (the caller asks for
+//! `--service`), and user information in a URL (via [`Url::parse`]).
+
+use crate::config::ConfigError;
+use crate::sigv4::canonical::{CanonicalQuery, uri_encode};
+use crate::url::Url;
+
+/// An endpoint URL, taken apart into what is sent and signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Lower-case host name or IP literal (IPv6 in brackets).
+    pub host: String,
+    /// The port, when one is given that is not the scheme's default.
+    pub port: Option<u16>,
+    /// The path exactly as sent (percent-encoded once, never empty).
+    pub path: String,
+    /// The query exactly as sent, in canonical form (may be empty).
+    pub query: String,
+}
+
+impl Endpoint {
+    /// The `Host` header value: the host, and `:port` when not the default.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// The full URL as sent.
+    pub fn url(&self) -> String {
+        let mut url = format!("{}://{}{}", self.scheme, self.authority(), self.path);
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(&self.query);
+        }
+        url
+    }
+
+    /// Parses an `http://` or `https://` URL ([`Url::parse`]: user information
+    /// refused, the fragment dropped); bytes not allowed in a path are
+    /// percent-encoded; the query is put in canonical SigV4 form so that any
+    /// server-side canonicalization agrees.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming what is wrong with the URL.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let shown = if url.contains('@') {
+            "(not shown: it holds user information)".to_owned()
+        } else {
+            format!("{url:?}")
+        };
+        let parsed = Url::parse(url)
+            .map_err(|e| ConfigError(format!("invalid endpoint URL {shown}: {e}")))?;
+        let path = if parsed.path.is_empty() {
+            "/".to_owned()
+        } else {
+            encode_path(&parsed.path)
+        };
+        let query = CanonicalQuery::parse(parsed.query.as_deref().unwrap_or("")).to_string();
+        Ok(Endpoint {
+            scheme: parsed.scheme.as_str().to_owned(),
+            host: parsed.host.to_string(),
+            port: parsed.port,
+            path,
+            query,
+        })
+    }
+}
+
+/// Percent-encodes the bytes that may not appear in a URL path (RFC 3986 §3.3:
+/// anything but unreserved, sub-delims, `:`, `@`, `/` and existing `%XX`).
+fn encode_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escape || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What the host name says about the service, when it follows an AWS pattern.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Signing name read from the host.
+    pub service: Option<String>,
+    /// Region read from the host.
+    pub region: Option<String>,
+    /// A global (multi-region) endpoint: `.global.` in the host, a host starting
+    /// with `global.`, or `<service>.api.aws` with no region label.
+    pub global: bool,
+}
+
+fn is_region(label: &str) -> bool {
+    // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-iso-east-1, eusc-de-east-1
+    let parts: Vec<&str> = label.split('-').collect();
+    parts.len() >= 3
+        && (2..=4).contains(&parts[0].len())
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&parts[parts.len() - 1].len())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads service, region and globality from an AWS host name:
+/// `bedrock-agentcore.<region>.amazonaws.com`, `<service>.<region>.api.aws`,
+/// `<service>.<region>.amazonaws.com`, `<id>.execute-api.<region>.amazonaws.com`,
+/// `<id>.lambda-url.<region>.on.aws` (service `lambda`), and the global forms
+/// `<service>.global.api.aws`, `global.…`, `<service>.api.aws`.
+pub fn infer_from_host(host: &str) -> HostInfo {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut info = HostInfo {
+        global: host.starts_with("global.") || host.contains(".global."),
+        ..HostInfo::default()
+    };
+    let suffixes = [".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws"];
+    let Some(suffix) = suffixes.iter().find(|s| host.ends_with(*s)) else {
+        return info;
+    };
+    let labels: Vec<&str> = host[..host.len() - suffix.len()].split('.').collect();
+    let last = labels[labels.len() - 1];
+    let service_label = if is_region(last) {
+        info.region = Some(last.to_owned());
+        labels.len().checked_sub(2).map(|i| labels[i])
+    } else if last == "global" {
+        info.global = true;
+        labels.len().checked_sub(2).map(|i| labels[i])
+    } else if *suffix == ".api.aws" && labels.len() == 1 {
+        info.global = true;
+        Some(last)
+    } else {
+        None
+    };
+    info.service = service_label.filter(|s| !s.is_empty()).map(|s| match s {
+        "lambda-url" => "lambda".to_owned(),
+        s => s.to_owned(),
+    });
+    info
+}
+
+/// The endpoint URL for an AgentCore Runtime ARN
+/// (`arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>`, optionally
+/// `…/runtime-endpoint/<name>`, which gives the qualifier):
+/// `https://bedrock-agentcore.<region>.amazonaws.com/runtimes/<ARN, percent-encoded>/invocations?qualifier=<q>`.
+///
+/// # Errors
+/// [`ConfigError`] when the ARN is not an AgentCore runtime ARN.
+pub fn runtime_arn_url(arn: &str, qualifier: Option<&str>) -> Result<String, ConfigError> {
+    let bad = |why: &str| {
+        ConfigError(format!(
+            "{arn:?} is not an AgentCore Runtime ARN ({why}); expected arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>"
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "bedrock-agentcore" {
+        return Err(bad("wrong service or shape"));
+    }
+    let (partition, region, account, resource) = (parts[1], parts[3], parts[4], parts[5]);
+    if !is_region(region) {
+        return Err(bad("no region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the account must be 12 digits"));
+    }
+    let rest = resource
+        .strip_prefix("runtime/")
+        .ok_or_else(|| bad("not a runtime"))?;
+    let (runtime_id, endpoint_name) = match rest.split_once("/runtime-endpoint/") {
+        Some((id, name)) => (id, Some(name)),
+        None => (rest, None),
+    };
+    if runtime_id.is_empty() || runtime_id.contains('/') {
+        return Err(bad("no runtime id"));
+    }
+    let runtime_arn =
+        format!("arn:{partition}:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}");
+    let qualifier = qualifier.or(endpoint_name).unwrap_or("DEFAULT");
+    let suffix = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!(
+        "https://bedrock-agentcore.{region}.{suffix}/runtimes/{}/invocations?qualifier={}",
+        uri_encode(&runtime_arn),
+        uri_encode(qualifier)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(host: &str) -> (Option<&'static str>, Option<&'static str>, bool) {
+        let i = infer_from_host(host);
+        (
+            i.service.map(|s| &*Box::leak(s.into_boxed_str())),
+            i.region.map(|s| &*Box::leak(s.into_boxed_str())),
+            i.global,
+        )
+    }
+
+    #[test]
+    fn host_patterns_give_service_and_region() {
+        assert_eq!(
+            info("bedrock-agentcore.us-east-1.amazonaws.com"),
+            (Some("bedrock-agentcore"), Some("us-east-1"), false)
+        );
+        assert_eq!(
+            info("aws-mcp.us-west-2.api.aws"),
+            (Some("aws-mcp"), Some("us-west-2"), false)
+        );
+        assert_eq!(
+            info("sts.eu-central-1.amazonaws.com"),
+            (Some("sts"), Some("eu-central-1"), false)
+        );
+        assert_eq!(
+            info("abc123.execute-api.ap-southeast-2.amazonaws.com"),
+            (Some("execute-api"), Some("ap-southeast-2"), false)
+        );
+        assert_eq!(
+            info("xyz.lambda-url.us-gov-west-1.on.aws"),
+            (Some("lambda"), Some("us-gov-west-1"), false)
+        );
+        assert_eq!(
+            info("gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com"),
+            (Some("bedrock-agentcore"), Some("us-east-1"), false)
+        );
+        assert_eq!(
+            info("svc.cn-north-1.amazonaws.com.cn"),
+            (Some("svc"), Some("cn-north-1"), false)
+        );
+        assert_eq!(
+            info("aws-mcp.global.api.aws"),
+            (Some("aws-mcp"), None, true)
+        );
+        assert_eq!(info("aws-mcp.api.aws"), (Some("aws-mcp"), None, true));
+        assert_eq!(info("global.example.com"), (None, None, true));
+        assert_eq!(info("mcp.example.com"), (None, None, false));
+        assert_eq!(info("127.0.0.1"), (None, None, false));
+    }
+
+    #[test]
+    fn urls_are_taken_apart_as_sent() {
+        let e = Endpoint::parse("HTTPS://Bedrock-AgentCore.us-east-1.amazonaws.com:443/runtimes/arn%3Aaws%3Ax/invocations?qualifier=DEFAULT#frag").unwrap();
+        assert_eq!(e.scheme, "https");
+        assert_eq!(e.host, "bedrock-agentcore.us-east-1.amazonaws.com");
+        assert_eq!(e.port, None);
+        assert_eq!(e.path, "/runtimes/arn%3Aaws%3Ax/invocations");
+        assert_eq!(e.query, "qualifier=DEFAULT");
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (e.authority().as_str(), e.path.as_str()),
+            ("127.0.0.1:8080", "/")
+        );
+        let e = Endpoint::parse("http://[::1]:9/a b/é?b=2&a=1").unwrap();
+        assert_eq!(e.authority(), "[::1]:9");
+        assert_eq!(e.path, "/a%20b/%C3%A9");
+        assert_eq!(e.query, "a=1&b=2");
+        assert!(Endpoint::parse("ftp://x/").is_err());
+        assert!(Endpoint::parse("https://user:pw@x/").is_err());
+        assert!(Endpoint::parse("https://x:99999/").is_err());
+        assert!(Endpoint::parse("https:///path").is_err());
+        // Found by fuzzing (fuzz/regressions/endpoint_url/).
+        assert!(Endpoint::parse("http://[::1]&").is_err());
+        assert!(Endpoint::parse("https://[::1]8443/mcp").is_err());
+        assert!(Endpoint::parse("https://b:+05").is_err());
+    }
+    #[test]
+    fn runtime_arns_become_invocation_urls() {
+        let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/mcp_server-AbCdEfGhIj";
+        assert_eq!(
+            runtime_arn_url(arn, None).unwrap(),
+            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fmcp_server-AbCdEfGhIj/invocations?qualifier=DEFAULT"
+        );
+        let ep = format!("{arn}/runtime-endpoint/prod");
+        assert!(
+            runtime_arn_url(&ep, None)
+                .unwrap()
+                .ends_with("/invocations?qualifier=prod")
+        );
+        assert!(
+            runtime_arn_url(&ep, Some("beta"))
+                .unwrap()
+                .ends_with("?qualifier=beta")
+        );
+        for bad in [
+            "arn:aws:lambda:us-east-1:123456789012:function/x",
+            "arn:aws:bedrock-agentcore:us-east-1:123:runtime/x",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/x",
+        ] {
+            assert!(runtime_arn_url(bad, None).is_err(), "{bad}");
+        }
+    }
+}
