@@ -6,7 +6,6 @@
 //! the bad value; no flag takes a secret, so nothing secret can be echoed.
 
 use std::ffi::OsString;
-use std::fmt;
 
 /// The `--help` text.
 pub const HELP: &str = "\
@@ -124,29 +123,13 @@ pub struct Args {
     pub version: bool,
 }
 
-/// A command line that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}; see `mcp-sigv4 --help`", self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-impl From<lexopt::Error> for UsageError {
-    fn from(e: lexopt::Error) -> Self {
-        UsageError(e.to_string())
-    }
-}
+pub use crate::error::UsageError;
 
 fn seconds(flag: &str, value: OsString) -> Result<f64, UsageError> {
     let text = value.to_string_lossy();
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
-        _ => Err(UsageError(format!(
+        _ => Err(UsageError::new(format!(
             "{flag}: expected a number of seconds between 0 and 86400, found {text:?}"
         ))),
     }
@@ -155,7 +138,7 @@ fn seconds(flag: &str, value: OsString) -> Result<f64, UsageError> {
 fn text(flag: &str, value: OsString) -> Result<String, UsageError> {
     value
         .into_string()
-        .map_err(|v| UsageError(format!("{flag}: expected UTF-8 text, found {v:?}")))
+        .map_err(|v| UsageError::new(format!("{flag}: expected UTF-8 text, found {v:?}")))
 }
 
 impl Args {
@@ -217,7 +200,7 @@ impl Args {
                 Long("retries") => {
                     let v = text("--retries", parser.value()?)?;
                     a.retries = Some(v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
-                        UsageError(format!(
+                        UsageError::new(format!(
                             "--retries: expected a number from 0 to 10, found {v:?}"
                         ))
                     })?);
@@ -226,7 +209,7 @@ impl Args {
                 Short('V') | Long("version") => a.version = true,
                 Value(v) if a.endpoint.is_none() => a.endpoint = Some(text("<endpoint-url>", v)?),
                 Value(v) => {
-                    return Err(UsageError(format!(
+                    return Err(UsageError::new(format!(
                         "expected one endpoint URL, found a second one: {:?}",
                         v.to_string_lossy()
                     )));

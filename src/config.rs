@@ -14,7 +14,6 @@
 //! is always refused (`Credential should be scoped to a valid region`); when the
 //! two disagree the environment's value is logged and not used.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::auth::SigningChoice;
@@ -119,10 +118,25 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 fn parse_header(text: &str) -> Result<(String, String), ConfigError> {
-    let bad = |why: &str| ConfigError(format!("--header {text:?}: {why}"));
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| bad("expected NAME=VALUE"))?;
+    // The value may be a token (`Authorization=Bearer …`): only the name is
+    // ever echoed.
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(match text.split_once(':') {
+            Some((n, _)) if !n.trim().is_empty() => ConfigError::new(format!(
+                "--header {:?}: expected NAME=VALUE, found NAME:VALUE (value not shown)",
+                n.trim()
+            ))
+            .with_hint(format!("write it as --header {}=VALUE", n.trim())),
+            _ => ConfigError::new("--header: expected NAME=VALUE (the text given is not shown)")
+                .with_hint("write it as --header NAME=VALUE, e.g. --header X-Team=search"),
+        });
+    };
+    let bad = |why: &str| {
+        ConfigError::new(format!(
+            "--header {:?}: {why} (value not shown)",
+            name.trim()
+        ))
+    };
     let name = name.trim().to_ascii_lowercase();
     let value = value.trim();
     if name.is_empty()
@@ -177,17 +191,7 @@ pub struct AssumeRoleOptions {
     pub external_id: Option<String>,
 }
 
-/// A configuration that cannot work; the message says what to change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::error::ConfigError;
 
 /// Reads `--log-level`.
 ///
@@ -201,7 +205,7 @@ pub fn log_level(text: Option<&str>) -> Result<log::LevelFilter, ConfigError> {
         Some("debug") => Ok(log::LevelFilter::Debug),
         Some("trace") => Ok(log::LevelFilter::Trace),
         Some("off") => Ok(log::LevelFilter::Off),
-        Some(other) => Err(ConfigError(format!(
+        Some(other) => Err(ConfigError::new(format!(
             "--log-level: expected error, warn, info, debug, trace or off, found {other:?}"
         ))),
     }
@@ -218,31 +222,34 @@ impl Config {
     pub fn resolve(args: &Args, resolver: &Resolver) -> Result<Self, ConfigError> {
         let env = resolver.env();
         let target = args.endpoint.as_deref().ok_or_else(|| {
-            ConfigError("expected an endpoint URL; see `mcp-sigv4 --help`".into())
+            ConfigError::new("expected an endpoint URL")
+                .with_hint("mcp-sigv4 <endpoint-url> [options]; see `mcp-sigv4 --help`")
         })?;
         let url = if target.starts_with("arn:") {
             runtime_arn_url(target, args.qualifier.as_deref())?
         } else {
             if args.qualifier.is_some() {
-                return Err(ConfigError(
-                    "--qualifier applies to an AgentCore Runtime ARN; with a URL, put ?qualifier= in it".into(),
-                ));
+                return Err(
+                    ConfigError::new("--qualifier applies to an AgentCore Runtime ARN")
+                        .with_hint("with a URL, put ?qualifier= in it"),
+                );
             }
             target.to_owned()
         };
         let endpoint = Endpoint::parse(&url)?;
         Url::parse(&url)
             .and_then(|u| u.check_plain_http(PlainHttp::LoopbackOnly))
-            .map_err(|e| ConfigError(e.to_string()))?;
+            .map_err(ConfigError::from_url)?;
         let info = infer_from_host(&endpoint.host);
         let service = match (&args.service, &info.service) {
             (Some(s), _) => s.clone(),
             (None, Some(s)) => s.clone(),
             (None, None) => {
-                return Err(ConfigError(format!(
-                    "cannot tell the AWS service from the host {}: pass its signing name with --service (e.g. --service bedrock-agentcore, --service execute-api, --service lambda)",
+                return Err(ConfigError::new(format!(
+                    "cannot tell the AWS service from the host {}",
                     endpoint.host
-                )));
+                ))
+                .with_hint("pass its signing name with --service (e.g. --service bedrock-agentcore, --service execute-api, --service lambda)"));
             }
         };
         let env_region = env
@@ -274,9 +281,12 @@ impl Config {
         {
             (r, "the profile's region")
         } else {
-            return Err(ConfigError(format!(
-                "cannot tell the AWS region for {}: pass --region, set AWS_REGION, or set region in profile '{}'",
-                endpoint.host,
+            return Err(ConfigError::new(format!(
+                "cannot tell the AWS region for {}",
+                endpoint.host
+            ))
+            .with_hint(format!(
+                "pass --region, set AWS_REGION, or set region in profile '{}'",
                 resolver.profile_name()
             )));
         };
@@ -290,7 +300,7 @@ impl Config {
             Some("session") => Some(RuntimeSession::Session),
             Some("request") => Some(RuntimeSession::Request),
             Some(other) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::new(format!(
                     "--runtime-session: expected identity, session or request, found {other:?}"
                 )));
             }
@@ -304,7 +314,7 @@ impl Config {
             let (k, v) = m
                 .split_once('=')
                 .filter(|(k, _)| !k.trim().is_empty())
-                .ok_or_else(|| ConfigError(format!("--metadata {m:?}: expected KEY=VALUE")))?;
+                .ok_or_else(|| ConfigError::new(format!("--metadata {m:?}: expected KEY=VALUE")))?;
             metadata.push((k.trim().to_owned(), serde_json::Value::String(v.to_owned())));
         }
         let relay = RelayOptions {
@@ -326,8 +336,8 @@ impl Config {
             });
         if assume_role.is_none() && (args.role_session_name.is_some() || args.external_id.is_some())
         {
-            return Err(ConfigError(
-                "--role-session-name and --external-id need --role-arn (or AGENTCORE_ASSUME_ROLE_ARN)".into(),
+            return Err(ConfigError::new(
+                "--role-session-name and --external-id need --role-arn (or AGENTCORE_ASSUME_ROLE_ARN)",
             ));
         }
         let defaults = Timeouts::default();
@@ -377,10 +387,13 @@ fn ca_bundle(resolver: &Resolver) -> Result<TlsRoots, ConfigError> {
         return Ok(TlsRoots::builtin());
     };
     let pem = read_bounded(std::path::Path::new(&path), MAX_CA_BUNDLE)
-        .map_err(|e| ConfigError(format!("cannot read the CA bundle {path} ({from}): {e}")))?
-        .ok_or_else(|| ConfigError(format!("the CA bundle {path} ({from}) does not exist")))?;
+        .map_err(|e| ConfigError::new(format!("cannot read the CA bundle {path} ({from}): {e}")))?
+        .ok_or_else(|| {
+            ConfigError::new(format!("the CA bundle {path} ({from}) does not exist"))
+                .with_hint("point it at a PEM file of your organisation's CA certificates")
+        })?;
     let tls = TlsRoots::from_pem(pem.as_bytes())
-        .map_err(|e| ConfigError(format!("cannot use the CA bundle {path} ({from}): {e}")))?;
+        .map_err(|e| ConfigError::new(format!("cannot use the CA bundle {path} ({from}): {e}")))?;
     log::debug!(
         "trusting {} certificate(s) from {path} ({from}) instead of the built-in roots",
         tls.bundle_len().unwrap_or(0)
@@ -412,7 +425,7 @@ fn signing_choice(
         "v4a" | "sigv4a" => (Algorithm::V4a, false),
         "auto" => (Algorithm::V4, global || explicit),
         other => {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "--sig-version: expected v4, v4a or auto, found {other:?}"
             )));
         }
@@ -453,6 +466,12 @@ fn signing_choice(
 mod tests {
     use super::*;
     use crate::credentials::Env;
+    use crate::error::{Error, render};
+
+    /// The error as `main` prints it: message, causes and hint.
+    fn shown(e: ConfigError) -> String {
+        render(&Error::from(e))
+    }
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let args = Args::parse(args.iter().map(std::ffi::OsString::from)).unwrap();
@@ -657,6 +676,26 @@ mod tests {
             assert!(with(&["--header", bad]).is_err(), "{bad}");
         }
         assert!(with(&["--metadata", "=v"]).is_err());
+        // A refused header's value may be a token: only its name is shown
+        // (before, the whole NAME=VALUE text was echoed).
+        for bad in [
+            "Authorization=Bearer tok-9XK2",
+            "X-Api-Key:tok-9XK2",
+            "x y=tok-9XK2",
+            "tok-9XK2",
+        ] {
+            let e = with(&["--header", bad]).map_err(shown).unwrap_err();
+            assert!(!e.contains("tok-9XK2"), "{bad}: {e}");
+        }
+        let e = with(&["--header", "X-A:1"]).map_err(shown).unwrap_err();
+        assert!(e.contains("hint: write it as --header X-A=VALUE"), "{e}");
+        let e = Endpoint::parse("https://user:pw-9XK2@h.example/")
+            .map_err(shown)
+            .unwrap_err();
+        assert!(
+            e.contains("user information") && !e.contains("pw-9XK2"),
+            "{e}"
+        );
         let c = resolve(
             &base,
             &[("AGENTCORE_ASSUME_ROLE_ARN", "arn:aws:iam::1:role/R")],
@@ -672,15 +711,15 @@ mod tests {
             &["https://mcp.example.com/"],
             &[("AWS_REGION", "us-east-1")],
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(shown)
+        .unwrap_err();
         assert!(
             e.contains("--service") && e.contains("mcp.example.com"),
             "{e}"
         );
         let e = resolve(&["https://mcp.example.com/", "--service", "s"], &[])
-            .unwrap_err()
-            .to_string();
+            .map_err(shown)
+            .unwrap_err();
         assert!(e.contains("--region"), "{e}");
     }
 
@@ -705,14 +744,14 @@ mod tests {
             &["http://10.1.2.3/", "--service", "s", "--region", "r"],
             &[],
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(shown)
+        .unwrap_err();
         assert!(e.contains("refusing plain http://"), "{e}");
         // A name is never resolved to decide (DNS rebinding): `vm` maps to
         // 127.0.0.1 in this machine's /etc/hosts and was accepted before.
         let e = resolve(&["http://vm:9/", "--service", "s", "--region", "r"], &[])
-            .unwrap_err()
-            .to_string();
+            .map_err(shown)
+            .unwrap_err();
         assert!(e.contains("refusing plain http:// to vm"), "{e}");
     }
 }

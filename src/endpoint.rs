@@ -8,7 +8,7 @@
 //! Refuses: guessing a service the host does not name (the caller asks for
 //! `--service`), and user information in a URL (via [`Url::parse`]).
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::sigv4::canonical::{CanonicalQuery, uri_encode};
 use crate::url::Url;
 
@@ -60,7 +60,7 @@ impl Endpoint {
             format!("{url:?}")
         };
         let parsed = Url::parse(url)
-            .map_err(|e| ConfigError(format!("invalid endpoint URL {shown}: {e}")))?;
+            .map_err(|e| ConfigError::new(format!("invalid endpoint URL {shown}")).caused_by(e))?;
         let path = if parsed.path.is_empty() {
             "/".to_owned()
         } else {
@@ -168,9 +168,8 @@ pub fn infer_from_host(host: &str) -> HostInfo {
 /// [`ConfigError`] when the ARN is not an AgentCore runtime ARN.
 pub fn runtime_arn_url(arn: &str, qualifier: Option<&str>) -> Result<String, ConfigError> {
     let bad = |why: &str| {
-        ConfigError(format!(
-            "{arn:?} is not an AgentCore Runtime ARN ({why}); expected arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>"
-        ))
+        ConfigError::new(format!("{arn:?} is not an AgentCore Runtime ARN ({why})"))
+            .with_hint("expected arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>")
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     if parts.len() != 6 || parts[0] != "arn" || parts[2] != "bedrock-agentcore" {

@@ -32,6 +32,7 @@ pub mod config;
 pub mod credential_types;
 pub mod credentials;
 pub mod endpoint;
+pub mod error;
 pub mod http;
 pub mod random;
 pub mod relay;

@@ -3,6 +3,8 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use mcp_sigv4::error::{self, Error};
+
 use mcp_sigv4::auth::RequestAuth;
 use mcp_sigv4::cli::{Args, HELP, VERSION};
 use mcp_sigv4::config::RuntimeSession;
@@ -12,29 +14,32 @@ use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
 use mcp_sigv4::relay;
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args_os().skip(1)) {
-        Ok(a) => a,
-        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
-    };
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // A closed stderr leaves nothing else to do.
+            let _ = io::stderr().write_all(error::render(&e).as_bytes());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Everything but printing the error: the exit code of a run that ended, or
+/// why it could not run.
+fn run() -> Result<u8, Error> {
+    let args = Args::parse(std::env::args_os().skip(1))?;
     if args.help {
         let _ = io::stdout().write_all(HELP.as_bytes());
-        return ExitCode::SUCCESS;
+        return Ok(error::EXIT_OK);
     }
     if args.version {
         let _ = writeln!(io::stdout(), "{VERSION}");
-        return ExitCode::SUCCESS;
+        return Ok(error::EXIT_OK);
     }
-    let level = match log_level(args.log_level.as_deref()) {
-        Ok(l) => l,
-        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
-    };
-    init_logging(level);
+    init_logging(log_level(args.log_level.as_deref())?);
 
     let resolver = Resolver::new(Env::process(), args.profile.clone());
-    let config = match Config::resolve(&args, &resolver) {
-        Ok(c) => c,
-        Err(e) => return fail(&format!("mcp-sigv4: {e}"), 2),
-    };
+    let config = Config::resolve(&args, &resolver)?;
     log::debug!(
         "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
         config.endpoint.url(),
@@ -100,12 +105,7 @@ fn main() -> ExitCode {
         stdin,
         io::stdout(),
     );
-    ExitCode::from(code as u8)
-}
-
-fn fail(message: &str, code: u8) -> ExitCode {
-    let _ = writeln!(io::stderr(), "{message}");
-    ExitCode::from(code)
+    Ok(code as u8)
 }
 
 /// Logs go to stderr only. Our crate logs at `level`; ureq and rustls at most at
