@@ -2,7 +2,7 @@
 //!
 //! Owns: [`random_id`], a UUID-v4-shaped identifier mixed with SHA-256 from the
 //! process's randomly seeded hasher keys, the clock and a counter, and
-//! [`unit`], a number in [0, 1) for backoff jitter. Unpredictable enough for a
+//! [`unit()`], a number in [0, 1) for backoff jitter. Unpredictable enough for a
 //! routing id (an AgentCore runtime session) and for jitter; never used for a
 //! key or a nonce.
 //! Refuses: anything cryptographic.

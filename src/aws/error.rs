@@ -6,7 +6,7 @@
 //! (`__type`/`code`/`Code`, `message`/`Message`; the awsJson and restJson
 //! protocols) and XML (`<Code>`, `<Message>`; the query and restXml
 //! protocols), as the AWS SDKs' error parsers read them
-//! (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html, "Operation
+//! (<https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html>, "Operation
 //! error serialization"). Pure: headers and body in, fields out.
 //! Refuses: guessing an error type from free text.
 

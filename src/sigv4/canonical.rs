@@ -2,8 +2,10 @@
 //!
 //! Owns: `UriEncode`, path normalization and the second URI encoding that non-S3
 //! services apply, the canonical query string, canonical headers and the signed
-//! header list (AWS IAM User Guide, "Create a signed AWS API request", step 1;
-//! `../shared/spec/sigv4-sigv4a.md` §2). Pure: strings in, strings out.
+//! header list (AWS IAM User Guide, "Create a signed AWS API request", step 1:
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>;
+//! the rules as aws-c-auth `source/aws_signing.c` and crates.io `aws-sigv4`
+//! `canonical_request.rs` apply them). Pure: strings in, strings out.
 //! Refuses: S3's single-encoding, unnormalized variant (our endpoints are never S3),
 //! and `+`-as-space form decoding in queries (a `+` is a literal plus, RFC 3986).
 

@@ -5,8 +5,12 @@
 //! parameters that authenticate it, and caching what is costly to derive — the
 //! SigV4 signing key (per secret, day, region and service) and the SigV4A private
 //! key (per access key). Implements the AWS IAM User Guide, "Create a signed AWS
-//! API request", and `../shared/spec/sigv4-sigv4a.md`; checked against the AWS
-//! signing test suite in `vectors/`.
+//! API request"
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>)
+//! and, for SigV4A, "AWS Signature Version 4 for API requests"
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html>) with
+//! the key derivation of aws-c-auth; checked against the AWS signing test suite
+//! in `vectors/` (from crates.io `aws-sigv4`).
 //! Refuses: knowing anything of MCP or HTTP clients, and reading the clock — the
 //! signing time is always passed in.
 

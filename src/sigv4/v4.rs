@@ -1,7 +1,9 @@
 //! SigV4: string to sign, signing key and HMAC signature.
 //!
 //! Owns: `AWS4-HMAC-SHA256` (AWS IAM User Guide, "Create a signed AWS API
-//! request", steps 2–4; `../shared/spec/sigv4-sigv4a.md` §1): the string to sign,
+//! request", steps 2–4:
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>):
+//! the string to sign,
 //! the signing-key derivation `HMAC("AWS4"+secret, date) → region → service →
 //! "aws4_request"`, and the hex signature. The signing key is secret material: it
 //! lives in [`SigningKey`], which zeroizes itself and has no `Debug` output.
