@@ -706,6 +706,33 @@ mod tests {
     }
 
     #[test]
+    fn private_link_and_fips_hosts_need_no_service_flag() {
+        // Before: the vpce host was refused ("cannot tell the AWS service")
+        // and the FIPS host was signed as `bedrock-agentcore-fips`.
+        for (url, region) in [
+            (
+                "https://vpce-0123abcd-4567efgh.bedrock-agentcore.us-east-1.vpce.amazonaws.com/runtimes/x/invocations",
+                "us-east-1",
+            ),
+            (
+                "https://vpce-0123abcd-4567efgh-us-east-1a.bedrock-agentcore.us-east-1.vpce.amazonaws.com/mcp",
+                "us-east-1",
+            ),
+            (
+                "https://bedrock-agentcore-fips.us-gov-west-1.amazonaws.com/mcp",
+                "us-gov-west-1",
+            ),
+        ] {
+            let c = resolve(&[url], &[]).unwrap();
+            assert_eq!(
+                (c.service.as_str(), c.region.as_str()),
+                ("bedrock-agentcore", region),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
     fn unreadable_host_asks_for_service_and_names_the_host() {
         let e = resolve(
             &["https://mcp.example.com/"],

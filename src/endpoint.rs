@@ -101,13 +101,22 @@ fn encode_path(path: &str) -> String {
 /// What the host name says about the service, when it follows an AWS pattern.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostInfo {
-    /// Signing name read from the host.
+    /// Signing name read from the host (`bedrock-agentcore`, `aws-mcp`,
+    /// `execute-api`, `lambda`): a FIPS host keeps the service's signing
+    /// name (`bedrock-agentcore-fips.…` signs as `bedrock-agentcore`).
     pub service: Option<String>,
     /// Region read from the host.
     pub region: Option<String>,
     /// A global (multi-region) endpoint: `.global.` in the host, a host starting
     /// with `global.`, or `<service>.api.aws` with no region label.
     pub global: bool,
+    /// A FIPS endpoint (`<service>-fips.<region>…`).
+    pub fips: bool,
+    /// A dual-stack endpoint (`.dualstack.` or a dual-stack DNS suffix such as
+    /// `api.aws`).
+    pub dual_stack: bool,
+    /// A VPC interface endpoint's own DNS name (`vpce-….vpce.amazonaws.com`).
+    pub private_link: bool,
 }
 
 fn is_region(label: &str) -> bool {
@@ -123,36 +132,93 @@ fn is_region(label: &str) -> bool {
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Reads service, region and globality from an AWS host name:
-/// `bedrock-agentcore.<region>.amazonaws.com`, `<service>.<region>.api.aws`,
-/// `<service>.<region>.amazonaws.com`, `<id>.execute-api.<region>.amazonaws.com`,
-/// `<id>.lambda-url.<region>.on.aws` (service `lambda`), and the global forms
-/// `<service>.global.api.aws`, `global.…`, `<service>.api.aws`.
+/// The DNS suffixes of the AWS partitions (the AWS SDKs' `partitions.json`:
+/// `dnsSuffix` and `dualStackDnsSuffix` of `aws`, `aws-cn`, `aws-us-gov`,
+/// `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, `aws-eusc`), and `on.aws`
+/// of Lambda function URLs; the second field is true for a dual-stack
+/// suffix. Longest first, so `amazonaws.com.cn` is not read as `amazonaws.com`.
+const DNS_SUFFIXES: [(&str, bool); 11] = [
+    (".api.amazonwebservices.com.cn", true),
+    (".api.amazonwebservices.eu", true),
+    (".amazonaws.com.cn", false),
+    (".cloud.adc-e.uk", false),
+    (".csp.hci.ic.gov", false),
+    (".sc2s.sgov.gov", false),
+    (".amazonaws.com", false),
+    (".amazonaws.eu", false),
+    (".c2s.ic.gov", false),
+    (".api.aws", true),
+    (".on.aws", false),
+];
+
+/// Reads service, region and the endpoint's kind from an AWS host name.
+///
+/// | host | signing name | region |
+/// | --- | --- | --- |
+/// | `<service>.<region>.<suffix>` (`bedrock-agentcore.us-east-1.amazonaws.com`, `aws-mcp.us-east-1.api.aws`) | `<service>` | `<region>` |
+/// | `<prefix>.<service>.<region>.<suffix>` (AgentCore Gateway `<id>.gateway.bedrock-agentcore.…`, API Gateway `<id>.execute-api.…`) | `<service>` | `<region>` |
+/// | `<id>.lambda-url.<region>.on.aws` | `lambda` | `<region>` |
+/// | `<service>-fips.<region>.<suffix>` | `<service>` (FIPS keeps the signing name) | `<region>` |
+/// | `<service>[-fips].dualstack.<region>.<suffix>` | `<service>` | `<region>` |
+/// | `vpce-<id>[-<az>].<service>[-fips].<region>.vpce.amazonaws.com` (PrivateLink) | `<service>` | `<region>` |
+/// | `<service>.global.<suffix>`, `global.…`, `<service>.api.aws` | `<service>` | none: global |
+///
+/// `<suffix>` is any partition's DNS suffix: `amazonaws.com` (also GovCloud),
+/// `amazonaws.com.cn`, `api.aws`, `api.amazonwebservices.com.cn`, the ISO and
+/// European Sovereign Cloud suffixes. A VPC endpoint's private DNS name is the
+/// ordinary regional host. Anything else gives no service (the caller asks
+/// for `--service`).
 pub fn infer_from_host(host: &str) -> HostInfo {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let mut info = HostInfo {
         global: host.starts_with("global.") || host.contains(".global."),
         ..HostInfo::default()
     };
-    let suffixes = [".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws"];
-    let Some(suffix) = suffixes.iter().find(|s| host.ends_with(*s)) else {
+    let Some(&(suffix, dual_stack_suffix)) = DNS_SUFFIXES.iter().find(|(s, _)| host.ends_with(s))
+    else {
         return info;
     };
-    let labels: Vec<&str> = host[..host.len() - suffix.len()].split('.').collect();
-    let last = labels[labels.len() - 1];
+    info.dual_stack = dual_stack_suffix;
+    let mut labels: Vec<&str> = host[..host.len() - suffix.len()].split('.').collect();
+    if suffix == ".amazonaws.com" && labels.last() == Some(&"vpce") {
+        // vpce-0123abcd-4567efgh[-us-east-1a].<service>.<region>.vpce.amazonaws.com
+        labels.pop();
+        if labels.len() < 3 || !labels[0].starts_with("vpce-") {
+            return info;
+        }
+        info.private_link = true;
+    }
+    let Some(&last) = labels.last() else {
+        return info;
+    };
     let service_label = if is_region(last) {
         info.region = Some(last.to_owned());
-        labels.len().checked_sub(2).map(|i| labels[i])
+        labels.pop();
+        if labels.last() == Some(&"dualstack") {
+            info.dual_stack = true;
+            labels.pop();
+        }
+        labels.last().copied()
     } else if last == "global" {
         info.global = true;
         labels.len().checked_sub(2).map(|i| labels[i])
-    } else if *suffix == ".api.aws" && labels.len() == 1 {
+    } else if suffix == ".api.aws" && labels.len() == 1 {
         info.global = true;
         Some(last)
     } else {
         None
     };
-    info.service = service_label.filter(|s| !s.is_empty()).map(|s| match s {
+    // A DNS label starts with a letter or digit.
+    let service_label =
+        service_label.filter(|s| s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()));
+    let service_label = match service_label.and_then(|s| s.strip_suffix("-fips")) {
+        Some(base) if !base.is_empty() => {
+            info.fips = true;
+            Some(base)
+        }
+        _ => service_label,
+    };
+    info.service = service_label.map(|s| match s {
         "lambda-url" => "lambda".to_owned(),
         s => s.to_owned(),
     });
@@ -258,6 +324,147 @@ mod tests {
         assert_eq!(info("global.example.com"), (None, None, true));
         assert_eq!(info("mcp.example.com"), (None, None, false));
         assert_eq!(info("127.0.0.1"), (None, None, false));
+    }
+
+    /// One case per host shape of the README's table: host, signing name,
+    /// region, FIPS, dual-stack, PrivateLink.
+    #[test]
+    fn every_host_shape_gives_signing_name_and_region() {
+        type Case = (
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            bool,
+            bool,
+            bool,
+        );
+        let cases: [Case; 14] = [
+            // PrivateLink: the endpoint's own DNS names, regional and zonal.
+            (
+                "vpce-0123abcd-4567efgh.bedrock-agentcore.us-east-1.vpce.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-east-1"),
+                false,
+                false,
+                true,
+            ),
+            (
+                "vpce-0123abcd-4567efgh-us-east-1a.bedrock-agentcore.us-east-1.vpce.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-east-1"),
+                false,
+                false,
+                true,
+            ),
+            (
+                "vpce-0aa1-0bb2.execute-api.eu-west-1.vpce.amazonaws.com",
+                Some("execute-api"),
+                Some("eu-west-1"),
+                false,
+                false,
+                true,
+            ),
+            (
+                "vpce-0aa1-0bb2.bedrock-agentcore-fips.us-gov-west-1.vpce.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-gov-west-1"),
+                true,
+                false,
+                true,
+            ),
+            // FIPS keeps the signing name; GovCloud and China.
+            (
+                "bedrock-agentcore-fips.us-gov-west-1.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-gov-west-1"),
+                true,
+                false,
+                false,
+            ),
+            (
+                "bedrock-agentcore-fips.us-east-1.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-east-1"),
+                true,
+                false,
+                false,
+            ),
+            (
+                "polly-fips.cn-northwest-1.api.amazonwebservices.com.cn",
+                Some("polly"),
+                Some("cn-northwest-1"),
+                true,
+                true,
+                false,
+            ),
+            // Dual-stack, old and new forms.
+            (
+                "bedrock-agentcore.dualstack.us-east-1.amazonaws.com",
+                Some("bedrock-agentcore"),
+                Some("us-east-1"),
+                false,
+                true,
+                false,
+            ),
+            (
+                "s3-fips.dualstack.us-gov-east-1.amazonaws.com",
+                Some("s3"),
+                Some("us-gov-east-1"),
+                true,
+                true,
+                false,
+            ),
+            (
+                "bedrock-agentcore-fips.us-east-1.api.aws",
+                Some("bedrock-agentcore"),
+                Some("us-east-1"),
+                true,
+                true,
+                false,
+            ),
+            // Other partitions.
+            (
+                "bedrock-agentcore.eusc-de-east-1.amazonaws.eu",
+                Some("bedrock-agentcore"),
+                Some("eusc-de-east-1"),
+                false,
+                false,
+                false,
+            ),
+            (
+                "svc.us-iso-east-1.c2s.ic.gov",
+                Some("svc"),
+                Some("us-iso-east-1"),
+                false,
+                false,
+                false,
+            ),
+            // Not AWS shapes: no service.
+            ("vpce-x.vpce.amazonaws.com", None, None, false, false, false),
+            (
+                "-fips.us-east-1.amazonaws.com",
+                None,
+                Some("us-east-1"),
+                false,
+                false,
+                false,
+            ),
+        ];
+        for (host, service, region, fips, dual_stack, private_link) in cases {
+            let i = infer_from_host(host);
+            assert_eq!(
+                (
+                    i.service.as_deref(),
+                    i.region.as_deref(),
+                    i.fips,
+                    i.dual_stack,
+                    i.private_link
+                ),
+                (service, region, fips, dual_stack, private_link),
+                "{host}"
+            );
+            assert!(!i.global, "{host}");
+        }
     }
 
     #[test]
