@@ -1,11 +1,20 @@
 //! The command line: what the user typed, as a plain [`Args`] value.
 //!
-//! Owns: one `lexopt` loop into [`Args`], the `--help` and `--version` texts.
+//! Owns: one `lexopt` loop into [`Args`], the `--help` text and the
+//! `--version` text. Besides our own flags it reads the command lines of the
+//! proxies people already have in their MCP client configurations, with the
+//! same meaning: `mcp-proxy-for-aws` 1.7.0 (`--profile a b`, `--metadata K=V
+//! K2=V2`, `--skip-auth`, `--disable-telemetry`, its `--log-level` names),
+//! the Go `mcp-sigv4-proxy` (`--target-url`, `--service-name`, `--timeout 30s`,
+//! `--sse`) and the older AWS proxy's `--allow-write`. Their environment
+//! variables are read in `config.rs`.
 //! Refuses: any I/O or interpretation — whether the URL is valid, which region
 //! applies, where credentials come from is `config.rs`'s job. Error messages echo
 //! the bad value; no flag takes a secret, so nothing secret can be echoed.
 
 use std::ffi::OsString;
+
+pub use crate::error::UsageError;
 
 /// The `--help` text.
 pub const HELP: &str = "\
@@ -17,24 +26,31 @@ Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
-                            https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT
+                            'https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT'
+                            (env: MCP_TARGET_URL, or AGENTCORE_AGENT_ARN / AGENT_ARN for an ARN)
   <agentcore-runtime-arn>   or an AgentCore Runtime ARN,
                             arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>
 
 Signing:
-  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore)
+  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore;
+                            env: AWS_SERVICE_NAME)
   --region <region>         signing region (default: from the host, else AWS_REGION,
                             AWS_DEFAULT_REGION, the profile's region)
-  --profile <name>          AWS profile to take credentials from (default: AWS_PROFILE, else default)
-  --sig-version <v>         v4, v4a or auto (default auto, or AWS_SIG_VERSION): auto signs SigV4
+  --profile <name>...       AWS profile to take credentials from (default: AWS_PROFILE, else
+                            default; AWS_MCP_PROXY_PROFILES wins when set)
+  --sig-version <v>         v4, v4a or auto (default auto; env: AWS_SIG_VERSION): auto signs SigV4
                             and, on a global endpoint, switches to SigV4A if the server refuses SigV4
   --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a
-                            global endpoint, else the region)
+                            global endpoint, else the region; env: AWS_SIGV4A_SIGNING_REGION_SET)
+  --skip-auth               send requests unsigned when no AWS credentials can be found
+                            (with a warning)
 
 Credentials:
-  --role-arn <arn>          assume this role on top of the credentials found (also
+  --role-arn <arn>          assume this role on top of the credentials found (env:
                             AGENTCORE_ASSUME_ROLE_ARN)
-  --role-session-name <n>   session name for --role-arn (default mcp-sigv4-<time>)
+  --role-session-name <n>   session name for the roles we assume (default: one name per process,
+                            mcp-sigv4-<time>; env: AWS_ROLE_SESSION_NAME,
+                            AGENTCORE_ASSUME_ROLE_SESSION_NAME)
   --external-id <id>        external id for --role-arn
 
 AgentCore Runtime:
@@ -42,47 +58,85 @@ AgentCore Runtime:
   --runtime-session <mode>  X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: identity (a hash of
                             the caller identity), session (one per process; the default for
                             AgentCore runtimes) or request (a new one per request)
+                            (env: RUNTIME_SESSION_MODE)
 
 Requests:
   --header <K=V>            add a header to every request (repeatable; signed like the rest)
-  --headers <K=V,K2=V2>     add several headers
-  --metadata <K=V>          add a key to every request's params._meta (repeatable)
+  --headers <K=V,K2=V2>     add several headers (env: MCP_HEADERS)
+  --metadata <K=V>...       add keys to every request's params._meta (repeatable)
   --read-only               list and call only tools annotated readOnlyHint: true
+  --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
 
-Timeouts (seconds):
+TLS and network:
+  --ca-bundle <file>        PEM certificates to trust instead of the built-in roots, for every
+                            HTTPS request (env: AWS_CA_BUNDLE; profile: ca_bundle)
+                            Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.
+
+Timeouts (seconds, or a duration such as 30s, 2m, 500ms):
   --connect-timeout <s>     TCP and TLS connect (default 60)
   --read-timeout <s>        longest wait for the next bytes of an answer (default 120)
   --write-timeout <s>       sending one request (default 180)
-  --timeout <s>             a whole exchange other than a tool call (default 180)
+  --timeout <s>             a whole exchange other than a tool call (default 180; env: MCP_TIMEOUT)
   --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
 
 Other:
-  --log-level <level>       error, warn, info, debug, trace or off (default warn); logs go to stderr
+  --log-level <level>       error, warn, info, debug, trace or off (default warn; also the Python
+                            proxy's DEBUG, INFO, WARNING, ERROR, CRITICAL); logs go to stderr
+  --disable-telemetry, --sse
+                            accepted for the other proxies' command lines; mcp-sigv4 sends no
+                            telemetry and always accepts SSE answers
   -h, --help                print this help
-  -V, --version             print the version
+  -V, --version             print the version, commit, target and whether the binary is static
 
 Credentials are found as the AWS SDKs find them: the environment
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the selected
-profile in ~/.aws/config and ~/.aws/credentials (static keys, credential_process,
-IAM Identity Center, web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE,
-container credentials and EC2 instance metadata; they are renewed before they expire.
+profile in ~/.aws/config and ~/.aws/credentials (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE; static keys, credential_process, IAM Identity Center,
+web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE, container
+credentials and EC2 instance metadata; they are renewed before they expire.
 ";
 
-/// The `--version` text.
-pub const VERSION: &str = concat!("mcp-sigv4 ", env!("CARGO_PKG_VERSION"));
+/// The `--version` text: version, git commit (when built from a checkout),
+/// target and linkage, e.g.
+/// `mcp-sigv4 0.1.0 (commit 1a2b3c4, x86_64-linux-musl, static)`.
+pub fn version() -> String {
+    let commit = option_env!("MCP_SIGV4_COMMIT").unwrap_or("unknown");
+    let env = if cfg!(target_env = "musl") {
+        "-musl"
+    } else if cfg!(target_env = "gnu") {
+        "-gnu"
+    } else if cfg!(target_env = "msvc") {
+        "-msvc"
+    } else {
+        ""
+    };
+    let linkage = if cfg!(target_feature = "crt-static") {
+        "static"
+    } else {
+        "dynamically linked"
+    };
+    format!(
+        "mcp-sigv4 {} (commit {commit}, {}-{}{env}, {linkage})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+    )
+}
 
 /// What the user asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Args {
-    /// The endpoint URL, as typed.
+    /// The endpoint URL (or AgentCore Runtime ARN), as typed (`--target-url`
+    /// too).
     pub endpoint: Option<String>,
-    /// `--service`.
+    /// `--service` (`--service-name`).
     pub service: Option<String>,
     /// `--region`.
     pub region: Option<String>,
-    /// `--profile`.
-    pub profile: Option<String>,
+    /// `--profile`, every name given, in order (`--profile a b` and
+    /// `--profile a --profile b`).
+    pub profiles: Vec<String>,
     /// `--log-level`.
     pub log_level: Option<String>,
     /// `--sig-version`: `v4`, `v4a` or `auto`.
@@ -115,24 +169,65 @@ pub struct Args {
     pub metadata: Vec<String>,
     /// `--read-only`.
     pub read_only: bool,
+    /// `--allow-write`.
+    pub allow_write: bool,
     /// `--retries`.
     pub retries: Option<u32>,
+    /// `--skip-auth`.
+    pub skip_auth: bool,
+    /// `--ca-bundle`.
+    pub ca_bundle: Option<String>,
     /// `--help` was given.
     pub help: bool,
     /// `--version` was given.
     pub version: bool,
 }
 
-pub use crate::error::UsageError;
-
+/// Seconds from a number (`30`, `1.5`) or a Go-style duration (`30s`, `2m`,
+/// `500ms`, `1h`, `1m30s`), as the Go proxy's `--timeout` takes it; between 0
+/// (exclusive) and 86400.
 fn seconds(flag: &str, value: OsString) -> Result<f64, UsageError> {
     let text = value.to_string_lossy();
-    match text.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+    match parse_duration(text.trim()) {
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
         _ => Err(UsageError::new(format!(
-            "{flag}: expected a number of seconds between 0 and 86400, found {text:?}"
+            "{flag}: expected a number of seconds between 0 and 86400 (or a duration such as 30s or 2m), found {text:?}"
         ))),
     }
+}
+
+/// A number of seconds, or a sequence of `<number><unit>` with units `h`,
+/// `m`, `s`, `ms` (Go's `time.ParseDuration` without `us`/`ns`).
+pub fn parse_duration(text: &str) -> Option<f64> {
+    if let Ok(s) = text.parse::<f64>() {
+        return Some(s);
+    }
+    let mut rest = text;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (scale, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else if rest.starts_with('h') {
+            (3600.0, 1)
+        } else if rest.starts_with('m') {
+            (60.0, 1)
+        } else if rest.starts_with('s') {
+            (1.0, 1)
+        } else {
+            return None;
+        };
+        total += number * scale;
+        rest = &rest[len..];
+    }
+    Some(total)
 }
 
 fn text(flag: &str, value: OsString) -> Result<String, UsageError> {
@@ -141,21 +236,74 @@ fn text(flag: &str, value: OsString) -> Result<String, UsageError> {
         .map_err(|v| UsageError::new(format!("{flag}: expected UTF-8 text, found {v:?}")))
 }
 
+/// The Go proxy's flags as Go writes them, with one dash (`-target-url URL`,
+/// `-timeout=30s`): given two, so lexopt reads them as long flags.
+const GO_FLAGS: [&str; 8] = [
+    "target-url",
+    "region",
+    "service-name",
+    "sig-version",
+    "profile",
+    "sse",
+    "timeout",
+    "headers",
+];
+
+fn go_style(arg: OsString) -> OsString {
+    let Some(text) = arg.to_str() else {
+        return arg;
+    };
+    let Some(rest) = text.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+        return arg;
+    };
+    let name = rest.split('=').next().unwrap_or(rest);
+    if GO_FLAGS.contains(&name) {
+        OsString::from(format!("-{text}"))
+    } else {
+        arg
+    }
+}
+
+/// True for what can only be the endpoint: a URL or an ARN.
+fn looks_like_endpoint(value: &str) -> bool {
+    value.contains("://") || value.starts_with("arn:")
+}
+
 impl Args {
     /// Reads the arguments (without the program name).
+    ///
+    /// `--profile` and `--metadata` take every value up to the next flag, as
+    /// `mcp-proxy-for-aws` reads them; a URL or ARN among them is the
+    /// endpoint (`--profile dev https://…`).
     ///
     /// # Errors
     /// [`UsageError`] for an unknown flag, a missing or malformed value, or a
     /// second endpoint.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, UsageError> {
         use lexopt::prelude::*;
-        let mut parser = lexopt::Parser::from_args(args);
+        let mut parser = lexopt::Parser::from_args(args.into_iter().map(go_style));
         let mut a = Args::default();
         while let Some(arg) = parser.next()? {
             match arg {
-                Long("service") => a.service = Some(text("--service", parser.value()?)?),
+                Long("service" | "service-name") => {
+                    a.service = Some(text("--service", parser.value()?)?)
+                }
                 Long("region") => a.region = Some(text("--region", parser.value()?)?),
-                Long("profile") => a.profile = Some(text("--profile", parser.value()?)?),
+                Long("profile") => {
+                    let mut any = false;
+                    for v in parser.values()? {
+                        any = true;
+                        let v = text("--profile", v)?;
+                        if looks_like_endpoint(&v) {
+                            a.set_endpoint(v)?;
+                        } else {
+                            a.profiles.push(v);
+                        }
+                    }
+                    if !any {
+                        return Err(UsageError::new("--profile: expected a profile name"));
+                    }
+                }
                 Long("log-level") => a.log_level = Some(text("--log-level", parser.value()?)?),
                 Long("sig-version") => {
                     a.sig_version = Some(text("--sig-version", parser.value()?)?)
@@ -188,15 +336,34 @@ impl Args {
                 Long("header") => a.headers.push(text("--header", parser.value()?)?),
                 Long("headers") => {
                     let list = text("--headers", parser.value()?)?;
-                    a.headers.extend(
-                        list.split(',')
-                            .map(str::trim)
-                            .filter(|h| !h.is_empty())
-                            .map(str::to_owned),
-                    );
+                    a.headers.extend(split_list(&list));
                 }
-                Long("metadata") => a.metadata.push(text("--metadata", parser.value()?)?),
+                Long("metadata") => {
+                    let mut any = false;
+                    for v in parser.values()? {
+                        any = true;
+                        let v = text("--metadata", v)?;
+                        if looks_like_endpoint(&v) && !v.contains('=') {
+                            a.set_endpoint(v)?;
+                        } else {
+                            a.metadata.push(v);
+                        }
+                    }
+                    if !any {
+                        return Err(UsageError::new("--metadata: expected KEY=VALUE"));
+                    }
+                }
                 Long("read-only") => a.read_only = true,
+                Long("allow-write") => a.allow_write = true,
+                Long("skip-auth") => a.skip_auth = true,
+                // Accepted so that the other proxies' command lines work: we
+                // send no telemetry, and SSE answers are always accepted.
+                Long("disable-telemetry" | "sse") => {}
+                Long("ca-bundle") => a.ca_bundle = Some(text("--ca-bundle", parser.value()?)?),
+                Long("target-url") => {
+                    let v = text("--target-url", parser.value()?)?;
+                    a.set_endpoint(v)?;
+                }
                 Long("retries") => {
                     let v = text("--retries", parser.value()?)?;
                     a.retries = Some(v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
@@ -207,18 +374,33 @@ impl Args {
                 }
                 Short('h') | Long("help") => a.help = true,
                 Short('V') | Long("version") => a.version = true,
-                Value(v) if a.endpoint.is_none() => a.endpoint = Some(text("<endpoint-url>", v)?),
                 Value(v) => {
-                    return Err(UsageError::new(format!(
-                        "expected one endpoint URL, found a second one: {:?}",
-                        v.to_string_lossy()
-                    )));
+                    let v = text("<endpoint-url>", v)?;
+                    a.set_endpoint(v)?;
                 }
                 _ => return Err(arg.unexpected().into()),
             }
         }
         Ok(a)
     }
+
+    fn set_endpoint(&mut self, value: String) -> Result<(), UsageError> {
+        if self.endpoint.is_some() {
+            return Err(UsageError::new(format!(
+                "expected one endpoint URL, found a second one: {value:?}"
+            )));
+        }
+        self.endpoint = Some(value);
+        Ok(())
+    }
+}
+
+/// `K=V,K2=V2` as items, blanks dropped (`--headers`, `MCP_HEADERS`).
+pub fn split_list(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -243,7 +425,7 @@ mod tests {
         assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
         assert_eq!(a.region.as_deref(), Some("us-west-2"));
         assert_eq!(a.service.as_deref(), Some("svc"));
-        assert_eq!(a.profile.as_deref(), Some("dev"));
+        assert_eq!(a.profiles, ["dev"]);
     }
 
     #[test]
@@ -278,5 +460,85 @@ mod tests {
         assert!(e.contains("second"), "{e}");
         let e = parse(&["u", "--region"]).unwrap_err().to_string();
         assert!(e.contains("--region"), "{e}");
+    }
+
+    #[test]
+    fn the_python_proxys_multi_value_flags() {
+        // mcp-proxy-for-aws: `--profile a b c` and `--metadata K=V K2=V2`;
+        // a URL after them is the endpoint, as argparse leaves it.
+        let a = parse(&[
+            "--profile",
+            "dev",
+            "staging",
+            "https://aws-mcp.us-east-1.api.aws/mcp",
+            "--metadata",
+            "AWS_REGION=us-west-2",
+            "K=V",
+            "--skip-auth",
+            "--disable-telemetry",
+            "--allow-write",
+        ])
+        .unwrap();
+        assert_eq!(a.profiles, ["dev", "staging"]);
+        assert_eq!(
+            a.endpoint.as_deref(),
+            Some("https://aws-mcp.us-east-1.api.aws/mcp")
+        );
+        assert_eq!(a.metadata, ["AWS_REGION=us-west-2", "K=V"]);
+        assert!(a.skip_auth && a.allow_write);
+        let a = parse(&["u", "--profile", "a", "--profile", "b"]).unwrap();
+        assert_eq!(a.profiles, ["a", "b"]);
+        assert!(parse(&["u", "--profile"]).is_err());
+    }
+
+    #[test]
+    fn the_go_proxys_flags_and_durations() {
+        let a = parse(&[
+            "--target-url",
+            "https://x.example/mcp",
+            "--service-name",
+            "execute-api",
+            "--timeout",
+            "1m30s",
+            "--read-timeout",
+            "500ms",
+            "--sse",
+        ])
+        .unwrap();
+        assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
+        assert_eq!(a.service.as_deref(), Some("execute-api"));
+        assert_eq!(a.timeout, Some(90.0));
+        assert_eq!(a.read_timeout, Some(0.5));
+        assert!(parse(&["--target-url", "https://a/", "https://b/"]).is_err());
+        // Go's single-dash long flags.
+        let a = parse(&["-target-url", "https://x.example/", "-timeout=30s", "-sse"]).unwrap();
+        assert_eq!(a.endpoint.as_deref(), Some("https://x.example/"));
+        assert_eq!(a.timeout, Some(30.0));
+        assert!(parse(&["u", "-x"]).is_err());
+        for (text, secs) in [("30", 30.0), ("2.5", 2.5), ("30s", 30.0), ("1h", 3600.0)] {
+            assert_eq!(parse_duration(text), Some(secs), "{text}");
+        }
+        for bad in ["", "s", "10x", "1.2.3s", "-"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert!(parse(&["u", "--timeout", "0s"]).is_err());
+    }
+
+    #[test]
+    fn version_names_commit_target_and_linkage() {
+        let v = version();
+        assert!(
+            v.starts_with(concat!(
+                "mcp-sigv4 ",
+                env!("CARGO_PKG_VERSION"),
+                " (commit "
+            )),
+            "{v}"
+        );
+        assert!(v.contains(std::env::consts::ARCH), "{v}");
+        assert!(
+            v.ends_with(", static)") || v.ends_with(", dynamically linked)"),
+            "{v}"
+        );
     }
 }

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::auth::SigningChoice;
 use crate::cli::Args;
-use crate::credentials::Resolver;
 use crate::credentials::profile::read_bounded;
+use crate::credentials::{Env, Resolver};
 pub use crate::endpoint::Endpoint;
 use crate::endpoint::{infer_from_host, runtime_arn_url};
 use crate::http::TlsRoots;
@@ -117,26 +117,32 @@ const RESERVED_HEADERS: &[&str] = &[
     "mcp-name",
 ];
 
-fn parse_header(text: &str) -> Result<(String, String), ConfigError> {
+fn parse_header(text: &str, what: &str) -> Result<(String, String), ConfigError> {
     // The value may be a token (`Authorization=Bearer …`): only the name is
     // ever echoed.
     let Some((name, value)) = text.split_once('=') else {
         return Err(match text.split_once(':') {
             Some((n, _)) if !n.trim().is_empty() => ConfigError::new(format!(
-                "--header {:?}: expected NAME=VALUE, found NAME:VALUE (value not shown)",
+                "{what} {:?}: expected NAME=VALUE, found NAME:VALUE (value not shown)",
                 n.trim()
             ))
-            .with_hint(format!("write it as --header {}=VALUE", n.trim())),
-            _ => ConfigError::new("--header: expected NAME=VALUE (the text given is not shown)")
-                .with_hint("write it as --header NAME=VALUE, e.g. --header X-Team=search"),
+            .with_hint(format!(
+                "write it as {}{}=VALUE",
+                if what.starts_with("--") {
+                    "--header "
+                } else {
+                    ""
+                },
+                n.trim()
+            )),
+            _ => ConfigError::new(format!(
+                "{what}: expected NAME=VALUE (the text given is not shown)"
+            ))
+            .with_hint("write it as --header NAME=VALUE, e.g. --header X-Team=search"),
         });
     };
-    let bad = |why: &str| {
-        ConfigError::new(format!(
-            "--header {:?}: {why} (value not shown)",
-            name.trim()
-        ))
-    };
+    let bad =
+        |why: &str| ConfigError::new(format!("{what} {:?}: {why} (value not shown)", name.trim()));
     let name = name.trim().to_ascii_lowercase();
     let value = value.trim();
     if name.is_empty()
@@ -200,13 +206,77 @@ pub use crate::error::ConfigError;
 pub fn log_level(text: Option<&str>) -> Result<log::LevelFilter, ConfigError> {
     match text.map(str::to_ascii_lowercase).as_deref() {
         None | Some("warn") | Some("warning") => Ok(log::LevelFilter::Warn),
-        Some("error") => Ok(log::LevelFilter::Error),
+        // `critical`: the Python proxy's highest level; we have nothing above error.
+        Some("error") | Some("critical") => Ok(log::LevelFilter::Error),
         Some("info") => Ok(log::LevelFilter::Info),
         Some("debug") => Ok(log::LevelFilter::Debug),
         Some("trace") => Ok(log::LevelFilter::Trace),
         Some("off") => Ok(log::LevelFilter::Off),
         Some(other) => Err(ConfigError::new(format!(
-            "--log-level: expected error, warn, info, debug, trace or off, found {other:?}"
+            "--log-level: expected error, warn, info, debug, trace or off (or DEBUG, INFO, WARNING, ERROR, CRITICAL), found {other:?}"
+        ))),
+    }
+}
+
+/// The profiles to sign with, first the default: `AWS_MCP_PROXY_PROFILES`
+/// (names separated by commas or spaces) when set — it wins over `--profile`,
+/// as in `mcp-proxy-for-aws`, so a client configuration can switch accounts
+/// without changing the command — else every `--profile` given. Empty means
+/// the SDKs' default (`AWS_PROFILE`, else `default`).
+///
+/// # Errors
+/// [`ConfigError`] for more than one profile: several profiles in one entry
+/// are not supported yet (they will each get their own upstream session).
+pub fn profiles(args: &Args, env: &Env) -> Result<Vec<String>, ConfigError> {
+    let (names, from): (Vec<String>, &str) = match env.get_nonblank("AWS_MCP_PROXY_PROFILES") {
+        Some(list) => (
+            list.split([',', ' ', '\t'])
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            "AWS_MCP_PROXY_PROFILES",
+        ),
+        None => (args.profiles.clone(), "--profile"),
+    };
+    let mut unique: Vec<String> = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    if unique.len() > 1 {
+        return Err(ConfigError::new(format!(
+            "{from} names {} profiles ({}): several profiles in one MCP server entry are not yet supported",
+            unique.len(),
+            unique.join(", ")
+        ))
+        .with_hint(format!("give one profile, e.g. {from} {}", unique[0])));
+    }
+    Ok(unique)
+}
+
+/// The endpoint: the argument (or `--target-url`), else `MCP_TARGET_URL` (the
+/// Go proxy's), else `AGENTCORE_AGENT_ARN` or `AGENT_ARN` (the AgentCore
+/// scripts'), with where it came from.
+fn endpoint_text(args: &Args, env: &Env) -> Option<(String, &'static str)> {
+    if let Some(e) = &args.endpoint {
+        return Some((e.clone(), "the command line"));
+    }
+    ["MCP_TARGET_URL", "AGENTCORE_AGENT_ARN", "AGENT_ARN"]
+        .into_iter()
+        .find_map(|var| env.get_nonblank(var).map(|v| (v.trim().to_owned(), var)))
+}
+
+/// A duration from an environment variable (`MCP_TIMEOUT=30s`); the error
+/// names the variable.
+fn env_seconds(env: &Env, var: &str) -> Result<Option<f64>, ConfigError> {
+    let Some(text) = env.get_nonblank(var) else {
+        return Ok(None);
+    };
+    match crate::cli::parse_duration(text.trim()) {
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Some(s)),
+        _ => Err(ConfigError::new(format!(
+            "{var}: expected a number of seconds between 0 and 86400 or a duration such as 30s or 2m, found {text:?}"
         ))),
     }
 }
@@ -221,10 +291,24 @@ impl Config {
     /// no region anywhere.
     pub fn resolve(args: &Args, resolver: &Resolver) -> Result<Self, ConfigError> {
         let env = resolver.env();
-        let target = args.endpoint.as_deref().ok_or_else(|| {
+        let (target, target_from) = endpoint_text(args, env).ok_or_else(|| {
             ConfigError::new("expected an endpoint URL")
                 .with_hint("mcp-sigv4 <endpoint-url> [options]; see `mcp-sigv4 --help`")
         })?;
+        if target_from != "the command line" {
+            log::debug!("endpoint from {target_from}");
+        }
+        let target = target.as_str();
+        if args.read_only && args.allow_write {
+            return Err(
+                ConfigError::new("--read-only and --allow-write contradict each other")
+                    .with_hint("give one of them (--allow-write is the default)"),
+            );
+        }
+        if args.skip_auth {
+            return Err(ConfigError::new("--skip-auth is not yet supported")
+                .with_hint("remove it; mcp-sigv4 signs every request with your AWS credentials"));
+        }
         let url = if target.starts_with("arn:") {
             runtime_arn_url(target, args.qualifier.as_deref())?
         } else {
@@ -241,7 +325,11 @@ impl Config {
             .and_then(|u| u.check_plain_http(PlainHttp::LoopbackOnly))
             .map_err(ConfigError::from_url)?;
         let info = infer_from_host(&endpoint.host);
-        let service = match (&args.service, &info.service) {
+        let service_flag = args
+            .service
+            .clone()
+            .or_else(|| env.get_nonblank("AWS_SERVICE_NAME"));
+        let service = match (&service_flag, &info.service) {
             (Some(s), _) => s.clone(),
             (None, Some(s)) => s.clone(),
             (None, None) => {
@@ -293,7 +381,14 @@ impl Config {
         let signing = signing_choice(args, resolver, info.global, &region)?;
         let agentcore_runtime =
             service == "bedrock-agentcore" && endpoint.path.starts_with("/runtimes/");
-        let runtime_session = match args.runtime_session.as_deref() {
+        let (mode, mode_from) = match &args.runtime_session {
+            Some(m) => (Some(m.clone()), "--runtime-session"),
+            None => (
+                env.get_nonblank("RUNTIME_SESSION_MODE"),
+                "RUNTIME_SESSION_MODE",
+            ),
+        };
+        let runtime_session = match mode.as_deref().map(str::trim) {
             None if agentcore_runtime => Some(RuntimeSession::Session),
             None => None,
             Some("identity") => Some(RuntimeSession::Identity),
@@ -301,13 +396,21 @@ impl Config {
             Some("request") => Some(RuntimeSession::Request),
             Some(other) => {
                 return Err(ConfigError::new(format!(
-                    "--runtime-session: expected identity, session or request, found {other:?}"
+                    "{mode_from}: expected identity, session or request, found {other:?}"
                 )));
             }
         };
         let mut extra_headers = Vec::new();
+        if args.headers.is_empty() {
+            // The Go proxy's MCP_HEADERS (K=V,K2=V2) when no flag gives headers.
+            if let Some(list) = env.get_nonblank("MCP_HEADERS") {
+                for h in crate::cli::split_list(&list) {
+                    extra_headers.push(parse_header(&h, "MCP_HEADERS")?);
+                }
+            }
+        }
         for h in &args.headers {
-            extra_headers.push(parse_header(h)?);
+            extra_headers.push(parse_header(h, "--header")?);
         }
         let mut metadata = Vec::new();
         for m in &args.metadata {
@@ -323,7 +426,7 @@ impl Config {
             extra_headers,
             metadata,
             runtime_session,
-            tls: ca_bundle(resolver)?,
+            tls: ca_bundle(args, resolver)?,
         };
         let assume_role = args
             .role_arn
@@ -331,7 +434,10 @@ impl Config {
             .or_else(|| env.get_nonblank("AGENTCORE_ASSUME_ROLE_ARN"))
             .map(|role_arn| AssumeRoleOptions {
                 role_arn,
-                session_name: args.role_session_name.clone(),
+                session_name: args
+                    .role_session_name
+                    .clone()
+                    .or_else(|| env.get_nonblank("AGENTCORE_ASSUME_ROLE_SESSION_NAME")),
                 external_id: args.external_id.clone(),
             });
         if assume_role.is_none() && (args.role_session_name.is_some() || args.external_id.is_some())
@@ -347,7 +453,10 @@ impl Config {
                 connect: secs(args.connect_timeout, defaults.connect),
                 read: secs(args.read_timeout, defaults.read),
                 write: secs(args.write_timeout, defaults.write),
-                exchange: secs(args.timeout, defaults.exchange),
+                exchange: secs(
+                    args.timeout.or(env_seconds(env, "MCP_TIMEOUT")?),
+                    defaults.exchange,
+                ),
                 tool: secs(args.tool_timeout, defaults.tool),
             },
             signing,
@@ -361,18 +470,24 @@ impl Config {
     }
 }
 
-/// The CA bundle to trust instead of the built-in roots: `AWS_CA_BUNDLE`, else
-/// the selected profile's `ca_bundle` (as the AWS SDKs read them); none means
-/// the built-in roots. Read once here, at start-up, and given to every HTTP
+/// The CA bundle to trust instead of the built-in roots: `--ca-bundle`, else
+/// `AWS_CA_BUNDLE`, else the selected profile's `ca_bundle` (as the AWS SDKs
+/// read them); none means the built-in roots. Read once here, at start-up, and given to every HTTP
 /// client (the MCP endpoint, STS, SSO, containers, IMDS).
 ///
 /// # Errors
 /// [`ConfigError`] when the file named cannot be read or holds no certificate.
-fn ca_bundle(resolver: &Resolver) -> Result<TlsRoots, ConfigError> {
-    let named = resolver
-        .env()
-        .get_nonblank("AWS_CA_BUNDLE")
-        .map(|p| (p, "AWS_CA_BUNDLE".to_owned()))
+fn ca_bundle(args: &Args, resolver: &Resolver) -> Result<TlsRoots, ConfigError> {
+    let named = args
+        .ca_bundle
+        .clone()
+        .map(|p| (p, "--ca-bundle".to_owned()))
+        .or_else(|| {
+            resolver
+                .env()
+                .get_nonblank("AWS_CA_BUNDLE")
+                .map(|p| (p, "AWS_CA_BUNDLE".to_owned()))
+        })
         .or_else(|| {
             let files = resolver.load_files().ok()?;
             let profile = resolver.profile_name();
@@ -465,7 +580,6 @@ fn signing_choice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Env;
     use crate::error::{Error, render};
 
     /// The error as `main` prints it: message, causes and hint.
@@ -474,13 +588,16 @@ mod tests {
     }
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let args = Args::parse(args.iter().map(std::ffi::OsString::from)).unwrap();
+        let args = Args::parse(args.iter().map(std::ffi::OsString::from))
+            .map_err(|e| ConfigError::new(e.to_string()))?;
         let mut pairs: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         pairs.push(("HOME".into(), "/nonexistent-home-for-tests".into()));
-        let resolver = Resolver::new(Env::from_pairs(pairs), args.profile.clone());
+        let env = Env::from_pairs(pairs);
+        let profile = profiles(&args, &env)?.into_iter().next();
+        let resolver = Resolver::new(env, profile);
         Config::resolve(&args, &resolver)
     }
 
@@ -703,6 +820,206 @@ mod tests {
         .unwrap();
         assert_eq!(c.assume_role.unwrap().role_arn, "arn:aws:iam::1:role/R");
         assert!(with(&["--external-id", "x"]).is_err());
+    }
+
+    /// For each peer, a command line (and environment) from its
+    /// documentation, and what it resolves to here.
+    #[test]
+    fn the_peers_command_lines_mean_the_same_here() {
+        // mcp-proxy-for-aws 1.7.0 README, "Running from local" (Kiro config).
+        let c = resolve(
+            &[
+                "https://aws-mcp.us-east-1.api.aws/mcp",
+                "--service",
+                "aws-mcp",
+                "--profile",
+                "default",
+                "--region",
+                "us-east-1",
+                "--read-only",
+                "--log-level",
+                "INFO",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.service.as_str(), c.region.as_str(), c.relay.read_only),
+            ("aws-mcp", "us-east-1", true)
+        );
+        assert_eq!(log_level(Some("INFO")).unwrap(), log::LevelFilter::Info);
+        assert_eq!(
+            log_level(Some("CRITICAL")).unwrap(),
+            log::LevelFilter::Error
+        );
+        // Its multi-account forms: accepted, and refused until several
+        // profiles are supported, naming what to do.
+        let e = resolve(
+            &[
+                "https://aws-mcp.us-east-1.api.aws/mcp",
+                "--profile",
+                "prod-readonly",
+                "dev",
+                "staging",
+            ],
+            &[],
+        )
+        .map_err(shown)
+        .unwrap_err();
+        assert!(
+            e.contains("--profile names 3 profiles (prod-readonly, dev, staging)"),
+            "{e}"
+        );
+        assert!(e.contains("not yet supported"), "{e}");
+        let e = resolve(
+            &["https://aws-mcp.us-east-1.api.aws/mcp", "--profile", "x"],
+            &[("AWS_MCP_PROXY_PROFILES", "prod-readonly dev staging")],
+        )
+        .map_err(shown)
+        .unwrap_err();
+        assert!(e.contains("AWS_MCP_PROXY_PROFILES names 3 profiles"), "{e}");
+        // The Go mcp-sigv4-proxy's documented environment, no arguments.
+        let c = resolve(
+            &[],
+            &[
+                (
+                    "MCP_TARGET_URL",
+                    "https://abc123.execute-api.us-east-1.amazonaws.com",
+                ),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_SERVICE_NAME", "execute-api"),
+                ("MCP_HEADERS", "X-Team=search,X-Env=dev"),
+                ("MCP_TIMEOUT", "30s"),
+                ("MCP_ENABLE_SSE", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoint.url(),
+            "https://abc123.execute-api.us-east-1.amazonaws.com/"
+        );
+        assert_eq!(
+            (c.service.as_str(), c.region.as_str()),
+            ("execute-api", "us-east-1")
+        );
+        assert_eq!(
+            c.relay.extra_headers,
+            vec![
+                ("x-team".into(), "search".into()),
+                ("x-env".into(), "dev".into())
+            ]
+        );
+        assert_eq!(c.timeouts.exchange, Duration::from_secs(30));
+        // Its flags, Go style.
+        let c = resolve(
+            &[
+                "-target-url",
+                "https://abc123.execute-api.us-east-1.amazonaws.com/prod/mcp",
+                "-service-name",
+                "execute-api",
+                "-region",
+                "us-east-1",
+                "-sig-version",
+                "v4",
+                "-timeout",
+                "1m",
+                "-headers",
+                "X-A=1",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.endpoint.path, "/prod/mcp");
+        assert_eq!(c.timeouts.exchange, Duration::from_secs(60));
+        assert_eq!(c.signing.initial, Algorithm::V4);
+        // Errors about a variable name the variable.
+        let e = resolve(
+            &[],
+            &[
+                ("MCP_TARGET_URL", "https://h.example/"),
+                ("AWS_SERVICE_NAME", "s"),
+                ("AWS_REGION", "r"),
+                ("MCP_TIMEOUT", "soon"),
+            ],
+        )
+        .map_err(shown)
+        .unwrap_err();
+        assert!(e.contains("MCP_TIMEOUT: expected"), "{e}");
+        let e = resolve(
+            &[],
+            &[
+                ("MCP_TARGET_URL", "https://h.example/"),
+                ("AWS_SERVICE_NAME", "s"),
+                ("AWS_REGION", "r"),
+                ("MCP_HEADERS", "Authorization=x"),
+            ],
+        )
+        .map_err(shown)
+        .unwrap_err();
+        assert!(
+            e.starts_with(
+                "mcp-sigv4: MCP_HEADERS \"Authorization\": this header is set by mcp-sigv4 itself"
+            ),
+            "{e}"
+        );
+        // The AgentCore scripts: the agent ARN and their variables.
+        let arn = "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my_agent-AbC123";
+        for var in ["AGENTCORE_AGENT_ARN", "AGENT_ARN"] {
+            let c = resolve(
+                &[],
+                &[
+                    (var, arn),
+                    ("RUNTIME_SESSION_MODE", "request"),
+                    (
+                        "AGENTCORE_ASSUME_ROLE_ARN",
+                        "arn:aws:iam::123456789012:role/Caller",
+                    ),
+                    ("AGENTCORE_ASSUME_ROLE_SESSION_NAME", "agent-42"),
+                ],
+            )
+            .unwrap();
+            assert_eq!(
+                (c.service.as_str(), c.region.as_str()),
+                ("bedrock-agentcore", "us-west-2"),
+                "{var}"
+            );
+            assert!(
+                c.endpoint
+                    .path
+                    .starts_with("/runtimes/arn%3Aaws%3Abedrock-agentcore"),
+                "{var}"
+            );
+            assert_eq!(c.relay.runtime_session, Some(RuntimeSession::Request));
+            let role = c.assume_role.unwrap();
+            assert_eq!(
+                (role.role_arn.as_str(), role.session_name.as_deref()),
+                ("arn:aws:iam::123456789012:role/Caller", Some("agent-42"))
+            );
+        }
+        let e = resolve(
+            &[],
+            &[("AGENT_ARN", arn), ("RUNTIME_SESSION_MODE", "sticky")],
+        )
+        .map_err(shown)
+        .unwrap_err();
+        assert!(e.contains("RUNTIME_SESSION_MODE: expected identity"), "{e}");
+        // The older AWS proxy's --allow-write is our default; with --read-only
+        // it is a contradiction.
+        let url = "https://aws-mcp.us-east-1.api.aws/mcp";
+        assert!(
+            !resolve(&[url, "--allow-write"], &[])
+                .unwrap()
+                .relay
+                .read_only
+        );
+        assert!(resolve(&[url, "--allow-write", "--read-only"], &[]).is_err());
+        // --disable-telemetry and --sse are accepted and change nothing;
+        // --skip-auth is not yet supported and says so.
+        assert!(resolve(&[url, "--disable-telemetry", "--sse"], &[]).is_ok());
+        let e = resolve(&[url, "--skip-auth"], &[])
+            .map_err(shown)
+            .unwrap_err();
+        assert!(e.contains("--skip-auth is not yet supported"), "{e}");
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! The `mcp-sigv4` process: arguments, logging to stderr, run, exit code.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use mcp_sigv4::error::{self, Error};
 
 use mcp_sigv4::auth::RequestAuth;
-use mcp_sigv4::cli::{Args, HELP, VERSION};
+use mcp_sigv4::cli::{self, Args, HELP};
 use mcp_sigv4::config::RuntimeSession;
-use mcp_sigv4::config::{Config, log_level};
+use mcp_sigv4::config::{Config, log_level, profiles};
 use mcp_sigv4::credentials::chain::RoleOnTop;
 use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
 use mcp_sigv4::relay;
@@ -24,6 +24,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a person who starts `mcp-sigv4` in a terminal reads on stderr.
+const TTY_NOTE: &str = "\
+mcp-sigv4: waiting for an MCP client on stdin (one JSON-RPC message per line).
+  It is meant to be started by an MCP client (Claude, Kiro, VS Code, Cursor, …).
+  To check credentials, signing and the endpoint: mcp-sigv4 doctor <endpoint-url>
+  To print a client configuration: mcp-sigv4 config <client> <endpoint-url>
+  Press Ctrl-D to end.
+";
+
 /// Everything but printing the error: the exit code of a run that ended, or
 /// why it could not run.
 fn run() -> Result<u8, Error> {
@@ -33,12 +42,19 @@ fn run() -> Result<u8, Error> {
         return Ok(error::EXIT_OK);
     }
     if args.version {
-        let _ = writeln!(io::stdout(), "{VERSION}");
+        let _ = writeln!(io::stdout(), "{}", cli::version());
         return Ok(error::EXIT_OK);
     }
     init_logging(log_level(args.log_level.as_deref())?);
+    if io::stdin().is_terminal() {
+        // Run by hand: say what this program waits for (stderr only; stdout
+        // carries protocol messages).
+        let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
+    }
 
-    let resolver = Resolver::new(Env::process(), args.profile.clone());
+    let env = Env::process();
+    let profile = profiles(&args, &env)?.into_iter().next();
+    let resolver = Resolver::new(env, profile);
     let config = Config::resolve(&args, &resolver)?;
     log::debug!(
         "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
