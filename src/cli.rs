@@ -23,6 +23,15 @@ server over Streamable HTTP, signing each request with AWS SigV4 using your own
 AWS credentials.
 
 Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
+       mcp-sigv4 doctor <endpoint-url> [options] [--json]
+       mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
+
+Commands:
+  (none)                    run as the stdio MCP server an MCP client starts
+  doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
+                            (a signed initialize and tools/list), one line per step
+  config <client>           print a ready-to-paste configuration for claude-desktop,
+                            claude-code, vscode, cursor, kiro or amazon-q
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -124,9 +133,35 @@ pub fn version() -> String {
     )
 }
 
+/// What to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Command {
+    /// Relay stdin/stdout to the endpoint (no subcommand).
+    #[default]
+    Relay,
+    /// `doctor`: check credentials, signing, the network and the endpoint.
+    Doctor {
+        /// `--json`: one JSON document instead of lines.
+        json: bool,
+    },
+    /// `config <client>`: print a client configuration that starts this
+    /// binary with the arguments given.
+    Config {
+        /// The client name, as typed.
+        client: String,
+        /// `--name`: the server's name in the configuration.
+        name: Option<String>,
+        /// The arguments to put in the configuration, as typed (without
+        /// `--name`).
+        args: Vec<String>,
+    },
+}
+
 /// What the user asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Args {
+    /// The subcommand.
+    pub command: Command,
     /// The endpoint URL (or AgentCore Runtime ARN), as typed (`--target-url`
     /// too).
     pub endpoint: Option<String>,
@@ -280,6 +315,57 @@ impl Args {
     /// [`UsageError`] for an unknown flag, a missing or malformed value, or a
     /// second endpoint.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, UsageError> {
+        let mut args: Vec<OsString> = args.into_iter().collect();
+        match args.first().and_then(|a| a.to_str()) {
+            Some("doctor") => {
+                args.remove(0);
+                let json = args.iter().any(|a| a == "--json");
+                args.retain(|a| a != "--json");
+                let mut a = Args::parse_relay(args)?;
+                a.command = Command::Doctor { json };
+                Ok(a)
+            }
+            Some("config") => {
+                args.remove(0);
+                if args.is_empty() || args[0].to_str().is_some_and(|c| c.starts_with('-')) {
+                    let a = Args::parse_relay(args)?;
+                    if a.help || a.version {
+                        return Ok(a);
+                    }
+                    return Err(UsageError::new(
+                        "config: expected a client name (claude-desktop, claude-code, vscode, cursor, kiro, amazon-q) and the endpoint",
+                    ));
+                }
+                let client = text("config", args.remove(0))?;
+                let mut name = None;
+                let mut rest = Vec::new();
+                let mut it = args.into_iter();
+                while let Some(a) = it.next() {
+                    let a = text("config", a)?;
+                    if a == "--name" {
+                        let v = it
+                            .next()
+                            .ok_or_else(|| UsageError::new("--name: expected the server's name"))?;
+                        name = Some(text("--name", v)?);
+                    } else if let Some(v) = a.strip_prefix("--name=") {
+                        name = Some(v.to_owned());
+                    } else {
+                        rest.push(a);
+                    }
+                }
+                let mut a = Args::parse_relay(rest.iter().map(OsString::from))?;
+                a.command = Command::Config {
+                    client,
+                    name,
+                    args: rest,
+                };
+                Ok(a)
+            }
+            _ => Args::parse_relay(args),
+        }
+    }
+
+    fn parse_relay(args: impl IntoIterator<Item = OsString>) -> Result<Self, UsageError> {
         use lexopt::prelude::*;
         let mut parser = lexopt::Parser::from_args(args.into_iter().map(go_style));
         let mut a = Args::default();
@@ -522,6 +608,36 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert!(parse(&["u", "--timeout", "0s"]).is_err());
+    }
+
+    #[test]
+    fn subcommands() {
+        let a = parse(&["doctor", "https://x.example/", "--json", "--profile", "dev"]).unwrap();
+        assert_eq!(a.command, Command::Doctor { json: true });
+        assert_eq!(a.profiles, ["dev"]);
+        let a = parse(&[
+            "config",
+            "kiro",
+            "https://x.example/?a=1",
+            "--name",
+            "aws",
+            "--read-only",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.command,
+            Command::Config {
+                client: "kiro".into(),
+                name: Some("aws".into()),
+                args: vec!["https://x.example/?a=1".into(), "--read-only".into()],
+            }
+        );
+        assert!(a.read_only);
+        assert!(parse(&["config"]).is_err());
+        assert!(parse(&["config", "kiro", "u", "--bogus"]).is_err());
+        assert!(parse(&["config", "--help"]).unwrap().help);
+        // Not a subcommand anywhere but first.
+        assert!(parse(&["https://x.example/", "doctor"]).is_err());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cli;
+pub mod client_config;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;

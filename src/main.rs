@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use mcp_sigv4::error::{self, Error};
 
 use mcp_sigv4::auth::RequestAuth;
-use mcp_sigv4::cli::{self, Args, HELP};
+use mcp_sigv4::cli::{self, Args, Command, HELP, UsageError};
+use mcp_sigv4::client_config::{Client, default_server_name};
 use mcp_sigv4::config::RuntimeSession;
 use mcp_sigv4::config::{Config, log_level, profiles};
 use mcp_sigv4::credentials::chain::RoleOnTop;
@@ -52,6 +53,17 @@ fn run() -> Result<u8, Error> {
         let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
     }
 
+    match &args.command {
+        Command::Config {
+            client,
+            name,
+            args: given,
+        } => return print_client_config(&args, client, name.as_deref(), given),
+        Command::Doctor { .. } => {
+            return Err(UsageError::new("doctor: not yet available in this build").into());
+        }
+        Command::Relay => {}
+    }
     let env = Env::process();
     let profile = profiles(&args, &env)?.into_iter().next();
     let resolver = Resolver::new(env, profile);
@@ -122,6 +134,32 @@ fn run() -> Result<u8, Error> {
         io::stdout(),
     );
     Ok(code as u8)
+}
+
+/// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,
+/// then prints the client's configuration on stdout and where it goes on
+/// stderr.
+fn print_client_config(
+    args: &Args,
+    client: &str,
+    name: Option<&str>,
+    given: &[String],
+) -> Result<u8, Error> {
+    let client = Client::parse(client).map_err(UsageError::new)?;
+    let env = Env::process();
+    let profile = profiles(args, &env)?.into_iter().next();
+    let resolver = Resolver::new(env, profile);
+    let config = Config::resolve(args, &resolver)?;
+    let name = name.map_or_else(|| default_server_name(Some(&config.service)), str::to_owned);
+    let exe = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .map_err(|e| {
+            Error::Relay(format!("cannot tell where this mcp-sigv4 binary is: {e}").into())
+        })?;
+    let text = client.render(&name, &exe.to_string_lossy(), given);
+    let _ = io::stdout().write_all(text.as_bytes());
+    let _ = writeln!(io::stderr(), "mcp-sigv4: {}", client.location(&name));
+    Ok(error::EXIT_OK)
 }
 
 /// Logs go to stderr only. Our crate logs at `level`; ureq and rustls at most at

@@ -1,0 +1,224 @@
+//! Ready-to-paste MCP client configurations (`mcp-sigv4 config <client> …`).
+//!
+//! Owns: the configuration shape each MCP client reads for a stdio server,
+//! filled with the absolute path of this binary and the arguments the user
+//! gave, and where each client keeps that file. Each shape follows the
+//! client's own documentation, cited next to it. Pure: the caller supplies
+//! the command path and the arguments.
+//! Refuses: writing any file (the user pastes or redirects the output), and
+//! putting credentials in a configuration: the server entry carries only the
+//! command and its arguments, and credentials stay in the AWS profile or the
+//! environment.
+
+use serde_json::{Map, Value, json};
+
+/// An MCP client we print a configuration for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// Claude Desktop: `claude_desktop_config.json`.
+    ClaudeDesktop,
+    /// Claude Code: a `claude mcp add` command line.
+    ClaudeCode,
+    /// VS Code (GitHub Copilot agent mode): `mcp.json`.
+    VsCode,
+    /// Cursor: `~/.cursor/mcp.json`.
+    Cursor,
+    /// Kiro (IDE and CLI): `~/.kiro/settings/mcp.json`.
+    Kiro,
+    /// Amazon Q Developer CLI: an agent file under `~/.aws/amazonq/cli-agents/`.
+    AmazonQ,
+}
+
+/// The names `config` takes, in the order `--help` lists them.
+pub const CLIENT_NAMES: [&str; 6] = [
+    "claude-desktop",
+    "claude-code",
+    "vscode",
+    "cursor",
+    "kiro",
+    "amazon-q",
+];
+
+impl Client {
+    /// The client named `name` (one of [`CLIENT_NAMES`]).
+    ///
+    /// # Errors
+    /// A message listing the names, for any other.
+    pub fn parse(name: &str) -> Result<Client, String> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "claude-desktop" | "claude" => Client::ClaudeDesktop,
+            "claude-code" => Client::ClaudeCode,
+            "vscode" | "vs-code" | "code" => Client::VsCode,
+            "cursor" => Client::Cursor,
+            "kiro" | "kiro-cli" => Client::Kiro,
+            "amazon-q" | "amazonq" | "q" => Client::AmazonQ,
+            _ => {
+                return Err(format!(
+                    "unknown MCP client {name:?}; expected one of {}",
+                    CLIENT_NAMES.join(", ")
+                ));
+            }
+        })
+    }
+
+    /// Where the client reads the configuration, and how to add it; printed
+    /// on stderr so stdout holds only what to paste.
+    pub fn location(self, server: &str) -> String {
+        match self {
+            // https://modelcontextprotocol.io/quickstart/user ("For Claude
+            // Desktop Users": Settings > Developer > Edit Config).
+            Client::ClaudeDesktop => "add to claude_desktop_config.json (macOS: ~/Library/Application Support/Claude/, Windows: %APPDATA%\\Claude\\), merging into \"mcpServers\" if it exists; then restart Claude Desktop".into(),
+            // https://docs.anthropic.com/en/docs/claude-code/mcp ("Add a local
+            // stdio server": claude mcp add [options] <name> -- <command> [args...];
+            // --scope user makes it available in every project).
+            Client::ClaudeCode => "run this command; `claude mcp list` shows the server afterwards".into(),
+            // https://code.visualstudio.com/docs/copilot/chat/mcp-servers
+            // ("servers" object, "type": "stdio").
+            Client::VsCode => "add to .vscode/mcp.json in your workspace, or to your user mcp.json (command palette: \"MCP: Open User Configuration\"), merging into \"servers\" if it exists".into(),
+            // https://docs.cursor.com/context/model-context-protocol
+            // ("mcpServers" in ~/.cursor/mcp.json or .cursor/mcp.json).
+            Client::Cursor => "add to ~/.cursor/mcp.json (every project) or .cursor/mcp.json (one project), merging into \"mcpServers\" if it exists".into(),
+            // https://kiro.dev/docs/mcp/configuration ("Configuration
+            // locations": user ~/.kiro/settings/mcp.json, workspace
+            // .kiro/settings/mcp.json; the same file serves the Kiro CLI).
+            Client::Kiro => "add to ~/.kiro/settings/mcp.json (user) or .kiro/settings/mcp.json (workspace), merging into \"mcpServers\" if it exists".into(),
+            // https://docs.aws.amazon.com/amazonq/latest/qdeveloper-ug/qdev-mcp.html
+            // (global MCP configuration under ~/.aws/amazonq/cli-agents) and the
+            // Q CLI agent format (https://aws.github.io/amazon-q-developer-cli/,
+            // "Agent Format": mcpServers, tools with "@<server>").
+            Client::AmazonQ => format!(
+                "save as ~/.aws/amazonq/cli-agents/{server}.json and start `q chat --agent {server}`; in the IDE, merge \"mcpServers\" into ~/.aws/amazonq/agents/default.json"
+            ),
+        }
+    }
+
+    /// The configuration text for server `name` started as `command args…`.
+    pub fn render(self, name: &str, command: &str, args: &[String]) -> String {
+        let entry = || {
+            let mut e = Map::new();
+            e.insert("command".into(), json!(command));
+            e.insert("args".into(), json!(args));
+            e
+        };
+        let doc = match self {
+            Client::ClaudeCode => {
+                let mut line = format!("claude mcp add --scope user {} --", shell_quote(name));
+                for word in std::iter::once(command).chain(args.iter().map(String::as_str)) {
+                    line.push(' ');
+                    line.push_str(&shell_quote(word));
+                }
+                return line + "\n";
+            }
+            Client::ClaudeDesktop | Client::Cursor => {
+                json!({ "mcpServers": { name: Value::Object(entry()) } })
+            }
+            Client::VsCode => {
+                let mut e = Map::new();
+                e.insert("type".into(), json!("stdio"));
+                e.extend(entry());
+                json!({ "servers": { name: Value::Object(e) } })
+            }
+            Client::Kiro => {
+                let mut e = entry();
+                e.insert("disabled".into(), json!(false));
+                e.insert("autoApprove".into(), json!([]));
+                json!({ "mcpServers": { name: Value::Object(e) } })
+            }
+            Client::AmazonQ => json!({
+                "name": name,
+                "description": "AWS MCP server through mcp-sigv4 (SigV4-signed)",
+                "mcpServers": { name: Value::Object(entry()) },
+                "tools": [format!("@{name}")],
+            }),
+        };
+        let mut text = serde_json::to_string_pretty(&doc).expect("a JSON value serializes");
+        text.push('\n');
+        text
+    }
+}
+
+/// A word for a POSIX shell: as is when it holds only safe characters, else
+/// in single quotes (a `'` inside becomes `'\''`). URLs with `?` and `&`
+/// are quoted, so zsh does not glob them.
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// A server name from the endpoint: the signing name the host carries
+/// (`aws-mcp`, `bedrock-agentcore`), else `mcp-sigv4`.
+pub fn default_server_name(service: Option<&str>) -> String {
+    service
+        .filter(|s| !s.is_empty())
+        .unwrap_or("mcp-sigv4")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CMD: &str = "/usr/local/bin/mcp-sigv4";
+
+    fn args() -> Vec<String> {
+        vec![
+            "https://aws-mcp.us-east-1.api.aws/mcp?a=1&b=2".into(),
+            "--profile".into(),
+            "dev".into(),
+        ]
+    }
+
+    #[test]
+    fn each_client_gets_its_documented_shape() {
+        let v: Value =
+            serde_json::from_str(&Client::ClaudeDesktop.render("aws", CMD, &args())).unwrap();
+        assert_eq!(
+            v,
+            json!({"mcpServers":{"aws":{"command":CMD,"args":args()}}})
+        );
+        let v: Value = serde_json::from_str(&Client::Cursor.render("aws", CMD, &args())).unwrap();
+        assert_eq!(
+            v,
+            json!({"mcpServers":{"aws":{"command":CMD,"args":args()}}})
+        );
+        let v: Value = serde_json::from_str(&Client::VsCode.render("aws", CMD, &args())).unwrap();
+        assert_eq!(
+            v,
+            json!({"servers":{"aws":{"type":"stdio","command":CMD,"args":args()}}})
+        );
+        let v: Value = serde_json::from_str(&Client::Kiro.render("aws", CMD, &args())).unwrap();
+        assert_eq!(
+            v,
+            json!({"mcpServers":{"aws":{"command":CMD,"args":args(),"disabled":false,"autoApprove":[]}}})
+        );
+        let v: Value = serde_json::from_str(&Client::AmazonQ.render("aws", CMD, &args())).unwrap();
+        assert_eq!(v["mcpServers"]["aws"], json!({"command":CMD,"args":args()}));
+        assert_eq!(v["tools"], json!(["@aws"]));
+        assert_eq!(
+            Client::ClaudeCode.render("aws", CMD, &args()),
+            "claude mcp add --scope user aws -- /usr/local/bin/mcp-sigv4 'https://aws-mcp.us-east-1.api.aws/mcp?a=1&b=2' --profile dev\n"
+        );
+    }
+
+    #[test]
+    fn names_and_quoting() {
+        for name in CLIENT_NAMES {
+            assert!(Client::parse(name).is_ok(), "{name}");
+        }
+        let e = Client::parse("emacs").unwrap_err();
+        assert!(e.contains("claude-desktop, claude-code"), "{e}");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("C:\\x"), "'C:\\x'");
+        assert_eq!(default_server_name(Some("aws-mcp")), "aws-mcp");
+        assert_eq!(default_server_name(None), "mcp-sigv4");
+    }
+}
