@@ -39,6 +39,7 @@ pub mod random;
 pub mod relay;
 pub mod retry;
 pub mod secret;
+pub mod signal;
 pub mod sigv4;
 pub mod sync;
 pub mod time;
