@@ -4,12 +4,76 @@
 //! MCP server over MCP's Streamable HTTP transport, and signs every HTTP request
 //! with AWS SigV4 (or SigV4A) using the user's own AWS credentials.
 //!
-//! The library holds the parts; the `mcp-sigv4` binary wires them together.
+//! The `mcp-sigv4` binary wires the parts together. Three of them are a
+//! library for other programs, documented here with runnable examples:
 //!
-//! - [`sigv4`]: canonical request, string to sign, SigV4 HMAC and SigV4A ECDSA
-//!   signatures, checked against the AWS signing test suite.
-//! - [`credentials`]: the environment, the shared config/credentials files and the
-//!   credential chain, with a cache that keeps credentials fresh.
+//! - [`sigv4`]: the signer — canonical request, string to sign, SigV4 HMAC
+//!   and SigV4A ECDSA signatures, with the signing keys cached — checked
+//!   against AWS's published signing test suite.
+//! - [`credentials`]: the credential chain as the AWS SDKs run it (the
+//!   environment, the shared config and credentials files and every source
+//!   they name), with a [`CredentialsProvider`](credentials::CredentialsProvider)
+//!   that keeps the credentials fresh; [`credential_types::Credentials`] is the
+//!   value both use.
+//! - [`endpoint`]: what an endpoint URL or AgentCore Runtime ARN says — the
+//!   URL as it will be sent and signed, and the signing name and region an AWS
+//!   host carries.
+//!
+//! [`secret`] and [`time`] are the small value types those use. Every other
+//! module is the relay's own and hidden from these docs; its items may change
+//! between releases.
+//!
+//! ```
+//! // Infer the signing name and region from a host, then sign a JSON-RPC POST.
+//! use mcp_sigv4::credential_types::Credentials;
+//! use mcp_sigv4::endpoint::{Endpoint, infer_from_host};
+//! use mcp_sigv4::secret::Secret;
+//! use mcp_sigv4::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
+//! use mcp_sigv4::time::AmzDate;
+//!
+//! let endpoint = Endpoint::parse("https://aws-mcp.us-east-1.api.aws/mcp").unwrap();
+//! let host = infer_from_host(&endpoint.host);
+//! assert_eq!(host.service.as_deref(), Some("aws-mcp"));
+//! assert_eq!(host.region.as_deref(), Some("us-east-1"));
+//!
+//! let credentials = Credentials::new(
+//!     "AKIDEXAMPLE",
+//!     Secret::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+//!     None,
+//!     None,
+//!     "example",
+//! );
+//! let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+//! let authority = endpoint.authority();
+//! let headers = [("host", authority.as_str()), ("content-type", "application/json")];
+//! let signed = Signer::new()
+//!     .sign(
+//!         &SignableRequest {
+//!             method: "POST",
+//!             path: &endpoint.path,
+//!             query: &endpoint.query,
+//!             headers: &headers,
+//!             body,
+//!         },
+//!         &SigningParams {
+//!             credentials: &credentials,
+//!             algorithm: Algorithm::V4,
+//!             region: "us-east-1",
+//!             service: "aws-mcp",
+//!             time: AmzDate::parse_amz("20260101T000000Z").unwrap(),
+//!             settings: SigningSettings::default(),
+//!         },
+//!     )
+//!     .unwrap();
+//! // The signature botocore's SigV4Auth gives for the same request and clock.
+//! let authorization = &signed.headers.iter().find(|h| h.0 == "authorization").unwrap().1;
+//! assert_eq!(
+//!     authorization,
+//!     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/aws-mcp/aws4_request, \
+//!      SignedHeaders=content-type;host;x-amz-date, \
+//!      Signature=3b850d6c8d2b1b77927c84ac7e3d8948e8602aa6af19963e550543b4b277c550"
+//! );
+//! ```
 //!
 //! ## What this crate never does
 //! - It never writes a secret access key, session token, signing key, SigV4A
@@ -18,31 +82,46 @@
 //!   drop) and read only through `Secret::expose`.
 //! - It never writes anything but JSON-RPC messages to stdout.
 //! - It never reads the client's stdin from a child process.
-//! - It never sends a request over plain HTTP to a host that is not loopback,
-//!   except the link-local metadata endpoints that only exist inside AWS compute
-//!   (EC2 IMDS `169.254.169.254`, ECS/EKS `169.254.170.2`/`.23`), as every AWS SDK does.
-//! - It never uses `unsafe` code.
+//! - It never sends a request over plain HTTP to a host that is not a literal
+//!   loopback address or `localhost` (no name is resolved to decide), except the
+//!   link-local metadata endpoints that only exist inside AWS compute (EC2 IMDS
+//!   `169.254.169.254`, ECS/EKS `169.254.170.2`/`.23`), as every AWS SDK does.
+//! - It never uses `unsafe` code outside `signal`, the SIGINT/SIGTERM
+//!   handler (a self-pipe), where each block carries its SAFETY argument.
 
 #![deny(missing_docs)]
 
+#[doc(hidden)]
 pub mod auth;
+#[doc(hidden)]
 pub mod aws;
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod client_config;
+#[doc(hidden)]
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
 pub mod endpoint;
+#[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
 pub mod http;
+#[doc(hidden)]
 pub mod random;
+#[doc(hidden)]
 pub mod relay;
+#[doc(hidden)]
 pub mod retry;
 pub mod secret;
+#[doc(hidden)]
 pub mod signal;
 pub mod sigv4;
+#[doc(hidden)]
 pub mod sync;
 pub mod time;
+#[doc(hidden)]
 pub mod url;
 
 #[cfg(test)]
