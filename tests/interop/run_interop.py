@@ -1610,6 +1610,8 @@ from scenarios_credentials import SCENARIOS as _CREDENTIAL_SCENARIOS  # noqa: E4
 SCENARIOS += _CREDENTIAL_SCENARIOS
 from scenarios_sigv4a import SCENARIOS as _SIGV4A_SCENARIOS  # noqa: E402  (SigV4A-only upstream)
 SCENARIOS += _SIGV4A_SCENARIOS
+from scenarios_setup import SCENARIOS as _SETUP_SCENARIOS  # noqa: E402  (mcp-sigv4 config / doctor)
+SCENARIOS += _SETUP_SCENARIOS
 
 
 async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str,
