@@ -15,17 +15,16 @@
 //! `AWS_EC2_METADATA_DISABLED=true` unless a case points IMDS at the stub.
 //! Every secret in the fixtures contains `S3CR3T`, and no error text may.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use mcp_sigv4::credentials::chain::RoleOnTop;
 use mcp_sigv4::credentials::{Credentials, CredentialsProvider, Env, Resolver};
+use support::{Reply, Seen, Server, TempDir, rfc3339, unix_now, unix_of, unix_of_system};
 
 /// Every secret, token and password in the fixtures contains this; no error
 /// message or `Debug` output may.
@@ -37,442 +36,89 @@ const CACHE_MY_SSO: &str = "0ad374308c5a4e22f723adf10145eafad7c4031c.json";
 const CACHE_LEGACY: &str = "40a89917e3175433e361b710a9d43528d7f1890a.json";
 
 // ---------------------------------------------------------------------------
-// Time, without the crate's own formatter.
+// The stub: the test server (`support/server.rs`) playing every AWS endpoint
+// the chain talks to.
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("expected the clock after 1970")
-        .as_secs() as i64
-}
-
-/// `2040-01-02T03:04:05Z` for a Unix time.
-fn rfc3339(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
-/// The Unix time of `YYYY-MM-DDTHH:MM:SSZ` (the fixtures' own format only).
-fn unix_of(text: &str) -> i64 {
-    let n = |a: usize, b: usize| -> i64 {
-        text[a..b]
-            .parse()
-            .unwrap_or_else(|_| panic!("expected a YYYY-MM-DDTHH:MM:SSZ time, found {text:?}"))
-    };
-    days_from_civil(n(0, 4), n(5, 7), n(8, 10)) * 86_400
-        + n(11, 13) * 3600
-        + n(14, 16) * 60
-        + n(17, 19)
-}
-
-fn unix_of_system(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-// ---------------------------------------------------------------------------
-// A temporary directory, removed when dropped.
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "mcp-sigv4-credentials-{}-{}-{nanos}-{tag}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(path.join("home"))
-            .unwrap_or_else(|e| panic!("expected to create {}: {e}", path.display()));
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn str(&self) -> String {
-        self.0
-            .to_str()
-            .expect("expected a UTF-8 temp path")
-            .to_owned()
-    }
-
-    /// Writes `rel` (parents created); `.sh` files are made executable.
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.0.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .unwrap_or_else(|e| panic!("expected to create {}: {e}", parent.display()));
-        }
-        std::fs::write(&path, text)
-            .unwrap_or_else(|e| panic!("expected to write {}: {e}", path.display()));
-        #[cfg(unix)]
-        if rel.ends_with(".sh") {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
-        }
-    }
-
-    fn read(&self, rel: &str) -> Option<String> {
-        std::fs::read_to_string(self.0.join(rel)).ok()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The stub: one std-only HTTP/1.1 server on 127.0.0.1 playing every AWS
-// endpoint the chain talks to. One request per connection (`Connection:
-// close`), reads bounded in size and time, accept loop bounded in count, stops
-// when dropped.
-
-/// A request as the stub saw it.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn form(&self) -> BTreeMap<String, String> {
-        let text = String::from_utf8_lossy(&self.body);
-        text.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-            .collect()
-    }
-
-    /// One line that the cases' `seen` lists match against, e.g.
-    /// `POST / Action=AssumeRole RoleArn=… signed-by=AKID scope=us-east-1/sts token=-`.
-    fn summary(&self) -> String {
-        let mut out = format!("{} {} ", self.method, self.target);
-        let form = self.form();
-        if form.contains_key("Action") {
-            for key in [
-                "Action",
-                "RoleArn",
-                "RoleSessionName",
-                "ExternalId",
-                "WebIdentityToken",
-                "DurationSeconds",
-            ] {
-                if let Some(v) = form.get(key) {
-                    out.push_str(&format!("{key}={v} "));
-                }
-            }
-        }
-        match self.header("authorization") {
-            Some(auth) if auth.starts_with("AWS4-HMAC-SHA256 ") => {
-                let cred = auth
-                    .split("Credential=")
-                    .nth(1)
-                    .and_then(|c| c.split(',').next())
-                    .unwrap_or("");
-                let parts: Vec<&str> = cred.split('/').collect();
-                let (akid, region, service) = match parts.as_slice() {
-                    [a, _, r, s, _] => (*a, *r, *s),
-                    _ => ("?", "?", "?"),
-                };
-                out.push_str(&format!("signed-by={akid} scope={region}/{service} "));
-                out.push_str(&format!(
-                    "token={} ",
-                    self.header("x-amz-security-token").unwrap_or("-")
-                ));
-            }
-            Some(other) => out.push_str(&format!("authorization={other} ")),
-            None if form.contains_key("Action") => out.push_str("unsigned "),
-            None => {}
-        }
-        for (name, label) in [
-            ("x-amz-sso_bearer_token", "bearer"),
-            ("x-aws-ec2-metadata-token", "imds-token"),
-            ("x-aws-ec2-metadata-token-ttl-seconds", "ttl"),
-        ] {
-            if let Some(v) = self.header(name) {
-                out.push_str(&format!("{label}={v} "));
-            }
-        }
-        out
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: body.into(),
-        }
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-}
-
+/// How many STS answers and other answers one stub has given.
 #[derive(Default)]
 struct StubState {
-    seen: Mutex<Vec<Seen>>,
     sts_calls: AtomicU32,
     other_calls: AtomicU32,
 }
 
-struct Stub {
-    addr: SocketAddr,
-    state: Arc<StubState>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// A server on 127.0.0.1 answering as [`aws_stub`], with counters of its own.
+fn start_stub() -> Server {
+    let state = Arc::new(StubState::default());
+    Server::start(move |seen| aws_stub(seen, &state))
 }
 
-const MAX_CONNECTIONS: usize = 10_000;
-const MAX_HEAD: usize = 64 << 10;
-const MAX_BODY: usize = 1 << 20;
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-impl Stub {
-    fn start() -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("expected to bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("expected a local address");
-        let state = Arc::new(StubState::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let state = Arc::clone(&state);
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for _ in 0..MAX_CONNECTIONS {
-                    let Ok((stream, _)) = listener.accept() else {
-                        break;
-                    };
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let state = Arc::clone(&state);
-                    // One thread per connection: an idle pooled connection of
-                    // the client cannot hold up the next request.
-                    std::thread::spawn(move || serve(stream, &state));
-                }
-            })
-        };
-        Stub {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn summaries(&self) -> Vec<String> {
-        self.seen().iter().map(Seen::summary).collect()
-    }
+/// A temporary directory with an empty `home/` (the cases' `HOME`).
+fn case_dir(tag: &str) -> TempDir {
+    let dir = TempDir::new(tag);
+    dir.mkdir("home");
+    dir
 }
 
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// One summary line per request the stub saw, in order.
+fn summaries(stub: &Server) -> Vec<String> {
+    stub.requests().iter().map(summary).collect()
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Seen> {
-    stream.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > MAX_HEAD {
-            return None;
-        }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let target = first.next()?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = buf[head_end + 4..].to_vec();
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        // Bounded: every pass consumes input or reads more, and MAX_BODY ends it.
-        let mut raw = body;
-        let mut out = Vec::new();
-        loop {
-            if let Some(i) = find(&raw, b"\r\n") {
-                let size =
-                    usize::from_str_radix(String::from_utf8_lossy(&raw[..i]).trim(), 16).ok()?;
-                if size == 0 {
-                    break;
-                }
-                if raw.len() >= i + 2 + size + 2 {
-                    out.extend_from_slice(&raw[i + 2..i + 2 + size]);
-                    raw.drain(..i + 2 + size + 2);
-                    continue;
-                }
+/// One line that the cases' `seen` lists match against, e.g.
+/// `POST / Action=AssumeRole RoleArn=… signed-by=AKID scope=us-east-1/sts token=-`.
+fn summary(seen: &Seen) -> String {
+    let mut out = format!("{} {} ", seen.method, seen.target);
+    let form = seen.form();
+    if form.contains_key("Action") {
+        for key in [
+            "Action",
+            "RoleArn",
+            "RoleSessionName",
+            "ExternalId",
+            "WebIdentityToken",
+            "DurationSeconds",
+        ] {
+            if let Some(v) = form.get(key) {
+                out.push_str(&format!("{key}={v} "));
             }
-            if raw.len() + out.len() > MAX_BODY {
-                return None;
-            }
-            let n = stream.read(&mut chunk).ok()?;
-            if n == 0 {
-                return None;
-            }
-            raw.extend_from_slice(&chunk[..n]);
         }
-        body = out;
-    } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        if len > MAX_BODY {
-            return None;
-        }
-        while body.len() < len {
-            let n = stream.read(&mut chunk).ok()?;
-            if n == 0 {
-                return None;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-        body.truncate(len);
     }
-    Some(Seen {
-        method,
-        target,
-        headers,
-        body,
-    })
-}
-
-fn serve(mut stream: TcpStream, state: &StubState) {
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let Some(seen) = read_request(&mut stream) else {
-        return;
-    };
-    let reply = aws_stub(&seen, state);
-    state
-        .seen
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(seen);
-    let mut out = format!("HTTP/1.1 {} Stub\r\n", reply.status);
-    for (n, v) in &reply.headers {
-        out.push_str(&format!("{n}: {v}\r\n"));
+    match seen.header("authorization") {
+        Some(auth) if auth.starts_with("AWS4-HMAC-SHA256 ") => {
+            let cred = auth
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split(',').next())
+                .unwrap_or("");
+            let parts: Vec<&str> = cred.split('/').collect();
+            let (akid, region, service) = match parts.as_slice() {
+                [a, _, r, s, _] => (*a, *r, *s),
+                _ => ("?", "?", "?"),
+            };
+            out.push_str(&format!("signed-by={akid} scope={region}/{service} "));
+            out.push_str(&format!(
+                "token={} ",
+                seen.header("x-amz-security-token").unwrap_or("-")
+            ));
+        }
+        Some(other) => out.push_str(&format!("authorization={other} ")),
+        None if form.contains_key("Action") => out.push_str("unsigned "),
+        None => {}
     }
-    out.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        reply.body.len()
-    ));
-    let _ = stream.write_all(out.as_bytes());
-    let _ = stream.write_all(&reply.body);
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    for (name, label) in [
+        ("x-amz-sso_bearer_token", "bearer"),
+        ("x-aws-ec2-metadata-token", "imds-token"),
+        ("x-aws-ec2-metadata-token-ttl-seconds", "ttl"),
+    ] {
+        if let Some(v) = seen.header(name) {
+            out.push_str(&format!("{label}={v} "));
+        }
+    }
+    out
 }
 
 fn sts_error(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
-    Reply::new(
+    Reply::body(
         status,
         "text/xml",
         format!(
@@ -531,7 +177,7 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
         } else {
             ""
         };
-        return Reply::new(
+        return Reply::body(
             200,
             "text/xml",
             format!(
@@ -552,7 +198,7 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
         ("GET", "/federation/credentials") => {
             let bearer = seen.header("x-amz-sso_bearer_token").unwrap_or("");
             if !bearer.starts_with("good-") {
-                return Reply::new(
+                return Reply::body(
                     401,
                     "application/json",
                     r#"{"message":"Session token not found or invalid"}"#,
@@ -560,7 +206,7 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
                 .header("x-amzn-errortype", "UnauthorizedException")
                 .header("x-amzn-requestid", "req-sso-401");
             }
-            Reply::new(
+            Reply::body(
                 200,
                 "application/json",
                 format!(
@@ -574,28 +220,28 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
                 serde_json::from_slice(&seen.body).unwrap_or(serde_json::Value::Null);
             if body["grantType"] == "refresh_token" && body["refreshToken"] == "good-refresh-S3CR3T"
             {
-                Reply::new(
+                Reply::body(
                     200,
                     "application/json",
                     r#"{"accessToken":"good-S3CR3T-refreshed","expiresIn":28800,"tokenType":"Bearer"}"#,
                 )
             } else {
-                Reply::new(400, "application/json", r#"{"error":"invalid_grant"}"#)
+                Reply::body(400, "application/json", r#"{"error":"invalid_grant"}"#)
                     .header("x-amzn-errortype", "InvalidGrantException")
             }
         }
         ("PUT", "/latest/api/token") => match seen.header("x-aws-ec2-metadata-token-ttl-seconds") {
-            Some(ttl) => Reply::new(200, "text/plain", "imds-tok-S3CR3T")
+            Some(ttl) => Reply::body(200, "text/plain", "imds-tok-S3CR3T")
                 .header("x-aws-ec2-metadata-token-ttl-seconds", ttl),
-            None => Reply::new(400, "text/plain", "missing ttl"),
+            None => Reply::body(400, "text/plain", "missing ttl"),
         },
         ("GET", p) if p.starts_with("/latest/meta-data/iam/security-credentials/") => {
             if seen.header("x-aws-ec2-metadata-token") != Some("imds-tok-S3CR3T") {
-                return Reply::new(401, "text/plain", "");
+                return Reply::body(401, "text/plain", "");
             }
             match &p["/latest/meta-data/iam/security-credentials/".len()..] {
-                "" => Reply::new(200, "text/plain", "MyRole"),
-                "MyRole" => Reply::new(
+                "" => Reply::body(200, "text/plain", "MyRole"),
+                "MyRole" => Reply::body(
                     200,
                     "application/json",
                     format!(
@@ -604,19 +250,19 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
                         rfc3339(now + 6 * 3600)
                     ),
                 ),
-                _ => Reply::new(404, "text/plain", ""),
+                _ => Reply::body(404, "text/plain", ""),
             }
         }
         ("GET", "/creds") => {
             let auth = seen.header("authorization").unwrap_or("");
             if !matches!(auth, "ctr-token-S3CR3T" | "ctr-file-token-S3CR3T") {
-                return Reply::new(
+                return Reply::body(
                     403,
                     "application/json",
                     r#"{"code":"AccessDenied","message":"the authorization token is not valid"}"#,
                 );
             }
-            Reply::new(
+            Reply::body(
                 200,
                 "application/json",
                 format!(
@@ -625,7 +271,7 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
                 ),
             )
         }
-        _ => Reply::new(404, "text/plain", "no such stub route"),
+        _ => Reply::body(404, "text/plain", "no such stub route"),
     }
 }
 
@@ -654,7 +300,7 @@ enum Expect {
 /// What an `after` check gets.
 struct Run<'a> {
     dir: &'a TempDir,
-    stub: &'a Stub,
+    stub: &'a Server,
     resolver: &'a Resolver,
 }
 
@@ -1066,7 +712,7 @@ const CASES: &[Case] = &[
             if v["accessToken"] != "good-S3CR3T-refreshed" || v["somethingNew"] != 42 {
                 return Err("expected the new token written back with unknown fields kept".into());
             }
-            let body: serde_json::Value = serde_json::from_slice(&run.stub.seen()[0].body)
+            let body: serde_json::Value = serde_json::from_slice(&run.stub.requests()[0].body)
                 .map_err(|e| format!("expected a JSON OIDC body: {e}"))?;
             (body["clientId"] == "client-id-1" && body["clientSecret"] == "client-S3CR3T")
                 .then_some(())
@@ -1362,7 +1008,7 @@ const CASES: &[Case] = &[
         after: Some(|run| {
             run.dir.write("token.jwt", "jwt-S3CR3T-two\n");
             let again = run.resolver.resolve().map_err(|e| e.to_string())?;
-            let last = run.stub.summaries().pop().unwrap_or_default();
+            let last = summaries(run.stub).pop().unwrap_or_default();
             if !last.contains("WebIdentityToken=jwt-S3CR3T-two ") {
                 return Err(format!("expected the rotated token sent, found {last}"));
             }
@@ -1577,26 +1223,26 @@ fn expiry_within(run: &Run<'_>, lo: i64, hi: i64) -> Result<(), String> {
     }
 }
 
-fn fill(text: &str, dir: &TempDir, stub: &Stub) -> String {
+fn fill(text: &str, dir: &TempDir, stub: &Server) -> String {
     let now = unix_now();
     text.replace("{dir}", &dir.str())
-        .replace("{stub}", &stub.url())
+        .replace("{stub}", &stub.base())
         .replace("{future}", &rfc3339(now + 8 * 3600))
         .replace("{soon}", &rfc3339(now + 120))
         .replace("{past}", &rfc3339(now - 3600))
 }
 
 /// The environment every case starts from.
-fn base_env(dir: &TempDir, stub: &Stub) -> BTreeMap<String, String> {
+fn base_env(dir: &TempDir, stub: &Server) -> BTreeMap<String, String> {
     let d = dir.str();
     [
         ("HOME", format!("{d}/home")),
         ("AWS_CONFIG_FILE", format!("{d}/config")),
         ("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/credentials")),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_ENDPOINT_URL_STS", stub.url()),
-        ("AWS_ENDPOINT_URL_SSO", stub.url()),
-        ("AWS_ENDPOINT_URL_SSO_OIDC", stub.url()),
+        ("AWS_ENDPOINT_URL_STS", stub.base()),
+        ("AWS_ENDPOINT_URL_SSO", stub.base()),
+        ("AWS_ENDPOINT_URL_SSO_OIDC", stub.base()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -1608,7 +1254,7 @@ fn match_seen(
     summaries: &[String],
     expected: &[&[&str]],
     dir: &TempDir,
-    stub: &Stub,
+    stub: &Server,
 ) -> Result<(), String> {
     let mut from = 0;
     for want in expected {
@@ -1631,8 +1277,8 @@ fn match_seen(
 
 fn run_case(case: &Case) -> Vec<String> {
     let mut failures = Vec::new();
-    let dir = TempDir::new("case");
-    let stub = Stub::start();
+    let dir = case_dir("case");
+    let stub = start_stub();
     if !case.config.is_empty() {
         dir.write("config", &fill(case.config, &dir, &stub));
     }
@@ -1736,7 +1382,7 @@ fn run_case(case: &Case) -> Vec<String> {
             }
         }
     }
-    let summaries = stub.summaries();
+    let summaries = summaries(&stub);
     if let Err(why) = match_seen(&summaries, case.seen, &dir, &stub) {
         failures.push(why);
     }
@@ -1825,7 +1471,7 @@ fn runs(dir: &TempDir) -> u32 {
         .unwrap_or(0)
 }
 
-fn provider(dir: &TempDir, stub: &Stub, profile: &str) -> CredentialsProvider {
+fn provider(dir: &TempDir, stub: &Server, profile: &str) -> CredentialsProvider {
     let mut env = base_env(dir, stub);
     env.insert("AWS_PROFILE".into(), profile.into());
     CredentialsProvider::new(Resolver::new(Env::from_pairs(env), None))
@@ -1833,8 +1479,8 @@ fn provider(dir: &TempDir, stub: &Stub, profile: &str) -> CredentialsProvider {
 
 #[test]
 fn provider_returns_the_same_arc_while_fresh() {
-    let dir = TempDir::new("fresh");
-    let stub = Stub::start();
+    let dir = case_dir("fresh");
+    let stub = start_stub();
     dir.write("credentials", STATIC_DEV);
     let p = provider(&dir, &stub, "dev");
     let first = p.credentials().expect("expected static keys");
@@ -1850,8 +1496,8 @@ fn provider_returns_the_same_arc_while_fresh() {
 
 #[test]
 fn provider_picks_up_a_profile_file_rewritten_on_disk() {
-    let dir = TempDir::new("rewrite");
-    let stub = Stub::start();
+    let dir = case_dir("rewrite");
+    let stub = start_stub();
     dir.write("credentials", STATIC_DEV);
     let p = provider(&dir, &stub, "dev");
     let first = p.credentials().expect("expected static keys");
@@ -1878,8 +1524,8 @@ fn provider_picks_up_a_profile_file_rewritten_on_disk() {
 
 #[test]
 fn provider_renews_in_the_background_inside_five_minutes() {
-    let dir = TempDir::new("background");
-    let stub = Stub::start();
+    let dir = case_dir("background");
+    let stub = start_stub();
     // Four minutes left: inside the 5-minute window, outside the last minute.
     counting_process(&dir, "2", Some(unix_now() + 240));
     let p = provider(&dir, &stub, "proc");
@@ -1930,8 +1576,8 @@ fn provider_renews_in_the_background_inside_five_minutes() {
 
 #[test]
 fn provider_waits_inside_the_last_minute() {
-    let dir = TempDir::new("mandatory");
-    let stub = Stub::start();
+    let dir = case_dir("mandatory");
+    let stub = start_stub();
     // 30 s left: inside the last minute, so a request waits for new ones.
     counting_process(&dir, "0.4", Some(unix_now() + 30));
     let p = provider(&dir, &stub, "proc");
@@ -1954,8 +1600,8 @@ fn provider_waits_inside_the_last_minute() {
 
 #[test]
 fn provider_invalidate_forces_a_new_resolution() {
-    let dir = TempDir::new("invalidate");
-    let stub = Stub::start();
+    let dir = case_dir("invalidate");
+    let stub = start_stub();
     counting_process(&dir, "0", None);
     let p = provider(&dir, &stub, "proc");
     let first = p.credentials().expect("expected the first run");
@@ -1983,8 +1629,8 @@ fn provider_invalidate_forces_a_new_resolution() {
 
 #[test]
 fn provider_picks_up_aws_sso_login_after_an_error() {
-    let dir = TempDir::new("sso-login");
-    let stub = Stub::start();
+    let dir = case_dir("sso-login");
+    let stub = start_stub();
     dir.write("config", SSO_CONFIG);
     let p = provider(&dir, &stub, "dev");
     let e = p.credentials().expect_err("expected no token yet");
@@ -2021,7 +1667,7 @@ fn provider_picks_up_aws_sso_login_after_an_error() {
         "expected SSO credentials, found {}",
         c.source()
     );
-    let summaries = stub.summaries();
+    let summaries = summaries(&stub);
     assert!(
         summaries
             .iter()
@@ -2032,8 +1678,8 @@ fn provider_picks_up_aws_sso_login_after_an_error() {
 
 #[test]
 fn provider_holds_an_error_for_two_seconds() {
-    let dir = TempDir::new("hold");
-    let stub = Stub::start();
+    let dir = case_dir("hold");
+    let stub = start_stub();
     counting_process(&dir, "0", None);
     dir.write("fail", "");
     let p = provider(&dir, &stub, "proc");
@@ -2068,8 +1714,8 @@ fn provider_holds_an_error_for_two_seconds() {
 
 #[test]
 fn provider_keeps_valid_credentials_while_an_edit_breaks_the_config_file() {
-    let dir = TempDir::new("broken-edit");
-    let stub = Stub::start();
+    let dir = case_dir("broken-edit");
+    let stub = start_stub();
     dir.write("credentials", STATIC_DEV);
     dir.write("config", "[profile other]\nregion = us-east-1\n");
     let p = provider(&dir, &stub, "dev");

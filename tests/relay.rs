@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    INITIALIZE, INITIALIZED, LEGACY_VERSION, Proxy, Reply, SESSION_ID, Seen, Upstream, flag,
+    INITIALIZE, INITIALIZED, LEGACY_VERSION, Proxy, Reply, SESSION_ID, Seen, Server, flag,
     modern_request, rpc_result, sse_event, standard_reply,
 };
 
@@ -45,7 +45,7 @@ fn progress(token: &str, n: u64) -> String {
 
 #[test]
 fn input_errors_are_answered_and_the_proxy_keeps_working() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(&up.url(), &[]);
 
     p.send("this is not json");
@@ -82,7 +82,7 @@ fn input_errors_are_answered_and_the_proxy_keeps_working() {
 
 #[test]
 fn a_duplicate_request_id_in_flight_is_refused_and_the_first_answered_once() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::sse()
                 .sleep(800)
@@ -124,7 +124,7 @@ fn a_duplicate_request_id_in_flight_is_refused_and_the_first_answered_once() {
 #[test]
 fn a_pretty_printed_json_answer_arrives_as_one_compact_line_byte_for_byte() {
     let pretty = "{\r\n  \"jsonrpc\" : \"2.0\",\n  \"id\" : 3,\n  \"result\" : {\n    \"zeta\" : 1.50e3,\n\t\"alpha\" : \"tab\\there \\u00e9 \\\"q\\\" \\\\ \\/ two  spaces\",\n    \"list\" : [ 1, -0.0, 2E-7, { \"k\" : null } ],\n    \"big\" : 123456789012345678901234567890,\n    \"empty\" : { }\n  }\n}\n";
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if s.is_rpc("resources/read") {
             return Reply::json(200, pretty);
         }
@@ -143,7 +143,7 @@ fn a_pretty_printed_json_answer_arrives_as_one_compact_line_byte_for_byte() {
 
 #[test]
 fn an_sse_answer_forwards_only_real_messages_and_a_reply_to_a_server_request_is_posted() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::sse()
                 .raw(": keep-alive comment\n\n")
@@ -201,7 +201,7 @@ fn an_sse_answer_forwards_only_real_messages_and_a_reply_to_a_server_request_is_
 fn a_response_sent_twice_reaches_stdout_once() {
     let (called, called_cond) = flag();
     let (deleted, deleted_cond) = flag();
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if s.is_rpc("tools/call") {
             called.store(true, Ordering::Release);
             let r = rpc_result(&id_of(s), json!({"n": 1}));
@@ -238,7 +238,7 @@ fn a_response_sent_twice_reaches_stdout_once() {
 /// the connection) after a notification, without the response and without an
 /// event id to resume from.
 fn stream_ends_without_the_response(close_delimited: bool) {
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if s.is_rpc("tools/call") {
             let r = Reply::sse();
             let r = if close_delimited {
@@ -284,7 +284,7 @@ fn a_close_delimited_sse_stream_ending_without_the_response_gives_an_error_for_t
 
 #[test]
 fn a_403_access_denied_carries_status_type_request_id_and_hint() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::json(
                 403,
@@ -333,7 +333,7 @@ fn a_403_access_denied_carries_status_type_request_id_and_hint() {
 
 #[test]
 fn a_401_hints_at_oauth() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::status(401).header(
                 "www-authenticate",
@@ -357,7 +357,7 @@ fn a_401_hints_at_oauth() {
 
 #[test]
 fn a_400_json_rpc_error_with_null_id_is_forwarded_with_the_requests_id() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::json(
                 400,
@@ -380,7 +380,7 @@ fn a_400_json_rpc_error_with_null_id_is_forwarded_with_the_requests_id() {
 
 #[test]
 fn a_400_json_rpc_error_with_id_server_error_is_forwarded_with_the_requests_id() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/list") {
             return Reply::json(
                 400,
@@ -407,7 +407,7 @@ fn a_400_json_rpc_error_with_id_server_error_is_forwarded_with_the_requests_id()
 
 #[test]
 fn the_session_id_and_protocol_version_from_initialize_go_on_every_later_request() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(&up.url(), &[]);
     let init = p.handshake();
     assert_eq!(init["result"]["protocolVersion"], LEGACY_VERSION);
@@ -476,7 +476,7 @@ fn a_404_for_the_session_replays_initialize_and_resends_the_request_once() {
     let minted = Arc::new(AtomicUsize::new(0));
     let up = {
         let current = Arc::clone(&current);
-        Upstream::start(move |s| {
+        Server::start(move |s| {
             if s.is_rpc("initialize") {
                 return new_session(s, &minted, &current, 0);
             }
@@ -543,7 +543,7 @@ fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answere
     let minted = Arc::new(AtomicUsize::new(0));
     let up = {
         let current = Arc::clone(&current);
-        Upstream::start(move |s| {
+        Server::start(move |s| {
             if s.is_rpc("initialize") {
                 // A slow new session: requests keep arriving meanwhile.
                 return new_session(s, &minted, &current, 400);
@@ -621,7 +621,7 @@ fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answere
 #[test]
 fn a_json_rpc_error_answering_a_notification_does_not_reach_the_client() {
     for status in [400, 200] {
-        let up = Upstream::start(move |s| {
+        let up = Server::start(move |s| {
             if s.is_rpc("notifications/roots/list_changed") {
                 return Reply::json(
                     status,
@@ -647,7 +647,7 @@ fn a_late_answer_from_an_ended_session_does_not_bring_its_id_back() {
     let minted = Arc::new(AtomicUsize::new(0));
     let up = {
         let current = Arc::clone(&current);
-        Upstream::start(move |s| {
+        Server::start(move |s| {
             if s.is_rpc("initialize") {
                 return new_session(s, &minted, &current, 0);
             }
@@ -695,7 +695,7 @@ fn a_late_answer_from_an_ended_session_does_not_bring_its_id_back() {
 
 #[test]
 fn stdin_eof_sends_a_signed_delete_with_the_session_id_and_exits_0() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(&up.url(), &[]);
     p.handshake();
     p.assert_ping(2);
@@ -713,9 +713,9 @@ fn stdin_eof_sends_a_signed_delete_with_the_session_id_and_exits_0() {
 
 /// A server that answers the first `failures` POSTs of `method` with `first`,
 /// then normally.
-fn failing_first(method: &'static str, failures: usize, first: fn() -> Reply) -> Upstream {
+fn failing_first(method: &'static str, failures: usize, first: fn() -> Reply) -> Server {
     let seen = AtomicUsize::new(0);
-    Upstream::start(move |s| {
+    Server::start(move |s| {
         if s.is_rpc(method) && seen.fetch_add(1, Ordering::AcqRel) < failures {
             return first();
         }
@@ -839,7 +839,7 @@ fn an_unreachable_endpoint_gives_cannot_reach_and_the_proxy_keeps_running() {
 
 #[test]
 fn a_silent_tool_call_times_out_and_is_cancelled_upstream() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::sse().hold(4000);
         }
@@ -867,7 +867,7 @@ fn a_silent_tool_call_times_out_and_is_cancelled_upstream() {
 
 #[test]
 fn a_tool_call_without_an_answer_head_times_out_and_is_cancelled_upstream() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::silent(4000);
         }
@@ -888,7 +888,7 @@ fn a_tool_call_without_an_answer_head_times_out_and_is_cancelled_upstream() {
 
 #[test]
 fn progress_notifications_restart_the_tool_timeout() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             let mut r = Reply::sse();
             for n in 1..=7 {
@@ -924,7 +924,7 @@ fn progress_notifications_restart_the_tool_timeout() {
 
 #[test]
 fn a_client_cancel_of_a_legacy_request_is_posted_and_gets_no_error_of_ours() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             // Silent, then the stream ends without a response.
             return Reply::sse().hold(1500);
@@ -953,7 +953,7 @@ fn a_client_cancel_of_a_legacy_request_is_posted_and_gets_no_error_of_ours() {
 #[test]
 fn the_get_stream_opens_after_initialized_and_its_messages_reach_stdout() {
     let (deleted, deleted_cond) = flag();
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if s.method == "GET" {
             return Reply::sse()
                 .raw("id: g-1\ndata:\n\n")
@@ -996,7 +996,7 @@ fn the_get_stream_opens_after_initialized_and_its_messages_reach_stdout() {
 
 #[test]
 fn a_405_to_the_get_stream_is_not_retried() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(&up.url(), &[]);
     p.handshake();
     up.wait_for(ms(3000), |s| s.method == "GET")
@@ -1009,7 +1009,7 @@ fn a_405_to_the_get_stream_is_not_retried() {
 
 #[test]
 fn a_broken_post_stream_is_resumed_with_last_event_id() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::sse()
                 .raw(&format!(
@@ -1058,7 +1058,7 @@ fn a_broken_post_stream_is_resumed_with_last_event_id() {
 
 #[test]
 fn a_batch_goes_out_as_one_post_and_its_array_answer_as_one_line() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.method == "POST" && s.json().is_some_and(|v| v.is_array()) {
             return Reply::json(
                 200,
@@ -1088,7 +1088,7 @@ fn a_batch_goes_out_as_one_post_and_its_array_answer_as_one_line() {
 
 #[test]
 fn modern_requests_carry_version_method_and_name_headers() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         let id = id_of(s);
         Reply::result(&id, json!({"resultType": "complete"}))
     });
@@ -1162,7 +1162,7 @@ fn modern_tools_call_carries_mcp_param_headers_and_invalid_tools_are_dropped() {
     ], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"});
     let up = {
         let list = list.clone();
-        Upstream::start(move |s| {
+        Server::start(move |s| {
             let id = id_of(s);
             if s.is_rpc("tools/list") {
                 return Reply::result(&id, list.clone());
@@ -1225,7 +1225,7 @@ fn modern_tools_call_carries_mcp_param_headers_and_invalid_tools_are_dropped() {
 
 #[test]
 fn modern_server_discover_refused_with_id_server_error_gets_the_clients_id() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("server/discover") {
             return Reply::json(
                 400,
@@ -1248,7 +1248,7 @@ fn modern_server_discover_refused_with_id_server_error_gets_the_clients_id() {
 }
 
 fn modern_cancel(keep_alive: bool) {
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if s.is_rpc("tools/call") {
             let mut r = Reply::sse();
             if keep_alive {
@@ -1283,7 +1283,7 @@ fn modern_cancel(keep_alive: bool) {
 
 #[test]
 fn modern_cancel_arriving_after_the_answer_is_not_posted() {
-    let up = Upstream::start(|s| match s.rpc_id() {
+    let up = Server::start(|s| match s.rpc_id() {
         Some(id) => Reply::result(&id, json!({"resultType": "complete", "content": []})),
         None => Reply::accepted(),
     });
@@ -1308,7 +1308,7 @@ fn modern_cancel_arriving_after_the_answer_is_not_posted() {
 
 #[test]
 fn a_late_cancel_is_posted_again_once_the_client_initializes() {
-    let up = Upstream::start(|s| match s.rpc_id() {
+    let up = Server::start(|s| match s.rpc_id() {
         Some(_) if s.is_rpc("initialize") || s.is_rpc("ping") => standard_reply(s),
         Some(id) => Reply::result(&id, json!({"resultType": "complete"})),
         None => Reply::accepted(),
@@ -1347,9 +1347,9 @@ fn modern_cancel_closes_a_silent_stream_and_is_not_posted() {
 /// A server with tools `ro` (read-only), `rw` (not) and `plain` (no
 /// annotations). Once the test raises `changed`, the two swap roles, and the
 /// next tools/call stream announces it with `notifications/tools/list_changed`.
-fn tools_server(changed: Arc<AtomicBool>) -> Upstream {
+fn tools_server(changed: Arc<AtomicBool>) -> Server {
     let announced = AtomicBool::new(false);
-    Upstream::start(move |s| {
+    Server::start(move |s| {
         let id = id_of(s);
         let now = changed.load(Ordering::Acquire);
         if s.is_rpc("tools/list") {
@@ -1386,7 +1386,7 @@ fn tool_names(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn called(up: &Upstream) -> Vec<String> {
+fn called(up: &Server) -> Vec<String> {
     up.rpc("tools/call")
         .iter()
         .map(|s| {
@@ -1481,7 +1481,7 @@ fn read_only_follows_the_new_list_after_list_changed() {
 
 #[test]
 fn extra_headers_reach_the_server_and_are_signed() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(
         &up.url(),
         &["--header", "X-Tenant=acme", "--headers", "A=1,B=2"],
@@ -1512,7 +1512,7 @@ fn extra_headers_reach_the_server_and_are_signed() {
 
 #[test]
 fn metadata_is_added_to_requests_but_not_to_notifications_or_responses() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::start(
         &up.url(),
         &["--metadata", "team=core", "--metadata", "env=test"],
@@ -1544,7 +1544,7 @@ fn metadata_is_added_to_requests_but_not_to_notifications_or_responses() {
 
 #[test]
 fn rewritten_messages_keep_their_number_spelling() {
-    let up = Upstream::start(|s| {
+    let up = Server::start(|s| {
         if s.is_rpc("tools/list") {
             return Reply::json(
                 200,
@@ -1587,7 +1587,7 @@ fn rewritten_messages_keep_their_number_spelling() {
 const RUNTIME_SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
 fn agentcore_run(args: &[&str]) -> Vec<String> {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let url = format!("{}/runtimes/x/invocations", up.base());
     let mut p = Proxy::builder(&url)
         .service("bedrock-agentcore")
@@ -1637,7 +1637,7 @@ fn agentcore_runtime_session_request_gives_each_request_its_own_id() {
 
 #[test]
 fn a_closed_stdout_ends_the_proxy_with_status_0_and_no_panic() {
-    let up = Upstream::standard();
+    let up = Server::standard();
     let mut p = Proxy::builder(&up.url()).no_stdout_reader().start();
     drop(p.take_stdout());
     p.send(INITIALIZE);
@@ -1659,7 +1659,7 @@ fn a_closed_stdout_ends_the_proxy_with_status_0_and_no_panic() {
 /// not ending it on DELETE), and checks the proxy still DELETEs the session
 /// and exits 0 promptly.
 fn eof_with_open_streams(hold_get: bool, hold_call: bool) {
-    let up = Upstream::start(move |s| {
+    let up = Server::start(move |s| {
         if (hold_get && s.method == "GET") || (hold_call && s.is_rpc("tools/call")) {
             return Reply::sse().raw(": open\n\n").hold(20_000);
         }
@@ -1708,7 +1708,7 @@ fn debug_logs_hold_no_secrets() {
     let expired = Arc::new(AtomicBool::new(false));
     let up = {
         let expired = Arc::clone(&expired);
-        Upstream::start(move |s| {
+        Server::start(move |s| {
             if s.is_rpc("tools/call") {
                 if expired.swap(false, Ordering::AcqRel) {
                     return Reply::body(404, "text/plain", "no such session");

@@ -46,9 +46,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+// `Server` here is the soak's own upstream state; the test server plays it.
 use support::{
-    INITIALIZE, INITIALIZED, LEGACY_VERSION, Proxy, Reply, Seen, Upstream, rpc_error, rpc_result,
-    sse_event,
+    INITIALIZE, INITIALIZED, LEGACY_VERSION, Proxy, Reply, Seen, Server as Upstream, rpc_error,
+    rpc_result, sse_event,
 };
 
 /// Requests in flight at most.

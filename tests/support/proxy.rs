@@ -1,0 +1,336 @@
+//! The proxy under test: the built `mcp-sigv4` binary, driven over stdio.
+//!
+//! Owns: [`Proxy`], the binary started with environment credentials ([`AKID`],
+//! [`SECRET_KEY`], [`SESSION_TOKEN`]) and nothing else from the caller's
+//! environment, with stdin written line by line and stdout read through a
+//! channel with timeouts; and [`assert_clean_stderr`], no panic and no secret in
+//! what it logged.
+//! Refuses: waiting without a bound. Every wait has a deadline, and the proxy is
+//! killed when dropped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::fixtures::TempDir;
+use super::mcp::{INITIALIZE, INITIALIZED, SESSION_ID};
+use super::server::POLL;
+
+/// The access key id the proxy signs with.
+pub const AKID: &str = "AKIAIOSFODNN7RELAYXX";
+/// The secret key: must never appear on stderr.
+pub const SECRET_KEY: &str = "relayTestSecretKey/K7MDENG+bPxRfiCYzz9Q";
+/// The session token: must never appear on stderr.
+pub const SESSION_TOKEN: &str = "RelayTestSessionToken/IQoJb3JpZ2luX2VjEJr+secret==";
+
+/// How long a test waits for one stdout line before it fails.
+pub const LINE_WAIT: Duration = Duration::from_secs(5);
+
+/// How to start the proxy.
+pub struct ProxyBuilder {
+    url: String,
+    args: Vec<String>,
+    service: String,
+    session_token: bool,
+    read_stdout: bool,
+}
+
+impl ProxyBuilder {
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Signs for `service` instead of `svc`.
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = service.to_owned();
+        self
+    }
+
+    /// Leaves `AWS_SESSION_TOKEN` unset.
+    pub fn without_session_token(mut self) -> Self {
+        self.session_token = false;
+        self
+    }
+
+    /// Does not read stdout: the test takes it with [`Proxy::take_stdout`].
+    pub fn no_stdout_reader(mut self) -> Self {
+        self.read_stdout = false;
+        self
+    }
+
+    /// Starts the proxy.
+    pub fn start(self) -> Proxy {
+        let home = TempDir::new("proxy-home");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"));
+        cmd.arg(&self.url)
+            .args(["--service", &self.service, "--region", "us-east-1"])
+            .args(["--log-level", "debug"])
+            .args(&self.args)
+            // Nothing from the caller's environment: no AWS_PROFILE, AWS_CONFIG_FILE,
+            // AWS_REGION, HTTP(S)_PROXY or ALL_PROXY can change what is tested.
+            .env_clear()
+            .env("HOME", home.path())
+            .env("AWS_ACCESS_KEY_ID", AKID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.session_token {
+            cmd.env("AWS_SESSION_TOKEN", SESSION_TOKEN);
+        }
+        let mut child = cmd.spawn().expect("starting mcp-sigv4");
+        let stdin = child.stdin.take();
+        let stderr_pipe = child.stderr.take().expect("stderr pipe");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr_thread = {
+            let stderr = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                let mut r = stderr_pipe;
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    stderr.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        let (tx, lines) = channel();
+        let mut stdout = child.stdout.take();
+        let stdout_thread = if self.read_stdout {
+            let pipe = stdout.take().expect("stdout pipe");
+            Some(std::thread::spawn(move || {
+                let mut r = BufReader::new(pipe);
+                loop {
+                    let mut line = Vec::new();
+                    match r.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            if line.last() == Some(&b'\n') {
+                                line.pop();
+                            }
+                            let text = String::from_utf8_lossy(&line).into_owned();
+                            if tx.send(text).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }))
+        } else {
+            drop(tx);
+            None
+        };
+        Proxy {
+            child,
+            stdin,
+            stdout,
+            lines,
+            stderr,
+            threads: [Some(stderr_thread), stdout_thread],
+            started: Instant::now(),
+            _home: home,
+        }
+    }
+}
+
+/// The running `mcp-sigv4`; killed when dropped.
+pub struct Proxy {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    threads: [Option<JoinHandle<()>>; 2],
+    started: Instant,
+    _home: TempDir,
+}
+
+impl Proxy {
+    /// A builder for `mcp-sigv4 <url> --service svc --region us-east-1 --log-level debug`.
+    pub fn builder(url: &str) -> ProxyBuilder {
+        ProxyBuilder {
+            url: url.to_owned(),
+            args: Vec::new(),
+            service: "svc".to_owned(),
+            session_token: true,
+            read_stdout: true,
+        }
+    }
+
+    /// Starts the proxy for `url` with `args` added.
+    pub fn start(url: &str, args: &[&str]) -> Self {
+        Proxy::builder(url).args(args).start()
+    }
+
+    /// Writes one line (a `\n` is added).
+    pub fn send(&mut self, line: &str) {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.send_raw(&bytes);
+    }
+
+    /// Writes raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin
+            .write_all(bytes)
+            .expect("writing to the proxy's stdin");
+        stdin.flush().expect("flushing the proxy's stdin");
+    }
+
+    /// Writes `value` as one compact line.
+    pub fn send_json(&mut self, value: &Value) {
+        self.send(&value.to_string());
+    }
+
+    /// The next stdout line, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// The next stdout line; fails the test (with the proxy's stderr) after
+    /// [`LINE_WAIT`].
+    pub fn recv(&self) -> String {
+        self.recv_timeout(LINE_WAIT).unwrap_or_else(|| {
+            panic!(
+                "no stdout line within {LINE_WAIT:?}; stderr:\n{}",
+                self.stderr()
+            )
+        })
+    }
+
+    /// The next stdout line as JSON.
+    pub fn recv_json(&self) -> Value {
+        let line = self.recv();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line {line:?}: {e}"))
+    }
+
+    /// Panics if a stdout line arrives within `d`.
+    pub fn expect_silence(&self, d: Duration) {
+        if let Some(l) = self.recv_timeout(d) {
+            panic!("expected no stdout line, got {l}");
+        }
+    }
+
+    /// Sends a `ping` with `id` and asserts that the next line is its answer.
+    pub fn assert_ping(&mut self, id: i64) {
+        self.send(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#));
+        let v = self.recv_json();
+        assert_eq!(v["id"], json!(id), "expected the ping's answer, got {v}");
+        assert!(v.get("result").is_some(), "ping answer: {v}");
+    }
+
+    /// The `initialize` handshake with a [`standard_reply`]-like server:
+    /// `initialize` (id 1), its answer, `notifications/initialized`.
+    pub fn handshake(&mut self) -> Value {
+        self.send(INITIALIZE);
+        let v = self.recv_json();
+        assert_eq!(v["id"], json!(1), "initialize answer: {v}");
+        self.send(INITIALIZED);
+        v
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Takes stdout (when started with [`ProxyBuilder::no_stdout_reader`]).
+    pub fn take_stdout(&mut self) -> ChildStdout {
+        self.stdout.take().expect("stdout is read by the harness")
+    }
+
+    /// Closes stdin (end of input for the proxy).
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process id (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How long ago the proxy was started.
+    pub fn age(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Closes stdin, waits for a clean exit (status 0 within 8 s), and checks
+    /// stderr for panics and secrets; returns stderr.
+    pub fn finish(mut self) -> String {
+        self.close_stdin();
+        let status = self.wait_exit(Duration::from_secs(8));
+        let stderr_done = Instant::now() + Duration::from_secs(2);
+        if let Some(t) = self.threads[0].take() {
+            while !t.is_finished() && Instant::now() < stderr_done {
+                std::thread::sleep(POLL);
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        let stderr = self.stderr();
+        let status = status.unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{stderr}"));
+        assert_eq!(status.code(), Some(0), "exit status; stderr:\n{stderr}");
+        assert_clean_stderr(&stderr);
+        stderr
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            std::thread::sleep(POLL);
+            eprintln!("--- mcp-sigv4 stderr ---\n{}--- end ---", self.stderr());
+        }
+        for t in self.threads.iter_mut() {
+            if let Some(t) = t.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Panics if `stderr` shows a panic or a secret: the secret key, the session
+/// token, or the whole session id.
+pub fn assert_clean_stderr(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "a panic on stderr:\n{stderr}");
+    for (what, secret) in [
+        ("the secret access key", SECRET_KEY),
+        ("the session token", SESSION_TOKEN),
+        ("the MCP session id", SESSION_ID),
+    ] {
+        assert!(!stderr.contains(secret), "{what} on stderr:\n{stderr}");
+    }
+}
