@@ -4,9 +4,11 @@
 //! Owns: the chain cases as data ([`CASES`]: environment + config text +
 //! credentials text + extra files, against one stub that plays STS, the IAM
 //! Identity Center portal and OIDC, EC2 IMDSv2 and a container credentials
-//! endpoint → the expected `source()`/key/token/expiry or the expected error
-//! text, and the requests the stub must have seen, in order), run by one runner
-//! that reports every failing case; and the [`CredentialsProvider`] behaviour
+//! endpoint (the test server of `support/`) → the expected
+//! `source()`/key/token/expiry or the expected error text, and the requests the
+//! stub must have seen, in order, each signed STS request's signature
+//! recomputed independently with the secret the case handed out), run by one
+//! runner that reports every failing case; and the [`CredentialsProvider`] behaviour
 //! over time (same `Arc` while fresh, rewritten files, background renewal inside
 //! five minutes, waiting inside the last minute, `invalidate`, errors held 2 s).
 //! Refuses: reaching beyond loopback. The environment is always a fixed map
@@ -24,7 +26,10 @@ use std::time::{Duration, Instant};
 
 use mcp_sigv4::credentials::chain::RoleOnTop;
 use mcp_sigv4::credentials::{Credentials, CredentialsProvider, Env, Resolver};
-use support::{Reply, Seen, Server, TempDir, rfc3339, unix_now, unix_of, unix_of_system};
+use support::{
+    Authorization, Reply, Seen, Server, SignedBy, TempDir, rfc3339, unix_now, unix_of,
+    unix_of_system,
+};
 
 /// Every secret, token and password in the fixtures contains this; no error
 /// message or `Debug` output may.
@@ -1275,6 +1280,90 @@ fn match_seen(
     Ok(())
 }
 
+/// The secret key of `akid` as a case handed it out: its environment, its
+/// shared files and scripts (`aws_access_key_id`/`aws_secret_access_key` in one
+/// section, `"AccessKeyId"`/`"SecretAccessKey"` in one script), or the stub's
+/// own answers (STS `ASIASTUB<n>` → `sts-S3CR3T-<n>`, SSO, IMDS, container).
+fn secret_of(case: &Case, akid: &str) -> Option<String> {
+    let env = |name: &str| case.env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    if env("AWS_ACCESS_KEY_ID") == Some(akid) {
+        return env("AWS_SECRET_ACCESS_KEY").map(str::to_owned);
+    }
+    for text in [case.config, case.credentials] {
+        for section in text.split('[') {
+            let value = |key: &str| {
+                section.lines().find_map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    (k.trim() == key).then(|| v.trim().to_owned())
+                })
+            };
+            if value("aws_access_key_id").as_deref() == Some(akid) {
+                return value("aws_secret_access_key");
+            }
+        }
+    }
+    let field = |text: &str, name: &str| {
+        let start = text.find(&format!("\"{name}\": \""))? + name.len() + 5;
+        text[start..].split('"').next().map(str::to_owned)
+    };
+    for (_, text) in case.files {
+        if field(text, "AccessKeyId").as_deref() == Some(akid) {
+            return field(text, "SecretAccessKey");
+        }
+    }
+    let numbered = |prefix: &str| akid.strip_prefix(prefix)?.parse::<u32>().ok();
+    if let Some(n) = numbered("ASIASTUB") {
+        return Some(format!("sts-S3CR3T-{n}"));
+    }
+    if let Some(n) = numbered("ASIASSO") {
+        return Some(format!("sso-S3CR3T-{n}"));
+    }
+    numbered("ASIAIMDS")
+        .map(|_| "imds-S3CR3T".to_owned())
+        .or_else(|| numbered("ASIACTR").map(|_| "ctr-S3CR3T".to_owned()))
+}
+
+/// Every SigV4-signed request the stub saw (the STS `AssumeRole` calls) is
+/// signed, correctly, for `sts` with the secret of the key it names
+/// (`support::SignedBy`, independent of the crate's signer), in the region of
+/// its own scope (the cases' `seen` lists pin the region where it matters).
+fn check_sts_signatures(case: &Case, stub: &Server) -> Vec<String> {
+    let mut failures = Vec::new();
+    for seen in stub.requests() {
+        let Some(auth) = seen.header("authorization") else {
+            continue;
+        };
+        if !auth.starts_with("AWS4-") {
+            continue; // the container endpoint's own authorization token
+        }
+        let what = summary(&seen);
+        let auth = match Authorization::parse(auth) {
+            Ok(a) => a,
+            Err(e) => {
+                failures.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        let Some(secret) = secret_of(case, &auth.access_key_id) else {
+            failures.push(format!(
+                "{what}: signed by {}, a key the case did not hand out",
+                auth.access_key_id
+            ));
+            continue;
+        };
+        let by = SignedBy {
+            access_key_id: &auth.access_key_id,
+            secret: &secret,
+            service: "sts",
+            region: &auth.region,
+        };
+        if let Err(e) = by.check(&seen) {
+            failures.push(format!("{what}: {e}"));
+        }
+    }
+    failures
+}
+
 fn run_case(case: &Case) -> Vec<String> {
     let mut failures = Vec::new();
     let dir = case_dir("case");
@@ -1386,6 +1475,7 @@ fn run_case(case: &Case) -> Vec<String> {
     if let Err(why) = match_seen(&summaries, case.seen, &dir, &stub) {
         failures.push(why);
     }
+    failures.extend(check_sts_signatures(case, &stub));
     if let Some(n) = case.requests {
         if summaries.len() != n {
             failures.push(format!(

@@ -1744,3 +1744,165 @@ fn debug_logs_hold_no_secrets() {
     assert_eq!(up.rpc("initialize").len(), 2, "the 404 path was logged too");
     up.assert_all_signed("svc");
 }
+
+// ---------------------------------------------------------------------------
+// 15. The signature check every test above relies on
+// ---------------------------------------------------------------------------
+
+/// A path with escapes (an AgentCore runtime ARN) and a query: the signature
+/// covers them as the server received them (the path encoded once more in the
+/// canonical request, the query sorted).
+#[test]
+fn an_escaped_path_and_a_query_are_signed_as_received() {
+    let up = Server::standard();
+    let path = "/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fmy_agent-Ab1/invocations";
+    let mut p = Proxy::start(&format!("{}{path}?qualifier=DEFAULT&a=1", up.base()), &[]);
+    p.handshake();
+    p.assert_ping(2);
+    p.finish();
+    for s in up.requests() {
+        let (p, q) = s.target.split_once('?').unwrap_or((&s.target, ""));
+        let mut params: Vec<&str> = q.split('&').collect();
+        params.sort_unstable();
+        assert_eq!(
+            (p, params),
+            (path, vec!["a=1", "qualifier=DEFAULT"]),
+            "{} #{}",
+            s.method,
+            s.index
+        );
+    }
+    up.assert_all_signed("svc");
+}
+
+/// One `header-signed-request.txt` of AWS's signing suite as the test server
+/// would have recorded it (folded header lines joined with a space).
+fn suite_request(text: &str) -> Seen {
+    let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
+    let mut lines = head.lines();
+    let first = lines.next().unwrap_or("");
+    let (method, rest) = first.split_once(' ').unwrap_or((first, ""));
+    let target = rest.strip_suffix(" HTTP/1.1").unwrap_or(rest);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = headers.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+        } else if let Some((n, v)) = line.split_once(':') {
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    Seen {
+        index: 0,
+        method: method.to_owned(),
+        target: target.to_owned(),
+        headers,
+        body: body.as_bytes().to_vec(),
+        at: Instant::now(),
+    }
+}
+
+/// The checker accepts AWS's own signed requests (`vectors/sigv4`: the 38
+/// cases with a `context.json` and the two escaped-path cases), refuses each of them once its body or its secret
+/// key is changed, and refuses the one case that sends a session token it did
+/// not sign. So a relay test passes only on a signature AWS would accept.
+#[test]
+fn the_signature_check_accepts_the_aws_suite_and_refuses_changes() {
+    /// Cases the checker must refuse, with the reason it must give.
+    const REFUSED: &[(&str, &str)] = &[(
+        "post-sts-header-after",
+        "expected SignedHeaders to include x-amz-security-token",
+    )];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/sigv4");
+    let read = |case: &str, f: &str| {
+        std::fs::read_to_string(root.join(case).join(f))
+            .unwrap_or_else(|e| panic!("vectors/sigv4/{case}/{f}: {e}"))
+    };
+    // (case, signing parameters): each case's context.json, and for the two
+    // cases without one (escaped paths), the parameters of their signature
+    // check in legacy-contexts.json.
+    let mut cases: Vec<(String, Value)> = std::fs::read_dir(&root)
+        .expect("vectors/sigv4")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("context.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|c| {
+            let context = serde_json::from_str(&read(&c, "context.json")).unwrap();
+            (c, context)
+        })
+        .collect();
+    let legacy: Value = serde_json::from_str(&read("", "legacy-contexts.json")).unwrap();
+    for (case, entries) in legacy["cases"].as_object().unwrap() {
+        for e in entries.as_array().unwrap() {
+            if e["checks"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("signature"))
+            {
+                cases.push((case.clone(), e.clone()));
+            }
+        }
+    }
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(cases.len(), 40, "expected AWS's 38 cases and 2 legacy ones");
+    let mut failures = Vec::new();
+    let mut accepted = 0;
+    for (case, context) in &cases {
+        let secret = context["credentials"]["secret_access_key"]
+            .as_str()
+            .unwrap();
+        let by = support::SignedBy {
+            access_key_id: context["credentials"]["access_key_id"].as_str().unwrap(),
+            secret,
+            service: context["service"].as_str().unwrap(),
+            region: context["region"].as_str().unwrap(),
+        };
+        let now = support::unix_of(context["timestamp"].as_str().unwrap());
+        let normalize = context["normalize"].as_bool().unwrap();
+        let seen = suite_request(&read(case, "header-signed-request.txt"));
+        let result = by.check_at(&seen, now, normalize);
+        if let Some((_, why)) = REFUSED.iter().find(|(c, _)| c == case) {
+            match result {
+                Err(e) if e.contains(why) => {}
+                other => failures.push(format!("{case}: expected Err({why:?}), found {other:?}")),
+            }
+            continue;
+        }
+        if let Err(e) = result {
+            failures.push(format!(
+                "{case}: expected the suite's signature accepted, found {e}"
+            ));
+            continue;
+        }
+        accepted += 1;
+        let mut changed = seen.clone();
+        changed.body.push(b'x');
+        if by.check_at(&changed, now, normalize).is_ok() {
+            failures.push(format!("{case}: a changed body was accepted"));
+        }
+        let wrong = format!("{}x", &secret[..secret.len() - 1]);
+        let by_wrong = support::SignedBy {
+            secret: &wrong,
+            ..by
+        };
+        match by_wrong.check_at(&seen, now, normalize) {
+            Err(e) if e.starts_with("expected Signature=") => {}
+            other => failures.push(format!(
+                "{case}: expected a wrong secret refused, found {other:?}"
+            )),
+        }
+        if by.check_at(&seen, now + 6 * 60, normalize).is_ok() {
+            failures.push(format!("{case}: a signature 6 minutes old was accepted"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures ({accepted} of {} cases accepted):\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
+    assert_eq!(accepted, cases.len() - REFUSED.len());
+}
