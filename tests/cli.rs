@@ -1,0 +1,292 @@
+//! Golden tests of the built binary's command line: for each usage error, and
+//! for `--help` and `--version`, the exact exit status, stdout and stderr (as
+//! ripgrep and rage pin theirs).
+//!
+//! Owns: [`GOLDEN`], the one table of expected texts (issue 11 changes `--help`
+//! and `--version`: update [`HELP`] and the table here, nowhere else), and a
+//! runner that reports every case that differs, not just the first.
+//! Refuses: depending on the machine. Each run has an empty environment except
+//! `HOME`, a fresh temporary directory that is also the working directory;
+//! stdin is empty; no case reaches the network (the endpoints are refused
+//! before any request, and `192.0.2.10` is a literal documentation address, so
+//! no DNS either). Every run is bounded by [`RUN_LIMIT`].
+
+mod common;
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::describe_difference;
+use support::TempDir;
+
+/// One run of `mcp-sigv4 <args>` and what it must print.
+struct Golden {
+    /// What the case shows.
+    name: &'static str,
+    args: &'static [&'static str],
+    /// The exit status.
+    status: i32,
+    /// Stdout, exactly.
+    stdout: &'static str,
+    /// Stderr, exactly.
+    stderr: &'static str,
+}
+
+/// The `--version` line.
+const VERSION: &str = concat!("mcp-sigv4 ", env!("CARGO_PKG_VERSION"), "\n");
+
+/// Every case, with its expected texts.
+const GOLDEN: &[Golden] = &[
+    Golden {
+        name: "no arguments",
+        args: &[],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: expected an endpoint URL; see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "an unknown flag",
+        args: &["https://x.example/mcp", "--nope"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: invalid option '--nope'; see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "a flag without its value",
+        args: &["https://x.example/mcp", "--region"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: missing argument for option '--region'; see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "a bad number",
+        args: &["https://x.example/mcp", "--retries", "x"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: --retries: expected a number from 0 to 10, found \"x\"; see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "two endpoint URLs",
+        args: &["https://a.example/mcp", "https://b.example/mcp"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: expected one endpoint URL, found a second one: \"https://b.example/mcp\"; see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "--help",
+        args: &["--help"],
+        status: 0,
+        stdout: HELP,
+        stderr: "",
+    },
+    Golden {
+        name: "-h",
+        args: &["-h"],
+        status: 0,
+        stdout: HELP,
+        stderr: "",
+    },
+    Golden {
+        name: "--version",
+        args: &["--version"],
+        status: 0,
+        stdout: VERSION,
+        stderr: "",
+    },
+    Golden {
+        name: "-V",
+        args: &["-V"],
+        status: 0,
+        stdout: VERSION,
+        stderr: "",
+    },
+    Golden {
+        name: "a scheme other than https",
+        args: &["ftp://x.example/mcp"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: invalid endpoint URL \"ftp://x.example/mcp\": expected the scheme https:// (or http:// for a loopback host)\n",
+    },
+    Golden {
+        name: "plain http to a host that is not loopback",
+        args: &[
+            "http://192.0.2.10/mcp",
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+        ],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: refusing plain http:// to 192.0.2.10: signed requests and MCP messages would travel unencrypted; use https:// (http:// is allowed only for loopback hosts)\n",
+    },
+    Golden {
+        name: "a --header without NAME=VALUE",
+        args: &[
+            "https://x.example/mcp",
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--header",
+            "nope",
+        ],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: --header \"nope\": expected NAME=VALUE\n",
+    },
+    Golden {
+        name: "an unknown --log-level",
+        args: &["https://x.example/mcp", "--log-level", "nonsense"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: --log-level: expected error, warn, info, debug, trace or off, found \"nonsense\"\n",
+    },
+];
+
+/// The `--help` text.
+const HELP: &str = "\
+mcp-sigv4: a stdio MCP server that relays every JSON-RPC message to a remote MCP
+server over Streamable HTTP, signing each request with AWS SigV4 using your own
+AWS credentials.
+
+Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
+
+Arguments:
+  <endpoint-url>            the remote MCP endpoint, e.g.
+                            https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT
+  <agentcore-runtime-arn>   or an AgentCore Runtime ARN,
+                            arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>
+
+Signing:
+  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore)
+  --region <region>         signing region (default: from the host, else AWS_REGION,
+                            AWS_DEFAULT_REGION, the profile's region)
+  --profile <name>          AWS profile to take credentials from (default: AWS_PROFILE, else default)
+  --sig-version <v>         v4, v4a or auto (default auto, or AWS_SIG_VERSION): auto signs SigV4
+                            and, on a global endpoint, switches to SigV4A if the server refuses SigV4
+  --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a
+                            global endpoint, else the region)
+
+Credentials:
+  --role-arn <arn>          assume this role on top of the credentials found (also
+                            AGENTCORE_ASSUME_ROLE_ARN)
+  --role-session-name <n>   session name for --role-arn (default mcp-sigv4-<time>)
+  --external-id <id>        external id for --role-arn
+
+AgentCore Runtime:
+  --qualifier <name>        runtime endpoint for an ARN (default DEFAULT)
+  --runtime-session <mode>  X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: identity (a hash of
+                            the caller identity), session (one per process; the default for
+                            AgentCore runtimes) or request (a new one per request)
+
+Requests:
+  --header <K=V>            add a header to every request (repeatable; signed like the rest)
+  --headers <K=V,K2=V2>     add several headers
+  --metadata <K=V>          add a key to every request's params._meta (repeatable)
+  --read-only               list and call only tools annotated readOnlyHint: true
+  --retries <n>             retries for requests that failed without taking effect (default 2)
+
+Timeouts (seconds):
+  --connect-timeout <s>     TCP and TLS connect (default 60)
+  --read-timeout <s>        longest wait for the next bytes of an answer (default 120)
+  --write-timeout <s>       sending one request (default 180)
+  --timeout <s>             a whole exchange other than a tool call (default 180)
+  --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
+
+Other:
+  --log-level <level>       error, warn, info, debug, trace or off (default warn); logs go to stderr
+  -h, --help                print this help
+  -V, --version             print the version
+
+Credentials are found as the AWS SDKs find them: the environment
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the selected
+profile in ~/.aws/config and ~/.aws/credentials (static keys, credential_process,
+IAM Identity Center, web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE,
+container credentials and EC2 instance metadata; they are renewed before they expire.
+";
+
+/// The longest one run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the binary with `args`; `(status, stdout, stderr)`, or why not.
+fn run(args: &[&str]) -> Result<(Option<i32>, String, String), String> {
+    let home = TempDir::new("cli-home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start mcp-sigv4: {e}"))?;
+    // Both texts are far below a pipe's buffer, so waiting first cannot block.
+    let end = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still running after {RUN_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    Ok((status.code(), stdout, stderr))
+}
+
+/// Everything left in a finished process's pipe, as text.
+fn read_all(pipe: Option<impl Read>) -> String {
+    let mut bytes = Vec::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn usage_errors_help_and_version_print_exactly_the_golden_texts() {
+    let mut failures = Vec::new();
+    for case in GOLDEN {
+        let (status, stdout, stderr) = match run(case.args) {
+            Ok(r) => r,
+            Err(why) => {
+                failures.push(format!("{}: {why}", case.name));
+                continue;
+            }
+        };
+        if status != Some(case.status) {
+            failures.push(format!(
+                "{} ({:?}): expected exit status {}, found {status:?}",
+                case.name, case.args, case.status
+            ));
+        }
+        for (stream, expected, found) in [
+            ("stdout", case.stdout, &stdout),
+            ("stderr", case.stderr, &stderr),
+        ] {
+            if expected != found {
+                failures.push(format!(
+                    "{} ({:?}) {stream}: {}",
+                    case.name,
+                    case.args,
+                    describe_difference(expected, found)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases differ:\n  {}",
+        failures.len(),
+        GOLDEN.len(),
+        failures.join("\n  ")
+    );
+}
