@@ -35,8 +35,11 @@ use support::{
 /// message or `Debug` output may.
 const MARKER: &str = "S3CR3T";
 
-/// The SSO token cache file names, from the AWS CLI's own examples
-/// (`shared/spec/aws-credentials.md` §7.2), not computed with our SHA-1.
+/// The SSO token cache file names: the lowercase hex SHA-1 of the `sso_session`
+/// name `my-sso`, and of the legacy `sso_start_url`
+/// `https://d-abc123.awsapps.com/start`, as the AWS CLI names them (botocore
+/// `utils.py`, `SSOTokenLoader._generate_cache_key`); written out, not computed
+/// with our SHA-1.
 const CACHE_MY_SSO: &str = "0ad374308c5a4e22f723adf10145eafad7c4031c.json";
 const CACHE_LEGACY: &str = "40a89917e3175433e361b710a9d43528d7f1890a.json";
 

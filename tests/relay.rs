@@ -1,10 +1,13 @@
 //! Black-box tests of the relay: the built `mcp-sigv4` binary between a test
 //! playing the stdio MCP client and a scripted Streamable-HTTP upstream
-//! (`support/`). Each test pins one behaviour from
-//! `../shared/spec/mcp-streamable-http.md` or `../shared/spec/mcp-2026-07-28.md`
-//! and checks that every request the upstream saw was SigV4-signed with the
-//! environment credentials. Every wait is bounded; each test takes a few seconds
-//! at most.
+//! (`support/`). Each test pins one behaviour of the MCP Streamable HTTP
+//! transport (<https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#streamable-http>)
+//! or of the 2026-07-28 revision
+//! (<https://modelcontextprotocol.io/specification/2026-07-28>), and checks that
+//! every request the upstream saw carries a correct SigV4 signature by the
+//! environment credentials, recomputed over what it received
+//! (`support/signature.rs`). Every wait is bounded; each test takes a few
+//! seconds at most.
 
 mod support;
 
