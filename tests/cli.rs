@@ -2,9 +2,11 @@
 //! for `--help` and `--version`, the exact exit status, stdout and stderr (as
 //! ripgrep and rage pin theirs).
 //!
-//! Owns: [`GOLDEN`], the one table of expected texts (issue 11 changes `--help`
-//! and `--version`: update [`HELP`] and the table here, nowhere else), and a
-//! runner that reports every case that differs, not just the first.
+//! Owns: [`GOLDEN`], the one table of expected texts (a change to `--help`,
+//! `--version` or a message updates [`HELP`] or the table here, nowhere else;
+//! only the build's own facts in `--version` — commit, target, linkage — are
+//! filled in, by [`fill`]), and a runner that reports every case that differs,
+//! not just the first.
 //! Refuses: depending on the machine. Each run has an empty environment except
 //! `HOME`, a fresh temporary directory that is also the working directory;
 //! stdin is empty; no case reaches the network (the endpoints are refused
@@ -34,8 +36,9 @@ struct Golden {
     stderr: &'static str,
 }
 
-/// The `--version` line.
-const VERSION: &str = concat!("mcp-sigv4 ", env!("CARGO_PKG_VERSION"), "\n");
+/// The `--version` line. `{version}`, `{commit}`, `{target}` and `{linkage}`
+/// are what this build is ([`fill`]); the rest is pinned.
+const VERSION: &str = "mcp-sigv4 {version} (commit {commit}, {target}, {linkage})\n";
 
 /// Every case, with its expected texts.
 const GOLDEN: &[Golden] = &[
@@ -142,7 +145,7 @@ const GOLDEN: &[Golden] = &[
         args: &["https://x.example/mcp", "--log-level", "nonsense"],
         status: 2,
         stdout: "",
-        stderr: "mcp-sigv4: --log-level: expected error, warn, info, debug, trace or off, found \"nonsense\"\n",
+        stderr: "mcp-sigv4: --log-level: expected error, warn, info, debug, trace or off (or DEBUG, INFO, WARNING, ERROR, CRITICAL), found \"nonsense\"\n",
     },
 ];
 
@@ -156,24 +159,31 @@ Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
-                            https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT
+                            'https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/<escaped ARN>/invocations?qualifier=DEFAULT'
+                            (env: MCP_TARGET_URL, or AGENTCORE_AGENT_ARN / AGENT_ARN for an ARN)
   <agentcore-runtime-arn>   or an AgentCore Runtime ARN,
                             arn:aws:bedrock-agentcore:<region>:<account>:runtime/<id>
 
 Signing:
-  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore)
+  --service <name>          signing name (default: inferred from the host, e.g. bedrock-agentcore;
+                            env: AWS_SERVICE_NAME)
   --region <region>         signing region (default: from the host, else AWS_REGION,
                             AWS_DEFAULT_REGION, the profile's region)
-  --profile <name>          AWS profile to take credentials from (default: AWS_PROFILE, else default)
-  --sig-version <v>         v4, v4a or auto (default auto, or AWS_SIG_VERSION): auto signs SigV4
+  --profile <name>...       AWS profile to take credentials from (default: AWS_PROFILE, else
+                            default; AWS_MCP_PROXY_PROFILES wins when set)
+  --sig-version <v>         v4, v4a or auto (default auto; env: AWS_SIG_VERSION): auto signs SigV4
                             and, on a global endpoint, switches to SigV4A if the server refuses SigV4
   --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a
-                            global endpoint, else the region)
+                            global endpoint, else the region; env: AWS_SIGV4A_SIGNING_REGION_SET)
+  --skip-auth               send requests unsigned when no AWS credentials can be found
+                            (with a warning)
 
 Credentials:
-  --role-arn <arn>          assume this role on top of the credentials found (also
+  --role-arn <arn>          assume this role on top of the credentials found (env:
                             AGENTCORE_ASSUME_ROLE_ARN)
-  --role-session-name <n>   session name for --role-arn (default mcp-sigv4-<time>)
+  --role-session-name <n>   session name for the roles we assume (default: one name per process,
+                            mcp-sigv4-<time>; env: AWS_ROLE_SESSION_NAME,
+                            AGENTCORE_ASSUME_ROLE_SESSION_NAME)
   --external-id <id>        external id for --role-arn
 
 AgentCore Runtime:
@@ -181,32 +191,74 @@ AgentCore Runtime:
   --runtime-session <mode>  X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: identity (a hash of
                             the caller identity), session (one per process; the default for
                             AgentCore runtimes) or request (a new one per request)
+                            (env: RUNTIME_SESSION_MODE)
 
 Requests:
   --header <K=V>            add a header to every request (repeatable; signed like the rest)
-  --headers <K=V,K2=V2>     add several headers
-  --metadata <K=V>          add a key to every request's params._meta (repeatable)
+  --headers <K=V,K2=V2>     add several headers (env: MCP_HEADERS)
+  --metadata <K=V>...       add keys to every request's params._meta (repeatable)
   --read-only               list and call only tools annotated readOnlyHint: true
+  --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
 
-Timeouts (seconds):
+TLS and network:
+  --ca-bundle <file>        PEM certificates to trust instead of the built-in roots, for every
+                            HTTPS request (env: AWS_CA_BUNDLE; profile: ca_bundle)
+                            Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.
+
+Timeouts (seconds, or a duration such as 30s, 2m, 500ms):
   --connect-timeout <s>     TCP and TLS connect (default 60)
   --read-timeout <s>        longest wait for the next bytes of an answer (default 120)
   --write-timeout <s>       sending one request (default 180)
-  --timeout <s>             a whole exchange other than a tool call (default 180)
+  --timeout <s>             a whole exchange other than a tool call (default 180; env: MCP_TIMEOUT)
   --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
 
 Other:
-  --log-level <level>       error, warn, info, debug, trace or off (default warn); logs go to stderr
+  --log-level <level>       error, warn, info, debug, trace or off (default warn; also the Python
+                            proxy's DEBUG, INFO, WARNING, ERROR, CRITICAL); logs go to stderr
+  --disable-telemetry, --sse
+                            accepted for the other proxies' command lines; mcp-sigv4 sends no
+                            telemetry and always accepts SSE answers
   -h, --help                print this help
-  -V, --version             print the version
+  -V, --version             print the version, commit, target and whether the binary is static
 
 Credentials are found as the AWS SDKs find them: the environment
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the selected
-profile in ~/.aws/config and ~/.aws/credentials (static keys, credential_process,
-IAM Identity Center, web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE,
-container credentials and EC2 instance metadata; they are renewed before they expire.
+profile in ~/.aws/config and ~/.aws/credentials (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE; static keys, credential_process, IAM Identity Center,
+web identity, role_arn chains), then AWS_WEB_IDENTITY_TOKEN_FILE, container
+credentials and EC2 instance metadata; they are renewed before they expire.
 ";
+
+/// `text` with the facts of this build put in: `{version}` (Cargo.toml),
+/// `{commit}` (what `src/build.rs` gave every target of the package, the binary
+/// and this test alike; `unknown` outside a checkout), `{target}` (arch-os and
+/// C library, e.g. `x86_64-linux-gnu`) and `{linkage}` (`static` or
+/// `dynamically linked`).
+fn fill(text: &str) -> String {
+    let libc = if cfg!(target_env = "musl") {
+        "-musl"
+    } else if cfg!(target_env = "gnu") {
+        "-gnu"
+    } else if cfg!(target_env = "msvc") {
+        "-msvc"
+    } else {
+        ""
+    };
+    let target = format!("{}-{}{libc}", std::env::consts::ARCH, std::env::consts::OS);
+    let linkage = if cfg!(target_feature = "crt-static") {
+        "static"
+    } else {
+        "dynamically linked"
+    };
+    text.replace("{version}", env!("CARGO_PKG_VERSION"))
+        .replace(
+            "{commit}",
+            option_env!("MCP_SIGV4_COMMIT").unwrap_or("unknown"),
+        )
+        .replace("{target}", &target)
+        .replace("{linkage}", linkage)
+}
 
 /// The longest one run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(10);
@@ -269,15 +321,15 @@ fn usage_errors_help_and_version_print_exactly_the_golden_texts() {
             ));
         }
         for (stream, expected, found) in [
-            ("stdout", case.stdout, &stdout),
-            ("stderr", case.stderr, &stderr),
+            ("stdout", fill(case.stdout), &stdout),
+            ("stderr", fill(case.stderr), &stderr),
         ] {
-            if expected != found {
+            if &expected != found {
                 failures.push(format!(
                     "{} ({:?}) {stream}: {}",
                     case.name,
                     case.args,
-                    describe_difference(expected, found)
+                    describe_difference(&expected, found)
                 ));
             }
         }
