@@ -156,6 +156,15 @@ server over Streamable HTTP, signing each request with AWS SigV4 using your own
 AWS credentials.
 
 Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
+       mcp-sigv4 doctor <endpoint-url> [options] [--json]
+       mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
+
+Commands:
+  (none)                    run as the stdio MCP server an MCP client starts
+  doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
+                            (a signed initialize and tools/list), one line per step
+  config <client>           print a ready-to-paste configuration for claude-desktop,
+                            claude-code, vscode, cursor, kiro or amazon-q
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
