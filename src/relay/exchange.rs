@@ -21,7 +21,7 @@ use super::pending::Completion;
 use super::policy::CallDecision;
 use super::sse::{self, Item};
 use super::upstream::{Extra, SendError, Sent, peek_error};
-use super::{Ctx, Gate, MAX_MESSAGE_BYTES, Outgoing, Shared, listen, modern, pause};
+use super::{Ctx, Gate, MAX_MESSAGE_BYTES, Outgoing, Shared, listen, pause, routing};
 use crate::auth::AuthError;
 use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
 use crate::retry;
@@ -114,9 +114,13 @@ fn extra_for(shared: &Shared, out: &Outgoing) -> Extra {
         with_session: !out.is_initialize,
         ..Default::default()
     };
-    if let (Some(version), Some(value)) = (&out.modern, &out.value) {
-        extra.protocol_version = Some(version.clone());
-        extra.headers = modern::routing_headers(value);
+    if let Some(value) = out
+        .value
+        .as_ref()
+        .filter(|_| out.revision.routes_by_headers())
+    {
+        extra.protocol_version = Some(out.revision.name().to_owned());
+        extra.headers = routing::routing_headers(value);
         if out.is_tool_call() {
             let name = value
                 .pointer("/params/name")
@@ -194,7 +198,7 @@ fn list_tools(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
         .value
         .as_ref()
         .and_then(|v| v.pointer("/params/_meta"))
-        .filter(|_| out.modern.is_some())
+        .filter(|_| out.revision.routes_by_headers())
         .cloned();
     let mut cursor: Option<Value> = None;
     for _ in 0..MAX_LIST_PAGES {
@@ -211,9 +215,9 @@ fn list_tools(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
             with_session: true,
             ..Default::default()
         };
-        if let Some(v) = &out.modern {
-            extra.protocol_version = Some(v.clone());
-            extra.headers = modern::routing_headers(&request);
+        if out.revision.routes_by_headers() {
+            extra.protocol_version = Some(out.revision.name().to_owned());
+            extra.headers = routing::routing_headers(&request);
         }
         let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
         let (response, _) =
@@ -447,7 +451,7 @@ fn send_with_recovery(
                     && sent.carried_session
                     && !reinitialized
                     && !out.is_initialize
-                    && out.modern.is_none()
+                    && out.revision.has_sessions()
                     && peek_error(&mut sent.response).jsonrpc_code() != Some(-32601)
                 {
                     match reinitialize(ctx, sent.generation) {
@@ -462,7 +466,7 @@ fn send_with_recovery(
                     }
                 }
                 if status == 400
-                    && out.modern.is_some()
+                    && out.revision.routes_by_headers()
                     && out.is_tool_call()
                     && !relisted
                     && peek_error(&mut sent.response).jsonrpc_code() == Some(-32020)
@@ -512,7 +516,7 @@ fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: Request
         http_failure(ctx, out, sent);
         return;
     }
-    if out.method.as_deref() == Some("notifications/initialized") && out.modern.is_none() {
+    if out.method.as_deref() == Some("notifications/initialized") && out.revision.has_sessions() {
         listen::start(ctx, shared.session.generation());
     }
     if status == 202 || status == 204 {
@@ -628,7 +632,7 @@ fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTime
                 log::warn!("the SSE stream from {} broke: {why}", shared.endpoint.host);
             }
             if unanswered(shared, out)
-                && out.modern.is_none()
+                && out.revision.resumes_streams()
                 && let Some(last) = end.last_event_id
             {
                 listen::resume(ctx, out, &last, end.retry_ms);
@@ -667,7 +671,7 @@ fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
             &format!("{} timed out: {limit}", shared.endpoint.host),
             None,
         ));
-        if out.modern.is_none() {
+        if !out.revision.cancels_by_closing_stream() {
             cancel_upstream(shared, id, "timed out in mcp-sigv4");
         }
     }

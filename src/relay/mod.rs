@@ -32,9 +32,10 @@
 mod exchange;
 pub mod jsonrpc;
 mod listen;
-pub mod modern;
 pub mod pending;
 pub mod policy;
+mod revision;
+mod routing;
 pub mod session;
 pub mod splice;
 pub mod sse;
@@ -55,6 +56,7 @@ use crate::sync::{Locked, wait_while};
 use jsonrpc::{Classified, Id, Invalid, Kind};
 use pending::Pending;
 use policy::ToolCache;
+use revision::Revision;
 use session::Session;
 use stdio::{Line, LineReader, Output};
 pub use upstream::{MAX_ERROR_BODY, RUNTIME_SESSION_HEADER};
@@ -144,9 +146,10 @@ struct Shared {
     /// The runtime-session id for `session` and `identity` modes.
     runtime_session: String,
     shutting_down: AtomicBool,
-    /// True while the client speaks 2026-07-28 (its last request carried the
-    /// revision in `_meta`; an `initialize` makes it false again).
-    modern_era: AtomicBool,
+    /// True while the client's requests follow a revision that cancels by
+    /// closing the stream (its last request named 2026-07-28 or later in
+    /// `_meta`; an `initialize` makes it false again).
+    closes_to_cancel: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -239,7 +242,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         listening: Mutex::new(None),
         runtime_session,
         shutting_down: AtomicBool::new(false),
-        modern_era: AtomicBool::new(false),
+        closes_to_cancel: AtomicBool::new(false),
         next_id: AtomicU64::new(1),
     });
     let on_closed = {
@@ -346,8 +349,8 @@ struct Outgoing {
     message: Classified,
     /// The single message's method.
     method: Option<String>,
-    /// The version a 2026-07-28 request names in its `_meta`.
-    modern: Option<String>,
+    /// The revision it is sent under.
+    revision: Revision,
     /// The parsed body (single messages only).
     value: Option<Value>,
     is_initialize: bool,
@@ -365,7 +368,7 @@ impl Outgoing {
                 batch: false,
             },
             method: None,
-            modern: None,
+            revision: Revision::negotiated(None),
             value: None,
             is_initialize: false,
             aborts: Vec::new(),
@@ -384,7 +387,7 @@ impl Outgoing {
     /// of its own: tool calls and listen streams (long), and 2026-07-28 requests
     /// (cancelled by closing their stream).
     fn needs_own_connection(&self) -> bool {
-        self.is_tool_call() || self.is_listen() || self.modern.is_some()
+        self.is_tool_call() || self.is_listen() || self.revision.cancels_by_closing_stream()
     }
 
     fn is_listen(&self) -> bool {
@@ -408,15 +411,16 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
         None
     };
     let method = single.as_ref().and_then(|k| k.method().map(str::to_owned));
-    let modern = value
+    let revision = value
         .as_ref()
-        .and_then(|v| modern::request_version(v).map(str::to_owned));
+        .and_then(Revision::from_envelope)
+        .unwrap_or_else(|| Revision::negotiated(shared.session.protocol_version().as_deref()));
     let mut body = bytes;
     if let Some(Kind::Request { method: m, .. }) = &single {
         if m == "initialize" {
-            shared.modern_era.store(false, Ordering::Release);
-        } else if modern.is_some() {
-            shared.modern_era.store(true, Ordering::Release);
+            shared.closes_to_cancel.store(false, Ordering::Release);
+        } else if revision.cancels_by_closing_stream() {
+            shared.closes_to_cancel.store(true, Ordering::Release);
         }
     }
 
@@ -441,7 +445,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
                         log::debug!("cancelling request {id}: closing its stream");
                         return None;
                     }
-                    None if shared.modern_era.load(Ordering::Acquire) => {
+                    None if shared.closes_to_cancel.load(Ordering::Acquire) => {
                         // Its answer came first; 2026-07-28 servers expect no
                         // notifications/cancelled over HTTP, so there is
                         // nothing to do.
@@ -467,7 +471,10 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
     let mut aborts = Vec::new();
     for item in &message.items {
         if let Kind::Request { id, method } = item {
-            match shared.pending.register(id, method, modern.is_some()) {
+            match shared
+                .pending
+                .register(id, method, revision.cancels_by_closing_stream())
+            {
                 Some(abort) => aborts.push(abort),
                 None if !message.batch => {
                     ctx.out.send(jsonrpc::error_response(
@@ -487,7 +494,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
     let outgoing = Outgoing {
         body,
         method,
-        modern,
+        revision,
         value,
         is_initialize,
         aborts,

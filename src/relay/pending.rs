@@ -55,7 +55,8 @@ struct Entry {
     /// Stops the exchange carrying the request (a 2026-07-28 request the client
     /// cancelled: closing the stream is the cancel; and at exit).
     abort: Arc<Abort>,
-    modern: bool,
+    /// Its revision cancels by closing the stream (2026-07-28).
+    closes_to_cancel: bool,
 }
 
 /// What a response for an id means for the table.
@@ -79,9 +80,10 @@ impl Pending {
         Pending::default()
     }
 
-    /// Registers a request (`modern`: it is a 2026-07-28 request); returns its
-    /// abort flag, or `None` when the id is already in flight.
-    pub fn register(&self, id: &Id, method: &str, modern: bool) -> Option<Arc<Abort>> {
+    /// Registers a request (`closes_to_cancel`: its revision cancels by closing
+    /// the stream, as 2026-07-28 does); returns its abort flag, or `None` when
+    /// the id is already in flight.
+    pub fn register(&self, id: &Id, method: &str, closes_to_cancel: bool) -> Option<Arc<Abort>> {
         let mut map = self.map.locked();
         if map.contains_key(id) {
             return None;
@@ -93,26 +95,26 @@ impl Pending {
                 method: method.to_owned(),
                 cancelled: false,
                 abort: Arc::clone(&abort),
-                modern,
+                closes_to_cancel,
             },
         );
         Some(abort)
     }
 
-    /// Marks a request as cancelled by the client. A 2026-07-28 request's
-    /// exchange is also told to stop (closing its stream is how that revision
-    /// cancels over HTTP). Returns `Some(modern)` when the id was in flight.
+    /// Marks a request as cancelled by the client. The exchange of a request
+    /// whose revision cancels by closing the stream (2026-07-28) is also told
+    /// to stop. Returns `Some(closes_to_cancel)` when the id was in flight.
     pub fn cancel(&self, id: &Id) -> Option<bool> {
         let mut map = self.map.locked();
         let e = map.get_mut(id)?;
         e.cancelled = true;
-        let modern = e.modern;
+        let closes_to_cancel = e.closes_to_cancel;
         let abort = Arc::clone(&e.abort);
         drop(map);
-        if modern {
+        if closes_to_cancel {
             abort.abort();
         }
-        Some(modern)
+        Some(closes_to_cancel)
     }
 
     /// Stops every exchange in flight and forgets their requests (at exit).
@@ -196,7 +198,7 @@ mod tests {
         assert_eq!(p.cancel(&id), Some(true));
         assert!(
             abort.is_set(),
-            "a modern request's stream is closed on cancel"
+            "a 2026-07-28 request's stream is closed on cancel"
         );
         assert_eq!(p.complete(&id), Completion::Forward);
         assert_eq!(p.cancel(&Id::from_json("9")), None);

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::modern::encode_header_value;
+use super::routing::encode_header_value;
 use super::splice;
 use crate::sync::Locked;
 

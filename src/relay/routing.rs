@@ -1,32 +1,19 @@
-//! The HTTP headers MCP 2026-07-28 derives from each message.
+//! The HTTP headers MCP 2026-07-28 derives from a request's body.
 //!
-//! Owns: telling a modern (2026-07-28) request from a legacy one — its
-//! `params._meta["io.modelcontextprotocol/protocolVersion"]` — and the routing
-//! headers a modern request carries: `MCP-Protocol-Version` (that value),
-//! `Mcp-Method`, and `Mcp-Name` (from `params.name` for `tools/call` and
-//! `prompts/get`, `params.uri` for `resources/read`), with the spec's
-//! `=?base64?…?=` sentinel for values that are not header-safe
-//! (`../shared/spec/mcp-2026-07-28.md` §1.2–§1.3). Pure.
-//! Refuses: inventing a version for a message that names none.
+//! Owns: `Mcp-Method` and `Mcp-Name` (from `params.name` for `tools/call` and
+//! `prompts/get`, `params.uri` for `resources/read`), and the `=?base64?…?=`
+//! sentinel for values that are not header-safe
+//! (<https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
+//! "Standard MCP Request Headers" and "Header Value Encoding"). Pure.
+//! Refuses: deciding whether a request carries them: that is its revision's
+//! rule ([`Revision::routes_by_headers`](super::revision::Revision::routes_by_headers)).
 
 use serde_json::Value;
-
-/// The `_meta` key that carries a modern request's protocol version.
-pub const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
-
-/// The protocol version a modern request names in its `_meta`, if any.
-pub fn request_version(message: &Value) -> Option<&str> {
-    message
-        .get("params")?
-        .get("_meta")?
-        .get(VERSION_KEY)?
-        .as_str()
-}
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard Base64 (RFC 4648 §4) with padding.
-pub fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -46,10 +33,10 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-/// A header value as 2026-07-28 §1.3 sends it: verbatim when it is visible
+/// A header value as 2026-07-28 sends it ("Header Value Encoding"): verbatim when it is visible
 /// ASCII, space or tab with no leading or trailing whitespace and does not look
 /// like the sentinel; otherwise `=?base64?<Base64 of the UTF-8 bytes>?=`.
-pub fn encode_header_value(value: &str) -> String {
+pub(crate) fn encode_header_value(value: &str) -> String {
     let printable = value
         .bytes()
         .all(|b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b));
@@ -63,8 +50,8 @@ pub fn encode_header_value(value: &str) -> String {
     }
 }
 
-/// `Mcp-Method` and (for name-bearing methods) `Mcp-Name` of a modern request.
-pub fn routing_headers(message: &Value) -> Vec<(String, String)> {
+/// `Mcp-Method` and (for name-bearing methods) `Mcp-Name` of a request.
+pub(crate) fn routing_headers(message: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let Some(method) = message.get("method").and_then(Value::as_str) else {
         return out;
@@ -109,7 +96,7 @@ mod tests {
     fn header_values_use_the_sentinel_only_when_needed() {
         assert_eq!(encode_header_value("get_weather"), "get_weather");
         assert_eq!(encode_header_value("a b"), "a b");
-        // The spec's own example (2026-07-28 §1.4).
+        // The spec's own example (2026-07-28, "Header Value Encoding").
         assert_eq!(
             encode_header_value("file:///data/résumé.txt"),
             "=?base64?ZmlsZTovLy9kYXRhL3LDqXN1bcOpLnR4dA==?="
@@ -123,9 +110,8 @@ mod tests {
     }
 
     #[test]
-    fn routing_headers_and_version_come_from_the_body() {
+    fn routing_headers_come_from_the_body() {
         let m = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///data/résumé.txt","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}});
-        assert_eq!(request_version(&m), Some("2026-07-28"));
         assert_eq!(
             routing_headers(&m),
             vec![
@@ -137,7 +123,6 @@ mod tests {
             ]
         );
         let m = json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}});
-        assert_eq!(request_version(&m), None);
         assert_eq!(
             routing_headers(&m),
             vec![("mcp-method".to_owned(), "tools/list".to_owned())]
