@@ -160,6 +160,11 @@ impl RequestAuth {
         &self.region
     }
 
+    /// The AWS profile the credentials are read from (for hints in errors).
+    pub fn profile_name(&self) -> String {
+        self.provider.resolver().profile_name()
+    }
+
     /// The credential provider.
     pub fn provider(&self) -> &CredentialsProvider {
         &self.provider

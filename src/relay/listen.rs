@@ -8,21 +8,27 @@
 //! 1 s growing ×1.5 up to 30 s), giving up after [`MAX_FAILURES`] failures in a
 //! row; and resuming a POST's SSE stream that broke after an event id with a GET
 //! carrying `Last-Event-ID` (at most [`RESUME_ATTEMPTS`] tries), as the
-//! 2025-11-25 transport says (`../shared/spec/mcp-streamable-http.md` §3.3, §6).
+//! 2025-11-25 transport says
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>,
+//! "Resumability and Redelivery").
+//! Refuses: opening a GET stream for a session the server ended, or for a
+//! revision without one (the caller asks only for a 2025 session), and
+//! resuming a stream that never gave an event id.
 
 use std::time::Duration;
 
-use super::exchange::{EndReason, read_events};
+use super::context::Ctx;
+use super::inbound::Waiting;
+use super::outgoing::Requests;
+use super::stream::{EndReason, read_events};
 use super::upstream::{Extra, SendError};
-use super::{Ctx, Outgoing, pause};
 use crate::http::{Method, RequestTimeouts};
-use crate::sync::Locked;
 
 /// Consecutive failed connections after which the GET stream is given up.
-pub const MAX_FAILURES: u32 = 5;
+pub(crate) const MAX_FAILURES: u32 = 5;
 
 /// Attempts to resume a broken POST stream.
-pub const RESUME_ATTEMPTS: u32 = 2;
+pub(crate) const RESUME_ATTEMPTS: u32 = 2;
 
 fn delay(retry_ms: Option<u64>, attempt: u32) -> Duration {
     match retry_ms {
@@ -42,15 +48,11 @@ fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
     }
 }
 
-/// Starts the GET stream for session `generation`, unless one runs already.
-pub(super) fn start(ctx: &Ctx, generation: u64) {
-    let shared = &ctx.shared;
-    {
-        let mut listening = shared.listening.locked();
-        if *listening == Some(generation) {
-            return;
-        }
-        *listening = Some(generation);
+/// Starts the GET stream for session `generation` of the context's upstream
+/// session, unless one runs already.
+pub(crate) fn start(ctx: &Ctx, generation: u64) {
+    if !ctx.up.claim_listen(generation) {
+        return;
     }
     let ctx = ctx.clone_ctx();
     let spawned = std::thread::Builder::new()
@@ -62,16 +64,11 @@ pub(super) fn start(ctx: &Ctx, generation: u64) {
 }
 
 fn listen_loop(ctx: &Ctx, generation: u64) {
-    let shared = &ctx.shared;
+    let (shared, up) = (&ctx.shared, &ctx.up);
     let mut last_event_id: Option<String> = None;
     let mut retry_ms: Option<u64> = None;
     let mut failures = 0u32;
-    let still_current = || {
-        shared.session.generation() == generation
-            && !shared
-                .shutting_down
-                .load(std::sync::atomic::Ordering::Acquire)
-    };
+    let still_current = || up.session().generation() == generation && !shared.shutting_down();
     while still_current() {
         let mut extra = Extra {
             with_session: true,
@@ -80,7 +77,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
         if let Some(id) = &last_event_id {
             extra.headers.push(("last-event-id".into(), id.clone()));
         }
-        match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+        match up.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
             // A new session replaced this one while the GET went out: its own
             // loop serves it.
             Ok(sent) if sent.generation != generation => return,
@@ -88,14 +85,14 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 let status = sent.response.status;
                 let sse = sent.response.media_type().as_deref() == Some("text/event-stream");
                 if status == 405 {
-                    log::info!("{} offers no GET stream (HTTP 405)", shared.endpoint.host);
+                    log::info!("{} offers no GET stream (HTTP 405)", up.host());
                     return;
                 }
                 if !(200..300).contains(&status) || !sse {
                     failures += 1;
                     log::info!(
                         "GET stream: {} answered HTTP {status}{}",
-                        shared.endpoint.host,
+                        up.host(),
                         if sse { "" } else { " without an event stream" }
                     );
                     if status == 404 || (400..500).contains(&status) || failures >= MAX_FAILURES {
@@ -104,8 +101,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 } else {
                     failures = 0;
                     log::debug!("GET stream open");
-                    let none = Outgoing::none();
-                    let end = read_events(ctx, &none, &mut sent.response);
+                    let end = read_events(ctx, Waiting::Nobody, None, &mut sent.response);
                     if end.last_event_id.is_some() {
                         last_event_id = end.last_event_id;
                     }
@@ -129,23 +125,30 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 return;
             }
         }
-        if !pause(shared, delay(retry_ms, failures)) {
+        if !shared.pause(delay(retry_ms, failures)) {
             return;
         }
     }
 }
 
 /// Resumes a POST's SSE stream that broke after event `last_event_id`, until
-/// the message's requests are answered or the attempts are used up. The GET
-/// carries the current session id, also when a new session replaced the one
-/// the POST went out in: a server that keeps the stream answers it, one that
-/// does not refuses it, and the requests then get their error.
-pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: Option<u64>) {
-    let shared = &ctx.shared;
+/// the message's `requests` are answered or the attempts are used up
+/// (`idle_limit` as for the POST's stream). The GET carries the current
+/// session id, also when a new session replaced the one the POST went out in:
+/// a server that keeps the stream answers it, one that does not refuses it,
+/// and the requests then get their error.
+pub(crate) fn resume(
+    ctx: &Ctx,
+    requests: &Requests,
+    idle_limit: Option<Duration>,
+    last_event_id: &str,
+    retry_ms: Option<u64>,
+) {
+    let (shared, up) = (&ctx.shared, &ctx.up);
     let mut last = last_event_id.to_owned();
     let mut retry = retry_ms;
     for attempt in 0..RESUME_ATTEMPTS {
-        if !pause(shared, delay(retry, attempt)) {
+        if !shared.pause(delay(retry, attempt)) {
             return;
         }
         log::info!(
@@ -157,7 +160,7 @@ pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: O
             headers: vec![("last-event-id".into(), last.clone())],
             ..Default::default()
         };
-        let mut sent = match shared.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+        let mut sent = match up.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
             Ok(s) => s,
             Err(e) => {
                 log::info!("resuming the stream failed: {e}");
@@ -173,7 +176,12 @@ pub(super) fn resume(ctx: &Ctx, out: &Outgoing, last_event_id: &str, retry_ms: O
             }
             continue;
         }
-        let end = read_events(ctx, out, &mut sent.response);
+        let end = read_events(
+            ctx,
+            Waiting::Requests(requests),
+            idle_limit,
+            &mut sent.response,
+        );
         if end.reason == EndReason::Answered {
             return;
         }

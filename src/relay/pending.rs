@@ -130,11 +130,6 @@ impl Pending {
         entries.len()
     }
 
-    /// The ids of every request in flight.
-    pub fn ids(&self) -> Vec<Id> {
-        self.map.locked().keys().cloned().collect()
-    }
-
     /// A response for `id` arrived from the server.
     pub fn complete(&self, id: &Id) -> Completion {
         match self.map.locked().remove(id) {
@@ -163,11 +158,6 @@ impl Pending {
     pub fn len(&self) -> usize {
         self.map.locked().len()
     }
-
-    /// True when none are waiting.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -193,7 +183,7 @@ mod tests {
         assert_eq!(p.cancel(&id), Some(false));
         assert!(!abort.is_set());
         assert!(!p.fail(&id));
-        assert!(p.is_empty());
+        assert_eq!(p.len(), 0);
         let abort = p.register(&id, "tools/call", true).unwrap();
         assert_eq!(p.cancel(&id), Some(true));
         assert!(

@@ -179,11 +179,6 @@ impl ToolCache {
         }
     }
 
-    /// True when the tool is in the cache.
-    pub fn knows(&self, name: &str) -> bool {
-        self.tools.locked().contains_key(name)
-    }
-
     /// The `Mcp-Param-{Name}` headers for a call of `name` with `arguments`
     /// (2026-07-28 §1.8): strings as they are, integers in decimal, booleans as
     /// `true`/`false`, absent and null arguments omitted, values sentinel-encoded

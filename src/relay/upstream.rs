@@ -1,34 +1,45 @@
-//! Talking to the MCP endpoint: one signed HTTP request, with the
-//! authentication retries, and reading AWS error answers.
+//! The upstream side: the MCP endpoint, and one MCP session with it.
 //!
-//! Owns: the headers every request carries (host, accept, content type,
-//! session id, protocol version, `--header`s, the AgentCore runtime-session id,
-//! the 2026-07-28 routing headers), signing them, and the two retries that
-//! authentication calls for — credentials the service says expired are resolved
-//! again, and a refused SigV4 signature is tried once more as SigV4A when that
-//! switch is allowed. A 403 means the request was not processed, so neither
-//! retry repeats a side effect.
+//! Owns: [`Link`] — the endpoint, its URL, the HTTP client with its connection
+//! pool, and the headers every request carries (`--header`s, the AgentCore
+//! runtime-session mode) — which every upstream session shares; and
+//! [`Upstream`], one session with the server: its credentials and signer
+//! ([`RequestAuth`]), its [`Session`] (`Mcp-Session-Id`, generation,
+//! negotiated version), its runtime-session id, one new session at a time, and
+//! which generation's GET stream runs. An `Upstream` builds, signs and sends one
+//! request with the two retries authentication calls for — credentials the
+//! service says expired are resolved again, and a refused SigV4 signature is
+//! tried once more as SigV4A when that switch is allowed (a 403 means the
+//! request was not processed, so neither repeats a side effect) — records the
+//! session id answers carry, and ends the session with a signed DELETE.
+//! Refuses: deciding what to send, or whether to send it again: that is the
+//! exchange's (`exchange.rs`, `retry_policy.rs`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use super::Shared;
-use crate::auth::AuthError;
+use super::session::Session;
+use crate::auth::{AuthError, RequestAuth};
 use crate::aws::error::AwsError;
-use crate::config::RuntimeSession;
+use crate::config::{Endpoint, RelayOptions, RuntimeSession, Timeouts};
 use crate::credential_types::Credentials;
-use crate::http::{HttpError, Method, RequestTimeouts, Response};
+use crate::http::{self, ClientSettings, HttpError, Method, RequestTimeouts, Response};
 use crate::secret::Secret;
 use crate::sigv4::Algorithm;
+use crate::sync::Locked;
 
 /// The most bytes of an HTTP error body read for its message (64 KiB).
-pub const MAX_ERROR_BODY: usize = 64 << 10;
+pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// The AgentCore runtime-session header.
-pub const RUNTIME_SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+pub(crate) const RUNTIME_SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+
+/// How long the session DELETE at shutdown may take.
+pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a request got no HTTP answer.
 #[derive(Debug)]
-pub(super) enum SendError {
+pub(crate) enum SendError {
     Auth(AuthError),
     Http(HttpError),
 }
@@ -42,14 +53,23 @@ impl std::fmt::Display for SendError {
     }
 }
 
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Auth(a) => Some(a),
+            SendError::Http(h) => Some(h),
+        }
+    }
+}
+
 /// An HTTP answer, with a note on what the authentication retries saw.
-pub(super) struct Sent {
-    pub(super) response: Response,
-    pub(super) note: Option<String>,
+pub(crate) struct Sent {
+    pub(crate) response: Response,
+    pub(crate) note: Option<String>,
     /// The session generation current when the request went out.
-    pub(super) generation: u64,
+    pub(crate) generation: u64,
     /// True when the request carried an `Mcp-Session-Id`.
-    pub(super) carried_session: bool,
+    pub(crate) carried_session: bool,
 }
 
 /// One signed attempt's answer and what it was sent with.
@@ -74,7 +94,7 @@ impl Attempt {
 /// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
 /// back as the response body, so it can still be read; a 2xx answer is left
 /// alone.
-pub(super) fn peek_error(response: &mut Response) -> AwsError {
+pub(crate) fn peek_error(response: &mut Response) -> AwsError {
     if (200..300).contains(&response.status) {
         return AwsError::default();
     }
@@ -85,24 +105,157 @@ pub(super) fn peek_error(response: &mut Response) -> AwsError {
 
 /// What a request carries besides the common headers.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Extra {
+pub(crate) struct Extra {
     /// Send the session id and negotiated protocol version.
-    pub(super) with_session: bool,
+    pub(crate) with_session: bool,
     /// Headers for this request only (2026-07-28 routing, `Last-Event-ID`).
-    pub(super) headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// `MCP-Protocol-Version` for this request (a 2026-07-28 request's own
-    /// version), instead of the negotiated one.
-    pub(super) protocol_version: Option<String>,
-    /// A dedicated client (own connection pool) instead of the shared one.
-    pub(super) client: Option<crate::http::Client>,
+    /// revision), instead of the negotiated one.
+    pub(crate) protocol_version: Option<String>,
+    /// A connection of its own ([`Link::own_connection`]) instead of the
+    /// shared pool.
+    pub(crate) client: Option<http::Client>,
     /// With `with_session`: this session id instead of the current one (the
     /// `notifications/initialized` of a session not yet made current).
-    pub(super) session_id: Option<Secret>,
+    pub(crate) session_id: Option<Secret>,
 }
 
-impl Shared {
+/// The MCP endpoint and the connections to it: the same for every upstream
+/// session.
+pub(crate) struct Link {
+    endpoint: Endpoint,
+    url: String,
+    client: http::Client,
+    extra_headers: Vec<(String, String)>,
+    runtime_session: Option<RuntimeSession>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("host", &self.endpoint.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// The endpoint, with a connection pool whose bodies are cut off past
+    /// `max_body` bytes.
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        timeouts: &Timeouts,
+        options: &RelayOptions,
+        max_body: usize,
+    ) -> Link {
+        let client = http::Client::new(
+            ClientSettings {
+                connect: timeouts.connect,
+                write: timeouts.write,
+                max_body: max_body as u64,
+                env_proxy: true,
+            },
+            &options.tls,
+        );
+        Link {
+            url: endpoint.url(),
+            endpoint,
+            client,
+            extra_headers: options.extra_headers.clone(),
+            runtime_session: options.runtime_session,
+        }
+    }
+
+    /// The endpoint's host, for messages.
+    pub(crate) fn host(&self) -> &str {
+        &self.endpoint.host
+    }
+
+    /// A connection of its own for an exchange that may have to be cut off
+    /// alone (closing it leaves every other exchange's connection open).
+    pub(crate) fn own_connection(&self) -> http::Client {
+        self.client.dedicated()
+    }
+
+    /// Closes every connection of the shared pool (at exit).
+    pub(crate) fn shutdown(&self) {
+        self.client.shutdown();
+    }
+}
+
+/// One MCP session with the server, and the credentials it is signed with.
+pub(crate) struct Upstream {
+    link: Arc<Link>,
+    auth: RequestAuth,
+    session: Session,
+    /// The runtime-session id for `session` and `identity` modes.
+    runtime_session: String,
+    /// One new session at a time.
+    reopening: Mutex<()>,
+    /// The session generation whose GET stream is running, if any.
+    listening: Mutex<Option<u64>>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("link", &self.link)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upstream {
+    /// A session with the server at `link`, not yet opened, signed with `auth`.
+    pub(crate) fn new(link: Arc<Link>, auth: RequestAuth, runtime_session: String) -> Self {
+        Upstream {
+            link,
+            auth,
+            session: Session::new(),
+            runtime_session,
+            reopening: Mutex::new(()),
+            listening: Mutex::new(None),
+        }
+    }
+
+    /// The endpoint.
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The endpoint's host, for messages.
+    pub(crate) fn host(&self) -> &str {
+        self.link.host()
+    }
+
+    /// The signing scope and credentials (for hints in errors).
+    pub(crate) fn auth(&self) -> &RequestAuth {
+        &self.auth
+    }
+
+    /// The session id, its generation and the negotiated version.
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Held while a new session is opened, so that only one is.
+    pub(crate) fn reopening(&self) -> MutexGuard<'_, ()> {
+        self.reopening.locked()
+    }
+
+    /// Records that the GET stream of session `generation` runs; false when
+    /// it runs already.
+    pub(crate) fn claim_listen(&self, generation: u64) -> bool {
+        let mut listening = self.listening.locked();
+        if *listening == Some(generation) {
+            return false;
+        }
+        *listening = Some(generation);
+        true
+    }
+
     /// Builds, signs and sends one request, with the authentication retries.
-    pub(super) fn send(
+    pub(crate) fn send(
         &self,
         method: Method,
         body: &[u8],
@@ -115,7 +268,7 @@ impl Shared {
         if error.expired_credentials() {
             log::info!(
                 "{} says the credentials from {} expired; resolving them again",
-                self.endpoint.host,
+                self.host(),
                 first.credentials.source()
             );
             self.auth.provider().invalidate(&first.credentials);
@@ -130,7 +283,7 @@ impl Shared {
         }
         log::debug!(
             "{} refused the SigV4 signature (HTTP 403 {}); sending again signed SigV4A",
-            self.endpoint.host,
+            self.host(),
             error.error_type.as_deref().unwrap_or("")
         );
         match self.attempt(Algorithm::V4a, method, body, extra, timeouts) {
@@ -151,7 +304,7 @@ impl Shared {
                 if self.auth.confirm_upgrade() {
                     log::info!(
                         "{} refused SigV4 and accepted SigV4A: signing every further request with SigV4A (region set {})",
-                        self.endpoint.host,
+                        self.host(),
                         self.auth.region_set()
                     );
                 }
@@ -172,7 +325,8 @@ impl Shared {
         extra: &Extra,
         timeouts: RequestTimeouts,
     ) -> Result<Attempt, SendError> {
-        let host = self.endpoint.authority();
+        let link = &self.link;
+        let host = link.endpoint.authority();
         let (current_id, generation) = self.session.current();
         let session_id = if !extra.with_session {
             None
@@ -210,7 +364,7 @@ impl Shared {
         for (n, v) in &extra.headers {
             headers.push((n, v));
         }
-        for (n, v) in &self.options.extra_headers {
+        for (n, v) in &link.extra_headers {
             headers.push((n, v));
         }
         let signed = self
@@ -218,16 +372,16 @@ impl Shared {
             .sign(
                 algorithm,
                 method.as_str(),
-                &self.endpoint.path,
-                &self.endpoint.query,
+                &link.endpoint.path,
+                &link.endpoint.query,
                 &headers,
                 body,
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
-        let client = extra.client.as_ref().unwrap_or(&self.client);
+        let client = extra.client.as_ref().unwrap_or(&link.client);
         let response = client
-            .send(method, &self.url, &headers, body, timeouts)
+            .send(method, &link.url, &headers, body, timeouts)
             .map_err(SendError::Http)?;
         Ok(Attempt {
             response,
@@ -239,7 +393,7 @@ impl Shared {
 
     /// The `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` for the next request.
     fn runtime_session_id(&self) -> Option<String> {
-        match self.options.runtime_session? {
+        match self.link.runtime_session? {
             RuntimeSession::Request => Some(crate::random::random_id()),
             RuntimeSession::Session | RuntimeSession::Identity => {
                 Some(self.runtime_session.clone())
@@ -249,7 +403,7 @@ impl Shared {
 
     /// Stores the `Mcp-Session-Id` of a successful response that carries one,
     /// unless a new session replaced the one the request was sent in.
-    pub(super) fn capture_session(&self, sent: &Sent) {
+    pub(crate) fn capture_session(&self, sent: &Sent) {
         let response = &sent.response;
         if !(200..300).contains(&response.status) {
             return;
@@ -258,6 +412,33 @@ impl Shared {
             if self.session.set_id(id, sent.generation) {
                 log::info!("MCP session established ({} character id)", id.len());
             }
+        }
+    }
+
+    /// Ends the session with a signed DELETE, if there is one.
+    pub(crate) fn delete_session(&self) {
+        if self.session.id().is_none() {
+            return;
+        }
+        let timeouts = RequestTimeouts {
+            response: DELETE_TIMEOUT,
+            per_read: Some(DELETE_TIMEOUT),
+            total: Some(DELETE_TIMEOUT),
+        };
+        let extra = Extra {
+            with_session: true,
+            ..Default::default()
+        };
+        match self.send(Method::Delete, b"", &extra, timeouts) {
+            Ok(s) if (200..300).contains(&s.response.status) => {
+                log::info!("MCP session ended (HTTP {})", s.response.status)
+            }
+            Ok(s) if s.response.status == 405 => {
+                log::info!("the server does not let clients end sessions (HTTP 405)")
+            }
+            Ok(s) if s.response.status == 404 => log::info!("the MCP session had already ended"),
+            Ok(s) => log::warn!("ending the MCP session: HTTP {}", s.response.status),
+            Err(e) => log::warn!("ending the MCP session failed: {e}"),
         }
     }
 }

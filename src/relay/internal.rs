@@ -1,0 +1,143 @@
+//! The relay's own requests to the server, which the client never sees.
+//!
+//! Owns: sending one of them and finding its response, in a JSON answer or on
+//! an SSE stream (other messages on that stream reach the client as usual);
+//! and listing every page of the server's tools (at most [`MAX_LIST_PAGES`])
+//! to fill the tool cache, for `--read-only` and for a 2026-07-28 re-list after
+//! a header mismatch. Their ids (`mcp-sigv4-N`) are in a namespace of the
+//! relay's own.
+//! Refuses: forwarding their responses to the client.
+
+use std::io::BufReader;
+
+use serde_json::{Value, json};
+
+use super::context::{Ctx, MAX_MESSAGE_BYTES};
+use super::inbound::{Waiting, deliver};
+use super::jsonrpc::Id;
+use super::revision::Revision;
+use super::routing;
+use super::sse;
+use super::upstream::{Extra, peek_error};
+use crate::http::{Method, RequestTimeouts};
+
+/// How many pages an internal `tools/list` reads at most.
+pub(crate) const MAX_LIST_PAGES: usize = 50;
+
+/// Lists every page of the server's tools with the relay's own requests, to
+/// fill the tool cache. Under a revision that routes by headers, the requests
+/// carry `meta`, the `_meta` envelope of the client message they serve.
+pub(crate) fn list_tools(
+    ctx: &Ctx,
+    revision: &Revision,
+    meta: Option<&Value>,
+) -> Result<(), String> {
+    let shared = &ctx.shared;
+    let meta = meta.filter(|_| revision.routes_by_headers());
+    let mut cursor: Option<Value> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let id = shared.internal_id();
+        let mut params = serde_json::Map::new();
+        if let Some(c) = &cursor {
+            params.insert("cursor".into(), c.clone());
+        }
+        if let Some(m) = meta {
+            params.insert("_meta".into(), m.clone());
+        }
+        let request = json!({"jsonrpc":"2.0","id":id,"method":"tools/list","params":params});
+        let mut extra = Extra {
+            with_session: true,
+            ..Default::default()
+        };
+        if revision.routes_by_headers() {
+            extra.protocol_version = Some(revision.name().to_owned());
+            extra.headers = routing::routing_headers(&request);
+        }
+        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        let (response, _) =
+            request_of_our_own(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))?;
+        shared.tools.observe_list(&response.to_string(), false);
+        cursor = response
+            .pointer("/result/nextCursor")
+            .filter(|c| !c.is_null())
+            .cloned();
+        if cursor.is_none() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Sends one of the relay's own requests and returns its response message and
+/// the answer's `Mcp-Session-Id`. Other messages that arrive on its stream are
+/// delivered as usual. A request sent in the current session (`with_session`)
+/// records the session id as any exchange does; one sent outside it (the
+/// replayed initialize) leaves that to the caller.
+pub(crate) fn request_of_our_own(
+    ctx: &Ctx,
+    body: &[u8],
+    extra: &Extra,
+    id: &Id,
+) -> Result<(Value, Option<String>), String> {
+    let up = &ctx.up;
+    let t = &ctx.shared.timeouts;
+    let timeouts = RequestTimeouts {
+        response: t.read,
+        per_read: Some(t.read),
+        total: Some(t.exchange),
+    };
+    let mut sent = up
+        .send(Method::Post, body, extra, timeouts)
+        .map_err(|e| e.to_string())?;
+    if extra.with_session {
+        up.capture_session(&sent);
+    }
+    let session_id = sent.response.header("mcp-session-id").map(str::to_owned);
+    let status = sent.response.status;
+    if !(200..300).contains(&status) {
+        let e = peek_error(&mut sent.response);
+        return Err(format!(
+            "HTTP {status}{}",
+            e.message.map(|m| format!(": {m}")).unwrap_or_default()
+        ));
+    }
+    let find = |text: &str| -> Option<Value> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let matches =
+            |m: &Value| m.get("id").map(|i| Id::from_json(&i.to_string())).as_ref() == Some(id);
+        match &v {
+            Value::Array(items) => items.iter().find(|m| matches(m)).cloned(),
+            _ if matches(&v) => Some(v),
+            _ => None,
+        }
+    };
+    match sent.response.media_type().as_deref() {
+        Some("application/json") => {
+            let bytes = sent
+                .response
+                .read_body(MAX_MESSAGE_BYTES)
+                .map_err(|e| e.to_string())?;
+            find(&String::from_utf8_lossy(&bytes))
+                .map(|v| (v, session_id))
+                .ok_or_else(|| "no response in the answer".to_owned())
+        }
+        Some("text/event-stream") => {
+            let mut events =
+                sse::Reader::new(BufReader::new(&mut sent.response.body), MAX_MESSAGE_BYTES);
+            loop {
+                match events.next_event() {
+                    Ok(Some(e)) if e.event == "message" && !e.data.is_empty() => {
+                        if let Some(v) = find(&e.data) {
+                            return Ok((v, session_id));
+                        }
+                        deliver(ctx, e.data.as_bytes(), Waiting::Nobody);
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err("the stream ended without a response".into()),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        other => Err(format!("unexpected content type {other:?}")),
+    }
+}

@@ -1,0 +1,108 @@
+//! Opening a new session after the server ended one.
+//!
+//! Owns: replaying the client's `initialize` (with an id of the relay's own,
+//! without a session id) and `notifications/initialized` (in the new session,
+//! before any other request may use it), then making the new session current
+//! and starting its GET stream — one at a time per upstream session, so that
+//! requests that lost the session together open one new session
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#session-management>).
+//! Refuses: replaying anything when the client never sent an `initialize`;
+//! showing the client the replayed handshake's answers.
+
+use serde_json::{Value, json};
+
+use super::context::Ctx;
+use super::internal::request_of_our_own;
+use super::jsonrpc::Id;
+use super::listen;
+use super::session;
+use super::splice;
+use super::upstream::Extra;
+use crate::http::{Method, RequestTimeouts};
+use crate::secret::Secret;
+
+/// The body of `notifications/initialized` when the client sent none.
+const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// Replays the client's `initialize` and `notifications/initialized` to open a
+/// new session after the server ended `failed_generation`. One at a time; a
+/// caller whose session was already replaced just goes on.
+pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
+    let (shared, up) = (&ctx.shared, &ctx.up);
+    let _one = up.reopening();
+    let session = up.session();
+    if session.generation() != failed_generation {
+        return Ok(());
+    }
+    let original = shared
+        .handshake
+        .initialize()
+        .ok_or("the server ended the session and there is no initialize to replay")?;
+    let original = String::from_utf8_lossy(&original).into_owned();
+    let id = shared.internal_id();
+    let id_span = splice::find(&original, &["id"]).ok_or("the initialize to replay has no id")?;
+    let body = splice::replace(&original, id_span, &json!(id).to_string()).into_bytes();
+    let old_version = session.protocol_version();
+    // The old id is kept until the new session replaces it (the replayed
+    // initialize goes without one): requests sent meanwhile carry the old id,
+    // get 404, and wait here for the new session.
+    let (response, new_id) = request_of_our_own(
+        ctx,
+        &body,
+        &Extra::default(),
+        &Id::from_json(&json!(id).to_string()),
+    )
+    .map_err(|e| format!("the server ended the MCP session and opening a new one failed: {e}"))?;
+    let new_id = new_id.filter(|id| session::valid_id(id));
+    if let Some(error) = response.get("error") {
+        return Err(format!(
+            "the server ended the MCP session and refused a new initialize: {error}"
+        ));
+    }
+    if let Some(v) = response
+        .pointer("/result/protocolVersion")
+        .and_then(Value::as_str)
+    {
+        if old_version.as_deref() != Some(v) {
+            log::warn!("the new MCP session negotiated protocol version {v} (was {old_version:?})");
+        }
+        session.set_protocol_version(v);
+    }
+    let initialized = shared
+        .handshake
+        .initialized()
+        .unwrap_or_else(|| INITIALIZED.to_vec());
+    let t = &shared.timeouts;
+    let timeouts = RequestTimeouts {
+        response: t.read,
+        per_read: Some(t.read),
+        total: Some(t.exchange),
+    };
+    // notifications/initialized goes out in the new session before any other
+    // request may use it.
+    let in_new_session = match &new_id {
+        Some(new_id) => Extra {
+            with_session: true,
+            session_id: Some(Secret::from(new_id.as_str())),
+            ..Default::default()
+        },
+        None => Extra {
+            protocol_version: session.protocol_version(),
+            ..Default::default()
+        },
+    };
+    match up.send(Method::Post, &initialized, &in_new_session, timeouts) {
+        Ok(s) if (200..300).contains(&s.response.status) => {}
+        Ok(s) => log::warn!(
+            "notifications/initialized for the new session: HTTP {}",
+            s.response.status
+        ),
+        Err(e) => log::warn!("notifications/initialized for the new session: {e}"),
+    }
+    let generation = session.replace(new_id.as_deref());
+    log::info!(
+        "the server ended the MCP session; opened a new one by replaying the client's initialize"
+    );
+    listen::start(ctx, generation);
+    Ok(())
+}
