@@ -123,8 +123,10 @@ fn run() -> Result<u8, Error> {
         }
         _ => mcp_sigv4::random::random_id(),
     };
-    let stdin = io::stdin().lock();
-    let code = relay::run(
+    // stdin is read on a thread of the relay's own, so a closed stdout can end
+    // the run while a read of stdin still blocks.
+    let stdin = io::BufReader::with_capacity(64 << 10, io::stdin());
+    let ended = relay::run(
         config.endpoint,
         config.timeouts,
         config.relay,
@@ -132,8 +134,10 @@ fn run() -> Result<u8, Error> {
         runtime_session,
         stdin,
         io::stdout(),
-    );
-    Ok(code as u8)
+    )
+    .map_err(|e| Error::Relay(Box::new(e)))?;
+    log::debug!("relay ended: {ended}");
+    Ok(error::EXIT_OK)
 }
 
 /// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,

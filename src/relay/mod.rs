@@ -1,30 +1,41 @@
 //! The relay: stdio on one side, MCP Streamable HTTP on the other.
 //!
-//! Owns: the threads and the flow of messages. The calling thread owns stdin and
-//! reads newline-delimited JSON-RPC; one thread owns stdout and writes whole
-//! lines; every message from the client becomes one signed POST on a thread of
-//! its own (an *exchange*, `exchange.rs`), so a long tool call never blocks a
-//! ping, a cancellation or another call; one more thread keeps the optional GET
-//! stream for server-initiated messages (`listen.rs`). Every request the client
-//! sends is answered exactly once: with the server's response or a JSON-RPC
-//! error with the same id (`../shared/spec/mcp-streamable-http.md`,
-//! `../shared/spec/mcp-2026-07-28.md`).
+//! Owns: the threads and the flow of messages, one way per direction. One
+//! thread owns stdin: it reads newline-delimited JSON-RPC, checks each message
+//! and starts its exchange (`dispatch.rs`); every message from the client
+//! becomes one signed POST on a thread of its own (an *exchange*,
+//! `exchange.rs`), so a long tool call never blocks a ping, a cancellation or
+//! another call; what the server sends back goes through `inbound.rs` to the
+//! one thread that owns stdout and writes whole lines (`stdio.rs`); one more
+//! thread keeps the optional GET stream for server-initiated messages
+//! (`listen.rs`). The calling thread waits for the end — stdin ended or stdout
+//! closed — and shuts down. Every request the client sends is answered exactly
+//! once: with the server's response or a JSON-RPC error with the same id
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>,
+//! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>).
 //! Refuses: changing a message body except where a rule says so (`--metadata`,
 //! `--read-only`, invalid `x-mcp-header` tools: `policy.rs`); sending anything
-//! on stdout but JSON-RPC.
+//! on stdout but JSON-RPC; ending the process (that is `main`'s, from what
+//! [`run`] returns).
+//!
+//! ```text
+//! stdin ─▶ stdin thread: dispatch ─▶ exchange thread ─▶ upstream (sign, POST)
+//!                                          │
+//! stdout ◀─ stdout thread ◀─ inbound ◀─ stream (JSON or SSE) ◀─┘ (and listen: GET)
+//! ```
 //!
 //! Ordering: an exchange for `initialize`, or for a message of only
 //! notifications and responses, holds back the next message until its HTTP
-//! answer head arrives (at most [`ORDER_WAIT`]), so the server sees
+//! answer head arrives (at most 10 s), so the server sees
 //! `notifications/initialized` before the requests that follow it and every
 //! request after `initialize` carries the session id.
 //!
-//! Shutdown: at the end of stdin, requests in flight get up to
-//! [`SHUTDOWN_GRACE`] to finish (MCP clients send SIGTERM about 2 s after
-//! closing stdin); the rest are abandoned — the client has ended the
-//! conversation and SDK clients fail on lines written after they close — the
-//! session is ended with a signed DELETE, and the process exits 0. A closed stdout ends the
-//! session and the process at once. SIGINT/SIGTERM cannot be caught without
+//! Shutdown: at the end of stdin, requests in flight get up to 1 s to finish
+//! (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
+//! abandoned — the client has ended the conversation and SDK clients fail on
+//! lines written after they close — the session is ended with a signed DELETE,
+//! and [`run`] returns. A closed stdout ends the session at once and [`run`]
+//! returns without waiting for stdin. SIGINT/SIGTERM cannot be caught without
 //! `unsafe` code or a new dependency (std has no signal API); they end the
 //! process at once, losing nothing already written (every line is flushed), and
 //! the server's session idle timeout reclaims the session.
@@ -54,9 +65,11 @@ pub mod stdio;
 mod stream;
 mod upstream;
 
-use std::io::{BufRead, Write};
+use std::fmt;
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
@@ -66,12 +79,78 @@ use upstream::{Link, Upstream};
 /// How long requests in flight may still take after stdin ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
-/// Runs the relay until stdin ends; returns the process exit code.
+/// How long the stdout thread may take to write what is queued at the end.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// How a run of the relay ended. Each is a normal end of the conversation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Ended {
+    /// The client closed stdin.
+    StdinClosed,
+    /// Reading stdin failed; it was treated as its end.
+    StdinFailed(io::Error),
+    /// The client closed stdout (the write that failed); the session was
+    /// ended at once.
+    StdoutClosed(io::Error),
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::StdinClosed => f.write_str("stdin closed"),
+            Ended::StdinFailed(e) => write!(f, "reading stdin failed: {e}"),
+            Ended::StdoutClosed(e) => write!(f, "stdout closed: {e}"),
+        }
+    }
+}
+
+/// Why the relay could not run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A thread of the relay could not be started.
+    Thread {
+        /// Which thread (`stdin`, `stdout`).
+        name: &'static str,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Thread { name, .. } => write!(f, "cannot start the {name} thread"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Thread { source, .. } => Some(source),
+        }
+    }
+}
+
+/// What ends a run, as the threads that own stdin and stdout report it.
+enum End {
+    Stdin(io::Result<()>),
+    Stdout(io::Error),
+}
+
+/// Runs the relay until stdin ends or stdout closes, and says which.
 ///
-/// `input` is the client's stdin, `output` its stdout. `runtime_session` is the
-/// AgentCore runtime-session id for `session`/`identity` modes (see
-/// [`RelayOptions::runtime_session`]).
-pub fn run<R: BufRead, W: Write + Send + 'static>(
+/// `input` is the client's stdin (read on a thread of its own), `output` its
+/// stdout. `runtime_session` is the AgentCore runtime-session id for
+/// `session`/`identity` modes (see [`RelayOptions::runtime_session`]). On
+/// return the session was ended; threads still blocked (a read of stdin, a
+/// stream cut at exit) end with the process.
+///
+/// # Errors
+/// [`RunError`] when the stdin or stdout thread cannot be started.
+pub fn run<R, W>(
     endpoint: Endpoint,
     timeouts: Timeouts,
     options: RelayOptions,
@@ -79,24 +158,46 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     runtime_session: String,
     input: R,
     output: W,
-) -> i32 {
+) -> Result<Ended, RunError>
+where
+    R: BufRead + Send + 'static,
+    W: Write + Send + 'static,
+{
     let link = Arc::new(Link::new(endpoint, &timeouts, &options, MAX_MESSAGE_BYTES));
     let upstream = Upstream::new(Arc::clone(&link), auth, runtime_session);
     let shared = Arc::new(Shared::new(upstream, timeouts, options));
+    let (end_tx, ends) = mpsc::channel();
     let on_closed = {
-        let shared = Arc::clone(&shared);
-        move |e: std::io::Error| {
-            log::info!("stdout closed ({e}); ending");
-            shared.begin_shutdown();
-            shared.upstream.delete_session();
-            std::process::exit(0);
+        let end_tx = end_tx.clone();
+        move |e: io::Error| {
+            let _ = end_tx.send(End::Stdout(e));
         }
     };
-    let (out, writer) = stdio::spawn_writer(output, on_closed);
+    let (out, writer) =
+        stdio::spawn_writer(output, on_closed).map_err(|source| RunError::Thread {
+            name: "stdout",
+            source,
+        })?;
     let ctx = Ctx::new(&shared, out);
-    if let Err(e) = dispatch::read_loop(&ctx, input) {
-        log::warn!("reading stdin failed: {e}; ending");
-    }
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let read = dispatch::read_loop(&ctx, input);
+            drop(ctx);
+            let _ = end_tx.send(End::Stdin(read));
+        })
+        .map_err(|source| RunError::Thread {
+            name: "stdin",
+            source,
+        })?;
+    let ended = match ends.recv() {
+        Ok(End::Stdout(e)) => return Ok(stdout_closed(&shared, e)),
+        Ok(End::Stdin(Ok(()))) | Err(_) => Ended::StdinClosed,
+        Ok(End::Stdin(Err(e))) => {
+            log::warn!("reading stdin failed: {e}; ending");
+            Ended::StdinFailed(e)
+        }
+    };
     shared.begin_shutdown();
     let waiting = shared.pending.len();
     if waiting > 0 {
@@ -105,24 +206,62 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
             SHUTDOWN_GRACE.as_secs_f64()
         );
     }
-    if !shared.in_flight.wait_idle(SHUTDOWN_GRACE) {
-        // The client ended the conversation by closing stdin; SDK clients stop
-        // reading then, and fail on a late line. Streams still open are cut, and
-        // the session DELETE below tells the server to stop the work.
-        let left = shared.pending.abort_all();
-        log::info!("stdin closed: abandoning {left} request(s) still in flight");
+    match wait_idle(&shared, &ends, SHUTDOWN_GRACE) {
+        Err(e) => return Ok(stdout_closed(&shared, e)),
+        Ok(true) => {}
+        Ok(false) => {
+            // The client ended the conversation by closing stdin; SDK clients
+            // stop reading then, and fail on a late line. Streams still open
+            // are cut, and the session DELETE below tells the server to stop
+            // the work.
+            let left = shared.pending.abort_all();
+            log::info!("stdin closed: abandoning {left} request(s) still in flight");
+        }
     }
     shared.upstream.delete_session();
     // Close what is still open on the shared pool (the GET stream).
     link.shutdown();
-    drop(ctx);
     // Let the writer drain what the exchanges wrote; threads stuck elsewhere
     // end with the process.
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let (done_tx, done) = mpsc::channel();
+    let joiner = std::thread::Builder::new().spawn(move || {
         let _ = writer.join();
         let _ = done_tx.send(());
     });
-    let _ = done_rx.recv_timeout(Duration::from_secs(1));
-    0
+    if joiner.is_ok() {
+        let _ = done.recv_timeout(DRAIN_WAIT);
+    }
+    Ok(ended)
+}
+
+/// The client closed stdout: nothing more can reach it, so the session is
+/// ended at once.
+fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
+    log::info!("stdout closed ({e}); ending");
+    shared.begin_shutdown();
+    shared.upstream.delete_session();
+    Ended::StdoutClosed(e)
+}
+
+/// Waits until no exchange is in flight (`Ok(true)`) or `limit` passed
+/// (`Ok(false)`); `Err` when stdout closed meanwhile.
+fn wait_idle(shared: &Shared, ends: &Receiver<End>, limit: Duration) -> Result<bool, io::Error> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if shared
+            .in_flight
+            .wait_idle(left.min(Duration::from_millis(50)))
+        {
+            return Ok(true);
+        }
+        match ends.recv_timeout(Duration::ZERO) {
+            Ok(End::Stdout(e)) => return Err(e),
+            Ok(End::Stdin(_)) | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+    }
 }

@@ -90,34 +90,36 @@ impl<R: BufRead> LineReader<R> {
 /// A handle for sending whole messages to stdout. Cheap to clone; sending never
 /// fails from the caller's view (after stdout closed, messages are dropped).
 #[derive(Clone, Debug)]
-pub struct Output {
+pub(crate) struct Output {
     tx: SyncSender<Vec<u8>>,
 }
 
 impl Output {
     /// Queues one message (one line, without its `\n`).
-    pub fn send(&self, message: impl Into<Vec<u8>>) {
+    pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
         let _ = self.tx.send(message.into());
     }
 }
 
 /// How many messages may wait for the writer before senders block (back-pressure
 /// onto the HTTP readers instead of unbounded memory).
-pub const OUTPUT_QUEUE: usize = 256;
+pub(crate) const OUTPUT_QUEUE: usize = 256;
 
 /// Starts the writer thread on `out`. `on_closed` runs on the writer thread if a
 /// write fails (the client closed our stdout). The thread ends when every
-/// [`Output`] is dropped and the queue is drained.
-pub fn spawn_writer<W: Write + Send + 'static>(
+/// [`Output`] is dropped and the queue is drained, or after `on_closed`.
+///
+/// # Errors
+/// The operating system's, when the thread cannot be started.
+pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     out: W,
     on_closed: impl FnOnce(io::Error) + Send + 'static,
-) -> (Output, JoinHandle<()>) {
+) -> io::Result<(Output, JoinHandle<()>)> {
     let (tx, rx) = sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
     let handle = std::thread::Builder::new()
         .name("stdout".into())
-        .spawn(move || writer_loop(out, rx, on_closed))
-        .expect("spawning the stdout thread");
-    (Output { tx }, handle)
+        .spawn(move || writer_loop(out, rx, on_closed))?;
+    Ok((Output { tx }, handle))
 }
 
 fn writer_loop<W: Write>(mut out: W, rx: Receiver<Vec<u8>>, on_closed: impl FnOnce(io::Error)) {
@@ -181,7 +183,7 @@ mod tests {
                 Ok(())
             }
         }
-        let (out, handle) = spawn_writer(W(shared.clone()), |_| panic!("not closed"));
+        let (out, handle) = spawn_writer(W(shared.clone()), |_| panic!("not closed")).unwrap();
         out.send(b"one".to_vec());
         out.send("two");
         drop(out);
@@ -198,7 +200,7 @@ mod tests {
             }
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let (out, handle) = spawn_writer(Broken, move |e| tx.send(e.kind()).unwrap());
+        let (out, handle) = spawn_writer(Broken, move |e| tx.send(e.kind()).unwrap()).unwrap();
         out.send("x");
         handle.join().unwrap();
         assert_eq!(rx.recv().unwrap(), io::ErrorKind::BrokenPipe);
