@@ -38,7 +38,7 @@ impl Id {
     }
 
     /// An id from JSON text that is known to be a string or number.
-    pub fn from_json(text: &str) -> Self {
+    pub(crate) fn from_json(text: &str) -> Self {
         Id(text.trim().to_owned())
     }
 }
@@ -73,7 +73,7 @@ pub enum Kind {
 
 impl Kind {
     /// The method of a request or notification.
-    pub fn method(&self) -> Option<&str> {
+    pub(crate) fn method(&self) -> Option<&str> {
         match self {
             Kind::Request { method, .. } | Kind::Notification { method } => Some(method),
             Kind::Response { .. } => None,
@@ -92,7 +92,7 @@ pub struct Classified {
 
 impl Classified {
     /// The ids of the requests in it.
-    pub fn request_ids(&self) -> impl Iterator<Item = (&Id, &str)> {
+    pub(crate) fn request_ids(&self) -> impl Iterator<Item = (&Id, &str)> {
         self.items.iter().filter_map(|k| match k {
             Kind::Request { id, method } => Some((id, method.as_str())),
             _ => None,
@@ -215,7 +215,7 @@ pub fn error_response(id: Option<&Id>, code: i64, message: &str, data: Option<Va
 /// Reads one field of a message's `params` (or the message itself when `path`
 /// starts at the top), for the few places the relay looks inside: the
 /// `protocolVersion` of an initialize result, a cancelled request's id.
-pub fn pointer(bytes: &[u8], pointer: &str) -> Option<Value> {
+pub(crate) fn pointer(bytes: &[u8], pointer: &str) -> Option<Value> {
     let value: Value = serde_json::from_slice(bytes).ok()?;
     value.pointer(pointer).cloned()
 }

@@ -6,6 +6,8 @@
 //! for the same id is dropped. A request the client cancelled is removed without
 //! an error of ours (the client no longer expects one), though the server's own
 //! late answer still goes through.
+//! Refuses: a second request with an id already waiting; a second answer for
+//! one id.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,19 +21,19 @@ use crate::sync::Locked;
 /// dedicated HTTP client whose connection is closed at once (a read blocked on
 /// a silent stream fails immediately).
 #[derive(Debug, Default)]
-pub struct Abort {
+pub(crate) struct Abort {
     flag: AtomicBool,
     client: Mutex<Option<Client>>,
 }
 
 impl Abort {
     /// True once [`abort`](Self::abort) was called.
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
 
     /// Stops the exchange: sets the flag and closes its connection.
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.flag.store(true, Ordering::Release);
         if let Some(c) = self.client.locked().as_ref() {
             c.shutdown();
@@ -39,7 +41,7 @@ impl Abort {
     }
 
     /// Records the client the exchange sends with.
-    pub fn set_client(&self, client: Client) {
+    pub(crate) fn set_client(&self, client: Client) {
         let aborted = self.is_set();
         *self.client.locked() = Some(client.clone());
         if aborted {
@@ -61,7 +63,7 @@ struct Entry {
 
 /// What a response for an id means for the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Completion {
+pub(crate) enum Completion {
     /// The id was waiting: forward the response.
     Forward,
     /// The id was not waiting (already answered, or never asked): drop it.
@@ -70,20 +72,25 @@ pub enum Completion {
 
 /// Client requests in flight.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     map: Mutex<HashMap<Id, Entry>>,
 }
 
 impl Pending {
     /// An empty table.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Pending::default()
     }
 
     /// Registers a request (`closes_to_cancel`: its revision cancels by closing
     /// the stream, as 2026-07-28 does); returns its abort flag, or `None` when
     /// the id is already in flight.
-    pub fn register(&self, id: &Id, method: &str, closes_to_cancel: bool) -> Option<Arc<Abort>> {
+    pub(crate) fn register(
+        &self,
+        id: &Id,
+        method: &str,
+        closes_to_cancel: bool,
+    ) -> Option<Arc<Abort>> {
         let mut map = self.map.locked();
         if map.contains_key(id) {
             return None;
@@ -104,7 +111,7 @@ impl Pending {
     /// Marks a request as cancelled by the client. The exchange of a request
     /// whose revision cancels by closing the stream (2026-07-28) is also told
     /// to stop. Returns `Some(closes_to_cancel)` when the id was in flight.
-    pub fn cancel(&self, id: &Id) -> Option<bool> {
+    pub(crate) fn cancel(&self, id: &Id) -> Option<bool> {
         let mut map = self.map.locked();
         let e = map.get_mut(id)?;
         e.cancelled = true;
@@ -119,7 +126,7 @@ impl Pending {
 
     /// Stops every exchange in flight and forgets their requests (at exit).
     /// Returns how many there were.
-    pub fn abort_all(&self) -> usize {
+    pub(crate) fn abort_all(&self) -> usize {
         let entries: Vec<Arc<Abort>> = {
             let mut map = self.map.locked();
             map.drain().map(|(_, e)| e.abort).collect()
@@ -131,7 +138,7 @@ impl Pending {
     }
 
     /// A response for `id` arrived from the server.
-    pub fn complete(&self, id: &Id) -> Completion {
+    pub(crate) fn complete(&self, id: &Id) -> Completion {
         match self.map.locked().remove(id) {
             Some(_) => Completion::Forward,
             None => Completion::Unknown,
@@ -140,22 +147,22 @@ impl Pending {
 
     /// The relay is about to answer `id` with an error: true when it should
     /// (the id was waiting and not cancelled). The id is removed either way.
-    pub fn fail(&self, id: &Id) -> bool {
+    pub(crate) fn fail(&self, id: &Id) -> bool {
         self.map.locked().remove(id).is_some_and(|e| !e.cancelled)
     }
 
     /// True when `id` is waiting.
-    pub fn contains(&self, id: &Id) -> bool {
+    pub(crate) fn contains(&self, id: &Id) -> bool {
         self.map.locked().contains_key(id)
     }
 
     /// The method of a waiting request.
-    pub fn method(&self, id: &Id) -> Option<String> {
+    pub(crate) fn method(&self, id: &Id) -> Option<String> {
         self.map.locked().get(id).map(|e| e.method.clone())
     }
 
     /// How many requests are waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.locked().len()
     }
 }

@@ -7,9 +7,11 @@
 //! are dropped from the list, as the spec requires of HTTP clients) and the
 //! `Mcp-Param-{Name}` headers they call for; and `--metadata` keys added to
 //! every request's `params._meta`.
-//! Refuses: changing any message it has no rule for. Rewritten messages keep
-//! their key order and number spelling (serde_json `preserve_order` and
-//! `arbitrary_precision`).
+//! Refuses: changing any message it has no rule for. A rewritten message keeps
+//! every byte no rule changes — key order, number spelling, escapes — because
+//! the rules edit its text in place (`splice.rs`); serde_json only reads it
+//! (its `arbitrary_precision` feature is off, so a number parsed and written
+//! again would not keep its spelling).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,11 +24,11 @@ use crate::sync::Locked;
 
 /// A property of a tool's input that travels in a header (2026-07-28 §1.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamHeader {
+pub(crate) struct ParamHeader {
     /// The header name suffix: `Region` for `Mcp-Param-Region`.
-    pub header: String,
+    pub(crate) header: String,
     /// The path of property names from the input root.
-    pub path: Vec<String>,
+    pub(crate) path: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,13 +39,13 @@ struct ToolInfo {
 
 /// Tools seen in `tools/list` results. Safe to share between threads.
 #[derive(Debug, Default)]
-pub struct ToolCache {
+pub(crate) struct ToolCache {
     tools: Mutex<HashMap<String, ToolInfo>>,
 }
 
 /// What to do with a `tools/call`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CallDecision {
+pub(crate) enum CallDecision {
     /// Send it.
     Allow,
     /// The tool is not known yet: list tools first, then decide.
@@ -103,12 +105,12 @@ fn param_headers(schema: &Value) -> Result<Vec<ParamHeader>, String> {
 
 impl ToolCache {
     /// An empty cache.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ToolCache::default()
     }
 
     /// Forgets every tool (after `notifications/tools/list_changed`).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.tools.locked().clear();
     }
 
@@ -118,7 +120,7 @@ impl ToolCache {
     /// not annotated `readOnlyHint: true`. Returns the rewritten text, or `None`
     /// when nothing was dropped (the message then goes out as it came). Kept
     /// tools are copied byte for byte.
-    pub fn observe_list(&self, message: &str, read_only: bool) -> Option<String> {
+    pub(crate) fn observe_list(&self, message: &str, read_only: bool) -> Option<String> {
         let tools_span = splice::find(message, &["result", "tools"])?;
         let elements = splice::elements(message, tools_span.clone())?;
         let mut cache = self.tools.locked();
@@ -166,7 +168,7 @@ impl ToolCache {
     }
 
     /// Whether a `tools/call` of `name` may go out.
-    pub fn decide_call(&self, name: &str, read_only: bool) -> CallDecision {
+    pub(crate) fn decide_call(&self, name: &str, read_only: bool) -> CallDecision {
         if !read_only {
             return CallDecision::Allow;
         }
@@ -183,7 +185,11 @@ impl ToolCache {
     /// (2026-07-28 §1.8): strings as they are, integers in decimal, booleans as
     /// `true`/`false`, absent and null arguments omitted, values sentinel-encoded
     /// when not header-safe.
-    pub fn param_headers(&self, name: &str, arguments: Option<&Value>) -> Vec<(String, String)> {
+    pub(crate) fn param_headers(
+        &self,
+        name: &str,
+        arguments: Option<&Value>,
+    ) -> Vec<(String, String)> {
         let cache = self.tools.locked();
         let Some(tool) = cache.get(name) else {
             return Vec::new();
@@ -213,7 +219,7 @@ impl ToolCache {
 /// creating `params` and `_meta` when absent; keys the client set itself are
 /// kept. Returns the new text, or `None` when nothing was added. Everything
 /// else stays byte for byte.
-pub fn add_metadata(message: &str, metadata: &[(String, Value)]) -> Option<String> {
+pub(crate) fn add_metadata(message: &str, metadata: &[(String, Value)]) -> Option<String> {
     if metadata.is_empty() {
         return None;
     }

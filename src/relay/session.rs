@@ -13,11 +13,11 @@ use crate::secret::Secret;
 use crate::sync::RwLocked;
 
 /// The longest session id accepted (AgentCore's limit), bytes.
-pub const MAX_SESSION_ID: usize = 1024;
+pub(crate) const MAX_SESSION_ID: usize = 1024;
 
 /// The session state shared by all exchanges.
 #[derive(Debug, Default)]
-pub struct Session {
+pub(crate) struct Session {
     /// The id and its generation, changed together so that no request ever
     /// pairs a generation with another session's id.
     current: RwLock<Current>,
@@ -32,7 +32,7 @@ struct Current {
 
 /// True for a value the spec allows as a session id: 1–1024 visible ASCII
 /// characters (0x21–0x7E). Logs a warning for any other.
-pub fn valid_id(value: &str) -> bool {
+pub(crate) fn valid_id(value: &str) -> bool {
     let valid = !value.is_empty()
         && value.len() <= MAX_SESSION_ID
         && value.bytes().all(|b| (0x21..=0x7e).contains(&b));
@@ -47,17 +47,17 @@ pub fn valid_id(value: &str) -> bool {
 
 impl Session {
     /// An empty session (no id, no version yet).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Session::default()
     }
 
     /// The current session id.
-    pub fn id(&self) -> Option<Secret> {
+    pub(crate) fn id(&self) -> Option<Secret> {
         self.read().id.clone()
     }
 
     /// The current session id and its generation, read together.
-    pub fn current(&self) -> (Option<Secret>, u64) {
+    pub(crate) fn current(&self) -> (Option<Secret>, u64) {
         let c = self.read();
         (c.id.clone(), c.generation)
     }
@@ -75,7 +75,7 @@ impl Session {
     /// one since (a late answer from the old session must not bring its id
     /// back), and when the value is not 1–1024 visible ASCII characters.
     /// Returns true when the stored id changed.
-    pub fn set_id(&self, value: &str, generation: u64) -> bool {
+    pub(crate) fn set_id(&self, value: &str, generation: u64) -> bool {
         if !valid_id(value) {
             return false;
         }
@@ -89,14 +89,14 @@ impl Session {
 
     /// Which session this is: 0 for the first, one more after each
     /// re-initialization.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.read().generation
     }
 
     /// Makes a new session current: its id (None when the server sent none, or
     /// an invalid one) and the next generation, in one step. Returns the new
     /// generation.
-    pub fn replace(&self, id: Option<&str>) -> u64 {
+    pub(crate) fn replace(&self, id: Option<&str>) -> u64 {
         let id = id.filter(|v| valid_id(v)).map(Secret::from);
         let mut c = self.write();
         c.id = id;
@@ -105,12 +105,12 @@ impl Session {
     }
 
     /// The negotiated protocol version.
-    pub fn protocol_version(&self) -> Option<String> {
+    pub(crate) fn protocol_version(&self) -> Option<String> {
         self.protocol_version.read_locked().clone()
     }
 
     /// Records the protocol version from an initialize result.
-    pub fn set_protocol_version(&self, version: &str) {
+    pub(crate) fn set_protocol_version(&self, version: &str) {
         *self.protocol_version.write_locked() = Some(version.to_owned());
     }
 }

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 /// A byte range in the text.
-pub type Span = Range<usize>;
+pub(crate) type Span = Range<usize>;
 
 struct Scanner<'a> {
     b: &'a [u8],
@@ -123,7 +123,7 @@ impl<'a> Scanner<'a> {
 
 /// The members of the object at `span`: (key text without quotes, raw;
 /// value span).
-pub fn members(text: &str, span: Span) -> Option<Vec<(Span, Span)>> {
+pub(crate) fn members(text: &str, span: Span) -> Option<Vec<(Span, Span)>> {
     let b = text.as_bytes();
     let mut s = Scanner { b, i: span.start };
     s.ws();
@@ -158,7 +158,7 @@ pub fn members(text: &str, span: Span) -> Option<Vec<(Span, Span)>> {
 }
 
 /// The span of the whole text's value (trimmed).
-pub fn root(text: &str) -> Option<Span> {
+pub(crate) fn root(text: &str) -> Option<Span> {
     let mut s = Scanner {
         b: text.as_bytes(),
         i: 0,
@@ -169,7 +169,7 @@ pub fn root(text: &str) -> Option<Span> {
 /// The value at `path` (object keys from the root), if every step is an object
 /// member. Keys are compared as raw JSON string contents (no unescaping: the
 /// keys the relay looks for are plain ASCII).
-pub fn find(text: &str, path: &[&str]) -> Option<Span> {
+pub(crate) fn find(text: &str, path: &[&str]) -> Option<Span> {
     let mut span = root(text)?;
     for key in path {
         let m = members(text, span)?;
@@ -179,7 +179,7 @@ pub fn find(text: &str, path: &[&str]) -> Option<Span> {
 }
 
 /// The element spans of the array at `span`.
-pub fn elements(text: &str, span: Span) -> Option<Vec<Span>> {
+pub(crate) fn elements(text: &str, span: Span) -> Option<Vec<Span>> {
     let b = text.as_bytes();
     let mut s = Scanner { b, i: span.start };
     s.ws();
@@ -204,7 +204,7 @@ pub fn elements(text: &str, span: Span) -> Option<Vec<Span>> {
 }
 
 /// `text` with `span` replaced by `with`.
-pub fn replace(text: &str, span: Span, with: &str) -> String {
+pub(crate) fn replace(text: &str, span: Span, with: &str) -> String {
     let mut out = String::with_capacity(text.len() + with.len());
     out.push_str(&text[..span.start]);
     out.push_str(with);
@@ -214,7 +214,11 @@ pub fn replace(text: &str, span: Span, with: &str) -> String {
 
 /// Adds `"key":value` members (already JSON text) at the end of the object at
 /// `span`, after any members it has.
-pub fn append_members(text: &str, span: Span, members_text: &[(String, String)]) -> Option<String> {
+pub(crate) fn append_members(
+    text: &str,
+    span: Span,
+    members_text: &[(String, String)],
+) -> Option<String> {
     if members_text.is_empty() {
         return Some(text.to_owned());
     }

@@ -3,8 +3,10 @@
 //! Owns: splitting a `text/event-stream` body into lines (CRLF, LF or a lone CR),
 //! the field rules (`event`, `data`, `id`, `retry`, comments), dispatch on a blank
 //! line, the last-event-id and retry state ("Interpreting an event stream",
-//! html.spec.whatwg.org; `../shared/spec/mcp-streamable-http.md` §5) — with a
-//! bound on line and event size so a server cannot exhaust memory.
+//! <https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation>;
+//! MCP's use of it:
+//! <https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#sending-messages-to-the-server>)
+//! — with a bound on line and event size so a server cannot exhaust memory.
 //! Refuses: interpreting event data; what a message means is the relay's business.
 
 use std::io::{self, BufRead};
@@ -22,7 +24,7 @@ pub struct Event {
 
 /// The line-level parser state.
 #[derive(Clone, Debug)]
-pub struct Parser {
+pub(crate) struct Parser {
     data: String,
     event_type: String,
     last_id: Option<String>,
@@ -53,7 +55,7 @@ impl std::error::Error for SseError {}
 
 impl Parser {
     /// A parser that refuses events (and lines) larger than `max_event_bytes`.
-    pub fn new(max_event_bytes: usize) -> Self {
+    pub(crate) fn new(max_event_bytes: usize) -> Self {
         Parser {
             data: String::new(),
             event_type: String::new(),
@@ -66,7 +68,7 @@ impl Parser {
 
     /// The last event id seen (set by `id:` fields once their event is dispatched,
     /// or at once for an id-only block), if any.
-    pub fn last_event_id(&self) -> Option<&str> {
+    pub(crate) fn last_event_id(&self) -> Option<&str> {
         self.pending_id
             .as_deref()
             .or(self.last_id.as_deref())
@@ -74,7 +76,7 @@ impl Parser {
     }
 
     /// The reconnection delay the server asked for (`retry:`), milliseconds.
-    pub fn retry_ms(&self) -> Option<u64> {
+    pub(crate) fn retry_ms(&self) -> Option<u64> {
         self.retry_ms
     }
 
@@ -83,7 +85,7 @@ impl Parser {
     ///
     /// # Errors
     /// [`SseError::TooLarge`] when the event's data passes the bound.
-    pub fn line(&mut self, line: &str) -> Result<Option<Event>, SseError> {
+    pub(crate) fn line(&mut self, line: &str) -> Result<Option<Event>, SseError> {
         if line.is_empty() {
             return Ok(self.dispatch());
         }
@@ -140,7 +142,7 @@ impl Parser {
 
 /// What [`Reader::next_item`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
+pub(crate) enum Item {
     /// A dispatched event.
     Event(Event),
     /// A comment line (`: keep-alive`).
@@ -171,7 +173,7 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// The parser's state (last event id, retry).
-    pub fn parser(&self) -> &Parser {
+    pub(crate) fn parser(&self) -> &Parser {
         &self.parser
     }
 
@@ -195,7 +197,7 @@ impl<R: BufRead> Reader<R> {
     ///
     /// # Errors
     /// [`SseError`] on a read failure or an oversized line or event.
-    pub fn next_item(&mut self) -> Result<Option<Item>, SseError> {
+    pub(crate) fn next_item(&mut self) -> Result<Option<Item>, SseError> {
         loop {
             let Some(line) = self.next_line()? else {
                 return Ok(None);

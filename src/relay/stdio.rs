@@ -4,7 +4,7 @@
 //! is skipped to its end and reported, never buffered whole), and the single
 //! thread that writes to stdout — each message whole, followed by `\n`, then
 //! flushed — so messages from concurrent streams never interleave.
-//! Refuses: writing anything to stdout that did not come through [`Output`].
+//! Refuses: writing anything to stdout that did not come through `Output`.
 
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
