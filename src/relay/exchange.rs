@@ -36,7 +36,7 @@ use crate::http::{ErrorKind, Method, RequestTimeouts};
 pub(crate) fn run(ctx: &Ctx, out: &Outgoing, gate: &Gate) {
     let shared = &ctx.shared;
     if out.is_tool_call() && shared.options.read_only {
-        if let Err(why) = check_read_only(ctx, out) {
+        if let Some(why) = read_only_refusal(ctx, out) {
             gate.open();
             ctx.fail_all(&out.requests.ids, &failure::refused(why));
             return;
@@ -143,9 +143,9 @@ fn idle_limit(ctx: &Ctx, out: &Outgoing) -> Option<Duration> {
     out.is_tool_call().then_some(ctx.shared.timeouts.tool)
 }
 
-/// `--read-only`: is this tool call allowed? Lists the tools first when the
-/// tool is not known yet.
-fn check_read_only(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
+/// `--read-only`: why this tool call may not go out, if it may not. Lists the
+/// tools first when the tool is not known yet.
+fn read_only_refusal(ctx: &Ctx, out: &Outgoing) -> Option<String> {
     let tools = &ctx.shared.tools;
     let name = out.param("/name").and_then(Value::as_str).unwrap_or("");
     let mut decision = tools.decide_call(name, true);
@@ -156,9 +156,9 @@ fn check_read_only(ctx: &Ctx, out: &Outgoing) -> Result<(), String> {
         decision = tools.decide_call(name, true);
     }
     match decision {
-        CallDecision::Allow => Ok(()),
-        CallDecision::Refuse(why) => Err(why),
-        CallDecision::Unknown => Err(format!(
+        CallDecision::Allow => None,
+        CallDecision::Refuse(why) => Some(why),
+        CallDecision::Unknown => Some(format!(
             "mcp-sigv4 --read-only: tool {name:?} is not in the server's tools/list, so it was not called"
         )),
     }
@@ -213,7 +213,7 @@ fn send_with_recovery(
                             continue;
                         }
                         Err(why) => {
-                            sent.note = Some(why);
+                            sent.note = Some(failure::chain(&why));
                             return Ok(Some(sent));
                         }
                     }

@@ -8,6 +8,7 @@
 //! relay's own.
 //! Refuses: forwarding their responses to the client.
 
+use std::fmt;
 use std::io::BufReader;
 
 use serde_json::{Value, json};
@@ -18,11 +19,57 @@ use super::jsonrpc::Id;
 use super::revision::Revision;
 use super::routing;
 use super::sse;
-use super::upstream::{Extra, peek_error};
-use crate::http::{Method, RequestTimeouts};
+use super::upstream::{Extra, SendError, peek_error};
+use crate::http::{HttpError, Method, RequestTimeouts};
 
 /// How many pages an internal `tools/list` reads at most.
 pub(crate) const MAX_LIST_PAGES: usize = 50;
+
+/// Why one of the relay's own requests got no response.
+#[derive(Debug)]
+pub(crate) enum OwnRequestError {
+    /// It got no HTTP answer.
+    Send(SendError),
+    /// The server answered an error status, with this message.
+    Status {
+        status: u16,
+        message: Option<String>,
+    },
+    /// Reading the JSON answer failed.
+    Read(HttpError),
+    /// Reading the SSE answer failed.
+    Stream(sse::SseError),
+    /// The JSON answer held no response to it.
+    NoResponse,
+    /// The SSE answer ended before its response.
+    StreamEnded,
+    /// The answer was neither JSON nor an event stream.
+    ContentType(Option<String>),
+}
+
+impl fmt::Display for OwnRequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OwnRequestError::Send(e) => e.fmt(f),
+            OwnRequestError::Status { status, message } => {
+                write!(f, "HTTP {status}")?;
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
+            }
+            OwnRequestError::Read(e) => e.fmt(f),
+            OwnRequestError::Stream(e) => e.fmt(f),
+            OwnRequestError::NoResponse => f.write_str("no response in the answer"),
+            OwnRequestError::StreamEnded => f.write_str("the stream ended without a response"),
+            OwnRequestError::ContentType(t) => write!(f, "unexpected content type {t:?}"),
+        }
+    }
+}
+
+/// The wrapped errors are shown as they are (their text is this one's), so
+/// none is a `source()`.
+impl std::error::Error for OwnRequestError {}
 
 /// Lists every page of the server's tools with the relay's own requests, to
 /// fill the tool cache. Under a revision that routes by headers, the requests
@@ -31,7 +78,7 @@ pub(crate) fn list_tools(
     ctx: &Ctx,
     revision: &Revision,
     meta: Option<&Value>,
-) -> Result<(), String> {
+) -> Result<(), OwnRequestError> {
     let shared = &ctx.shared;
     let meta = meta.filter(|_| revision.routes_by_headers());
     let mut cursor: Option<Value> = None;
@@ -53,7 +100,7 @@ pub(crate) fn list_tools(
             extra.protocol_version = Some(revision.name().to_owned());
             extra.headers = routing::routing_headers(&request);
         }
-        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        let body = request.to_string().into_bytes();
         let (response, _) =
             request_of_our_own(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))?;
         shared.tools.observe_list(&response.to_string(), false);
@@ -78,7 +125,7 @@ pub(crate) fn request_of_our_own(
     body: &[u8],
     extra: &Extra,
     id: &Id,
-) -> Result<(Value, Option<String>), String> {
+) -> Result<(Value, Option<String>), OwnRequestError> {
     let up = &ctx.up;
     let t = &ctx.shared.timeouts;
     let timeouts = RequestTimeouts {
@@ -88,7 +135,7 @@ pub(crate) fn request_of_our_own(
     };
     let mut sent = up
         .send(Method::Post, body, extra, timeouts)
-        .map_err(|e| e.to_string())?;
+        .map_err(OwnRequestError::Send)?;
     if extra.with_session {
         up.capture_session(&sent);
     }
@@ -96,10 +143,10 @@ pub(crate) fn request_of_our_own(
     let status = sent.response.status;
     if !(200..300).contains(&status) {
         let e = peek_error(&mut sent.response);
-        return Err(format!(
-            "HTTP {status}{}",
-            e.message.map(|m| format!(": {m}")).unwrap_or_default()
-        ));
+        return Err(OwnRequestError::Status {
+            status,
+            message: e.message,
+        });
     }
     let find = |text: &str| -> Option<Value> {
         let v: Value = serde_json::from_str(text).ok()?;
@@ -116,10 +163,10 @@ pub(crate) fn request_of_our_own(
             let bytes = sent
                 .response
                 .read_body(MAX_MESSAGE_BYTES)
-                .map_err(|e| e.to_string())?;
+                .map_err(OwnRequestError::Read)?;
             find(&String::from_utf8_lossy(&bytes))
                 .map(|v| (v, session_id))
-                .ok_or_else(|| "no response in the answer".to_owned())
+                .ok_or(OwnRequestError::NoResponse)
         }
         Some("text/event-stream") => {
             let mut events =
@@ -133,11 +180,11 @@ pub(crate) fn request_of_our_own(
                         deliver(ctx, e.data.as_bytes(), Waiting::Nobody);
                     }
                     Ok(Some(_)) => {}
-                    Ok(None) => return Err("the stream ended without a response".into()),
-                    Err(e) => return Err(e.to_string()),
+                    Ok(None) => return Err(OwnRequestError::StreamEnded),
+                    Err(e) => return Err(OwnRequestError::Stream(e)),
                 }
             }
         }
-        other => Err(format!("unexpected content type {other:?}")),
+        other => Err(OwnRequestError::ContentType(other.map(str::to_owned))),
     }
 }

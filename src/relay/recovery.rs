@@ -9,10 +9,12 @@
 //! Refuses: replaying anything when the client never sent an `initialize`;
 //! showing the client the replayed handshake's answers.
 
+use std::fmt;
+
 use serde_json::{Value, json};
 
 use super::context::Ctx;
-use super::internal::request_of_our_own;
+use super::internal::{OwnRequestError, request_of_our_own};
 use super::jsonrpc::Id;
 use super::listen;
 use super::session;
@@ -24,10 +26,50 @@ use crate::secret::Secret;
 /// The body of `notifications/initialized` when the client sent none.
 const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 
+/// Why no new session could be opened.
+#[derive(Debug)]
+pub(crate) enum RecoveryError {
+    /// The client never sent an `initialize` to replay.
+    NoInitialize,
+    /// The client's `initialize` has no id to replace.
+    NoId,
+    /// The replayed `initialize` got no response.
+    Open(OwnRequestError),
+    /// The server answered the replayed `initialize` with this error.
+    Refused(Value),
+}
+
+impl fmt::Display for RecoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecoveryError::NoInitialize => {
+                f.write_str("the server ended the session and there is no initialize to replay")
+            }
+            RecoveryError::NoId => f.write_str("the initialize to replay has no id"),
+            RecoveryError::Open(_) => {
+                f.write_str("the server ended the MCP session and opening a new one failed")
+            }
+            RecoveryError::Refused(error) => write!(
+                f,
+                "the server ended the MCP session and refused a new initialize: {error}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RecoveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecoveryError::Open(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Replays the client's `initialize` and `notifications/initialized` to open a
 /// new session after the server ended `failed_generation`. One at a time; a
 /// caller whose session was already replaced just goes on.
-pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), String> {
+pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), RecoveryError> {
     let (shared, up) = (&ctx.shared, &ctx.up);
     let _one = up.reopening();
     let session = up.session();
@@ -37,10 +79,10 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Stri
     let original = shared
         .handshake
         .initialize()
-        .ok_or("the server ended the session and there is no initialize to replay")?;
+        .ok_or(RecoveryError::NoInitialize)?;
     let original = String::from_utf8_lossy(&original).into_owned();
     let id = shared.internal_id();
-    let id_span = splice::find(&original, &["id"]).ok_or("the initialize to replay has no id")?;
+    let id_span = splice::find(&original, &["id"]).ok_or(RecoveryError::NoId)?;
     let body = splice::replace(&original, id_span, &json!(id).to_string()).into_bytes();
     let old_version = session.protocol_version();
     // The old id is kept until the new session replaces it (the replayed
@@ -52,12 +94,10 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Stri
         &Extra::default(),
         &Id::from_json(&json!(id).to_string()),
     )
-    .map_err(|e| format!("the server ended the MCP session and opening a new one failed: {e}"))?;
+    .map_err(RecoveryError::Open)?;
     let new_id = new_id.filter(|id| session::valid_id(id));
     if let Some(error) = response.get("error") {
-        return Err(format!(
-            "the server ended the MCP session and refused a new initialize: {error}"
-        ));
+        return Err(RecoveryError::Refused(error.clone()));
     }
     if let Some(v) = response
         .pointer("/result/protocolVersion")
@@ -105,4 +145,36 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Stri
     );
     listen::start(ctx, generation);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::failure::chain;
+
+    #[test]
+    fn the_reason_a_new_session_failed_reads_as_one_line() {
+        let e = RecoveryError::Open(OwnRequestError::Status {
+            status: 503,
+            message: Some("busy".into()),
+        });
+        assert_eq!(
+            chain(&e),
+            "the server ended the MCP session and opening a new one failed: HTTP 503: busy"
+        );
+        let e = RecoveryError::Open(OwnRequestError::ContentType(Some("text/plain".into())));
+        assert_eq!(
+            chain(&e),
+            "the server ended the MCP session and opening a new one failed: unexpected content type Some(\"text/plain\")"
+        );
+        let e = RecoveryError::Refused(json!({"code": -32602, "message": "no"}));
+        assert_eq!(
+            chain(&e),
+            r#"the server ended the MCP session and refused a new initialize: {"code":-32602,"message":"no"}"#
+        );
+        assert_eq!(
+            chain(&RecoveryError::NoInitialize),
+            "the server ended the session and there is no initialize to replay"
+        );
+    }
 }

@@ -53,14 +53,9 @@ impl std::fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SendError::Auth(a) => Some(a),
-            SendError::Http(h) => Some(h),
-        }
-    }
-}
+/// The wrapped error is shown as it is (its text is this one's), so it is not
+/// a `source()`.
+impl std::error::Error for SendError {}
 
 /// An HTTP answer, with a note on what the authentication retries saw.
 pub(crate) struct Sent {
