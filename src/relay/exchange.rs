@@ -213,7 +213,7 @@ fn send_with_recovery(
                             continue;
                         }
                         Err(why) => {
-                            sent.note = Some(failure::chain(&why));
+                            sent.note = Some(crate::error::chain(&why));
                             return Ok(Some(sent));
                         }
                     }

@@ -186,18 +186,6 @@ pub(crate) fn listen_ended(id: &Id, host: &str) -> String {
     )
 }
 
-/// An error and its causes, as one line: `what: why: why`.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// The fix for an HTTP error, where one is known.
 pub(crate) fn hint_for(status: u16, error_type: Option<&str>, scope: Scope<'_>) -> Option<String> {
     let Scope {

@@ -150,7 +150,7 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::failure::chain;
+    use crate::error::chain;
 
     #[test]
     fn the_reason_a_new_session_failed_reads_as_one_line() {
