@@ -6,7 +6,7 @@
 //! (<https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
 //! "Standard MCP Request Headers" and "Header Value Encoding"). Pure.
 //! Refuses: deciding whether a request carries them: that is its revision's
-//! rule ([`Revision::routes_by_headers`](super::revision::Revision::routes_by_headers)).
+//! rule (`Revision::routes_by_headers`, `revision.rs`).
 
 use serde_json::Value;
 
