@@ -49,15 +49,20 @@ pub struct SigningChoice {
     pub upgrade: bool,
     /// The SigV4A region set (`*`, `us-east-1,us-west-2`).
     pub region_set: String,
+    /// `--skip-auth`: when no credentials can be found, send the request
+    /// unsigned (with a warning) instead of answering it with an error, as
+    /// `mcp-proxy-for-aws --skip-auth` does.
+    pub unsigned_fallback: bool,
 }
 
 /// Headers that authenticate one request, and the credentials they were made
 /// with (so a refusal can invalidate exactly those).
 pub struct Signed {
-    /// Headers to add: `x-amz-date`, `x-amz-security-token`, `authorization`, …
+    /// Headers to add: `x-amz-date`, `x-amz-security-token`, `authorization`,
+    /// …; none for a request sent unsigned (`--skip-auth`).
     pub headers: Vec<(&'static str, String)>,
-    /// The credentials used.
-    pub credentials: Arc<Credentials>,
+    /// The credentials used; `None` for a request sent unsigned.
+    pub credentials: Option<Arc<Credentials>>,
     /// The algorithm used.
     pub algorithm: Algorithm,
 }
@@ -87,6 +92,8 @@ pub struct RequestAuth {
     region_set: String,
     may_upgrade: bool,
     use_v4a: AtomicBool,
+    unsigned_fallback: bool,
+    warned_unsigned: AtomicBool,
 }
 
 impl fmt::Debug for RequestAuth {
@@ -117,6 +124,8 @@ impl RequestAuth {
             region_set: choice.region_set.clone(),
             may_upgrade: choice.upgrade,
             use_v4a: AtomicBool::new(choice.initial == Algorithm::V4a),
+            unsigned_fallback: choice.unsigned_fallback,
+            warned_unsigned: AtomicBool::new(false),
         }
     }
 
@@ -183,10 +192,20 @@ impl RequestAuth {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Signed, AuthError> {
-        let credentials = self
-            .provider
-            .credentials()
-            .map_err(AuthError::Credentials)?;
+        let credentials = match self.provider.credentials() {
+            Ok(c) => c,
+            Err(e) if self.unsigned_fallback => {
+                if !self.warned_unsigned.swap(true, Ordering::AcqRel) {
+                    log::warn!("--skip-auth: no AWS credentials ({e}); sending requests unsigned");
+                }
+                return Ok(Signed {
+                    headers: Vec::new(),
+                    credentials: None,
+                    algorithm,
+                });
+            }
+            Err(e) => return Err(AuthError::Credentials(e)),
+        };
         let params = SigningParams {
             credentials: &credentials,
             algorithm,
@@ -211,7 +230,7 @@ impl RequestAuth {
             .map_err(AuthError::Signing)?;
         Ok(Signed {
             headers: out.headers,
-            credentials,
+            credentials: Some(credentials),
             algorithm,
         })
     }

@@ -305,10 +305,7 @@ impl Config {
                     .with_hint("give one of them (--allow-write is the default)"),
             );
         }
-        if args.skip_auth {
-            return Err(ConfigError::new("--skip-auth is not yet supported")
-                .with_hint("remove it; mcp-sigv4 signs every request with your AWS credentials"));
-        }
+
         let url = if target.starts_with("arn:") {
             runtime_arn_url(target, args.qualifier.as_deref())?
         } else {
@@ -574,6 +571,7 @@ fn signing_choice(
         initial,
         upgrade,
         region_set,
+        unsigned_fallback: args.skip_auth,
     })
 }
 
@@ -662,7 +660,8 @@ mod tests {
             SigningChoice {
                 initial: Algorithm::V4,
                 upgrade: false,
-                region_set: "us-east-1".into()
+                region_set: "us-east-1".into(),
+                unsigned_fallback: false,
             }
         );
         let c = resolve(
@@ -679,7 +678,8 @@ mod tests {
             SigningChoice {
                 initial: Algorithm::V4,
                 upgrade: true,
-                region_set: "*".into()
+                region_set: "*".into(),
+                unsigned_fallback: false,
             }
         );
         let c = resolve(
@@ -721,7 +721,8 @@ mod tests {
             SigningChoice {
                 initial: Algorithm::V4a,
                 upgrade: false,
-                region_set: "us-east-1,us-west-2".into()
+                region_set: "us-east-1,us-west-2".into(),
+                unsigned_fallback: false,
             }
         );
         let c = resolve(
@@ -1014,12 +1015,11 @@ mod tests {
         );
         assert!(resolve(&[url, "--allow-write", "--read-only"], &[]).is_err());
         // --disable-telemetry and --sse are accepted and change nothing;
-        // --skip-auth is not yet supported and says so.
+        // --skip-auth allows unsigned requests when no credentials are found.
         assert!(resolve(&[url, "--disable-telemetry", "--sse"], &[]).is_ok());
-        let e = resolve(&[url, "--skip-auth"], &[])
-            .map_err(shown)
-            .unwrap_err();
-        assert!(e.contains("--skip-auth is not yet supported"), "{e}");
+        let c = resolve(&[url, "--skip-auth"], &[]).unwrap();
+        assert!(c.signing.unsigned_fallback);
+        assert!(!resolve(&[url], &[]).unwrap().signing.unsigned_fallback);
     }
 
     #[test]

@@ -137,7 +137,13 @@ fn run() -> Result<u8, Error> {
     )
     .map_err(|e| Error::Relay(Box::new(e)))?;
     log::debug!("relay ended: {ended}");
-    Ok(error::EXIT_OK)
+    match ended {
+        relay::Ended::StdinFailed(e) => {
+            Err(Error::Relay(format!("reading stdin failed: {e}").into()))
+        }
+        // The client ended the conversation (closing stdin or stdout).
+        _ => Ok(error::EXIT_OK),
+    }
 }
 
 /// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,

@@ -70,7 +70,8 @@ pub(crate) struct Sent {
 /// One signed attempt's answer and what it was sent with.
 struct Attempt {
     response: Response,
-    credentials: Arc<Credentials>,
+    /// `None` when sent unsigned (`--skip-auth` without credentials).
+    credentials: Option<Arc<Credentials>>,
     generation: u64,
     carried_session: bool,
 }
@@ -260,13 +261,13 @@ impl Upstream {
         let algorithm = self.auth.algorithm();
         let mut first = self.attempt(algorithm, method, body, extra, timeouts)?;
         let mut error = peek_error(&mut first.response);
-        if error.expired_credentials() {
+        if let (true, Some(used)) = (error.expired_credentials(), first.credentials.clone()) {
             log::info!(
                 "{} says the credentials from {} expired; resolving them again",
                 self.host(),
-                first.credentials.source()
+                used.source()
             );
-            self.auth.provider().invalidate(&first.credentials);
+            self.auth.provider().invalidate(&used);
             first = self.attempt(algorithm, method, body, extra, timeouts)?;
             error = peek_error(&mut first.response);
         }

@@ -37,6 +37,7 @@ pub struct ProxyBuilder {
     args: Vec<String>,
     service: String,
     session_token: bool,
+    credentials: bool,
     read_stdout: bool,
 }
 
@@ -59,6 +60,13 @@ impl ProxyBuilder {
         self
     }
 
+    /// Gives the proxy no AWS credentials at all (no `AWS_*` keys).
+    pub fn without_credentials(mut self) -> Self {
+        self.credentials = false;
+        self.session_token = false;
+        self
+    }
+
     /// Does not read stdout: the test takes it with [`Proxy::take_stdout`].
     pub fn no_stdout_reader(mut self) -> Self {
         self.read_stdout = false;
@@ -77,12 +85,14 @@ impl ProxyBuilder {
             // AWS_REGION, HTTP(S)_PROXY or ALL_PROXY can change what is tested.
             .env_clear()
             .env("HOME", home.path())
-            .env("AWS_ACCESS_KEY_ID", AKID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.credentials {
+            cmd.env("AWS_ACCESS_KEY_ID", AKID)
+                .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        }
         if self.session_token {
             cmd.env("AWS_SESSION_TOKEN", SESSION_TOKEN);
         }
@@ -162,6 +172,7 @@ impl Proxy {
             args: Vec::new(),
             service: "svc".to_owned(),
             session_token: true,
+            credentials: true,
             read_stdout: true,
         }
     }
