@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use crate::auth::SigningChoice;
 use crate::cli::Args;
-use crate::credentials::profile::read_bounded;
 use crate::credentials::{Env, Resolver};
 pub use crate::endpoint::Endpoint;
 use crate::endpoint::{infer_from_host, runtime_arn_url};
+use crate::fs::read_bounded;
 use crate::http::TlsRoots;
 use crate::sigv4::Algorithm;
 use crate::url::{PlainHttp, Url};

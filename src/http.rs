@@ -6,13 +6,19 @@
 //! elsewhere), explicit timeouts and body limits — sending one request with
 //! exactly the headers given, and describing failures without secrets. Used by
 //! the relay (the MCP endpoint) and by the credential sources (STS, SSO, IMDS,
-//! container endpoints).
+//! container endpoints), which send through the [`Transport`] seam: one
+//! exchange, its answer read whole — the real [`Client`], or an in-memory fake
+//! in unit tests (the seam ureq itself uses for its tests, here at the level of
+//! a whole exchange).
 //! Refuses: adding headers of its own beyond `user-agent` and `content-length`
-//! (both unsigned), and logging header values outside the allow-list.
+//! (both unsigned), header values with a line break or control character, and
+//! logging header values outside the allow-list.
 
 use std::fmt;
 use std::io::Read;
 use std::time::Duration;
+
+use p256::elliptic_curve::zeroize::Zeroize;
 
 use crate::secret::loggable_headers;
 
@@ -94,10 +100,8 @@ impl Response {
             .read_to_end(&mut buf)
             .map_err(|e| HttpError::from_io(&e))?;
         if buf.len() > max {
-            return Err(HttpError {
-                kind: ErrorKind::TooLarge,
-                detail: format!("the response body is larger than {max} bytes"),
-            });
+            buf.zeroize();
+            return Err(HttpError::too_large(max));
         }
         Ok(buf)
     }
@@ -143,6 +147,14 @@ impl HttpError {
     /// True when the request cannot have reached the server (safe to retry any method).
     pub fn before_send(&self) -> bool {
         self.kind == ErrorKind::Connect
+    }
+
+    /// A body longer than `max` bytes.
+    pub(crate) fn too_large(max: usize) -> Self {
+        HttpError {
+            kind: ErrorKind::TooLarge,
+            detail: format!("the response body is larger than {max} bytes"),
+        }
     }
 
     fn from_io(e: &std::io::Error) -> Self {
@@ -276,19 +288,19 @@ impl TlsRoots {
     /// roots.
     ///
     /// # Errors
-    /// A message when a PEM block is malformed or the text holds no
+    /// [`PemError`] when a PEM block is malformed or the text holds no
     /// certificate.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, PemError> {
         let mut certs = Vec::new();
         for item in ureq::tls::parse_pem(pem) {
             match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
                 Ok(_) => {}
-                Err(e) => return Err(format!("a PEM block is malformed: {e}")),
+                Err(e) => return Err(PemError::Malformed(e)),
             }
         }
         if certs.is_empty() {
-            return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+            return Err(PemError::NoCertificate);
         }
         Ok(TlsRoots {
             custom: Some(std::sync::Arc::new(certs)),
@@ -298,6 +310,35 @@ impl TlsRoots {
     /// How many certificates a bundle gave; `None` for the built-in roots.
     pub fn bundle_len(&self) -> Option<usize> {
         self.custom.as_ref().map(|c| c.len())
+    }
+}
+
+/// Why a CA bundle cannot be used.
+#[derive(Debug)]
+pub enum PemError {
+    /// A PEM block is malformed.
+    Malformed(ureq::Error),
+    /// The text holds no `-----BEGIN CERTIFICATE-----` block.
+    NoCertificate,
+}
+
+impl fmt::Display for PemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemError::Malformed(e) => write!(f, "a PEM block is malformed: {e}"),
+            PemError::NoCertificate => {
+                f.write_str("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PemError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PemError::Malformed(e) => Some(e),
+            PemError::NoCertificate => None,
+        }
     }
 }
 
@@ -459,9 +500,149 @@ impl Client {
 }
 
 /// The URL without its query (query values may carry ids or tokens), for logs.
-fn redact_query(url: &str) -> &str {
+pub(crate) fn redact_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
+
+/// Why a header value cannot be sent. Never shows the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderValueError {
+    /// It holds CR or LF (it would end the header, or start another one).
+    LineBreak,
+    /// It holds another control character.
+    Control,
+}
+
+impl fmt::Display for HeaderValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeaderValueError::LineBreak => "contains a line break; expected a single-line token",
+            HeaderValueError::Control => "contains a control character; expected a printable token",
+        })
+    }
+}
+
+impl std::error::Error for HeaderValueError {}
+
+/// Checks what an HTTP header value can hold (RFC 9110 §5.5): no CR, LF or
+/// other control character; tab is allowed.
+///
+/// # Errors
+/// [`HeaderValueError`] saying which.
+pub fn check_header_value(value: &str) -> Result<(), HeaderValueError> {
+    if value.contains(['\r', '\n']) {
+        return Err(HeaderValueError::LineBreak);
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(HeaderValueError::Control);
+    }
+    Ok(())
+}
+
+/// One request whose answer is read whole: what a credential source sends.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The method.
+    pub method: Method,
+    /// The full URL.
+    pub url: &'a str,
+    /// Exactly the headers to send (names lower-case).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body (sent with `POST` and `PUT`).
+    pub body: &'a [u8],
+    /// The timeouts of this exchange.
+    pub timeouts: RequestTimeouts,
+    /// The longest body read; a longer one is an error.
+    pub max_body: usize,
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &redact_query(self.url))
+            .field("headers", &loggable_headers(self.headers.iter().copied()))
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An answer read whole. The body is overwritten with zeros when the answer
+/// is dropped: it may hold credentials.
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, names lower-case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field(
+                "headers",
+                &loggable_headers(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Sends one request and reads its answer whole: the seam between the
+/// credential sources and the network. [`Client`] is the real one.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends `request`; any status is an answer.
+    ///
+    /// # Errors
+    /// [`HttpError`] when no whole answer was received (including a body
+    /// longer than `request.max_body`).
+    fn call(&self, request: &Request<'_>) -> Result<Answer, HttpError>;
+}
+
+impl Transport for Client {
+    fn call(&self, request: &Request<'_>) -> Result<Answer, HttpError> {
+        let mut response = self.send(
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            request.timeouts,
+        )?;
+        let body = response.read_body(request.max_body)?;
+        Ok(Answer {
+            status: response.status,
+            headers: std::mem::take(&mut response.headers),
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fake;
 
 #[cfg(test)]
 mod tests {

@@ -106,8 +106,10 @@ pub mod credentials;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod error;
+pub(crate) mod fs;
 #[doc(hidden)]
 pub mod http;
+pub(crate) mod json;
 #[doc(hidden)]
 pub mod random;
 #[doc(hidden)]
@@ -120,9 +122,12 @@ pub mod signal;
 pub mod sigv4;
 #[doc(hidden)]
 pub mod sync;
+pub(crate) mod text;
 pub mod time;
 #[doc(hidden)]
 pub mod url;
+#[doc(hidden)]
+pub mod xml;
 
 #[cfg(test)]
 pub(crate) mod test_server;

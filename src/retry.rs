@@ -4,9 +4,15 @@
 //! Owns: full-jitter exponential backoff (AWS Architecture Blog, "Exponential
 //! Backoff And Jitter", 2015; the AWS SDKs' standard retry mode), and reading
 //! `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3, the
-//! IMF-fixdate of §5.6.7). Pure but for [`backoff`], which draws its jitter.
-//! Refuses: deciding *whether* to retry — each caller knows which answers of
-//! its protocol are safe to send again.
+//! IMF-fixdate of §5.6.7). For the calls to AWS endpoints (STS, IAM Identity
+//! Center, instance metadata, container credentials) also the [`Policy`] of
+//! one endpoint — how many attempts, from what first wait — and which answers
+//! are worth another attempt, as the AWS SDKs' standard retry mode classifies
+//! them: the transient statuses 500, 502, 503 and 504, HTTP 429, and the
+//! throttling and transient error codes ([`retryable_answer`]). Pure but for
+//! [`backoff`] and [`Policy::delay`], which draw their jitter.
+//! Refuses: deciding whether a failed *connection* is safe to retry — that
+//! depends on the method and on what the caller sent (see `aws::service`).
 
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +38,71 @@ pub fn backoff(attempt: u32) -> Duration {
 pub fn backoff_with(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
     let ceiling = base.saturating_mul(1u32 << attempt.min(16)).min(cap);
     ceiling.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// How one AWS endpoint is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The ceiling of the first wait; each later ceiling doubles (capped at
+    /// [`BACKOFF_CAP`]), and a wait is between half and all of its ceiling.
+    pub base: Duration,
+    /// Try again after a timeout (off where each attempt already costs
+    /// seconds).
+    pub after_timeout: bool,
+    /// Treat every 5xx as transient, not only 500, 502, 503 and 504 (the
+    /// Rust SDK's instance metadata and container clients do).
+    pub any_server_error: bool,
+}
+
+impl Policy {
+    /// The wait before retry `retry` (0 for the first retry).
+    pub fn delay(&self, retry: u32) -> Duration {
+        backoff_with(retry, self.base, BACKOFF_CAP, crate::random::unit())
+    }
+}
+
+/// The error codes of throttling, as the AWS SDKs' standard retry mode lists
+/// them (smithy-rs `aws-runtime` `retries::classifiers`; botocore
+/// `retries/standard.py`).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// Error codes of transient failures: the SDKs' `RequestTimeout`,
+/// `RequestTimeoutException`, and the ones STS and other query services send
+/// for an outage (`InternalFailure`, `ServiceUnavailable`, and STS's
+/// `IDPCommunicationError` when it could not reach an identity provider).
+const TRANSIENT_CODES: &[&str] = &[
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "IDPCommunicationError",
+];
+
+/// True when an error answer is worth another attempt under `policy`: status
+/// 500, 502, 503 or 504 (any 5xx with [`Policy::any_server_error`]), 429, or
+/// an error code of throttling or of a transient failure (whatever the
+/// status: STS sends `Throttling` with 400).
+pub fn retryable_answer(policy: &Policy, status: u16, code: Option<&str>) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+        || (policy.any_server_error && (500..600).contains(&status))
+        || code.is_some_and(|c| THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c))
 }
 
 /// A `Retry-After` value as a wait from `now`: delta-seconds, or an HTTP-date
@@ -79,6 +150,51 @@ mod tests {
         assert_eq!(backoff_with(0, base, cap, 0.0), Duration::from_millis(50));
         assert_eq!(backoff_with(2, base, cap, 1.0), Duration::from_millis(400));
         assert_eq!(backoff_with(9, base, cap, 1.0), cap);
+    }
+
+    #[test]
+    fn answers_worth_another_attempt() {
+        let standard = Policy {
+            attempts: 3,
+            base: Duration::from_millis(100),
+            after_timeout: true,
+            any_server_error: false,
+        };
+        let metadata = Policy {
+            any_server_error: true,
+            ..standard
+        };
+        for (status, code, want_standard, want_metadata) in [
+            (500, None, true, true),
+            (503, None, true, true),
+            (501, None, false, true),
+            (599, None, false, true),
+            (429, None, true, true),
+            (400, Some("Throttling"), true, true),
+            (400, Some("TooManyRequestsException"), true, true),
+            (500, Some("InternalFailure"), true, true),
+            (400, Some("IDPCommunicationError"), true, true),
+            (400, Some("AccessDenied"), false, false),
+            (403, None, false, false),
+            (404, None, false, false),
+            (401, None, false, false),
+        ] {
+            assert_eq!(
+                retryable_answer(&standard, status, code),
+                want_standard,
+                "{status} {code:?}"
+            );
+            assert_eq!(
+                retryable_answer(&metadata, status, code),
+                want_metadata,
+                "{status} {code:?}"
+            );
+        }
+        for retry in 0..3 {
+            let d = standard.delay(retry);
+            let ceiling = Duration::from_millis(100 << retry);
+            assert!(d >= ceiling / 2 && d <= ceiling, "{retry}: {d:?}");
+        }
     }
 
     #[test]

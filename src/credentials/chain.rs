@@ -1,19 +1,23 @@
-//! The credential chain and the cache that keeps its answer fresh.
+//! The credential chain.
 //!
 //! Owns: the order in which sources are asked — the AWS SDK default chain in
-//! Rust `aws-config` order (`../shared/spec/aws-credentials.md` §1.1):
+//! Rust `aws-config` order (`src/default_provider/credentials.rs`; AWS SDKs
+//! and Tools Reference Guide, "Understand the credential provider chain",
+//! https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html):
 //! environment keys; the selected profile (planned by `plan.rs`: static keys,
 //! `credential_process`, IAM Identity Center, `web_identity_token_file`,
 //! `role_arn` chains over `source_profile`/`credential_source`);
 //! `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`; container credentials; EC2
 //! IMDSv2 — then an optional role on top (`--role-arn`,
-//! `AGENTCORE_ASSUME_ROLE_ARN`). It keeps the "tried" list an error shows, and
-//! [`CredentialsProvider`], which hands the same credentials to every request
-//! and renews them before they expire.
+//! `AGENTCORE_ASSUME_ROLE_ARN`). It keeps the "tried" list an error shows,
+//! the state some sources keep between resolutions (the IMDS token, SSO
+//! refresh throttling), and the HTTP clients every source sends through, built
+//! once from the resolver's TLS roots. The cache in front of it is
+//! [`CredentialsProvider`](super::CredentialsProvider).
 //! Refuses: reading the environment keys when a profile was named with
 //! `--profile` (the user asked for that profile, as `aws --profile` does).
 //!
-//! Choices where the SDKs differ (we follow Rust `aws-config`, §1.4):
+//! Choices where the SDKs differ (we follow Rust `aws-config`):
 //! `credential_process` beats static keys in the same profile; container
 //! `..._RELATIVE_URI` beats `..._FULL_URI`; `AWS_DEFAULT_PROFILE` is ignored;
 //! IMDS never falls back to IMDSv1. Ours: STS session names are
@@ -22,42 +26,25 @@
 //! region, then `us-east-1`, always at the regional STS endpoint.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::container::container_source;
+use super::container::{self, container_source};
 use super::env::{Env, credentials_from_env};
-use super::imds::{Imds, imds_source};
+use super::imds::{self, Imds, imds_source};
 use super::ini::{Properties, sub_properties};
 use super::plan::{Base, Plan, RoleLink, plan};
 use super::process::credentials_from_process;
-use super::profile::{
-    FileLocations, Platform, ProfileFiles, home_dir, read_bounded, selected_profile,
-};
+use super::profile::{FileLocations, Platform, ProfileFiles, home_dir, selected_profile};
 use super::sso::{SsoEndpoints, SsoSource, sso_profile};
-use super::sts::{CLIENT_SETTINGS, Sts};
+use super::sts::{CallerIdentity, Sts};
 use super::{Credentials, CredentialsError, SourceError};
-use crate::http::{Client, TlsRoots};
+use crate::aws::service::AWS_CLIENT;
+use crate::fs::read_secret;
+use crate::http::{Client, TlsRoots, Transport};
 use crate::secret::Secret;
 use crate::sync::Locked;
-
-/// Temporary credentials are renewed when less than this remains (5 minutes):
-/// between Rust's 5–10 s and botocore's 15 min, and what the AWS credentials
-/// digest recommends for a long-running proxy. Inside this window the renewal
-/// runs in the background while requests keep using the current credentials.
-pub const REFRESH_WINDOW: Duration = Duration::from_secs(300);
-
-/// When less than this remains, a request waits for the renewal.
-pub const MANDATORY_WINDOW: Duration = Duration::from_secs(60);
-
-/// Credentials without an expiry from a source that can change them
-/// (`credential_process`, container, IMDS) are asked for again after this long
-/// (Rust `aws-config`'s default).
-pub const RECHECK_INTERVAL: Duration = Duration::from_secs(900);
-
-/// After a failed background renewal, the next one waits this long.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// The most bytes read from a web identity token file.
 const MAX_TOKEN_FILE: u64 = 64 << 10;
@@ -91,8 +78,30 @@ pub struct Resolved {
     /// The shared files as read, when they were used.
     pub files: Option<ProfileFiles>,
     /// The source can hand out different credentials later (recheck them
-    /// after [`RECHECK_INTERVAL`] when they carry no expiry).
+    /// after a while when they carry no expiry).
     pub dynamic: bool,
+}
+
+/// The HTTP clients of the sources, each with its own timeouts and proxy
+/// rule, all trusting the resolver's TLS roots. Built once, on first use.
+#[derive(Debug)]
+struct Clients {
+    /// STS and IAM Identity Center ([`AWS_CLIENT`]: proxies honoured).
+    aws: Arc<dyn Transport>,
+    /// Container credential endpoints (no proxy).
+    container: Arc<dyn Transport>,
+    /// EC2 instance metadata (no proxy).
+    imds: Arc<dyn Transport>,
+}
+
+impl Clients {
+    fn new(tls: &TlsRoots) -> Self {
+        Clients {
+            aws: Arc::new(Client::new(AWS_CLIENT, tls)),
+            container: Arc::new(Client::new(container::CLIENT, tls)),
+            imds: Arc::new(Client::new(imds::CLIENT, tls)),
+        }
+    }
 }
 
 /// Resolves credentials: the environment, the shared files, and the sources
@@ -104,8 +113,8 @@ pub struct Resolver {
     platform: Platform,
     role_on_top: Option<RoleOnTop>,
     endpoint_region: Option<String>,
-    client: Client,
     tls: TlsRoots,
+    clients: OnceLock<Clients>,
     imds: Mutex<Option<Arc<Imds>>>,
     sso: Mutex<HashMap<String, Arc<SsoSource>>>,
 }
@@ -139,19 +148,27 @@ impl Resolver {
             platform: Platform::current(),
             role_on_top: None,
             endpoint_region: None,
-            client: Client::new(CLIENT_SETTINGS, &TlsRoots::builtin()),
             tls: TlsRoots::builtin(),
+            clients: OnceLock::new(),
             imds: Mutex::new(None),
             sso: Mutex::new(HashMap::new()),
         }
     }
 
     /// Trusts `tls` (a CA bundle, or the built-in roots) in every HTTPS
-    /// request the chain makes: STS, SSO, container and IMDS endpoints.
+    /// request the chain makes: STS, SSO, container and IMDS endpoints. The
+    /// clients (and the sources holding one) are made again with these roots.
     pub fn with_tls(mut self, tls: TlsRoots) -> Self {
-        self.client = Client::new(CLIENT_SETTINGS, &tls);
         self.tls = tls;
+        self.clients = OnceLock::new();
+        self.imds = Mutex::new(None);
+        self.sso = Mutex::new(HashMap::new());
         self
+    }
+
+    /// The sources' HTTP clients, made on first use from the TLS roots.
+    fn clients(&self) -> &Clients {
+        self.clients.get_or_init(|| Clients::new(&self.tls))
     }
 
     /// Assumes `role` on top of whatever the chain finds.
@@ -204,7 +221,7 @@ impl Resolver {
             let files = resolved.files.clone().or_else(|| self.load_files().ok());
             let sts = self
                 .sts(files.as_ref())
-                .map_err(|e| self.source_failed("--role-arn", e, Vec::new()))?;
+                .map_err(|e| CredentialsError::source_failed("--role-arn", e, Vec::new()))?;
             let session = role
                 .session_name
                 .clone()
@@ -218,7 +235,7 @@ impl Resolver {
                     None,
                 )
                 .map_err(|e| {
-                    self.source_failed(
+                    CredentialsError::source_failed(
                         &format!(
                             "--role-arn {} on top of {}",
                             role.role_arn,
@@ -241,23 +258,9 @@ impl Resolver {
     pub fn caller_identity(
         &self,
         credentials: &Credentials,
-    ) -> Result<super::sts::CallerIdentity, SourceError> {
+    ) -> Result<CallerIdentity, SourceError> {
         let files = self.load_files().ok();
         self.sts(files.as_ref())?.get_caller_identity(credentials)
-    }
-
-    fn source_failed(
-        &self,
-        what: &str,
-        e: SourceError,
-        tried: Vec<(String, String)>,
-    ) -> CredentialsError {
-        let mut err = CredentialsError::new(
-            format!("cannot get credentials from {what}: {}", e.message),
-            e.hint,
-        );
-        err.tried = tried;
-        err
     }
 
     fn resolve_base(&self) -> Result<Resolved, CredentialsError> {
@@ -276,7 +279,7 @@ impl Resolver {
                         dynamic: false,
                     });
                 }
-                Err(why) => tried.push(("env".into(), why)),
+                Err(why) => tried.push(("env".into(), why.to_string())),
             }
         }
 
@@ -291,10 +294,8 @@ impl Resolver {
         let label = format!("profile '{profile}' in {}", files.describe());
         match plan(&files.set, &profile) {
             Err(e) => {
-                let mut err =
-                    CredentialsError::new(format!("cannot use {label}: {}", e.message), e.hint);
-                err.tried = tried;
-                return Err(err);
+                let summary = format!("cannot use {label}: {}", e.message);
+                return Err(CredentialsError::from_source(summary, e, tried));
             }
             Ok(None) => tried.push((label, "no credentials in it".into())),
             Ok(Some(plan)) => {
@@ -306,9 +307,11 @@ impl Resolver {
                         files: Some(files),
                         dynamic,
                     }),
-                    Err(e) => {
-                        Err(self.source_failed(&format!("{label} ({})", plan.base), e, tried))
-                    }
+                    Err(e) => Err(CredentialsError::source_failed(
+                        &format!("{label} ({})", plan.base),
+                        e,
+                        tried,
+                    )),
                 };
             }
         }
@@ -330,7 +333,7 @@ impl Resolver {
                             dynamic: true,
                         })
                         .map_err(|e| {
-                            self.source_failed(
+                            CredentialsError::source_failed(
                                 "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)",
                                 e,
                                 tried,
@@ -356,7 +359,11 @@ impl Resolver {
             }
             Outcome::Nothing(why) => tried.push(("container".into(), why)),
             Outcome::Failed(e) => {
-                return Err(self.source_failed("container credentials", e, tried));
+                return Err(CredentialsError::source_failed(
+                    "container credentials",
+                    e,
+                    tried,
+                ));
             }
         }
 
@@ -371,7 +378,11 @@ impl Resolver {
             }
             Outcome::Nothing(why) => tried.push(("EC2 instance metadata".into(), why)),
             Outcome::Failed(e) => {
-                return Err(self.source_failed("EC2 instance metadata", e, tried));
+                return Err(CredentialsError::source_failed(
+                    "EC2 instance metadata",
+                    e,
+                    tried,
+                ));
             }
         }
 
@@ -412,10 +423,7 @@ impl Resolver {
                     external_id.as_deref(),
                     None,
                 )
-                .map_err(|e| SourceError {
-                    message: format!("role_arn of profile '{profile}': {}", e.message),
-                    hint: e.hint,
-                })?;
+                .map_err(|e| e.context(&format!("role_arn of profile '{profile}'")))?;
         }
         Ok(credentials)
     }
@@ -439,6 +447,7 @@ impl Resolver {
             Base::Environment => credentials_from_env(&self.env).map_err(|why| {
                 SourceError::new(format!("credential_source = Environment, but {why}"))
                     .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+                    .caused_by(why)
             }),
             Base::Container => match self.container() {
                 Outcome::Found(c) => Ok(c),
@@ -505,7 +514,7 @@ impl Resolver {
             profile,
             sso,
             &cache_dir,
-            self.client.clone(),
+            Arc::clone(&self.clients().aws),
             endpoints,
         )?);
         cache.insert(profile.to_owned(), Arc::clone(&source));
@@ -581,7 +590,7 @@ impl Resolver {
                 None
             }
         });
-        Sts::new(self.client.clone(), &region, endpoint)
+        Sts::new(Arc::clone(&self.clients().aws), &region, endpoint)
     }
 
     fn web_identity(
@@ -592,11 +601,12 @@ impl Resolver {
         files: Option<&ProfileFiles>,
     ) -> Result<Credentials, SourceError> {
         // Read again on every resolution: Kubernetes rotates the file.
-        let token = read_bounded(std::path::Path::new(token_file), MAX_TOKEN_FILE)
+        let token = read_secret(Path::new(token_file), MAX_TOKEN_FILE)
             .map_err(|why| {
                 SourceError::new(format!(
                     "cannot read the web identity token file {token_file}: {why}"
                 ))
+                .caused_by(why)
             })?
             .ok_or_else(|| {
                 SourceError::new(format!(
@@ -604,7 +614,6 @@ impl Resolver {
                 ))
                 .with_hint("check AWS_WEB_IDENTITY_TOKEN_FILE / web_identity_token_file")
             })?;
-        let token = Secret::new(token.trim().to_owned());
         let session = session_name
             .map(str::to_owned)
             .unwrap_or_else(|| format!("mcp-sigv4-web-identity-{}", millis()));
@@ -613,7 +622,7 @@ impl Resolver {
     }
 
     fn container(&self) -> Outcome {
-        match container_source(&self.env, &self.tls) {
+        match container_source(&self.env, Arc::clone(&self.clients().container)) {
             None => Outcome::Nothing(
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set".into(),
             ),
@@ -632,7 +641,7 @@ impl Resolver {
             let mut slot = self.imds.locked();
             match slot.as_ref() {
                 Some(i) => Arc::clone(i),
-                None => match imds_source(&self.env, profile, &self.tls) {
+                None => match imds_source(&self.env, profile, Arc::clone(&self.clients().imds)) {
                     None => return Outcome::Nothing("AWS_EC2_METADATA_DISABLED is true".into()),
                     Some(Err(e)) => return Outcome::Failed(e),
                     Some(Ok(i)) => {
@@ -647,235 +656,5 @@ impl Resolver {
             Ok(c) => Outcome::Found(c),
             Err(e) => Outcome::Nothing(e.message),
         }
-    }
-}
-
-struct Cached {
-    credentials: Arc<Credentials>,
-    files: Option<ProfileFiles>,
-    /// When credentials without an expiry are asked for again.
-    recheck_at: Option<Instant>,
-}
-
-#[derive(Default)]
-struct State {
-    cached: Option<Cached>,
-    refreshing: bool,
-    last_failure: Option<Instant>,
-    /// The last error, given again to requests within [`ERROR_HOLD`] of it, so
-    /// a burst of requests without credentials does not run the whole chain
-    /// (and its metadata-endpoint timeouts) once each.
-    last_error: Option<(Instant, CredentialsError)>,
-}
-
-/// How long a failed resolution's error is reused.
-pub const ERROR_HOLD: Duration = Duration::from_secs(2);
-
-/// Hands out credentials, resolving them once and again only when needed:
-/// inside the [`REFRESH_WINDOW`] before they expire (in the background, while
-/// requests go on with the current ones; requests wait only inside the
-/// [`MANDATORY_WINDOW`]), when the shared files they came from changed on
-/// disk, after [`RECHECK_INTERVAL`] for dynamic credentials without an expiry,
-/// or after [`invalidate`](Self::invalidate). Safe to share between threads;
-/// one resolution runs at a time.
-pub struct CredentialsProvider {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for CredentialsProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialsProvider")
-            .field("resolver", &self.inner.resolver)
-            .finish_non_exhaustive()
-    }
-}
-
-struct Inner {
-    resolver: Resolver,
-    state: Mutex<State>,
-    resolving: Mutex<()>,
-}
-
-/// What [`CredentialsProvider::credentials`] should do with the cache.
-enum Freshness {
-    Fresh,
-    RenewInBackground,
-    Stale,
-}
-
-impl CredentialsProvider {
-    /// A provider over `resolver`; nothing is resolved until first asked.
-    pub fn new(resolver: Resolver) -> Self {
-        CredentialsProvider {
-            inner: Arc::new(Inner {
-                resolver,
-                state: Mutex::new(State::default()),
-                resolving: Mutex::new(()),
-            }),
-        }
-    }
-
-    /// The resolver in use.
-    pub fn resolver(&self) -> &Resolver {
-        &self.inner.resolver
-    }
-
-    fn freshness(c: &Cached, now: SystemTime) -> Freshness {
-        if c.files.as_ref().is_some_and(ProfileFiles::changed_on_disk) {
-            return Freshness::Stale;
-        }
-        if let Some(expiry) = c.credentials.expiry() {
-            if now + MANDATORY_WINDOW >= expiry {
-                return Freshness::Stale;
-            }
-            if now + REFRESH_WINDOW >= expiry {
-                return Freshness::RenewInBackground;
-            }
-        }
-        if c.recheck_at.is_some_and(|t| Instant::now() >= t) {
-            return Freshness::RenewInBackground;
-        }
-        Freshness::Fresh
-    }
-
-    /// Current credentials, renewed when they are stale.
-    ///
-    /// # Errors
-    /// [`CredentialsError`] from the chain when no usable credentials exist now.
-    pub fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError> {
-        {
-            let mut state = self.inner.state.locked();
-            if let Some(c) = state.cached.as_ref() {
-                match Self::freshness(c, SystemTime::now()) {
-                    Freshness::Fresh => return Ok(Arc::clone(&c.credentials)),
-                    Freshness::RenewInBackground => {
-                        let current = Arc::clone(&c.credentials);
-                        let backing_off = state
-                            .last_failure
-                            .is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE);
-                        if !state.refreshing && !backing_off {
-                            state.refreshing = true;
-                            let inner = Arc::clone(&self.inner);
-                            let spawned = std::thread::Builder::new()
-                                .name("credentials".into())
-                                .spawn(move || inner.renew_in_background());
-                            if spawned.is_err() {
-                                state.refreshing = false;
-                            }
-                        }
-                        return Ok(current);
-                    }
-                    Freshness::Stale => {}
-                }
-            }
-        }
-        self.inner.resolve_now()
-    }
-
-    /// Forgets `stale` (if it is still the current credentials) so the next call
-    /// resolves again: after the service said the token expired.
-    pub fn invalidate(&self, stale: &Arc<Credentials>) {
-        let mut state = self.inner.state.locked();
-        if state
-            .cached
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(&c.credentials, stale))
-        {
-            state.cached = None;
-        }
-    }
-}
-
-impl Inner {
-    /// Resolves and caches, one resolution at a time; a caller that waited for
-    /// another's resolution uses its result when it is fresh.
-    fn resolve_now(&self) -> Result<Arc<Credentials>, CredentialsError> {
-        let _one = self.resolving.locked();
-        {
-            let state = self.state.locked();
-            if let Some(c) = state.cached.as_ref() {
-                if matches!(
-                    CredentialsProvider::freshness(c, SystemTime::now()),
-                    Freshness::Fresh
-                ) {
-                    return Ok(Arc::clone(&c.credentials));
-                }
-            }
-            if let Some((at, e)) = &state.last_error {
-                if at.elapsed() < ERROR_HOLD {
-                    return Self::still_usable(&state).ok_or_else(|| e.clone());
-                }
-            }
-        }
-        let result = self.resolver.resolve();
-        let mut state = self.state.locked();
-        match result {
-            Ok(resolved) => Ok(Self::store(&mut state, resolved)),
-            Err(e) => {
-                state.last_failure = Some(Instant::now());
-                state.last_error = Some((Instant::now(), e.clone()));
-                match Self::still_usable(&state) {
-                    Some(current) => {
-                        log::warn!(
-                            "resolving credentials again failed; the current ones are still valid and used: {e}"
-                        );
-                        Ok(current)
-                    }
-                    None => Err(e),
-                }
-            }
-        }
-    }
-
-    /// The cached credentials, if they have not expired (a failed renewal, or a
-    /// shared file that no longer parses, does not take away working keys).
-    fn still_usable(state: &State) -> Option<Arc<Credentials>> {
-        let c = state.cached.as_ref()?;
-        let valid = c
-            .credentials
-            .expiry()
-            .is_none_or(|t| SystemTime::now() + Duration::from_secs(10) < t);
-        valid.then(|| Arc::clone(&c.credentials))
-    }
-
-    fn renew_in_background(&self) {
-        let result = {
-            let _one = self.resolving.locked();
-            self.resolver.resolve()
-        };
-        let mut state = self.state.locked();
-        state.refreshing = false;
-        match result {
-            Ok(resolved) => {
-                Self::store(&mut state, resolved);
-            }
-            Err(e) => {
-                state.last_failure = Some(Instant::now());
-                log::warn!("renewing credentials failed (the current ones are still used): {e}");
-            }
-        }
-    }
-
-    fn store(state: &mut State, resolved: Resolved) -> Arc<Credentials> {
-        let credentials = Arc::new(resolved.credentials);
-        log::debug!(
-            "credentials from {} (access key id {}){}",
-            credentials.source(),
-            credentials.access_key_id_for_log(),
-            match credentials.expiry() {
-                Some(t) => format!(", expire {}", crate::time::format_rfc3339(t)),
-                None => String::new(),
-            }
-        );
-        let recheck_at = (resolved.dynamic && credentials.expiry().is_none())
-            .then(|| Instant::now() + RECHECK_INTERVAL);
-        state.cached = Some(Cached {
-            credentials: Arc::clone(&credentials),
-            files: resolved.files,
-            recheck_at,
-        });
-        state.last_failure = None;
-        state.last_error = None;
-        credentials
     }
 }

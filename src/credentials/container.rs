@@ -6,48 +6,75 @@
 //! `AWS_CONTAINER_CREDENTIALS_FULL_URI`, checking that a full URI may be used,
 //! the `Authorization` header from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
 //! (re-read on every fetch) or `AWS_CONTAINER_AUTHORIZATION_TOKEN`, and reading
-//! the JSON answer (`../shared/spec/aws-credentials.md` §8). Also the JSON
-//! credentials reader shared with IMDS ([`parse_json_credentials`]), as Rust's
-//! `json_credentials.rs` is shared by its ECS and IMDS providers.
+//! the JSON answer (AWS SDKs and Tools Reference Guide, "Container credential
+//! provider", https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html;
+//! Rust `aws-config` `src/ecs.rs`). Also the JSON credentials reader shared
+//! with IMDS ([`parse_json_credentials`]), as Rust's `json_credentials.rs` is
+//! shared by its ECS and IMDS providers. The request goes through the AWS
+//! service layer ([`crate::aws::service`]).
 //! Refuses: plain HTTP to any host but loopback, `localhost` and the ECS/EKS
-//! link-local addresses; resolving host names to decide that (see
-//! [`check_full_uri`]); a token with a line break or control character; going
-//! through an HTTP proxy; printing the token anywhere.
+//! link-local addresses, decided by the crate's one plain-HTTP rule
+//! ([`crate::url`]) without resolving a name; a token with a line break or
+//! control character; going through an HTTP proxy; printing the token anywhere.
 
 use std::fmt;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
-use super::process::{field, optional_string, required_string};
-use super::profile::read_bounded;
 use super::{Credentials, Env, SourceError};
-use crate::http::{
-    Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, TlsRoots,
-};
+use crate::aws::endpoint::ServiceUrl;
+use crate::aws::error::AwsError;
+use crate::aws::service::{Call, CallPolicy, Service};
+use crate::fs::read_secret;
+use crate::http::{ClientSettings, Method, RequestTimeouts, Transport, check_header_value};
+use crate::json::{self, JsonError, Object};
+use crate::retry;
 use crate::secret::Secret;
-use crate::time::parse_rfc3339;
+use crate::text::{MAX_SERVER_TEXT, clean};
+use crate::url::{PlainHttp, Url, UrlError};
 
 /// The ECS credentials host a relative URI is appended to.
-pub const ECS_BASE: &str = "http://169.254.170.2";
+const ECS_BASE: &str = "http://169.254.170.2";
 
 /// Connection setup bound (2 s), as Rust `aws-config`'s ECS provider.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Response and per-read bound (5 s), as Rust `aws-config`'s ECS provider.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Tries per fetch (3): connection failures and 5xx answers are tried again
-/// after 100 ms, then 200 ms. Timeouts are not (each already costs 5 s).
-pub const ATTEMPTS: u32 = 3;
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The largest answer read (64 KiB); a real one is under 4 KiB.
 const MAX_BODY: usize = 64 * 1024;
 
 /// The largest token file read (16 KiB); an EKS Pod Identity token is ~1 KiB.
 const MAX_TOKEN_FILE: u64 = 16 * 1024;
+
+/// The HTTP client of container endpoints: 2 s to connect, 5 s to send, never
+/// through a proxy.
+pub(crate) const CLIENT: ClientSettings = ClientSettings {
+    connect: CONNECT_TIMEOUT,
+    write: READ_TIMEOUT,
+    max_body: MAX_BODY as u64,
+    env_proxy: false,
+};
+
+/// One fetch: 5 s for the answer and between reads, 10 s in all; 3 attempts on
+/// connection failures and 5xx answers (after about 100 ms, then 200 ms).
+/// Timeouts are not tried again: each already costs 5 s.
+const CALL: CallPolicy = CallPolicy {
+    timeouts: RequestTimeouts {
+        response: READ_TIMEOUT,
+        per_read: Some(READ_TIMEOUT),
+        total: Some(Duration::from_secs(10)),
+    },
+    max_answer: MAX_BODY,
+    retry: retry::Policy {
+        attempts: 3,
+        base: Duration::from_millis(100),
+        after_timeout: false,
+        any_server_error: true,
+    },
+};
 
 /// Where the `Authorization` header value comes from.
 enum Authorization {
@@ -62,10 +89,13 @@ enum Authorization {
 /// [`container_source`]; each [`credentials`](Self::credentials) call fetches
 /// anew (the chain caches). `Debug` shows the endpoint and where the token comes
 /// from, never the token.
-pub struct ContainerSource {
-    url: String,
+pub(crate) struct ContainerSource {
+    service: Service,
+    /// The path and query of every request.
+    target: String,
+    /// The path as written, for messages (the query may carry a credential).
+    path: String,
     authorization: Authorization,
-    client: Client,
 }
 
 impl fmt::Debug for ContainerSource {
@@ -82,8 +112,8 @@ impl fmt::Debug for ContainerSource {
     }
 }
 
-/// The container source configured in `env` (spec §8; AWS SDKs and Tools
-/// Reference Guide, "Container credential provider").
+/// The container source configured in `env`, sending through `transport`
+/// (built with [`CLIENT`]).
 ///
 /// `None` when neither `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` nor
 /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` is set (blank counts as unset): not
@@ -95,66 +125,78 @@ impl fmt::Debug for ContainerSource {
 /// `/`, a full URI that is malformed or names a host that is not allowed, or an
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN` with a line break or control character.
 /// Nothing is sent over the network to find out.
-pub fn container_source(env: &Env, tls: &TlsRoots) -> Option<Result<ContainerSource, SourceError>> {
+pub(crate) fn container_source(
+    env: &Env,
+    transport: Arc<dyn Transport>,
+) -> Option<Result<ContainerSource, SourceError>> {
     let relative = env.get_nonblank("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     let full = env.get_nonblank("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     let url = match (relative, full) {
         (None, None) => return None,
         (Some(path), _) => {
-            if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
-                return Some(Err(SourceError::new(
-                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: expected a path starting with '/' and without spaces",
-                )
-                .with_hint("ECS sets this variable itself; unset it outside ECS")));
+            let url = Some(&path)
+                .filter(|p| p.starts_with('/') && !p.contains(' '))
+                .and_then(|p| Url::parse(&format!("{ECS_BASE}{p}")).ok());
+            match url {
+                Some(url) => url,
+                None => {
+                    return Some(Err(SourceError::new(
+                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: expected a path starting with '/' and without spaces",
+                    )
+                    .with_hint("ECS sets this variable itself; unset it outside ECS")));
+                }
             }
-            format!("{ECS_BASE}{path}")
         }
         (None, Some(full)) => match check_full_uri(&full) {
-            Ok(()) => full,
+            Ok(url) => url,
             Err(why) => {
                 return Some(Err(SourceError::new(format!(
                     "AWS_CONTAINER_CREDENTIALS_FULL_URI: {why}"
                 ))
                 .with_hint(
                     "use an https:// URL, or plain http:// only to a loopback address, localhost, 169.254.170.2 (ECS), 169.254.170.23 or [fd00:ec2::23] (EKS Pod Identity)",
-                )));
+                )
+                .caused_by(why)));
             }
         },
     };
     let authorization =
         if let Some(path) = env.get_nonblank("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
             Authorization::File(PathBuf::from(path))
-        } else if let Some(token) = env.get_nonblank("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
-            if let Err(why) = check_header_value(&token) {
+        } else if let Some(token) = env.secret("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
+            if let Err(why) = check_header_value(token.expose()) {
                 return Some(Err(SourceError::new(format!(
                     "AWS_CONTAINER_AUTHORIZATION_TOKEN {why}"
-                ))));
+                ))
+                .caused_by(why)));
             }
-            Authorization::Value(Secret::new(token))
+            Authorization::Value(token)
         } else {
             Authorization::None
         };
-    let client = Client::new(
-        ClientSettings {
-            connect: CONNECT_TIMEOUT,
-            write: READ_TIMEOUT,
-            max_body: MAX_BODY as u64,
-            env_proxy: false,
-        },
-        tls,
-    );
+    let path = if url.path.is_empty() { "/" } else { &url.path };
+    let target = match &url.query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
     Some(Ok(ContainerSource {
-        url,
+        service: Service::new(
+            "container credentials",
+            ServiceUrl::origin(&url),
+            transport,
+            CALL,
+        ),
+        target,
+        path: url.path.clone(),
         authorization,
-        client,
     }))
 }
 
 /// Checks an `AWS_CONTAINER_CREDENTIALS_FULL_URI` value: an `http://` or
-/// `https://` URL without user information; `https` may name any host, plain
-/// `http` only a loopback IP literal (`127.0.0.0/8`, `[::1]`), `localhost`,
-/// `169.254.170.2` (ECS), `169.254.170.23` or `[fd00:ec2::23]` (EKS Pod
-/// Identity).
+/// `https://` URL without user information or spaces; `https` may name any
+/// host, plain `http` only a loopback IP literal (`127.0.0.0/8`, `[::1]`),
+/// `localhost`, `169.254.170.2` (ECS), `169.254.170.23` or `[fd00:ec2::23]`
+/// (EKS Pod Identity) — [`PlainHttp::ContainerCredentials`].
 ///
 /// Host names other than `localhost` are refused over `http` without being
 /// resolved, as botocore does. Rust `aws-config` resolves them and accepts a name
@@ -163,141 +205,64 @@ pub fn container_source(env: &Env, tls: &TlsRoots) -> Option<Result<ContainerSou
 /// request (DNS rebinding), sending the token in clear text.
 ///
 /// # Errors
-/// Why the value is refused, naming the host but never the whole URL (its query
+/// [`UrlError`] saying why, naming the host but never the whole URL (its query
 /// could carry a credential).
-pub fn check_full_uri(uri: &str) -> Result<(), String> {
-    if uri.chars().any(|c| c.is_control() || c == ' ') {
-        return Err("expected a URL without spaces or control characters".into());
-    }
-    let (scheme, rest) = uri
-        .split_once("://")
-        .ok_or("expected an http:// or https:// URL")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "expected an http:// or https:// URL, found scheme {scheme:?}"
+fn check_full_uri(uri: &str) -> Result<Url, UrlError> {
+    if uri.trim().contains(' ') {
+        return Err(UrlError(
+            "expected a URL without spaces or control characters".into(),
         ));
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("expected a URL without user information ('user@')".into());
-    }
-    let host =
-        host_of(authority).ok_or("expected a host (and an optional numeric port) in the URL")?;
-    if scheme == "https" {
-        return Ok(());
-    }
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(());
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) if ip.is_loopback() || is_container_ip(&ip) => Ok(()),
-        Ok(ip) => Err(format!(
-            "plain http is not allowed to {ip}: it is not loopback or a container credentials address"
-        )),
-        Err(_) => Err(format!(
-            "plain http is not allowed to host {host:?}: only IP addresses and localhost are accepted (the name is not resolved)"
-        )),
-    }
-}
-
-/// The ECS and EKS Pod Identity credential addresses.
-fn is_container_ip(ip: &IpAddr) -> bool {
-    const ALLOWED: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
-    ALLOWED
-        .iter()
-        .any(|a| a.parse::<IpAddr>().ok() == Some(*ip))
-}
-
-/// The host of `host[:port]` or `[v6][:port]` (brackets removed); `None` when it
-/// is empty or the port is not a number.
-fn host_of(authority: &str) -> Option<&str> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?),
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if let Some(port) = port {
-        port.parse::<u16>().ok()?;
-    }
-    (!host.is_empty()).then_some(host)
-}
-
-/// Refuses what an HTTP header value cannot hold: CR, LF and other control
-/// characters (tab is allowed). The message never shows the value.
-fn check_header_value(value: &str) -> Result<(), String> {
-    if value.contains(['\r', '\n']) {
-        return Err("contains a line break; expected a single-line token".into());
-    }
-    if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err("contains a control character; expected a printable token".into());
-    }
-    Ok(())
+    let url = Url::parse(uri)?;
+    url.check_plain_http(PlainHttp::ContainerCredentials)?;
+    Ok(url)
 }
 
 impl ContainerSource {
     /// The endpoint without its query, for logs and the chain's "tried" list.
-    pub fn describe(&self) -> String {
-        self.url.split(['?', '#']).next().unwrap_or("").to_owned()
+    pub(crate) fn describe(&self) -> String {
+        format!("{}{}", self.service.endpoint(), self.path)
     }
 
-    /// Fetches credentials from the endpoint (spec §8): `GET` with
+    /// Fetches credentials from the endpoint: `GET` with
     /// `Accept: application/json` and, when configured, `Authorization: <token>`
     /// (verbatim, no `Bearer`; the token file is read again on every call, as
-    /// EKS rotates it). Connection failures and 5xx answers are tried up to
-    /// [`ATTEMPTS`] times. The answer is read by [`parse_json_credentials`];
-    /// the credentials' `source` is `container credentials from <endpoint>`.
+    /// EKS rotates it). Connection failures and 5xx answers are tried again as
+    /// [`CALL`] says. The answer is read by [`parse_json_credentials`]; the
+    /// credentials' `source` is `container credentials from <endpoint>`.
     ///
     /// # Errors
     /// [`SourceError`] when the token file cannot be read or holds an invalid
     /// token, the endpoint cannot be reached, it answers with a non-2xx status
-    /// (the error holds the status and the answer's `code`/`message` when it is
-    /// JSON), or the answer is not valid credentials.
-    pub fn credentials(&self) -> Result<Credentials, SourceError> {
+    /// (the error holds the status and the answer's code and message), or the
+    /// answer is not valid credentials.
+    pub(crate) fn credentials(&self) -> Result<Credentials, SourceError> {
         let token = self.token()?;
         let mut headers: Vec<(&str, &str)> = vec![("accept", "application/json")];
         if let Some(t) = &token {
             headers.push(("authorization", t.expose()));
         }
         let what = format!("container credentials from {}", self.describe());
-        let timeouts = RequestTimeouts {
-            response: READ_TIMEOUT,
-            per_read: Some(READ_TIMEOUT),
-            total: Some(READ_TIMEOUT * 2),
+        let call = Call {
+            method: Method::Get,
+            path: &self.target,
+            headers: &headers,
+            body: b"",
         };
-        let mut attempt = 1;
-        // Bounded: at most ATTEMPTS passes.
-        let (status, body) = loop {
-            let result = self
-                .client
-                .send(Method::Get, &self.url, &headers, b"", timeouts)
-                .and_then(|mut r| Ok((r.status, r.read_body(MAX_BODY)?)));
-            let retry = match &result {
-                Ok((status, _)) => *status >= 500,
-                Err(e) => matches!(e.kind, ErrorKind::Connect | ErrorKind::Io),
-            };
-            if !retry || attempt >= ATTEMPTS {
-                break result.map_err(|e| fetch_failed(&what, &e))?;
-            }
-            log::debug!("{what}: attempt {attempt} failed, trying again");
-            std::thread::sleep(Duration::from_millis(100 << (attempt - 1)));
-            attempt += 1;
-        };
-        if !(200..300).contains(&status) {
+        let answer = self
+            .service
+            .fetch(&call, None)
+            .map_err(|e| SourceError::new(e.failure(&what)).caused_by(e))?;
+        if !answer.is_success() {
+            let status = answer.status;
+            let error = AwsError::parse(&answer.headers, answer.body.clone());
             let mut message = format!("{what}: HTTP {status}");
-            if let Some(detail) = error_detail(&body) {
-                message.push_str(": ");
-                message.push_str(&detail);
+            match (&error.error_type, &error.message) {
+                (Some(c), Some(m)) => message.push_str(&format!(": {c}: {m}")),
+                (Some(one), None) | (None, Some(one)) => message.push_str(&format!(": {one}")),
+                (None, None) => {}
             }
-            let e = SourceError::new(message);
+            let e = SourceError::new(message).caused_by(error);
             return Err(if status == 401 || status == 403 {
                 e.with_hint(
                     "check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE / AWS_CONTAINER_AUTHORIZATION_TOKEN",
@@ -306,8 +271,8 @@ impl ContainerSource {
                 e
             });
         }
-        parse_json_credentials(&body, &what)
-            .map_err(|why| SourceError::new(format!("{what}: the answer {why}")))
+        parse_json_credentials(&answer.body, &what)
+            .map_err(|why| SourceError::new(format!("{what}: the answer {why}")).caused_by(why))
     }
 
     /// The `Authorization` value: the token file's contents, trimmed, else the
@@ -324,85 +289,108 @@ impl ContainerSource {
                 path.display()
             ))
         };
-        let text = match read_bounded(Path::new(path), MAX_TOKEN_FILE) {
-            Ok(Some(text)) => Secret::new(text),
+        let text = match read_secret(path, MAX_TOKEN_FILE) {
+            Ok(Some(text)) => text,
             Ok(None) => return Err(fail("no such file".into())),
-            Err(why) => return Err(fail(why)),
+            Err(why) => return Err(fail(why.to_string()).caused_by(why)),
         };
         let token = text.expose().trim();
         if token.is_empty() {
             return Err(fail("the file is empty".into()));
         }
-        check_header_value(token).map_err(fail)?;
+        check_header_value(token).map_err(|why| fail(why.to_string()).caused_by(why))?;
         Ok(Some(Secret::from(token)))
     }
 }
 
-fn fetch_failed(what: &str, e: &HttpError) -> SourceError {
-    SourceError::new(format!("{what}: {e}"))
+/// Why a JSON credentials answer cannot be used. Names fields, never values
+/// (a server's `Code` and `Message` are shown, sanitised: they hold no secret).
+#[derive(Debug)]
+pub(crate) enum AnswerError {
+    /// Not the JSON expected.
+    Json(JsonError),
+    /// `Code` is not `Success`.
+    Refused {
+        /// The `Code`.
+        code: String,
+        /// The `Message`, if any.
+        message: Option<String>,
+    },
 }
 
-/// `code: message` (or one of them) from a JSON error answer, cut to 300
-/// characters with control characters removed; `None` when the answer is not a
-/// JSON object with either.
-fn error_detail(body: &[u8]) -> Option<String> {
-    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
-        return None;
-    };
-    let text = |name: &str| {
-        field(&object, name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .take(300)
-                    .collect::<String>()
-            })
-    };
-    match (text("code"), text("message")) {
-        (Some(c), Some(m)) => Some(format!("{c}: {m}")),
-        (Some(one), None) | (None, Some(one)) => Some(one),
-        (None, None) => None,
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerError::Json(e) => e.fmt(f),
+            AnswerError::Refused { code, message } => {
+                write!(f, "has code {code:?}")?;
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for AnswerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AnswerError::Json(e) => Some(e),
+            AnswerError::Refused { .. } => None,
+        }
+    }
+}
+
+impl From<JsonError> for AnswerError {
+    fn from(e: JsonError) -> Self {
+        AnswerError::Json(e)
     }
 }
 
 /// Reads the JSON credentials answer of the container and IMDS endpoints
-/// (spec §8, §9; Rust `aws-config` `json_credentials.rs`): `AccessKeyId`,
+/// (Rust `aws-config` `json_credentials.rs`): `AccessKeyId`,
 /// `SecretAccessKey`, `Token` (or `SessionToken`) and `Expiration` (or
 /// `ExpiresAt`, RFC 3339) are required; `Code`, when present, must be
 /// `Success` (IMDS; absent is accepted as Rust does); other keys (`AccountId`,
 /// `RoleArn`, `Type`, `LastUpdated`) are ignored. Names match
-/// case-insensitively. The credentials get `source` as their source.
+/// case-insensitively. The credentials get `source` as their source; the
+/// parsed document is overwritten with zeros before this returns.
 ///
 /// # Errors
-/// A phrase to follow "the answer": `is not a JSON object`, `has no "Token"`,
-/// `has code AssumeRoleUnauthorizedAccess: <message>`, … — naming fields,
-/// never their values (a server's `Code`/`Message` are shown; they hold no
-/// secret).
-pub fn parse_json_credentials(body: &[u8], source: &str) -> Result<Credentials, String> {
-    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
-        return Err("is not a JSON object".into());
-    };
-    if let Some(code) = field(&object, "Code") {
+/// [`AnswerError`], a phrase to follow "the answer": `is not a JSON object`,
+/// `has no "Token"`, `has code "AssumeRoleUnauthorizedAccess": <message>`, …
+pub(crate) fn parse_json_credentials(
+    body: &[u8],
+    source: &str,
+) -> Result<Credentials, AnswerError> {
+    let mut object = json::object(body)?;
+    let result = read_json_credentials(&object, source);
+    json::zeroize_object(&mut object);
+    result
+}
+
+fn read_json_credentials(object: &Object, source: &str) -> Result<Credentials, AnswerError> {
+    if let Some(code) = json::field(object, "Code") {
         let code = code.as_str().unwrap_or("");
         if code != "Success" {
-            let mut why = format!("has code {:?}", cut_clean(code));
-            if let Some(m) = field(&object, "Message").and_then(Value::as_str) {
-                why.push_str(": ");
-                why.push_str(&cut_clean(m));
-            }
-            return Err(why);
+            return Err(AnswerError::Refused {
+                code: clean(code, MAX_SERVER_TEXT),
+                message: json::field(object, "Message")
+                    .and_then(serde_json::Value::as_str)
+                    .map(|m| clean(m, MAX_SERVER_TEXT)),
+            });
         }
     }
-    let access_key_id = required_string(&object, "AccessKeyId")?;
-    let secret = required_string(&object, "SecretAccessKey")?;
-    let token = one_of(&object, "Token", "SessionToken")?;
-    let expiration = one_of(&object, "Expiration", "ExpiresAt")?;
-    let expiry = parse_rfc3339(expiration).map_err(|_| {
-        "has an \"Expiration\" that is not an RFC 3339 time such as 2025-01-31T12:00:00Z".to_owned()
-    })?;
+    let access_key_id = json::required_string(object, "AccessKeyId")?;
+    let secret = json::required_string(object, "SecretAccessKey")?;
+    let token = one_of(object, "Token", "SessionToken")?;
+    let expiry = match json::optional_time(object, "Expiration")? {
+        Some(t) => t,
+        None => {
+            json::optional_time(object, "ExpiresAt")?.ok_or(JsonError::Missing("Expiration"))?
+        }
+    };
     Ok(Credentials::new(
         access_key_id,
         Secret::from(secret),
@@ -413,25 +401,22 @@ pub fn parse_json_credentials(body: &[u8], source: &str) -> Result<Credentials, 
 }
 
 /// The string under `name`, else under `alias`; the error names `name`.
-fn one_of<'a>(object: &'a Map<String, Value>, name: &str, alias: &str) -> Result<&'a str, String> {
-    match optional_string(object, name)? {
+fn one_of<'a>(
+    object: &'a Object,
+    name: &'static str,
+    alias: &'static str,
+) -> Result<&'a str, JsonError> {
+    match json::optional_string(object, name)? {
         Some(s) => Ok(s),
-        None => required_string(object, alias).map_err(|_| format!("has no \"{name}\"")),
+        None => json::required_string(object, alias).map_err(|_| JsonError::Missing(name)),
     }
-}
-
-fn cut_clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, TestServer};
-    use std::sync::Arc;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::time::parse_rfc3339;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY";
@@ -451,11 +436,19 @@ mod tests {
     }
 
     fn source(pairs: &[(&str, &str)]) -> Result<ContainerSource, SourceError> {
-        container_source(
-            &Env::from_pairs(pairs.iter().copied()),
-            &TlsRoots::builtin(),
-        )
-        .expect("configured")
+        source_to(&unused(), pairs)
+    }
+
+    fn source_to(
+        server: &Arc<FakeTransport>,
+        pairs: &[(&str, &str)],
+    ) -> Result<ContainerSource, SourceError> {
+        container_source(&Env::from_pairs(pairs.iter().copied()), server.clone())
+            .expect("configured")
+    }
+
+    fn unused() -> Arc<FakeTransport> {
+        FakeTransport::start(|s| panic!("unexpected request {} {}", s.method, s.target))
     }
 
     #[test]
@@ -464,7 +457,7 @@ mod tests {
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t"),
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "  "),
         ]);
-        assert!(container_source(&env, &TlsRoots::builtin()).is_none());
+        assert!(container_source(&env, unused()).is_none());
     }
 
     #[test]
@@ -496,23 +489,27 @@ mod tests {
             "http://[fd00:ec2::23]/v1/credentials",
             "http://[fd00:ec2:0::23]:80/v1/credentials",
         ];
+        // The messages are the URL module's (the one parser and plain-HTTP rule).
         let refused = [
-            ("http://example.com/creds", "host \"example.com\""),
-            ("http://localhost.example.com/", "the name is not resolved"),
+            (
+                "http://example.com/creds",
+                "refusing plain http:// to example.com",
+            ),
+            ("http://localhost.example.com/", "not resolved"),
             (
                 "http://169.254.169.254/latest",
-                "not allowed to 169.254.169.254",
+                "refusing plain http:// to 169.254.169.254",
             ),
-            ("http://10.0.0.1:80/", "not allowed to 10.0.0.1"),
-            ("http://[fd00:ec2::254]/", "not allowed to fd00:ec2::254"),
-            ("http://user:pw@127.0.0.1/", "user information"),
-            ("ftp://127.0.0.1/", "found scheme \"ftp\""),
+            ("http://10.0.0.1:80/", "refusing plain http:// to 10.0.0.1"),
             (
-                "127.0.0.1:8080/creds",
-                "expected an http:// or https:// URL",
+                "http://[fd00:ec2::254]/",
+                "refusing plain http:// to [fd00:ec2::254]",
             ),
-            ("http:///creds", "expected a host"),
-            ("http://127.0.0.1:http/", "expected a host"),
+            ("http://user:pw@127.0.0.1/", "user information"),
+            ("ftp://127.0.0.1/", "found \"ftp\""),
+            ("127.0.0.1:8080/creds", "expected a URL such as"),
+            ("http:///creds", "the host is missing"),
+            ("http://127.0.0.1:http/", "expected a port number"),
             ("http://127.0.0.1/a b", "without spaces"),
         ];
         let mut failures = Vec::new();
@@ -523,8 +520,8 @@ mod tests {
         }
         for (uri, expected) in refused {
             match check_full_uri(uri) {
-                Ok(()) => failures.push(format!("{uri}: accepted")),
-                Err(e) if !e.contains(expected) => failures.push(format!("{uri}: {e}")),
+                Ok(_) => failures.push(format!("{uri}: accepted")),
+                Err(e) if !e.to_string().contains(expected) => failures.push(format!("{uri}: {e}")),
                 Err(_) => {}
             }
         }
@@ -544,14 +541,17 @@ mod tests {
 
     #[test]
     fn token_from_env_is_sent_verbatim_with_accept() {
-        let server = TestServer::start(|_| Reply::json(answer()));
-        let s = source(&[
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                &format!("{}/creds", server.url()),
-            ),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Basic abc=="),
-        ])
+        let server = FakeTransport::start(|_| Reply::json(answer()));
+        let s = source_to(
+            &server,
+            &[
+                (
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    &format!("{}/creds", server.url()),
+                ),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Basic abc=="),
+            ],
+        )
         .unwrap();
         assert!(!format!("{s:?}").contains("abc=="));
         let c = s.credentials().unwrap();
@@ -579,22 +579,25 @@ mod tests {
         let dir = temp_dir("file");
         let file = dir.join("token");
         std::fs::write(&file, "first-token\n").unwrap();
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::json(
                 r#"{"AccessKeyId":"A","SecretAccessKey":"S","SessionToken":"T","ExpiresAt":"2030-01-01T00:00:00Z"}"#,
             )
         });
-        let s = source(&[
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                &format!("{}/pod", server.url()),
-            ),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "from-env"),
-            (
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                file.to_str().unwrap(),
-            ),
-        ])
+        let s = source_to(
+            &server,
+            &[
+                (
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    &format!("{}/pod", server.url()),
+                ),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "from-env"),
+                (
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                    file.to_str().unwrap(),
+                ),
+            ],
+        )
         .unwrap();
         let c = s.credentials().unwrap();
         assert_eq!(c.session_token().unwrap().expose(), "T");
@@ -631,17 +634,20 @@ mod tests {
 
     #[test]
     fn error_answers_show_status_code_and_message() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(
                 403,
                 "application/json",
                 r#"{"code":"AccessDeniedException","message":"token is not valid"}"#,
             )
         });
-        let s = source(&[
-            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url()),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "secret-auth-token"),
-        ])
+        let s = source_to(
+            &server,
+            &[
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url()),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "secret-auth-token"),
+            ],
+        )
         .unwrap();
         let e = s.credentials().unwrap_err();
         assert!(
@@ -659,7 +665,7 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let server = {
             let count = Arc::clone(&count);
-            TestServer::start(move |_| {
+            FakeTransport::start(move |_| {
                 if count.fetch_add(1, Ordering::SeqCst) == 0 {
                     Reply::new(503, "text/plain", "busy")
                 } else {
@@ -667,16 +673,24 @@ mod tests {
                 }
             })
         };
-        let s = source(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url())]).unwrap();
+        let s = source_to(
+            &server,
+            &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url())],
+        )
+        .unwrap();
         assert!(s.credentials().is_ok());
         assert_eq!(server.seen().len(), 2);
         assert!(server.seen()[0].header("authorization").is_none());
 
-        let server = TestServer::start(|_| Reply::new(500, "text/plain", "down"));
-        let s = source(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url())]).unwrap();
+        let server = FakeTransport::start(|_| Reply::new(500, "text/plain", "down"));
+        let s = source_to(
+            &server,
+            &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url())],
+        )
+        .unwrap();
         let e = s.credentials().unwrap_err();
         assert!(e.message.ends_with("HTTP 500"), "{e}");
-        assert_eq!(server.seen().len(), ATTEMPTS as usize);
+        assert_eq!(server.seen().len(), CALL.retry.attempts as usize);
     }
 
     #[test]
@@ -717,6 +731,7 @@ mod tests {
             match parse_json_credentials(body.as_bytes(), "test") {
                 Ok(_) => failures.push(format!("{expected}: accepted")),
                 Err(e) => {
+                    let e = e.to_string();
                     assert!(!e.contains(SECRET) && !e.contains(TOKEN), "{e}");
                     if !e.contains(expected) {
                         failures.push(format!("{expected}: got {e}"));

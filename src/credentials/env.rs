@@ -7,6 +7,7 @@
 //! Refuses: writing to the environment.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use super::Credentials;
@@ -58,37 +59,59 @@ impl Env {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
+
+    /// [`get_nonblank`](Self::get_nonblank) for a variable that holds a secret
+    /// (a secret key, a token): the value goes straight into a [`Secret`], and
+    /// the untrimmed copy is zeroized with it.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        let raw = Secret::new(self.get(name)?);
+        let value = raw.expose().trim();
+        (!value.is_empty()).then(|| Secret::from(value))
+    }
 }
+
+/// Why the environment holds no credentials: the reason the "tried" list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EnvMissing {
+    /// Neither key is set.
+    NotSet,
+    /// Only the access key id is set.
+    NoSecret,
+    /// Only the secret access key is set.
+    NoKeyId,
+}
+
+impl fmt::Display for EnvMissing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EnvMissing::NotSet => "AWS_ACCESS_KEY_ID not set",
+            EnvMissing::NoSecret => "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
+            EnvMissing::NoKeyId => "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
+        })
+    }
+}
+
+impl std::error::Error for EnvMissing {}
 
 /// The environment credential source: `AWS_ACCESS_KEY_ID` and
 /// `AWS_SECRET_ACCESS_KEY` (fallback name `SECRET_ACCESS_KEY`, as Rust
 /// `aws-config` reads it), optional `AWS_SESSION_TOKEN`.
 ///
-/// Returns `Ok(None)`-like outcomes as `Err(reason)`: why the environment gave
-/// nothing, for the "tried" list.
-pub fn credentials_from_env(env: &Env) -> Result<Credentials, String> {
+/// # Errors
+/// [`EnvMissing`]: why the environment gave nothing, for the "tried" list.
+pub(crate) fn credentials_from_env(env: &Env) -> Result<Credentials, EnvMissing> {
     let id = env.get_nonblank("AWS_ACCESS_KEY_ID");
     let secret = env
-        .get_nonblank("AWS_SECRET_ACCESS_KEY")
-        .or_else(|| env.get_nonblank("SECRET_ACCESS_KEY"));
+        .secret("AWS_SECRET_ACCESS_KEY")
+        .or_else(|| env.secret("SECRET_ACCESS_KEY"));
     match (id, secret) {
         (Some(id), Some(secret)) => {
-            let token = env.get_nonblank("AWS_SESSION_TOKEN").map(Secret::new);
-            Ok(Credentials::new(
-                id,
-                Secret::new(secret),
-                token,
-                None,
-                "environment",
-            ))
+            let token = env.secret("AWS_SESSION_TOKEN");
+            Ok(Credentials::new(id, secret, token, None, "environment"))
         }
-        (None, None) => Err("AWS_ACCESS_KEY_ID not set".to_owned()),
-        (Some(_), None) => {
-            Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned())
-        }
-        (None, Some(_)) => {
-            Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".to_owned())
-        }
+        (None, None) => Err(EnvMissing::NotSet),
+        (Some(_), None) => Err(EnvMissing::NoSecret),
+        (None, Some(_)) => Err(EnvMissing::NoKeyId),
     }
 }
 
@@ -112,7 +135,7 @@ mod tests {
     #[test]
     fn half_set_keys_say_which_half_is_missing() {
         let env = Env::from_pairs([("AWS_ACCESS_KEY_ID", "AKID")]);
-        let why = credentials_from_env(&env).unwrap_err();
+        let why = credentials_from_env(&env).unwrap_err().to_string();
         assert!(why.contains("AWS_SECRET_ACCESS_KEY is not"), "{why}");
         let env = Env::from_pairs([("SECRET_ACCESS_KEY", "S"), ("AWS_ACCESS_KEY_ID", "A")]);
         assert_eq!(

@@ -1,5 +1,4 @@
-//! The EC2 instance metadata source (IMDSv2): the instance role's credentials
-//! and the instance's region.
+//! The EC2 instance metadata source (IMDSv2): the instance role's credentials.
 //!
 //! Owns: where IMDS is (`AWS_EC2_METADATA_SERVICE_ENDPOINT` /
 //! `ec2_metadata_service_endpoint`, else the IPv4 or IPv6 address picked by
@@ -7,99 +6,109 @@
 //! whether it is turned off (`AWS_EC2_METADATA_DISABLED=true`), the session
 //! token (`PUT /latest/api/token`, kept and renewed 120 s before its TTL ends),
 //! the role-name and credentials requests, and Rust `aws-config`'s rules for
-//! staying up through an IMDS outage (`../shared/spec/aws-credentials.md` §9).
+//! staying up through an IMDS outage (`src/imds/credentials.rs`; Amazon EC2
+//! User Guide, "Use the Instance Metadata Service to access instance
+//! metadata", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html).
+//! The requests go through the AWS service layer ([`crate::aws::service`]).
 //! Refuses: IMDSv1 (a request without a token) in every case, as Rust does;
-//! going through an HTTP proxy; printing the token anywhere.
+//! plain `http://` to anything but loopback and the IMDS addresses
+//! (`169.254.169.254`, `[fd00:ec2::254]`); going through an HTTP proxy;
+//! printing the token anywhere.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::container::parse_json_credentials;
 use super::ini::Properties;
 use super::{Credentials, Env, SourceError};
-use crate::http::{
-    Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts, TlsRoots,
-};
+use crate::aws::endpoint::ServiceUrl;
+use crate::aws::service::{Call, CallPolicy, FetchError, Service};
+use crate::http::{Answer, ClientSettings, Method, RequestTimeouts, Transport};
+use crate::retry;
 use crate::secret::Secret;
 use crate::sync::Locked;
 use crate::time::format_rfc3339;
+use crate::url::PlainHttp;
 
 /// The IPv4 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv4`, the default).
-pub const IPV4_ENDPOINT: &str = "http://169.254.169.254";
+const IPV4_ENDPOINT: &str = "http://169.254.169.254";
 
 /// The IPv6 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`).
-pub const IPV6_ENDPOINT: &str = "http://[fd00:ec2::254]";
+const IPV6_ENDPOINT: &str = "http://[fd00:ec2::254]";
 
 /// The session token lifetime asked for (6 h, the maximum; Rust's value).
-pub const TOKEN_TTL: Duration = Duration::from_secs(21_600);
+const TOKEN_TTL: Duration = Duration::from_secs(21_600);
 
 /// A token is replaced this long (120 s) before its TTL ends, as Rust does.
-pub const TOKEN_REFRESH_BEFORE: Duration = Duration::from_secs(120);
+const TOKEN_REFRESH_BEFORE: Duration = Duration::from_secs(120);
 
 /// Connect and read bound per request (1 s), as Rust `aws-config`.
-pub const TIMEOUT: Duration = Duration::from_secs(1);
+const TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Tries per request (4, Rust's value) on connection failures, timeouts and
-/// 5xx answers, after 100, 200 and 400 ms. Off EC2 the whole source gives up
-/// within about 5 s.
-pub const ATTEMPTS: u32 = 4;
+/// The largest answer read (64 KiB).
+const MAX_BODY: usize = 64 * 1024;
+
+/// The HTTP client of IMDS: 1 s to connect and to send, never through a proxy.
+pub(crate) const CLIENT: ClientSettings = ClientSettings {
+    connect: TIMEOUT,
+    write: TIMEOUT,
+    max_body: MAX_BODY as u64,
+    env_proxy: false,
+};
+
+/// One IMDS request: 1 s for the answer and between reads, 3 s in all; 4
+/// attempts (Rust's value) on connection failures, timeouts and 5xx answers,
+/// the retries after about 100, 200 and 400 ms. Off EC2 the whole source gives
+/// up within about 5 s.
+const CALL: CallPolicy = CallPolicy {
+    timeouts: RequestTimeouts {
+        response: TIMEOUT,
+        per_read: Some(TIMEOUT),
+        total: Some(Duration::from_secs(3)),
+    },
+    max_answer: MAX_BODY,
+    retry: retry::Policy {
+        attempts: 4,
+        base: Duration::from_millis(100),
+        after_timeout: true,
+        any_server_error: true,
+    },
+};
 
 /// Already-expired credentials from IMDS (an outage) are used as if they lasted
 /// this much longer (10 min), plus up to [`STATIC_STABILITY_JITTER`], as Rust does.
-pub const STATIC_STABILITY_EXTENSION: Duration = Duration::from_secs(600);
+const STATIC_STABILITY_EXTENSION: Duration = Duration::from_secs(600);
 
 /// The most added at random to [`STATIC_STABILITY_EXTENSION`] (5 min), so that
 /// a fleet does not retry in step.
-pub const STATIC_STABILITY_JITTER: Duration = Duration::from_secs(300);
+const STATIC_STABILITY_JITTER: Duration = Duration::from_secs(300);
 
 const TOKEN_TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
-const REGION_PATH: &str = "/latest/meta-data/placement/region";
-const MAX_BODY: usize = 64 * 1024;
 
-/// How IMDS is addressed when no endpoint is given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointMode {
-    /// [`IPV4_ENDPOINT`].
-    IPv4,
-    /// [`IPV6_ENDPOINT`].
-    IPv6,
-}
-
-impl EndpointMode {
-    /// Parses `IPv4` / `IPv6` (any case).
-    ///
-    /// # Errors
-    /// Any other text; the message names the value (it is not secret).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "ipv4" => Ok(EndpointMode::IPv4),
-            "ipv6" => Ok(EndpointMode::IPv6),
-            _ => Err(format!("expected IPv4 or IPv6, found {text:?}")),
-        }
-    }
-
-    /// The endpoint of this mode.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            EndpointMode::IPv4 => IPV4_ENDPOINT,
-            EndpointMode::IPv6 => IPV6_ENDPOINT,
-        }
+/// The endpoint of `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`: `IPv4` / `IPv6`
+/// (any case).
+fn mode_endpoint(text: &str) -> Option<&'static str> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "ipv4" => Some(IPV4_ENDPOINT),
+        "ipv6" => Some(IPV6_ENDPOINT),
+        _ => None,
     }
 }
 
-/// The IMDS base URL (no trailing `/`) for `env` and the selected profile's
-/// properties, in Rust `aws-config` order: `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
-/// profile `ec2_metadata_service_endpoint`, then the mode from
+/// The IMDS endpoint for `env` and the selected profile's properties, in Rust
+/// `aws-config` order: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, profile
+/// `ec2_metadata_service_endpoint`, then the mode from
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`, profile
 /// `ec2_metadata_service_endpoint_mode`, default IPv4. Pure.
 ///
 /// # Errors
-/// An endpoint that is not an `http://` or `https://` URL, or a mode that is
-/// not `IPv4`/`IPv6`; the message names the setting.
-pub fn endpoint(env: &Env, profile: Option<&Properties>) -> Result<String, SourceError> {
+/// An endpoint that is not an `http://` or `https://` URL, or plain `http://`
+/// to a host other than loopback and the IMDS addresses, or a mode that is not
+/// `IPv4`/`IPv6`; the message names the setting.
+fn endpoint(env: &Env, profile: Option<&Properties>) -> Result<ServiceUrl, SourceError> {
     let from_profile = |key: &str| {
         profile
             .and_then(|p| p.get(key))
@@ -113,48 +122,44 @@ pub fn endpoint(env: &Env, profile: Option<&Properties>) -> Result<String, Sourc
             from_profile("ec2_metadata_service_endpoint")
                 .map(|v| ("ec2_metadata_service_endpoint", v))
         });
-    if let Some((setting, url)) = given {
-        let lower = url.to_ascii_lowercase();
-        let host = lower
-            .strip_prefix("http://")
-            .or_else(|| lower.strip_prefix("https://"))
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or("");
-        if host.is_empty() || url.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(SourceError::new(format!(
-                "{setting}: expected an http:// or https:// URL such as http://169.254.169.254"
-            )));
+    let (setting, url) = match given {
+        Some(given) => given,
+        None => {
+            let mode = env
+                .get_nonblank("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+                .map(|v| ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", v))
+                .or_else(|| {
+                    from_profile("ec2_metadata_service_endpoint_mode")
+                        .map(|v| ("ec2_metadata_service_endpoint_mode", v))
+                });
+            let url = match mode {
+                None => IPV4_ENDPOINT,
+                Some((setting, text)) => mode_endpoint(&text).ok_or_else(|| {
+                    SourceError::new(format!("{setting}: expected IPv4 or IPv6, found {text:?}"))
+                })?,
+            };
+            ("the IMDS endpoint", url.to_owned())
         }
-        return Ok(url.trim_end_matches('/').to_owned());
-    }
-    let mode = env
-        .get_nonblank("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
-        .map(|v| ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", v))
-        .or_else(|| {
-            from_profile("ec2_metadata_service_endpoint_mode")
-                .map(|v| ("ec2_metadata_service_endpoint_mode", v))
-        });
-    match mode {
-        None => Ok(IPV4_ENDPOINT.to_owned()),
-        Some((setting, text)) => EndpointMode::parse(&text)
-            .map(|m| m.endpoint().to_owned())
-            .map_err(|why| SourceError::new(format!("{setting}: {why}"))),
-    }
+    };
+    ServiceUrl::parse(&url, PlainHttp::InstanceMetadata).map_err(|why| {
+        SourceError::new(format!("{setting}: {why}"))
+            .with_hint("point it at http://169.254.169.254, [fd00:ec2::254], a loopback address, or an https:// URL")
+            .caused_by(why)
+    })
 }
 
-/// The IMDS source for `env` and the selected profile's properties (spec §9;
-/// Amazon EC2 User Guide, "Use the Instance Metadata Service to access instance
-/// metadata", IMDSv2).
+/// The IMDS source for `env` and the selected profile's properties, sending
+/// through `transport` (built with [`CLIENT`]).
 ///
 /// `None` when `AWS_EC2_METADATA_DISABLED` is `true` (any case): turned off,
 /// the chain moves on. Nothing is sent until a method is called.
 ///
 /// # Errors
 /// `Some(Err(_))` when the endpoint or mode setting is invalid (see [`endpoint`]).
-pub fn imds_source(
+pub(crate) fn imds_source(
     env: &Env,
     profile: Option<&Properties>,
-    tls: &TlsRoots,
+    transport: Arc<dyn Transport>,
 ) -> Option<Result<Imds, SourceError>> {
     if env
         .get_nonblank("AWS_EC2_METADATA_DISABLED")
@@ -162,7 +167,7 @@ pub fn imds_source(
     {
         return None;
     }
-    Some(endpoint(env, profile).map(|e| Imds::new(e, tls)))
+    Some(endpoint(env, profile).map(|e| Imds::new(e, transport)))
 }
 
 /// A session token and when to replace it.
@@ -175,9 +180,8 @@ struct Token {
 /// renewed [`TOKEN_REFRESH_BEFORE`] its end; one renewal at a time) and the last
 /// credentials it returned. Safe to share between threads. `Debug` shows the
 /// endpoint only.
-pub struct Imds {
-    endpoint: String,
-    client: Client,
+pub(crate) struct Imds {
+    service: Service,
     token: Mutex<Option<Token>>,
     last: Mutex<Option<Credentials>>,
 }
@@ -185,7 +189,7 @@ pub struct Imds {
 impl fmt::Debug for Imds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Imds")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.service.endpoint().to_string())
             .finish_non_exhaustive()
     }
 }
@@ -203,28 +207,13 @@ impl From<SourceError> for Failure {
 }
 
 impl Imds {
-    /// A client for the IMDS at `endpoint` (a base URL without trailing `/`),
-    /// trusting `tls` when the endpoint is `https`.
-    pub fn new(endpoint: String, tls: &TlsRoots) -> Self {
+    /// A client for the IMDS at `endpoint`.
+    fn new(endpoint: ServiceUrl, transport: Arc<dyn Transport>) -> Self {
         Imds {
-            endpoint,
-            client: Client::new(
-                ClientSettings {
-                    connect: TIMEOUT,
-                    write: TIMEOUT,
-                    max_body: MAX_BODY as u64,
-                    env_proxy: false,
-                },
-                tls,
-            ),
+            service: Service::new("EC2 instance metadata", endpoint, transport, CALL),
             token: Mutex::new(None),
             last: Mutex::new(None),
         }
-    }
-
-    /// The base URL in use.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
     }
 
     /// The instance role's credentials: the role name from
@@ -247,7 +236,7 @@ impl Imds {
     /// instance has no role (`404` on the role list: message
     /// `the EC2 instance has no IAM role`), or the answer is not `Success`
     /// credentials.
-    pub fn credentials(&self) -> Result<Credentials, SourceError> {
+    pub(crate) fn credentials(&self) -> Result<Credentials, SourceError> {
         match self.fetch_credentials() {
             Ok(c) => {
                 *self.last.locked() = Some(c.clone());
@@ -273,7 +262,7 @@ impl Imds {
 
     fn fetch_credentials(&self) -> Result<Credentials, SourceError> {
         let role_list = match self.get(ROLE_PATH) {
-            Ok(body) => body,
+            Ok(answer) => answer,
             Err(Failure::Status(404)) => return Err(no_role()),
             Err(Failure::Status(s)) => {
                 return Err(SourceError::new(format!(
@@ -282,7 +271,7 @@ impl Imds {
             }
             Err(Failure::Source(e)) => return Err(e),
         };
-        let text = String::from_utf8_lossy(&role_list);
+        let text = String::from_utf8_lossy(&role_list.body);
         let role = text.lines().next().unwrap_or("").trim();
         if role.is_empty() {
             return Err(no_role());
@@ -298,8 +287,8 @@ impl Imds {
             ));
         }
         let what = format!("EC2 instance metadata (role '{role}')");
-        let body = match self.get(&format!("{ROLE_PATH}{role}")) {
-            Ok(body) => body,
+        let answer = match self.get(&format!("{ROLE_PATH}{role}")) {
+            Ok(answer) => answer,
             Err(Failure::Status(s)) => {
                 return Err(SourceError::new(format!(
                     "{what}: fetching the role's credentials failed (HTTP {s})"
@@ -307,10 +296,12 @@ impl Imds {
             }
             Err(Failure::Source(e)) => return Err(e),
         };
-        let c = parse_json_credentials(&body, &what).map_err(|why| {
-            SourceError::new(format!("{what}: the answer {why}")).with_hint(
-                "check the role's trust policy allows ec2.amazonaws.com (code AssumeRoleUnauthorizedAccess)",
-            )
+        let c = parse_json_credentials(&answer.body, &what).map_err(|why| {
+            SourceError::new(format!("{what}: the answer {why}"))
+                .with_hint(
+                    "check the role's trust policy allows ec2.amazonaws.com (code AssumeRoleUnauthorizedAccess)",
+                )
+                .caused_by(why)
         })?;
         let now = SystemTime::now();
         match c.expiry() {
@@ -333,49 +324,17 @@ impl Imds {
         }
     }
 
-    /// The instance's region, from `GET /latest/meta-data/placement/region`
-    /// (spec §3, last step of Rust's region chain).
-    ///
-    /// # Errors
-    /// [`SourceError`] as for [`credentials`](Self::credentials), or an answer
-    /// that is not a region name (lower-case letters, digits and `-`).
-    pub fn region(&self) -> Result<String, SourceError> {
-        let body = match self.get(REGION_PATH) {
-            Ok(body) => body,
-            Err(Failure::Status(s)) => {
-                return Err(SourceError::new(format!(
-                    "EC2 instance metadata: reading the region failed (HTTP {s})"
-                )));
-            }
-            Err(Failure::Source(e)) => return Err(e),
-        };
-        let text = String::from_utf8_lossy(&body);
-        let region = text.trim();
-        if region.is_empty()
-            || region.len() > 64
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(SourceError::new(
-                "EC2 instance metadata: the region answer is not a region name",
-            ));
-        }
-        Ok(region.to_owned())
-    }
-
-    /// `GET path` with the session token; `200` gives the body, `401` is tried
-    /// once more with a new token, any other status is [`Failure::Status`].
-    fn get(&self, path: &str) -> Result<Vec<u8>, Failure> {
+    /// `GET path` with the session token; `200` gives the answer, `401` is
+    /// tried once more with a new token, any other status is
+    /// [`Failure::Status`].
+    fn get(&self, path: &str) -> Result<Answer, Failure> {
         let mut fresh = false;
         // Bounded: at most two passes (the second with a new token).
         loop {
             let token = self.token(fresh)?;
-            let (status, body) = self
-                .send(Method::Get, path, &[(TOKEN_HEADER, token.expose())])
-                .map_err(|e| Failure::Source(self.unreachable(&e)))?;
-            match status {
-                200 => return Ok(body),
+            let answer = self.send(Method::Get, path, &[(TOKEN_HEADER, token.expose())])?;
+            match answer.status {
+                200 => return Ok(answer),
                 401 if !fresh => {
                     log::debug!(
                         "EC2 instance metadata: token refused (HTTP 401); getting a new one"
@@ -400,14 +359,12 @@ impl Imds {
         *slot = None;
         let requested = Instant::now();
         let ttl_text = TOKEN_TTL.as_secs().to_string();
-        let (status, body, ttl_header) = self
-            .send_with_header(
-                Method::Put,
-                "/latest/api/token",
-                &[(TOKEN_TTL_HEADER, &ttl_text)],
-            )
-            .map_err(|e| self.unreachable(&e))?;
-        match status {
+        let answer = self.send(
+            Method::Put,
+            "/latest/api/token",
+            &[(TOKEN_TTL_HEADER, &ttl_text)],
+        )?;
+        match answer.status {
             200 => {}
             403 => {
                 return Err(SourceError::new(
@@ -417,9 +374,9 @@ impl Imds {
                     "turn it on (`aws ec2 modify-instance-metadata-options --http-endpoint enabled`), or set AWS_EC2_METADATA_DISABLED=true to skip it",
                 ));
             }
-            404 | 405 => {
+            s @ (404 | 405) => {
                 return Err(SourceError::new(format!(
-                    "EC2 instance metadata does not offer IMDSv2 session tokens (HTTP {status}); IMDSv1 is never used"
+                    "EC2 instance metadata does not offer IMDSv2 session tokens (HTTP {s}); IMDSv1 is never used"
                 )));
             }
             s => {
@@ -428,13 +385,14 @@ impl Imds {
                 )));
             }
         }
-        let value = Secret::new(String::from_utf8_lossy(&body).trim().to_owned());
+        let value = Secret::new(String::from_utf8_lossy(&answer.body).trim().to_owned());
         if value.is_empty() || value.expose().chars().any(|c| c.is_control() || c == ' ') {
             return Err(SourceError::new(
                 "EC2 instance metadata: the session token answer is not a token",
             ));
         }
-        let ttl = ttl_header
+        let ttl = answer
+            .header(TOKEN_TTL_HEADER)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(TOKEN_TTL, Duration::from_secs)
             .min(TOKEN_TTL);
@@ -445,67 +403,31 @@ impl Imds {
         Ok(value)
     }
 
+    /// One request through the service layer (its retries included).
     fn send(
         &self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
-    ) -> Result<(u16, Vec<u8>), HttpError> {
-        self.send_with_header(method, path, headers)
-            .map(|(status, body, _)| (status, body))
-    }
-
-    /// One request with up to [`ATTEMPTS`] tries; returns the status, body and
-    /// the token TTL header.
-    fn send_with_header(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<(u16, Vec<u8>, Option<String>), HttpError> {
-        let url = format!("{}{path}", self.endpoint);
-        let timeouts = RequestTimeouts {
-            response: TIMEOUT,
-            per_read: Some(TIMEOUT),
-            total: Some(TIMEOUT * 3),
+    ) -> Result<Answer, SourceError> {
+        let call = Call {
+            method,
+            path,
+            headers,
+            body: b"",
         };
-        let mut attempt = 1;
-        // Bounded: at most ATTEMPTS passes.
-        loop {
-            let result = self
-                .client
-                .send(method, &url, headers, b"", timeouts)
-                .and_then(|mut r| {
-                    let ttl = r.header(TOKEN_TTL_HEADER).map(str::to_owned);
-                    Ok((r.status, r.read_body(MAX_BODY)?, ttl))
-                });
-            let retry = match &result {
-                Ok((status, _, _)) => *status >= 500,
-                Err(e) => matches!(
-                    e.kind,
-                    ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io
-                ),
-            };
-            if !retry || attempt >= ATTEMPTS {
-                return result;
-            }
-            log::debug!(
-                "EC2 instance metadata: {} {path}: attempt {attempt} failed, trying again",
-                method.as_str()
-            );
-            std::thread::sleep(Duration::from_millis(100 << (attempt - 1)));
-            attempt += 1;
-        }
+        self.service
+            .fetch(&call, None)
+            .map_err(|e| self.unreachable(e))
     }
 
-    fn unreachable(&self, e: &HttpError) -> SourceError {
-        SourceError::new(format!(
-            "cannot reach EC2 instance metadata at {} after {ATTEMPTS} tries: {e}",
-            self.endpoint
-        ))
-        .with_hint(
-            "off EC2, set AWS_EC2_METADATA_DISABLED=true to skip it; in a container on EC2, the instance's metadata hop limit must be 2 or more",
-        )
+    fn unreachable(&self, e: FetchError) -> SourceError {
+        let what = format!("EC2 instance metadata at {}", self.service.endpoint());
+        SourceError::new(e.failure(&what))
+            .with_hint(
+                "off EC2, set AWS_EC2_METADATA_DISABLED=true to skip it; in a container on EC2, the instance's metadata hop limit must be 2 or more",
+            )
+            .caused_by(e)
     }
 }
 
@@ -515,8 +437,8 @@ fn no_role() -> SourceError {
     )
 }
 
-/// The nanoseconds of the wall clock: the jitter source (no random-number
-/// dependency; enough to keep a fleet from retrying in step).
+/// The nanoseconds of the wall clock: the jitter source (enough to keep a
+/// fleet from retrying in step).
 fn clock_nanos() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -534,10 +456,11 @@ fn static_stability_expiry(now: SystemTime, nanos: u32) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, Seen, TestServer};
+    use crate::http::fake::{FakeTransport, Reply, Seen};
     use crate::time::parse_rfc3339;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type TestServer = Arc<FakeTransport>;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY";
 
@@ -551,7 +474,7 @@ mod tests {
     /// numbered at least `first_valid`.
     fn fake_imds(first_valid: usize, creds: String) -> TestServer {
         let issued = Arc::new(AtomicUsize::new(0));
-        TestServer::start(move |seen: &Seen| {
+        FakeTransport::start(move |seen: &Seen| {
             if seen.method == "PUT" && seen.target == "/latest/api/token" {
                 let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
                 return Reply::new(200, "text/plain", format!("tok-{n}"))
@@ -568,7 +491,6 @@ mod tests {
             match seen.target.as_str() {
                 ROLE_PATH => Reply::new(200, "text/plain", "MyRole\nOther"),
                 "/latest/meta-data/iam/security-credentials/MyRole" => Reply::json(creds.clone()),
-                REGION_PATH => Reply::new(200, "text/plain", "eu-west-3"),
                 _ => Reply::new(404, "text/plain", ""),
             }
         })
@@ -579,9 +501,11 @@ mod tests {
             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
             format!("{}/", server.url()),
         )]);
-        imds_source(&env, None, &TlsRoots::builtin())
-            .unwrap()
-            .unwrap()
+        imds_source(&env, None, server.clone()).unwrap().unwrap()
+    }
+
+    fn unused() -> TestServer {
+        FakeTransport::start(|s| panic!("unexpected request {} {}", s.method, s.target))
     }
 
     fn summary(seen: &[Seen]) -> Vec<String> {
@@ -627,7 +551,7 @@ mod tests {
         let imds = client_for(&server);
         imds.credentials().unwrap();
         imds.credentials().unwrap();
-        assert_eq!(imds.region().unwrap(), "eu-west-3");
+        imds.credentials().unwrap();
         let puts = server.seen().iter().filter(|s| s.method == "PUT").count();
         assert_eq!(puts, 1, "{:?}", summary(&server.seen()));
     }
@@ -635,18 +559,22 @@ mod tests {
     #[test]
     fn a_short_token_ttl_is_renewed_before_it_ends() {
         // TTL 100 s is inside the 120 s renewal window: every use asks anew.
-        let server = TestServer::start(|seen: &Seen| {
+        let creds = creds_json("2030-01-01T06:00:00Z");
+        let server = FakeTransport::start(move |seen: &Seen| {
             if seen.method == "PUT" {
                 Reply::new(200, "text/plain", "tok").header(TOKEN_TTL_HEADER, "100")
+            } else if seen.target == ROLE_PATH {
+                Reply::new(200, "text/plain", "MyRole")
             } else {
-                Reply::new(200, "text/plain", "us-east-1")
+                Reply::json(creds.clone())
             }
         });
         let imds = client_for(&server);
-        imds.region().unwrap();
-        imds.region().unwrap();
+        imds.credentials().unwrap();
+        imds.credentials().unwrap();
+        // Two GETs per credentials call, each with a token of its own.
         let puts = server.seen().iter().filter(|s| s.method == "PUT").count();
-        assert_eq!(puts, 2);
+        assert_eq!(puts, 4);
     }
 
     #[test]
@@ -675,7 +603,7 @@ mod tests {
 
     #[test]
     fn no_role_is_reported_as_such() {
-        let server = TestServer::start(|seen: &Seen| match seen.method.as_str() {
+        let server = FakeTransport::start(|seen: &Seen| match seen.method.as_str() {
             "PUT" => Reply::new(200, "text/plain", "tok"),
             _ => Reply::new(404, "text/html", "<html>Not Found</html>"),
         });
@@ -703,7 +631,7 @@ mod tests {
 
     #[test]
     fn a_forbidden_token_says_imds_is_off() {
-        let server = TestServer::start(|_| Reply::new(403, "text/plain", ""));
+        let server = FakeTransport::start(|_| Reply::new(403, "text/plain", ""));
         let e = client_for(&server).credentials().unwrap_err();
         assert!(e.message.contains("IMDS is turned off"), "{e}");
         assert!(e.hint.unwrap().contains("AWS_EC2_METADATA_DISABLED"));
@@ -738,7 +666,7 @@ mod tests {
         let server = {
             let calls = Arc::clone(&calls);
             let creds = creds_json("2099-01-01T00:00:00Z");
-            TestServer::start(move |seen: &Seen| {
+            FakeTransport::start(move |seen: &Seen| {
                 if calls.fetch_add(1, Ordering::SeqCst) >= 3 {
                     return Reply::new(404, "text/plain", "");
                 }
@@ -758,12 +686,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_imds_fails_after_bounded_tries() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let imds = Imds::new(format!("http://127.0.0.1:{port}"), &TlsRoots::builtin());
+        let endpoint =
+            ServiceUrl::parse("http://127.0.0.1:4567", PlainHttp::InstanceMetadata).unwrap();
+        let imds = Imds::new(endpoint, FakeTransport::unreachable());
         let started = Instant::now();
         let e = imds.credentials().unwrap_err();
         assert!(e.message.contains("after 4 tries"), "{e}");
@@ -775,17 +700,11 @@ mod tests {
     fn disabled_by_env_in_any_case() {
         for value in ["true", "TRUE", "True"] {
             let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", value)]);
-            assert!(
-                imds_source(&env, None, &TlsRoots::builtin()).is_none(),
-                "{value}"
-            );
+            assert!(imds_source(&env, None, unused()).is_none(), "{value}");
         }
         for value in ["false", "1", ""] {
             let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", value)]);
-            assert!(
-                imds_source(&env, None, &TlsRoots::builtin()).is_some(),
-                "{value}"
-            );
+            assert!(imds_source(&env, None, unused()).is_some(), "{value}");
         }
     }
 
@@ -798,7 +717,7 @@ mod tests {
                 .collect()
         };
         let profile_endpoint = props(&[
-            ("ec2_metadata_service_endpoint", "http://10.0.0.9:1338/"),
+            ("ec2_metadata_service_endpoint", "http://127.0.0.9:1338/"),
             ("ec2_metadata_service_endpoint_mode", "IPv6"),
         ]);
         let profile_mode = props(&[("ec2_metadata_service_endpoint_mode", "ipv6")]);
@@ -824,7 +743,7 @@ mod tests {
                 "profile endpoint beats env mode",
                 vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")],
                 Some(&profile_endpoint),
-                "http://10.0.0.9:1338",
+                "http://127.0.0.9:1338",
             ),
             (
                 "env mode beats profile mode",
@@ -848,7 +767,7 @@ mod tests {
         ];
         let mut failures = Vec::new();
         for (name, env, profile, expected) in cases {
-            match endpoint(&Env::from_pairs(env), profile) {
+            match endpoint(&Env::from_pairs(env), profile).map(|u| u.to_string()) {
                 Ok(url) if url == expected => {}
                 other => failures.push(format!("{name}: expected {expected}, got {other:?}")),
             }
@@ -868,7 +787,7 @@ mod tests {
         let e = imds_source(
             &Env::from_pairs(Vec::<(String, String)>::new()),
             Some(&bad),
-            &TlsRoots::builtin(),
+            unused(),
         )
         .unwrap()
         .unwrap_err();
@@ -877,5 +796,36 @@ mod tests {
                 .starts_with("ec2_metadata_service_endpoint: expected"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_loopback_and_the_imds_addresses() {
+        // Before the one plain-HTTP rule, any http:// endpoint was taken: the
+        // session token and the role's credentials crossed the network in clear.
+        for (url, ok) in [
+            ("http://169.254.169.254", true),
+            ("http://[fd00:ec2::254]/", true),
+            ("http://127.0.0.1:1338", true),
+            ("http://localhost:1338", true),
+            ("https://imds.example.com", true),
+            ("http://10.0.0.9:1338/", false),
+            ("http://imds.example.com", false),
+            ("http://169.254.170.2", false),
+        ] {
+            let env = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)]);
+            match imds_source(&env, None, unused()).unwrap() {
+                Ok(_) if ok => {}
+                Err(e) if !ok => {
+                    assert!(
+                        e.message.starts_with(
+                            "AWS_EC2_METADATA_SERVICE_ENDPOINT: refusing plain http://"
+                        ),
+                        "{url}: {e}"
+                    );
+                    assert!(e.hint.unwrap().contains("169.254.169.254"));
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
     }
 }

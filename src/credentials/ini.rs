@@ -4,14 +4,20 @@
 //! profiles, `[sso-session]` sections and other prefixed sections (`[services x]`),
 //! and merging the two files. The rules are the ones pinned by the SDKs' shared
 //! `profile-parser-tests.json` (crates.io `aws-runtime`, `test-data/`) and
-//! implemented by Rust `aws-runtime` (`../shared/spec/aws-credentials.md` §4):
+//! implemented by Rust `aws-runtime` (`src/env_config/parse.rs`,
+//! `normalize.rs`; AWS SDKs and Tools Reference Guide, "The shared config and
+//! credentials files", https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html):
 //! comments only at column 0 or after whitespace, continuation lines and
 //! sub-properties, lower-cased keys, last value wins, credentials file over config
 //! file. Pure: text in, data out; reading files is `profile.rs`'s job.
-//! Refuses: Go's `:` separator and quote stripping, and botocore's duplicate errors.
+//! Refuses: Go's `:` separator and quote stripping, and botocore's duplicate
+//! errors; showing a value in `Debug` (the credentials file holds secret keys),
+//! and leaving values in memory after the set is dropped.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+use p256::elliptic_curve::zeroize::Zeroize;
 
 /// Which of the two shared files a text came from; the section rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,8 +178,9 @@ fn is_identifier(name: &str) -> bool {
 /// The properties of one profile or section: lower-case key → value.
 pub type Properties = BTreeMap<String, String>;
 
-/// Everything the two shared files define, merged.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Everything the two shared files define, merged. `Debug` shows section and
+/// key names only; every value is overwritten with zeros on drop.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProfileSet {
     /// Profiles by name (case-sensitive).
     pub profiles: BTreeMap<String, Properties>,
@@ -181,6 +188,44 @@ pub struct ProfileSet {
     pub sso_sessions: BTreeMap<String, Properties>,
     /// Other prefixed sections of the config file, e.g. `("services", "dev")`.
     pub sections: BTreeMap<(String, String), Properties>,
+}
+
+impl fmt::Debug for ProfileSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// A section's keys, values left out.
+        struct Keys<'a>(&'a Properties);
+        impl fmt::Debug for Keys<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_set().entries(self.0.keys()).finish()
+            }
+        }
+        fn keys(m: &BTreeMap<String, Properties>) -> Vec<(&str, Keys<'_>)> {
+            m.iter().map(|(n, p)| (n.as_str(), Keys(p))).collect()
+        }
+        let sections: Vec<_> = self
+            .sections
+            .iter()
+            .map(|((p, n), props)| (format!("{p} {n}"), Keys(props)))
+            .collect();
+        f.debug_struct("ProfileSet")
+            .field("profiles", &keys(&self.profiles))
+            .field("sso_sessions", &keys(&self.sso_sessions))
+            .field("sections", &sections)
+            .finish()
+    }
+}
+
+impl Drop for ProfileSet {
+    fn drop(&mut self) {
+        for props in self
+            .profiles
+            .values_mut()
+            .chain(self.sso_sessions.values_mut())
+            .chain(self.sections.values_mut())
+        {
+            props.values_mut().for_each(Zeroize::zeroize);
+        }
+    }
 }
 
 enum Target {
@@ -326,5 +371,21 @@ mod tests {
     fn indented_hash_is_a_continuation_not_a_comment() {
         let set = config("[profile a]\nk = v\n  # not a comment").unwrap();
         assert_eq!(set.profiles["a"]["k"], "v\n# not a comment");
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        // Before, `Debug` printed every value: a logged `ProfileFiles` would
+        // have shown the credentials file's secret keys.
+        let set = ProfileSet::parse([(
+            FileKind::Credentials,
+            "[dev]\naws_access_key_id = AKID\naws_secret_access_key = S3CR3T-value\n",
+        )])
+        .unwrap();
+        let shown = format!("{set:?}");
+        assert!(shown.contains("aws_secret_access_key"), "{shown}");
+        assert!(shown.contains("dev"), "{shown}");
+        assert!(!shown.contains("S3CR3T"), "{shown}");
+        assert!(!shown.contains("AKID"), "{shown}");
     }
 }

@@ -1,39 +1,57 @@
 //! AWS credentials: the data, where they come from, and keeping them fresh.
 //!
 //! Owns: where the [`Credentials`] the signer consumes come from: the environment view
-//! ([`Env`]), the shared config/credentials files ([`ini`], [`profile`]) and the
-//! resolution chain with its cache ([`chain`]). Knows nothing of MCP or HTTP
-//! signing. Follows Rust `aws-config` where the SDKs differ
-//! (`../shared/spec/aws-credentials.md`); every deviation is written next to it.
-//! Refuses: ever printing a secret access key or session token — they live in
-//! [`Secret`](crate::secret::Secret) and leave it only through `Secret::expose`.
+//! ([`Env`]), the shared config/credentials files ([`ini`], [`profile`]), the
+//! sources (environment keys, `credential_process`, IAM Identity Center, STS
+//! for web identity and role chains, container credentials, EC2 instance
+//! metadata), each only its own request and answer over the one AWS service
+//! layer ([`crate::aws`]), and the resolution chain with its cache ([`chain`]).
+//! Knows nothing of MCP or HTTP signing of MCP requests. Follows Rust
+//! `aws-config` where the SDKs differ (the AWS SDKs and Tools Reference Guide,
+//! "Standardized credential providers",
+//! https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html);
+//! every deviation is written next to it.
+//! Refuses: ever printing a secret access key, session token, bearer or
+//! refresh token — they live in [`Secret`](crate::secret::Secret) and leave it
+//! only through `Secret::expose`.
 
 pub mod chain;
-pub mod container;
+pub(crate) mod container;
 pub mod env;
-pub mod imds;
+pub(crate) mod imds;
 pub mod ini;
-pub mod plan;
-pub mod process;
+pub(crate) mod plan;
+pub(crate) mod process;
 pub mod profile;
-pub mod sha1;
-pub mod sso;
-pub mod sts;
+mod provider;
+pub(crate) mod sha1;
+pub(crate) mod sso;
+pub(crate) mod sts;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use crate::credential_types::Credentials;
-pub use chain::{CredentialsProvider, Resolver};
+pub use chain::Resolver;
 pub use env::Env;
+pub use provider::CredentialsProvider;
+
+/// The typed cause of an error, shared when the error is cloned.
+type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Why one credential source could not give credentials: what happened and,
 /// when known, what the user can do. Never contains a secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `message` is the whole story in one line (it already reads the cause, so
+/// printing `Display` is enough); [`source`](std::error::Error::source) gives
+/// the typed cause (an HTTP failure, a file error) to code that acts on it.
+#[derive(Clone, Debug)]
 pub struct SourceError {
     /// What happened, e.g. `credential_process exited with status 1: …`.
     pub message: String,
     /// A fix, e.g. `run \`aws sso login --profile dev\``.
     pub hint: Option<String>,
+    cause: Option<Cause>,
 }
 
 impl SourceError {
@@ -42,6 +60,7 @@ impl SourceError {
         SourceError {
             message: message.into(),
             hint: None,
+            cause: None,
         }
     }
 
@@ -50,7 +69,37 @@ impl SourceError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Keeps `cause` as the error's [`source`](std::error::Error::source).
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// The cause, when it is a `T`.
+    pub(crate) fn cause_as<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.cause.as_deref()?.downcast_ref::<T>()
+    }
+
+    /// The same error, its message prefixed with `context: `.
+    pub(crate) fn context(self, context: &str) -> Self {
+        SourceError {
+            message: format!("{context}: {}", self.message),
+            ..self
+        }
+    }
 }
+
+impl PartialEq for SourceError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.hint == other.hint
+    }
+}
+
+impl Eq for SourceError {}
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -62,11 +111,19 @@ impl fmt::Display for SourceError {
     }
 }
 
-impl std::error::Error for SourceError {}
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Why no credentials could be had: every source tried, what each said, and
-/// what the user can do. Never contains a secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// what the user can do. Never contains a secret. Its
+/// [`source`](std::error::Error::source) is the [`SourceError`] of the source
+/// that failed, when one did.
+#[derive(Clone, Debug)]
 pub struct CredentialsError {
     /// What went wrong, e.g. `no credentials found`.
     pub summary: String,
@@ -74,6 +131,7 @@ pub struct CredentialsError {
     pub tried: Vec<(String, String)>,
     /// A command or setting that fixes it, when one is known.
     pub hint: Option<String>,
+    cause: Option<Arc<SourceError>>,
 }
 
 impl CredentialsError {
@@ -83,9 +141,40 @@ impl CredentialsError {
             summary: summary.into(),
             tried: Vec::new(),
             hint,
+            cause: None,
+        }
+    }
+
+    /// `cannot get credentials from {what}: {e}`, with `e`'s hint and `e` as the
+    /// source, after the sources `tried` before it.
+    pub(crate) fn source_failed(what: &str, e: SourceError, tried: Vec<(String, String)>) -> Self {
+        let summary = format!("cannot get credentials from {what}: {}", e.message);
+        Self::from_source(summary, e, tried)
+    }
+
+    /// `summary`, with `e`'s hint and `e` as the source, after the sources
+    /// `tried` before it.
+    pub(crate) fn from_source(
+        summary: String,
+        e: SourceError,
+        tried: Vec<(String, String)>,
+    ) -> Self {
+        CredentialsError {
+            summary,
+            tried,
+            hint: e.hint.clone(),
+            cause: Some(Arc::new(e)),
         }
     }
 }
+
+impl PartialEq for CredentialsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.summary == other.summary && self.tried == other.tried && self.hint == other.hint
+    }
+}
+
+impl Eq for CredentialsError {}
 
 impl fmt::Display for CredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,11 +195,38 @@ impl fmt::Display for CredentialsError {
     }
 }
 
-impl std::error::Error for CredentialsError {}
+impl std::error::Error for CredentialsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_keep_their_typed_cause() {
+        use std::error::Error;
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = SourceError::new("cannot read x: denied")
+            .with_hint("fix it")
+            .caused_by(io)
+            .context("profile 'p'");
+        assert_eq!(e.to_string(), "profile 'p': cannot read x: denied; fix it");
+        let io = e
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        let c = CredentialsError::source_failed("profile 'p'", e, Vec::new());
+        assert_eq!(c.hint.as_deref(), Some("fix it"));
+        let s = c.source().unwrap().downcast_ref::<SourceError>().unwrap();
+        assert!(s.source().is_some());
+    }
 
     #[test]
     fn error_lists_sources_and_hint() {

@@ -1,7 +1,10 @@
 //! Walking a profile to a plan: which base source, which roles on top.
 //!
 //! Owns: the profile-chaining rules of the AWS SDKs as Rust `aws-config`
-//! implements them (`../shared/spec/aws-credentials.md` §6): `role_arn` with
+//! implements them (`src/profile/credentials/repr.rs`, pinned by smithy-rs's
+//! `aws-config/test-data/assume-role-tests.json`; AWS SDKs and Tools
+//! Reference Guide, "Assume role credential provider",
+//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html): `role_arn` with
 //! `source_profile` (any depth) or `credential_source`, self-reference, static
 //! keys in a source profile beating its own `role_arn`, loops detected and
 //! reported, and the order of checks inside the base profile
@@ -17,7 +20,7 @@ use super::ini::{ProfileSet, Properties};
 /// Where the base credentials of a profile chain come from. `Debug` leaves out
 /// the `credential_process` command line (it may hold a password).
 #[derive(Clone, PartialEq, Eq)]
-pub enum Base {
+pub(crate) enum Base {
     /// `aws_access_key_id` / `aws_secret_access_key` (/ `aws_session_token`) of a profile.
     StaticKeys {
         /// The profile holding them.
@@ -101,35 +104,38 @@ impl fmt::Display for Base {
 
 /// One role to assume on top of the base, from a profile's `role_arn`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleLink {
+pub(crate) struct RoleLink {
     /// The profile that names the role.
-    pub profile: String,
+    pub(crate) profile: String,
     /// `role_arn`.
-    pub role_arn: String,
+    pub(crate) role_arn: String,
     /// `role_session_name`.
-    pub session_name: Option<String>,
+    pub(crate) session_name: Option<String>,
     /// `external_id`.
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     /// `duration_seconds` (read for completeness; Rust ignores it, so do we —
     /// the STS default of 3600 s applies).
-    pub duration_seconds: Option<u32>,
+    pub(crate) duration_seconds: Option<u32>,
 }
 
 /// What to run: the base, then each role in order (innermost first; the
 /// selected profile's own role, if any, is last).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The base credentials' source.
-    pub base: Base,
+    pub(crate) base: Base,
     /// Roles to assume, in order.
-    pub roles: Vec<RoleLink>,
+    pub(crate) roles: Vec<RoleLink>,
 }
 
 /// A profile chain that cannot work: what is wrong and how to fix it.
-pub type PlanError = SourceError;
+pub(crate) type PlanError = SourceError;
 
 fn err(message: String, hint: Option<String>) -> PlanError {
-    PlanError { message, hint }
+    match hint {
+        Some(h) => PlanError::new(message).with_hint(h),
+        None => PlanError::new(message),
+    }
 }
 
 fn get<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
@@ -137,7 +143,7 @@ fn get<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
 }
 
 /// True when the profile has a usable static key pair.
-pub fn has_static_keys(props: &Properties) -> bool {
+pub(crate) fn has_static_keys(props: &Properties) -> bool {
     get(props, "aws_access_key_id").is_some() && get(props, "aws_secret_access_key").is_some()
 }
 
@@ -179,7 +185,7 @@ fn named_source(name: &str, profile: &str) -> Result<Base, PlanError> {
 /// `source_profile`/`credential_source` next to `role_arn`, an unknown
 /// `credential_source`, web identity without `role_arn`, a source profile that
 /// holds no credentials, or `login_session` (not supported).
-pub fn plan(set: &ProfileSet, selected: &str) -> Result<Option<Plan>, PlanError> {
+pub(crate) fn plan(set: &ProfileSet, selected: &str) -> Result<Option<Plan>, PlanError> {
     let mut visited: Vec<String> = Vec::new();
     let mut roles: Vec<RoleLink> = Vec::new();
     let mut name = selected.to_owned();

@@ -19,23 +19,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use p256::elliptic_curve::zeroize::Zeroize;
 
 use super::{Credentials, SourceError};
+use crate::json::{self, JsonError, Object};
 use crate::secret::Secret;
 use crate::sync::Locked;
-use crate::time::parse_rfc3339;
+use crate::text::{clean, clean_tail};
 
 /// How long the command may run (60 s) before it is killed: Go v2's
 /// `processcreds` default. Long enough for a helper that waits on an MFA touch
 /// or a browser sign-in, short enough that a hung helper does not hang every
 /// MCP request behind it.
-pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The most bytes of stdout read from the command (64 KiB); past this the child
 /// is killed and the source fails. A real answer is a few hundred bytes to a few
 /// KiB (session tokens are up to ~2 KiB).
-pub const MAX_PROCESS_OUTPUT: usize = 64 * 1024;
+const MAX_PROCESS_OUTPUT: usize = 64 * 1024;
 
 /// The last bytes of stderr kept for the error excerpt (4 KiB); stderr beyond it
 /// is still drained (so the child never blocks on a full pipe) and logged.
@@ -76,7 +77,10 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 /// its stderr), or its output is not the JSON above (the error names the field
 /// that is missing or invalid, never its value). Each carries a hint naming the
 /// profile's `credential_process`.
-pub fn credentials_from_process(command: &str, profile: &str) -> Result<Credentials, SourceError> {
+pub(crate) fn credentials_from_process(
+    command: &str,
+    profile: &str,
+) -> Result<Credentials, SourceError> {
     run_with_limits(command, profile, PROCESS_TIMEOUT, MAX_PROCESS_OUTPUT)
 }
 
@@ -86,8 +90,10 @@ fn run_with_limits(
     timeout: Duration,
     max_output: usize,
 ) -> Result<Credentials, SourceError> {
-    let output = run(command, profile, timeout, max_output)?;
-    parse_process_output(&output, profile)
+    let mut output = run(command, profile, timeout, max_output)?;
+    let parsed = parse_process_output(&output, profile);
+    output.zeroize();
+    parsed
 }
 
 fn label(profile: &str) -> String {
@@ -165,9 +171,9 @@ fn read_stderr(mut pipe: impl Read, cap: &Captured, prefix: &str) {
     let mut logged = 0usize;
     let log_line = |line: &[u8], logged: &mut usize| {
         if *logged < MAX_STDERR_LINES {
-            let text = clean(&String::from_utf8_lossy(line));
+            let text = clean(&String::from_utf8_lossy(line), MAX_LOG_LINE);
             if !text.is_empty() {
-                log::warn!("{prefix}: {}", cut(&text, MAX_LOG_LINE));
+                log::warn!("{prefix}: {text}");
                 *logged += 1;
                 if *logged == MAX_STDERR_LINES {
                     log::warn!("{prefix}: (further stderr lines not logged)");
@@ -205,46 +211,17 @@ fn read_stderr(mut pipe: impl Read, cap: &Captured, prefix: &str) {
     cap.done.store(true, Ordering::Release);
 }
 
-/// Replaces control characters (ANSI escapes, carriage returns, tabs) with
-/// spaces and trims, so a line cannot forge log lines or move the cursor.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-/// The first `max` characters of `text`, with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
-}
-
 /// The end of stderr for an error: non-empty lines joined with ` / `, the last
 /// [`STDERR_EXCERPT`] characters.
 fn excerpt(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
     let joined = text
         .lines()
-        .map(clean)
+        .map(|l| clean(l, usize::MAX))
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" / ");
-    if joined.is_empty() {
-        return None;
-    }
-    let count = joined.chars().count();
-    if count <= STDERR_EXCERPT {
-        return Some(joined);
-    }
-    let start = joined
-        .char_indices()
-        .nth(count - STDERR_EXCERPT)
-        .map_or(0, |(i, _)| i);
-    Some(format!("…{}", &joined[start..]))
+    Some(clean_tail(&joined, STDERR_EXCERPT)).filter(|e| !e.is_empty())
 }
 
 /// Kills and reaps the child. The pipe readers are left to finish on their own:
@@ -370,68 +347,58 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// Reads the `credential_process` JSON (spec §7.1) from `stdout`, the output of
-/// the `credential_process` of profile `profile`.
+/// Reads the `credential_process` JSON from `stdout`, the output of the
+/// `credential_process` of profile `profile`.
 ///
 /// `Version` must be the number 1; `AccessKeyId` and `SecretAccessKey` are
 /// required non-empty strings; `SessionToken` and `Expiration` (RFC 3339, the
 /// credentials' expiry) are optional (`null` counts as absent). Key names match
 /// case-insensitively and the last of equal names wins (Rust `aws-config`).
 /// Other keys, `AccountId` among them, are ignored: [`Credentials`] carries no
-/// account id.
+/// account id. The parsed document is overwritten with zeros before this
+/// returns.
 ///
 /// # Errors
 /// [`SourceError`] naming what is wrong (not JSON, not an object, which field is
 /// missing or invalid) without ever quoting the output.
-pub fn parse_process_output(stdout: &[u8], profile: &str) -> Result<Credentials, SourceError> {
+pub(crate) fn parse_process_output(
+    stdout: &[u8],
+    profile: &str,
+) -> Result<Credentials, SourceError> {
     let what = label(profile);
-    let bad = |why: String| {
-        SourceError::new(format!("the output of {what} {why}")).with_hint(format!(
-            "{}; it must print JSON with \"Version\": 1, \"AccessKeyId\" and \"SecretAccessKey\"",
-            hint(profile)
-        ))
+    let bad = |why: JsonError| {
+        SourceError::new(format!("the output of {what} {why}"))
+            .with_hint(format!(
+                "{}; it must print JSON with \"Version\": 1, \"AccessKeyId\" and \"SecretAccessKey\"",
+                hint(profile)
+            ))
+            .caused_by(why)
     };
     if stdout.iter().all(u8::is_ascii_whitespace) {
-        return Err(bad("is empty".into()));
+        return Err(
+            SourceError::new(format!("the output of {what} is empty")).with_hint(hint(profile))
+        );
     }
-    let value: Value = serde_json::from_slice(stdout).map_err(|e| {
-        // Category and position only: serde_json messages can quote input.
-        bad(format!(
-            "is not valid JSON ({} error at line {} column {})",
-            match e.classify() {
-                serde_json::error::Category::Io => "read",
-                serde_json::error::Category::Syntax => "syntax",
-                serde_json::error::Category::Data => "data",
-                serde_json::error::Category::Eof => "unexpected end",
-            },
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let Value::Object(object) = value else {
-        return Err(bad("is not a JSON object".into()));
+    let mut object = json::object(stdout).map_err(bad)?;
+    let result = read_output(&object, what.clone()).map_err(bad);
+    json::zeroize_object(&mut object);
+    result
+}
+
+fn read_output(object: &Object, what: String) -> Result<Credentials, JsonError> {
+    let version = JsonError::Unsupported {
+        name: "Version",
+        expected: "the number 1",
     };
-    match field(&object, "Version") {
-        None => return Err(bad("has no \"Version\" (expected 1)".into())),
+    match json::field(object, "Version") {
+        None => return Err(JsonError::Missing("Version")),
         Some(v) if v.as_u64() == Some(1) => {}
-        Some(_) => {
-            return Err(bad(
-                "has an unsupported \"Version\" (expected the number 1)".into(),
-            ));
-        }
+        Some(_) => return Err(version),
     }
-    let access_key_id = required_string(&object, "AccessKeyId").map_err(&bad)?;
-    let secret = required_string(&object, "SecretAccessKey").map_err(&bad)?;
-    let token = optional_string(&object, "SessionToken").map_err(&bad)?;
-    let expiry = match optional_string(&object, "Expiration").map_err(&bad)? {
-        None => None,
-        Some(text) => Some(parse_rfc3339(text).map_err(|_| {
-            bad(
-                "has an \"Expiration\" that is not an RFC 3339 time such as 2025-01-31T12:00:00Z"
-                    .into(),
-            )
-        })?),
-    };
+    let access_key_id = json::required_string(object, "AccessKeyId")?;
+    let secret = json::required_string(object, "SecretAccessKey")?;
+    let token = json::optional_string(object, "SessionToken")?;
+    let expiry = json::optional_time(object, "Expiration")?;
     Ok(Credentials::new(
         access_key_id,
         Secret::from(secret),
@@ -441,44 +408,10 @@ pub fn parse_process_output(stdout: &[u8], profile: &str) -> Result<Credentials,
     ))
 }
 
-/// The value of `name` in `object`, names compared ASCII-case-insensitively; the
-/// last match wins.
-pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-        .next_back()
-}
-
-/// A required, non-empty string field. The error names the field only.
-pub(crate) fn required_string<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-) -> Result<&'a str, String> {
-    match optional_string(object, name)? {
-        Some(s) => Ok(s),
-        None => Err(format!("has no \"{name}\"")),
-    }
-}
-
-/// An optional string field (`null` or absent is `None`); empty counts as
-/// absent. The error names the field only.
-pub(crate) fn optional_string<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, String> {
-    match field(object, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(format!("has a \"{name}\" that is not a string")),
-    }
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::time::parse_rfc3339;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY";
     const TOKEN: &str = "IQoJb3JpZ2luX2VjEJ7//////////TOKENVALUE";

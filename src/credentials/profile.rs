@@ -9,15 +9,17 @@
 //! Refuses: following `AWS_DEFAULT_PROFILE` (Rust `aws-config` ignores it too).
 
 use std::fmt;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use super::env::Env;
 use super::ini::{FileKind, ParseError, ProfileSet, Properties};
+use p256::elliptic_curve::zeroize::Zeroize;
+
+use crate::fs::{ReadError, read_bounded};
 
 /// The most bytes read from one shared file (4 MiB); a larger file is an error.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// The OS family, for path rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +51,7 @@ impl Platform {
 /// The user's home directory as the AWS SDKs find it: `HOME` on every OS; on
 /// Windows then `USERPROFILE`, then `HOMEDRIVE` + `HOMEPATH`. With the real
 /// process environment and none of those set, the OS's own answer is used.
-pub fn home_dir(env: &Env, platform: Platform) -> Option<String> {
+pub(crate) fn home_dir(env: &Env, platform: Platform) -> Option<String> {
     if let Some(home) = env.get_nonblank("HOME") {
         return Some(home);
     }
@@ -70,7 +72,7 @@ pub fn home_dir(env: &Env, platform: Platform) -> Option<String> {
 }
 
 /// Replaces a leading `~/` (and `~\` on Windows) with the home directory.
-pub fn expand_home(path: &str, home: Option<&str>, platform: Platform) -> String {
+fn expand_home(path: &str, home: Option<&str>, platform: Platform) -> String {
     let rest = path.strip_prefix("~/").or_else(|| {
         (platform == Platform::Windows)
             .then(|| path.strip_prefix("~\\"))
@@ -116,13 +118,13 @@ impl FileLocations {
 
 /// What identifies a file's version on disk: modification time and length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileStamp {
+struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
 }
 
 /// Reads the stamp of `path`; `None` when it does not exist.
-pub fn stamp(path: &Path) -> Option<FileStamp> {
+fn stamp(path: &Path) -> Option<FileStamp> {
     std::fs::metadata(path).ok().map(|m| FileStamp {
         modified: m.modified().ok(),
         len: m.len(),
@@ -137,7 +139,7 @@ pub enum ProfileFileError {
         /// The path.
         path: String,
         /// What went wrong.
-        reason: String,
+        reason: ReadError,
     },
     /// The file has a syntax error.
     Parse {
@@ -162,25 +164,12 @@ impl fmt::Display for ProfileFileError {
     }
 }
 
-impl std::error::Error for ProfileFileError {}
-
-/// Reads a whole file of at most [`MAX_FILE_BYTES`]; `Ok(None)` when it does not exist.
-///
-/// # Errors
-/// The file exists but cannot be read, is larger than the bound, or is not UTF-8.
-pub fn read_bounded(path: &Path, max: u64) -> Result<Option<String>, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let mut text = String::new();
-    let mut limited = file.take(max + 1);
-    match limited.read_to_string(&mut text) {
-        Ok(n) if n as u64 > max => Err(format!("larger than {max} bytes")),
-        Ok(_) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err("not UTF-8 text".to_owned()),
-        Err(e) => Err(e.to_string()),
+impl std::error::Error for ProfileFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProfileFileError::Read { reason, .. } => Some(reason),
+            ProfileFileError::Parse { error, .. } => Some(error),
+        }
     }
 }
 
@@ -208,17 +197,19 @@ impl ProfileFiles {
         let mut stamps = [None, None];
         for (i, (kind, path)) in paths.iter().enumerate() {
             stamps[i] = stamp(Path::new(path));
-            let text = read_bounded(Path::new(path), MAX_FILE_BYTES)
+            let mut text = read_bounded(Path::new(path), MAX_FILE_BYTES)
                 .map_err(|reason| ProfileFileError::Read {
                     path: path.to_string(),
                     reason,
                 })?
                 .unwrap_or_default();
-            set.add_file(*kind, &text)
-                .map_err(|error| ProfileFileError::Parse {
-                    path: path.to_string(),
-                    error,
-                })?;
+            let added = set.add_file(*kind, &text);
+            // The credentials file holds secret keys.
+            text.zeroize();
+            added.map_err(|error| ProfileFileError::Parse {
+                path: path.to_string(),
+                error,
+            })?;
         }
         Ok(ProfileFiles {
             locations,
@@ -274,11 +265,6 @@ pub fn selected_profile(explicit: Option<&str>, env: &Env) -> String {
         .unwrap_or_else(|| "default".to_owned())
 }
 
-/// Turns a location string into a path.
-pub fn path_of(location: &str) -> PathBuf {
-    PathBuf::from(location)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,21 +284,5 @@ mod tests {
             "C:\\u\\x"
         );
         assert_eq!(expand_home("~\\x", Some("/home/u"), Platform::Unix), "~\\x");
-    }
-
-    #[test]
-    fn oversized_files_are_refused() {
-        let dir = std::env::temp_dir().join(format!("mcp-sigv4-profile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("big");
-        std::fs::write(&path, vec![b'a'; 100]).unwrap();
-        assert!(
-            read_bounded(&path, 99)
-                .unwrap_err()
-                .contains("larger than 99 bytes")
-        );
-        assert_eq!(read_bounded(&path, 100).unwrap().unwrap().len(), 100);
-        assert_eq!(read_bounded(&dir.join("missing"), 10).unwrap(), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,7 +1,9 @@
 //! IAM Identity Center (SSO) credentials: the cached bearer token, its refresh,
 //! and `GetRoleCredentials`.
 //!
-//! Owns (`../shared/spec/aws-credentials.md` §7.2, Rust `aws-config` rules):
+//! Owns (Rust `aws-config` rules, `src/sso/*.rs`; AWS SDKs and Tools Reference
+//! Guide, "IAM Identity Center credential provider",
+//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-sso-credentials.html):
 //! reading a profile's SSO settings ([`sso_profile`]: the `sso_session` form
 //! with its `[sso-session]` section, or the legacy `sso_start_url` form); the
 //! token cache file `<cache dir>/<sha1>.json` written by `aws sso login`
@@ -10,83 +12,70 @@
 //! an `sso_session` token through the OIDC `CreateToken` call when it expires
 //! within 5 minutes, at most once per 30 seconds, and writing the new token back
 //! to the cache file atomically with unknown fields kept; and the unsigned
-//! portal call that turns the token into role credentials.
+//! portal call that turns the token into role credentials (the AWS IAM Identity
+//! Center Portal API, `GetRoleCredentials`; the OIDC API, `CreateToken`). The
+//! calls go through the AWS service layer ([`crate::aws::service`]).
 //! Refuses: refreshing legacy (start-URL-keyed) tokens (no SDK does); starting
 //! a login (that is `aws sso login`'s job — errors say to run it); printing the
 //! access token, refresh token or client secret anywhere.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use p256::elliptic_curve::zeroize::Zeroize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ini::{ProfileSet, Properties};
-use super::process::{field, optional_string, required_string};
-use super::profile::read_bounded;
 use super::sha1::sha1_hex;
-use super::sts::{ServiceUrl, check_region};
 use super::{Credentials, SourceError};
-use crate::http::{Client, ErrorKind, HttpError, Method, RequestTimeouts};
+use crate::aws::endpoint::{ServiceUrl, check_region, regional};
+use crate::aws::error::AwsError;
+use crate::aws::service::{AWS_CALL, Call, FetchError, Service};
+use crate::fs::{read_secret, write_atomically};
+use crate::http::{Answer, ErrorKind, Method, Transport};
+use crate::json::{self, JsonError, Object};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sync::Locked;
-use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::time::format_rfc3339;
+use crate::url::PlainHttp;
 
 /// A token that expires within this window (5 minutes) is refreshed first, as
 /// Rust `aws-config` does (botocore uses 15 minutes).
-pub const REFRESH_WINDOW: Duration = Duration::from_secs(300);
+const REFRESH_WINDOW: Duration = Duration::from_secs(300);
 
 /// At most one refresh attempt per this interval (30 s), as Rust `aws-config`.
-pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The largest token cache file read (64 KiB); a real one is under 8 KiB.
-pub const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
-
-/// The largest portal or OIDC answer read (64 KiB).
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// Timeouts of one portal or OIDC request: response head 30 s, read silence
-/// 30 s, whole exchange 60 s. Build the [`Client`] with
-/// [`sts::CLIENT_SETTINGS`](super::sts::CLIENT_SETTINGS) (connect 5 s).
-pub const REQUEST_TIMEOUTS: RequestTimeouts = RequestTimeouts {
-    response: Duration::from_secs(30),
-    per_read: Some(Duration::from_secs(30)),
-    total: Some(Duration::from_secs(60)),
-};
-
-/// Attempts per request: connection failures, timeouts, HTTP 429 and 5xx are
-/// tried again after 100 ms, then 200 ms.
-pub const MAX_ATTEMPTS: u32 = 3;
+const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
 
 /// The SSO settings of one profile, resolved through its `[sso-session]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SsoProfile {
+pub(crate) struct SsoProfile {
     /// `sso_session` (the refreshable format); `None` for the legacy format.
-    pub session_name: Option<String>,
+    pub(crate) session_name: Option<String>,
     /// `sso_start_url`, e.g. `https://d-abc123.awsapps.com/start`.
-    pub start_url: String,
+    pub(crate) start_url: String,
     /// `sso_region`: where IAM Identity Center runs (not the profile's `region`).
-    pub region: String,
+    pub(crate) region: String,
     /// `sso_account_id`, 12 digits.
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// `sso_role_name`, the permission set's role.
-    pub role_name: String,
+    pub(crate) role_name: String,
 }
 
 impl SsoProfile {
     /// What names the token cache file: the session name, or the start URL for
     /// legacy profiles.
-    pub fn cache_key(&self) -> &str {
+    fn cache_key(&self) -> &str {
         self.session_name.as_deref().unwrap_or(&self.start_url)
     }
 
     /// `<cache_dir>/<lower-case hex SHA-1 of the cache key>.json`, the file
     /// `aws sso login` writes.
-    pub fn cache_file(&self, cache_dir: &Path) -> PathBuf {
+    fn cache_file(&self, cache_dir: &Path) -> PathBuf {
         cache_dir.join(format!("{}.json", sha1_hex(self.cache_key().as_bytes())))
     }
 }
@@ -104,7 +93,7 @@ impl SsoProfile {
 ///
 /// # Errors
 /// `Some(Err(_))` naming the rule broken, with a hint to fix the config file.
-pub fn sso_profile(
+pub(crate) fn sso_profile(
     profile_name: &str,
     props: &Properties,
     set: &ProfileSet,
@@ -200,10 +189,7 @@ pub fn sso_profile(
         };
         if let Err(e) = check_region(&region) {
             return fail(
-                format!(
-                    "profile '{p}': invalid `sso_region` in {where_}: {}",
-                    e.message
-                ),
+                format!("profile '{p}': invalid `sso_region` in {where_}: {e}"),
                 format!("fix sso_region in {where_}"),
             );
         }
@@ -223,32 +209,16 @@ pub fn sso_profile(
     })())
 }
 
-fn regional_url(prefix: &str, region: &str) -> Result<String, SourceError> {
-    check_region(region)?;
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    Ok(format!("https://{prefix}.{region}.{suffix}"))
-}
-
 /// The portal endpoint of `region`: `https://portal.sso.<region>.amazonaws.com`
 /// (`.amazonaws.com.cn` for `cn-` regions).
-///
-/// # Errors
-/// [`SourceError`] when `region` is not a valid region name.
-pub fn portal_endpoint(region: &str) -> Result<String, SourceError> {
-    regional_url("portal.sso", region)
+fn portal_endpoint(region: &str) -> Result<String, crate::aws::endpoint::RegionError> {
+    regional("portal.sso", region)
 }
 
 /// The OIDC endpoint of `region`: `https://oidc.<region>.amazonaws.com`
 /// (`.amazonaws.com.cn` for `cn-` regions).
-///
-/// # Errors
-/// [`SourceError`] when `region` is not a valid region name.
-pub fn oidc_endpoint(region: &str) -> Result<String, SourceError> {
-    regional_url("oidc", region)
+fn oidc_endpoint(region: &str) -> Result<String, crate::aws::endpoint::RegionError> {
+    regional("oidc", region)
 }
 
 /// Endpoint overrides, chosen by the caller as the SDKs do (environment
@@ -256,11 +226,11 @@ pub fn oidc_endpoint(region: &str) -> Result<String, SourceError> {
 /// sub-properties `sso` / `sso_oidc` → `endpoint_url`, then the profile's
 /// `endpoint_url`). `None` means the regional default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SsoEndpoints {
+pub(crate) struct SsoEndpoints {
     /// `AWS_ENDPOINT_URL_SSO`: replaces `https://portal.sso.<sso_region>.amazonaws.com`.
-    pub portal: Option<String>,
+    pub(crate) portal: Option<String>,
     /// `AWS_ENDPOINT_URL_SSO_OIDC`: replaces `https://oidc.<sso_region>.amazonaws.com`.
-    pub oidc: Option<String>,
+    pub(crate) oidc: Option<String>,
 }
 
 /// The OIDC client registration that allows a refresh.
@@ -278,16 +248,12 @@ struct CachedToken {
     /// Present when all four refresh fields are there and readable.
     registration: Option<Registration>,
     /// The file as read, to write back with unknown fields kept.
-    raw: Map<String, Value>,
+    raw: Object,
 }
 
 impl Drop for CachedToken {
     fn drop(&mut self) {
-        for value in self.raw.values_mut() {
-            if let Value::String(s) = value {
-                s.zeroize();
-            }
-        }
+        json::zeroize_object(&mut self.raw);
     }
 }
 
@@ -298,13 +264,12 @@ impl Drop for CachedToken {
 /// more than once per [`MIN_REFRESH_INTERVAL`]. Every
 /// [`credentials`](Self::credentials) call reads the cache file again, so a
 /// user who runs `aws sso login` in another terminal is picked up at once.
-pub struct SsoSource {
+pub(crate) struct SsoSource {
     profile_name: String,
     profile: SsoProfile,
     cache_file: PathBuf,
-    client: Client,
-    portal: ServiceUrl,
-    oidc: ServiceUrl,
+    portal: Service,
+    oidc: Service,
     last_refresh_attempt: Mutex<Option<SystemTime>>,
 }
 
@@ -314,8 +279,8 @@ impl fmt::Debug for SsoSource {
             .field("profile_name", &self.profile_name)
             .field("profile", &self.profile)
             .field("cache_file", &self.cache_file)
-            .field("portal", &self.portal.to_string())
-            .field("oidc", &self.oidc.to_string())
+            .field("portal", &self.portal.endpoint().to_string())
+            .field("oidc", &self.oidc.endpoint().to_string())
             .finish_non_exhaustive()
     }
 }
@@ -324,34 +289,46 @@ impl SsoSource {
     /// The source for `profile` (from [`sso_profile`]) of the profile named
     /// `profile_name` (used in messages and the `aws sso login --profile` hint),
     /// reading tokens from `cache_dir` (the chain passes `<home>/.aws/sso/cache`)
-    /// and sending through `client`.
+    /// and sending through `transport` (built with
+    /// [`AWS_CLIENT`](crate::aws::service::AWS_CLIENT)).
     ///
     /// # Errors
     /// [`SourceError`] when an endpoint override breaks the
     /// [`ServiceUrl`] rules or `sso_region` is invalid.
-    pub fn new(
+    pub(crate) fn new(
         profile_name: &str,
         profile: SsoProfile,
         cache_dir: &Path,
-        client: Client,
+        transport: Arc<dyn Transport>,
         endpoints: SsoEndpoints,
     ) -> Result<Self, SourceError> {
-        let url = |given: Option<String>, default: Result<String, SourceError>, var: &str| {
+        let service = |name, given: Option<String>, default: Result<String, _>, var: &str| {
             let url = match given {
                 Some(u) => u,
-                None => default?,
+                None => default.map_err(|e: crate::aws::endpoint::RegionError| {
+                    SourceError::new(e.to_string()).caused_by(e)
+                })?,
             };
-            ServiceUrl::parse(&url).map_err(|why| {
+            let endpoint = ServiceUrl::parse(&url, PlainHttp::LoopbackOnly).map_err(|why| {
                 SourceError::new(format!("invalid IAM Identity Center endpoint: {why}"))
                     .with_hint(format!("fix {var} / AWS_ENDPOINT_URL"))
-            })
+                    .caused_by(why)
+            })?;
+            Ok::<_, SourceError>(Service::new(
+                name,
+                endpoint,
+                Arc::clone(&transport),
+                AWS_CALL,
+            ))
         };
-        let portal = url(
+        let portal = service(
+            "IAM Identity Center portal",
             endpoints.portal,
             portal_endpoint(&profile.region),
             "AWS_ENDPOINT_URL_SSO",
         )?;
-        let oidc = url(
+        let oidc = service(
+            "IAM Identity Center OIDC",
             endpoints.oidc,
             oidc_endpoint(&profile.region),
             "AWS_ENDPOINT_URL_SSO_OIDC",
@@ -360,7 +337,6 @@ impl SsoSource {
             profile_name: profile_name.to_owned(),
             cache_file: profile.cache_file(cache_dir),
             profile,
-            client,
             portal,
             oidc,
             last_refresh_attempt: Mutex::new(None),
@@ -368,12 +344,13 @@ impl SsoSource {
     }
 
     /// The profile's SSO settings.
-    pub fn profile(&self) -> &SsoProfile {
+    pub(crate) fn profile(&self) -> &SsoProfile {
         &self.profile
     }
 
     /// The token cache file this source reads.
-    pub fn cache_file(&self) -> &Path {
+    #[cfg(test)]
+    fn cache_file(&self) -> &Path {
         &self.cache_file
     }
 
@@ -396,7 +373,7 @@ impl SsoSource {
     /// refreshed, or the portal answers `UnauthorizedException`; other portal
     /// errors (`ForbiddenException`, `ResourceNotFoundException`: the account or
     /// role is not assigned) and connection failures with their own hints.
-    pub fn credentials(&self, now: SystemTime) -> Result<Credentials, SourceError> {
+    pub(crate) fn credentials(&self, now: SystemTime) -> Result<Credentials, SourceError> {
         let mut token = self.load()?;
         let refreshable = self.profile.session_name.is_some()
             && token
@@ -469,22 +446,17 @@ impl SsoSource {
 
     /// Reads and checks the cache file. Errors never quote its content.
     fn load(&self) -> Result<CachedToken, SourceError> {
-        let text = match read_bounded(&self.cache_file, MAX_CACHE_FILE_BYTES) {
-            Ok(Some(text)) => Secret::new(text),
+        let text = match read_secret(&self.cache_file, MAX_CACHE_FILE_BYTES) {
+            Ok(Some(text)) => text,
             Ok(None) => return Err(self.cache_error("does not exist".into())),
-            Err(why) => return Err(self.cache_error(format!("cannot be read: {why}"))),
-        };
-        let raw = match serde_json::from_str::<Value>(text.expose()) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err(self.cache_error("is not a JSON object".into())),
-            Err(e) => {
-                return Err(self.cache_error(format!(
-                    "is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )));
+            Err(why) => {
+                return Err(self
+                    .cache_error(format!("cannot be read: {why}"))
+                    .caused_by(why));
             }
         };
+        let raw = json::object(text.expose().as_bytes())
+            .map_err(|why| self.cache_error(why.to_string()).caused_by(why))?;
         // From here `raw` is zeroized when the token is dropped.
         let mut token = CachedToken {
             access_token: Secret::from(""),
@@ -492,34 +464,26 @@ impl SsoSource {
             registration: None,
             raw,
         };
-        let access_token =
-            required_string(&token.raw, "accessToken").map_err(|why| self.cache_error(why))?;
-        token.access_token = Secret::from(access_token);
-        let expires_at =
-            required_string(&token.raw, "expiresAt").map_err(|why| self.cache_error(why))?;
-        token.expires_at = parse_rfc3339(expires_at)
-            .map_err(|e| self.cache_error(format!("has an unreadable \"expiresAt\": {e}")))?;
+        let bad = |why: JsonError| self.cache_error(why.to_string()).caused_by(why);
+        token.access_token =
+            Secret::from(json::required_string(&token.raw, "accessToken").map_err(bad)?);
+        token.expires_at = json::required_time(&token.raw, "expiresAt").map_err(bad)?;
         token.registration = self.registration(&token.raw);
         Ok(token)
     }
 
-    fn registration(&self, raw: &Map<String, Value>) -> Option<Registration> {
-        let get = |name| optional_string(raw, name).ok().flatten();
-        let (Some(refresh), Some(id), Some(secret), Some(expires)) = (
-            get("refreshToken"),
-            get("clientId"),
-            get("clientSecret"),
-            get("registrationExpiresAt"),
-        ) else {
+    fn registration(&self, raw: &Object) -> Option<Registration> {
+        let get = |name| json::optional_string(raw, name).ok().flatten();
+        let (Some(refresh), Some(id), Some(secret)) =
+            (get("refreshToken"), get("clientId"), get("clientSecret"))
+        else {
             return None;
         };
-        let expires_at = match parse_rfc3339(expires) {
-            Ok(t) => t,
+        let expires_at = match json::optional_time(raw, "registrationExpiresAt") {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
             Err(e) => {
-                log::debug!(
-                    "{}: unreadable registrationExpiresAt ({e}); not refreshing",
-                    self.cache_file.display()
-                );
+                log::debug!("{}: {e}; not refreshing", self.cache_file.display());
                 return None;
             }
         };
@@ -537,62 +501,60 @@ impl SsoSource {
         let Some(reg) = &token.registration else {
             return Err(SourceError::new("no refresh registration").with_hint(self.login_hint()));
         };
-        let url = self.oidc.url(&self.oidc.path("/token"));
+        let endpoint = self.oidc.endpoint();
         let what = format!(
-            "refreshing the IAM Identity Center token for profile '{}' (POST {url})",
-            self.profile_name
+            "refreshing the IAM Identity Center token for profile '{}' (POST {})",
+            self.profile_name,
+            endpoint.url(&endpoint.path("/token"))
         );
-        let mut body = serde_json::to_string(&serde_json::json!({
-            "clientId": reg.client_id.expose(),
-            "clientSecret": reg.client_secret.expose(),
-            "grantType": "refresh_token",
-            "refreshToken": reg.refresh_token.expose(),
-        }))
-        .expect("a JSON object of strings serializes");
-        let headers = [
-            ("host", self.oidc.authority()),
-            ("content-type", "application/json"),
-        ];
-        let result = self.send(Method::Post, &url, &headers, body.as_bytes());
-        body.zeroize();
-        let (status, request_id, mut answer, error_type) =
-            result.map_err(|e| self.http_error(&what, &e, &self.oidc))?;
-        if status != 200 {
-            let (code, message) = json_error(&answer, error_type.as_deref());
-            answer.zeroize();
-            let mut e = service_error(&what, status, code.as_deref(), message, request_id);
-            e = e.with_hint(self.login_hint());
-            return Err(e);
+        let body = Secret::new(
+            serde_json::to_string(&serde_json::json!({
+                "clientId": reg.client_id.expose(),
+                "clientSecret": reg.client_secret.expose(),
+                "grantType": "refresh_token",
+                "refreshToken": reg.refresh_token.expose(),
+            }))
+            .expect("a JSON object of strings serializes"),
+        );
+        let call = Call {
+            method: Method::Post,
+            path: "/token",
+            headers: &[("content-type", "application/json")],
+            body: body.expose().as_bytes(),
+        };
+        let answer = self
+            .oidc
+            .fetch(&call, None)
+            .map_err(|e| self.fetch_error(&what, e, &self.oidc))?;
+        if answer.status != 200 {
+            return Err(service_error(&what, &answer).with_hint(self.login_hint()));
         }
-        let parsed = serde_json::from_slice::<Value>(&answer);
-        answer.zeroize();
-        let bad = |why: String| {
+        let bad = |why: JsonError| {
             SourceError::new(format!("{what}: unexpected answer: {why}"))
                 .with_hint(self.login_hint())
+                .caused_by(why)
         };
-        let Ok(Value::Object(mut object)) = parsed else {
-            return Err(bad("not a JSON object".into()));
-        };
-        let new_access = required_string(&object, "accessToken").map(Secret::from);
-        let new_refresh = optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
-        let expires_in = field(&object, "expiresIn").and_then(Value::as_u64);
-        for value in object.values_mut() {
-            if let Value::String(s) = value {
-                s.zeroize();
-            }
-        }
+        let mut object = json::object(&answer.body).map_err(bad)?;
+        let new_access = json::required_string(&object, "accessToken").map(Secret::from);
+        let new_refresh =
+            json::optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
+        let expires_in = json::field(&object, "expiresIn").and_then(Value::as_u64);
+        json::zeroize_object(&mut object);
         let new_access = new_access.map_err(bad)?;
         let new_refresh = new_refresh.map_err(bad)?;
-        let expires_in = expires_in
-            .filter(|n| *n > 0)
-            .ok_or_else(|| bad("has no positive integer \"expiresIn\"".into()))?;
+        let expires_in = expires_in.filter(|n| *n > 0).ok_or_else(|| {
+            bad(JsonError::Invalid {
+                name: "expiresIn",
+                expected: "a positive integer",
+            })
+        })?;
         let expires_at = now + Duration::from_secs(expires_in);
 
         let mut raw = token.raw.clone();
-        set_field(&mut raw, "accessToken", new_access.expose());
-        set_field(&mut raw, "expiresAt", &format_rfc3339(expires_at));
+        json::set_string(&mut raw, "accessToken", new_access.expose());
+        json::set_string(&mut raw, "expiresAt", &format_rfc3339(expires_at));
         if let Some(r) = &new_refresh {
-            set_field(&mut raw, "refreshToken", r.expose());
+            json::set_string(&mut raw, "refreshToken", r.expose());
         }
         let refreshed = CachedToken {
             access_token: new_access,
@@ -605,7 +567,9 @@ impl SsoSource {
             }),
             raw,
         };
-        match write_atomically(&self.cache_file, &refreshed.raw) {
+        let text =
+            Secret::new(serde_json::to_string(&refreshed.raw).expect("a JSON object serializes"));
+        match write_atomically(&self.cache_file, text.expose().as_bytes()) {
             Ok(()) => log::debug!(
                 "refreshed the IAM Identity Center token for profile '{}' (expires {}) and updated {}",
                 self.profile_name,
@@ -625,27 +589,27 @@ impl SsoSource {
     fn role_credentials(&self, token: &CachedToken) -> Result<Credentials, SourceError> {
         let p = &self.profile;
         let path = format!(
-            "{}?role_name={}&account_id={}",
-            self.portal.path("/federation/credentials"),
+            "/federation/credentials?role_name={}&account_id={}",
             uri_encode(&p.role_name),
             uri_encode(&p.account_id)
         );
-        let url = self.portal.url(&path);
         let what = format!(
             "IAM Identity Center GetRoleCredentials for profile '{}' (account {}, role {})",
             self.profile_name, p.account_id, p.role_name
         );
-        let headers = [
-            ("host", self.portal.authority()),
-            ("x-amz-sso_bearer_token", token.access_token.expose()),
-        ];
-        let (status, request_id, mut answer, error_type) = self
-            .send(Method::Get, &url, &headers, b"")
-            .map_err(|e| self.http_error(&what, &e, &self.portal))?;
-        if status != 200 {
-            let (code, message) = json_error(&answer, error_type.as_deref());
-            answer.zeroize();
-            let mut e = service_error(&what, status, code.as_deref(), message, request_id);
+        let call = Call {
+            method: Method::Get,
+            path: &path,
+            headers: &[("x-amz-sso_bearer_token", token.access_token.expose())],
+            body: b"",
+        };
+        let answer = self
+            .portal
+            .fetch(&call, None)
+            .map_err(|e| self.fetch_error(&what, e, &self.portal))?;
+        if answer.status != 200 {
+            let e = service_error(&what, &answer);
+            let code = e.cause_as::<AwsError>().and_then(|a| a.error_type.clone());
             let hint = match code.as_deref() {
                 Some("UnauthorizedException") => self.login_hint(),
                 Some("ForbiddenException" | "ResourceNotFoundException") => format!(
@@ -653,18 +617,16 @@ impl SsoSource {
                     p.role_name, p.account_id, self.profile_name
                 ),
                 Some("TooManyRequestsException") => "wait a little and try again".to_owned(),
-                _ if status == 401 => self.login_hint(),
+                _ if answer.status == 401 => self.login_hint(),
                 _ => "try again; if it persists, check sso_region and AWS_ENDPOINT_URL_SSO"
                     .to_owned(),
             };
-            e = e.with_hint(hint);
-            return Err(e);
+            return Err(e.with_hint(hint));
         }
-        let parsed = parse_role_credentials(&answer, &self.describe());
-        answer.zeroize();
-        parsed.map_err(|why| {
+        parse_role_credentials(&answer.body, &self.describe()).map_err(|why| {
             SourceError::new(format!("{what}: unexpected answer: {why}"))
                 .with_hint("check AWS_ENDPOINT_URL_SSO, if set")
+                .caused_by(why)
         })
     }
 
@@ -675,208 +637,59 @@ impl SsoSource {
         )
     }
 
-    fn http_error(&self, what: &str, e: &HttpError, url: &ServiceUrl) -> SourceError {
-        let hint = match e.kind {
-            ErrorKind::Connect | ErrorKind::Timeout => format!(
+    fn fetch_error(&self, what: &str, e: FetchError, service: &Service) -> SourceError {
+        let hint = match e.kind() {
+            Some(ErrorKind::Connect | ErrorKind::Timeout) => format!(
                 "check network access to {} (HTTPS_PROXY is honoured) and sso_region {}",
-                url.authority(),
+                service.endpoint().authority(),
                 self.profile.region
             ),
             _ => "try again".to_owned(),
         };
-        SourceError::new(format!("{what} failed: {e}")).with_hint(hint)
-    }
-
-    /// Sends with retries; returns status, request id, body and
-    /// `x-amzn-errortype`.
-    #[allow(clippy::type_complexity)]
-    fn send(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, Option<String>, Vec<u8>, Option<String>), HttpError> {
-        let mut attempt = 1;
-        loop {
-            let retry = attempt < MAX_ATTEMPTS;
-            let outcome = self
-                .client
-                .send(method, url, headers, body, REQUEST_TIMEOUTS)
-                .and_then(|mut r| {
-                    let body = r.read_body(MAX_RESPONSE_BYTES)?;
-                    Ok((
-                        r.status,
-                        r.header("x-amzn-requestid").map(str::to_owned),
-                        body,
-                        r.header("x-amzn-errortype").map(str::to_owned),
-                    ))
-                });
-            match outcome {
-                Err(e)
-                    if retry
-                        && matches!(
-                            e.kind,
-                            ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io
-                        ) =>
-                {
-                    log::debug!("{} {}: {e}; retrying", method.as_str(), url_for_log(url));
-                }
-                Ok((status, ..)) if retry && matches!(status, 429 | 500 | 502 | 503 | 504) => {
-                    log::debug!(
-                        "{} {}: HTTP {status}; retrying",
-                        method.as_str(),
-                        url_for_log(url)
-                    );
-                }
-                other => return other,
-            }
-            std::thread::sleep(Duration::from_millis(100) * (1 << (attempt - 1)));
-            attempt += 1;
-        }
+        SourceError::new(e.failure(what))
+            .with_hint(hint)
+            .caused_by(e)
     }
 }
 
-fn url_for_log(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
-}
-
-/// Replaces the value of `name` (matched case-insensitively, keeping the key as
-/// written) or adds it under `name`.
-fn set_field(map: &mut Map<String, Value>, name: &str, value: &str) {
-    let key = map
-        .keys()
-        .rfind(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
-        .unwrap_or_else(|| name.to_owned());
-    if let Some(Value::String(old)) = map.get_mut(&key) {
-        old.zeroize();
-    }
-    map.insert(key, Value::String(value.to_owned()));
-}
-
-/// Writes `map` as JSON to `path` through a temporary file in the same
-/// directory (mode 0600 on Unix, as the AWS CLI writes it) and a rename, so a
-/// reader never sees half a file.
-fn write_atomically(path: &Path, map: &Map<String, Value>) -> Result<(), String> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().ok_or("the cache file has no directory")?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or("the cache file has no name")?;
-    let tmp = dir.join(format!(
-        ".{name}.{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut text = serde_json::to_string(map).map_err(|e| e.to_string())?;
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    text.zeroize();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.to_string());
-    }
-    Ok(())
-}
-
-/// The error code and message of a JSON error answer: code from
-/// `x-amzn-ErrorType`, else body `__type` / `code` / `error` (OIDC's OAuth
-/// form), cut at the first `:` and after the last `#`; message from `message` /
-/// `Message` / `error_description`. Both cleaned of control characters and cut
-/// to 512 characters.
-fn json_error(body: &[u8], error_type: Option<&str>) -> (Option<String>, Option<String>) {
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => o,
-        _ => Map::new(),
-    };
-    let text = |name| {
-        optional_string(&object, name)
-            .ok()
-            .flatten()
-            .map(str::to_owned)
-    };
-    let code = error_type
-        .map(str::to_owned)
-        .or_else(|| text("__type"))
-        .or_else(|| text("code"))
-        .or_else(|| text("error"))
-        .map(|c| {
-            let c = c.split(':').next().unwrap_or("");
-            clean(c.rsplit('#').next().unwrap_or(c))
-        })
-        .filter(|c| !c.is_empty());
-    let message = text("message")
-        .or_else(|| text("error_description"))
-        .map(|m| clean(&m));
-    (code, message)
-}
-
-fn clean(text: &str) -> String {
-    text.trim()
-        .chars()
-        .take(512)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn service_error(
-    what: &str,
-    status: u16,
-    code: Option<&str>,
-    message: Option<String>,
-    request_id: Option<String>,
-) -> SourceError {
-    let mut text = format!("{what} failed: ");
-    match (code, &message) {
-        (Some(c), Some(m)) => text.push_str(&format!("{c}: {m}")),
-        (Some(c), None) => text.push_str(c),
-        (None, Some(m)) => text.push_str(m),
-        (None, None) => text.push_str("no error details in the answer"),
-    }
-    text.push_str(&format!(" (HTTP {status}"));
-    if let Some(id) = request_id {
-        text.push_str(&format!(", request id {id}"));
-    }
-    text.push(')');
-    SourceError::new(text)
+/// `{what} failed: Code: message (HTTP 400, request id …)`, its cause the
+/// [`AwsError`] read from the answer.
+fn service_error(what: &str, answer: &Answer) -> SourceError {
+    let error = AwsError::parse(&answer.headers, answer.body.clone());
+    SourceError::new(format!("{what} failed: {}", error.describe(answer.status))).caused_by(error)
 }
 
 /// Reads `{"roleCredentials":{"accessKeyId","secretAccessKey","sessionToken",
 /// "expiration"}}`, `expiration` in epoch milliseconds. Errors name fields only.
-fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, String> {
-    let mut value: Value = serde_json::from_slice(body).map_err(|_| "not valid JSON".to_owned())?;
+fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, JsonError> {
+    let mut object = json::object(body)?;
     let result = (|| {
-        let role = match value.as_object().and_then(|o| field(o, "roleCredentials")) {
+        let role = match json::field(&object, "roleCredentials") {
             Some(Value::Object(o)) => o,
-            _ => return Err("has no \"roleCredentials\" object".to_owned()),
+            Some(_) => {
+                return Err(JsonError::Invalid {
+                    name: "roleCredentials",
+                    expected: "an object",
+                });
+            }
+            None => return Err(JsonError::Missing("roleCredentials")),
         };
-        let akid = required_string(role, "accessKeyId")?;
-        let secret = required_string(role, "secretAccessKey")?;
-        let token = required_string(role, "sessionToken")?;
-        let millis = match field(role, "expiration") {
+        let akid = json::required_string(role, "accessKeyId")?;
+        let secret = json::required_string(role, "secretAccessKey")?;
+        let token = json::required_string(role, "sessionToken")?;
+        let millis = match json::field(role, "expiration") {
             Some(Value::Number(n)) => n.as_u64().or_else(|| {
                 n.as_f64()
                     .filter(|f| f.is_finite() && *f >= 0.0)
                     .map(|f| f as u64)
             }),
+            None => return Err(JsonError::Missing("expiration")),
             _ => None,
         }
-        .ok_or("has no \"expiration\" in epoch milliseconds")?;
+        .ok_or(JsonError::Invalid {
+            name: "expiration",
+            expected: "a number of epoch milliseconds",
+        })?;
         Ok(Credentials::new(
             akid,
             Secret::from(secret),
@@ -885,27 +698,36 @@ fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, Stri
             source,
         ))
     })();
-    zeroize_strings(&mut value);
+    json::zeroize_object(&mut object);
     result
-}
-
-fn zeroize_strings(value: &mut Value) {
-    match value {
-        Value::String(s) => s.zeroize(),
-        Value::Array(a) => a.iter_mut().for_each(zeroize_strings),
-        Value::Object(o) => o.values_mut().for_each(zeroize_strings),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::credentials::ini::FileKind;
-    use crate::credentials::sts::CLIENT_SETTINGS;
-    use crate::test_server::{Reply, TestServer};
-    use std::sync::Arc;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::http::{Answer, HttpError, Request};
+    use crate::time::parse_rfc3339;
+    use serde_json::Map;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type TestServer = Arc<FakeTransport>;
+
+    /// The portal's and the OIDC service's fakes behind one transport, told
+    /// apart by their URLs.
+    #[derive(Debug)]
+    struct Both(TestServer, TestServer);
+
+    impl Transport for Both {
+        fn call(&self, request: &Request<'_>) -> Result<Answer, HttpError> {
+            if request.url.starts_with(&self.0.url()) {
+                self.0.call(request)
+            } else {
+                self.1.call(request)
+            }
+        }
+    }
 
     const ACCESS: &str = "aoaAAAAAbearerTOKENvalue1";
     const NEW_ACCESS: &str = "aoaBBBBBnewBEARERtoken2";
@@ -953,16 +775,6 @@ mod tests {
 
     fn t(text: &str) -> SystemTime {
         parse_rfc3339(text).unwrap()
-    }
-
-    fn client() -> Client {
-        Client::new(
-            crate::http::ClientSettings {
-                env_proxy: false,
-                ..CLIENT_SETTINGS
-            },
-            &crate::http::TlsRoots::builtin(),
-        )
     }
 
     fn session_profile() -> SsoProfile {
@@ -1025,7 +837,7 @@ mod tests {
             name,
             profile,
             &dir.0,
-            client(),
+            Arc::new(Both(portal.clone(), oidc.clone())),
             SsoEndpoints {
                 portal: Some(portal.url()),
                 oidc: Some(oidc.url()),
@@ -1041,7 +853,7 @@ mod tests {
     }
 
     fn unused_server() -> TestServer {
-        TestServer::start(|s| panic!("unexpected request {} {}", s.method, s.target))
+        FakeTransport::start(|s| panic!("unexpected request {} {}", s.method, s.target))
     }
 
     fn oidc_ok(refresh: Option<&str>) -> TestServer {
@@ -1053,14 +865,14 @@ mod tests {
                 r#"{{"accessToken":"{NEW_ACCESS}","expiresIn":28800,"tokenType":"Bearer"}}"#
             ),
         };
-        TestServer::start(move |_| Reply::json(body.clone()))
+        FakeTransport::start(move |_| Reply::json(body.clone()))
     }
 
     #[test]
     fn a_valid_token_gets_role_credentials() {
         let dir = TempDir::new("valid");
         write_cache(&dir, "my-sso", &cache_json("2026-01-01T08:00:00Z", true));
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc = unused_server();
         let src = source(&dir, session_profile(), &portal, &oidc);
         assert_eq!(
@@ -1093,7 +905,7 @@ mod tests {
     fn an_expired_token_is_refreshed_once_written_back_then_used() {
         let dir = TempDir::new("refresh");
         let path = write_cache(&dir, "my-sso", &cache_json("2025-12-31T23:00:00Z", true));
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc = oidc_ok(Some(NEW_REFRESH));
         let src = source(&dir, session_profile(), &portal, &oidc);
         let now = t("2026-01-01T00:00:00Z");
@@ -1152,7 +964,7 @@ mod tests {
     fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
         let dir = TempDir::new("keep-refresh");
         let path = write_cache(&dir, "my-sso", &cache_json("2026-01-01T00:02:00Z", true));
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc = oidc_ok(None);
         let src = source(&dir, session_profile(), &portal, &oidc);
         // Two minutes left: inside the 5-minute window, so refreshed before use.
@@ -1191,7 +1003,7 @@ mod tests {
             &cache_json("2026-01-01T00:01:00Z", true),
         );
         assert!(path.ends_with("40a89917e3175433e361b710a9d43528d7f1890a.json"));
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc = unused_server();
         let src = source(&dir, legacy_profile(), &portal, &oidc);
         assert_eq!(src.cache_file(), path);
@@ -1217,9 +1029,9 @@ mod tests {
     fn refresh_is_tried_at_most_once_per_30_seconds() {
         let dir = TempDir::new("throttle");
         write_cache(&dir, "my-sso", &cache_json("2026-01-01T00:04:00Z", true));
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc =
-            TestServer::start(|_| {
+            FakeTransport::start(|_| {
                 Reply::new(
                 400,
                 "application/json",
@@ -1265,7 +1077,7 @@ mod tests {
     fn unauthorized_from_the_portal_asks_for_aws_sso_login() {
         let dir = TempDir::new("unauthorized");
         write_cache(&dir, "my-sso", &cache_json("2026-01-01T08:00:00Z", false));
-        let portal = TestServer::start(|_| {
+        let portal = FakeTransport::start(|_| {
             Reply::new(401, "application/json", r#"{"message":"Session token not found or invalid"}"#)
                 .header(
                     "x-amzn-ErrorType",
@@ -1292,7 +1104,7 @@ mod tests {
     fn forbidden_points_at_the_account_and_role() {
         let dir = TempDir::new("forbidden");
         write_cache(&dir, "my-sso", &cache_json("2026-01-01T08:00:00Z", false));
-        let portal = TestServer::start(|_| {
+        let portal = FakeTransport::start(|_| {
             Reply::new(
                 403,
                 "application/json",
@@ -1375,7 +1187,7 @@ mod tests {
             "my-sso",
             &format!(r#"{{"AccessToken":"{ACCESS}","EXPIRESAT":"2026-01-01T08:00:00Z"}}"#),
         );
-        let portal = TestServer::start(|_| portal_reply());
+        let portal = FakeTransport::start(|_| portal_reply());
         let oidc = unused_server();
         let src = source(&dir, session_profile(), &portal, &oidc);
         src.credentials(t("2026-01-01T00:00:00Z")).unwrap();
@@ -1386,8 +1198,8 @@ mod tests {
 
         let mut map = Map::new();
         map.insert("AccessToken".into(), "old".into());
-        set_field(&mut map, "accessToken", "new");
-        set_field(&mut map, "expiresAt", "t");
+        json::set_string(&mut map, "accessToken", "new");
+        json::set_string(&mut map, "expiresAt", "t");
         assert_eq!(
             Value::Object(map).to_string(),
             r#"{"AccessToken":"new","expiresAt":"t"}"#
@@ -1400,7 +1212,7 @@ mod tests {
         write_cache(&dir, "my-sso", &cache_json("2026-01-01T08:00:00Z", false));
         let n = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&n);
-        let portal = TestServer::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
+        let portal = FakeTransport::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
             0 => Reply::new(503, "text/plain", "busy"),
             _ => Reply::json(format!(
                 r#"{{"roleCredentials":{{"accessKeyId":"ASIAROLE","secretAccessKey":"{ROLE_SECRET}","expiration":1767229200000}}}}"#
@@ -1418,6 +1230,7 @@ mod tests {
         assert_no_secret(&format!("{e} {e:?}"));
         assert!(parse_role_credentials(br#"{"roleCredentials":{"accessKeyId":"A","secretAccessKey":"S","sessionToken":"T","expiration":"soon"}}"#, "s")
             .unwrap_err()
+            .to_string()
             .contains("epoch milliseconds"));
         let c = parse_role_credentials(br#"{"roleCredentials":{"accessKeyId":"A","secretAccessKey":"S","sessionToken":"T","expiration":1.7672292E12}}"#, "s").unwrap();
         assert_eq!(c.expiry(), Some(t("2026-01-01T01:00:00Z")));
@@ -1545,7 +1358,7 @@ mod tests {
             "dev",
             session_profile(),
             &dir.0,
-            client(),
+            unused_server(),
             SsoEndpoints::default(),
         )
         .unwrap();
@@ -1562,7 +1375,7 @@ mod tests {
             "dev",
             session_profile(),
             &dir.0,
-            client(),
+            unused_server(),
             SsoEndpoints {
                 portal: Some("http://portal.example.com".into()),
                 oidc: None,

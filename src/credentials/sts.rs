@@ -1,226 +1,60 @@
 //! AWS STS over its query protocol, signed with our own SigV4 signer.
 //!
 //! Owns: `AssumeRole` (SigV4, service `sts`), `AssumeRoleWithWebIdentity`
-//! (unsigned) and `GetCallerIdentity` (SigV4) — `../shared/spec/aws-credentials.md`
-//! §7.3 and §7.4 — against the **regional** endpoint
-//! `https://sts.<region>.amazonaws.com` (`.amazonaws.com.cn` for `cn-` regions)
-//! or an override; the form body (`Action=…&Version=2011-06-15&…`, every value
-//! `UriEncode`d so the bytes are unambiguous); a minimal XML reader for the few
-//! elements of the answers; error messages carrying STS's code, message and
-//! request id with a hint; a bounded retry of throttling, 5xx and connection
-//! failures. Also [`ServiceUrl`], the endpoint-URL rules that SSO shares.
-//! Refuses: a DOCTYPE or entity declaration in an answer (no entity expansion),
-//! answers larger than [`MAX_RESPONSE_BYTES`], plain `http://` to a host that is
-//! not loopback, and putting a secret access key, session token or web identity
+//! (unsigned) and `GetCallerIdentity` (SigV4) — the AWS STS API Reference,
+//! https://docs.aws.amazon.com/STS/latest/APIReference/ — against the
+//! **regional** endpoint `https://sts.<region>.amazonaws.com`
+//! (`.amazonaws.com.cn` for `cn-` regions) or an override (regional tokens are
+//! valid in every region; IAM User Guide, "Manage AWS STS in an AWS Region");
+//! the form body (`Action=…&Version=2011-06-15&…`, every value `UriEncode`d so
+//! the bytes are unambiguous); reading the answers' few elements with
+//! [`crate::xml`]; and the hints for STS's error codes. The call itself (retry
+//! of throttling, 5xx and connection failures, a fresh signature per attempt,
+//! the error reader) is the AWS service layer's ([`crate::aws::service`]).
+//! Refuses: answers larger than 64 KiB, plain `http://` to a host that is not
+//! loopback, and putting a secret access key, session token or web identity
 //! token in any error, log line or `Debug` output.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use p256::elliptic_curve::zeroize::Zeroize;
 
 use super::{Credentials, SourceError};
-use crate::http::{Client, ClientSettings, ErrorKind, HttpError, Method, RequestTimeouts};
+use crate::aws::endpoint::{ServiceUrl, check_region, regional};
+use crate::aws::error::AwsError;
+use crate::aws::service::{AWS_CALL, BoxError, Call, FetchError, Service};
+use crate::http::{ErrorKind, Method, Transport};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
-use crate::time::{AmzDate, format_rfc3339, parse_rfc3339};
+use crate::time::{AmzDate, TimeError, format_rfc3339, parse_rfc3339};
+use crate::url::PlainHttp;
+use crate::xml::{self, Element, XmlError};
 
 /// The STS API version sent as `Version=`.
-pub const API_VERSION: &str = "2011-06-15";
+const API_VERSION: &str = "2011-06-15";
 
 /// The `Content-Type` of every STS request (signed for the signed operations).
-pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 /// The SigV4 signing name of STS.
-pub const SIGNING_NAME: &str = "sts";
+const SIGNING_NAME: &str = "sts";
 
-/// The largest STS answer read, in bytes (64 KiB). Real answers are 1–4 KiB;
-/// a longer one is an error, never truncated.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// Connection settings for the [`Client`] given to [`Sts::new`] (and to the SSO
-/// source): connect (DNS, TCP and TLS) 5 s, sending 10 s, bodies cut off past
-/// 1 MiB, `HTTPS_PROXY`/`NO_PROXY` honoured (corporate networks reach STS and
-/// IAM Identity Center through proxies).
-pub const CLIENT_SETTINGS: ClientSettings = ClientSettings {
-    connect: Duration::from_secs(5),
-    write: Duration::from_secs(10),
-    max_body: 1 << 20,
-    env_proxy: true,
-};
-
-/// Timeouts of one STS request: the response head within 30 s, no read silence
-/// longer than 30 s, the whole exchange within 60 s.
-pub const REQUEST_TIMEOUTS: RequestTimeouts = RequestTimeouts {
-    response: Duration::from_secs(30),
-    per_read: Some(Duration::from_secs(30)),
-    total: Some(Duration::from_secs(60)),
-};
-
-/// Attempts per operation: the first and at most two retries (after 100 ms and
-/// 200 ms) of a connection failure, a timeout, an HTTP 5xx or a throttling error
-/// — the AWS SDKs' "standard" retry mode also makes three attempts. Each attempt
-/// is signed afresh.
-pub const MAX_ATTEMPTS: u32 = 3;
-
-const RETRY_BASE_DELAY: Duration = Duration::from_millis(100);
-
-/// A credential-service endpoint (`https://host[:port][/path]`), split into what
-/// a request needs: the `Host` header value and the base path.
-///
-/// Rules: scheme `https`, or `http` only for a loopback host (`localhost`,
-/// `127.0.0.0/8`, `[::1]`) — credentials and tokens never travel unencrypted
-/// off the machine; no user info, query or fragment; a default port (`:443`,
-/// `:80`) is dropped so the `Host` header matches what the SDKs sign.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceUrl {
-    scheme: String,
-    authority: String,
-    path: String,
-}
-
-impl ServiceUrl {
-    /// Parses an endpoint URL such as `https://sts.us-east-1.amazonaws.com` or
-    /// `http://127.0.0.1:4566/`.
-    ///
-    /// # Errors
-    /// A message naming what is wrong (`expected …, found …`); the URL is echoed,
-    /// since endpoint URLs are not secret (user info is refused before echoing).
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let url = url.trim();
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("expected a URL such as https://host, found {url:?}"))?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "https" => ":443",
-            "http" => ":80",
-            _ => {
-                return Err(format!(
-                    "expected the scheme https:// (or http:// for a loopback host), found {scheme:?}"
-                ));
-            }
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(end);
-        if authority.contains('@') {
-            return Err("user info (user:password@) in an endpoint URL is not supported".into());
-        }
-        if path.contains(['?', '#']) {
-            return Err(format!(
-                "expected an endpoint URL without query or fragment, found {url:?}"
-            ));
-        }
-        let authority_ok = !authority.is_empty()
-            && authority
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
-        if !authority_ok {
-            return Err(format!("expected a host name or address in {url:?}"));
-        }
-        let path_ok = path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b));
-        if !path_ok {
-            return Err(format!(
-                "expected a percent-encoded path in {url:?} (no spaces or other raw bytes)"
-            ));
-        }
-        let authority = authority
-            .strip_suffix(default_port)
-            .unwrap_or(authority)
-            .to_owned();
-        if scheme == "http" && !is_loopback_authority(&authority) {
-            return Err(format!(
-                "refusing plain http:// to {authority}: credentials and tokens would travel unencrypted; use https:// (http:// is allowed only for loopback hosts)"
-            ));
-        }
-        Ok(ServiceUrl {
-            scheme,
-            authority,
-            path: path.trim_end_matches('/').to_owned(),
-        })
-    }
-
-    /// The `Host` header value: host, and `:port` when not the default.
-    pub fn authority(&self) -> &str {
-        &self.authority
-    }
-
-    /// The request path for `operation_path` (which starts with `/`) under the
-    /// endpoint's own path: `/` for STS at `https://sts.…`, `/base/` for
-    /// `https://proxy/base`.
-    pub fn path(&self, operation_path: &str) -> String {
-        format!("{}{operation_path}", self.path)
-    }
-
-    /// The full URL for `path_and_query` (which starts with `/`).
-    pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, path_and_query)
-    }
-}
-
-impl fmt::Display for ServiceUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.authority, self.path)
-    }
-}
-
-/// True for `localhost`, `127.x.y.z` and `[::1]` (with any port). No DNS lookup:
-/// a name that merely resolves to loopback is not trusted with plain HTTP here.
-fn is_loopback_authority(authority: &str) -> bool {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((h, _)) => h,
-            None => return false,
-        }
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Checks that `region` can be part of a host name: 1–50 characters of
-/// `a-z 0-9 -`.
+/// The regional STS endpoint for `region` (see [`regional`]).
 ///
 /// # Errors
-/// [`SourceError`] naming the bad value, with a hint to set the region.
-pub fn check_region(region: &str) -> Result<(), SourceError> {
-    let ok = !region.is_empty()
-        && region.len() <= 50
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(SourceError::new(format!(
-            "invalid AWS region: expected a name such as us-east-1, found {region:?}"
-        ))
-        .with_hint("set AWS_REGION or the profile's `region`"))
-    }
+/// [`SourceError`] when `region` is not a valid region name.
+fn regional_endpoint(region: &str) -> Result<String, SourceError> {
+    regional("sts", region).map_err(|e| region_error(&e))
 }
 
-/// The regional STS endpoint for `region`: `https://sts.<region>.amazonaws.com`,
-/// or `https://sts.<region>.amazonaws.com.cn` for the China regions (`cn-…`).
-/// Other partitions (GovCloud uses the default suffix; ISO and EUSC do not) need
-/// an endpoint override.
-///
-/// # Errors
-/// [`SourceError`] when `region` is not a valid region name ([`check_region`]).
-pub fn regional_endpoint(region: &str) -> Result<String, SourceError> {
-    check_region(region)?;
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    Ok(format!("https://sts.{region}.{suffix}"))
+/// An invalid region, with the hint to set one.
+fn region_error(e: &crate::aws::endpoint::RegionError) -> SourceError {
+    SourceError::new(e.to_string())
+        .with_hint("set AWS_REGION or the profile's `region`")
+        .caused_by(e.clone())
 }
 
 /// The identity behind a set of credentials, from `GetCallerIdentity`.
@@ -252,15 +86,11 @@ impl Operation {
     }
 }
 
-/// An STS client for one region and endpoint.
-///
-/// Implements `../shared/spec/aws-credentials.md` §7.3 (`AssumeRole`), §7.4
-/// (`AssumeRoleWithWebIdentity`) and `GetCallerIdentity`, each a `POST` of a
+/// An STS client for one region and endpoint: each operation a `POST` of a
 /// form to the endpoint's root path, the answer read as XML.
-pub struct Sts {
-    client: Client,
+pub(crate) struct Sts {
+    service: Service,
     region: String,
-    endpoint: ServiceUrl,
     signer: Signer,
     clock: fn() -> SystemTime,
 }
@@ -269,65 +99,60 @@ impl fmt::Debug for Sts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sts")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint.to_string())
+            .field("endpoint", &self.endpoint())
             .finish_non_exhaustive()
     }
 }
 
 impl Sts {
-    /// A client sending through `client` (build it with [`CLIENT_SETTINGS`]) and
-    /// signing for `region`.
+    /// A client sending through `transport` (built with
+    /// [`AWS_CLIENT`](crate::aws::service::AWS_CLIENT)) and signing for `region`.
     ///
-    /// `endpoint` overrides the regional endpoint ([`regional_endpoint`]); the
-    /// caller picks it, first found wins, as the AWS SDKs do: environment
-    /// `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then in the profile a
-    /// `services = NAME` reference to `[services NAME]` with the sub-property
-    /// `sts = ` / ` endpoint_url = …`, then the profile's own `endpoint_url`;
-    /// none of them when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` or the
-    /// profile's `ignore_configured_endpoint_urls = true`. Requests are still
-    /// signed for `region`.
+    /// `endpoint` overrides the regional endpoint; the caller picks it as the
+    /// AWS SDKs do (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's
+    /// `services` section, its `endpoint_url`; AWS SDKs and Tools Reference
+    /// Guide, "Service-specific endpoints",
+    /// https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+    /// Requests are still signed for `region`.
     ///
     /// # Errors
     /// [`SourceError`] when `region` is not a valid region name or the endpoint
     /// URL breaks the [`ServiceUrl`] rules.
-    pub fn new(
-        client: Client,
+    pub(crate) fn new(
+        transport: Arc<dyn Transport>,
         region: &str,
         endpoint: Option<String>,
     ) -> Result<Self, SourceError> {
-        check_region(region)?;
+        check_region(region).map_err(|e| region_error(&e))?;
         let url = match endpoint {
             Some(url) => url,
             None => regional_endpoint(region)?,
         };
-        let endpoint = ServiceUrl::parse(&url).map_err(|why| {
-            SourceError::new(format!("invalid STS endpoint: {why}")).with_hint(
-                "fix AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL or the profile's endpoint_url",
-            )
+        let endpoint = ServiceUrl::parse(&url, PlainHttp::LoopbackOnly).map_err(|why| {
+            SourceError::new(format!("invalid STS endpoint: {why}"))
+                .with_hint(
+                    "fix AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL or the profile's endpoint_url",
+                )
+                .caused_by(why)
         })?;
         Ok(Sts {
-            client,
+            service: Service::new("STS", endpoint, transport, AWS_CALL),
             region: region.to_owned(),
-            endpoint,
             signer: Signer::new(),
             clock: SystemTime::now,
         })
     }
 
     /// Replaces the clock that dates signatures (tests use a fixed time).
-    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
+    #[cfg(test)]
+    fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
         self.clock = clock;
         self
     }
 
-    /// The region requests are signed for.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     /// The endpoint in use, e.g. `https://sts.eu-west-1.amazonaws.com`.
-    pub fn endpoint(&self) -> String {
-        self.endpoint.to_string()
+    fn endpoint(&self) -> String {
+        self.service.endpoint().to_string()
     }
 
     /// `AssumeRole`: temporary credentials for `role_arn`, signed with `base`.
@@ -346,7 +171,7 @@ impl Sts {
     /// the trust policy / `sts:AssumeRole` permission; `ExpiredToken`: the base
     /// credentials expired; `RegionDisabledException`: the STS region); or an
     /// answer that is not the expected XML.
-    pub fn assume_role(
+    pub(crate) fn assume_role(
         &self,
         base: &Credentials,
         role_arn: &str,
@@ -380,10 +205,9 @@ impl Sts {
             role_arn: Some(role_arn),
             base_source: Some(base.source()),
         };
-        let mut body = self.call(&ctx, form.body(), Some(base))?;
-        let parsed = parse_credentials(&body, Operation::AssumeRole);
-        body.zeroize();
-        let parsed = parsed.map_err(|why| invalid_answer(&what, &why))?;
+        let answer = self.call(&ctx, &form, Some(base))?;
+        let parsed = parse_credentials(&answer.body, Operation::AssumeRole)
+            .map_err(|why| invalid_answer(&what, why))?;
         log::debug!(
             "assumed {role_arn} as {}, expires {}",
             parsed
@@ -406,7 +230,7 @@ impl Sts {
     /// As [`assume_role`](Self::assume_role); `InvalidIdentityToken`,
     /// `ExpiredTokenException` and `IDPRejectedClaim` carry a hint about the
     /// token file. The token never appears in an error.
-    pub fn assume_role_with_web_identity(
+    pub(crate) fn assume_role_with_web_identity(
         &self,
         role_arn: &str,
         session_name: &str,
@@ -429,10 +253,9 @@ impl Sts {
             role_arn: Some(role_arn),
             base_source: None,
         };
-        let mut body = self.call(&ctx, form.body(), None)?;
-        let parsed = parse_credentials(&body, Operation::AssumeRoleWithWebIdentity);
-        body.zeroize();
-        let parsed = parsed.map_err(|why| invalid_answer(&what, &why))?;
+        let answer = self.call(&ctx, &form, None)?;
+        let parsed = parse_credentials(&answer.body, Operation::AssumeRoleWithWebIdentity)
+            .map_err(|why| invalid_answer(&what, why))?;
         log::debug!(
             "assumed {role_arn} with a web identity token, expires {}",
             format_rfc3339(parsed.expiry)
@@ -444,7 +267,10 @@ impl Sts {
     ///
     /// # Errors
     /// As [`assume_role`](Self::assume_role), minus the argument checks.
-    pub fn get_caller_identity(&self, base: &Credentials) -> Result<CallerIdentity, SourceError> {
+    pub(crate) fn get_caller_identity(
+        &self,
+        base: &Credentials,
+    ) -> Result<CallerIdentity, SourceError> {
         let what = "STS GetCallerIdentity".to_owned();
         let form = Form::new(Operation::GetCallerIdentity);
         let ctx = Context {
@@ -453,159 +279,78 @@ impl Sts {
             role_arn: None,
             base_source: Some(base.source()),
         };
-        let body = self.call(&ctx, form.body(), Some(base))?;
-        parse_caller_identity(&body).map_err(|why| invalid_answer(&what, &why))
+        let answer = self.call(&ctx, &form, Some(base))?;
+        parse_caller_identity(&answer.body).map_err(|why| invalid_answer(&what, why))
     }
 
-    /// The headers of one attempt: `host`, `content-type`, and when signing
-    /// `x-amz-date`, `x-amz-security-token` (if the base has a token) and
-    /// `authorization`. The path is the endpoint's path plus `/`.
-    fn prepare(
+    /// The SigV4 headers of one attempt (`x-amz-date`, `x-amz-security-token`
+    /// when the base has a token, `authorization`) for `request`, dated `now`.
+    fn sign(
         &self,
-        body: &[u8],
-        signing: Option<&Credentials>,
+        request: &SignableRequest<'_>,
+        credentials: &Credentials,
         now: SystemTime,
-    ) -> Result<(String, Vec<(String, String)>), SourceError> {
-        let path = self.endpoint.path("/");
-        let mut headers: Vec<(String, String)> = vec![
-            ("host".into(), self.endpoint.authority().to_owned()),
-            ("content-type".into(), FORM_CONTENT_TYPE.to_owned()),
-        ];
-        if let Some(credentials) = signing {
-            let signed: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            let request = SignableRequest {
-                method: "POST",
-                path: &path,
-                query: "",
-                headers: &signed,
-                body,
-            };
-            let params = SigningParams {
-                credentials,
-                algorithm: Algorithm::V4,
-                region: &self.region,
-                service: SIGNING_NAME,
-                time: AmzDate::from_system_time(now),
-                settings: SigningSettings::default(),
-            };
-            let out = self
-                .signer
-                .sign(&request, &params)
-                .map_err(|e| SourceError::new(format!("cannot sign the STS request: {e}")))?;
-            headers.extend(out.headers.into_iter().map(|(n, v)| (n.to_owned(), v)));
-        }
-        Ok((path, headers))
+    ) -> Result<Vec<(&'static str, String)>, BoxError> {
+        let params = SigningParams {
+            credentials,
+            algorithm: Algorithm::V4,
+            region: &self.region,
+            service: SIGNING_NAME,
+            time: AmzDate::from_system_time(now),
+            settings: SigningSettings::default(),
+        };
+        Ok(self.signer.sign(request, &params)?.headers)
     }
 
-    /// Sends `body` (retrying as [`MAX_ATTEMPTS`] says) and returns the body of
-    /// the 200 answer.
+    /// Sends `form` through the service layer (signed with `signing`, afresh
+    /// for each attempt) and returns the body of the 200 answer.
     fn call(
         &self,
         ctx: &Context<'_>,
-        body: &Secret,
+        form: &Form,
         signing: Option<&Credentials>,
-    ) -> Result<Vec<u8>, SourceError> {
-        let body = body.expose().as_bytes();
-        let mut attempt = 1;
-        loop {
-            let retry = attempt < MAX_ATTEMPTS;
-            let (path, mut headers) = self.prepare(body, signing, (self.clock)())?;
-            let header_refs: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            let url = self.endpoint.url(&path);
-            let sent = self
-                .client
-                .send(Method::Post, &url, &header_refs, body, REQUEST_TIMEOUTS);
-            drop(header_refs);
-            // The token and signature leave memory with the request.
-            for (_, value) in &mut headers {
-                value.zeroize();
-            }
-            let mut response = match sent {
-                Ok(r) => r,
-                Err(e) if retry && retryable_http(&e) => {
-                    log::debug!("{}: {e}; retrying", ctx.what);
-                    backoff(attempt);
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(self.http_error(ctx, &e)),
-            };
-            let request_id = response.header("x-amzn-requestid").map(str::to_owned);
-            let answer = match response.read_body(MAX_RESPONSE_BYTES) {
-                Ok(b) => b,
-                Err(e) if retry && retryable_http(&e) => {
-                    log::debug!("{}: {e}; retrying", ctx.what);
-                    backoff(attempt);
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(self.http_error(ctx, &e)),
-            };
-            if response.status == 200 {
-                return Ok(answer);
-            }
-            let error = parse_error(&answer);
-            let code = error.as_ref().and_then(|e| e.code.clone());
-            if retry && retryable_status(response.status, code.as_deref()) {
-                log::debug!(
-                    "{}: HTTP {} {}; retrying",
-                    ctx.what,
-                    response.status,
-                    code.as_deref().unwrap_or("")
-                );
-                backoff(attempt);
-                attempt += 1;
-                continue;
-            }
-            return Err(self.service_error(ctx, response.status, error, request_id));
+    ) -> Result<crate::http::Answer, SourceError> {
+        let call = Call {
+            method: Method::Post,
+            path: "/",
+            headers: &[("content-type", FORM_CONTENT_TYPE)],
+            body: form.body().expose().as_bytes(),
+        };
+        let sign = |request: &SignableRequest<'_>| match signing {
+            Some(c) => self.sign(request, c, (self.clock)()),
+            None => Ok(Vec::new()),
+        };
+        let answer = self
+            .service
+            .fetch(&call, Some(&sign))
+            .map_err(|e| self.fetch_error(ctx, e))?;
+        if answer.status == 200 {
+            return Ok(answer);
         }
+        let error = AwsError::parse(&answer.headers, answer.body.clone());
+        Err(self.service_error(ctx, answer.status, &error))
     }
 
-    fn http_error(&self, ctx: &Context<'_>, e: &HttpError) -> SourceError {
-        let message = format!("{} via {} failed: {e}", ctx.what, self.endpoint);
-        let hint = match e.kind {
-            ErrorKind::Connect | ErrorKind::Timeout => format!(
+    fn fetch_error(&self, ctx: &Context<'_>, e: FetchError) -> SourceError {
+        let endpoint = self.service.endpoint();
+        let message = e.failure(&format!("{} via {endpoint}", ctx.what));
+        let hint = match e.kind() {
+            Some(ErrorKind::Connect | ErrorKind::Timeout) => format!(
                 "check network access to {} (HTTPS_PROXY is honoured), or point AWS_ENDPOINT_URL_STS at a reachable STS endpoint",
-                self.endpoint.authority()
+                endpoint.authority()
             ),
             _ => "try again; if it persists, check the STS endpoint and any proxy in between"
                 .to_owned(),
         };
-        SourceError::new(message).with_hint(hint)
+        SourceError::new(message).with_hint(hint).caused_by(e)
     }
 
-    fn service_error(
-        &self,
-        ctx: &Context<'_>,
-        status: u16,
-        error: Option<StsError>,
-        header_request_id: Option<String>,
-    ) -> SourceError {
-        let error = error.unwrap_or_default();
-        let request_id = error.request_id.clone().or(header_request_id);
-        let mut message = format!("{} failed: ", ctx.what);
-        match (&error.code, &error.message) {
-            (Some(code), Some(text)) => message.push_str(&format!("{code}: {text}")),
-            (Some(code), None) => message.push_str(code),
-            (None, Some(text)) => message.push_str(text),
-            (None, None) => message.push_str("no error details in the answer"),
-        }
-        message.push_str(&format!(" (HTTP {status}"));
-        if let Some(id) = &request_id {
-            message.push_str(&format!(", request id {id}"));
-        }
-        message.push(')');
-        let mut e = SourceError::new(message);
-        if let Some(hint) = self.hint(ctx, error.code.as_deref(), status) {
+    fn service_error(&self, ctx: &Context<'_>, status: u16, error: &AwsError) -> SourceError {
+        let mut e = SourceError::new(format!("{} failed: {}", ctx.what, error.describe(status)));
+        if let Some(hint) = self.hint(ctx, error.error_type.as_deref(), status) {
             e = e.with_hint(hint);
         }
-        e
+        e.caused_by(error.clone())
     }
 
     fn hint(&self, ctx: &Context<'_>, code: Option<&str>, status: u16) -> Option<String> {
@@ -665,32 +410,6 @@ struct Context<'a> {
     base_source: Option<&'a str>,
 }
 
-fn retryable_http(e: &HttpError) -> bool {
-    matches!(
-        e.kind,
-        ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io
-    )
-}
-
-fn retryable_status(status: u16, code: Option<&str>) -> bool {
-    matches!(status, 500 | 502 | 503 | 504)
-        || matches!(
-            code,
-            Some(
-                "Throttling"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "IDPCommunicationError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-            )
-        )
-}
-
-fn backoff(attempt: u32) {
-    std::thread::sleep(RETRY_BASE_DELAY * (1 << (attempt - 1)));
-}
-
 fn check_role_arn(role_arn: &str, what: &str) -> Result<(), SourceError> {
     let fields = role_arn.split(':').count();
     if role_arn.starts_with("arn:") && fields >= 6 && !role_arn.contains(char::is_whitespace) {
@@ -719,9 +438,10 @@ fn check_session_name(name: &str, what: &str) -> Result<(), SourceError> {
     }
 }
 
-fn invalid_answer(what: &str, why: &str) -> SourceError {
+fn invalid_answer(what: &str, why: AnswerError) -> SourceError {
     SourceError::new(format!("{what}: unexpected answer: {why}"))
         .with_hint("check that the STS endpoint (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL) is a real STS service")
+        .caused_by(why)
 }
 
 /// A form body `Action=…&Version=2011-06-15&Name=Value…`, every name and value
@@ -755,6 +475,37 @@ impl Form {
     }
 }
 
+/// Why an STS answer is not the one expected. Names elements, never values.
+#[derive(Debug)]
+enum AnswerError {
+    Xml(XmlError),
+    Expiration(TimeError),
+}
+
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerError::Xml(e) => e.fmt(f),
+            AnswerError::Expiration(e) => write!(f, "Expiration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AnswerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AnswerError::Xml(e) => Some(e),
+            AnswerError::Expiration(e) => Some(e),
+        }
+    }
+}
+
+impl From<XmlError> for AnswerError {
+    fn from(e: XmlError) -> Self {
+        AnswerError::Xml(e)
+    }
+}
+
 /// The `Credentials` block of an answer.
 struct ParsedCredentials {
     access_key_id: String,
@@ -776,41 +527,26 @@ impl ParsedCredentials {
     }
 }
 
+/// The `<{Op}Result>` of an answer to `op`.
+fn result_of(root: &Element, op: Operation) -> Result<&Element, XmlError> {
+    root.child(&format!("{}Result", op.name()))
+}
+
 /// Reads `<{Op}Response><{Op}Result><Credentials>` with all four children
 /// required, and the optional `AssumedRoleUser/Arn`. Errors never quote the
 /// document (it holds secrets); they name the element expected.
-fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_owned())?;
-    let root = xml::parse(text).map_err(|e| e.to_string())?;
-    let response = format!("{}Response", op.name());
-    if root.name != response {
-        return Err(format!("expected the root element {response}"));
-    }
-    let result_name = format!("{}Result", op.name());
-    let result = root
-        .only_child(&result_name)?
-        .ok_or_else(|| format!("expected {result_name} in {response}"))?;
-    let creds = result
-        .only_child("Credentials")?
-        .ok_or_else(|| format!("expected Credentials in {result_name}"))?;
-    let field = |name: &str| -> Result<String, String> {
-        let value = creds
-            .only_child(name)?
-            .ok_or_else(|| format!("expected {name} in Credentials"))?
-            .leaf_text(name)?;
-        if value.is_empty() {
-            return Err(format!("{name} in Credentials is empty"));
-        }
-        Ok(value)
-    };
-    let access_key_id = field("AccessKeyId")?;
-    let secret_access_key = Secret::new(field("SecretAccessKey")?);
-    let session_token = Secret::new(field("SessionToken")?);
-    let expiration = field("Expiration")?;
-    let expiry = parse_rfc3339(&expiration).map_err(|e| format!("Expiration: {e}"))?;
+fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, AnswerError> {
+    let root = xml::parse_root(body, &format!("{}Response", op.name()))?;
+    let result = result_of(&root, op)?;
+    let creds = result.child("Credentials")?;
+    let access_key_id = creds.child_text("AccessKeyId")?;
+    let secret_access_key = Secret::new(creds.child_text("SecretAccessKey")?);
+    let session_token = Secret::new(creds.child_text("SessionToken")?);
+    let expiry =
+        parse_rfc3339(&creds.child_text("Expiration")?).map_err(AnswerError::Expiration)?;
     let assumed_arn = match result.only_child("AssumedRoleUser")? {
         Some(user) => match user.only_child("Arn")? {
-            Some(arn) => Some(arn.leaf_text("Arn")?),
+            Some(arn) => Some(arn.leaf_text()?),
             None => None,
         },
         None => None,
@@ -824,386 +560,23 @@ fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, St
     })
 }
 
-fn parse_caller_identity(body: &[u8]) -> Result<CallerIdentity, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_owned())?;
-    let root = xml::parse(text).map_err(|e| e.to_string())?;
-    if root.name != "GetCallerIdentityResponse" {
-        return Err("expected the root element GetCallerIdentityResponse".into());
-    }
-    let result = root
-        .only_child("GetCallerIdentityResult")?
-        .ok_or("expected GetCallerIdentityResult in GetCallerIdentityResponse")?;
-    let field = |name: &str| -> Result<String, String> {
-        let value = result
-            .only_child(name)?
-            .ok_or_else(|| format!("expected {name} in GetCallerIdentityResult"))?
-            .leaf_text(name)?;
-        if value.is_empty() {
-            return Err(format!("{name} in GetCallerIdentityResult is empty"));
-        }
-        Ok(value)
-    };
+fn parse_caller_identity(body: &[u8]) -> Result<CallerIdentity, AnswerError> {
+    let root = xml::parse_root(body, "GetCallerIdentityResponse")?;
+    let result = result_of(&root, Operation::GetCallerIdentity)?;
     Ok(CallerIdentity {
-        account: field("Account")?,
-        arn: field("Arn")?,
-        user_id: field("UserId")?,
+        account: result.child_text("Account")?,
+        arn: result.child_text("Arn")?,
+        user_id: result.child_text("UserId")?,
     })
-}
-
-/// The parts of `<ErrorResponse>` we show.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct StsError {
-    code: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
-}
-
-/// Reads `<ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>`
-/// (STS), also accepting an `<Errors>` wrapper around `<Error>`, the root
-/// `<Response>` and `RequestID` (the EC2-style shape that moto and other
-/// emulators send). `None` when the body is none of these. Values are cut to
-/// 512 characters and control characters replaced, so a hostile answer cannot
-/// flood or forge terminal output.
-fn parse_error(body: &[u8]) -> Option<StsError> {
-    let text = std::str::from_utf8(body).ok()?;
-    let root = xml::parse(text).ok()?;
-    if root.name != "ErrorResponse" && root.name != "Response" {
-        return None;
-    }
-    let error =
-        child(Some(&root), "Error").or_else(|| child(child(Some(&root), "Errors"), "Error"));
-    let leaf = |parent: Option<&xml::Element>, name: &str| {
-        child(parent, name)
-            .and_then(|e| e.leaf_text(name).ok())
-            .filter(|t| !t.is_empty())
-            .map(|t| clean(&t))
-    };
-    let e = StsError {
-        code: leaf(error, "Code"),
-        message: leaf(error, "Message"),
-        request_id: leaf(Some(&root), "RequestId")
-            .or_else(|| leaf(Some(&root), "RequestID"))
-            .or_else(|| leaf(error, "RequestId")),
-    };
-    Some(e)
-}
-
-fn child<'e>(parent: Option<&'e xml::Element>, name: &str) -> Option<&'e xml::Element> {
-    parent.and_then(|p| p.only_child(name).ok().flatten())
-}
-
-fn clean(text: &str) -> String {
-    text.chars()
-        .take(512)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// A deliberately small XML reader: elements, attributes (skipped), text,
-/// CDATA, comments and processing instructions; the five predefined entities
-/// and numeric character references. No DOCTYPE, no entity declarations, no
-/// external anything. Bounded depth and element count. Errors give a byte
-/// offset and what was expected, never the document's text.
-mod xml {
-    use std::fmt;
-
-    use p256::elliptic_curve::zeroize::Zeroize;
-
-    const MAX_DEPTH: usize = 16;
-    const MAX_ELEMENTS: usize = 1000;
-
-    /// One element: local name (namespace prefix dropped), its own text (CDATA
-    /// included, entities decoded) and child elements. Text is zeroized on drop
-    /// since it may hold a secret key or token.
-    pub struct Element {
-        pub name: String,
-        pub text: String,
-        pub children: Vec<Element>,
-    }
-
-    impl Drop for Element {
-        fn drop(&mut self) {
-            self.text.zeroize();
-        }
-    }
-
-    impl Element {
-        /// The only child named `name`; an error when there are several.
-        pub fn only_child(&self, name: &str) -> Result<Option<&Element>, String> {
-            let mut found = self.children.iter().filter(|c| c.name == name);
-            let first = found.next();
-            if found.next().is_some() {
-                return Err(format!("{name} appears more than once in {}", self.name));
-            }
-            Ok(first)
-        }
-
-        /// The trimmed text of a leaf element; an error when it has children.
-        pub fn leaf_text(&self, name: &str) -> Result<String, String> {
-            if !self.children.is_empty() {
-                return Err(format!("expected text in {name}, found child elements"));
-            }
-            Ok(self.text.trim().to_owned())
-        }
-    }
-
-    /// Why a document could not be read: where, and what was expected there.
-    #[derive(Debug, PartialEq, Eq)]
-    pub struct XmlError {
-        pub offset: usize,
-        pub expected: &'static str,
-    }
-
-    impl fmt::Display for XmlError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(
-                f,
-                "malformed XML at byte {}: expected {}",
-                self.offset, self.expected
-            )
-        }
-    }
-
-    struct Parser<'a> {
-        s: &'a str,
-        pos: usize,
-        elements: usize,
-    }
-
-    /// Parses a whole document and returns its root element.
-    pub fn parse(s: &str) -> Result<Element, XmlError> {
-        let mut p = Parser {
-            s,
-            pos: 0,
-            elements: 0,
-        };
-        if p.rest().starts_with('\u{feff}') {
-            p.pos += '\u{feff}'.len_utf8();
-        }
-        p.misc()?;
-        if !p.rest().starts_with('<') {
-            return Err(p.err("the root element"));
-        }
-        let root = p.element(0)?;
-        p.misc()?;
-        if p.pos != s.len() {
-            return Err(p.err("the end of the document after the root element"));
-        }
-        Ok(root)
-    }
-
-    impl<'a> Parser<'a> {
-        fn rest(&self) -> &'a str {
-            &self.s[self.pos..]
-        }
-
-        fn err(&self, expected: &'static str) -> XmlError {
-            XmlError {
-                offset: self.pos,
-                expected,
-            }
-        }
-
-        fn skip_ws(&mut self) -> bool {
-            let n = self.rest().len()
-                - self
-                    .rest()
-                    .trim_start_matches([' ', '\t', '\r', '\n'])
-                    .len();
-            self.pos += n;
-            n > 0
-        }
-
-        /// Skips past `end`, or fails with `expected`.
-        fn skip_past(&mut self, end: &str, expected: &'static str) -> Result<&'a str, XmlError> {
-            match self.rest().find(end) {
-                Some(at) => {
-                    let start = self.pos;
-                    self.pos += at + end.len();
-                    Ok(&self.s[start..start + at])
-                }
-                None => Err(self.err(expected)),
-            }
-        }
-
-        /// Whitespace, comments and processing instructions outside the root.
-        fn misc(&mut self) -> Result<(), XmlError> {
-            loop {
-                self.skip_ws();
-                let rest = self.rest();
-                if rest.starts_with("<?") {
-                    self.skip_past("?>", "'?>' closing a processing instruction")?;
-                } else if rest.starts_with("<!--") {
-                    self.skip_past("-->", "'-->' closing a comment")?;
-                } else if rest.starts_with("<!") {
-                    return Err(self.err("no DOCTYPE or other declaration"));
-                } else {
-                    return Ok(());
-                }
-            }
-        }
-
-        fn name(&mut self) -> Result<&'a str, XmlError> {
-            let rest = self.rest();
-            let n = rest
-                .find(|c: char| c.is_whitespace() || "/>=<&\"'?!".contains(c) || c.is_control())
-                .unwrap_or(rest.len());
-            if n == 0 {
-                return Err(self.err("a name"));
-            }
-            let start = self.pos;
-            self.pos += n;
-            Ok(&self.s[start..start + n])
-        }
-
-        fn expect(&mut self, c: char, expected: &'static str) -> Result<(), XmlError> {
-            if self.rest().starts_with(c) {
-                self.pos += c.len_utf8();
-                Ok(())
-            } else {
-                Err(self.err(expected))
-            }
-        }
-
-        fn element(&mut self, depth: usize) -> Result<Element, XmlError> {
-            if depth >= MAX_DEPTH {
-                return Err(self.err("elements nested at most 16 deep"));
-            }
-            self.elements += 1;
-            if self.elements > MAX_ELEMENTS {
-                return Err(self.err("at most 1000 elements"));
-            }
-            self.expect('<', "'<'")?;
-            let qname = self.name()?;
-            let local = qname.rsplit(':').next().unwrap_or(qname).to_owned();
-            let mut element = Element {
-                name: local,
-                text: String::new(),
-                children: Vec::new(),
-            };
-            // Attributes are read (to find the end of the tag) and dropped.
-            loop {
-                let spaced = self.skip_ws();
-                if self.rest().starts_with("/>") {
-                    self.pos += 2;
-                    return Ok(element);
-                }
-                if self.rest().starts_with('>') {
-                    self.pos += 1;
-                    break;
-                }
-                if !spaced {
-                    return Err(self.err("whitespace, '>' or '/>' in a start tag"));
-                }
-                self.name()?;
-                self.skip_ws();
-                self.expect('=', "'=' after an attribute name")?;
-                self.skip_ws();
-                let quote = match self.rest().chars().next() {
-                    Some(q @ ('"' | '\'')) => q,
-                    _ => return Err(self.err("a quoted attribute value")),
-                };
-                self.pos += 1;
-                let value = self.skip_past(
-                    if quote == '"' { "\"" } else { "'" },
-                    "the closing quote of an attribute value",
-                )?;
-                if value.contains('<') {
-                    return Err(self.err("an attribute value without '<'"));
-                }
-            }
-            loop {
-                let rest = self.rest();
-                if rest.is_empty() {
-                    return Err(self.err("an end tag"));
-                }
-                if rest.starts_with("</") {
-                    self.pos += 2;
-                    let end = self.name()?;
-                    if end != qname {
-                        return Err(self.err("the end tag of the open element"));
-                    }
-                    self.skip_ws();
-                    self.expect('>', "'>' closing an end tag")?;
-                    return Ok(element);
-                }
-                if rest.starts_with("<!--") {
-                    self.skip_past("-->", "'-->' closing a comment")?;
-                } else if rest.starts_with("<![CDATA[") {
-                    self.pos += "<![CDATA[".len();
-                    let data = self.skip_past("]]>", "']]>' closing a CDATA section")?;
-                    element.text.push_str(data);
-                } else if rest.starts_with("<?") {
-                    self.skip_past("?>", "'?>' closing a processing instruction")?;
-                } else if rest.starts_with("<!") {
-                    return Err(self.err("no declaration inside an element"));
-                } else if rest.starts_with('<') {
-                    let child = self.element(depth + 1)?;
-                    element.children.push(child);
-                } else {
-                    let n = rest.find('<').unwrap_or(rest.len());
-                    let start = self.pos;
-                    decode_text(&self.s[start..start + n], start, &mut element.text)?;
-                    self.pos += n;
-                }
-            }
-        }
-    }
-
-    /// Appends `raw` to `out` with `&lt; &gt; &amp; &quot; &apos;`, `&#NNN;` and
-    /// `&#xHHH;` decoded; any other `&` is an error.
-    fn decode_text(raw: &str, offset: usize, out: &mut String) -> Result<(), XmlError> {
-        let mut rest = raw;
-        while let Some(at) = rest.find('&') {
-            out.push_str(&rest[..at]);
-            let here = offset + (raw.len() - rest.len()) + at;
-            let bad = XmlError {
-                offset: here,
-                expected: "an entity: &lt; &gt; &amp; &quot; &apos; or &#N; / &#xH;",
-            };
-            let after = &rest[at + 1..];
-            let end = after.find(';').filter(|n| *n <= 10).ok_or(bad)?;
-            let entity = &after[..end];
-            let c = match entity {
-                "lt" => '<',
-                "gt" => '>',
-                "amp" => '&',
-                "quot" => '"',
-                "apos" => '\'',
-                _ => {
-                    let n = if let Some(hex) = entity
-                        .strip_prefix("#x")
-                        .or_else(|| entity.strip_prefix("#X"))
-                    {
-                        u32::from_str_radix(hex, 16).ok()
-                    } else if let Some(dec) = entity.strip_prefix('#') {
-                        dec.parse::<u32>().ok()
-                    } else {
-                        None
-                    };
-                    // XML 1.0 Char: no NUL, no surrogates (char::from_u32 refuses those).
-                    n.filter(|n| *n != 0)
-                        .and_then(char::from_u32)
-                        .ok_or(XmlError {
-                            offset: here,
-                            expected: "a character reference to a valid XML character",
-                        })?
-                }
-            };
-            out.push(c);
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, Seen, TestServer};
+    use crate::http::fake::{FakeTransport, Reply, Seen};
     use hmac::{Hmac, KeyInit, Mac};
     use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     const AKID: &str = "AKIDEXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -1222,18 +595,12 @@ mod tests {
         )
     }
 
-    fn client() -> Client {
-        Client::new(
-            ClientSettings {
-                env_proxy: false,
-                ..CLIENT_SETTINGS
-            },
-            &crate::http::TlsRoots::builtin(),
-        )
+    fn sts(server: &Arc<FakeTransport>) -> Sts {
+        Sts::new(server.clone(), "eu-west-1", Some(server.url())).unwrap()
     }
 
-    fn sts(server: &TestServer) -> Sts {
-        Sts::new(client(), "eu-west-1", Some(server.url())).unwrap()
+    fn unused() -> Arc<FakeTransport> {
+        FakeTransport::start(|s| panic!("unexpected request {} {}", s.method, s.target))
     }
 
     fn fixed_2026() -> SystemTime {
@@ -1347,7 +714,7 @@ mod tests {
 
     #[test]
     fn assume_role_posts_a_signed_form_and_returns_expiring_credentials() {
-        let server = TestServer::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
+        let server = FakeTransport::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
         let creds = sts(&server)
             .assume_role(
                 &base(),
@@ -1404,7 +771,7 @@ mod tests {
 
     #[test]
     fn long_term_base_keys_sign_without_a_token_header() {
-        let server = TestServer::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
+        let server = FakeTransport::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
         let base = Credentials::new(AKID, Secret::from(SECRET), None, None, "environment");
         sts(&server)
             .assume_role(&base, ROLE, "session", None, None)
@@ -1424,7 +791,8 @@ mod tests {
         // Vector computed with botocore 1.43.11 (`SigV4Auth(creds, "sts",
         // "us-east-1").add_auth(...)` with `datetime` pinned to
         // 2026-01-01T00:00:00Z) for exactly this request to the regional endpoint.
-        let sts = Sts::new(client(), "us-east-1", None)
+        let server = FakeTransport::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
+        let sts = Sts::new(server.clone(), "us-east-1", None)
             .unwrap()
             .with_clock(fixed_2026);
         let mut form = Form::new(Operation::AssumeRole);
@@ -1442,16 +810,13 @@ mod tests {
             None,
             "t",
         );
-        let (path, headers) = sts
-            .prepare(form.body().expose().as_bytes(), Some(&creds), fixed_2026())
+        sts.assume_role(&creds, ROLE, "mcp-sigv4-test", Some("a+b=c/d"), None)
             .unwrap();
-        assert_eq!(path, "/");
-        let get = |n: &str| {
-            headers
-                .iter()
-                .find(|(h, _)| h == n)
-                .map(|(_, v)| v.as_str())
-        };
+        let seen = server.seen();
+        let s = &seen[0];
+        assert_eq!(s.target, "/");
+        assert_eq!(s.body, form.body().expose().as_bytes());
+        let get = |n: &str| s.header(n);
         assert_eq!(get("host"), Some("sts.us-east-1.amazonaws.com"));
         assert_eq!(get("x-amz-date"), Some("20260101T000000Z"));
         assert_eq!(get("x-amz-security-token"), Some("TOKEN123"));
@@ -1465,7 +830,7 @@ mod tests {
 
     #[test]
     fn web_identity_is_unsigned_and_carries_the_token() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(200, "text/xml", success("AssumeRoleWithWebIdentity"))
         });
         let token = Secret::from("eyJhbGciOiJSUzI1NiJ9.web-identity.sig\n");
@@ -1496,7 +861,7 @@ mod tests {
 
     #[test]
     fn get_caller_identity_is_signed_and_read() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(
                 200,
                 "text/xml",
@@ -1529,7 +894,7 @@ mod tests {
 
     #[test]
     fn sts_errors_show_code_message_request_id_and_a_hint_but_no_secret() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(
                 403,
                 "text/xml",
@@ -1577,7 +942,7 @@ mod tests {
                 code,
                 "The security token included in the request is expired",
             );
-            let server = TestServer::start(move |_| Reply::new(400, "text/xml", body.clone()));
+            let server = FakeTransport::start(move |_| Reply::new(400, "text/xml", body.clone()));
             let e = sts(&server)
                 .assume_role(&base(), ROLE, "session", None, None)
                 .unwrap_err();
@@ -1601,7 +966,7 @@ mod tests {
     fn web_identity_token_errors_point_at_the_token_file_and_hide_the_token() {
         for code in ["InvalidIdentityToken", "ExpiredTokenException"] {
             let body = error_xml(code, "Token is expired");
-            let server = TestServer::start(move |_| Reply::new(400, "text/xml", body.clone()));
+            let server = FakeTransport::start(move |_| Reply::new(400, "text/xml", body.clone()));
             let token = Secret::from("eyJhbGciOiJSUzI1NiJ9.web-identity.sig");
             let e = sts(&server)
                 .assume_role_with_web_identity(ROLE, "s1", &token)
@@ -1617,10 +982,9 @@ mod tests {
 
     #[test]
     fn throttling_and_5xx_are_retried_and_signed_again() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let n = std::sync::Arc::new(AtomicUsize::new(0));
-        let count = std::sync::Arc::clone(&n);
-        let server = TestServer::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&n);
+        let server = FakeTransport::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
             0 => Reply::new(503, "text/plain", "busy"),
             1 => Reply::new(400, "text/xml", error_xml("Throttling", "Rate exceeded")),
             _ => Reply::new(200, "text/xml", success("AssumeRole")),
@@ -1640,20 +1004,37 @@ mod tests {
     }
 
     #[test]
+    fn too_many_requests_is_retried_as_the_sdks_do() {
+        // Before the one retry policy, STS retried 5xx and throttling codes but
+        // not HTTP 429, which a proxy or a VPC endpoint in front of STS sends
+        // (the SDKs' standard retry mode counts it as throttling).
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&n);
+        let server = FakeTransport::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::new(429, "text/plain", "slow down"),
+            _ => Reply::new(200, "text/xml", success("AssumeRole")),
+        });
+        sts(&server)
+            .assume_role(&base(), ROLE, "session", None, None)
+            .unwrap();
+        assert_eq!(server.seen().len(), 2);
+    }
+
+    #[test]
     fn retries_stop_after_three_attempts() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(500, "text/xml", error_xml("InternalFailure", "oops"))
         });
         let e = sts(&server)
             .assume_role(&base(), ROLE, "session", None, None)
             .unwrap_err();
         assert!(e.message.contains("InternalFailure: oops (HTTP 500"), "{e}");
-        assert_eq!(server.seen().len(), MAX_ATTEMPTS as usize);
+        assert_eq!(server.seen().len(), AWS_CALL.retry.attempts as usize);
     }
 
     #[test]
     fn unreadable_error_bodies_still_give_status_and_request_id() {
-        let server = TestServer::start(|_| {
+        let server = FakeTransport::start(|_| {
             Reply::new(403, "text/html", "<html><body>Forbidden")
                 .header("x-amzn-RequestId", "hdr-id-1")
         });
@@ -1669,33 +1050,12 @@ mod tests {
     }
 
     #[test]
-    fn emulator_error_shapes_are_read_too() {
-        // moto 5.2.5 answers `<ErrorResponse><Errors><Error>…` (seen on its server).
-        let moto = br#"<?xml version="1.0" encoding="utf-8"?>
-<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>"#;
-        let e = parse_error(moto).unwrap();
-        assert_eq!(e.code.as_deref(), Some("SignatureDoesNotMatch"));
-        assert!(e.message.unwrap().starts_with("The request signature"));
-        let ec2 = b"<Response><Errors><Error><Code>AuthFailure</Code><Message>m\x1b[31m</Message></Error></Errors><RequestID>r-9</RequestID></Response>";
-        let e = parse_error(ec2).unwrap();
-        assert_eq!(
-            e,
-            StsError {
-                code: Some("AuthFailure".into()),
-                message: Some("m [31m".into()),
-                request_id: Some("r-9".into()),
-            }
-        );
-        assert_eq!(parse_error(b"<html>oops</html>"), None);
-    }
-
-    #[test]
     fn oversized_answers_are_refused() {
         let big = format!(
             "<AssumeRoleResponse>{}</AssumeRoleResponse>",
-            " ".repeat(MAX_RESPONSE_BYTES)
+            " ".repeat(AWS_CALL.max_answer)
         );
-        let server = TestServer::start(move |_| Reply::new(200, "text/xml", big.clone()));
+        let server = FakeTransport::start(move |_| Reply::new(200, "text/xml", big.clone()));
         let e = sts(&server)
             .assume_role(&base(), ROLE, "session", None, None)
             .unwrap_err();
@@ -1758,13 +1118,13 @@ mod tests {
         for (body, expect) in cases {
             let e = match parse_credentials(body.as_bytes(), Operation::AssumeRole) {
                 Ok(_) => panic!("accepted a bad answer expecting {expect:?}"),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             };
             assert!(e.contains(expect), "expected {expect:?} in {e:?}");
             assert_no_secret(&e);
         }
         // Through the client: the error names the operation and the hint the endpoint.
-        let server = TestServer::start(|_| Reply::new(200, "text/xml", "<AssumeRoleResponse/>"));
+        let server = FakeTransport::start(|_| Reply::new(200, "text/xml", "<AssumeRoleResponse/>"));
         let e = sts(&server)
             .assume_role(&base(), ROLE, "session", None, None)
             .unwrap_err();
@@ -1806,20 +1166,13 @@ mod tests {
             "&unknownentity;",
         ] {
             let doc = format!("<a>{bad}</a>");
-            assert!(xml::parse(&doc).is_err(), "{bad} accepted");
+            assert!(xml::parse(doc.as_bytes()).is_err(), "{bad} accepted");
         }
     }
 
     #[test]
-    fn xml_nesting_is_bounded() {
-        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        let e = xml::parse(&deep).err().unwrap();
-        assert_eq!(e.expected, "elements nested at most 16 deep");
-    }
-
-    #[test]
     fn bad_arguments_are_refused_before_any_request() {
-        let server = TestServer::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
+        let server = FakeTransport::start(|_| Reply::new(200, "text/xml", success("AssumeRole")));
         let sts = sts(&server);
         let e = sts.assume_role(&base(), ROLE, "x", None, None).unwrap_err();
         assert!(e.message.contains("invalid role session name \"x\""), "{e}");
@@ -1854,48 +1207,26 @@ mod tests {
         );
         assert!(regional_endpoint("us-east-1.evil.com/").is_err());
         assert!(regional_endpoint("").is_err());
-        let sts = Sts::new(client(), "ap-south-1", None).unwrap();
+        let sts = Sts::new(unused(), "ap-south-1", None).unwrap();
         assert_eq!(sts.endpoint(), "https://sts.ap-south-1.amazonaws.com");
-        assert_eq!(sts.region(), "ap-south-1");
-
-        let u = ServiceUrl::parse("HTTPS://sts.example.com:443/base/").unwrap();
-        assert_eq!(u.authority(), "sts.example.com");
-        assert_eq!(u.path("/"), "/base/");
-        assert_eq!(u.url(&u.path("/")), "https://sts.example.com/base/");
-        let u = ServiceUrl::parse("http://localhost:4566").unwrap();
-        assert_eq!(
-            (u.authority(), u.path("/").as_str()),
-            ("localhost:4566", "/")
-        );
-        assert!(ServiceUrl::parse("http://[::1]:8080").is_ok());
-        assert!(ServiceUrl::parse("http://127.0.0.2").is_ok());
-        for (bad, why) in [
-            ("http://sts.example.com", "refusing plain http://"),
-            ("http://localhost.example.com", "refusing plain http://"),
-            ("https://user:pw@sts.example.com", "user info"),
-            ("https://sts.example.com/?a=1", "without query"),
-            ("ftp://sts.example.com", "expected the scheme https://"),
-            ("sts.example.com", "expected a URL"),
-            ("https:///path", "expected a host"),
-            ("https://sts.example.com/a b", "percent-encoded path"),
-        ] {
-            let e = ServiceUrl::parse(bad).unwrap_err();
-            assert!(e.contains(why), "{bad}: {e}");
-            assert!(!e.contains("pw@"), "{e}");
-        }
-        let e = Sts::new(client(), "us-east-1", Some("http://10.0.0.1".into())).unwrap_err();
+        assert_eq!(sts.region, "ap-south-1");
+        let e = Sts::new(unused(), "us-east-1", Some("http://10.0.0.1".into())).unwrap_err();
+        assert!(e.message.contains("refusing plain http://"), "{e}");
         assert!(e.hint.unwrap().contains("AWS_ENDPOINT_URL_STS"));
+        let e = Sts::new(
+            unused(),
+            "us-east-1",
+            Some("https://sts.example.com/?a=1".into()),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("without query"), "{e}");
     }
 
     #[test]
     fn connection_failures_name_the_endpoint_and_hint() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = 4567;
         let sts = Sts::new(
-            client(),
+            FakeTransport::unreachable(),
             "us-east-1",
             Some(format!("http://127.0.0.1:{port}")),
         )
@@ -1916,7 +1247,7 @@ mod tests {
 
     #[test]
     fn debug_of_the_client_shows_no_secret() {
-        let sts = Sts::new(client(), "us-east-1", None).unwrap();
+        let sts = Sts::new(unused(), "us-east-1", None).unwrap();
         assert_eq!(
             format!("{sts:?}"),
             "Sts { region: \"us-east-1\", endpoint: \"https://sts.us-east-1.amazonaws.com\", .. }"
