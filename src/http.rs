@@ -72,10 +72,7 @@ pub struct Response {
 impl Response {
     /// The first value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// The media type of `content-type`, lower-case, without parameters.
@@ -435,7 +432,8 @@ impl Client {
             detail: e.to_string(),
         };
         let result = if matches!(method, Method::Post | Method::Put) {
-            self.run(builder.body(body.to_vec()).map_err(bad)?, timeouts)
+            // Borrowed, not copied: a body may carry a token or a client secret.
+            self.run(builder.body(body).map_err(bad)?, timeouts)
         } else {
             self.run(builder.body(()).map_err(bad)?, timeouts)
         };
@@ -504,9 +502,17 @@ pub(crate) fn redact_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 
+/// The first value of header `name` in `headers` (names lower-case).
+pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Why a header value cannot be sent. Never shows the value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeaderValueError {
+pub(crate) enum HeaderValueError {
     /// It holds CR or LF (it would end the header, or start another one).
     LineBreak,
     /// It holds another control character.
@@ -529,7 +535,7 @@ impl std::error::Error for HeaderValueError {}
 ///
 /// # Errors
 /// [`HeaderValueError`] saying which.
-pub fn check_header_value(value: &str) -> Result<(), HeaderValueError> {
+pub(crate) fn check_header_value(value: &str) -> Result<(), HeaderValueError> {
     if value.contains(['\r', '\n']) {
         return Err(HeaderValueError::LineBreak);
     }
@@ -541,54 +547,40 @@ pub fn check_header_value(value: &str) -> Result<(), HeaderValueError> {
 
 /// One request whose answer is read whole: what a credential source sends.
 #[derive(Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// The full URL.
-    pub url: &'a str,
+    pub(crate) url: &'a str,
     /// Exactly the headers to send (names lower-case).
-    pub headers: &'a [(&'a str, &'a str)],
+    pub(crate) headers: &'a [(&'a str, &'a str)],
     /// The body (sent with `POST` and `PUT`).
-    pub body: &'a [u8],
+    pub(crate) body: &'a [u8],
     /// The timeouts of this exchange.
-    pub timeouts: RequestTimeouts,
+    pub(crate) timeouts: RequestTimeouts,
     /// The longest body read; a longer one is an error.
-    pub max_body: usize,
-}
-
-impl fmt::Debug for Request<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("url", &redact_query(self.url))
-            .field("headers", &loggable_headers(self.headers.iter().copied()))
-            .field("body_len", &self.body.len())
-            .finish_non_exhaustive()
-    }
+    pub(crate) max_body: usize,
 }
 
 /// An answer read whole. The body is overwritten with zeros when the answer
 /// is dropped: it may hold credentials.
-pub struct Answer {
+pub(crate) struct Answer {
     /// HTTP status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Response headers, names lower-case, in order.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
     /// The first value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
     }
 
     /// True for a 2xx status.
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 }
@@ -614,7 +606,7 @@ impl fmt::Debug for Answer {
 
 /// Sends one request and reads its answer whole: the seam between the
 /// credential sources and the network. [`Client`] is the real one.
-pub trait Transport: Send + Sync + fmt::Debug {
+pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// Sends `request`; any status is an answer.
     ///
     /// # Errors

@@ -42,23 +42,23 @@ pub fn backoff_with(attempt: u32, base: Duration, cap: Duration, jitter: f64) ->
 
 /// How one AWS endpoint is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Attempts in all, the first included (at least 1).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// The ceiling of the first wait; each later ceiling doubles (capped at
     /// [`BACKOFF_CAP`]), and a wait is between half and all of its ceiling.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// Try again after a timeout (off where each attempt already costs
     /// seconds).
-    pub after_timeout: bool,
+    pub(crate) after_timeout: bool,
     /// Treat every 5xx as transient, not only 500, 502, 503 and 504 (the
     /// Rust SDK's instance metadata and container clients do).
-    pub any_server_error: bool,
+    pub(crate) any_server_error: bool,
 }
 
 impl Policy {
     /// The wait before retry `retry` (0 for the first retry).
-    pub fn delay(&self, retry: u32) -> Duration {
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
         backoff_with(retry, self.base, BACKOFF_CAP, crate::random::unit())
     }
 }
@@ -99,7 +99,7 @@ const TRANSIENT_CODES: &[&str] = &[
 /// 500, 502, 503 or 504 (any 5xx with [`Policy::any_server_error`]), 429, or
 /// an error code of throttling or of a transient failure (whatever the
 /// status: STS sends `Throttling` with 400).
-pub fn retryable_answer(policy: &Policy, status: u16, code: Option<&str>) -> bool {
+pub(crate) fn retryable_answer(policy: &Policy, status: u16, code: Option<&str>) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
         || (policy.any_server_error && (500..600).contains(&status))
         || code.is_some_and(|c| THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c))

@@ -4,10 +4,13 @@
 //! shell: `sh -c <cmd>` on Unix, `cmd.exe /C <cmd>` on Windows), with stdin
 //! null, a time bound ([`PROCESS_TIMEOUT`]) and an output bound
 //! ([`MAX_PROCESS_OUTPUT`]); forwarding the child's stderr to our log line by
-//! line; and reading its output, the `credential_process` JSON of
-//! `../shared/spec/aws-credentials.md` §7.1 (`Version` 1, `AccessKeyId`,
-//! `SecretAccessKey`, optional `SessionToken`, `Expiration`, `AccountId`; key
-//! names matched case-insensitively, as Rust does).
+//! line (sanitised by [`crate::text`]); and reading its output, the
+//! `credential_process` JSON (AWS SDKs and Tools Reference Guide, "Process
+//! credential provider",
+//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html:
+//! `Version` 1, `AccessKeyId`, `SecretAccessKey`, optional `SessionToken`,
+//! `Expiration`, `AccountId`; key names matched case-insensitively, as Rust
+//! `aws-config` does, through [`crate::json`]).
 //! Refuses: letting the child read our stdin (it is the MCP client's pipe);
 //! putting the child's stdout (it holds secrets) or the command line (it may hold
 //! a password, Rust `aws-config` redacts it too) into an error or a log line;
@@ -59,7 +62,7 @@ const STDERR_EXCERPT: usize = 500;
 const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs `command` (the `credential_process` value of profile `profile`) and
-/// reads credentials from its stdout (spec §7.1; AWS SDKs and Tools Reference
+/// reads credentials from its stdout (AWS SDKs and Tools Reference
 /// Guide, "Sourcing credentials with an external process").
 ///
 /// The command runs through the shell (`sh -c` / `cmd.exe /C`) with stdin null,

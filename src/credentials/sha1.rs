@@ -2,7 +2,8 @@
 //!
 //! Owns: the one hash the AWS CLI uses for `~/.aws/sso/cache/<hex>.json` file
 //! names — lower-case hex SHA-1 of the `sso_session` name or, for legacy
-//! profiles, of `sso_start_url` (`../shared/spec/aws-credentials.md` §7.2).
+//! profiles, of `sso_start_url`, as Rust `aws-config` (`src/sso/cache.rs`) and
+//! botocore (`utils.py`, `SSOTokenLoader`) name them.
 //! Refuses: being used for anything that needs a secure hash. SHA-1 is broken
 //! for collision resistance; here it only has to match the file names that
 //! `aws sso login` writes. Kept in-house so that naming a file does not add a
@@ -149,7 +150,8 @@ mod tests {
 
     #[test]
     fn sso_cache_names_from_the_spec() {
-        // ../shared/spec/aws-credentials.md §7.2.
+        // The names `aws sso login` writes for these inputs (also
+        // `printf %s my-sso | sha1sum`).
         assert_eq!(
             sha1_hex(b"my-sso"),
             "0ad374308c5a4e22f723adf10145eafad7c4031c"

@@ -663,7 +663,7 @@ mod tests {
     }
 
     /// The `Authorization` value for `seen`, derived by hand from the SigV4
-    /// definition (AWS IAM User Guide; spec §1) with the `hmac`/`sha2` crates —
+    /// definition (AWS IAM User Guide, "Create a signed AWS API request") with the `hmac`/`sha2` crates —
     /// independent of `crate::sigv4`. The canonical request is spelled out for
     /// this one request shape: `POST /`, no query, four signed headers.
     fn expected_authorization(seen: &Seen, secret: &str, region: &str) -> String {

@@ -26,10 +26,7 @@ pub(crate) struct Seen {
 impl Seen {
     /// The first value of header `name` (lower-case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        super::find_header(&self.headers, name)
     }
 
     /// The body as text.
