@@ -53,15 +53,7 @@ impl fmt::Debug for AwsError {
 impl fmt::Display for AwsError {
     /// `Code: message (request id r-1)`, or the parts known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.error_type, &self.message) {
-            (Some(code), Some(m)) => write!(f, "{code}: {m}")?,
-            (Some(one), None) | (None, Some(one)) => f.write_str(one)?,
-            (None, None) => f.write_str("no error details in the answer")?,
-        }
-        match &self.request_id {
-            Some(id) => write!(f, " (request id {id})"),
-            None => Ok(()),
-        }
+        self.write(f, None)
     }
 }
 
@@ -167,18 +159,27 @@ impl AwsError {
     /// `Code: message (HTTP 403, request id r-1)`, or the parts known:
     /// what an error message says about a refused call.
     pub fn describe(&self, status: u16) -> String {
-        let mut text = match (&self.error_type, &self.message) {
-            (Some(code), Some(m)) => format!("{code}: {m}"),
-            (Some(code), None) => code.clone(),
-            (None, Some(m)) => m.clone(),
-            (None, None) => "no error details in the answer".to_owned(),
-        };
-        text.push_str(&format!(" (HTTP {status}"));
-        if let Some(id) = &self.request_id {
-            text.push_str(&format!(", request id {id}"));
+        struct Described<'a>(&'a AwsError, u16);
+        impl fmt::Display for Described<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(f, Some(self.1))
+            }
         }
-        text.push(')');
-        text
+        Described(self, status).to_string()
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>, status: Option<u16>) -> fmt::Result {
+        match (&self.error_type, &self.message) {
+            (Some(code), Some(m)) => write!(f, "{code}: {m}")?,
+            (Some(one), None) | (None, Some(one)) => f.write_str(one)?,
+            (None, None) => f.write_str("no error details in the answer")?,
+        }
+        match (status, &self.request_id) {
+            (Some(s), Some(id)) => write!(f, " (HTTP {s}, request id {id})"),
+            (Some(s), None) => write!(f, " (HTTP {s})"),
+            (None, Some(id)) => write!(f, " (request id {id})"),
+            (None, None) => Ok(()),
+        }
     }
 
     /// True for `ExpiredToken` / `ExpiredTokenException`: the credentials the

@@ -194,18 +194,6 @@ impl fmt::Debug for Imds {
     }
 }
 
-/// Why one IMDS request failed: no answer, or an answer the caller did not want.
-enum Failure {
-    Source(SourceError),
-    Status(u16),
-}
-
-impl From<SourceError> for Failure {
-    fn from(e: SourceError) -> Self {
-        Failure::Source(e)
-    }
-}
-
 impl Imds {
     /// A client for the IMDS at `endpoint`.
     fn new(endpoint: ServiceUrl, transport: Arc<dyn Transport>) -> Self {
@@ -261,16 +249,12 @@ impl Imds {
     }
 
     fn fetch_credentials(&self) -> Result<Credentials, SourceError> {
-        let role_list = match self.get(ROLE_PATH) {
-            Ok(answer) => answer,
-            Err(Failure::Status(404)) => return Err(no_role()),
-            Err(Failure::Status(s)) => {
-                return Err(SourceError::new(format!(
-                    "EC2 instance metadata: listing the instance role failed (HTTP {s})"
-                )));
-            }
-            Err(Failure::Source(e)) => return Err(e),
-        };
+        let role_list = self.get(ROLE_PATH, |s| match s {
+            404 => no_role(),
+            s => SourceError::new(format!(
+                "EC2 instance metadata: listing the instance role failed (HTTP {s})"
+            )),
+        })?;
         let text = String::from_utf8_lossy(&role_list.body);
         let role = text.lines().next().unwrap_or("").trim();
         if role.is_empty() {
@@ -287,15 +271,11 @@ impl Imds {
             ));
         }
         let what = format!("EC2 instance metadata (role '{role}')");
-        let answer = match self.get(&format!("{ROLE_PATH}{role}")) {
-            Ok(answer) => answer,
-            Err(Failure::Status(s)) => {
-                return Err(SourceError::new(format!(
-                    "{what}: fetching the role's credentials failed (HTTP {s})"
-                )));
-            }
-            Err(Failure::Source(e)) => return Err(e),
-        };
+        let answer = self.get(&format!("{ROLE_PATH}{role}"), |s| {
+            SourceError::new(format!(
+                "{what}: fetching the role's credentials failed (HTTP {s})"
+            ))
+        })?;
         let c = parse_json_credentials(&answer.body, &what).map_err(|why| {
             SourceError::new(format!("{what}: the answer {why}"))
                 .with_hint(
@@ -325,9 +305,9 @@ impl Imds {
     }
 
     /// `GET path` with the session token; `200` gives the answer, `401` is
-    /// tried once more with a new token, any other status is
-    /// [`Failure::Status`].
-    fn get(&self, path: &str) -> Result<Answer, Failure> {
+    /// tried once more with a new token, any other status is the error
+    /// `refused` makes of it.
+    fn get(&self, path: &str, refused: impl Fn(u16) -> SourceError) -> Result<Answer, SourceError> {
         let mut fresh = false;
         // Bounded: at most two passes (the second with a new token).
         loop {
@@ -341,7 +321,7 @@ impl Imds {
                     );
                     fresh = true;
                 }
-                s => return Err(Failure::Status(s)),
+                s => return Err(refused(s)),
             }
         }
     }

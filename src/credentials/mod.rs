@@ -31,6 +31,10 @@ pub(crate) mod sts;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::aws::error::AwsError;
+use crate::aws::service::FetchError;
+use crate::http::{Answer, ErrorKind};
+
 pub use crate::credential_types::Credentials;
 pub use chain::Resolver;
 pub use env::Env;
@@ -79,6 +83,37 @@ impl SourceError {
         self
     }
 
+    /// `{what} failed: Code: message (HTTP 403, request id …)` for an error
+    /// answer of an AWS service, its cause the [`AwsError`] read from it.
+    pub(crate) fn refused(what: &str, answer: &Answer) -> Self {
+        let error = AwsError::parse(&answer.headers, answer.body.clone());
+        SourceError::new(format!("{what} failed: {}", error.describe(answer.status)))
+            .caused_by(error)
+    }
+
+    /// `{what} failed after 3 tries: …` for a call that got no answer, with
+    /// `network_hint` when the network is the likely cause (a connection
+    /// failure or a timeout) and `other_hint` otherwise.
+    pub(crate) fn unreachable(
+        what: &str,
+        e: FetchError,
+        network_hint: impl FnOnce() -> String,
+        other_hint: &str,
+    ) -> Self {
+        let hint = match e.kind() {
+            Some(ErrorKind::Connect | ErrorKind::Timeout) => network_hint(),
+            _ => other_hint.to_owned(),
+        };
+        SourceError::new(e.failure(what))
+            .with_hint(hint)
+            .caused_by(e)
+    }
+
+    /// The error type an AWS service answered with, when that is the cause.
+    pub(crate) fn error_type(&self) -> Option<&str> {
+        self.cause_as::<AwsError>()?.error_type.as_deref()
+    }
+
     /// The cause, when it is a `T`.
     pub(crate) fn cause_as<T: std::error::Error + 'static>(&self) -> Option<&T> {
         self.cause.as_deref()?.downcast_ref::<T>()
@@ -92,14 +127,6 @@ impl SourceError {
         }
     }
 }
-
-impl PartialEq for SourceError {
-    fn eq(&self, other: &Self) -> bool {
-        self.message == other.message && self.hint == other.hint
-    }
-}
-
-impl Eq for SourceError {}
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -167,14 +194,6 @@ impl CredentialsError {
         }
     }
 }
-
-impl PartialEq for CredentialsError {
-    fn eq(&self, other: &Self) -> bool {
-        self.summary == other.summary && self.tried == other.tried && self.hint == other.hint
-    }
-}
-
-impl Eq for CredentialsError {}
 
 impl fmt::Display for CredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

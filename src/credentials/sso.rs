@@ -30,10 +30,9 @@ use super::ini::{ProfileSet, Properties};
 use super::sha1::sha1_hex;
 use super::{Credentials, SourceError};
 use crate::aws::endpoint::{ServiceUrl, check_region, regional};
-use crate::aws::error::AwsError;
 use crate::aws::service::{AWS_CALL, Call, FetchError, Service};
 use crate::fs::{read_secret, write_atomically};
-use crate::http::{Answer, ErrorKind, Method, Transport};
+use crate::http::{Method, Transport};
 use crate::json::{self, JsonError, Object};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
@@ -525,9 +524,9 @@ impl SsoSource {
         let answer = self
             .oidc
             .fetch(&call, None)
-            .map_err(|e| self.fetch_error(&what, e, &self.oidc))?;
+            .map_err(|e| self.unreachable(&what, e, &self.oidc))?;
         if answer.status != 200 {
-            return Err(service_error(&what, &answer).with_hint(self.login_hint()));
+            return Err(SourceError::refused(&what, &answer).with_hint(self.login_hint()));
         }
         let bad = |why: JsonError| {
             SourceError::new(format!("{what}: unexpected answer: {why}"))
@@ -606,11 +605,10 @@ impl SsoSource {
         let answer = self
             .portal
             .fetch(&call, None)
-            .map_err(|e| self.fetch_error(&what, e, &self.portal))?;
+            .map_err(|e| self.unreachable(&what, e, &self.portal))?;
         if answer.status != 200 {
-            let e = service_error(&what, &answer);
-            let code = e.cause_as::<AwsError>().and_then(|a| a.error_type.clone());
-            let hint = match code.as_deref() {
+            let e = SourceError::refused(&what, &answer);
+            let hint = match e.error_type() {
                 Some("UnauthorizedException") => self.login_hint(),
                 Some("ForbiddenException" | "ResourceNotFoundException") => format!(
                     "check that role {} in account {} is assigned to you in IAM Identity Center (sso_account_id / sso_role_name of profile '{}')",
@@ -637,26 +635,16 @@ impl SsoSource {
         )
     }
 
-    fn fetch_error(&self, what: &str, e: FetchError, service: &Service) -> SourceError {
-        let hint = match e.kind() {
-            Some(ErrorKind::Connect | ErrorKind::Timeout) => format!(
+    fn unreachable(&self, what: &str, e: FetchError, service: &Service) -> SourceError {
+        let network = || {
+            format!(
                 "check network access to {} (HTTPS_PROXY is honoured) and sso_region {}",
                 service.endpoint().authority(),
                 self.profile.region
-            ),
-            _ => "try again".to_owned(),
+            )
         };
-        SourceError::new(e.failure(what))
-            .with_hint(hint)
-            .caused_by(e)
+        SourceError::unreachable(what, e, network, "try again")
     }
-}
-
-/// `{what} failed: Code: message (HTTP 400, request id …)`, its cause the
-/// [`AwsError`] read from the answer.
-fn service_error(what: &str, answer: &Answer) -> SourceError {
-    let error = AwsError::parse(&answer.headers, answer.body.clone());
-    SourceError::new(format!("{what} failed: {}", error.describe(answer.status))).caused_by(error)
 }
 
 /// Reads `{"roleCredentials":{"accessKeyId","secretAccessKey","sessionToken",

@@ -23,9 +23,8 @@ use p256::elliptic_curve::zeroize::Zeroize;
 
 use super::{Credentials, SourceError};
 use crate::aws::endpoint::{ServiceUrl, check_region, regional};
-use crate::aws::error::AwsError;
-use crate::aws::service::{AWS_CALL, BoxError, Call, FetchError, Service};
-use crate::http::{ErrorKind, Method, Transport};
+use crate::aws::service::{AWS_CALL, BoxError, Call, Service};
+use crate::http::{Method, Transport};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
@@ -320,37 +319,26 @@ impl Sts {
             Some(c) => self.sign(request, c, (self.clock)()),
             None => Ok(Vec::new()),
         };
-        let answer = self
-            .service
-            .fetch(&call, Some(&sign))
-            .map_err(|e| self.fetch_error(ctx, e))?;
+        let endpoint = self.service.endpoint();
+        let answer = self.service.fetch(&call, Some(&sign)).map_err(|e| {
+            SourceError::unreachable(
+                &format!("{} via {endpoint}", ctx.what),
+                e,
+                || format!(
+                    "check network access to {} (HTTPS_PROXY is honoured), or point AWS_ENDPOINT_URL_STS at a reachable STS endpoint",
+                    endpoint.authority()
+                ),
+                "try again; if it persists, check the STS endpoint and any proxy in between",
+            )
+        })?;
         if answer.status == 200 {
             return Ok(answer);
         }
-        let error = AwsError::parse(&answer.headers, answer.body.clone());
-        Err(self.service_error(ctx, answer.status, &error))
-    }
-
-    fn fetch_error(&self, ctx: &Context<'_>, e: FetchError) -> SourceError {
-        let endpoint = self.service.endpoint();
-        let message = e.failure(&format!("{} via {endpoint}", ctx.what));
-        let hint = match e.kind() {
-            Some(ErrorKind::Connect | ErrorKind::Timeout) => format!(
-                "check network access to {} (HTTPS_PROXY is honoured), or point AWS_ENDPOINT_URL_STS at a reachable STS endpoint",
-                endpoint.authority()
-            ),
-            _ => "try again; if it persists, check the STS endpoint and any proxy in between"
-                .to_owned(),
-        };
-        SourceError::new(message).with_hint(hint).caused_by(e)
-    }
-
-    fn service_error(&self, ctx: &Context<'_>, status: u16, error: &AwsError) -> SourceError {
-        let mut e = SourceError::new(format!("{} failed: {}", ctx.what, error.describe(status)));
-        if let Some(hint) = self.hint(ctx, error.error_type.as_deref(), status) {
-            e = e.with_hint(hint);
-        }
-        e.caused_by(error.clone())
+        let e = SourceError::refused(ctx.what, &answer);
+        Err(match self.hint(ctx, e.error_type(), answer.status) {
+            Some(hint) => e.with_hint(hint),
+            None => e,
+        })
     }
 
     fn hint(&self, ctx: &Context<'_>, code: Option<&str>, status: u16) -> Option<String> {
