@@ -195,7 +195,7 @@ impl Resolver {
     }
 
     /// Where the shared files are.
-    pub fn file_locations(&self) -> FileLocations {
+    fn file_locations(&self) -> FileLocations {
         FileLocations::resolve(&self.env, self.platform)
     }
 

@@ -40,7 +40,7 @@ impl Env {
     }
 
     /// True for the real process environment.
-    pub fn is_process(&self) -> bool {
+    pub(crate) fn is_process(&self) -> bool {
         self.fixed.is_none()
     }
 

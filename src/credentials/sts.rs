@@ -28,6 +28,7 @@ use crate::http::{Method, Transport};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
+use crate::text::{MAX_SERVER_TEXT, clean};
 use crate::time::{AmzDate, TimeError, format_rfc3339, parse_rfc3339};
 use crate::url::PlainHttp;
 use crate::xml::{self, Element, XmlError};
@@ -209,10 +210,10 @@ impl Sts {
             .map_err(|why| invalid_answer(&what, why))?;
         log::debug!(
             "assumed {role_arn} as {}, expires {}",
-            parsed
-                .assumed_arn
-                .as_deref()
-                .unwrap_or("(no AssumedRoleUser)"),
+            parsed.assumed_arn.as_deref().map_or_else(
+                || "(no AssumedRoleUser)".to_owned(),
+                |a| clean(a, MAX_SERVER_TEXT)
+            ),
             format_rfc3339(parsed.expiry)
         );
         Ok(parsed.into_credentials(format!("assume role {role_arn}")))
