@@ -6,7 +6,7 @@
 //! elsewhere), explicit timeouts and body limits — sending one request with
 //! exactly the headers given, and describing failures without secrets. Used by
 //! the relay (the MCP endpoint) and by the credential sources (STS, SSO, IMDS,
-//! container endpoints), which send through the [`Transport`] seam: one
+//! container endpoints), which send through the `Transport` seam: one
 //! exchange, its answer read whole — the real [`Client`], or an in-memory fake
 //! in unit tests (the seam ureq itself uses for its tests, here at the level of
 //! a whole exchange).

@@ -5,12 +5,12 @@
 //! Backoff And Jitter", 2015; the AWS SDKs' standard retry mode), and reading
 //! `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3, the
 //! IMF-fixdate of §5.6.7). For the calls to AWS endpoints (STS, IAM Identity
-//! Center, instance metadata, container credentials) also the [`Policy`] of
+//! Center, instance metadata, container credentials) also the `Policy` of
 //! one endpoint — how many attempts, from what first wait — and which answers
 //! are worth another attempt, as the AWS SDKs' standard retry mode classifies
 //! them: the transient statuses 500, 502, 503 and 504, HTTP 429, and the
-//! throttling and transient error codes ([`retryable_answer`]). Pure but for
-//! [`backoff`] and [`Policy::delay`], which draw their jitter.
+//! throttling and transient error codes (`retryable_answer`). Pure but for
+//! [`backoff`] and `Policy::delay`, which draw their jitter.
 //! Refuses: deciding whether a failed *connection* is safe to retry — that
 //! depends on the method and on what the caller sent (see `aws::service`).
 

@@ -11,8 +11,8 @@
 //! awsQuery protocol of STS, also inside `<Errors>` or under the root
 //! `<Response>` as EC2 and emulators such as moto write it, and the root
 //! `<Error>` of restXml), read with [`crate::xml`]. Every value is passed
-//! through [`crate::text::clean`] (control characters removed, at most
-//! [`MAX_SERVER_TEXT`] characters), since it came from the server and goes
+//! through the crate's one sanitiser (`text::clean`: control characters
+//! removed, at most 512 characters), since it came from the server and goes
 //! into logs and error messages. Pure: headers and body in, fields out.
 //! Refuses: guessing an error type from free text.
 

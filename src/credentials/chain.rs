@@ -3,7 +3,7 @@
 //! Owns: the order in which sources are asked — the AWS SDK default chain in
 //! Rust `aws-config` order (`src/default_provider/credentials.rs`; AWS SDKs
 //! and Tools Reference Guide, "Understand the credential provider chain",
-//! https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html):
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>):
 //! environment keys; the selected profile (planned by `plan.rs`: static keys,
 //! `credential_process`, IAM Identity Center, `web_identity_token_file`,
 //! `role_arn` chains over `source_profile`/`credential_source`);

@@ -7,7 +7,7 @@
 //! the `Authorization` header from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
 //! (re-read on every fetch) or `AWS_CONTAINER_AUTHORIZATION_TOKEN`, and reading
 //! the JSON answer (AWS SDKs and Tools Reference Guide, "Container credential
-//! provider", https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html;
+//! provider", <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>;
 //! Rust `aws-config` `src/ecs.rs`). Also the JSON credentials reader shared
 //! with IMDS ([`parse_json_credentials`]), as Rust's `json_credentials.rs` is
 //! shared by its ECS and IMDS providers. The request goes through the AWS

@@ -8,7 +8,7 @@
 //! the role-name and credentials requests, and Rust `aws-config`'s rules for
 //! staying up through an IMDS outage (`src/imds/credentials.rs`; Amazon EC2
 //! User Guide, "Use the Instance Metadata Service to access instance
-//! metadata", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html).
+//! metadata", <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html>).
 //! The requests go through the AWS service layer ([`crate::aws::service`]).
 //! Refuses: IMDSv1 (a request without a token) in every case, as Rust does;
 //! plain `http://` to anything but loopback and the IMDS addresses

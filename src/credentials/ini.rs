@@ -6,7 +6,7 @@
 //! `profile-parser-tests.json` (crates.io `aws-runtime`, `test-data/`) and
 //! implemented by Rust `aws-runtime` (`src/env_config/parse.rs`,
 //! `normalize.rs`; AWS SDKs and Tools Reference Guide, "The shared config and
-//! credentials files", https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html):
+//! credentials files", <https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html>):
 //! comments only at column 0 or after whitespace, continuation lines and
 //! sub-properties, lower-cased keys, last value wins, credentials file over config
 //! file. Pure: text in, data out; reading files is `profile.rs`'s job.

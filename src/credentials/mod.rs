@@ -9,7 +9,7 @@
 //! Knows nothing of MCP or HTTP signing of MCP requests. Follows Rust
 //! `aws-config` where the SDKs differ (the AWS SDKs and Tools Reference Guide,
 //! "Standardized credential providers",
-//! https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html);
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>);
 //! every deviation is written next to it.
 //! Refuses: ever printing a secret access key, session token, bearer or
 //! refresh token — they live in [`Secret`](crate::secret::Secret) and leave it

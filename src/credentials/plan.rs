@@ -4,7 +4,7 @@
 //! implements them (`src/profile/credentials/repr.rs`, pinned by smithy-rs's
 //! `aws-config/test-data/assume-role-tests.json`; AWS SDKs and Tools
 //! Reference Guide, "Assume role credential provider",
-//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html): `role_arn` with
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html>): `role_arn` with
 //! `source_profile` (any depth) or `credential_source`, self-reference, static
 //! keys in a source profile beating its own `role_arn`, loops detected and
 //! reported, and the order of checks inside the base profile

@@ -7,7 +7,7 @@
 //! line (sanitised by [`crate::text`]); and reading its output, the
 //! `credential_process` JSON (AWS SDKs and Tools Reference Guide, "Process
 //! credential provider",
-//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html:
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html>:
 //! `Version` 1, `AccessKeyId`, `SecretAccessKey`, optional `SessionToken`,
 //! `Expiration`, `AccountId`; key names matched case-insensitively, as Rust
 //! `aws-config` does, through [`crate::json`]).

@@ -25,18 +25,18 @@ use crate::sync::Locked;
 /// Temporary credentials are renewed when less than this remains (5 minutes):
 /// between Rust's 5–10 s and botocore's 15 min. Inside this window the renewal
 /// runs in the background while requests keep using the current credentials.
-pub const REFRESH_WINDOW: Duration = Duration::from_secs(300);
+const REFRESH_WINDOW: Duration = Duration::from_secs(300);
 
 /// When less than this remains, a request waits for the renewal.
-pub const MANDATORY_WINDOW: Duration = Duration::from_secs(60);
+const MANDATORY_WINDOW: Duration = Duration::from_secs(60);
 
 /// Credentials without an expiry from a source that can change them
 /// (`credential_process`, container, IMDS) are asked for again after this long
 /// (Rust `aws-config`'s default).
-pub const RECHECK_INTERVAL: Duration = Duration::from_secs(900);
+const RECHECK_INTERVAL: Duration = Duration::from_secs(900);
 
 /// After a failed background renewal, the next one waits this long.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 struct Cached {
     credentials: Arc<Credentials>,
@@ -60,11 +60,11 @@ struct State {
 const ERROR_HOLD: Duration = Duration::from_secs(2);
 
 /// Hands out credentials, resolving them once and again only when needed:
-/// inside the [`REFRESH_WINDOW`] before they expire (in the background, while
-/// requests go on with the current ones; requests wait only inside the
-/// [`MANDATORY_WINDOW`]), when the shared files they came from changed on
-/// disk, after [`RECHECK_INTERVAL`] for dynamic credentials without an expiry,
-/// or after [`invalidate`](Self::invalidate). Safe to share between threads;
+/// inside the last 5 minutes before they expire (in the background, while
+/// requests go on with the current ones; requests wait only inside the last
+/// minute), when the shared files they came from changed on disk, after 15
+/// minutes for dynamic credentials without an expiry, or after
+/// [`invalidate`](Self::invalidate). Safe to share between threads;
 /// one resolution runs at a time.
 pub struct CredentialsProvider {
     inner: Arc<Inner>,

@@ -3,7 +3,7 @@
 //!
 //! Owns (Rust `aws-config` rules, `src/sso/*.rs`; AWS SDKs and Tools Reference
 //! Guide, "IAM Identity Center credential provider",
-//! https://docs.aws.amazon.com/sdkref/latest/guide/feature-sso-credentials.html):
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-sso-credentials.html>):
 //! reading a profile's SSO settings ([`sso_profile`]: the `sso_session` form
 //! with its `[sso-session]` section, or the legacy `sso_start_url` form); the
 //! token cache file `<cache dir>/<sha1>.json` written by `aws sso login`

@@ -2,7 +2,7 @@
 //!
 //! Owns: `AssumeRole` (SigV4, service `sts`), `AssumeRoleWithWebIdentity`
 //! (unsigned) and `GetCallerIdentity` (SigV4) — the AWS STS API Reference,
-//! https://docs.aws.amazon.com/STS/latest/APIReference/ — against the
+//! <https://docs.aws.amazon.com/STS/latest/APIReference/> — against the
 //! **regional** endpoint `https://sts.<region>.amazonaws.com`
 //! (`.amazonaws.com.cn` for `cn-` regions) or an override (regional tokens are
 //! valid in every region; IAM User Guide, "Manage AWS STS in an AWS Region");
@@ -112,7 +112,7 @@ impl Sts {
     /// AWS SDKs do (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's
     /// `services` section, its `endpoint_url`; AWS SDKs and Tools Reference
     /// Guide, "Service-specific endpoints",
-    /// https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+    /// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html>).
     /// Requests are still signed for `region`.
     ///
     /// # Errors
