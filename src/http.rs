@@ -21,6 +21,7 @@ use std::time::Duration;
 use p256::elliptic_curve::zeroize::Zeroize;
 
 use crate::secret::loggable_headers;
+use crate::text::{MAX_SERVER_TEXT, clean};
 
 /// Per-request timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,10 +166,12 @@ impl HttpError {
         };
         HttpError {
             kind,
-            detail: e.to_string(),
+            detail: clean(&e.to_string(), MAX_SERVER_TEXT),
         }
     }
 
+    /// Texts from ureq, rustls and the OS may quote what the server sent (a
+    /// malformed status line, a header): they pass through the sanitiser.
     fn from_ureq(e: ureq::Error) -> Self {
         use ureq::Error as E;
         let (kind, detail) = match e {
@@ -184,8 +187,11 @@ impl HttpError {
                 ErrorKind::Connect,
                 "the connection could not be made".into(),
             ),
-            E::Tls(why) => (ErrorKind::Connect, tls_failed(why)),
-            E::Rustls(why) => (ErrorKind::Connect, tls_failed(&why.to_string())),
+            E::Tls(why) => (ErrorKind::Connect, tls_failed(&clean(why, MAX_SERVER_TEXT))),
+            E::Rustls(why) => (
+                ErrorKind::Connect,
+                tls_failed(&clean(&why.to_string(), MAX_SERVER_TEXT)),
+            ),
             E::Io(io) => {
                 let kind = match io.kind() {
                     std::io::ErrorKind::ConnectionRefused
@@ -194,7 +200,7 @@ impl HttpError {
                     std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
                     _ => ErrorKind::Io,
                 };
-                let text = io.to_string();
+                let text = clean(&io.to_string(), MAX_SERVER_TEXT);
                 if text.contains("invalid peer certificate") {
                     (ErrorKind::Connect, tls_failed(&text))
                 } else {
@@ -205,7 +211,7 @@ impl HttpError {
                 ErrorKind::TooLarge,
                 format!("a body is larger than {n} bytes"),
             ),
-            other => (ErrorKind::Other, other.to_string()),
+            other => (ErrorKind::Other, clean(&other.to_string(), MAX_SERVER_TEXT)),
         };
         HttpError { kind, detail }
     }

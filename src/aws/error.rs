@@ -53,7 +53,11 @@ impl fmt::Debug for AwsError {
 impl fmt::Display for AwsError {
     /// `Code: message (request id r-1)`, or the parts known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write(f, None)
+        f.write_str(&self.what())?;
+        match &self.request_id {
+            Some(id) => write!(f, " (request id {id})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -159,26 +163,19 @@ impl AwsError {
     /// `Code: message (HTTP 403, request id r-1)`, or the parts known:
     /// what an error message says about a refused call.
     pub fn describe(&self, status: u16) -> String {
-        struct Described<'a>(&'a AwsError, u16);
-        impl fmt::Display for Described<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.write(f, Some(self.1))
-            }
-        }
-        Described(self, status).to_string()
+        let id = match &self.request_id {
+            Some(id) => format!(", request id {id}"),
+            None => String::new(),
+        };
+        format!("{} (HTTP {status}{id})", self.what())
     }
 
-    fn write(&self, f: &mut fmt::Formatter<'_>, status: Option<u16>) -> fmt::Result {
+    /// `Code: message`, or the part known.
+    fn what(&self) -> String {
         match (&self.error_type, &self.message) {
-            (Some(code), Some(m)) => write!(f, "{code}: {m}")?,
-            (Some(one), None) | (None, Some(one)) => f.write_str(one)?,
-            (None, None) => f.write_str("no error details in the answer")?,
-        }
-        match (status, &self.request_id) {
-            (Some(s), Some(id)) => write!(f, " (HTTP {s}, request id {id})"),
-            (Some(s), None) => write!(f, " (HTTP {s})"),
-            (None, Some(id)) => write!(f, " (request id {id})"),
-            (None, None) => Ok(()),
+            (Some(code), Some(m)) => format!("{code}: {m}"),
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (None, None) => "no error details in the answer".to_owned(),
         }
     }
 

@@ -113,11 +113,9 @@ impl FetchError {
     /// a source error about this call.
     pub fn failure(&self, what: &str) -> String {
         match self {
-            FetchError::Http { attempts, error } if *attempts > 1 => {
-                format!("{what} failed after {attempts} tries: {error}")
-            }
-            FetchError::Http { error, .. } => format!("{what} failed: {error}"),
-            FetchError::Sign(e) => format!("{what}: cannot sign the request: {e}"),
+            FetchError::Http { attempts, .. } if *attempts > 1 => format!("{what} failed {self}"),
+            FetchError::Http { .. } => format!("{what} failed: {self}"),
+            FetchError::Sign(_) => format!("{what}: {self}"),
         }
     }
 
