@@ -39,6 +39,7 @@ pub use crate::credential_types::Credentials;
 pub use chain::Resolver;
 pub use env::Env;
 pub use provider::CredentialsProvider;
+pub use sts::CallerIdentity;
 
 /// The typed cause of an error, shared when the error is cloned.
 type Cause = Arc<dyn std::error::Error + Send + Sync>;
