@@ -1010,6 +1010,94 @@ fn a_405_to_the_get_stream_is_not_retried() {
     p.finish();
 }
 
+/// The stderr lines that mention `needle`.
+fn log_lines<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(needle)).collect()
+}
+
+/// A server whose session `current` ends when the test says so (404 for the
+/// old id), answering GET with `get`.
+fn ending_server(current: &Arc<Mutex<Option<String>>>, get: fn() -> Reply) -> Server {
+    let current = Arc::clone(current);
+    let minted = AtomicUsize::new(0);
+    Server::start(move |s| {
+        if s.method == "GET" {
+            return get();
+        }
+        if s.is_rpc("initialize") {
+            return new_session(s, &minted, &current, 0);
+        }
+        if let Some(sid) = s.header("mcp-session-id") {
+            if current.lock().unwrap().as_deref() != Some(sid) {
+                return Reply::body(404, "text/plain", "session not found");
+            }
+        }
+        standard_reply(s)
+    })
+}
+
+/// The AWS MCP Server answers the GET stream with 405 and a JSON-RPC body: it
+/// has none, so it is asked once per endpoint, not once per session, and said
+/// once at debug.
+#[test]
+fn a_405_to_the_get_stream_is_asked_once_per_endpoint_and_logged_once_at_debug() {
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let up = ending_server(&current, || {
+        Reply::json(
+            405,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Method not allowed"}}"#,
+        )
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    up.wait_for(ms(3000), |s| s.method == "GET")
+        .expect("a GET stream is tried");
+    // The server ends the session; a new one is opened for the next call.
+    *current.lock().unwrap() = None;
+    p.send(&tool_call(2, "t"));
+    assert_eq!(p.recv_json()["result"], json!({"method": "tools/call"}));
+    assert_eq!(up.rpc("initialize").len(), 2);
+    std::thread::sleep(ms(1500));
+    assert_eq!(up.matching(|s| s.method == "GET").len(), 1, "GETs");
+    let stderr = p.finish();
+    let said = log_lines(&stderr, "GET stream (HTTP 405)");
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("[DEBUG "), "{}", said[0]);
+}
+
+/// Another 4xx to the GET stream stops it too, with a warning (once, however
+/// many sessions ask).
+#[test]
+fn a_4xx_to_the_get_stream_stops_it_and_is_logged_once_at_warn() {
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let up = ending_server(&current, || {
+        Reply::json(403, r#"{"message":"not for you"}"#)
+            .header("x-amzn-ErrorType", "AccessDeniedException")
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    up.wait_for(ms(3000), |s| s.method == "GET")
+        .expect("a GET stream is tried");
+    std::thread::sleep(ms(1500));
+    assert_eq!(up.matching(|s| s.method == "GET").len(), 1, "not retried");
+    *current.lock().unwrap() = None;
+    p.send(&tool_call(2, "t"));
+    assert_eq!(p.recv_json()["result"], json!({"method": "tools/call"}));
+    up.wait_for(ms(3000), |s| s.method == "GET" && s.index > 4)
+        .expect("the new session tries its own GET stream");
+    std::thread::sleep(ms(1500));
+    assert_eq!(
+        up.matching(|s| s.method == "GET").len(),
+        2,
+        "one per session"
+    );
+    let stderr = p.finish();
+    let said = log_lines(&stderr, "GET stream: HTTP 403");
+    assert_eq!(said.len(), 2, "{stderr}");
+    assert!(said[0].contains("[WARN "), "{}", said[0]);
+    assert!(said[1].contains("[DEBUG "), "{}", said[1]);
+}
+
 #[test]
 fn a_broken_post_stream_is_resumed_with_last_event_id() {
     let up = Server::start(|s| {

@@ -2,8 +2,10 @@
 //! messages, and resuming a broken POST stream.
 //!
 //! Owns: opening the GET stream once the session is initialized (2025
-//! revisions; `405` means the server offers none, and is not retried; AgentCore
-//! answers other non-2xx codes, which also mean "none"), forwarding its messages,
+//! revisions; `405` means the endpoint offers none: not asked again, in this
+//! session or a later one, said once at debug; any other 4xx stops it for the
+//! session, a warning the first time; AgentCore answers other non-2xx codes,
+//! which also mean "none"), forwarding its messages,
 //! and reconnecting with `Last-Event-ID` after the server's `retry:` delay (else
 //! 1 s growing ×1.5 up to 30 s), giving up after [`MAX_FAILURES`] failures in a
 //! row; and resuming a POST's SSE stream that broke after an event id with a GET
@@ -21,7 +23,7 @@ use super::context::Ctx;
 use super::inbound::Waiting;
 use super::outgoing::Requests;
 use super::stream::{EndReason, read_events};
-use super::upstream::{Extra, SendError};
+use super::upstream::{Extra, SendError, Sent, peek_error};
 use crate::http::{Method, RequestTimeouts};
 
 /// Consecutive failed connections after which the GET stream is given up.
@@ -49,9 +51,9 @@ fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
 }
 
 /// Starts the GET stream for session `generation` of the context's upstream
-/// session, unless one runs already.
+/// session, unless one runs already or the endpoint said it has none.
 pub(crate) fn start(ctx: &Ctx, generation: u64) {
-    if !ctx.up.claim_listen(generation) {
+    if ctx.up.link().offers_no_get_stream() || !ctx.up.claim_listen(generation) {
         return;
     }
     let ctx = ctx.clone_ctx();
@@ -84,8 +86,8 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
             Ok(mut sent) => {
                 let status = sent.response.status;
                 let sse = sent.response.media_type().as_deref() == Some("text/event-stream");
-                if status == 405 {
-                    log::info!("{} offers no GET stream (HTTP 405)", up.host());
+                if (400..500).contains(&status) {
+                    refused(ctx, &mut sent, status);
                     return;
                 }
                 if !(200..300).contains(&status) || !sse {
@@ -95,7 +97,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                         up.host(),
                         if sse { "" } else { " without an event stream" }
                     );
-                    if status == 404 || (400..500).contains(&status) || failures >= MAX_FAILURES {
+                    if failures >= MAX_FAILURES {
                         return;
                     }
                 } else {
@@ -128,6 +130,42 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
         if !shared.pause(delay(retry_ms, failures)) {
             return;
         }
+    }
+}
+
+/// The server refused the GET stream with a 4xx: it is not asked again in
+/// this session. 405 means the endpoint has none ("or else return HTTP 405
+/// Method Not Allowed, indicating that the server does not offer an SSE stream
+/// at this endpoint",
+/// <https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>),
+/// so no later session asks either, and it is said at debug; a 404 is the session ending (the next request
+/// opens a new one); any other 4xx is a warning the first time.
+fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
+    let link = ctx.up.link();
+    let host = link.host();
+    if status == 405 {
+        link.set_no_get_stream();
+        log::debug!("{host} offers no GET stream (HTTP 405); not asking again");
+        return;
+    }
+    if status == 404 {
+        log::info!("GET stream: HTTP 404 from {host}: the session ended");
+        return;
+    }
+    let error = peek_error(&mut sent.response);
+    let what = error
+        .error_type
+        .as_deref()
+        .or(error.message.as_deref())
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    let text = format!(
+        "GET stream: HTTP {status} from {host}{what}; no server-initiated messages in this session"
+    );
+    if link.first_get_refusal() {
+        log::warn!("{text}");
+    } else {
+        log::debug!("{text}");
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Owns: [`Link`] — the endpoint, its URL, the HTTP client with its connection
 //! pool, and the headers every request carries (`--header`s, the AgentCore
-//! runtime-session mode) — which every upstream session shares; and
+//! runtime-session mode), and whether the endpoint offers a GET stream —
+//! which every upstream session shares; and
 //! [`Upstream`], one session with the server: its credentials and signer
 //! ([`RequestAuth`]), its [`Session`] (`Mcp-Session-Id`, generation,
 //! negotiated version), its runtime-session id, one new session at a time, and
@@ -15,6 +16,7 @@
 //! Refuses: deciding what to send, or whether to send it again: that is the
 //! exchange's (`exchange.rs`, `retry_policy.rs`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -125,6 +127,10 @@ pub(crate) struct Link {
     client: http::Client,
     extra_headers: Vec<(String, String)>,
     runtime_session: Option<RuntimeSession>,
+    /// The endpoint answered a GET stream with 405: it has none.
+    no_get_stream: AtomicBool,
+    /// A GET stream was refused with another 4xx (warned about once).
+    get_refused: AtomicBool,
 }
 
 impl std::fmt::Debug for Link {
@@ -159,7 +165,25 @@ impl Link {
             client,
             extra_headers: options.extra_headers.clone(),
             runtime_session: options.runtime_session,
+            no_get_stream: AtomicBool::new(false),
+            get_refused: AtomicBool::new(false),
         }
+    }
+
+    /// True once the endpoint said it offers no GET stream (405).
+    pub(crate) fn offers_no_get_stream(&self) -> bool {
+        self.no_get_stream.load(Ordering::Acquire)
+    }
+
+    /// Records that the endpoint offers no GET stream.
+    pub(crate) fn set_no_get_stream(&self) {
+        self.no_get_stream.store(true, Ordering::Release);
+    }
+
+    /// True the first time a GET stream is refused with a 4xx other than 405
+    /// and 404.
+    pub(crate) fn first_get_refusal(&self) -> bool {
+        !self.get_refused.swap(true, Ordering::AcqRel)
     }
 
     /// The endpoint's host, for messages.
