@@ -1,6 +1,7 @@
-//! How a run of the relay ends, when the client closes stdin and stdout at
-//! once: the built binary against the scripted upstream of `support/`, every
-//! request it saw checked for its signature.
+//! How a run of the relay ends — when the client closes stdin and stdout at
+//! once, and when it sends SIGTERM or SIGINT without closing stdin: the built
+//! binary against the scripted upstream of `support/`, every request it saw
+//! checked for its signature.
 
 mod support;
 
@@ -64,4 +65,100 @@ fn stdin_and_stdout_closed_together_end_the_session_once() {
     assert_eq!(deletes.len(), 1, "DELETEs at {at:?}\nstderr:\n{stderr}");
     assert_eq!(deletes[0].header("mcp-session-id"), Some(SESSION_ID));
     up.assert_all_signed("svc");
+}
+
+/// SIGTERM or SIGINT without closing stdin (as some clients stop a server):
+/// the tool call in flight gets its answer within the grace, the session is
+/// ended with one signed DELETE, and the process exits 0 within 3 s.
+fn a_signal_takes_the_graceful_path(signal: &str) {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let id = s.rpc_id().unwrap();
+            return Reply::sse()
+                .sleep(400)
+                .message(&support::rpc_result(
+                    &id,
+                    serde_json::json!({"content": []}),
+                ))
+                .finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{}}}"#,
+    );
+    up.wait_for(ms(3000), |s| s.is_rpc("tools/call"))
+        .expect("the tool call reached the server");
+    let sent = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &p.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(kill.success());
+    let status = p
+        .wait_exit(ms(6000))
+        .unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{}", p.stderr()));
+    let took = sent.elapsed();
+    let stderr = p.stderr();
+    assert_eq!(status.code(), Some(0), "{status:?}; stderr:\n{stderr}");
+    assert!(took < ms(3000), "exited {took:?} after {signal}");
+    support::assert_clean_stderr(&stderr);
+    let answer = p.recv_json();
+    assert_eq!(answer["id"], 2, "the call in flight is answered: {answer}");
+    assert_eq!(answer["result"], serde_json::json!({"content": []}));
+    let deletes = up.matching(|s| s.method == "DELETE");
+    assert_eq!(deletes.len(), 1, "stderr:\n{stderr}");
+    assert_eq!(deletes[0].header("mcp-session-id"), Some(SESSION_ID));
+    up.assert_all_signed("svc");
+}
+
+#[test]
+#[cfg(unix)]
+fn sigterm_ends_the_session_with_a_delete_and_exits_0() {
+    a_signal_takes_the_graceful_path("TERM");
+}
+
+#[test]
+#[cfg(unix)]
+fn sigint_ends_the_session_with_a_delete_and_exits_0() {
+    a_signal_takes_the_graceful_path("INT");
+}
+
+/// A server that is slow to answer the DELETE does not hold the process past
+/// 3 s after a signal.
+#[test]
+#[cfg(unix)]
+fn a_slow_delete_after_a_signal_still_exits_within_3_s() {
+    let up = Server::start(|s| {
+        if s.method == "DELETE" {
+            std::thread::sleep(ms(5000));
+            return Reply::status(200);
+        }
+        if s.is_rpc("tools/call") {
+            return Reply::sse().hold(10_000);
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stuck","arguments":{}}}"#,
+    );
+    up.wait_for(ms(3000), |s| s.is_rpc("tools/call"))
+        .expect("the tool call reached the server");
+    let sent = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &p.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(kill.success());
+    let status = p
+        .wait_exit(ms(6000))
+        .unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{}", p.stderr()));
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", p.stderr());
+    assert!(took < ms(3000), "exited {took:?} after SIGTERM");
+    assert_eq!(up.matching(|s| s.method == "DELETE").len(), 1);
 }

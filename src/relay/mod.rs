@@ -34,11 +34,16 @@
 //! (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
 //! abandoned — the client has ended the conversation and SDK clients fail on
 //! lines written after they close — the session is ended with a signed DELETE,
-//! and [`run`] returns. A closed stdout ends the session at once and [`run`]
-//! returns without waiting for stdin. SIGINT/SIGTERM cannot be caught without
-//! `unsafe` code or a new dependency (std has no signal API); they end the
-//! process at once, losing nothing already written (every line is flushed), and
-//! the server's session idle timeout reclaims the session.
+//! and [`run`] returns. SIGTERM and SIGINT (Unix, through `crate::signal`) take
+//! the same path, with the DELETE and the last writes held to what is left of
+//! [`SIGNAL_EXIT`] so that the process is gone before a client that signalled
+//! loses patience; a second signal ends it at once. An MCP client closes stdin
+//! first and signals after, "sending SIGTERM if the server does not exit
+//! within a reasonable time", then SIGKILL
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#stdio>);
+//! some signal without closing stdin.
+//! A closed stdout ends the session at once and [`run`] returns without
+//! waiting for stdin.
 
 mod context;
 mod dispatch;
@@ -73,14 +78,20 @@ use std::time::{Duration, Instant};
 
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
+use crate::signal::{self, Terminate};
 use context::{Ctx, MAX_MESSAGE_BYTES, Shared};
-use upstream::{Link, Upstream};
+use upstream::{DELETE_TIMEOUT, Link, Upstream};
 
 /// How long requests in flight may still take after stdin ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// How long the stdout thread may take to write what is queued at the end.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// After SIGTERM or SIGINT, the longest until [`run`] returns: the grace for
+/// requests in flight, the session DELETE and the last writes together (the
+/// process exits within 3 s of the signal).
+pub const SIGNAL_EXIT: Duration = Duration::from_millis(2500);
 
 /// How a run of the relay ended. Each is a normal end of the conversation.
 #[derive(Debug)]
@@ -93,6 +104,9 @@ pub enum Ended {
     /// The client closed stdout (the write that failed); the session was
     /// ended at once.
     StdoutClosed(io::Error),
+    /// SIGTERM or SIGINT: ended as at the end of stdin, within
+    /// [`SIGNAL_EXIT`].
+    Signal(Terminate),
 }
 
 impl fmt::Display for Ended {
@@ -101,6 +115,7 @@ impl fmt::Display for Ended {
             Ended::StdinClosed => f.write_str("stdin closed"),
             Ended::StdinFailed(e) => write!(f, "reading stdin failed: {e}"),
             Ended::StdoutClosed(e) => write!(f, "stdout closed: {e}"),
+            Ended::Signal(s) => write!(f, "{s}"),
         }
     }
 }
@@ -134,16 +149,20 @@ impl std::error::Error for RunError {
     }
 }
 
-/// What ends a run, as the threads that own stdin and stdout report it.
+/// What ends a run, as the threads that own stdin, stdout and the signals
+/// report it.
 enum End {
     Stdin(io::Result<()>),
     Stdout(io::Error),
+    Signal(Terminate),
 }
 
-/// Runs the relay until stdin ends or stdout closes, and says which.
+/// Runs the relay until stdin ends, stdout closes or the process is asked to
+/// end (SIGTERM, SIGINT), and says which.
 ///
 /// `input` is the client's stdin (read on a thread of its own), `output` its
-/// stdout. `runtime_session` is the AgentCore runtime-session id for
+/// stdout. On Unix, installs the process's SIGINT and SIGTERM handlers
+/// (`crate::signal::on_terminate`): call it once per process. `runtime_session` is the AgentCore runtime-session id for
 /// `session`/`identity` modes (see [`RelayOptions::runtime_session`]). On
 /// return the session was ended; threads still blocked (a read of stdin, a
 /// stream cut at exit) end with the process.
@@ -179,6 +198,15 @@ where
             source,
         })?;
     let ctx = Ctx::new(&shared, out);
+    let on_signal = {
+        let end_tx = end_tx.clone();
+        move |s: Terminate| {
+            let _ = end_tx.send(End::Signal(s));
+        }
+    };
+    if let Err(e) = signal::on_terminate(on_signal) {
+        log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+    }
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -197,12 +225,22 @@ where
             log::warn!("reading stdin failed: {e}; ending");
             Ended::StdinFailed(e)
         }
+        Ok(End::Signal(s)) => {
+            log::info!("{s}: ending the session");
+            Ended::Signal(s)
+        }
+    };
+    // A signal bounds the whole shutdown; the end of stdin each step.
+    let budget = matches!(ended, Ended::Signal(_)).then(|| Instant::now() + SIGNAL_EXIT);
+    let left = |most: Duration| match budget {
+        Some(end) => most.min(end.saturating_duration_since(Instant::now())),
+        None => most,
     };
     shared.begin_shutdown();
     let waiting = shared.pending.len();
     if waiting > 0 {
         log::debug!(
-            "stdin closed; giving {waiting} request(s) in flight up to {} s",
+            "{ended}; giving {waiting} request(s) in flight up to {} s",
             SHUTDOWN_GRACE.as_secs_f64()
         );
     }
@@ -210,15 +248,19 @@ where
         Err(e) => return Ok(stdout_closed(&shared, e)),
         Ok(true) => {}
         Ok(false) => {
-            // The client ended the conversation by closing stdin; SDK clients
-            // stop reading then, and fail on a late line. Streams still open
-            // are cut, and the session DELETE below tells the server to stop
-            // the work.
+            // The client ended the conversation; SDK clients stop reading
+            // then, and fail on a late line. Streams still open are cut, and
+            // the session DELETE below tells the server to stop the work.
             let left = shared.pending.abort_all();
-            log::info!("stdin closed: abandoning {left} request(s) still in flight");
+            log::info!("{ended}: abandoning {left} request(s) still in flight");
         }
     }
-    shared.upstream.delete_session();
+    // Keep a little of a signal's budget for the last writes.
+    let delete =
+        left(DELETE_TIMEOUT).saturating_sub(budget.map_or(Duration::ZERO, |_| DRAIN_RESERVE));
+    if !delete.is_zero() {
+        shared.upstream.delete_session(delete);
+    }
     // Close what is still open on the shared pool (the GET stream).
     link.shutdown();
     // Let the writer drain what the exchanges wrote; threads stuck elsewhere
@@ -229,17 +271,20 @@ where
         let _ = done_tx.send(());
     });
     if joiner.is_ok() {
-        let _ = done.recv_timeout(DRAIN_WAIT);
+        let _ = done.recv_timeout(left(DRAIN_WAIT));
     }
     Ok(ended)
 }
+
+/// What a signal's budget keeps for the last writes after the DELETE.
+const DRAIN_RESERVE: Duration = Duration::from_millis(250);
 
 /// The client closed stdout: nothing more can reach it, so the session is
 /// ended at once.
 fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
     log::info!("stdout closed ({e}); ending");
     shared.begin_shutdown();
-    shared.upstream.delete_session();
+    shared.upstream.delete_session(DELETE_TIMEOUT);
     Ended::StdoutClosed(e)
 }
 
@@ -257,8 +302,8 @@ fn wait_idle(shared: &Shared, ends: &Receiver<End>, limit: Duration) -> Result<b
         }
         match ends.recv_timeout(Duration::ZERO) {
             Ok(End::Stdout(e)) => return Err(e),
-            Ok(End::Stdin(_)) | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-            }
+            Ok(End::Stdin(_) | End::Signal(_))
+            | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
         if Instant::now() >= deadline {
             return Ok(false);

@@ -36,7 +36,7 @@ pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
 /// The AgentCore runtime-session header.
 pub(crate) const RUNTIME_SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
-/// How long the session DELETE at shutdown may take.
+/// How long the session DELETE at shutdown may take (less after a signal).
 pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a request got no HTTP answer.
@@ -435,15 +435,16 @@ impl Upstream {
         }
     }
 
-    /// Ends the session with a signed DELETE, if there is one.
-    pub(crate) fn delete_session(&self) {
+    /// Ends the session with a signed DELETE, if there is one, waiting at
+    /// most `limit` for the answer.
+    pub(crate) fn delete_session(&self, limit: Duration) {
         if self.session.id().is_none() {
             return;
         }
         let timeouts = RequestTimeouts {
-            response: DELETE_TIMEOUT,
-            per_read: Some(DELETE_TIMEOUT),
-            total: Some(DELETE_TIMEOUT),
+            response: limit,
+            per_read: Some(limit),
+            total: Some(limit),
         };
         let extra = Extra {
             with_session: true,
