@@ -128,6 +128,3 @@ pub mod time;
 pub mod url;
 #[doc(hidden)]
 pub mod xml;
-
-#[cfg(test)]
-pub(crate) mod test_server;
