@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use crate::credential_types::Credentials;
 use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::secret::Secret;
 use crate::sigv4::{
     Algorithm, SignableRequest, Signer, SigningError, SigningParams, SigningSettings,
 };
@@ -60,7 +61,7 @@ pub struct SigningChoice {
 pub struct Signed {
     /// Headers to add: `x-amz-date`, `x-amz-security-token`, `authorization`,
     /// …; none for a request sent unsigned (`--skip-auth`).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Secret)>,
     /// The credentials used; `None` for a request sent unsigned.
     pub credentials: Option<Arc<Credentials>>,
     /// The algorithm used.

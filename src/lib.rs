@@ -66,7 +66,7 @@
 //!     )
 //!     .unwrap();
 //! // The signature botocore's SigV4Auth gives for the same request and clock.
-//! let authorization = &signed.headers.iter().find(|h| h.0 == "authorization").unwrap().1;
+//! let authorization = signed.headers.iter().find(|h| h.0 == "authorization").unwrap().1.expose();
 //! assert_eq!(
 //!     authorization,
 //!     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/aws-mcp/aws4_request, \

@@ -110,7 +110,9 @@ fn apply(request: &Request, out: &SigningOutput) -> Request {
         signed
             .headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        signed.headers.push(((*name).to_owned(), value.clone()));
+        signed
+            .headers
+            .push(((*name).to_owned(), value.expose().to_owned()));
     }
     for (name, value) in &out.query_params {
         if !signed.query.is_empty() {
@@ -118,7 +120,7 @@ fn apply(request: &Request, out: &SigningOutput) -> Request {
         }
         signed.query.push_str(&uri_encode(name));
         signed.query.push('=');
-        signed.query.push_str(&uri_encode(value));
+        signed.query.push_str(&uri_encode(value.expose()));
     }
     signed
 }

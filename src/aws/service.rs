@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use p256::elliptic_curve::zeroize::Zeroize;
+use crate::secret::Secret;
 
 use super::endpoint::ServiceUrl;
 use super::error::AwsError;
@@ -89,7 +89,7 @@ pub struct Call<'a> {
 /// Signs one attempt: given the request as it will be sent (its headers
 /// include `host`), the headers to add (`x-amz-date`, `authorization`, …).
 pub type Sign<'a> =
-    dyn Fn(&SignableRequest<'_>) -> Result<Vec<(&'static str, String)>, BoxError> + 'a;
+    dyn Fn(&SignableRequest<'_>) -> Result<Vec<(&'static str, Secret)>, BoxError> + 'a;
 
 /// A cause carried by a [`FetchError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -206,7 +206,7 @@ impl Service {
             let mut headers: Vec<(&str, &str)> = Vec::with_capacity(call.headers.len() + 4);
             headers.push(("host", self.endpoint.authority()));
             headers.extend_from_slice(call.headers);
-            let mut signed = match sign {
+            let signed = match sign {
                 None => Vec::new(),
                 Some(sign) => sign(&SignableRequest {
                     method: call.method.as_str(),
@@ -217,7 +217,7 @@ impl Service {
                 })
                 .map_err(FetchError::Sign)?,
             };
-            headers.extend(signed.iter().map(|(n, v)| (*n, v.as_str())));
+            headers.extend(signed.iter().map(|(n, v)| (*n, v.expose())));
             let result = self.transport.call(&Request {
                 method: call.method,
                 url: &url,
@@ -227,10 +227,9 @@ impl Service {
                 max_body: self.policy.max_answer,
             });
             drop(headers);
-            // The signature and any token leave memory with the request.
-            for (_, value) in &mut signed {
-                value.zeroize();
-            }
+            // The signature and any token leave memory with the request
+            // (each is a Secret, zeroized on drop).
+            drop(signed);
             let again = attempt < policy.attempts;
             let why = match &result {
                 Err(e) if again && self.retryable(e) => Some(e.to_string()),
@@ -306,11 +305,11 @@ mod tests {
             })
         };
         let signs = AtomicUsize::new(0);
-        let sign = |r: &SignableRequest<'_>| -> Result<Vec<(&'static str, String)>, BoxError> {
+        let sign = |r: &SignableRequest<'_>| -> Result<Vec<(&'static str, Secret)>, BoxError> {
             assert_eq!((r.method, r.path, r.query), ("POST", "/base/op", "x=1"));
             assert_eq!(r.headers[0], ("host", "127.0.0.1:9"));
             let n = signs.fetch_add(1, Ordering::SeqCst);
-            Ok(vec![("authorization", format!("sig-{n}"))])
+            Ok(vec![("authorization", Secret::new(format!("sig-{n}")))])
         };
         let answer = service(fake.clone(), AWS_CALL)
             .fetch(&call(), Some(&sign))
@@ -376,7 +375,7 @@ mod tests {
     #[test]
     fn a_failed_signature_sends_nothing() {
         let fake = FakeTransport::start(|_| Reply::json("{}"));
-        let sign = |_: &SignableRequest<'_>| -> Result<Vec<(&'static str, String)>, BoxError> {
+        let sign = |_: &SignableRequest<'_>| -> Result<Vec<(&'static str, Secret)>, BoxError> {
             Err("no key".into())
         };
         let e = service(fake.clone(), AWS_CALL)

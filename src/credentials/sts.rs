@@ -290,7 +290,7 @@ impl Sts {
         request: &SignableRequest<'_>,
         credentials: &Credentials,
         now: SystemTime,
-    ) -> Result<Vec<(&'static str, String)>, BoxError> {
+    ) -> Result<Vec<(&'static str, Secret)>, BoxError> {
         let params = SigningParams {
             credentials,
             algorithm: Algorithm::V4,

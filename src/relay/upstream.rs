@@ -398,7 +398,7 @@ impl Upstream {
                 body,
             )
             .map_err(SendError::Auth)?;
-        headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.expose())));
         let client = extra.client.as_ref().unwrap_or(&link.client);
         let response = client
             .send(method, &link.url, &headers, body, timeouts)

@@ -154,12 +154,13 @@ pub struct SigningOutput {
     /// The signature, hex.
     pub signature: String,
     /// Headers to add (header signing): `x-amz-date`, `x-amz-security-token`,
-    /// `x-amz-content-sha256`, `x-amz-region-set`, `authorization`. The token is
-    /// secret: do not log these values.
-    pub headers: Vec<(&'static str, String)>,
+    /// `x-amz-content-sha256`, `x-amz-region-set`, `authorization`. Each value
+    /// is a [`Secret`] (the token is one; a signature lets anyone replay the
+    /// request for minutes): read with `Secret::expose`, zeroized on drop.
+    pub headers: Vec<(&'static str, Secret)>,
     /// Query parameters to add (query signing), plain (not yet encoded), the
-    /// signature last.
-    pub query_params: Vec<(&'static str, String)>,
+    /// signature last; values are [`Secret`]s, as for `headers`.
+    pub query_params: Vec<(&'static str, Secret)>,
 }
 
 impl fmt::Debug for SigningOutput {
@@ -348,8 +349,14 @@ impl Signer {
             canonical_request,
             string_to_sign,
             signature,
-            headers: added_headers,
-            query_params: added_query,
+            headers: added_headers
+                .into_iter()
+                .map(|(n, v)| (n, Secret::new(v)))
+                .collect(),
+            query_params: added_query
+                .into_iter()
+                .map(|(n, v)| (n, Secret::new(v)))
+                .collect(),
         })
     }
 
@@ -472,7 +479,7 @@ mod tests {
             ["x-amz-date", "x-amz-security-token", "authorization"]
         );
         assert_eq!(
-            out.headers[2].1,
+            out.headers[2].1.expose(),
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/bedrock-agentcore/aws4_request, SignedHeaders=accept;content-type;host;mcp-protocol-version;x-amz-date;x-amz-security-token, Signature=a3a9a5d3dece303b51330c328b0233c751a642bd87ff4b0f2f5790fd6134ea19"
         );
         // The cached key gives the same answer a second time.

@@ -206,7 +206,7 @@ fn signed_headers(fx: &Fixture, algorithm: Algorithm) -> (Vec<(String, String)>,
     let mut ours_headers: Vec<(String, String)> = ours
         .headers
         .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.expose().to_owned()))
         .collect();
     ours_headers.sort();
 
