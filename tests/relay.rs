@@ -621,6 +621,162 @@ fn concurrent_requests_across_a_session_loss_reopen_it_once_and_are_each_answere
     p.finish();
 }
 
+/// A server that says "your session is gone" with `lost(request id)` to any
+/// request that carries an id of a session it ended; tool calls it runs are
+/// counted in `ran`.
+fn losing_server(
+    current: &Arc<Mutex<Option<String>>>,
+    ran: &Arc<AtomicUsize>,
+    lost: fn(&Value) -> Reply,
+) -> Server {
+    let current = Arc::clone(current);
+    let ran = Arc::clone(ran);
+    let minted = AtomicUsize::new(0);
+    Server::start(move |s| {
+        if s.is_rpc("initialize") {
+            return new_session(s, &minted, &current, 0);
+        }
+        if let Some(sid) = s.header("mcp-session-id") {
+            if current.lock().unwrap().as_deref() != Some(sid) {
+                return lost(&id_of(s));
+            }
+        }
+        if s.is_rpc("tools/call") {
+            ran.fetch_add(1, Ordering::AcqRel);
+        }
+        standard_reply(s)
+    })
+}
+
+/// The session ends; a tool call meets `lost`: the client's initialize is
+/// replayed, the call goes once more and runs exactly once, and the client
+/// sees only its result.
+fn a_lost_session_said_as(lost: fn(&Value) -> Reply) {
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let up = losing_server(&current, &ran, lost);
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    up.wait_for(ms(3000), |s| s.is_rpc("notifications/initialized"))
+        .unwrap();
+    *current.lock().unwrap() = None;
+    p.send(&tool_call(3, "t"));
+    assert_eq!(
+        p.recv_json(),
+        json!({"jsonrpc":"2.0","id":3,"result":{"method":"tools/call"}}),
+        "the client sees only the server's answer"
+    );
+    p.expect_silence(ms(300));
+    assert_eq!(ran.load(Ordering::Acquire), 1, "the tool ran exactly once");
+    assert_eq!(up.rpc("initialize").len(), 2, "one new session");
+    let calls = up.rpc("tools/call");
+    assert_eq!(calls.len(), 2, "refused once, then sent once more");
+    let s2 = format!("{SESSION_ID}-gen2");
+    assert_eq!(calls[1].header("mcp-session-id"), Some(s2.as_str()));
+    assert_eq!(calls[1].body, calls[0].body);
+    p.assert_ping(4);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// The AWS MCP Server: a JSON-RPC error -30001 with HTTP 200.
+#[test]
+fn an_aws_session_not_found_error_with_200_opens_a_new_session() {
+    a_lost_session_said_as(|id| {
+        Reply::json(
+            200,
+            support::rpc_error(
+                id,
+                -30001,
+                "The provided SessionId was not found or has expired, please re-initialize your connection.",
+            ),
+        )
+    });
+}
+
+/// -30001 in another status, and inside an SSE answer.
+#[test]
+fn an_aws_session_not_found_error_in_any_status_or_on_a_stream_opens_a_new_session() {
+    a_lost_session_said_as(|id| {
+        Reply::json(400, support::rpc_error(id, -30001, "session expired"))
+    });
+    a_lost_session_said_as(|id| {
+        Reply::sse()
+            .message(&support::rpc_error(
+                id,
+                -30001,
+                "The provided SessionId was not found or has expired, please re-initialize your connection.",
+            ))
+            .finish()
+    });
+}
+
+/// The MCP Python SDK: 400 with a JSON-RPC error "Missing session ID" (id
+/// "server-error"), and its older session manager's plain-text 400 for an
+/// unknown id.
+#[test]
+fn a_python_sdk_400_for_the_session_id_opens_a_new_session() {
+    a_lost_session_said_as(|_| {
+        Reply::json(
+            400,
+            r#"{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Bad Request: Missing session ID"}}"#,
+        )
+    });
+    a_lost_session_said_as(|_| {
+        Reply::body(
+            400,
+            "text/plain; charset=utf-8",
+            "Bad Request: No valid session ID provided",
+        )
+    });
+}
+
+/// The TypeScript SDK's shapes: its examples' "No valid session ID provided"
+/// and a restarted server's "Server not initialized", both with `id: null`.
+#[test]
+fn a_typescript_sdk_400_for_the_session_opens_a_new_session() {
+    a_lost_session_said_as(|_| {
+        Reply::json(
+            400,
+            r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}"#,
+        )
+    });
+    a_lost_session_said_as(|_| {
+        Reply::json(
+            400,
+            r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}"#,
+        )
+    });
+}
+
+/// A 400 for any other reason is the client's answer: no new session, no
+/// resend.
+#[test]
+fn a_400_for_another_reason_stays_an_error() {
+    for body in [
+        r#"{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Bad Request: Unsupported protocol version: 2025-06-18"}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Invalid params: session_id is required"}}"#,
+    ] {
+        let up = Server::start(move |s| {
+            if s.is_rpc("tools/call") {
+                return Reply::json(400, body);
+            }
+            standard_reply(s)
+        });
+        let mut p = Proxy::start(&up.url(), &[]);
+        p.handshake();
+        p.send(&tool_call(3, "t"));
+        let v = p.recv_json();
+        assert_eq!(v["id"], 3, "{v}");
+        assert!(v.get("error").is_some(), "{v}");
+        p.expect_silence(ms(300));
+        assert_eq!(up.rpc("initialize").len(), 1, "{body}");
+        assert_eq!(up.rpc("tools/call").len(), 1, "{body}");
+        up.assert_all_signed("svc");
+        p.finish();
+    }
+}
+
 #[test]
 fn a_json_rpc_error_answering_a_notification_does_not_reach_the_client() {
     for status in [400, 200] {
@@ -763,6 +919,169 @@ fn a_429_with_retry_after_is_retried_after_the_wait() {
             .header("x-amzn-ErrorType", "ThrottlingException")
             .header("retry-after", "1")
     });
+}
+
+fn three_tools() -> Value {
+    json!({"tools": [
+        {"name": "a", "inputSchema": {"type": "object"}},
+        {"name": "b", "inputSchema": {"type": "object"}},
+        {"name": "c", "inputSchema": {"type": "object"}}
+    ]})
+}
+
+/// AWS's throttling: a JSON-RPC error -32004 "Too many requests", here with
+/// HTTP 200 (and `Retry-After: 1` on the first), twice.
+fn throttled_twice(sse: bool) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let up = {
+        let seen = Arc::clone(&seen);
+        Server::start(move |s| {
+            if s.is_rpc("tools/list") {
+                let id = id_of(s);
+                let n = seen.fetch_add(1, Ordering::AcqRel);
+                if n < 2 {
+                    let error = support::rpc_error(
+                        &id,
+                        -32004,
+                        "Too many requests. Please try again later.",
+                    );
+                    let reply = if sse {
+                        Reply::sse().message(&error).finish()
+                    } else {
+                        Reply::json(200, error)
+                    };
+                    return if n == 0 {
+                        reply.header("retry-after", "1")
+                    } else {
+                        reply
+                    };
+                }
+                return Reply::result(&id, three_tools());
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &["--retries", "2"]);
+    p.handshake();
+    p.send(&request(2, "tools/list", json!({})));
+    let v = p.recv_json();
+    assert_eq!(
+        v,
+        json!({"jsonrpc":"2.0","id":2,"result":three_tools()}),
+        "{v}"
+    );
+    p.expect_silence(ms(300));
+    let lists = up.rpc("tools/list");
+    assert_eq!(lists.len(), 3);
+    assert!(gap(&lists[0], &lists[1]) >= ms(900), "Retry-After: 1");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_too_many_requests_error_with_200_is_retried_after_the_wait() {
+    throttled_twice(false);
+}
+
+#[test]
+fn a_too_many_requests_error_on_a_stream_is_retried() {
+    throttled_twice(true);
+}
+
+/// Throttled past `--retries`: the client gets the throttling error, never an
+/// empty tools/list — also under `--read-only`, which filters the list.
+#[test]
+fn throttling_past_the_retries_is_an_error_never_an_empty_tools_list() {
+    for (status, args) in [(429, &[][..]), (200, &[][..]), (429, &["--read-only"][..])] {
+        let up = Server::start(move |s| {
+            if s.is_rpc("tools/list") {
+                return Reply::json(
+                    status,
+                    support::rpc_error(
+                        &id_of(s),
+                        -32004,
+                        "Too many requests. Please try again later.",
+                    ),
+                )
+                .header("retry-after", "0");
+            }
+            standard_reply(s)
+        });
+        let mut all = vec!["--retries", "1"];
+        all.extend_from_slice(args);
+        let mut p = Proxy::start(&up.url(), &all);
+        p.handshake();
+        p.send(&request(2, "tools/list", json!({})));
+        let v = p.recv_json();
+        assert_eq!(v["id"], 2, "{v}");
+        assert!(v.get("result").is_none(), "never a list: {v}");
+        assert_eq!(v["error"]["code"], -32004, "the server's own error: {v}");
+        p.expect_silence(ms(300));
+        assert_eq!(up.rpc("tools/list").len(), 2, "{status} {args:?}");
+        up.assert_all_signed("svc");
+        p.finish();
+    }
+}
+
+/// `--read-only` lists the tools itself before calling one it does not know;
+/// a throttled listing goes again, so the tool is not refused as unlisted.
+#[test]
+fn read_only_lists_tools_again_when_its_own_listing_is_throttled() {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let up = {
+        let seen = Arc::clone(&seen);
+        Server::start(move |s| {
+            if s.is_rpc("tools/list") {
+                if seen.fetch_add(1, Ordering::AcqRel) == 0 {
+                    return Reply::json(
+                        429,
+                        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32004,"message":"Too many requests. Please try again later."}}"#,
+                    )
+                    .header("retry-after", "0");
+                }
+                return Reply::result(
+                    &id_of(s),
+                    json!({"tools": [{"name": "look", "inputSchema": {"type": "object"},
+                                      "annotations": {"readOnlyHint": true}}]}),
+                );
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &["--read-only", "--retries", "2"]);
+    p.handshake();
+    p.send(&tool_call(2, "look"));
+    assert_eq!(
+        p.recv_json(),
+        json!({"jsonrpc":"2.0","id":2,"result":{"method":"tools/call"}})
+    );
+    assert_eq!(up.rpc("tools/list").len(), 2);
+    assert_eq!(up.rpc("tools/call").len(), 1);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// A throttled tool call did not run: it goes again (a 429 says so for any
+/// method).
+#[test]
+fn a_throttled_tools_call_is_retried_and_runs_once() {
+    let up = failing_first("tools/call", 1, || {
+        Reply::json(
+            429,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32004,"message":"Too many requests. Please try again later."}}"#,
+        )
+        .header("retry-after", "0")
+    });
+    let mut p = Proxy::start(&up.url(), &["--retries", "2"]);
+    p.send(&tool_call(1, "t"));
+    assert_eq!(
+        p.recv_json(),
+        json!({"jsonrpc":"2.0","id":1,"result":{"method":"tools/call"}})
+    );
+    p.expect_silence(ms(300));
+    assert_eq!(up.rpc("tools/call").len(), 2);
+    up.assert_all_signed("svc");
+    p.finish();
 }
 
 #[test]

@@ -25,11 +25,11 @@ use super::listen;
 use super::outgoing::Outgoing;
 use super::policy::CallDecision;
 use super::recovery::reinitialize;
-use super::retry_policy;
+use super::retry_policy::{self, Refusal};
 use super::routing;
 use super::stream::{EndReason, StreamEnd, read_events, unanswered};
 use super::upstream::{Extra, SendError, Sent, peek_error};
-use crate::http::{ErrorKind, Method, RequestTimeouts};
+use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
 
 /// Runs one exchange; opens `gate` once its answer head arrived (or never
 /// will).
@@ -51,21 +51,108 @@ pub(crate) fn run(ctx: &Ctx, out: &Outgoing, gate: &Gate) {
         extra.client = Some(own);
     }
     let timeouts = timeouts_for(ctx, out);
-    let result = send_with_recovery(ctx, out, extra, timeouts);
-    gate.open();
-    let aborted = out.requests.aborted();
-    match result {
-        Ok(Some(mut sent)) => handle_response(ctx, out, &mut sent, timeouts),
-        Ok(None) => {}
-        Err(SendError::Http(h)) if h.kind == ErrorKind::Timeout && !h.before_send() && !aborted => {
-            // The request went out and no answer came in time: tell the client,
-            // and tell the server to stop.
-            timed_out(ctx, out, timeouts);
+    let mut tries = Tries::default();
+    loop {
+        let result = send_with_recovery(ctx, out, &mut extra, timeouts, &mut tries);
+        gate.open();
+        let aborted = out.requests.aborted();
+        match result {
+            Ok(Some(mut sent)) => {
+                if let Handled::Refused(refusal, message) =
+                    handle_response(ctx, out, &mut sent, timeouts)
+                {
+                    if again(ctx, out, &mut tries, refusal, &sent) {
+                        continue;
+                    }
+                    deliver(ctx, &message, Waiting::Requests(&out.requests));
+                }
+            }
+            Ok(None) => {}
+            Err(SendError::Http(h))
+                if h.kind == ErrorKind::Timeout && !h.before_send() && !aborted =>
+            {
+                // The request went out and no answer came in time: tell the
+                // client, and tell the server to stop.
+                timed_out(ctx, out, timeouts);
+            }
+            Err(_) if aborted => {}
+            Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &e)),
         }
-        Err(_) if aborted => {}
-        Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &e)),
+        break;
     }
     finish(ctx, out);
+}
+
+/// What the send loop has used up: retries, the one new session, the one
+/// re-list.
+#[derive(Debug, Default)]
+struct Tries {
+    attempt: u32,
+    reinitialized: bool,
+    relisted: bool,
+}
+
+/// How reading an answer ended.
+enum Handled {
+    /// Every message in it was delivered (or the exchange ended otherwise).
+    Done,
+    /// A 2xx answer whose response says the server did not take the message
+    /// (a JSON-RPC `-30001` or `-32004`): the response, not delivered yet.
+    Refused(Refusal, Vec<u8>),
+}
+
+/// After a 2xx answer that refused the message: true when it goes again (a
+/// new session was opened, or the throttling wait passed); false when the
+/// refusal is the client's answer.
+fn again(ctx: &Ctx, out: &Outgoing, tries: &mut Tries, refusal: Refusal, sent: &Sent) -> bool {
+    match refusal {
+        Refusal::SessionLost => {
+            if tries.reinitialized || out.is_initialize || !out.revision.has_sessions() {
+                return false;
+            }
+            tries.reinitialized = true;
+            match reinitialize(ctx, sent.generation) {
+                Ok(()) => true,
+                Err(why) => {
+                    log::warn!("{}", crate::error::chain(&why));
+                    false
+                }
+            }
+        }
+        Refusal::Throttled => throttle_wait(ctx, tries, &sent.response, 200),
+    }
+}
+
+/// Waits before sending again after the server asked the client to slow down
+/// (the answer's `Retry-After`, else backoff); false when `--retries` are used
+/// up, the server asks for too long, or the relay is stopping.
+fn throttle_wait(ctx: &Ctx, tries: &mut Tries, response: &Response, status: u16) -> bool {
+    let (shared, up) = (&ctx.shared, &ctx.up);
+    let retries = shared.options.retries;
+    if tries.attempt >= retries {
+        return false;
+    }
+    let retry_after = response.header("retry-after");
+    let Some(delay) = retry_policy::retry_wait(retry_after, tries.attempt, SystemTime::now())
+    else {
+        return false;
+    };
+    log::info!(
+        "{} answered HTTP {status}{}; retry {} of {retries} in {:.1} s",
+        up.host(),
+        if status == 200 {
+            " with a throttling error"
+        } else {
+            ""
+        },
+        tries.attempt + 1,
+        delay.as_secs_f64()
+    );
+    if !shared.pause(delay) {
+        return false;
+    }
+    tries.attempt += 1;
+    true
 }
 
 /// Answers whatever the exchange left unanswered.
@@ -169,56 +256,57 @@ fn read_only_refusal(ctx: &Ctx, out: &Outgoing) -> Option<String> {
 fn send_with_recovery(
     ctx: &Ctx,
     out: &Outgoing,
-    mut extra: Extra,
+    extra: &mut Extra,
     timeouts: RequestTimeouts,
+    tries: &mut Tries,
 ) -> Result<Option<Sent>, SendError> {
     let (shared, up) = (&ctx.shared, &ctx.up);
     let retries = shared.options.retries;
-    let mut attempt = 0u32;
-    let mut reinitialized = false;
-    let mut relisted = false;
     loop {
         if out.requests.aborted() {
             return Ok(None);
         }
-        match up.send(Method::Post, &out.body, &extra, timeouts) {
-            Err(SendError::Http(e)) if e.before_send() && attempt < retries => {
-                let delay = retry_policy::reconnect_wait(attempt);
+        match up.send(Method::Post, &out.body, extra, timeouts) {
+            Err(SendError::Http(e)) if e.before_send() && tries.attempt < retries => {
+                let delay = retry_policy::reconnect_wait(tries.attempt);
                 log::info!(
                     "cannot reach {} ({e}); retry {} of {retries} in {:.1} s",
                     up.host(),
-                    attempt + 1,
+                    tries.attempt + 1,
                     delay.as_secs_f64()
                 );
                 if !shared.pause(delay) {
                     return Err(SendError::Http(e));
                 }
-                attempt += 1;
+                tries.attempt += 1;
             }
             Err(e) => return Err(e),
             Ok(mut sent) => {
                 let status = sent.response.status;
-                if !reinitialized
+                if (200..300).contains(&status) {
+                    return Ok(Some(sent));
+                }
+                // An error status: its body (bounded) says what happened.
+                let body = peek_error(&mut sent.response).body;
+                if !tries.reinitialized
                     && retry_policy::session_ended(
                         status,
                         sent.carried_session,
                         out.is_initialize,
                         &out.revision,
-                        || peek_error(&mut sent.response).jsonrpc_code(),
+                        &body,
                     )
                 {
+                    tries.reinitialized = true;
                     match reinitialize(ctx, sent.generation) {
-                        Ok(()) => {
-                            reinitialized = true;
-                            continue;
-                        }
+                        Ok(()) => continue,
                         Err(why) => {
                             sent.note = Some(crate::error::chain(&why));
                             return Ok(Some(sent));
                         }
                     }
                 }
-                if !relisted
+                if !tries.relisted
                     && retry_policy::header_mismatch(
                         status,
                         &out.revision,
@@ -226,34 +314,22 @@ fn send_with_recovery(
                         || peek_error(&mut sent.response).jsonrpc_code(),
                     )
                 {
-                    relisted = true;
+                    tries.relisted = true;
                     match list_tools(ctx, &out.revision, out.param("/_meta")) {
                         Ok(()) => {
                             log::info!(
                                 "header mismatch on tools/call: listed tools again and resending"
                             );
-                            extra = extra_for(ctx, out);
+                            *extra = extra_for(ctx, out);
                             continue;
                         }
                         Err(why) => log::warn!("re-listing tools after -32020 failed: {why}"),
                     }
                 }
-                if attempt < retries && retry_policy::retryable(status, &out.message.items) {
-                    let retry_after = sent.response.header("retry-after");
-                    if let Some(delay) =
-                        retry_policy::retry_wait(retry_after, attempt, SystemTime::now())
-                    {
-                        log::info!(
-                            "{} answered HTTP {status}; retry {} of {retries} in {:.1} s",
-                            up.host(),
-                            attempt + 1,
-                            delay.as_secs_f64()
-                        );
-                        if shared.pause(delay) {
-                            attempt += 1;
-                            continue;
-                        }
-                    }
+                if retry_policy::retryable(status, &body, &out.message.items)
+                    && throttle_wait(ctx, tries, &sent.response, status)
+                {
+                    continue;
                 }
                 return Ok(Some(sent));
             }
@@ -261,30 +337,46 @@ fn send_with_recovery(
     }
 }
 
-/// Reads the answer: a JSON message, an SSE stream, or an error status.
-fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: RequestTimeouts) {
+/// Reads the answer: a JSON message, an SSE stream, or an error status. A
+/// response that says the server did not take the request is handed back
+/// undelivered, when the request may go again.
+fn handle_response(
+    ctx: &Ctx,
+    out: &Outgoing,
+    sent: &mut Sent,
+    timeouts: RequestTimeouts,
+) -> Handled {
     let up = &ctx.up;
     up.capture_session(sent);
     let status = sent.response.status;
     if !(200..300).contains(&status) {
         http_failure(ctx, out, sent);
-        return;
+        return Handled::Done;
     }
     if out.method.as_deref() == Some("notifications/initialized") && out.revision.has_sessions() {
         listen::start(ctx, up.session().generation());
     }
     if status == 202 || status == 204 {
-        return;
+        return Handled::Done;
     }
     let waiting = Waiting::Requests(&out.requests);
+    let watch = out.requests.any() && !out.message.batch;
     let response = &mut sent.response;
     match response.media_type().as_deref() {
         Some("application/json") => match response.read_body(MAX_MESSAGE_BYTES) {
-            Ok(bytes) => deliver(ctx, &bytes, waiting),
+            Ok(bytes) => {
+                if let Some(refusal) = watch.then(|| refused(&bytes)).flatten() {
+                    return Handled::Refused(refusal, bytes);
+                }
+                deliver(ctx, &bytes, waiting);
+            }
             Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &SendError::Http(e))),
         },
         Some("text/event-stream") => {
-            let end = read_events(ctx, waiting, idle_limit(ctx, out), response);
+            let end = read_events(ctx, waiting, idle_limit(ctx, out), watch, response);
+            if let EndReason::Refused(refusal, message) = end.reason {
+                return Handled::Refused(refusal, message);
+            }
             after_stream(ctx, out, end, timeouts);
         }
         other => {
@@ -296,12 +388,19 @@ fn handle_response(ctx: &Ctx, out: &Outgoing, sent: &mut Sent, timeouts: Request
             }
         }
     }
+    Handled::Done
+}
+
+/// What a JSON-RPC message in a 2xx answer to a single request says, when it
+/// is an error that means the server did not take the request.
+fn refused(message: &[u8]) -> Option<Refusal> {
+    retry_policy::refusal(200, message)
 }
 
 /// After a POST's SSE stream: time out, resume, or leave the rest to `finish`.
 fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTimeouts) {
     match end.reason {
-        EndReason::Answered | EndReason::Aborted => {}
+        EndReason::Answered | EndReason::Aborted | EndReason::Refused(..) => {}
         EndReason::TimedOut => timed_out(ctx, out, timeouts),
         EndReason::Closed | EndReason::Broken(_) => {
             if let EndReason::Broken(why) = &end.reason {

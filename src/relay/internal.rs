@@ -1,7 +1,9 @@
 //! The relay's own requests to the server, which the client never sees.
 //!
-//! Owns: sending one of them and finding its response, in a JSON answer or on
-//! an SSE stream (other messages on that stream reach the client as usual);
+//! Owns: sending one of them — again after a throttling or busy answer, within
+//! `--retries`, as `retry_policy.rs` says — and finding its response, in a
+//! JSON answer or on an SSE stream (other messages on that stream reach the
+//! client as usual);
 //! and listing every page of the server's tools (at most [`MAX_LIST_PAGES`])
 //! to fill the tool cache, for `--read-only` and for a 2026-07-28 re-list after
 //! a header mismatch. Their ids (`mcp-sigv4-N`) are in a namespace of the
@@ -10,16 +12,19 @@
 
 use std::fmt;
 use std::io::BufReader;
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use super::context::{Ctx, MAX_MESSAGE_BYTES};
 use super::inbound::{Waiting, deliver};
 use super::jsonrpc::Id;
+use super::jsonrpc::Kind;
+use super::retry_policy;
 use super::revision::Revision;
 use super::routing;
 use super::sse;
-use super::upstream::{Extra, SendError, peek_error};
+use super::upstream::{Extra, SendError, Sent, peek_error};
 use crate::http::{HttpError, Method, RequestTimeouts};
 
 /// How many pages an internal `tools/list` reads at most.
@@ -126,6 +131,50 @@ pub(crate) fn request_of_our_own(
     extra: &Extra,
     id: &Id,
 ) -> Result<(Value, Option<String>), OwnRequestError> {
+    let shared = &ctx.shared;
+    let retries = shared.options.retries;
+    let method = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("method")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let items = [Kind::Request {
+        id: id.clone(),
+        method,
+    }];
+    let mut attempt = 0;
+    loop {
+        let once = own_request_once(ctx, body, extra, id, &items);
+        let delay = once
+            .retry_after
+            .filter(|_| attempt < retries)
+            .and_then(|after| {
+                retry_policy::retry_wait(after.as_deref(), attempt, SystemTime::now())
+            });
+        let Some(delay) = delay else {
+            return once.result;
+        };
+        log::info!(
+            "{} throttled a request of mcp-sigv4's own; retry {} of {retries} in {:.1} s",
+            ctx.up.host(),
+            attempt + 1,
+            delay.as_secs_f64()
+        );
+        if !shared.pause(delay) {
+            return once.result;
+        }
+        attempt += 1;
+    }
+}
+
+/// One try of [`request_of_our_own`].
+struct OwnTry {
+    result: Result<(Value, Option<String>), OwnRequestError>,
+    /// When the answer says it may go again (throttled, busy:
+    /// `retry_policy.rs`): its `Retry-After`, if any.
+    retry_after: Option<Option<String>>,
+}
+
+fn own_request_once(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id, items: &[Kind]) -> OwnTry {
     let up = &ctx.up;
     let t = &ctx.shared.timeouts;
     let timeouts = RequestTimeouts {
@@ -133,21 +182,47 @@ pub(crate) fn request_of_our_own(
         per_read: Some(t.read),
         total: Some(t.exchange),
     };
-    let mut sent = up
-        .send(Method::Post, body, extra, timeouts)
-        .map_err(OwnRequestError::Send)?;
+    let mut sent = match up.send(Method::Post, body, extra, timeouts) {
+        Ok(sent) => sent,
+        Err(e) => {
+            return OwnTry {
+                result: Err(OwnRequestError::Send(e)),
+                retry_after: None,
+            };
+        }
+    };
     if extra.with_session {
         up.capture_session(&sent);
     }
-    let session_id = sent.response.header("mcp-session-id").map(str::to_owned);
+    let retry_after = sent.response.header("retry-after").map(str::to_owned);
     let status = sent.response.status;
     if !(200..300).contains(&status) {
         let e = peek_error(&mut sent.response);
-        return Err(OwnRequestError::Status {
-            status,
-            message: e.message,
-        });
+        let again = retry_policy::retryable(status, &e.body, items);
+        return OwnTry {
+            result: Err(OwnRequestError::Status {
+                status,
+                message: e.message,
+            }),
+            retry_after: again.then_some(retry_after),
+        };
     }
+    let result = own_response(ctx, &mut sent, id);
+    let throttled = matches!(&result, Ok((v, _))
+        if v.pointer("/error/code").and_then(Value::as_i64) == Some(retry_policy::TOO_MANY_REQUESTS));
+    OwnTry {
+        result,
+        retry_after: throttled.then_some(retry_after),
+    }
+}
+
+/// The response to request `id` in a 2xx answer.
+fn own_response(
+    ctx: &Ctx,
+    sent: &mut Sent,
+    id: &Id,
+) -> Result<(Value, Option<String>), OwnRequestError> {
+    let session_id = sent.response.header("mcp-session-id").map(str::to_owned);
     let find = |text: &str| -> Option<Value> {
         let v: Value = serde_json::from_str(text).ok()?;
         let matches =

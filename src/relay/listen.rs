@@ -103,7 +103,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 } else {
                     failures = 0;
                     log::debug!("GET stream open");
-                    let end = read_events(ctx, Waiting::Nobody, None, &mut sent.response);
+                    let end = read_events(ctx, Waiting::Nobody, None, false, &mut sent.response);
                     if end.last_event_id.is_some() {
                         last_event_id = end.last_event_id;
                     }
@@ -218,6 +218,7 @@ pub(crate) fn resume(
             ctx,
             Waiting::Requests(requests),
             idle_limit,
+            false,
             &mut sent.response,
         );
         if end.reason == EndReason::Answered {

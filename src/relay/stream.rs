@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::context::{Ctx, MAX_MESSAGE_BYTES};
 use super::inbound::{Waiting, deliver};
 use super::pending::Pending;
+use super::retry_policy::{self, Refusal};
 use super::sse::{self, Item};
 use crate::http::Response;
 
@@ -47,6 +48,9 @@ pub(crate) enum EndReason {
     TimedOut,
     /// The client cancelled (2026-07-28: closing the stream is the cancel).
     Aborted,
+    /// A message on it said the server did not take the request (the check
+    /// given to [`read_events`]); the message, not delivered.
+    Refused(Refusal, Vec<u8>),
 }
 
 /// True when a request of `waiting` still waits for its answer.
@@ -57,11 +61,14 @@ pub(crate) fn unanswered(pending: &Pending, waiting: Waiting<'_>) -> bool {
 /// Reads an SSE stream, delivering every message, until the requests of
 /// `waiting` are answered, the stream ends, the client cancels, or a timeout
 /// fires. `idle_limit`: the longest time without an event (comments do not
-/// count), when there is one.
+/// count), when there is one. `watch_refusals`: a message that says the
+/// server did not take the request (`retry_policy::refusal`) ends the stream
+/// undelivered ([`EndReason::Refused`]).
 pub(crate) fn read_events(
     ctx: &Ctx,
     waiting: Waiting<'_>,
     idle_limit: Option<Duration>,
+    watch_refusals: bool,
     response: &mut Response,
 ) -> StreamEnd {
     let pending = &ctx.shared.pending;
@@ -82,6 +89,12 @@ pub(crate) fn read_events(
             Ok(Some(Item::Event(event))) => {
                 last_activity = Instant::now();
                 if event.event == "message" && !event.data.is_empty() {
+                    if let Some(refusal) = watch_refusals
+                        .then(|| retry_policy::refusal(200, event.data.as_bytes()))
+                        .flatten()
+                    {
+                        break EndReason::Refused(refusal, event.data.into_bytes());
+                    }
                     deliver(ctx, event.data.as_bytes(), waiting);
                     if waiting.any() && !unanswered(pending, waiting) {
                         break EndReason::Answered;
