@@ -16,8 +16,10 @@
 
 use std::time::Duration;
 
-use crate::auth::SigningChoice;
+use crate::auth::{RequestAuth, SigningChoice};
 use crate::cli::Args;
+use crate::credentials::CredentialsProvider;
+use crate::credentials::chain::RoleOnTop;
 use crate::credentials::{Env, Resolver};
 pub use crate::endpoint::Endpoint;
 use crate::endpoint::{infer_from_host, runtime_arn_url};
@@ -175,6 +177,9 @@ pub struct Config {
     pub region: String,
     /// Where the region came from, for the debug log.
     pub region_source: &'static str,
+    /// Where the signing name came from (`--service`, `AWS_SERVICE_NAME`,
+    /// the endpoint host), for `doctor` and the debug log.
+    pub service_source: &'static str,
     /// SigV4 or SigV4A, and whether to switch.
     pub signing: SigningChoice,
     /// Relay behaviour.
@@ -215,6 +220,28 @@ pub fn log_level(text: Option<&str>) -> Result<log::LevelFilter, ConfigError> {
         Some(other) => Err(ConfigError::new(format!(
             "--log-level: expected error, warn, info, debug, trace or off (or DEBUG, INFO, WARNING, ERROR, CRITICAL), found {other:?}"
         ))),
+    }
+}
+
+impl Config {
+    /// The signer of this configuration's requests: `resolver` with the TLS
+    /// roots, the role to assume on top and the endpoint's region, behind a
+    /// [`CredentialsProvider`] that keeps the credentials fresh.
+    pub fn request_auth(&self, resolver: Resolver) -> RequestAuth {
+        let resolver = resolver
+            .with_tls(self.relay.tls.clone())
+            .with_role_on_top(self.assume_role.clone().map(|r| RoleOnTop {
+                role_arn: r.role_arn,
+                session_name: r.session_name,
+                external_id: r.external_id,
+            }))
+            .with_endpoint_region(Some(self.region.clone()));
+        RequestAuth::new(
+            CredentialsProvider::new(resolver),
+            self.service.clone(),
+            self.region.clone(),
+            &self.signing,
+        )
     }
 }
 
@@ -322,13 +349,13 @@ impl Config {
             .and_then(|u| u.check_plain_http(PlainHttp::LoopbackOnly))
             .map_err(ConfigError::from_url)?;
         let info = infer_from_host(&endpoint.host);
-        let service_flag = args
-            .service
-            .clone()
-            .or_else(|| env.get_nonblank("AWS_SERVICE_NAME"));
-        let service = match (&service_flag, &info.service) {
-            (Some(s), _) => s.clone(),
-            (None, Some(s)) => s.clone(),
+        let service_flag = args.service.clone().map(|s| (s, "--service")).or_else(|| {
+            env.get_nonblank("AWS_SERVICE_NAME")
+                .map(|s| (s, "AWS_SERVICE_NAME"))
+        });
+        let (service, service_source) = match (service_flag, &info.service) {
+            (Some(s), _) => s,
+            (None, Some(s)) => (s.clone(), "the endpoint host"),
             (None, None) => {
                 return Err(ConfigError::new(format!(
                     "cannot tell the AWS service from the host {}",
@@ -463,6 +490,7 @@ impl Config {
             service,
             region,
             region_source,
+            service_source,
         })
     }
 }

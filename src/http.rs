@@ -641,3 +641,4 @@ impl Transport for Client {
 
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod probe;

@@ -103,6 +103,8 @@ pub mod client_config;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
+#[doc(hidden)]
+pub mod doctor;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod error;

@@ -5,13 +5,11 @@ use std::process::ExitCode;
 
 use mcp_sigv4::error::{self, Error};
 
-use mcp_sigv4::auth::RequestAuth;
 use mcp_sigv4::cli::{self, Args, Command, HELP, UsageError};
 use mcp_sigv4::client_config::{Client, default_server_name};
 use mcp_sigv4::config::RuntimeSession;
 use mcp_sigv4::config::{Config, log_level, profiles};
-use mcp_sigv4::credentials::chain::RoleOnTop;
-use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
+use mcp_sigv4::credentials::{Env, Resolver};
 use mcp_sigv4::relay;
 
 fn main() -> ExitCode {
@@ -59,8 +57,11 @@ fn run() -> Result<u8, Error> {
             name,
             args: given,
         } => return print_client_config(&args, client, name.as_deref(), given),
-        Command::Doctor { .. } => {
-            return Err(UsageError::new("doctor: not yet available in this build").into());
+        Command::Doctor { json } => {
+            let report = mcp_sigv4::doctor::run(&args);
+            let text = if *json { report.json() } else { report.text() };
+            let _ = io::stdout().write_all(text.as_bytes());
+            return Ok(report.exit_code());
         }
         Command::Relay => {}
     }
@@ -85,20 +86,7 @@ fn run() -> Result<u8, Error> {
             String::new()
         }
     );
-    let resolver = resolver
-        .with_tls(config.relay.tls.clone())
-        .with_role_on_top(config.assume_role.clone().map(|r| RoleOnTop {
-            role_arn: r.role_arn,
-            session_name: r.session_name,
-            external_id: r.external_id,
-        }))
-        .with_endpoint_region(Some(config.region.clone()));
-    let auth = RequestAuth::new(
-        CredentialsProvider::new(resolver),
-        config.service.clone(),
-        config.region.clone(),
-        &config.signing,
-    );
+    let auth = config.request_auth(resolver);
     // Resolve credentials once now, so a problem shows in the log at start-up;
     // the relay still starts and answers each request with the error and its fix.
     let credentials = auth.provider().credentials();

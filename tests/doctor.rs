@@ -1,0 +1,345 @@
+//! `mcp-sigv4 doctor`: the built binary against the one test server of
+//! `support/`, which plays both STS (GetCallerIdentity under `/sts/`) and the
+//! MCP endpoint (`/mcp`); one pass, and each failure that can be provoked on
+//! 127.0.0.1, with its exit code and the hint on the last line.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use support::{AKID, Reply, SECRET_KEY, Seen, Server, TempDir, closed_port, standard_reply};
+
+const IDENTITY: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/doctor</Arn><UserId>AIDADOCTOREXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+
+/// STS under `/sts/`, else `mcp` (default: the standard MCP server).
+fn server(mcp: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
+    Server::start(move |s| {
+        if s.target.starts_with("/sts") {
+            if s.form().get("Action").map(String::as_str) == Some("GetCallerIdentity") {
+                return Reply::body(200, "text/xml", IDENTITY);
+            }
+            return Reply::status(400);
+        }
+        mcp(s)
+    })
+}
+
+/// Runs `mcp-sigv4 doctor <args>` with test credentials (unless `creds` is
+/// false) and STS at the server, in an empty environment.
+fn doctor(args: &[&str], sts: Option<&Server>, creds: bool) -> Output {
+    let home = TempDir::new("doctor-home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"));
+    cmd.arg("doctor")
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(s) = sts {
+        cmd.env("AWS_ENDPOINT_URL_STS", format!("{}/sts", s.base()));
+    }
+    if creds {
+        cmd.env("AWS_ACCESS_KEY_ID", AKID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    }
+    let child = cmd.spawn().expect("starting mcp-sigv4 doctor");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("doctor finished within 60 s")
+        .expect("doctor's output")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn line<'a>(out: &'a str, step: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.get(7..).is_some_and(|r| r.starts_with(step)))
+        .unwrap_or_else(|| panic!("no line for {step} in:\n{out}"))
+}
+
+#[test]
+fn a_working_setup_passes_every_step_and_ends_its_session() {
+    let up = server(standard_reply);
+    let url = up.url();
+    let o = doctor(
+        &[&url, "--service", "svc", "--region", "us-east-1"],
+        Some(&up),
+        true,
+    );
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(line(&out, "credentials").starts_with("[ok  ]"), "{out}");
+    assert!(
+        line(&out, "credentials").contains("from environment; access key id …AYXX"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "identity")
+            .contains("account 123456789012, arn:aws:iam::123456789012:user/doctor"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "signing")
+            .contains("service svc (from --service), region us-east-1 (from --region), SigV4"),
+        "{out}"
+    );
+    assert!(line(&out, "dns").starts_with("[ok  ]"), "{out}");
+    assert!(line(&out, "tcp").starts_with("[ok  ]"), "{out}");
+    assert!(
+        line(&out, "tls").starts_with("[skip]"),
+        "plain http to loopback: {out}"
+    );
+    assert!(
+        line(&out, "initialize").contains("protocol 2025-06-18"),
+        "{out}"
+    );
+    assert!(line(&out, "tools/list").starts_with("[ok  ]"), "{out}");
+    assert_eq!(out.lines().last(), Some("all checks passed"));
+    assert!(!out.contains(SECRET_KEY) && !String::from_utf8_lossy(&o.stderr).contains(SECRET_KEY));
+    // The MCP requests were signed like the proxy's, and the session ended.
+    let mcp: Vec<Seen> = up.matching(|s| s.target.starts_with("/mcp") && s.method == "POST");
+    assert!(
+        mcp.len() >= 3,
+        "initialize, initialized, tools/list: {}",
+        mcp.len()
+    );
+    for s in &mcp {
+        support::assert_signed(s, "svc", "us-east-1");
+    }
+    assert_eq!(
+        up.matching(|s| s.method == "DELETE").len(),
+        1,
+        "one signed DELETE"
+    );
+    let o = doctor(
+        &[&url, "--service", "svc", "--region", "us-east-1", "--json"],
+        Some(&up),
+        true,
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("--json prints one JSON document");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["exitCode"], 0);
+    let names: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "credentials",
+            "identity",
+            "signing",
+            "dns",
+            "tcp",
+            "tls",
+            "initialize",
+            "tools/list"
+        ]
+    );
+    for s in v["steps"].as_array().unwrap() {
+        assert!(s["ms"].is_u64() && s["detail"].is_string(), "{s}");
+    }
+}
+
+/// One failure: what, the arguments, STS (if any), credentials given, the
+/// exit code, the failing step, a part of the hint.
+type Case<'a> = (
+    &'a str,
+    Vec<&'a str>,
+    Option<&'a Server>,
+    bool,
+    i32,
+    &'a str,
+    &'a str,
+);
+
+#[test]
+fn each_failure_has_its_exit_code_and_its_fix_last() {
+    let up = server(standard_reply);
+    let refused_sts = Server::start(|_| {
+        Reply::body(
+            403,
+            "text/xml",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>r-2</RequestId></ErrorResponse>",
+        )
+    });
+    let plain = up.url().replace("http://", "https://");
+    let closed = format!("http://127.0.0.1:{}/mcp", closed_port());
+    let url = up.url();
+    let cases: [Case<'_>; 6] = [
+        (
+            "no credentials",
+            vec![&url, "--service", "svc", "--region", "us-east-1"],
+            Some(&up),
+            false,
+            10,
+            "credentials",
+            "aws configure",
+        ),
+        (
+            "STS refuses the key",
+            vec![&url, "--service", "svc", "--region", "us-east-1"],
+            Some(&refused_sts),
+            true,
+            11,
+            "identity",
+            "AWS does not accept these credentials",
+        ),
+        (
+            "no service in the host",
+            vec![&url, "--region", "us-east-1"],
+            Some(&up),
+            true,
+            12,
+            "signing",
+            "--service",
+        ),
+        (
+            "a name that does not resolve",
+            vec![
+                "https://doctor-check.invalid/mcp",
+                "--service",
+                "svc",
+                "--region",
+                "us-east-1",
+            ],
+            Some(&up),
+            true,
+            13,
+            "dns",
+            "DNS",
+        ),
+        (
+            "nothing listens",
+            vec![&closed, "--service", "svc", "--region", "us-east-1"],
+            Some(&up),
+            true,
+            14,
+            "tcp",
+            "reachable",
+        ),
+        (
+            "plain HTTP behind https://",
+            vec![&plain, "--service", "svc", "--region", "us-east-1"],
+            Some(&up),
+            true,
+            15,
+            "tls",
+            "HTTPS",
+        ),
+    ];
+    for (what, args, sts, creds, code, step, hint) in cases {
+        let o = doctor(&args, sts, creds);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(code), "{what}:\n{out}");
+        assert!(line(&out, step).starts_with("[FAIL]"), "{what}:\n{out}");
+        let last = out.lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("hint: ") && last.contains(hint),
+            "{what}: last line {last:?}\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_signature_with_a_clock_seven_minutes_off_says_so() {
+    // The server's clock is 7 minutes ahead of ours, and it refuses the
+    // signature as AWS does for a skewed request.
+    let ahead = SystemTime::now() + Duration::from_secs(7 * 60);
+    let date = httpdate(ahead);
+    let up = server(move |s| {
+        Reply::json(
+            403,
+            r#"{"__type":"InvalidSignatureException","message":"Signature expired"}"#,
+        )
+        .header("date", &date)
+        .header(
+            "x-amzn-errortype",
+            if s.method == "POST" {
+                "SignatureDoesNotMatch"
+            } else {
+                "MissingAuthenticationTokenException"
+            },
+        )
+    });
+    let url = up.url();
+    let o = doctor(
+        &[&url, "--service", "svc", "--region", "us-east-1"],
+        Some(&up),
+        true,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(16), "{out}");
+    assert!(
+        line(&out, "tls").contains("clock differs from ours by 7 min"),
+        "{out}"
+    );
+    assert!(line(&out, "initialize").starts_with("[FAIL]"), "{out}");
+    let last = out.lines().last().unwrap_or("");
+    assert!(
+        last.contains("the local clock is 7 min behind the server's"),
+        "{last}\n{out}"
+    );
+}
+
+#[test]
+fn a_tools_list_error_is_step_17() {
+    let up = server(|s| {
+        if s.is_rpc("tools/list") {
+            return Reply::json(500, r#"{"message":"internal"}"#);
+        }
+        standard_reply(s)
+    });
+    let url = up.url();
+    let o = doctor(
+        &[
+            &url,
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--retries",
+            "0",
+        ],
+        Some(&up),
+        true,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(17), "{out}");
+    assert!(line(&out, "initialize").starts_with("[ok  ]"), "{out}");
+    assert!(line(&out, "tools/list").starts_with("[FAIL]"), "{out}");
+}
+
+/// An IMF-fixdate (RFC 9110 §5.6.7) for `t`.
+fn httpdate(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = support::civil_from_days(days);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
