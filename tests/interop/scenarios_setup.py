@@ -1,5 +1,10 @@
 """Interop scenarios: setting up a client with `mcp-sigv4 config`.
 
+  doctor-pass     `mcp-sigv4 doctor` against the verifying upstream, with an
+                  STS stub on 127.0.0.1 that checks the GetCallerIdentity
+                  signature with botocore: every step passes (exit 0), the
+                  identity is the stub's, and the upstream saw a signed
+                  initialize, tools/list (its real tools) and DELETE.
   config-launch   for each client `mcp-sigv4 config` knows (claude-desktop,
                   claude-code, vscode, cursor, kiro, amazon-q): run
                   `mcp-sigv4 config <client> <upstream> --service … --region …
@@ -18,11 +23,15 @@ Ctx, Upstream, Checks, ...) are run_interop's own.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import subprocess
 import sys
+import threading
+import urllib.parse
 from contextlib import AsyncExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 _main = sys.modules.get("__main__")
@@ -118,7 +127,102 @@ async def sc_config_launch(ctx: Ctx) -> None:
         up.stop()
 
 
+IDENTITY_ARN = "arn:aws:sts::123456789012:assumed-role/Interop/doctor"
+
+
+def sts_stub(creds, calls: list) -> ThreadingHTTPServer:
+    """GetCallerIdentity on 127.0.0.1, its signature checked by the verifier
+    (botocore) for service sts in the suite's region."""
+    from verifier import Expectation, verify
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            raw_path, _, query = self.path.partition("?")
+            form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+            exp = Expectation(creds.access_key, creds.secret_key, creds.token, ri.REGION, "sts")
+            verdict = verify(exp, "POST", raw_path, query, list(self.headers.items()), body,
+                             dt.datetime.now(dt.timezone.utc))
+            calls.append((form.get("Action"), verdict.error_type))
+            if verdict.error_type is None and form.get("Action") == "GetCallerIdentity":
+                status, text = 200, (
+                    "<GetCallerIdentityResponse><GetCallerIdentityResult>"
+                    f"<Arn>{IDENTITY_ARN}</Arn><UserId>AROAEXAMPLE:doctor</UserId>"
+                    "<Account>123456789012</Account></GetCallerIdentityResult>"
+                    "<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>"
+                    "</GetCallerIdentityResponse>")
+            else:
+                status, text = 403, (
+                    f"<ErrorResponse><Error><Code>{verdict.error_type or 'InvalidAction'}</Code>"
+                    f"<Message>{verdict.message}</Message></Error></ErrorResponse>")
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("content-type", "text/xml")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+async def sc_doctor_pass(ctx: Ctx) -> None:
+    c = ctx.checks
+    creds = ri.random_creds(token=True)
+    up = ri.Upstream(ctx.workdir, creds, "sse", ctx.verbose)
+    up.start()
+    calls: list = []
+    sts = sts_stub(creds, calls)
+    env = ri.base_child_env(ctx.workdir)
+    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+               AWS_SESSION_TOKEN=creds.token, AWS_REGION=ri.REGION,
+               AWS_ENDPOINT_URL_STS=f"http://127.0.0.1:{sts.server_address[1]}")
+    try:
+        out = subprocess.run([ctx.binary, "doctor", up.url, "--service", ri.SERVICE, "--region", ri.REGION,
+                              "--json"], env=env, capture_output=True, text=True, timeout=90)
+        c.equal(out.returncode, 0, "doctor exits 0 when every check passes")
+        try:
+            report = json.loads(out.stdout)
+        except ValueError:
+            c.expect(False, "--json prints one JSON document", short(out.stdout, 400))
+            return
+        steps = {s["name"]: s for s in report["steps"]}
+        c.equal(list(steps), ["credentials", "identity", "signing", "dns", "tcp", "tls", "initialize", "tools/list"],
+                "the eight steps, in order")
+        c.equal({n: s["status"] for n, s in steps.items() if n != "tls"},
+                {n: "pass" for n in steps if n != "tls"}, "every step passes (tls: plain http to loopback)")
+        c.expect(IDENTITY_ARN in steps["identity"]["detail"], "identity names the stub's ARN",
+                 short(steps["identity"]["detail"]))
+        c.equal(calls, [("GetCallerIdentity", None)], "one GetCallerIdentity, its signature accepted by botocore")
+        c.expect("mcp-sigv4-interop" in steps["initialize"]["detail"], "initialize names the server",
+                 short(steps["initialize"]["detail"]))
+        listed = steps["tools/list"]["detail"].split(" tools")[0]
+        c.expect(listed.isdigit() and int(listed) >= len(ri.EXPECTED_TOOLS),
+                 "tools/list counts the server's tools", short(steps["tools/list"]["detail"]))
+        c.expect(creds.secret_key not in out.stdout + out.stderr and creds.token not in out.stdout + out.stderr,
+                 "no secret in the report or the log")
+        stats = await ri.wait_for_delete(up)
+        # The one unsigned request is the probe of the tls step (for the
+        # server's clock); everything else was signed.
+        c.equal(stats["rejected"], {"GET": 1}, "the verifier refused only doctor's unsigned probe")
+        c.expect(stats["accepted"].get("POST", 0) >= 3, "initialize, initialized and tools/list were signed",
+                 short(stats["accepted"]))
+        c.expect(stats["accepted"].get("DELETE", 0) == 1, "the session ended with one signed DELETE",
+                 short(stats["accepted"]))
+    finally:
+        sts.shutdown()
+        up.stop()
+
+
 SCENARIOS = [
+    Scenario("doctor-pass", "`mcp-sigv4 doctor --json` against the verifying upstream and a botocore-checked "
+             "STS stub: every step passes, exit 0, signed MCP session ended with a DELETE", sc_doctor_pass),
     Scenario("config-launch", "`mcp-sigv4 config <client>` for all six clients; each printed command launched "
              "by the SDK's stdio client: initialize, tools/list, tools/call, every signature verified",
              sc_config_launch),
