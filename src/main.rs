@@ -45,12 +45,6 @@ fn run() -> Result<u8, Error> {
         return Ok(error::EXIT_OK);
     }
     init_logging(log_level(args.log_level.as_deref())?);
-    if io::stdin().is_terminal() {
-        // Run by hand: say what this program waits for (stderr only; stdout
-        // carries protocol messages).
-        let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
-    }
-
     match &args.command {
         Command::Config {
             client,
@@ -64,6 +58,11 @@ fn run() -> Result<u8, Error> {
             return Ok(report.exit_code());
         }
         Command::Relay => {}
+    }
+    if io::stdin().is_terminal() {
+        // Run by hand: say what this program waits for (stderr only; stdout
+        // carries protocol messages).
+        let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
     }
     let env = Env::process();
     let profile = profiles(&args, &env)?.into_iter().next();
