@@ -187,6 +187,9 @@ pub struct Config {
     /// A role to assume on top of the credentials found (`--role-arn`, else
     /// `AGENTCORE_ASSUME_ROLE_ARN`), with its session name and external id.
     pub assume_role: Option<AssumeRoleOptions>,
+    /// `--role-session-name`: the session name of every role we assume
+    /// (profile role chains and web identity too) whose profile names none.
+    pub role_session_name: Option<String>,
     /// Timeouts.
     pub timeouts: Timeouts,
 }
@@ -235,7 +238,8 @@ impl Config {
                 session_name: r.session_name,
                 external_id: r.external_id,
             }))
-            .with_endpoint_region(Some(self.region.clone()));
+            .with_endpoint_region(Some(self.region.clone()))
+            .with_session_name(self.role_session_name.clone());
         RequestAuth::new(
             CredentialsProvider::new(resolver),
             self.service.clone(),
@@ -464,10 +468,11 @@ impl Config {
                     .or_else(|| env.get_nonblank("AGENTCORE_ASSUME_ROLE_SESSION_NAME")),
                 external_id: args.external_id.clone(),
             });
-        if assume_role.is_none() && (args.role_session_name.is_some() || args.external_id.is_some())
-        {
+        // --role-session-name names every role we assume (profile role
+        // chains and web identity too), so it stands without --role-arn.
+        if assume_role.is_none() && args.external_id.is_some() {
             return Err(ConfigError::new(
-                "--role-session-name and --external-id need --role-arn (or AGENTCORE_ASSUME_ROLE_ARN)",
+                "--external-id needs --role-arn (or AGENTCORE_ASSUME_ROLE_ARN)",
             ));
         }
         let defaults = Timeouts::default();
@@ -486,6 +491,7 @@ impl Config {
             signing,
             relay,
             assume_role,
+            role_session_name: args.role_session_name.clone(),
             endpoint,
             service,
             region,

@@ -1010,7 +1010,7 @@ const CASES: &[Case] = &[
         },
         seen: &[&[
             "Action=AssumeRoleWithWebIdentity RoleArn=arn:aws:iam::123456789012:role/web-env \
-             RoleSessionName=mcp-sigv4-web-identity-",
+             RoleSessionName=mcp-sigv4-",
             "WebIdentityToken=jwt-S3CR3T-one unsigned ",
         ]],
         after: Some(|run| {
@@ -1823,5 +1823,90 @@ fn provider_keeps_valid_credentials_while_an_edit_breaks_the_config_file() {
         during.as_ref().is_ok_and(|c| Arc::ptr_eq(c, &first)),
         "expected the cached keys kept while the config file does not parse, found {:?}",
         during.map(|c| c.access_key_id().to_owned())
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Role session names.
+
+/// The `RoleSessionName` of every STS request the stub saw, in order.
+fn session_names(stub: &Server) -> Vec<String> {
+    stub.requests()
+        .iter()
+        .filter_map(|s| s.form().get("RoleSessionName").cloned())
+        .collect()
+}
+
+/// Servers bind an `Mcp-Session-Id` to the caller's principal ARN, and an
+/// assumed role's ARN ends in the role session name: a new name at a renewal
+/// would make the server forget the session. Every AssumeRole of a resolver,
+/// and of the resolvers made from it for other profiles, uses one name —
+/// profile role chains, web identity and the role on top, across
+/// resolutions.
+#[test]
+fn one_role_session_name_for_every_assume_role_and_renewal() {
+    let dir = case_dir("session-name");
+    let stub = start_stub();
+    dir.write(
+        "config",
+        &fill(
+            "[profile chain]\nrole_arn = arn:aws:iam::123456789012:role/chained\nsource_profile = base\n\
+             [profile web]\nrole_arn = arn:aws:iam::123456789012:role/web\n\
+             web_identity_token_file = {dir}/token.jwt\n",
+            &dir,
+            &stub,
+        ),
+    );
+    dir.write("credentials", BASE_KEYS);
+    dir.write("token.jwt", "jwt-S3CR3T");
+    let mut env = base_env(&dir, &stub);
+    env.insert("AWS_PROFILE".into(), "chain".into());
+    let resolver = Resolver::new(Env::from_pairs(env), None).with_role_on_top(Some(RoleOnTop {
+        role_arn: "arn:aws:iam::123456789012:role/top".into(),
+        session_name: None,
+        external_id: None,
+    }));
+    let provider = CredentialsProvider::new(resolver);
+    let first = provider.credentials().expect("expected the role chain");
+    std::thread::sleep(Duration::from_millis(20));
+    provider.invalidate(&first);
+    provider
+        .credentials()
+        .expect("expected the role chain again");
+    let web = provider.resolver().for_profile(Some("web".into()));
+    std::thread::sleep(Duration::from_millis(20));
+    web.resolve().expect("expected web identity");
+    let names = session_names(&stub);
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names[0].starts_with("mcp-sigv4-"), "{names:?}");
+    assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
+}
+
+/// A name the user gives (`--role-session-name`, else `AWS_ROLE_SESSION_NAME`)
+/// replaces the chosen one everywhere; a profile's `role_session_name` still
+/// wins for its own role.
+#[test]
+fn a_named_role_session_is_used_everywhere_but_where_a_profile_names_its_own() {
+    let dir = case_dir("session-named");
+    let stub = start_stub();
+    dir.write(
+        "config",
+        "[profile chain]\nrole_arn = arn:aws:iam::123456789012:role/chained\nsource_profile = inner\n\
+         [profile inner]\nrole_arn = arn:aws:iam::123456789012:role/inner\nsource_profile = base\n\
+         role_session_name = inner-own\n",
+    );
+    dir.write("credentials", BASE_KEYS);
+    let mut env = base_env(&dir, &stub);
+    env.insert("AWS_PROFILE".into(), "chain".into());
+    env.insert("AWS_ROLE_SESSION_NAME".into(), "from-env".into());
+    let resolver = Resolver::new(Env::from_pairs(env.clone()), None);
+    resolver.resolve().expect("expected the role chain");
+    assert_eq!(session_names(&stub), ["inner-own", "from-env"]);
+    let resolver =
+        Resolver::new(Env::from_pairs(env), None).with_session_name(Some("from-flag".into()));
+    resolver.resolve().expect("expected the role chain");
+    assert_eq!(
+        session_names(&stub)[2..],
+        ["inner-own".to_owned(), "from-flag".to_owned()]
     );
 }

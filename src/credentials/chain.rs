@@ -20,10 +20,25 @@
 //! Choices where the SDKs differ (we follow Rust `aws-config`):
 //! `credential_process` beats static keys in the same profile; container
 //! `..._RELATIVE_URI` beats `..._FULL_URI`; `AWS_DEFAULT_PROFILE` is ignored;
-//! IMDS never falls back to IMDSv1. Ours: STS session names are
-//! `mcp-sigv4-<epoch millis>` (visible in CloudTrail), and the STS region is
-//! `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's region, the endpoint's
-//! region, then `us-east-1`, always at the regional STS endpoint.
+//! IMDS never falls back to IMDSv1. Ours: the STS region is `AWS_REGION`,
+//! `AWS_DEFAULT_REGION`, the profile's region, the endpoint's region, then
+//! `us-east-1`, always at the regional STS endpoint.
+//!
+//! Role session names: one per process. Every AssumeRole we make (a profile's
+//! `role_arn` chain, web identity, `--role-arn`) uses the name the user gave
+//! (the profile's `role_session_name` for its own role, else
+//! `--role-session-name`, else `AWS_ROLE_SESSION_NAME`), or else the one name
+//! chosen when the first resolver was made, `mcp-sigv4-<epoch millis>`
+//! (visible in CloudTrail), kept across renewals and shared by the resolvers
+//! made from it for other profiles ([`Resolver::for_profile`]). Why: the
+//! caller's principal ARN of an assumed role ends in the session name
+//! (`arn:aws:sts::<account>:assumed-role/<role>/<session name>`), and servers
+//! bind state to it — the AWS MCP Server binds an `Mcp-Session-Id` to the
+//! principal, so a new name at the hourly renewal made the session unknown to
+//! it (the AWS Python proxy `mcp-proxy-for-aws` had the same bug, its issues
+//! #117 and #299, and fixed it with one name per process). botocore
+//! (`AssumeRoleCredentialFetcher`) and Rust `aws-config` (`AssumeRoleProvider`)
+//! also pick their default name once, when the provider is built.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,7 +79,7 @@ enum Outcome {
 pub struct RoleOnTop {
     /// The role ARN.
     pub role_arn: String,
-    /// The STS session name (default `mcp-sigv4-<epoch millis>`).
+    /// The STS session name (default: the resolver's, see the module docs).
     pub session_name: Option<String>,
     /// The external id.
     pub external_id: Option<String>,
@@ -104,6 +119,27 @@ impl Clients {
     }
 }
 
+/// What the resolvers of one process share ([`Resolver::for_profile`]): the
+/// TLS roots and the sources' HTTP clients made from them (on first use, then
+/// reused: their connection pools too), and the role session name.
+#[derive(Debug)]
+struct Shared {
+    tls: TlsRoots,
+    clients: OnceLock<Clients>,
+    /// The session name of every AssumeRole whose profile names none.
+    session_name: String,
+}
+
+impl Shared {
+    fn new(tls: TlsRoots, session_name: String) -> Arc<Self> {
+        Arc::new(Shared {
+            tls,
+            clients: OnceLock::new(),
+            session_name,
+        })
+    }
+}
+
 /// Resolves credentials: the environment, the shared files, and the sources
 /// they name. Keeps the state some sources need across resolutions (the IMDS
 /// token, SSO refresh throttling).
@@ -113,8 +149,7 @@ pub struct Resolver {
     platform: Platform,
     role_on_top: Option<RoleOnTop>,
     endpoint_region: Option<String>,
-    tls: TlsRoots,
-    clients: OnceLock<Clients>,
+    shared: Arc<Shared>,
     imds: Mutex<Option<Arc<Imds>>>,
     sso: Mutex<HashMap<String, Arc<SsoSource>>>,
 }
@@ -128,11 +163,14 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
-fn millis() -> u128 {
-    SystemTime::now()
+/// The role session name a process chooses when the user names none:
+/// `mcp-sigv4-<epoch millis>`.
+fn default_session_name() -> String {
+    let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    format!("mcp-sigv4-{millis}")
 }
 
 fn nonblank<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
@@ -141,34 +179,76 @@ fn nonblank<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
 
 impl Resolver {
     /// A resolver reading `env`; `explicit_profile` is the `--profile` value.
+    /// The role session name is chosen here, once: `AWS_ROLE_SESSION_NAME`,
+    /// else `mcp-sigv4-<epoch millis>` (see the module docs).
     pub fn new(env: Env, explicit_profile: Option<String>) -> Self {
+        let session_name = env
+            .get_nonblank("AWS_ROLE_SESSION_NAME")
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(default_session_name);
         Resolver {
             env,
             explicit_profile,
             platform: Platform::current(),
             role_on_top: None,
             endpoint_region: None,
-            tls: TlsRoots::builtin(),
-            clients: OnceLock::new(),
+            shared: Shared::new(TlsRoots::builtin(), session_name),
+            imds: Mutex::new(None),
+            sso: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A resolver for another profile (`None`: `AWS_PROFILE`, else `default`)
+    /// with everything else of this one — the environment, the role on top,
+    /// the endpoint's region — sharing its HTTP clients (their connection
+    /// pools) and its role session name. Cheap: nothing is read or connected
+    /// until it resolves. Each has its own source state (IMDS token, SSO
+    /// refresh throttling), so one profile's failures never hold up another.
+    pub fn for_profile(&self, profile: Option<String>) -> Resolver {
+        Resolver {
+            env: self.env.clone(),
+            explicit_profile: profile,
+            platform: self.platform,
+            role_on_top: self.role_on_top.clone(),
+            endpoint_region: self.endpoint_region.clone(),
+            shared: Arc::clone(&self.shared),
             imds: Mutex::new(None),
             sso: Mutex::new(HashMap::new()),
         }
     }
 
     /// Trusts `tls` (a CA bundle, or the built-in roots) in every HTTPS
-    /// request the chain makes: STS, SSO, container and IMDS endpoints. The
-    /// clients (and the sources holding one) are made again with these roots.
+    /// request the chain makes: STS, SSO, Sign-In, container and IMDS
+    /// endpoints. The clients (and the sources holding one) are made again
+    /// with these roots; the role session name stays.
     pub fn with_tls(mut self, tls: TlsRoots) -> Self {
-        self.tls = tls;
-        self.clients = OnceLock::new();
+        self.shared = Shared::new(tls, self.shared.session_name.clone());
         self.imds = Mutex::new(None);
         self.sso = Mutex::new(HashMap::new());
         self
     }
 
+    /// Uses `name` (`--role-session-name`) as the role session name of every
+    /// AssumeRole whose profile names none; `None` keeps the one chosen.
+    pub fn with_session_name(mut self, name: Option<String>) -> Self {
+        if let Some(name) = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+            self.shared = Shared::new(self.shared.tls.clone(), name);
+            self.imds = Mutex::new(None);
+            self.sso = Mutex::new(HashMap::new());
+        }
+        self
+    }
+
+    /// The role session name of an AssumeRole whose profile names none.
+    pub fn session_name(&self) -> &str {
+        &self.shared.session_name
+    }
+
     /// The sources' HTTP clients, made on first use from the TLS roots.
     fn clients(&self) -> &Clients {
-        self.clients.get_or_init(|| Clients::new(&self.tls))
+        self.shared
+            .clients
+            .get_or_init(|| Clients::new(&self.shared.tls))
     }
 
     /// Assumes `role` on top of whatever the chain finds.
@@ -225,7 +305,7 @@ impl Resolver {
             let session = role
                 .session_name
                 .clone()
-                .unwrap_or_else(|| format!("mcp-sigv4-{}", millis()));
+                .unwrap_or_else(|| self.session_name().to_owned());
             let on_top = sts
                 .assume_role(
                     &resolved.credentials,
@@ -324,9 +404,8 @@ impl Resolver {
                     "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not".into(),
                 )),
                 Some(role_arn) => {
-                    let session = self.env.get_nonblank("AWS_ROLE_SESSION_NAME");
                     return self
-                        .web_identity(&role_arn, &token_file, session.as_deref(), Some(&files))
+                        .web_identity(&role_arn, &token_file, None, Some(&files))
                         .map(|credentials| Resolved {
                             credentials,
                             files: Some(files),
@@ -414,7 +493,7 @@ impl Resolver {
             let sts = self.sts(Some(files))?;
             let session = session_name
                 .clone()
-                .unwrap_or_else(|| format!("mcp-sigv4-{}", millis()));
+                .unwrap_or_else(|| self.session_name().to_owned());
             credentials = sts
                 .assume_role(
                     &credentials,
@@ -614,11 +693,9 @@ impl Resolver {
                 ))
                 .with_hint("check AWS_WEB_IDENTITY_TOKEN_FILE / web_identity_token_file")
             })?;
-        let session = session_name
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("mcp-sigv4-web-identity-{}", millis()));
+        let session = session_name.unwrap_or(self.session_name());
         self.sts(files)?
-            .assume_role_with_web_identity(role_arn, &session, &token)
+            .assume_role_with_web_identity(role_arn, session, &token)
     }
 
     fn container(&self) -> Outcome {
