@@ -10,7 +10,9 @@
 //! - `proxy.rs`: the built `mcp-sigv4` binary driven over stdio ([`Proxy`]);
 //! - `mcp.rs`: JSON-RPC and SSE texts and a plain MCP server's answers
 //!   ([`standard_reply`]);
-//! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]).
+//! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]);
+//! - `tls.rs`: a private CA and a server certificate for 127.0.0.1 the test
+//!   makes ([`TestCa`]), for [`Server::start_tls`], and PEM/DER key forms.
 //!
 //! Refuses: reaching beyond loopback and waiting without a bound.
 
@@ -21,9 +23,11 @@ pub mod mcp;
 pub mod proxy;
 pub mod server;
 pub mod signature;
+pub mod tls;
 
 pub use fixtures::*;
 pub use mcp::*;
 pub use proxy::*;
 pub use server::*;
 pub use signature::*;
+pub use tls::*;

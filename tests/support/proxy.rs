@@ -39,9 +39,17 @@ pub struct ProxyBuilder {
     session_token: bool,
     credentials: bool,
     read_stdout: bool,
+    env: Vec<(String, String)>,
 }
 
 impl ProxyBuilder {
+    /// Sets an environment variable (after the harness's own, so it can
+    /// replace them).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Adds command-line arguments.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| (*a).to_owned()));
@@ -95,6 +103,9 @@ impl ProxyBuilder {
         }
         if self.session_token {
             cmd.env("AWS_SESSION_TOKEN", SESSION_TOKEN);
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
         }
         let mut child = cmd.spawn().expect("starting mcp-sigv4");
         let stdin = child.stdin.take();
@@ -174,6 +185,7 @@ impl Proxy {
             session_token: true,
             credentials: true,
             read_stdout: true,
+            env: Vec::new(),
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Owns: [`Server`], a std-only HTTP/1.1 server on 127.0.0.1 (one thread per
 //! connection, keep-alive, `transfer-encoding: chunked` or `content-length`
-//! request bodies) whose handler closure turns each request into a [`Reply`] —
+//! request bodies), over plain TCP or, with [`Server::start_tls`], over TLS
+//! (rustls) with a certificate of a private CA the test made (`tls.rs`), whose handler closure turns each request into a [`Reply`] —
 //! a whole body, or an SSE stream sent chunked or close-delimited that can be
 //! slowed down, cut mid-event or held open — and which records every request it
 //! saw, as [`Seen`], in order of arrival.
@@ -22,6 +23,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::tls::TestCa;
 
 // ---------------------------------------------------------------------------
 // What the server saw
@@ -291,8 +294,58 @@ const MAX_REQUEST_BYTES: usize = 16 << 20;
 /// Socket poll interval.
 pub const POLL: Duration = Duration::from_millis(20);
 
+/// One accepted connection: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.sock,
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if let Stream::Tls(t) = self {
+            t.conn.send_close_notify();
+            let _ = t.conn.complete_io(&mut t.sock);
+        }
+        let _ = self.tcp().shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
 struct State {
     handler: Handler,
+    /// TLS, when the server speaks it.
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: AtomicBool,
     log: Mutex<Vec<Seen>>,
     /// Indexes of requests whose held stream the client closed.
@@ -303,6 +356,7 @@ struct State {
 /// A scripted HTTP/1.1 server on 127.0.0.1; stops when dropped.
 pub struct Server {
     port: u16,
+    scheme: &'static str,
     state: Arc<State>,
     accept: Option<JoinHandle<()>>,
     workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -311,6 +365,23 @@ pub struct Server {
 impl Server {
     /// Starts a server that answers every request with `handler(request)`.
     pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        Server::start_with(None, handler)
+    }
+
+    /// As [`start`](Self::start), over TLS with `ca`'s certificate for
+    /// 127.0.0.1; [`base`](Self::base) is then `https://127.0.0.1:<port>`.
+    pub fn start_tls(
+        ca: &TestCa,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        Server::start_with(Some(ca.server_config()), handler)
+    }
+
+    fn start_with(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -318,6 +389,7 @@ impl Server {
         let port = listener.local_addr().expect("local address").port();
         let state = Arc::new(State {
             handler: Arc::new(handler),
+            tls,
             stop: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
             closed: Mutex::new(Vec::new()),
@@ -331,6 +403,7 @@ impl Server {
         };
         Server {
             port,
+            scheme,
             state,
             accept: Some(accept),
             workers,
@@ -342,9 +415,9 @@ impl Server {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://…` over TLS).
     pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// `http://127.0.0.1:<port>/mcp`.
@@ -447,7 +520,7 @@ fn accept_loop(listener: &TcpListener, state: &Arc<State>, workers: &Mutex<Vec<J
 /// Reads more bytes into `buf`; `Ok(false)` at end of stream. Gives up (error)
 /// when stopping or after `deadline`.
 fn fill(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     state: &State,
     deadline: Instant,
@@ -478,7 +551,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Reads one request from the connection (`None`: closed, stopped, idle or bad).
-fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, state: &State) -> Option<Seen> {
+fn read_request(stream: &mut Stream, buf: &mut Vec<u8>, state: &State) -> Option<Seen> {
     let deadline = Instant::now() + IDLE_LIMIT;
     let head_end = loop {
         if let Some(p) = find(buf, b"\r\n\r\n") {
@@ -584,7 +657,7 @@ fn nap(state: &State, d: Duration) -> bool {
 }
 
 /// Waits up to `d` for the client to close the connection; true when it did.
-fn watch_close(stream: &mut TcpStream, state: &State, d: Duration) -> bool {
+fn watch_close(stream: &mut Stream, state: &State, d: Duration) -> bool {
     let end = Instant::now() + d;
     let mut scratch = [0u8; 1024];
     while Instant::now() < end && !state.stop.load(Ordering::Acquire) {
@@ -600,10 +673,17 @@ fn watch_close(stream: &mut TcpStream, state: &State, d: Duration) -> bool {
 }
 
 /// Serves one connection; every loop is bounded.
-fn serve(mut stream: TcpStream, state: &State) {
-    let _ = stream.set_read_timeout(Some(POLL));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_nodelay(true);
+fn serve(tcp: TcpStream, state: &State) {
+    let _ = tcp.set_read_timeout(Some(POLL));
+    let _ = tcp.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = tcp.set_nodelay(true);
+    let mut stream = match &state.tls {
+        None => Stream::Plain(tcp),
+        Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+            Ok(conn) => Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))),
+            Err(_) => return,
+        },
+    };
     let mut buf = Vec::new();
     for n in 1..=MAX_REQUESTS_PER_CONNECTION {
         let Some(mut seen) = read_request(&mut stream, &mut buf, state) else {
@@ -623,7 +703,7 @@ fn serve(mut stream: TcpStream, state: &State) {
         match write_reply(&mut stream, state, index, reply) {
             Ok(true) => {}
             _ => {
-                let _ = stream.shutdown(Shutdown::Both);
+                stream.shutdown();
                 return;
             }
         }
@@ -632,7 +712,7 @@ fn serve(mut stream: TcpStream, state: &State) {
 
 /// Writes `reply`; `Ok(true)` when the connection may serve another request.
 fn write_reply(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     state: &State,
     index: usize,
     reply: Reply,
