@@ -579,7 +579,7 @@ const CASES: &[Case] = &[
         ..NO_CASE
     },
     Case {
-        name: "credential_process: a failing process gives its stderr and the profile",
+        name: "credential_process: a failing process gives its program, status and profile, never its stderr",
         env: &[("AWS_PROFILE", "proc")],
         config: PROC_CONFIG,
         files: &[(
@@ -589,12 +589,24 @@ const CASES: &[Case] = &[
         )],
         expect: Expect::Error {
             contains: &[
-                "credential_process of profile 'proc' failed (exit status: 3)",
-                "the vault is sealed / run: vault unseal",
-                "check `credential_process` in profile 'proc'",
+                "credential_process of profile 'proc' (`sh` (arguments not shown)) failed (exit status: 3)",
+                "its stderr is in mcp-sigv4's log",
+                "`credential_process` in profile 'proc'",
             ],
             tried: &[],
         },
+        // The error reaches the MCP client (and a model): a helper's stderr
+        // may hold a secret, so it stays in the log.
+        after: Some(|run| {
+            let e = run.resolver.resolve().err().ok_or("expected an error")?;
+            let shown = format!("{e} {e:?}");
+            if shown.contains("vault") || shown.contains("--flag") {
+                return Err(format!(
+                    "the helper's stderr or arguments in the error: {shown}"
+                ));
+            }
+            Ok(())
+        }),
         ..NO_CASE
     },
     Case {

@@ -12,8 +12,11 @@
 //! `Expiration`, `AccountId`; key names matched case-insensitively, as Rust
 //! `aws-config` does, through [`crate::json`]).
 //! Refuses: letting the child read our stdin (it is the MCP client's pipe);
-//! putting the child's stdout (it holds secrets) or the command line (it may hold
-//! a password, Rust `aws-config` redacts it too) into an error or a log line;
+//! putting the child's stdout (it holds secrets) or the command's arguments (they
+//! may hold a password; Rust `aws-config`'s `CommandWithSensitiveArgs` shows
+//! only the program too) into an error or a log line; putting its stderr into
+//! an error (the error reaches the MCP client, and a model: a helper may print
+//! a secret there) — stderr goes to our log only, sanitised and shortened;
 //! waiting for the child without bound.
 
 use std::io::Read;
@@ -76,10 +79,10 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 ///
 /// # Errors
 /// [`SourceError`] when the command cannot be started, runs too long, writes too
-/// much, exits with a non-zero status (the error holds the status and the end of
-/// its stderr), or its output is not the JSON above (the error names the field
-/// that is missing or invalid, never its value). Each carries a hint naming the
-/// profile's `credential_process`.
+/// much, exits with a non-zero status (the error names the program and the
+/// status; the end of its stderr goes to the log only), or its output is not
+/// the JSON above (the error names the field that is missing or invalid, never
+/// its value). Each carries a hint naming the profile's `credential_process`.
 pub(crate) fn credentials_from_process(
     command: &str,
     profile: &str,
@@ -107,6 +110,17 @@ fn hint(profile: &str) -> String {
     format!(
         "check `credential_process` in profile '{profile}': run that command yourself and see what it prints"
     )
+}
+
+/// The program of `command` (its first word) for messages, as Rust
+/// `aws-config`'s `CommandWithSensitiveArgs` shows it: the arguments may hold
+/// a password. `sh -c …` → `` `sh` (arguments not shown) ``.
+pub(crate) fn program(command: &str) -> String {
+    let command = command.trim();
+    match command.split_once(char::is_whitespace) {
+        Some((program, _)) => format!("`{}` (arguments not shown)", clean(program, 200)),
+        None => format!("`{}`", clean(command, 200)),
+    }
 }
 
 /// The shell command that runs `command`, as Rust `aws-config` builds it.
@@ -325,12 +339,21 @@ fn run(
         );
     }
     if !status.success() {
-        let mut message = format!("{what} failed ({status})");
-        if let Some(text) = excerpt(&err.take()) {
-            message.push_str(": ");
-            message.push_str(&text);
+        // The end of stderr goes to the log, never into the error: the error
+        // reaches the MCP client, and a helper may print a secret there.
+        let mut tail = err.take();
+        match excerpt(&tail) {
+            Some(text) => log::warn!("{what} failed ({status}); the end of its stderr: {text}"),
+            None => log::warn!("{what} failed ({status}) and wrote nothing to stderr"),
         }
-        return Err(SourceError::new(message).with_hint(hint(profile)));
+        tail.zeroize();
+        let program = program(command);
+        return Err(SourceError::new(format!(
+            "{what} ({program}) failed ({status}); its stderr is in mcp-sigv4's log"
+        ))
+        .with_hint(format!(
+            "run the command of `credential_process` in profile '{profile}' yourself to see why it fails ({status})"
+        )));
     }
     Ok(out.take())
 }
@@ -530,24 +553,36 @@ mod tests {
     }
 
     #[test]
-    fn non_zero_exit_reports_status_and_stderr_but_not_stdout() {
+    fn non_zero_exit_names_the_program_and_status_but_not_stderr_or_stdout() {
         let command = format!(
-            "printf '%s' '{{\"SecretAccessKey\": \"{SECRET}\"}}'; echo 'first line' >&2; echo 'token expired: run login' >&2; exit 3"
+            "printf '%s' '{{\"SecretAccessKey\": \"{SECRET}\"}}'; echo 'first line' >&2; echo 'token expired: {TOKEN}' >&2; exit 3"
         );
         let e = run_with_limits(&command, "dev", Duration::from_secs(10), 1024).unwrap_err();
-        assert!(e.message.contains("failed (exit status: 3)"), "{e}");
         assert!(
-            e.message
-                .ends_with(": first line / token expired: run login"),
+            e.message.contains(
+                "credential_process of profile 'dev' (`printf` (arguments not shown)) failed (exit status: 3)"
+            ),
             "{e}"
         );
-        assert!(e.message.contains("profile 'dev'"), "{e}");
+        assert!(!e.to_string().contains("first line"), "{e}");
+        assert!(!e.to_string().contains("token expired"), "{e}");
         let hint = e.hint.as_deref().unwrap();
         assert!(
-            hint.contains("`credential_process` in profile 'dev'"),
+            hint.contains("`credential_process` in profile 'dev'")
+                && hint.contains("exit status: 3"),
             "{hint}"
         );
         assert_no_secrets(&e);
+    }
+
+    #[test]
+    fn the_program_is_shown_without_its_arguments() {
+        assert_eq!(program("/usr/bin/vault-creds"), "`/usr/bin/vault-creds`");
+        assert_eq!(
+            program(" helper --password hunter2 "),
+            "`helper` (arguments not shown)"
+        );
+        assert_eq!(program("a\x1b[31m b"), "`a [31m` (arguments not shown)");
     }
 
     #[test]
@@ -606,10 +641,11 @@ mod tests {
     #[test]
     fn a_missing_shell_command_is_a_failed_exit() {
         let e = credentials_from_process("/nonexistent/mcp-sigv4-helper", "p").unwrap_err();
-        // The shell reports it (status 127) and the excerpt says why.
+        // The shell reports it (status 127); why is in the log.
         assert!(
-            e.message
-                .contains("credential_process of profile 'p' failed (exit status: 127)"),
+            e.message.contains(
+                "credential_process of profile 'p' (`/nonexistent/mcp-sigv4-helper`) failed (exit status: 127)"
+            ),
             "{e}"
         );
     }
