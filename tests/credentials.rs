@@ -1790,7 +1790,11 @@ fn provider_holds_an_error_for_two_seconds() {
     let p = provider(&dir, &stub, "proc");
     let failed_at = Instant::now();
     let e = p.credentials().expect_err("expected the failing process");
-    assert!(e.to_string().contains("the helper is locked"), "{e}");
+    assert!(e.to_string().contains("failed (exit status: 1)"), "{e}");
+    assert!(
+        !e.to_string().contains("the helper is locked"),
+        "stderr in {e}"
+    );
     assert_eq!(runs(&dir), 1);
 
     // Fixed at once, but within 2 s the held error is given again, without a run.
