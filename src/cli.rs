@@ -89,6 +89,17 @@ Timeouts (seconds, or a duration such as 30s, 2m, 500ms):
   --timeout <s>             a whole exchange other than a tool call (default 180; env: MCP_TIMEOUT)
   --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
 
+Limits (bytes, or with a unit: 512KiB, 64MiB, 1GiB); each is answered with a JSON-RPC error
+carrying the request's id:
+  --max-line-size <n>       one message from the client on stdin (default 64MiB)
+  --max-message-size <n>    one JSON answer from the server (default 64MiB)
+  --max-event-size <n>      one SSE event from the server; a stream may carry any number
+                            (default 64MiB)
+  --max-header-size <n>     the status line and headers of one answer (default 64KiB)
+  --max-stdout-queue <n>    answers waiting for the client to read stdout; past it the relay
+                            stops reading from the server until the client catches up (default
+                            16MiB; one larger message still passes alone)
+
 Other:
   --log-level <level>       error, warn, info, debug, trace or off (default warn; also the Python
                             proxy's DEBUG, INFO, WARNING, ERROR, CRITICAL); logs go to stderr
@@ -188,6 +199,16 @@ pub struct Args {
     pub timeout: Option<f64>,
     /// `--tool-timeout`, seconds.
     pub tool_timeout: Option<f64>,
+    /// `--max-line-size`, bytes.
+    pub max_line_size: Option<u64>,
+    /// `--max-message-size`, bytes.
+    pub max_message_size: Option<u64>,
+    /// `--max-event-size`, bytes.
+    pub max_event_size: Option<u64>,
+    /// `--max-header-size`, bytes.
+    pub max_header_size: Option<u64>,
+    /// `--max-stdout-queue`, bytes.
+    pub max_stdout_queue: Option<u64>,
     /// `--role-arn`.
     pub role_arn: Option<String>,
     /// `--role-session-name`.
@@ -229,6 +250,41 @@ fn seconds(flag: &str, value: OsString) -> Result<f64, UsageError> {
             "{flag}: expected a number of seconds between 0 and 86400 (or a duration such as 30s or 2m), found {text:?}"
         ))),
     }
+}
+
+/// The smallest size a `--max-*` flag takes (1 KiB).
+pub const MIN_SIZE: u64 = 1 << 10;
+/// The largest size a `--max-*` flag takes (4 GiB).
+pub const MAX_SIZE: u64 = 4 << 30;
+
+/// Bytes from a number (`1048576`) or a number with a binary unit (`512KiB`,
+/// `64MiB`, `1GiB`; `K`, `M`, `G` and `KB`, `MB`, `GB` mean the same, any
+/// case); between [`MIN_SIZE`] and [`MAX_SIZE`].
+fn size(flag: &str, value: OsString) -> Result<u64, UsageError> {
+    let text = value.to_string_lossy();
+    match parse_size(text.trim()) {
+        Some(n) if (MIN_SIZE..=MAX_SIZE).contains(&n) => Ok(n),
+        _ => Err(UsageError::new(format!(
+            "{flag}: expected a size between 1KiB and 4GiB (bytes, or e.g. 512KiB, 64MiB), found {text:?}"
+        ))),
+    }
+}
+
+/// A size in bytes: digits, then optionally `B` or a binary unit (`K`, `KB`,
+/// `KiB`, `M`, `MB`, `MiB`, `G`, `GB`, `GiB`, any case).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let scale: u64 = match text[digits..].trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }
 
 /// A number of seconds, or a sequence of `<number><unit>` with units `h`,
@@ -407,6 +463,21 @@ impl Args {
                 Long("timeout") => a.timeout = Some(seconds("--timeout", parser.value()?)?),
                 Long("tool-timeout") => {
                     a.tool_timeout = Some(seconds("--tool-timeout", parser.value()?)?)
+                }
+                Long("max-line-size") => {
+                    a.max_line_size = Some(size("--max-line-size", parser.value()?)?)
+                }
+                Long("max-message-size") => {
+                    a.max_message_size = Some(size("--max-message-size", parser.value()?)?)
+                }
+                Long("max-event-size") => {
+                    a.max_event_size = Some(size("--max-event-size", parser.value()?)?)
+                }
+                Long("max-header-size") => {
+                    a.max_header_size = Some(size("--max-header-size", parser.value()?)?)
+                }
+                Long("max-stdout-queue") => {
+                    a.max_stdout_queue = Some(size("--max-stdout-queue", parser.value()?)?)
                 }
                 Long("role-arn") => a.role_arn = Some(text("--role-arn", parser.value()?)?),
                 Long("role-session-name") => {
@@ -608,6 +679,34 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert!(parse(&["u", "--timeout", "0s"]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_bytes_or_binary_units() {
+        for (text, bytes) in [
+            ("1024", 1024),
+            ("512KiB", 512 << 10),
+            ("64MiB", 64 << 20),
+            ("64mb", 64 << 20),
+            ("2 G", 2 << 30),
+            ("4096B", 4096),
+        ] {
+            assert_eq!(parse_size(text), Some(bytes), "{text}");
+        }
+        for bad in ["", "MiB", "1.5MiB", "-1", "10x", "99999999999999999999"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        let a = parse(&["u", "--max-event-size", "1MiB", "--max-stdout-queue=8M"]).unwrap();
+        assert_eq!(a.max_event_size, Some(1 << 20));
+        assert_eq!(a.max_stdout_queue, Some(8 << 20));
+        let e = parse(&["u", "--max-line-size", "100"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--max-line-size") && e.contains("\"100\""),
+            "{e}"
+        );
+        assert!(parse(&["u", "--max-header-size", "5GiB"]).is_err());
     }
 
     #[test]

@@ -57,6 +57,38 @@ impl Default for Timeouts {
     }
 }
 
+/// Size limits on what the relay reads and holds: each message, never the
+/// sum of a stream. A message past a limit is answered with a JSON-RPC error
+/// carrying the request's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// One client message, a stdin line (`--max-line-size`).
+    pub line: usize,
+    /// One JSON answer body from the server (`--max-message-size`).
+    pub message: usize,
+    /// One SSE event from the server (`--max-event-size`).
+    pub event: usize,
+    /// The status line and headers of one answer (`--max-header-size`).
+    pub header: usize,
+    /// Bytes waiting for the client to read stdout before the exchanges wait
+    /// (`--max-stdout-queue`); one larger message still passes alone.
+    pub stdout_queue: usize,
+}
+
+impl Default for Limits {
+    /// 64 MiB per message, line and event (AgentCore accepts 100 MB payloads);
+    /// 64 KiB of headers; 16 MiB queued for stdout.
+    fn default() -> Self {
+        Limits {
+            line: 64 << 20,
+            message: 64 << 20,
+            event: 64 << 20,
+            header: 64 << 10,
+            stdout_queue: 16 << 20,
+        }
+    }
+}
+
 /// How the AgentCore runtime-session header is set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuntimeSession {
@@ -82,6 +114,8 @@ pub struct RelayOptions {
     pub metadata: Vec<(String, serde_json::Value)>,
     /// `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id` mode.
     pub runtime_session: Option<RuntimeSession>,
+    /// Size limits (`--max-*-size`, `--max-stdout-queue`).
+    pub limits: Limits,
     /// The roots the endpoint's certificate must chain to (`--ca-bundle`,
     /// `AWS_CA_BUNDLE`, the profile's `ca_bundle`; else the built-in ones).
     pub tls: TlsRoots,
@@ -95,6 +129,7 @@ impl Default for RelayOptions {
             extra_headers: Vec::new(),
             metadata: Vec::new(),
             runtime_session: None,
+            limits: Limits::default(),
             tls: TlsRoots::builtin(),
         }
     }
@@ -454,6 +489,7 @@ impl Config {
             extra_headers,
             metadata,
             runtime_session,
+            limits: limits(args),
             tls: ca_bundle(args, resolver)?,
         };
         let assume_role = args
@@ -498,6 +534,20 @@ impl Config {
             region_source,
             service_source,
         })
+    }
+}
+
+/// The `--max-*` flags over the defaults.
+fn limits(args: &Args) -> Limits {
+    let d = Limits::default();
+    let bytes =
+        |v: Option<u64>, d: usize| v.map_or(d, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Limits {
+        line: bytes(args.max_line_size, d.line),
+        message: bytes(args.max_message_size, d.message),
+        event: bytes(args.max_event_size, d.event),
+        header: bytes(args.max_header_size, d.header),
+        stdout_queue: bytes(args.max_stdout_queue, d.stdout_queue),
     }
 }
 
@@ -1081,6 +1131,42 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn limits_default_and_follow_their_flags() {
+        let url = "https://bedrock-agentcore.us-east-1.amazonaws.com/x";
+        let c = resolve(&[url], &[]).unwrap();
+        assert_eq!(c.relay.limits, Limits::default());
+        assert_eq!(c.relay.limits.message, 64 << 20);
+        assert_eq!(c.relay.limits.header, 64 << 10);
+        let c = resolve(
+            &[
+                url,
+                "--max-line-size",
+                "1MiB",
+                "--max-message-size",
+                "2MiB",
+                "--max-event-size",
+                "3MiB",
+                "--max-header-size",
+                "8KiB",
+                "--max-stdout-queue",
+                "4MiB",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.relay.limits,
+            Limits {
+                line: 1 << 20,
+                message: 2 << 20,
+                event: 3 << 20,
+                header: 8 << 10,
+                stdout_queue: 4 << 20,
+            }
+        );
     }
 
     #[test]

@@ -71,6 +71,13 @@ const GOLDEN: &[Golden] = &[
         stderr: "mcp-sigv4: --retries: expected a number from 0 to 10, found \"x\"\nhint: see `mcp-sigv4 --help`\n",
     },
     Golden {
+        name: "a bad size",
+        args: &["https://x.example/mcp", "--max-event-size", "lots"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: --max-event-size: expected a size between 1KiB and 4GiB (bytes, or e.g. 512KiB, 64MiB), found \"lots\"\nhint: see `mcp-sigv4 --help`\n",
+    },
+    Golden {
         name: "two endpoint URLs",
         args: &["https://a.example/mcp", "https://b.example/mcp"],
         status: 2,
@@ -221,6 +228,17 @@ Timeouts (seconds, or a duration such as 30s, 2m, 500ms):
   --write-timeout <s>       sending one request (default 180)
   --timeout <s>             a whole exchange other than a tool call (default 180; env: MCP_TIMEOUT)
   --tool-timeout <s>        a tools/call: longest wait without any message for it (default 300)
+
+Limits (bytes, or with a unit: 512KiB, 64MiB, 1GiB); each is answered with a JSON-RPC error
+carrying the request's id:
+  --max-line-size <n>       one message from the client on stdin (default 64MiB)
+  --max-message-size <n>    one JSON answer from the server (default 64MiB)
+  --max-event-size <n>      one SSE event from the server; a stream may carry any number
+                            (default 64MiB)
+  --max-header-size <n>     the status line and headers of one answer (default 64KiB)
+  --max-stdout-queue <n>    answers waiting for the client to read stdout; past it the relay
+                            stops reading from the server until the client catches up (default
+                            16MiB; one larger message still passes alone)
 
 Other:
   --log-level <level>       error, warn, info, debug, trace or off (default warn; also the Python
