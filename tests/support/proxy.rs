@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -126,11 +127,16 @@ impl ProxyBuilder {
         };
         let (tx, lines) = channel();
         let mut stdout = child.stdout.take();
+        let paused = Arc::new(AtomicBool::new(false));
         let stdout_thread = if self.read_stdout {
             let pipe = stdout.take().expect("stdout pipe");
+            let paused = Arc::clone(&paused);
             Some(std::thread::spawn(move || {
                 let mut r = BufReader::new(pipe);
                 loop {
+                    while paused.load(Ordering::Acquire) {
+                        std::thread::sleep(POLL);
+                    }
                     let mut line = Vec::new();
                     match r.read_until(b'\n', &mut line) {
                         Ok(0) | Err(_) => break,
@@ -154,6 +160,7 @@ impl ProxyBuilder {
             child,
             stdin,
             stdout,
+            paused,
             lines,
             stderr,
             threads: [Some(stderr_thread), stdout_thread],
@@ -168,6 +175,9 @@ pub struct Proxy {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
+    /// While set, the stdout reader reads nothing (a client that stopped
+    /// reading).
+    paused: Arc<AtomicBool>,
     lines: Receiver<String>,
     stderr: Arc<Mutex<Vec<u8>>>,
     threads: [Option<JoinHandle<()>>; 2],
@@ -237,6 +247,17 @@ impl Proxy {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line {line:?}: {e}"))
     }
 
+    /// Stops reading stdout (after the line being read), as a client that
+    /// stopped reading: the pipe fills and the proxy's writer blocks.
+    pub fn pause_stdout(&self) {
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Reads stdout again after [`pause_stdout`](Self::pause_stdout).
+    pub fn resume_stdout(&self) {
+        self.paused.store(false, Ordering::Release);
+    }
+
     /// Panics if a stdout line arrives within `d`.
     pub fn expect_silence(&self, d: Duration) {
         if let Some(l) = self.recv_timeout(d) {
@@ -299,6 +320,16 @@ impl Proxy {
     /// The process id (for reading `/proc/<pid>/status`).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), when the
+    /// platform has one (Linux).
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// How long ago the proxy was started.

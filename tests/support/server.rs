@@ -139,8 +139,19 @@ enum Body {
     Stream {
         steps: Vec<Step>,
         end: End,
-        chunked: bool,
+        framing: Framing,
     },
+}
+
+/// How a streamed body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// `transfer-encoding: chunked`.
+    Chunked,
+    /// Ended by closing the connection.
+    Close,
+    /// `content-length` announces this many bytes (the steps may send fewer).
+    Length(usize),
 }
 
 /// An HTTP answer.
@@ -191,10 +202,17 @@ impl Reply {
 
     /// `200 text/event-stream`, built step by step.
     pub fn sse() -> SseBuilder {
+        Reply::streamed("text/event-stream")
+    }
+
+    /// `200` with a body of `content_type` sent step by step (chunked unless
+    /// told otherwise), e.g. a JSON body that trickles in.
+    pub fn streamed(content_type: &str) -> SseBuilder {
         SseBuilder {
             headers: Vec::new(),
             steps: Vec::new(),
-            chunked: true,
+            framing: Framing::Chunked,
+            content_type: content_type.to_owned(),
         }
     }
 
@@ -209,7 +227,8 @@ impl Reply {
 pub struct SseBuilder {
     headers: Vec<(String, String)>,
     steps: Vec<Step>,
-    chunked: bool,
+    framing: Framing,
+    content_type: String,
 }
 
 impl SseBuilder {
@@ -221,7 +240,29 @@ impl SseBuilder {
 
     /// Sends the body without chunking, ended by closing the connection.
     pub fn close_delimited(mut self) -> Self {
-        self.chunked = false;
+        self.framing = Framing::Close;
+        self
+    }
+
+    /// Announces a `content-length` of `n` bytes instead of chunking (the
+    /// steps may send fewer, then [`cut`](Self::cut)).
+    pub fn content_length(mut self, n: usize) -> Self {
+        self.framing = Framing::Length(n);
+        self
+    }
+
+    /// Sends raw bytes.
+    pub fn bytes(mut self, bytes: &[u8]) -> Self {
+        self.steps.push(Step::Send(bytes.to_vec()));
+        self
+    }
+
+    /// Sends `bytes` one byte at a time, `ms` apart.
+    pub fn trickle(mut self, bytes: &[u8], ms: u64) -> Self {
+        for b in bytes {
+            self.steps.push(Step::Send(vec![*b]));
+            self.steps.push(Step::Sleep(Duration::from_millis(ms)));
+        }
         self
     }
 
@@ -245,7 +286,7 @@ impl SseBuilder {
 
     fn end(self, end: End) -> Reply {
         let mut headers = vec![
-            ("content-type".to_owned(), "text/event-stream".to_owned()),
+            ("content-type".to_owned(), self.content_type),
             ("cache-control".to_owned(), "no-cache".to_owned()),
         ];
         headers.extend(self.headers);
@@ -255,7 +296,7 @@ impl SseBuilder {
             body: Body::Stream {
                 steps: self.steps,
                 end,
-                chunked: self.chunked,
+                framing: self.framing,
             },
         }
     }
@@ -739,12 +780,13 @@ fn write_reply(
         Body::Stream {
             steps,
             end,
-            chunked,
+            framing,
         } => {
-            if chunked {
-                head.push_str("transfer-encoding: chunked\r\n\r\n");
-            } else {
-                head.push_str("connection: close\r\n\r\n");
+            let chunked = framing == Framing::Chunked;
+            match framing {
+                Framing::Chunked => head.push_str("transfer-encoding: chunked\r\n\r\n"),
+                Framing::Close => head.push_str("connection: close\r\n\r\n"),
+                Framing::Length(n) => head.push_str(&format!("content-length: {n}\r\n\r\n")),
             }
             stream.write_all(head.as_bytes())?;
             stream.flush()?;
