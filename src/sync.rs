@@ -54,3 +54,15 @@ pub fn wait_while<'a, T>(
         Err(p) => p.into_inner().0,
     }
 }
+
+/// Waits on `cv` while `condition` holds, with no time limit (for a thread
+/// that has nothing to do until another signals); returns the guard,
+/// poisoned or not.
+pub fn wait_while_unbounded<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    condition: impl FnMut(&mut T) -> bool,
+) -> MutexGuard<'a, T> {
+    cv.wait_while(guard, condition)
+        .unwrap_or_else(|p| p.into_inner())
+}

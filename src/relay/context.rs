@@ -22,9 +22,6 @@ use super::upstream::Upstream;
 use crate::config::{RelayOptions, Timeouts};
 use crate::sync::{Locked, wait_while};
 
-/// The largest message accepted from stdin or from the server (64 MiB).
-pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
-
 /// What every thread of the relay shares.
 #[derive(Debug)]
 pub(crate) struct Shared {

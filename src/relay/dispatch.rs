@@ -1,32 +1,42 @@
 //! From stdin to exchanges: each client message read, checked, and started.
 //!
-//! Owns: reading stdin line by line (bounded: [`MAX_MESSAGE_BYTES`]), answering
-//! a line that is too long, not JSON, or not JSON-RPC (`-32600`, `-32700`);
-//! the client-side rules before a message goes out — keeping the client's
-//! `initialize` and `notifications/initialized` for a replay, a cancellation
-//! that closes a 2026-07-28 request's stream instead of being sent (and one for
-//! a request no longer in flight, dropped under that revision), `--metadata`,
-//! a request id already in flight refused — registering the requests as
-//! waiting, and starting one exchange thread per message. The ordering rule:
-//! an `initialize`, or a message of only notifications and responses, holds
-//! back the next message until its answer head arrives (at most
-//! [`ORDER_WAIT`]), so the server sees `notifications/initialized` before the
-//! requests after it, and every request after `initialize` carries the session
-//! id.
+//! Owns: reading stdin line by line (bounded: `--max-line-size`), answering
+//! a line that is too long (with the id its first bytes carry), not JSON, or
+//! not JSON-RPC (`-32600`, `-32700`; a message with a key twice in one object
+//! is not JSON-RPC the relay sends); the client-side rules before a message
+//! goes out — keeping the client's `initialize` and
+//! `notifications/initialized` for a replay, a cancellation that closes a
+//! 2026-07-28 request's stream instead of being sent (and one for a request no
+//! longer in flight, dropped under that revision), a cancellation of
+//! `initialize` never sent (MCP forbids it), `--metadata`, a request id
+//! already in flight refused — applied to a single message and to every
+//! member of a batch alike; batches refused under a revision without them
+//! (every revision after 2025-03-26:
+//! <https://modelcontextprotocol.io/specification/2025-06-18/changelog>), and in
+//! 2025-03-26 a member refused on its own (an `initialize`, an id twice in the
+//! batch or already in flight) while the rest go out; registering the
+//! requests as waiting, and starting one exchange thread per message. The
+//! ordering rule: an `initialize`, or a message of only notifications and
+//! responses, holds back the next message until its answer head arrives (at
+//! most [`ORDER_WAIT`]), so the server sees `notifications/initialized` before
+//! the requests after it, and every request after `initialize` carries the
+//! session id.
 //! Refuses: blocking a message behind a request's answer: only heads are
 //! waited for, and only for the messages above.
 
+use std::collections::HashSet;
 use std::io::BufRead;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::context::{Ctx, Gate, InFlight, MAX_MESSAGE_BYTES};
+use super::batch::{self, Member};
+use super::context::{Ctx, Gate, InFlight};
 use super::exchange;
 use super::failure::Failure;
 use super::jsonrpc::{self, Classified, Id, Invalid, Kind};
-use super::outgoing::{Outgoing, Requests};
+use super::outgoing::{Outgoing, Part, Requests};
 use super::policy;
 use super::revision::Revision;
 use super::stdio::{Line, LineReader};
@@ -37,40 +47,35 @@ pub(crate) const ORDER_WAIT: Duration = Duration::from_secs(10);
 /// Reads and dispatches client messages until stdin ends (`Ok`) or reading it
 /// fails.
 pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> {
-    let mut lines = LineReader::new(input, MAX_MESSAGE_BYTES);
+    let mut lines = LineReader::new(input, ctx.shared.options.limits.line);
     let mut hold: Option<Gate> = None;
     loop {
         let bytes = match lines.next_line()? {
             None => return Ok(()),
             Some(Line::Message(bytes)) => bytes,
             Some(Line::TooLong(max)) => {
-                ctx.out.send(jsonrpc::error_response(
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    &format!("Invalid Request: message larger than {max} bytes; it was not sent"),
-                    None,
-                ));
+                if let Some(answer) = too_long(ctx, lines.too_long_prefix(), max) {
+                    // The client's answer to a server request: the server
+                    // is told, so it does not wait for it.
+                    if let Some(gate) = hold.take() {
+                        gate.wait(ORDER_WAIT);
+                    }
+                    hold = dispatch(ctx, answer.0, answer.1);
+                }
                 continue;
             }
         };
+        if batch::is_batch(&bytes) {
+            if let Some(gate) = hold.take() {
+                gate.wait(ORDER_WAIT);
+            }
+            hold = dispatch_batch(ctx, &bytes);
+            continue;
+        }
         let message = match jsonrpc::classify(&bytes) {
             Ok(m) => m,
-            Err(Invalid::Parse(why)) => {
-                ctx.out.send(jsonrpc::error_response(
-                    None,
-                    jsonrpc::PARSE_ERROR,
-                    &format!("Parse error: {why}"),
-                    None,
-                ));
-                continue;
-            }
-            Err(Invalid::Request(why, id)) => {
-                ctx.out.send(jsonrpc::error_response(
-                    id.as_ref(),
-                    jsonrpc::INVALID_REQUEST,
-                    &format!("Invalid Request: {why}"),
-                    None,
-                ));
+            Err(e) => {
+                refuse_invalid(ctx, e);
                 continue;
             }
         };
@@ -81,58 +86,98 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
     }
 }
 
-/// Registers the message's requests, applies the local rules, and starts its
-/// exchange. Returns a gate the next message must wait for, when ordering
-/// matters.
-fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
-    let shared = &ctx.shared;
-    let single = (!message.batch).then(|| message.items[0].clone());
-    let mut value: Option<Value> = if single.is_some() {
-        serde_json::from_slice(&bytes).ok()
-    } else {
-        None
+/// Answers a line that is not JSON (`-32700`) or not JSON-RPC (`-32600`).
+fn refuse_invalid(ctx: &Ctx, e: Invalid) {
+    let (id, code, message) = match e {
+        Invalid::Parse(why) => (None, jsonrpc::PARSE_ERROR, format!("Parse error: {why}")),
+        Invalid::Request(why, id) => (
+            id,
+            jsonrpc::INVALID_REQUEST,
+            format!("Invalid Request: {why}"),
+        ),
     };
-    let method = single.as_ref().and_then(|k| k.method().map(str::to_owned));
-    let revision = value
-        .as_ref()
-        .and_then(Revision::from_envelope)
-        .unwrap_or_else(|| Revision::negotiated(ctx.up.session().protocol_version().as_deref()));
-    let mut body = bytes;
-    if let Some(Kind::Request { method: m, .. }) = &single {
-        if m == "initialize" {
-            shared.closes_to_cancel.store(false, Ordering::Release);
-        } else if revision.cancels_by_closing_stream() {
-            shared.closes_to_cancel.store(true, Ordering::Release);
-        }
-    }
+    ctx.out
+        .send(jsonrpc::error_response(id.as_ref(), code, &message, None));
+}
 
-    match (&single, method.as_deref()) {
-        (Some(Kind::Request { .. }), Some("initialize")) => {
-            shared.handshake.keep_initialize(&body);
+/// A line longer than `--max-line-size`: a request is answered with the id
+/// its first bytes carry (`id: null` when they carry none). A response (the
+/// client's answer to a server request) cannot be sent: the message that
+/// tells the server so is returned, to go out as the client's answer would
+/// have.
+fn too_long(ctx: &Ctx, prefix: &[u8], max: usize) -> Option<(Vec<u8>, Classified)> {
+    let head = jsonrpc::head(prefix);
+    if head.response && head.method.is_none() {
+        let id = head.id?;
+        log::warn!(
+            "the client's answer to server request {id} is larger than {max} bytes (--max-line-size); telling the server"
+        );
+        let body = jsonrpc::error_response(
+            Some(&id),
+            jsonrpc::INTERNAL_ERROR,
+            &format!(
+                "the client's answer is larger than {max} bytes (--max-line-size of mcp-sigv4), so it was not sent"
+            ),
+            None,
+        );
+        let message = jsonrpc::classify(body.as_bytes()).ok()?;
+        return Some((body.into_bytes(), message));
+    }
+    ctx.out.send(jsonrpc::error_response(
+        head.id.as_ref(),
+        jsonrpc::INVALID_REQUEST,
+        &format!(
+            "Invalid Request: the message is larger than {max} bytes (--max-line-size); it was not sent"
+        ),
+        None,
+    ));
+    None
+}
+
+/// What the client-side rules make of one message (or batch member).
+enum Verdict {
+    /// Send it, as `text` now reads.
+    Send(String),
+    /// Send nothing, and answer nothing: the rule handled it.
+    Drop,
+}
+
+/// The rules every client message meets, single or in a batch: the
+/// handshake kept for a replay, cancellations, `--metadata`.
+fn client_rules(ctx: &Ctx, kind: &Kind, text: String, value: Option<&Value>) -> Verdict {
+    let shared = &ctx.shared;
+    match kind {
+        Kind::Request { method, .. } if method == "initialize" => {
+            shared.handshake.keep_initialize(text.as_bytes());
         }
-        (Some(Kind::Notification { .. }), Some("notifications/initialized")) => {
-            shared.handshake.keep_initialized(&body);
+        Kind::Notification { method } if method == "notifications/initialized" => {
+            shared.handshake.keep_initialized(text.as_bytes());
         }
-        (Some(Kind::Notification { .. }), Some("notifications/cancelled")) => {
+        Kind::Notification { method } if method == "notifications/cancelled" => {
             let id = value
-                .as_ref()
                 .and_then(|v| v.pointer("/params/requestId"))
                 .filter(|i| i.is_string() || i.is_number())
                 .map(|i| Id::from_json(&i.to_string()));
             if let Some(id) = id {
+                if is_initialize(ctx, &id) {
+                    // "The `initialize` request MUST NOT be cancelled by
+                    // clients": <https://modelcontextprotocol.io/specification/2025-06-18/basic/utilities/cancellation>.
+                    log::warn!("not sending the client's cancellation of initialize ({id})");
+                    return Verdict::Drop;
+                }
                 match shared.pending.cancel(&id) {
                     Some(true) => {
                         // 2026-07-28 over HTTP: closing the request's stream is
                         // the cancellation; the notification itself is not sent.
                         log::debug!("cancelling request {id}: closing its stream");
-                        return None;
+                        return Verdict::Drop;
                     }
                     None if shared.closes_to_cancel.load(Ordering::Acquire) => {
                         // Its answer came first; 2026-07-28 servers expect no
                         // notifications/cancelled over HTTP, so there is
                         // nothing to do.
                         log::debug!("cancel for request {id}, which is no longer in flight");
-                        return None;
+                        return Verdict::Drop;
                     }
                     _ => {}
                 }
@@ -140,25 +185,66 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
         }
         _ => {}
     }
-
-    // --metadata: added to every request's params._meta.
-    if let Some(Kind::Request { .. }) = &single {
-        let text = String::from_utf8_lossy(&body);
+    if let Kind::Request { .. } = kind {
+        // --metadata: added to every request's params._meta.
         if let Some(new) = policy::add_metadata(&text, &shared.options.metadata) {
-            value = serde_json::from_str(&new).ok();
-            body = new.into_bytes();
+            return Verdict::Send(new);
         }
+    }
+    Verdict::Send(text)
+}
+
+/// True when `id` is the client's `initialize`: in flight, or the one kept for
+/// a replay.
+fn is_initialize(ctx: &Ctx, id: &Id) -> bool {
+    let shared = &ctx.shared;
+    shared.pending.method(id).as_deref() == Some("initialize")
+        || shared.handshake.initialize().is_some_and(|body| {
+            jsonrpc::pointer(&body, "/id")
+                .filter(|i| i.is_string() || i.is_number())
+                .is_some_and(|i| Id::from_json(&i.to_string()) == *id)
+        })
+}
+
+/// Registers the message's requests, applies the local rules, and starts its
+/// exchange. Returns a gate the next message must wait for, when ordering
+/// matters.
+fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
+    let shared = &ctx.shared;
+    let kind = message.items[0].clone();
+    let mut value: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let method = kind.method().map(str::to_owned);
+    let revision = value
+        .as_ref()
+        .and_then(Revision::from_envelope)
+        .unwrap_or_else(|| Revision::negotiated(ctx.up.session().protocol_version().as_deref()));
+    if let Kind::Request { method: m, .. } = &kind {
+        if m == "initialize" {
+            shared.closes_to_cancel.store(false, Ordering::Release);
+        } else if revision.cancels_by_closing_stream() {
+            shared.closes_to_cancel.store(true, Ordering::Release);
+        }
+    }
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let body = match client_rules(ctx, &kind, text, value.as_ref()) {
+        Verdict::Drop => return None,
+        Verdict::Send(new) => new,
+    };
+    if matches!(kind, Kind::Request { .. }) && !shared.options.metadata.is_empty() {
+        value = serde_json::from_str(&body).ok();
     }
 
     let mut requests = Requests::default();
     for (id, method) in message.request_ids() {
-        requests.ids.push(id.clone());
         match shared
             .pending
             .register(id, method, revision.cancels_by_closing_stream())
         {
-            Some(abort) => requests.aborts.push(abort),
-            None if !message.batch => {
+            Some(abort) => {
+                requests.ids.push(id.clone());
+                requests.aborts.push(abort);
+            }
+            None => {
                 ctx.out.send(jsonrpc::error_response(
                     Some(id),
                     jsonrpc::INVALID_REQUEST,
@@ -167,20 +253,168 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
                 ));
                 return None;
             }
-            None => {}
         }
     }
-    let is_initialize =
-        matches!(&single, Some(Kind::Request { method, .. }) if method == "initialize");
-    let outgoing = Outgoing {
-        body,
-        method,
-        revision,
-        value,
-        is_initialize,
-        requests,
-        message,
+    let is_initialize = matches!(&kind, Kind::Request { method, .. } if method == "initialize");
+    start(
+        ctx,
+        Outgoing {
+            body: body.into_bytes(),
+            method,
+            revision,
+            value,
+            is_initialize,
+            requests,
+            message,
+            parts: Vec::new(),
+        },
+    )
+}
+
+/// A batch from the client: refused whole under a revision without batches
+/// (one error per request id), else each member checked on its own and the
+/// members that pass sent as one batch.
+fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) -> Option<Gate> {
+    let shared = &ctx.shared;
+    let members = match batch::split(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            refuse_invalid(ctx, e);
+            return None;
+        }
     };
+    let revision = Revision::negotiated(ctx.up.session().protocol_version().as_deref());
+    if !revision.allows_batches() {
+        refuse_batch(ctx, &members, &revision);
+        return None;
+    }
+    let refuse = |id: Option<&Id>, why: &str| {
+        ctx.out.send(jsonrpc::error_response(
+            id,
+            jsonrpc::INVALID_REQUEST,
+            &format!("Invalid Request: {why}"),
+            None,
+        ));
+    };
+    let mut seen: HashSet<Id> = HashSet::new();
+    let mut parts = Vec::new();
+    let mut requests = Requests {
+        batch: true,
+        ..Requests::default()
+    };
+    for Member { text, kind } in members {
+        let kind = match kind {
+            Ok(k) => k,
+            Err((why, id)) => {
+                refuse(id.as_ref(), &why);
+                continue;
+            }
+        };
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        if let Kind::Request { id, method } = &kind {
+            if method == "initialize" {
+                refuse(Some(id), "initialize must not be part of a JSON-RPC batch");
+                continue;
+            }
+            if value.as_ref().and_then(Revision::from_envelope).is_some() {
+                refuse(
+                    Some(id),
+                    "a request that names its protocol revision in _meta cannot be part of a JSON-RPC batch",
+                );
+                continue;
+            }
+            if !seen.insert(id.clone()) {
+                refuse(Some(id), &format!("id {id} appears twice in the batch"));
+                continue;
+            }
+            if shared.pending.contains(id) {
+                refuse(
+                    Some(id),
+                    &format!("id {id} is already used by a request in flight"),
+                );
+                continue;
+            }
+        }
+        let text = match client_rules(ctx, &kind, text, value.as_ref()) {
+            Verdict::Drop => continue,
+            Verdict::Send(t) => t,
+        };
+        if let Kind::Request { id, method } = &kind {
+            let Some(abort) = shared.pending.register(id, method, false) else {
+                refuse(
+                    Some(id),
+                    &format!("id {id} is already used by a request in flight"),
+                );
+                continue;
+            };
+            requests.ids.push(id.clone());
+            requests.aborts.push(abort);
+        }
+        let value = if shared.options.metadata.is_empty() {
+            value
+        } else {
+            serde_json::from_str(&text).ok()
+        };
+        parts.push(Part { text, kind, value });
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let message = Classified {
+        items: parts.iter().map(|p| p.kind.clone()).collect(),
+        batch: true,
+    };
+    start(
+        ctx,
+        Outgoing {
+            body: batch::join(parts.iter().map(|p| p.text.as_str())).into_bytes(),
+            method: None,
+            revision,
+            value: None,
+            is_initialize: false,
+            requests,
+            message,
+            parts,
+        },
+    )
+}
+
+/// A batch under a revision without batches: every request in it (and every
+/// member whose id could be read) gets `-32600`; one with no id at all gets one
+/// error with `id: null`. Nothing is sent.
+fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
+    let message = format!(
+        "Invalid Request: JSON-RPC batches are not part of MCP {revision} (2025-06-18 removed them); send each message on a line of its own"
+    );
+    let mut answered = false;
+    for m in members {
+        if let Some(id) = m.answer_id() {
+            answered = true;
+            ctx.out.send(jsonrpc::error_response(
+                Some(id),
+                jsonrpc::INVALID_REQUEST,
+                &message,
+                None,
+            ));
+        } else if let Ok(Kind::Response { id: Some(id) }) = &m.kind {
+            log::warn!(
+                "a batch carried the client's answer to server request {id}; it was not sent"
+            );
+        }
+    }
+    if !answered {
+        ctx.out.send(jsonrpc::error_response(
+            None,
+            jsonrpc::INVALID_REQUEST,
+            &message,
+            None,
+        ));
+    }
+}
+
+/// Starts the exchange of `outgoing` on a thread of its own. Returns a gate the
+/// next message must wait for, when ordering matters.
+fn start(ctx: &Ctx, outgoing: Outgoing) -> Option<Gate> {
     let needs_order = outgoing.is_initialize || !outgoing.requests.any();
     let gate = Gate::default();
     let thread_gate = gate.clone();
@@ -191,7 +425,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
         .name("exchange".into())
         .spawn(move || {
             let _in_flight = in_flight;
-            exchange::run(&thread_ctx, &outgoing, &thread_gate);
+            exchange::run(&thread_ctx, outgoing, &thread_gate);
             thread_gate.open();
         });
     if let Err(e) = spawned {

@@ -1,14 +1,18 @@
 //! One client message and everything its POST brings back.
 //!
 //! Owns: the life of one exchange on its thread: the `--read-only` check
-//! (listing the tools first when the called one is not known), the headers and
-//! timeouts for the message (`--tool-timeout` for tool calls, restarted by
-//! every message on their stream; listen streams kept open; `--read-timeout`
-//! and `--timeout` for the rest), the send loop — retries, a new session after
-//! the server ended one, a re-list after a 2026-07-28 header mismatch, each as
-//! `retry_policy.rs` decides — reading the JSON or SSE answer, resuming a broken
-//! stream, telling the server a request that timed out is cancelled, and
-//! answering every request of the message exactly once.
+//! (listing the tools first when the called one is not known) for a tool
+//! call, and for every tool call in a batch (a refused member is answered and
+//! taken out; the rest go), the headers and timeouts for the message
+//! (`--tool-timeout` for tool calls — a [`Deadline`] that every message on
+//! their stream moves and nothing else does; listen streams kept open;
+//! `--read-timeout` and `--timeout` for the rest), the send loop — retries, a
+//! new session after the server ended one, a re-list after a 2026-07-28 header
+//! mismatch, each as `retry_policy.rs` decides — reading the JSON or SSE
+//! answer, resuming a broken stream, telling the server a request that timed
+//! out is cancelled (never `initialize`, which MCP forbids cancelling), and
+//! answering every request of the message exactly once, with an error that
+//! says what happened.
 //! Refuses: sending a request twice when it may have reached the server,
 //! except where the server's status says it did not take effect.
 
@@ -16,40 +20,54 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::context::{Ctx, Gate, MAX_MESSAGE_BYTES};
+use super::context::{Ctx, Gate};
+use super::deadline::Deadline;
 use super::failure::{self, Failure, Limit, Scope};
 use super::inbound::{Waiting, deliver};
-use super::internal::list_tools;
-use super::jsonrpc::{self, Id};
+use super::internal::{self, list_tools};
+use super::jsonrpc::{self, Id, Kind};
 use super::listen;
 use super::outgoing::Outgoing;
 use super::policy::CallDecision;
 use super::recovery::reinitialize;
 use super::retry_policy::{self, Refusal};
 use super::routing;
-use super::stream::{EndReason, StreamEnd, read_events, unanswered};
+use super::stream::{EndReason, ReadError, StreamEnd, read_events, read_json, unanswered};
 use super::upstream::{Extra, SendError, Sent, peek_error};
 use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
 
 /// Runs one exchange; opens `gate` once its answer head arrived (or never
 /// will).
-pub(crate) fn run(ctx: &Ctx, out: &Outgoing, gate: &Gate) {
+pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     let shared = &ctx.shared;
-    if out.is_tool_call() && shared.options.read_only {
-        if let Some(why) = read_only_refusal(ctx, out) {
+    if shared.options.read_only {
+        if out.is_tool_call() {
+            let refusal = read_only_refusal(ctx, &out, out.param("/name"), out.param("/_meta"));
+            if let Some(why) = refusal {
+                gate.open();
+                ctx.fail_all(&out.requests.ids, &failure::refused(why));
+                return;
+            }
+        } else if out.has_tool_call() && !read_only_batch(ctx, &mut out) {
+            // Every member was refused: nothing goes out.
             gate.open();
-            ctx.fail_all(&out.requests.ids, &failure::refused(why));
             return;
         }
     }
+    let out = &out;
     let mut extra = extra_for(ctx, out);
+    let mut deadline = None;
     if out.needs_own_connection() {
         let own = ctx.up.link().own_connection();
         for abort in &out.requests.aborts {
             abort.set_client(own.clone());
         }
+        if out.has_tool_call() {
+            deadline = Some(Deadline::start(shared.timeouts.tool, own.clone()));
+        }
         extra.client = Some(own);
     }
+    let deadline = deadline.as_ref();
     let timeouts = timeouts_for(ctx, out);
     let mut tries = Tries::default();
     loop {
@@ -59,28 +77,51 @@ pub(crate) fn run(ctx: &Ctx, out: &Outgoing, gate: &Gate) {
         match result {
             Ok(Some(mut sent)) => {
                 if let Handled::Refused(refusal, message) =
-                    handle_response(ctx, out, &mut sent, timeouts)
+                    handle_response(ctx, out, &mut sent, timeouts, deadline)
                 {
                     if again(ctx, out, &mut tries, refusal, &sent) {
                         continue;
                     }
-                    deliver(ctx, &message, Waiting::Requests(&out.requests));
+                    deliver(ctx, message, Waiting::Requests(&out.requests));
                 }
             }
             Ok(None) => {}
+            Err(_) if aborted => {}
             Err(SendError::Http(h))
-                if h.kind == ErrorKind::Timeout && !h.before_send() && !aborted =>
+                if (h.kind == ErrorKind::Timeout && !h.before_send())
+                    || deadline.is_some_and(Deadline::fired) =>
             {
                 // The request went out and no answer came in time: tell the
                 // client, and tell the server to stop.
                 timed_out(ctx, out, timeouts);
             }
-            Err(_) if aborted => {}
             Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &e)),
         }
         break;
     }
     finish(ctx, out);
+}
+
+/// `--read-only` for the tool calls of a batch: each refused one is answered
+/// and taken out of the batch. False when nothing is left to send.
+fn read_only_batch(ctx: &Ctx, out: &mut Outgoing) -> bool {
+    let mut refused = Vec::new();
+    for (i, part) in out.parts.iter().enumerate() {
+        let Kind::Request { id, method } = &part.kind else {
+            continue;
+        };
+        if method != "tools/call" {
+            continue;
+        }
+        if let Some(why) = read_only_refusal(ctx, out, part.param("/name"), part.param("/_meta")) {
+            ctx.fail_all([id], &failure::refused(why));
+            refused.push(i);
+        }
+    }
+    if !refused.is_empty() {
+        out.remove_parts(&refused);
+    }
+    !out.parts.is_empty()
 }
 
 /// What the send loop has used up: retries, the one new session, the one
@@ -203,7 +244,7 @@ fn extra_for(ctx: &Ctx, out: &Outgoing) -> Extra {
 /// `--read-timeout` per read and `--timeout` overall.
 fn timeouts_for(ctx: &Ctx, out: &Outgoing) -> RequestTimeouts {
     let t = &ctx.shared.timeouts;
-    if out.is_tool_call() {
+    if out.has_tool_call() {
         RequestTimeouts {
             response: t.tool,
             per_read: Some(t.tool),
@@ -224,20 +265,20 @@ fn timeouts_for(ctx: &Ctx, out: &Outgoing) -> RequestTimeouts {
     }
 }
 
-/// The longest a stream may go without an event (comments do not count):
-/// `--tool-timeout` for tool calls.
-fn idle_limit(ctx: &Ctx, out: &Outgoing) -> Option<Duration> {
-    out.is_tool_call().then_some(ctx.shared.timeouts.tool)
-}
-
-/// `--read-only`: why this tool call may not go out, if it may not. Lists the
-/// tools first when the tool is not known yet.
-fn read_only_refusal(ctx: &Ctx, out: &Outgoing) -> Option<String> {
+/// `--read-only`: why a call of the tool `name` may not go out, if it may
+/// not. Lists the tools first (with `meta`, the call's `_meta`) when the tool
+/// is not known yet.
+fn read_only_refusal(
+    ctx: &Ctx,
+    out: &Outgoing,
+    name: Option<&Value>,
+    meta: Option<&Value>,
+) -> Option<String> {
     let tools = &ctx.shared.tools;
-    let name = out.param("/name").and_then(Value::as_str).unwrap_or("");
+    let name = name.and_then(Value::as_str).unwrap_or("");
     let mut decision = tools.decide_call(name, true);
     if decision == CallDecision::Unknown {
-        if let Err(why) = list_tools(ctx, &out.revision, out.param("/_meta")) {
+        if let Err(why) = list_tools(ctx, &out.revision, meta) {
             log::warn!("--read-only: listing tools to check {name:?} failed: {why}");
         }
         decision = tools.decide_call(name, true);
@@ -345,6 +386,7 @@ fn handle_response(
     out: &Outgoing,
     sent: &mut Sent,
     timeouts: RequestTimeouts,
+    deadline: Option<&Deadline>,
 ) -> Handled {
     let up = &ctx.up;
     up.capture_session(sent);
@@ -362,22 +404,33 @@ fn handle_response(
     let waiting = Waiting::Requests(&out.requests);
     let watch = out.requests.any() && !out.message.batch;
     let response = &mut sent.response;
+    let host = up.host();
     match response.media_type().as_deref() {
-        Some("application/json") => match response.read_body(MAX_MESSAGE_BYTES) {
+        Some("application/json") => match read_json(response, ctx.shared.options.limits.message) {
             Ok(bytes) => {
                 if let Some(refusal) = watch.then(|| refused(&bytes)).flatten() {
                     return Handled::Refused(refusal, bytes);
                 }
-                deliver(ctx, &bytes, waiting);
+                let _delivering = deadline.map(Deadline::hold);
+                deliver(ctx, bytes, waiting);
             }
-            Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &SendError::Http(e))),
+            Err(_) if out.requests.aborted() => {}
+            Err(_) if deadline.is_some_and(Deadline::fired) => timed_out(ctx, out, timeouts),
+            Err(ReadError::TimedOut) => timed_out(ctx, out, timeouts),
+            Err(ReadError::TooLarge(max)) => ctx.fail_all(
+                &out.requests.ids,
+                &failure::too_large(host, max, "--max-message-size"),
+            ),
+            Err(ReadError::Broken(e)) => {
+                ctx.fail_all(&out.requests.ids, &failure::broke_off(host, &e));
+            }
         },
         Some("text/event-stream") => {
-            let end = read_events(ctx, waiting, idle_limit(ctx, out), watch, response);
+            let end = read_events(ctx, waiting, deadline, watch, response);
             if let EndReason::Refused(refusal, message) = end.reason {
                 return Handled::Refused(refusal, message);
             }
-            after_stream(ctx, out, end, timeouts);
+            after_stream(ctx, out, end, timeouts, deadline);
         }
         other => {
             if out.requests.any() {
@@ -398,7 +451,13 @@ fn refused(message: &[u8]) -> Option<Refusal> {
 }
 
 /// After a POST's SSE stream: time out, resume, or leave the rest to `finish`.
-fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTimeouts) {
+fn after_stream(
+    ctx: &Ctx,
+    out: &Outgoing,
+    end: StreamEnd,
+    timeouts: RequestTimeouts,
+    deadline: Option<&Deadline>,
+) {
     match end.reason {
         EndReason::Answered | EndReason::Aborted | EndReason::Refused(..) => {}
         EndReason::TimedOut => timed_out(ctx, out, timeouts),
@@ -410,14 +469,9 @@ fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTime
             if unanswered(&ctx.shared.pending, waiting)
                 && out.revision.resumes_streams()
                 && let Some(last) = end.last_event_id
+                && listen::resume(ctx, &out.requests, deadline, &last, end.retry_ms)
             {
-                listen::resume(
-                    ctx,
-                    &out.requests,
-                    idle_limit(ctx, out),
-                    &last,
-                    end.retry_ms,
-                );
+                timed_out(ctx, out, timeouts);
             }
         }
     }
@@ -428,7 +482,7 @@ fn after_stream(ctx: &Ctx, out: &Outgoing, end: StreamEnd, timeouts: RequestTime
 /// is the cancellation).
 fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
     let t = &ctx.shared.timeouts;
-    let limit = if out.is_tool_call() {
+    let limit = if out.has_tool_call() {
         failure::tool_limit(t.tool)
     } else {
         failure::exchange_limit(t.exchange, timeouts.per_read.unwrap_or(t.read))
@@ -439,7 +493,8 @@ fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
             continue;
         }
         ctx.answer_error(id, &failure);
-        if !out.revision.cancels_by_closing_stream() {
+        // MCP: the initialize request MUST NOT be cancelled.
+        if !out.revision.cancels_by_closing_stream() && !out.is_initialize {
             cancel_upstream(ctx, id, "timed out in mcp-sigv4");
         }
     }
@@ -452,28 +507,17 @@ fn cancel_upstream(ctx: &Ctx, id: &Id, reason: &str) {
         id.as_json(),
         json!(reason)
     );
-    let short = Duration::from_secs(5);
-    let timeouts = RequestTimeouts {
-        response: short,
-        per_read: Some(short),
-        total: Some(short),
-    };
-    let extra = Extra {
-        with_session: true,
-        ..Default::default()
-    };
-    if let Err(e) = ctx.up.send(Method::Post, body.as_bytes(), &extra, timeouts) {
-        log::warn!(
-            "telling {} that request {id} is cancelled failed: {e}",
-            ctx.up.host()
-        );
-    }
+    internal::post_own(
+        ctx,
+        body.as_bytes(),
+        &format!("telling the server that request {id} is cancelled"),
+    );
 }
 
 /// The answer for a message that got no HTTP answer.
 fn not_sent(ctx: &Ctx, out: &Outgoing, e: &SendError) -> Failure {
     let t = &ctx.shared.timeouts;
-    let limit = if out.is_tool_call() {
+    let limit = if out.has_tool_call() {
         Limit {
             read: t.tool,
             flag: "--tool-timeout",
@@ -499,7 +543,7 @@ fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
     if out.requests.any() && jsonrpc::classify(text.trim().as_bytes()).is_ok() {
         deliver(
             ctx,
-            text.trim().as_bytes(),
+            text.trim().as_bytes().to_vec(),
             Waiting::Requests(&out.requests),
         );
     }

@@ -80,13 +80,64 @@ pub(crate) fn not_sent(host: &str, e: &SendError, limit: Limit) -> Failure {
             ),
             data: None,
         },
-        SendError::Http(h) => Failure {
+        SendError::Http(h) if h.kind == ErrorKind::Connect => Failure {
             code: jsonrpc::UPSTREAM_ERROR,
             message: format!(
                 "cannot reach {host}: {h}; check the endpoint URL, your network and any HTTPS_PROXY setting"
             ),
             data: None,
         },
+        // The server was reached: say what it did, not where to look for
+        // a network problem.
+        SendError::Http(h) if h.kind == ErrorKind::TooLarge => Failure {
+            code: jsonrpc::UPSTREAM_ERROR,
+            message: format!(
+                "{host} answered with response headers over the limit ({h}; --max-header-size)"
+            ),
+            data: None,
+        },
+        SendError::Http(h) if h.kind == ErrorKind::Io => Failure {
+            code: jsonrpc::UPSTREAM_ERROR,
+            message: format!(
+                "the connection to {host} failed after the request was sent, before an answer ({h}); the request may have reached the server"
+            ),
+            data: None,
+        },
+        SendError::Http(h) => Failure {
+            code: jsonrpc::UPSTREAM_ERROR,
+            message: format!("{host} sent an answer mcp-sigv4 cannot read: {h}"),
+            data: None,
+        },
+    }
+}
+
+/// An answer (a JSON body, an SSE event) larger than the limit `flag` sets.
+pub(crate) fn too_large(host: &str, max: usize, flag: &str) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "the answer from {host} is larger than {max} bytes ({flag}); it was not passed on"
+        ),
+        data: Some(json!({ "limit": max, "flag": flag })),
+    }
+}
+
+/// An answer body that broke off before it was complete.
+pub(crate) fn broke_off(host: &str, e: &std::io::Error) -> Failure {
+    use std::io::ErrorKind as K;
+    let closed = matches!(
+        e.kind(),
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    ) || e.to_string().to_ascii_lowercase().contains("disconnect");
+    let message = if closed {
+        format!("{host} closed the connection before its answer was complete ({e})")
+    } else {
+        format!("the answer from {host} broke off before it was complete ({e})")
+    };
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message,
+        data: None,
     }
 }
 
@@ -294,6 +345,30 @@ mod tests {
         assert!(
             f.message
                 .starts_with("cannot reach h: the connection could not be made; check")
+        );
+        // The server was reached: no network advice.
+        for kind in [ErrorKind::Io, ErrorKind::TooLarge, ErrorKind::Other] {
+            let e = SendError::Http(HttpError {
+                kind,
+                detail: "d".into(),
+            });
+            let f = not_sent("h", &e, limit);
+            assert!(
+                !f.message.contains("cannot reach") && !f.message.contains("HTTPS_PROXY"),
+                "{kind:?}: {}",
+                f.message
+            );
+        }
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "Peer disconnected");
+        assert!(
+            broke_off("h", &eof)
+                .message
+                .starts_with("h closed the connection")
+        );
+        let f = too_large("h", 1024, "--max-message-size");
+        assert_eq!(
+            f.message,
+            "the answer from h is larger than 1024 bytes (--max-message-size); it was not passed on"
         );
     }
 

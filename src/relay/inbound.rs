@@ -1,16 +1,24 @@
 //! Messages from the server, on their way to stdout.
 //!
-//! Owns: checking that a JSON text from the server is UTF-8 JSON-RPC and
-//! compacting it onto one line; passing a response on only when it answers a
-//! request still waiting (the first answer wins; a later one is dropped), and
-//! an error without a usable id on to the one request still waiting on its
-//! stream, with that request's id put in (a 1.x server's `"server-error"` id,
-//! 2026-07-28 "Backward Compatibility"); the tool rules on `tools/list`
-//! results and `list_changed`; the negotiated version from an `initialize`
-//! result; and dropping an id-less error that answers nobody (a
-//! notification's, a response's, one on the GET stream), which is logged.
+//! Owns: checking that a JSON text from the server is UTF-8 JSON-RPC (no key
+//! twice in one object) and compacting it onto one line; passing a response
+//! on only when it answers a request still waiting (the first answer wins; a
+//! later one is dropped), matched by the id's value and given back in the
+//! client's own spelling of it, and an error without a usable id on to the one
+//! request still waiting on its stream, with that request's id put in (a 1.x
+//! server's `"server-error"` id, 2026-07-28 "Backward Compatibility"); taking
+//! an array from the server apart member by member — it reaches the client as
+//! one array only when it answers the client's batch, or in a 2025-03-26
+//! session on a stream no request waits on, and as one line per member
+//! otherwise (a client of a later revision reads no arrays); the tool rules
+//! on `tools/list` results (each member of an array too) and `list_changed`;
+//! the negotiated version from an `initialize` result; and dropping an
+//! id-less error that answers nobody (a notification's, a response's, one on
+//! the GET stream), which is logged.
 //! Refuses: writing anything to stdout that is not a JSON-RPC message from the
 //! server, and changing one beyond the rules above.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -18,6 +26,7 @@ use super::context::Ctx;
 use super::jsonrpc::{self, Id, Kind};
 use super::outgoing::Requests;
 use super::pending::Completion;
+use super::revision::Revision;
 use super::splice;
 
 /// Who waits on the messages of a stream.
@@ -56,111 +65,164 @@ impl Waiting<'_> {
 
 /// Forwards one JSON text from the server to stdout, after checking it is
 /// JSON-RPC and that any response in it answers a request still waiting.
-/// Applies the tool rules to `tools/list` results and `list_changed`.
-pub(crate) fn deliver(ctx: &Ctx, bytes: &[u8], waiting: Waiting<'_>) {
-    let shared = &ctx.shared;
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        log::warn!(
-            "dropping a message from the server that is not UTF-8 ({} bytes)",
-            bytes.len()
-        );
+/// Applies the tool rules to `tools/list` results and `list_changed`. Takes
+/// the bytes, so a message is held once on its way.
+pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) {
+    let len = bytes.len();
+    let Ok(text) = String::from_utf8(bytes) else {
+        log::warn!("dropping a message from the server that is not UTF-8 ({len} bytes)");
         return;
     };
-    let mut line = jsonrpc::compact(text).into_owned();
+    let line = match jsonrpc::compact(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(compacted) => compacted,
+    };
     let message = match jsonrpc::classify(line.as_bytes()) {
         Ok(m) => m,
         Err(e) => {
             log::warn!(
-                "dropping a message from the server that is not JSON-RPC ({} bytes): {e:?}",
-                bytes.len()
+                "dropping a message from the server that is not JSON-RPC ({len} bytes): {e:?}"
             );
             return;
         }
     };
-    // An error the server could not tie to our request (`id` null, missing or
-    // foreign, e.g. a 1.x server's "server-error" for a pre-initialize probe):
-    // when this stream has exactly one request still waiting, it is the answer.
-    let still_waiting: Vec<&Id> = waiting
-        .ids()
-        .iter()
-        .filter(|id| shared.pending.contains(id))
-        .collect();
-    let orphan_error = |id: Option<&Id>| {
-        !message.batch
-            && id.is_none_or(|i| !shared.pending.contains(i))
-            && still_waiting.len() == 1
-            && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+    if !message.batch {
+        if let Some(line) = admit(ctx, &message.items[0], Cow::Owned(line), waiting, true) {
+            ctx.out.send(line.into_owned().into_bytes());
+        }
+        return;
+    }
+    let Some(spans) = splice::root(&line).and_then(|root| splice::elements(&line, root)) else {
+        return;
     };
-    if let [Kind::Response { id }] = message.items.as_slice() {
-        if orphan_error(id.as_ref()) {
-            if let Some(new) = with_id(&line, still_waiting[0]) {
-                log::debug!(
-                    "the server answered without our request id; giving its error id {}",
-                    still_waiting[0]
-                );
-                shared.pending.complete(still_waiting[0]);
-                ctx.out.send(new.into_bytes());
-                return;
-            }
+    let mut kept: Vec<Cow<'_, str>> = Vec::with_capacity(spans.len());
+    for (span, kind) in spans.into_iter().zip(&message.items) {
+        if let Some(member) = admit(ctx, kind, Cow::Borrowed(&line[span]), waiting, false) {
+            kept.push(member);
         }
     }
-    let mut forward = false;
-    for item in &message.items {
-        match item {
-            Kind::Response { id: Some(id) } => {
-                let method = shared.pending.method(id);
-                if !message.batch {
-                    line = rewrite_result(ctx, method.as_deref(), line);
-                }
-                if method.as_deref() == Some("initialize") {
-                    if let Some(Value::String(v)) =
-                        jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
-                    {
-                        log::info!("MCP protocol version {v}");
-                        ctx.up.session().set_protocol_version(&v);
-                    }
-                }
-                match shared.pending.complete(id) {
-                    Completion::Forward => forward = true,
-                    Completion::Unknown => {
-                        log::debug!("dropping a second or unknown response for id {id}");
-                    }
-                }
-            }
-            // An id-less response that is no request's answer (checked above)
-            // would only confuse the client: a notification's or a
-            // response's error, or one on the GET stream.
-            Kind::Response { id: None } if waiting.any() => forward = true,
-            Kind::Response { id: None } => log::warn!(
-                "dropping an error from the server that answers no request: {}",
-                jsonrpc::pointer(line.as_bytes(), "/error/message")
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ),
-            Kind::Notification { method } => {
-                if method == "notifications/tools/list_changed" {
-                    shared.tools.clear();
-                }
-                forward = true;
-            }
-            Kind::Request { .. } => forward = true,
-        }
+    if kept.is_empty() {
+        return;
     }
-    if forward {
-        ctx.out.send(line.into_bytes());
+    let as_array = match waiting {
+        Waiting::Requests(r) => r.batch,
+        Waiting::Nobody => {
+            Revision::negotiated(ctx.up.session().protocol_version().as_deref()).allows_batches()
+        }
+    };
+    if as_array {
+        let mut array = String::with_capacity(line.len());
+        array.push('[');
+        for (i, m) in kept.iter().enumerate() {
+            if i > 0 {
+                array.push(',');
+            }
+            array.push_str(m);
+        }
+        array.push(']');
+        ctx.out.send(array.into_bytes());
+    } else {
+        for m in kept {
+            ctx.out.send(m.into_owned().into_bytes());
+        }
     }
 }
 
-/// Applies the tool rules to a `tools/list` result line.
-fn rewrite_result(ctx: &Ctx, method: Option<&str>, line: String) -> String {
+/// What of one message (`kind`, JSON text `line`) goes to the client, after
+/// the rules: `None` when nothing does. `single`: the message came alone, not
+/// in an array (only then may an error without our id answer the one request
+/// waiting on the stream).
+fn admit<'a>(
+    ctx: &Ctx,
+    kind: &Kind,
+    line: Cow<'a, str>,
+    waiting: Waiting<'_>,
+    single: bool,
+) -> Option<Cow<'a, str>> {
+    let shared = &ctx.shared;
+    match kind {
+        Kind::Response { id } => {
+            // An error the server could not tie to our request (`id` null,
+            // missing or foreign, e.g. a 1.x server's "server-error" for a
+            // pre-initialize probe): when this stream has exactly one request
+            // still waiting, it is the answer.
+            if single && id.as_ref().is_none_or(|i| !shared.pending.contains(i)) {
+                let still_waiting: Vec<&Id> = waiting
+                    .ids()
+                    .iter()
+                    .filter(|id| shared.pending.contains(id))
+                    .collect();
+                if still_waiting.len() == 1 && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+                {
+                    if let Some(new) = with_id(&line, still_waiting[0]) {
+                        log::debug!(
+                            "the server answered without our request id; giving its error id {}",
+                            still_waiting[0]
+                        );
+                        shared.pending.complete(still_waiting[0]);
+                        return Some(Cow::Owned(new));
+                    }
+                }
+            }
+            let Some(id) = id else {
+                if waiting.any() {
+                    return Some(line);
+                }
+                // An id-less response that is no request's answer would only
+                // confuse the client: a notification's or a response's
+                // error, or one on the GET stream.
+                log::warn!(
+                    "dropping an error from the server that answers no request: {}",
+                    jsonrpc::pointer(line.as_bytes(), "/error/message")
+                        .and_then(|m| m.as_str().map(|m| jsonrpc::shorten(m, 200).into_owned()))
+                        .unwrap_or_default()
+                );
+                return None;
+            };
+            let method = shared.pending.method(id);
+            let mut line = rewrite_result(ctx, method.as_deref(), line);
+            if method.as_deref() == Some("initialize") {
+                if let Some(Value::String(v)) =
+                    jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
+                {
+                    log::info!("MCP protocol version {v}");
+                    ctx.up.session().set_protocol_version(&v);
+                }
+            }
+            match shared.pending.complete(id) {
+                Completion::Forward(theirs) => {
+                    if !theirs.same_spelling(id) {
+                        // The client gets its own spelling of the id back.
+                        line = Cow::Owned(with_id(&line, &theirs)?);
+                    }
+                    Some(line)
+                }
+                Completion::Unknown => {
+                    log::debug!("dropping a second or unknown response for id {id}");
+                    None
+                }
+            }
+        }
+        Kind::Notification { method } => {
+            if method == "notifications/tools/list_changed" {
+                shared.tools.clear();
+            }
+            Some(line)
+        }
+        Kind::Request { .. } => Some(line),
+    }
+}
+
+/// Applies the tool rules to a `tools/list` result.
+fn rewrite_result<'a>(ctx: &Ctx, method: Option<&str>, line: Cow<'a, str>) -> Cow<'a, str> {
     if method != Some("tools/list") {
         return line;
     }
     let shared = &ctx.shared;
-    shared
-        .tools
-        .observe_list(&line, shared.options.read_only)
-        .unwrap_or(line)
+    match shared.tools.observe_list(&line, shared.options.read_only) {
+        Some(new) => Cow::Owned(new),
+        None => line,
+    }
 }
 
 /// Gives an error response the id of `id`, in place.

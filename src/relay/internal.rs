@@ -7,7 +7,8 @@
 //! and listing every page of the server's tools (at most [`MAX_LIST_PAGES`])
 //! to fill the tool cache, for `--read-only` and for a 2026-07-28 re-list after
 //! a header mismatch. Their ids (`mcp-sigv4-N`) are in a namespace of the
-//! relay's own.
+//! relay's own. And the relay's own messages that expect no answer: an error
+//! for a server request it cannot pass on (one over `--max-event-size`).
 //! Refuses: forwarding their responses to the client.
 
 use std::fmt;
@@ -16,10 +17,9 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::context::{Ctx, MAX_MESSAGE_BYTES};
+use super::context::Ctx;
 use super::inbound::{Waiting, deliver};
-use super::jsonrpc::Id;
-use super::jsonrpc::Kind;
+use super::jsonrpc::{self, Id, Kind};
 use super::retry_policy;
 use super::revision::Revision;
 use super::routing;
@@ -237,22 +237,24 @@ fn own_response(
         Some("application/json") => {
             let bytes = sent
                 .response
-                .read_body(MAX_MESSAGE_BYTES)
+                .read_body(ctx.shared.options.limits.message)
                 .map_err(OwnRequestError::Read)?;
             find(&String::from_utf8_lossy(&bytes))
                 .map(|v| (v, session_id))
                 .ok_or(OwnRequestError::NoResponse)
         }
         Some("text/event-stream") => {
-            let mut events =
-                sse::Reader::new(BufReader::new(&mut sent.response.body), MAX_MESSAGE_BYTES);
+            let mut events = sse::Reader::new(
+                BufReader::new(&mut sent.response.body),
+                ctx.shared.options.limits.event,
+            );
             loop {
                 match events.next_event() {
                     Ok(Some(e)) if e.event == "message" && !e.data.is_empty() => {
                         if let Some(v) = find(&e.data) {
                             return Ok((v, session_id));
                         }
-                        deliver(ctx, e.data.as_bytes(), Waiting::Nobody);
+                        deliver(ctx, e.data.into_bytes(), Waiting::Nobody);
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => return Err(OwnRequestError::StreamEnded),
@@ -261,5 +263,45 @@ fn own_response(
             }
         }
         other => Err(OwnRequestError::ContentType(other.map(str::to_owned))),
+    }
+}
+
+/// Answers the server's request `id` with an error: it is larger than `max`
+/// bytes (the limit `flag` sets), so it was not passed to the client, which
+/// could not answer it. A short POST; a failure is logged.
+pub(crate) fn refuse_server_request(ctx: &Ctx, id: &Id, max: usize, flag: &str) {
+    let body = jsonrpc::error_response(
+        Some(id),
+        jsonrpc::INVALID_REQUEST,
+        &format!(
+            "mcp-sigv4: the request is larger than {max} bytes ({flag} of the client's proxy); it was not passed to the client"
+        ),
+        None,
+    );
+    post_own(ctx, body.as_bytes(), "refusing an oversized request");
+}
+
+/// Sends one of the relay's own messages that expect no answer (a
+/// notification, a response), in the current session, with short timeouts;
+/// `what` names it in the log when it fails.
+pub(crate) fn post_own(ctx: &Ctx, body: &[u8], what: &str) {
+    let short = std::time::Duration::from_secs(5);
+    let timeouts = RequestTimeouts {
+        response: short,
+        per_read: Some(short),
+        total: Some(short),
+    };
+    let extra = Extra {
+        with_session: true,
+        ..Default::default()
+    };
+    match ctx.up.send(Method::Post, body, &extra, timeouts) {
+        Ok(sent) if !(200..300).contains(&sent.response.status) => log::warn!(
+            "{what}: {} answered HTTP {}",
+            ctx.up.host(),
+            sent.response.status
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("{what}: sending to {} failed: {e}", ctx.up.host()),
     }
 }

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC invalid request (JSON, but not a JSON-RPC message).
 pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC internal error.
+pub const INTERNAL_ERROR: i64 = -32603;
 /// Implementation-defined server error: the upstream failed (HTTP error,
 /// unreachable, no answer).
 pub const UPSTREAM_ERROR: i64 = -32000;
@@ -26,26 +28,141 @@ pub const REQUEST_TIMEOUT: i64 = -32001;
 /// Implementation-defined server error: no AWS credentials, or signing failed.
 pub const CREDENTIALS_ERROR: i64 = -32002;
 
-/// A request id as its JSON text: `1`, `"abc"`. Two ids are the same request
-/// when their texts are equal, so `1` and `"1"` differ, as in JSON-RPC.
+/// A request id: a JSON string or number, kept as the JSON text it came in
+/// and compared by value — a string by its decoded characters (`"café"` and
+/// `"caf\u00e9"` are one id), a number by its numeric value (`10`, `10.0` and
+/// `1e1` are one id) — so an answer is matched whatever spelling the server
+/// echoes, and the client gets its own spelling back. A string and a number
+/// are never the same id (`1` and `"1"` differ, as in JSON-RPC).
+#[derive(Clone, Debug)]
+pub struct Id {
+    text: String,
+    key: IdKey,
+}
+
+/// What two ids are compared by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Id(String);
+enum IdKey {
+    /// A string, decoded.
+    Text(String),
+    /// A number: sign, significant digits without leading or trailing zeros,
+    /// and the power of ten of the last digit (zero is no digits).
+    Number {
+        negative: bool,
+        digits: String,
+        exponent: i64,
+    },
+    /// JSON text the relay does not normalise (a string with a lone
+    /// surrogate escape, an exponent of more than 15 digits): compared as
+    /// text.
+    Raw(String),
+}
+
+impl IdKey {
+    fn of(text: &str) -> IdKey {
+        let raw = || IdKey::Raw(text.to_owned());
+        if text.starts_with('"') {
+            return serde_json::from_str::<String>(text).map_or_else(|_| raw(), IdKey::Text);
+        }
+        number_key(text).unwrap_or_else(raw)
+    }
+}
+
+/// The value of a JSON number (`-?int(.frac)?([eE][+-]?exp)?`) as sign,
+/// significant digits and exponent; `None` for text that is not one, or an
+/// exponent too long to add to.
+fn number_key(text: &str) -> Option<IdKey> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+        None => (rest, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut exponent: i64 = match exp {
+        None => 0,
+        Some(e) => {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            let n: i64 = digits.parse().ok()?;
+            if e.starts_with('-') { -n } else { n }
+        }
+    };
+    let all = format!("{int}{frac}");
+    exponent -= i64::try_from(frac.len()).ok()?;
+    let trimmed = all.trim_start_matches('0');
+    let significant = trimmed.trim_end_matches('0');
+    exponent += i64::try_from(trimmed.len() - significant.len()).ok()?;
+    if significant.is_empty() {
+        // Every spelling of zero, -0 included, is one id.
+        return Some(IdKey::Number {
+            negative: false,
+            digits: String::new(),
+            exponent: 0,
+        });
+    }
+    Some(IdKey::Number {
+        negative,
+        digits: significant.to_owned(),
+        exponent,
+    })
+}
 
 impl Id {
-    /// The JSON text of the id.
+    /// The JSON text of the id, as it came.
     pub fn as_json(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// An id from JSON text that is known to be a string or number.
     pub(crate) fn from_json(text: &str) -> Self {
-        Id(text.trim().to_owned())
+        let text = text.trim();
+        Id {
+            key: IdKey::of(text),
+            text: text.to_owned(),
+        }
+    }
+
+    /// True when both are spelled alike (not only the same id).
+    pub(crate) fn same_spelling(&self, other: &Id) -> bool {
+        self.text == other.text
     }
 }
 
+impl PartialEq for Id {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Id {}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+/// Shown shortened: an id may be as long as a message.
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&shorten(&self.text, 64))
+    }
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub(crate) fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..i])),
     }
 }
 
@@ -131,9 +248,98 @@ fn string_field(obj: &Object, name: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// The first key that appears twice in one object of `json` (valid JSON
+/// text), decoded, with the depth of its object (1 for the top level). Keys
+/// are compared by value: `"name"` and `"n\u0061me"` are the same key.
+/// Iterative, so any depth is checked without recursion.
+pub(crate) fn duplicate_key(json: &str) -> Option<(String, usize)> {
+    use std::borrow::Cow;
+    use std::collections::HashSet;
+    enum Frame<'a> {
+        Object(HashSet<Cow<'a, str>>),
+        Array,
+    }
+    let b = json.as_bytes();
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' => {
+                stack.push(Frame::Object(HashSet::new()));
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(Frame::Array);
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = matches!(stack.last(), Some(Frame::Object(_))),
+            b':' => expect_key = false,
+            b'"' => {
+                let start = i;
+                let mut escaped = false;
+                i += 1;
+                while i < b.len() && (escaped || b[i] != b'"') {
+                    escaped = !escaped && b[i] == b'\\';
+                    i += 1;
+                }
+                if expect_key {
+                    let raw = &json[start + 1..i];
+                    let key = if raw.contains('\\') {
+                        Cow::Owned(serde_json::from_str::<String>(&json[start..=i]).ok()?)
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
+                    let depth = stack.len();
+                    if let Some(Frame::Object(keys)) = stack.last_mut() {
+                        if keys.contains(&key) {
+                            return Some((key.into_owned(), depth));
+                        }
+                        keys.insert(key);
+                    }
+                    expect_key = false;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Classifies one JSON value as a JSON-RPC message (a batch member, or a
+/// whole message): its kind, or why it is not one, with its id when that was
+/// readable.
+pub(crate) fn classify_member(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(("expected a JSON-RPC object".to_owned(), None));
+    }
+    classify_object(raw)
+}
+
 fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
     let obj: Object = serde_json::from_str(raw.get())
         .map_err(|_| ("expected a JSON-RPC object".to_owned(), None))?;
+    if let Some((key, depth)) = duplicate_key(raw.get()) {
+        // Parsers disagree on which of two equal keys counts: what the server
+        // runs could differ from what the relay checked.
+        let id = if depth == 1 && key == "id" {
+            None
+        } else {
+            id_of(&obj).ok().flatten()
+        };
+        return Err((
+            format!(
+                "the key {:?} appears twice in one object; JSON parsers disagree on which one counts, so the message was not sent",
+                shorten(&key, 64)
+            ),
+            id,
+        ));
+    }
     let id = id_of(&obj).map_err(|e| (e, None))?;
     let fail = |why: String| (why, id.clone());
     match string_field(&obj, "jsonrpc").map_err(fail)? {
@@ -196,6 +402,131 @@ pub fn classify(bytes: &[u8]) -> Result<Classified, Invalid> {
         items: vec![kind],
         batch: false,
     })
+}
+
+/// What the first bytes of a message too large to read whole say about it:
+/// the top-level members that are complete within them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// `id`, when it is a string or a number.
+    pub(crate) id: Option<Id>,
+    /// `method`.
+    pub(crate) method: Option<String>,
+    /// A `result` or `error` member was seen (a response).
+    pub(crate) response: bool,
+}
+
+/// Reads the top-level members of a JSON object from the first bytes of its
+/// text, as far as they are complete (`{"jsonrpc":"2.0","id":7,"method":…`);
+/// a member cut off by the end of `prefix` is not read.
+pub(crate) fn head(prefix: &[u8]) -> Head {
+    let mut head = Head::default();
+    let b = prefix;
+    let mut i = 0;
+    let ws = |i: &mut usize| {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+            *i += 1;
+        }
+    };
+    // The end of the string starting at `i` (its closing quote), if complete.
+    let string_end = |i: usize| -> Option<usize> {
+        let mut j = i + 1;
+        let mut escaped = false;
+        while j < b.len() {
+            match b[j] {
+                b'"' if !escaped => return Some(j),
+                b'\\' => escaped = !escaped,
+                _ => escaped = false,
+            }
+            j += 1;
+        }
+        None
+    };
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return head;
+    }
+    i += 1;
+    loop {
+        ws(&mut i);
+        if b.get(i) != Some(&b'"') {
+            return head;
+        }
+        let Some(key_end) = string_end(i) else {
+            return head;
+        };
+        let key = std::str::from_utf8(&b[i..=key_end])
+            .ok()
+            .and_then(|k| serde_json::from_str::<String>(k).ok());
+        i = key_end + 1;
+        if matches!(key.as_deref(), Some("result" | "error")) {
+            head.response = true;
+        }
+        ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return head;
+        }
+        i += 1;
+        ws(&mut i);
+        let start = i;
+        match b.get(i) {
+            None => return head,
+            Some(b'"') => {
+                let Some(end) = string_end(i) else {
+                    return head;
+                };
+                i = end + 1;
+            }
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                loop {
+                    match b.get(i) {
+                        None => return head,
+                        Some(b'"') => match string_end(i) {
+                            Some(end) => i = end,
+                            None => return head,
+                        },
+                        Some(b'{' | b'[') => depth += 1,
+                        Some(b'}' | b']') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                    i += 1;
+                }
+            }
+            Some(_) => {
+                while i < b.len() && !matches!(b[i], b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+                if i == b.len() {
+                    // A number may go on past the prefix.
+                    return head;
+                }
+            }
+        }
+        let value = std::str::from_utf8(&b[start..i]).unwrap_or("");
+        match key.as_deref() {
+            Some("id")
+                if value.starts_with('"')
+                    || value
+                        .starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) =>
+            {
+                head.id = Some(Id::from_json(value));
+            }
+            Some("method") => head.method = serde_json::from_str(value).ok(),
+            _ => {}
+        }
+        ws(&mut i);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            _ => return head,
+        }
+    }
 }
 
 /// A JSON-RPC error response, compact, one line: `{"jsonrpc":"2.0","id":…,"error":{…}}`.
@@ -295,6 +626,48 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_compared_by_value_and_keep_their_spelling() {
+        let same = |a: &str, b: &str| Id::from_json(a) == Id::from_json(b);
+        assert!(same(r#""café""#, r#""caf\u00e9""#));
+        assert!(same(r#""a/b""#, r#""a\/b""#));
+        assert!(!same(r#""café""#, r#""cafe""#));
+        for (a, b) in [
+            ("10", "1e1"),
+            ("10", "10.0"),
+            ("10", "100E-1"),
+            ("7", "7.000"),
+            ("0", "-0"),
+            ("0", "0.0e5"),
+            ("-12", "-1.2e+1"),
+            (
+                "123456789012345678901234567890",
+                "1.2345678901234567890123456789e29",
+            ),
+        ] {
+            assert!(same(a, b), "{a} = {b}");
+            let mut h1 = std::collections::hash_map::DefaultHasher::new();
+            let mut h2 = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&Id::from_json(a), &mut h1);
+            std::hash::Hash::hash(&Id::from_json(b), &mut h2);
+            assert_eq!(
+                std::hash::Hasher::finish(&h1),
+                std::hash::Hasher::finish(&h2)
+            );
+        }
+        for (a, b) in [("10", "1"), ("1", "-1"), ("1e1", "1e2"), ("0.1", "1")] {
+            assert!(!same(a, b), "{a} != {b}");
+        }
+        // An exponent too long to normalise is compared as text.
+        assert!(same("1e9999999999999999", "1e9999999999999999"));
+        assert!(!same("1e9999999999999999", "10e999999999999998"));
+        let id = Id::from_json(r#""caf\u00e9""#);
+        assert_eq!(id.as_json(), r#""caf\u00e9""#);
+        assert!(!id.same_spelling(&Id::from_json(r#""café""#)));
+        let long = Id::from_json(&format!("\"{}\"", "x".repeat(500)));
+        assert!(long.to_string().chars().count() <= 65, "{long}");
+    }
+
+    #[test]
     fn bad_input_is_told_apart() {
         assert!(matches!(classify(b"{not json"), Err(Invalid::Parse(_))));
         assert!(matches!(classify(b"\xff\xfe"), Err(Invalid::Parse(_))));
@@ -323,6 +696,64 @@ mod tests {
             classify(br#"{"jsonrpc":"2.0","method":3}"#),
             Err(Invalid::Request(_, None))
         ));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth_and_in_any_spelling() {
+        assert_eq!(duplicate_key(r#"{"a":1,"b":{"a":2}}"#), None);
+        assert_eq!(
+            duplicate_key(r#"{"a":1,"b":2,"a":3}"#),
+            Some(("a".into(), 1))
+        );
+        assert_eq!(
+            duplicate_key(r#"{"p":{"name":"x","n\u0061me":"y"}}"#),
+            Some(("name".into(), 2))
+        );
+        assert_eq!(
+            duplicate_key(r#"[{"k":"a\"k"},{"k":1,"k\"":2,"k":3}]"#),
+            Some(("k".into(), 2))
+        );
+        // A value equal to a key is no duplicate; nor are keys of sibling objects.
+        assert_eq!(duplicate_key(r#"{"a":"a","x":[{"a":1},{"a":2}]}"#), None);
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(duplicate_key(&deep), None);
+        let deep_dup = format!(r#"{}{{"z":1,"z":2}}{}"#, "[".repeat(500), "]".repeat(500));
+        assert_eq!(duplicate_key(&deep_dup), Some(("z".into(), 501)));
+
+        let Err(Invalid::Request(why, id)) = classify(
+            br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"a","name":"b"}}"#,
+        ) else {
+            panic!("a duplicate key is refused")
+        };
+        assert!(why.contains("\"name\" appears twice"), "{why}");
+        assert_eq!(id, Some(Id::from_json("4")));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":4,"id":5,"method":"ping"}"#),
+            Err(Invalid::Request(_, None))
+        ));
+    }
+
+    #[test]
+    fn the_head_of_a_cut_message_gives_what_is_complete() {
+        let h = head(br#"{"jsonrpc":"2.0", "id" : "big-1","method":"tools/call","params":{"a":"#);
+        assert_eq!(h.id, Some(Id::from_json("\"big-1\"")));
+        assert_eq!(h.method.as_deref(), Some("tools/call"));
+        assert!(!h.response);
+        let h = head(br#"{"jsonrpc":"2.0","params":{"x":{"id":3},"s":"}\"{"},"id":42,"result":{"#);
+        assert_eq!(
+            h.id,
+            Some(Id::from_json("42")),
+            "a nested id is not the message's"
+        );
+        assert!(h.response);
+        // A number cut by the end may go on; a string cut is not read.
+        assert_eq!(head(br#"{"id":12"#).id, None);
+        assert_eq!(head(br#"{"id":"ab"#).id, None);
+        assert_eq!(head(br#"{"id":12,"#).id, Some(Id::from_json("12")));
+        assert_eq!(head(br#"{"params":{"a":[1,2"#), Head::default());
+        assert_eq!(head(br#"{"id":null,"#).id, None);
+        assert_eq!(head(b"[{\"id\":1}]").id, None);
+        assert_eq!(head(b"").id, None);
     }
 
     #[test]

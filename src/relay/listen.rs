@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 use super::context::Ctx;
+use super::deadline::Deadline;
 use super::inbound::Waiting;
 use super::outgoing::Requests;
 use super::stream::{EndReason, read_events};
@@ -171,31 +172,37 @@ fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
 
 /// Resumes a POST's SSE stream that broke after event `last_event_id`, until
 /// the message's `requests` are answered or the attempts are used up
-/// (`idle_limit` as for the POST's stream). The GET carries the current
+/// (`deadline` as for the POST's stream: a tool call's GET goes on its
+/// connection, so the deadline can close it). The GET carries the current
 /// session id, also when a new session replaced the one the POST went out in:
 /// a server that keeps the stream answers it, one that does not refuses it,
-/// and the requests then get their error.
+/// and the requests then get their error. True when a timeout ended it (the
+/// caller answers the requests as timed out).
 pub(crate) fn resume(
     ctx: &Ctx,
     requests: &Requests,
-    idle_limit: Option<Duration>,
+    deadline: Option<&Deadline>,
     last_event_id: &str,
     retry_ms: Option<u64>,
-) {
+) -> bool {
     let (shared, up) = (&ctx.shared, &ctx.up);
     let mut last = last_event_id.to_owned();
     let mut retry = retry_ms;
     for attempt in 0..RESUME_ATTEMPTS {
         if !shared.pause(delay(retry, attempt)) {
-            return;
+            return false;
         }
         log::info!(
             "resuming a broken SSE stream with Last-Event-ID (try {})",
             attempt + 1
         );
+        if deadline.is_some_and(Deadline::fired) {
+            return true;
+        }
         let extra = Extra {
             with_session: true,
             headers: vec![("last-event-id".into(), last.clone())],
+            client: deadline.map(|d| d.client().clone()),
             ..Default::default()
         };
         let mut sent = match up.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
@@ -210,23 +217,26 @@ pub(crate) fn resume(
         {
             log::info!("resuming the stream: HTTP {}", sent.response.status);
             if sent.response.status == 405 {
-                return;
+                return false;
             }
             continue;
         }
         let end = read_events(
             ctx,
             Waiting::Requests(requests),
-            idle_limit,
+            deadline,
             false,
             &mut sent.response,
         );
-        if end.reason == EndReason::Answered {
-            return;
+        match end.reason {
+            EndReason::Answered | EndReason::Aborted => return false,
+            EndReason::TimedOut => return true,
+            EndReason::Closed | EndReason::Broken(_) | EndReason::Refused(..) => {}
         }
         if let Some(id) = end.last_event_id {
             last = id;
         }
         retry = end.retry_ms.or(retry);
     }
+    deadline.is_some_and(Deadline::fired)
 }

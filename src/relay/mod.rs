@@ -45,7 +45,9 @@
 //! A closed stdout ends the session at once and [`run`] returns without
 //! waiting for stdin.
 
+mod batch;
 mod context;
+mod deadline;
 mod dispatch;
 mod exchange;
 mod failure;
@@ -79,7 +81,7 @@ use std::time::{Duration, Instant};
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::signal::{self, Terminate};
-use context::{Ctx, MAX_MESSAGE_BYTES, Shared};
+use context::{Ctx, Shared};
 use upstream::{DELETE_TIMEOUT, Link, Upstream};
 
 /// How long requests in flight may still take after stdin ends.
@@ -182,7 +184,8 @@ where
     R: BufRead + Send + 'static,
     W: Write + Send + 'static,
 {
-    let link = Arc::new(Link::new(endpoint, &timeouts, &options, MAX_MESSAGE_BYTES));
+    let link = Arc::new(Link::new(endpoint, &timeouts, &options));
+    let stdout_queue = options.limits.stdout_queue;
     let upstream = Upstream::new(Arc::clone(&link), auth, runtime_session);
     let shared = Arc::new(Shared::new(upstream, timeouts, options));
     let (end_tx, ends) = mpsc::channel();
@@ -192,11 +195,12 @@ where
             let _ = end_tx.send(End::Stdout(e));
         }
     };
-    let (out, writer) =
-        stdio::spawn_writer(output, on_closed).map_err(|source| RunError::Thread {
+    let (out, writer) = stdio::spawn_writer(output, stdout_queue, on_closed).map_err(|source| {
+        RunError::Thread {
             name: "stdout",
             source,
-        })?;
+        }
+    })?;
     let ctx = Ctx::new(&shared, out);
     let on_signal = {
         let end_tx = end_tx.clone();

@@ -62,10 +62,11 @@ struct Entry {
 }
 
 /// What a response for an id means for the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Completion {
-    /// The id was waiting: forward the response.
-    Forward,
+    /// The id was waiting: forward the response, with the id as the client
+    /// spelled it.
+    Forward(Id),
     /// The id was not waiting (already answered, or never asked): drop it.
     Unknown,
 }
@@ -139,8 +140,8 @@ impl Pending {
 
     /// A response for `id` arrived from the server.
     pub(crate) fn complete(&self, id: &Id) -> Completion {
-        match self.map.locked().remove(id) {
-            Some(_) => Completion::Forward,
+        match self.map.locked().remove_entry(id) {
+            Some((theirs, _)) => Completion::Forward(theirs),
             None => Completion::Unknown,
         }
     }
@@ -177,9 +178,28 @@ mod tests {
         let id = Id::from_json("1");
         assert!(p.register(&id, "tools/call", false).is_some());
         assert!(p.register(&id, "tools/call", false).is_none());
-        assert_eq!(p.complete(&id), Completion::Forward);
+        assert_eq!(p.complete(&id), Completion::Forward(id.clone()));
         assert_eq!(p.complete(&id), Completion::Unknown);
         assert!(!p.fail(&id));
+    }
+
+    #[test]
+    fn ids_match_by_value_and_the_clients_spelling_comes_back() {
+        let p = Pending::new();
+        let theirs = Id::from_json(r#""café""#);
+        assert!(p.register(&theirs, "ping", false).is_some());
+        assert!(
+            p.register(&Id::from_json(r#""caf\u00e9""#), "ping", false)
+                .is_none(),
+            "the same id, spelled otherwise, is in flight"
+        );
+        match p.complete(&Id::from_json(r#""caf\u00e9""#)) {
+            Completion::Forward(id) => assert_eq!(id.as_json(), r#""café""#),
+            other => panic!("{other:?}"),
+        }
+        assert!(p.register(&Id::from_json("10"), "ping", false).is_some());
+        assert!(p.contains(&Id::from_json("1e1")));
+        assert!(!p.contains(&Id::from_json("\"10\"")));
     }
 
     #[test]
@@ -197,7 +217,7 @@ mod tests {
             abort.is_set(),
             "a 2026-07-28 request's stream is closed on cancel"
         );
-        assert_eq!(p.complete(&id), Completion::Forward);
+        assert_eq!(p.complete(&id), Completion::Forward(id.clone()));
         assert_eq!(p.cancel(&Id::from_json("9")), None);
     }
 }

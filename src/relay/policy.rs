@@ -257,13 +257,13 @@ pub(crate) fn add_metadata(message: &str, metadata: &[(String, Value)]) -> Optio
     if !message[meta.clone()].starts_with('{') {
         return None;
     }
-    let present: Vec<String> = splice::members(message, meta.clone())?
+    let present: Vec<splice::Span> = splice::members(message, meta.clone())?
         .into_iter()
-        .map(|(k, _)| message[k].to_owned())
+        .map(|(k, _)| k)
         .collect();
     let mut add = Vec::new();
     for (k, v) in metadata {
-        if !present.iter().any(|p| p == k) {
+        if !present.iter().any(|p| splice::key_is(message, p, k)) {
             add.push((k.clone(), serde_json::to_string(v).ok()?));
         }
     }
@@ -370,6 +370,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","n":1.50e3,"_meta":{"a":"client","b":"ours"}}}"#
         );
         assert_eq!(add_metadata(&out, &[("a".into(), json!("x"))]), None);
+        // The client's key in any spelling is the client's.
+        let escaped = r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"\u0061":1}}}"#;
+        assert_eq!(add_metadata(escaped, &[("a".into(), json!("x"))]), None);
         let m = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
         assert_eq!(
             add_metadata(m, &[("k".into(), json!("v"))]).unwrap(),

@@ -113,10 +113,6 @@ impl Revision {
     }
 
     /// A message may be a JSON-RPC batch (2025-03-26 only).
-    #[allow(
-        dead_code,
-        reason = "the batch rule of issue 13 reads it; tested here meanwhile"
-    )]
     pub(crate) fn allows_batches(&self) -> bool {
         *self == Revision::V2025_03_26
     }

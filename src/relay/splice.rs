@@ -167,15 +167,24 @@ pub(crate) fn root(text: &str) -> Option<Span> {
 }
 
 /// The value at `path` (object keys from the root), if every step is an object
-/// member. Keys are compared as raw JSON string contents (no unescaping: the
-/// keys the relay looks for are plain ASCII).
+/// member. Keys are compared by value: `"p\u0061rams"` is `params` (a rule
+/// that missed it would add a second `params`, or leave a list unfiltered).
 pub(crate) fn find(text: &str, path: &[&str]) -> Option<Span> {
     let mut span = root(text)?;
     for key in path {
         let m = members(text, span)?;
-        span = m.into_iter().find(|(k, _)| &text[k.clone()] == *key)?.1;
+        span = m.into_iter().find(|(k, _)| key_is(text, k, key))?.1;
     }
     Some(span)
+}
+
+/// True when the key at `span` (raw contents, without quotes) means `key`.
+pub(crate) fn key_is(text: &str, span: &Span, key: &str) -> bool {
+    let raw = &text[span.clone()];
+    if !raw.contains('\\') {
+        return raw == key;
+    }
+    serde_json::from_str::<String>(&text[span.start - 1..span.end + 1]).is_ok_and(|k| k == key)
 }
 
 /// The element spans of the array at `span`.
@@ -256,6 +265,8 @@ mod tests {
             .collect();
         assert_eq!(els, ["1", r#"{"k": []}"#, r#""]""#]);
         assert!(find(MSG, &["params", "missing"]).is_none());
+        let escaped = r#"{"p\u0061rams":{"_meta":{}}}"#;
+        assert_eq!(&escaped[find(escaped, &["params", "_meta"]).unwrap()], "{}");
         assert!(find(MSG, &["id", "deeper"]).is_none());
     }
 

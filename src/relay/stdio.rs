@@ -1,14 +1,22 @@
 //! The stdio side: a bounded line reader for stdin and the one stdout writer.
 //!
 //! Owns: reading newline-delimited messages with a size bound (an oversized line
-//! is skipped to its end and reported, never buffered whole), and the single
-//! thread that writes to stdout — each message whole, followed by `\n`, then
-//! flushed — so messages from concurrent streams never interleave.
-//! Refuses: writing anything to stdout that did not come through `Output`.
+//! is skipped to its end and reported with its first bytes, never buffered
+//! whole), and the single thread that writes to stdout — each message whole,
+//! followed by `\n`, then flushed — so messages from concurrent streams never
+//! interleave; and the queue in front of it, bounded in bytes: a sender waits
+//! while the queue holds its bound (back-pressure onto the exchange, and from
+//! there onto the server's connection), so a client that stops reading holds
+//! the relay to the bound and loses nothing.
+//! Refuses: writing anything to stdout that did not come through `Output`;
+//! dropping a message while stdout is open.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+
+use crate::sync::{Locked, wait_while_unbounded};
 
 /// One line read from stdin.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,17 +27,32 @@ pub enum Line {
     TooLong(usize),
 }
 
+/// How many first bytes of an oversized line are kept, to answer it with its
+/// id.
+pub const PREFIX_BYTES: usize = 4 << 10;
+
 /// Reads lines of at most `max` bytes.
 #[derive(Debug)]
 pub struct LineReader<R> {
     inner: R,
     max: usize,
+    prefix: Vec<u8>,
 }
 
 impl<R: BufRead> LineReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R, max: usize) -> Self {
-        LineReader { inner, max }
+        LineReader {
+            inner,
+            max,
+            prefix: Vec::new(),
+        }
+    }
+
+    /// The first bytes (at most [`PREFIX_BYTES`]) of the last line reported
+    /// [`Line::TooLong`].
+    pub fn too_long_prefix(&self) -> &[u8] {
+        &self.prefix
     }
 
     /// The next non-blank line; `Ok(None)` at end of input. A last line without
@@ -62,7 +85,11 @@ impl<R: BufRead> LineReader<R> {
                 if !too_long {
                     if line.len() + chunk.len() > self.max {
                         too_long = true;
-                        line = Vec::new();
+                        line.extend_from_slice(
+                            &chunk[..chunk.len().min(PREFIX_BYTES.saturating_sub(line.len()))],
+                        );
+                        line.truncate(PREFIX_BYTES);
+                        self.prefix = std::mem::take(&mut line);
                     } else {
                         line.extend_from_slice(chunk);
                     }
@@ -87,48 +114,125 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
-/// A handle for sending whole messages to stdout. Cheap to clone; sending never
-/// fails from the caller's view (after stdout closed, messages are dropped).
-#[derive(Clone, Debug)]
-pub(crate) struct Output {
-    tx: SyncSender<Vec<u8>>,
+/// The messages waiting for the stdout thread, and their size.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when a message was queued, the last sender left, or stdout
+    /// closed.
+    to_writer: Condvar,
+    /// Signalled when the writer took a message, or stdout closed.
+    to_senders: Condvar,
+    max_bytes: usize,
 }
 
-impl Output {
-    /// Queues one message (one line, without its `\n`).
-    pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
-        let _ = self.tx.send(message.into());
+#[derive(Debug, Default)]
+struct QueueState {
+    messages: VecDeque<Vec<u8>>,
+    bytes: usize,
+    senders: usize,
+    closed: bool,
+}
+
+/// A handle for sending whole messages to stdout. Cheap to clone; sending never
+/// fails from the caller's view (after stdout closed, messages are dropped),
+/// and waits while the queue is full.
+#[derive(Debug)]
+pub(crate) struct Output {
+    queue: Arc<Queue>,
+}
+
+impl Clone for Output {
+    fn clone(&self) -> Self {
+        self.queue.state.locked().senders += 1;
+        Output {
+            queue: Arc::clone(&self.queue),
+        }
     }
 }
 
-/// How many messages may wait for the writer before senders block (back-pressure
-/// onto the HTTP readers instead of unbounded memory).
-pub(crate) const OUTPUT_QUEUE: usize = 256;
+impl Drop for Output {
+    fn drop(&mut self) {
+        let mut state = self.queue.state.locked();
+        state.senders -= 1;
+        if state.senders == 0 {
+            self.queue.to_writer.notify_all();
+        }
+    }
+}
 
-/// Starts the writer thread on `out`. `on_closed` runs on the writer thread if a
-/// write fails (the client closed our stdout). The thread ends when every
-/// [`Output`] is dropped and the queue is drained, or after `on_closed`.
+impl Output {
+    /// Queues one message (one line, without its `\n`). Waits while the
+    /// queue holds its bound in bytes; a message larger than the bound waits
+    /// for an empty queue and then goes alone.
+    pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
+        let message = message.into();
+        let q = &*self.queue;
+        let mut state = wait_while_unbounded(&q.to_senders, q.state.locked(), |s| {
+            !s.closed && s.bytes > 0 && s.bytes + message.len() > q.max_bytes
+        });
+        if state.closed {
+            return;
+        }
+        state.bytes += message.len();
+        state.messages.push_back(message);
+        q.to_writer.notify_one();
+    }
+}
+
+/// Starts the writer thread on `out`, with a queue of at most `max_bytes`
+/// in front of it. `on_closed` runs on the writer thread if a write fails
+/// (the client closed our stdout). The thread ends when every [`Output`] is
+/// dropped and the queue is drained, or after `on_closed`.
 ///
 /// # Errors
 /// The operating system's, when the thread cannot be started.
 pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     out: W,
+    max_bytes: usize,
     on_closed: impl FnOnce(io::Error) + Send + 'static,
 ) -> io::Result<(Output, JoinHandle<()>)> {
-    let (tx, rx) = sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            senders: 1,
+            ..QueueState::default()
+        }),
+        to_writer: Condvar::new(),
+        to_senders: Condvar::new(),
+        max_bytes,
+    });
+    let writer_queue = Arc::clone(&queue);
     let handle = std::thread::Builder::new()
         .name("stdout".into())
-        .spawn(move || writer_loop(out, rx, on_closed))?;
-    Ok((Output { tx }, handle))
+        .spawn(move || writer_loop(out, &writer_queue, on_closed))?;
+    Ok((Output { queue }, handle))
 }
 
-fn writer_loop<W: Write>(mut out: W, rx: Receiver<Vec<u8>>, on_closed: impl FnOnce(io::Error)) {
-    for message in rx {
+fn writer_loop<W: Write>(mut out: W, q: &Queue, on_closed: impl FnOnce(io::Error)) {
+    loop {
+        let message = {
+            let mut state = wait_while_unbounded(&q.to_writer, q.state.locked(), |s| {
+                s.messages.is_empty() && s.senders > 0
+            });
+            match state.messages.pop_front() {
+                Some(m) => m,
+                None => break,
+            }
+        };
         let result = out
             .write_all(&message)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
+        let len = message.len();
+        drop(message);
+        let mut state = q.state.locked();
+        state.bytes -= len;
+        q.to_senders.notify_all();
         if let Err(e) = result {
+            state.closed = true;
+            state.messages.clear();
+            state.bytes = 0;
+            drop(state);
             on_closed(e);
             return;
         }
@@ -172,8 +276,8 @@ mod tests {
 
     #[test]
     fn writer_writes_whole_lines_and_reports_a_closed_stdout() {
-        let shared = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        struct W(Arc<Mutex<Vec<u8>>>);
         impl Write for W {
             fn write(&mut self, b: &[u8]) -> io::Result<usize> {
                 self.0.lock().unwrap().extend_from_slice(b);
@@ -183,7 +287,8 @@ mod tests {
                 Ok(())
             }
         }
-        let (out, handle) = spawn_writer(W(shared.clone()), |_| panic!("not closed")).unwrap();
+        let (out, handle) =
+            spawn_writer(W(shared.clone()), 1 << 20, |_| panic!("not closed")).unwrap();
         out.send(b"one".to_vec());
         out.send("two");
         drop(out);
@@ -200,9 +305,66 @@ mod tests {
             }
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let (out, handle) = spawn_writer(Broken, move |e| tx.send(e.kind()).unwrap()).unwrap();
+        let (out, handle) =
+            spawn_writer(Broken, 1 << 20, move |e| tx.send(e.kind()).unwrap()).unwrap();
         out.send("x");
         handle.join().unwrap();
         assert_eq!(rx.recv().unwrap(), io::ErrorKind::BrokenPipe);
+        // After stdout closed, sending neither blocks nor fails.
+        for _ in 0..10 {
+            out.send(vec![b'y'; 2 << 20]);
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_and_loses_nothing() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        // A writer that is held until released, and counts what it wrote.
+        struct Held {
+            open: Arc<AtomicBool>,
+            written: Arc<AtomicUsize>,
+        }
+        impl Write for Held {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                while !self.open.load(Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                self.written.fetch_add(b.len(), Ordering::AcqRel);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let open = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicUsize::new(0));
+        let held = Held {
+            open: Arc::clone(&open),
+            written: Arc::clone(&written),
+        };
+        let (out, handle) = spawn_writer(held, 1000, |_| panic!("not closed")).unwrap();
+        let sent = Arc::new(AtomicUsize::new(0));
+        let sender = {
+            let out = out.clone();
+            let sent = Arc::clone(&sent);
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    out.send(vec![b'm'; 300]);
+                    sent.fetch_add(1, Ordering::AcqRel);
+                }
+                // Larger than the bound: goes alone once the queue is empty.
+                out.send(vec![b'L'; 5000]);
+                sent.fetch_add(1, Ordering::AcqRel);
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The message with the held writer counts: three fit in 1000 bytes.
+        assert_eq!(sent.load(Ordering::Acquire), 3);
+        assert_eq!(out.queue.state.locked().bytes, 900);
+        open.store(true, Ordering::Release);
+        sender.join().unwrap();
+        drop(out);
+        handle.join().unwrap();
+        assert_eq!(written.load(Ordering::Acquire), 20 * 301 + 5001);
     }
 }

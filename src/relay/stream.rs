@@ -1,22 +1,67 @@
-//! Reading one SSE answer: a POST's stream, the GET stream, or a resumed one.
+//! Reading one answer: a JSON body, or an SSE stream (a POST's, the GET
+//! stream, or a resumed one).
 //!
-//! Owns: reading events until the requests waiting on the stream are answered,
-//! the server closes it, the client cancels, or a timeout fires (the read
-//! timeouts of the connection, and an idle limit that only events restart,
-//! not comments: `--tool-timeout`); handing each message to `inbound.rs`; and
-//! what the stream leaves for a resumption (last event id, `retry:`).
-//! Refuses: deciding what happens after the stream ends: resuming it is
-//! `listen.rs`'s, answering what it left unanswered the exchange's.
+//! Owns: reading a JSON body up to `--max-message-size`; reading events
+//! until the requests waiting on the stream are answered, the server closes
+//! it, the client cancels, or a timeout fires (the read timeouts of the
+//! connection, and for a tool call its [`Deadline`], which only messages
+//! move); handing each message to `inbound.rs`; an event over
+//! `--max-event-size` answered by the id its first bytes carry (the waiting
+//! request gets an error, a server request is refused to the server) while
+//! the stream reads on; and what the stream leaves for a resumption (last
+//! event id, `retry:`).
+//! Refuses: holding more than one message of a stream at a time; deciding
+//! what happens after the stream ends: resuming it is `listen.rs`'s,
+//! answering what it left unanswered the exchange's.
 
-use std::io::BufReader;
-use std::time::{Duration, Instant};
+use std::io::{BufReader, Read};
 
-use super::context::{Ctx, MAX_MESSAGE_BYTES};
+use super::context::Ctx;
+use super::deadline::Deadline;
+use super::failure;
 use super::inbound::{Waiting, deliver};
+use super::internal;
+use super::jsonrpc;
 use super::pending::Pending;
 use super::retry_policy::{self, Refusal};
-use super::sse::{self, Item};
+use super::sse::{self, Item, Oversized};
 use crate::http::Response;
+
+/// Why a JSON body could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// It is larger than the bound (bytes).
+    TooLarge(usize),
+    /// A read timeout of the connection fired.
+    TimedOut,
+    /// The connection failed or closed before the body was complete.
+    Broken(std::io::Error),
+}
+
+/// Reads a JSON answer body of at most `max` bytes (the `content-length`
+/// the server announced is reserved at once, so the body is held once).
+pub(crate) fn read_json(response: &mut Response, max: usize) -> Result<Vec<u8>, ReadError> {
+    let announced = response
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
+        return Err(ReadError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    if let Some(n) = announced {
+        // Bounded by `max` just above.
+        body.reserve_exact(usize::try_from(n).unwrap_or(max).saturating_add(1));
+    }
+    let read = (&mut response.body)
+        .take(max as u64 + 1)
+        .read_to_end(&mut body);
+    match read {
+        Ok(_) if body.len() > max => Err(ReadError::TooLarge(max)),
+        Ok(_) => Ok(body),
+        Err(e) if crate::http::is_timeout(&e) => Err(ReadError::TimedOut),
+        Err(e) => Err(ReadError::Broken(e)),
+    }
+}
 
 /// How an SSE stream ended.
 pub(crate) struct StreamEnd {
@@ -60,34 +105,33 @@ pub(crate) fn unanswered(pending: &Pending, waiting: Waiting<'_>) -> bool {
 
 /// Reads an SSE stream, delivering every message, until the requests of
 /// `waiting` are answered, the stream ends, the client cancels, or a timeout
-/// fires. `idle_limit`: the longest time without an event (comments do not
-/// count), when there is one. `watch_refusals`: a message that says the
-/// server did not take the request (`retry_policy::refusal`) ends the stream
-/// undelivered ([`EndReason::Refused`]).
+/// fires. `deadline`: the exchange's, which each message restarts (comments
+/// and partial events do not), when it has one. `watch_refusals`: a message
+/// that says the server did not take the request (`retry_policy::refusal`)
+/// ends the stream undelivered ([`EndReason::Refused`]).
 pub(crate) fn read_events(
     ctx: &Ctx,
     waiting: Waiting<'_>,
-    idle_limit: Option<Duration>,
+    deadline: Option<&Deadline>,
     watch_refusals: bool,
     response: &mut Response,
 ) -> StreamEnd {
     let pending = &ctx.shared.pending;
     let mut events = sse::Reader::new(
         BufReader::with_capacity(64 << 10, &mut response.body),
-        MAX_MESSAGE_BYTES,
+        ctx.shared.options.limits.event,
     );
-    let mut last_activity = Instant::now();
+    let fired = || deadline.is_some_and(Deadline::fired);
     let reason = loop {
         if waiting.aborted() {
             break EndReason::Aborted;
         }
-        if idle_limit.is_some_and(|limit| last_activity.elapsed() > limit) {
+        if fired() {
             break EndReason::TimedOut;
         }
         match events.next_item() {
             Ok(Some(Item::Comment)) => {}
             Ok(Some(Item::Event(event))) => {
-                last_activity = Instant::now();
                 if event.event == "message" && !event.data.is_empty() {
                     if let Some(refusal) = watch_refusals
                         .then(|| retry_policy::refusal(200, event.data.as_bytes()))
@@ -95,14 +139,23 @@ pub(crate) fn read_events(
                     {
                         break EndReason::Refused(refusal, event.data.into_bytes());
                     }
-                    deliver(ctx, event.data.as_bytes(), waiting);
+                    let _delivering = deadline.map(Deadline::hold);
+                    deliver(ctx, event.data.into_bytes(), waiting);
                     if waiting.any() && !unanswered(pending, waiting) {
                         break EndReason::Answered;
                     }
                 }
             }
+            Ok(Some(Item::Oversized(event))) => {
+                let _delivering = deadline.map(Deadline::hold);
+                oversized(ctx, &event, waiting);
+                if waiting.any() && !unanswered(pending, waiting) {
+                    break EndReason::Answered;
+                }
+            }
             Ok(None) => break EndReason::Closed,
             Err(_) if waiting.aborted() => break EndReason::Aborted,
+            Err(_) if fired() => break EndReason::TimedOut,
             Err(sse::SseError::Io(e)) if crate::http::is_timeout(&e) => {
                 break EndReason::TimedOut;
             }
@@ -113,5 +166,50 @@ pub(crate) fn read_events(
         reason,
         last_event_id: events.parser().last_event_id().map(str::to_owned),
         retry_ms: events.parser().retry_ms(),
+    }
+}
+
+/// An event over `--max-event-size`, skipped: what its first bytes say it was
+/// is answered. A response to a request still waiting gets the relay's error
+/// instead; a server request is refused to the server, which would otherwise
+/// wait for an answer; anything else is logged.
+fn oversized(ctx: &Ctx, event: &Oversized, waiting: Waiting<'_>) {
+    let host = ctx.up.host();
+    let head = jsonrpc::head(&event.prefix);
+    let pending = &ctx.shared.pending;
+    match (&head.id, &head.method) {
+        (Some(id), None) if head.response && pending.contains(id) => {
+            log::warn!(
+                "the answer from {host} to request {id} is larger than {} bytes (--max-event-size); answering it with an error",
+                event.max
+            );
+            ctx.fail_all(
+                [id],
+                &failure::too_large(host, event.max, "--max-event-size"),
+            );
+        }
+        (Some(id), Some(method)) => {
+            log::warn!(
+                "a {} request from {host} is larger than {} bytes (--max-event-size); refusing it",
+                jsonrpc::shorten(method, 64),
+                event.max
+            );
+            internal::refuse_server_request(ctx, id, event.max, "--max-event-size");
+        }
+        _ => {
+            let what = head.method.as_deref().map_or_else(
+                || "an SSE event".to_owned(),
+                |m| format!("a {} message", jsonrpc::shorten(m, 64)),
+            );
+            log::warn!(
+                "dropping {what} from {host} larger than {} bytes (--max-event-size){}",
+                event.max,
+                if waiting.any() {
+                    ""
+                } else {
+                    " on the GET stream"
+                }
+            );
+        }
     }
 }

@@ -142,19 +142,17 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// The endpoint, with a connection pool whose bodies are cut off past
-    /// `max_body` bytes.
-    pub(crate) fn new(
-        endpoint: Endpoint,
-        timeouts: &Timeouts,
-        options: &RelayOptions,
-        max_body: usize,
-    ) -> Link {
+    /// The endpoint, with a connection pool.
+    pub(crate) fn new(endpoint: Endpoint, timeouts: &Timeouts, options: &RelayOptions) -> Link {
         let client = http::Client::new(
             ClientSettings {
                 connect: timeouts.connect,
                 write: timeouts.write,
-                max_body: max_body as u64,
+                // No bound on a whole body: an SSE stream may carry any number
+                // of messages. The relay bounds each one as it reads it
+                // (`--max-message-size`, `--max-event-size`; error bodies:
+                // MAX_ERROR_BODY).
+                max_body: u64::MAX,
                 env_proxy: true,
             },
             &options.tls,

@@ -1,0 +1,977 @@
+//! Hostile input (issue 13): the built `mcp-sigv4` binary between a test
+//! playing a stdio MCP client that writes whatever it likes and a scripted
+//! upstream that answers whatever it likes (`support/`). Each test pins one
+//! rule the relay keeps against such input — policy applied to every member
+//! of a batch and batches refused where the revision has none
+//! (<https://modelcontextprotocol.io/specification/2025-06-18/changelog>,
+//! "Remove support for JSON-RPC batching"), no message with duplicate object
+//! keys, a deadline that trickled bytes do not extend, a bound on each message
+//! and never on a stream, a stdout queue bounded in bytes, ids matched by
+//! value (<https://www.jsonrpc.org/specification#request_object>), errors
+//! that say what happened, and `initialize` never cancelled
+//! (<https://modelcontextprotocol.io/specification/2025-06-18/basic/utilities/cancellation>)
+//! — and checks that every request the upstream saw is signed. Every wait is
+//! bounded, with margins wide enough for a loaded 2-CPU machine.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{INITIALIZED, Proxy, Reply, Seen, Server, rpc_result, standard_reply};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn request(id: impl Into<Value>, method: &str, params: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":id.into(),"method":method,"params":params})
+}
+
+fn tool_call(id: i64, name: &str) -> Value {
+    request(id, "tools/call", json!({"name": name, "arguments": {}}))
+}
+
+/// The members of a POST body: the array's, or the one message.
+fn members(s: &Seen) -> Vec<Value> {
+    match s.json() {
+        Some(Value::Array(a)) => a,
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+}
+
+/// Every tool the upstream was asked to run, batched or not.
+fn tools_called(up: &Server) -> Vec<String> {
+    up.requests()
+        .iter()
+        .flat_map(members)
+        .filter(|m| m["method"] == "tools/call")
+        .map(|m| m["params"]["name"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The batches (array bodies) the upstream received.
+fn batches(up: &Server) -> Vec<Vec<Value>> {
+    up.requests()
+        .iter()
+        .filter_map(|s| match s.json() {
+            Some(Value::Array(a)) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads stdout lines until every id in `ids` has an answer (array lines are
+/// taken apart); fails after `limit`. Returns each id's answer, and how many
+/// lines were arrays.
+fn answers(p: &Proxy, ids: &[i64], limit: Duration) -> (BTreeMap<i64, Value>, usize) {
+    let end = Instant::now() + limit;
+    let mut got = BTreeMap::new();
+    let mut arrays = 0;
+    while !ids.iter().all(|id| got.contains_key(id)) {
+        let left = end.saturating_duration_since(Instant::now());
+        let line = p
+            .recv_timeout(left)
+            .unwrap_or_else(|| panic!("answers for {ids:?} within {limit:?}; got {got:?}"));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let items = match v {
+            Value::Array(a) => {
+                arrays += 1;
+                a
+            }
+            v => vec![v],
+        };
+        for item in items {
+            if let Some(id) = item["id"].as_i64() {
+                assert!(
+                    got.insert(id, item.clone()).is_none(),
+                    "two answers for {id}"
+                );
+            }
+        }
+    }
+    (got, arrays)
+}
+
+/// A 2025-03-26 server: batches both ways (an array answer for an array
+/// body), tools `read` (readOnlyHint) and `dangerous`, every call recorded.
+fn batch_server() -> Server {
+    Server::start(|s| {
+        if s.method != "POST" {
+            return standard_reply(s);
+        }
+        let Some(body) = s.json() else {
+            return standard_reply(s);
+        };
+        let answer = |m: &Value| -> Option<Value> {
+            let id = m.get("id")?.clone();
+            let result = match m["method"].as_str()? {
+                "initialize" => json!({"protocolVersion": "2025-03-26",
+                    "capabilities": {"tools": {}}, "serverInfo": {"name": "batch", "version": "1"}}),
+                "tools/list" => json!({"tools": [
+                    {"name": "read", "annotations": {"readOnlyHint": true}, "inputSchema": {"type": "object"}},
+                    {"name": "dangerous", "annotations": {"readOnlyHint": false}, "inputSchema": {"type": "object"}}
+                ]}),
+                "tools/call" => json!({"called": m["params"]["name"]}),
+                other => json!({"method": other}),
+            };
+            Some(json!({"jsonrpc":"2.0","id":id,"result":result}))
+        };
+        match &body {
+            Value::Array(items) => {
+                let out: Vec<Value> = items.iter().filter_map(answer).collect();
+                if out.is_empty() {
+                    Reply::accepted()
+                } else {
+                    Reply::json(200, Value::Array(out).to_string())
+                }
+            }
+            single => match answer(single) {
+                Some(a) if single["method"] == "initialize" => {
+                    Reply::json(200, a.to_string()).header("mcp-session-id", "sess-batch-1")
+                }
+                Some(a) => Reply::json(200, a.to_string()),
+                None => Reply::accepted(),
+            },
+        }
+    })
+}
+
+fn handshake(p: &mut Proxy) {
+    p.send_json(&request(
+        1,
+        "initialize",
+        json!({"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}),
+    ));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 1, "initialize answer: {v}");
+    p.send(INITIALIZED);
+}
+
+// ---------------------------------------------------------------------------
+// 1. Batches and policy
+// ---------------------------------------------------------------------------
+
+#[test]
+fn read_only_applies_to_every_member_of_a_batch() {
+    let up = batch_server();
+    let mut p = Proxy::start(&up.url(), &["--read-only"]);
+    handshake(&mut p);
+    p.send_json(&json!([
+        tool_call(2, "dangerous"),
+        tool_call(3, "read"),
+        request(4, "ping", json!({}))
+    ]));
+    let (got, _) = answers(&p, &[2, 3, 4], ms(10_000));
+    assert_eq!(got[&2]["error"]["code"], -32003, "{}", got[&2]);
+    assert!(
+        got[&2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--read-only"),
+        "{}",
+        got[&2]
+    );
+    assert_eq!(got[&3]["result"], json!({"called": "read"}));
+    assert_eq!(got[&4]["result"], json!({"method": "ping"}));
+
+    // A batched tools/list answer is filtered member by member.
+    p.send_json(&json!([
+        request(5, "tools/list", json!({})),
+        request(6, "ping", json!({}))
+    ]));
+    let (got, _) = answers(&p, &[5, 6], ms(10_000));
+    let names: Vec<&str> = got[&5]["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", got[&5]))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["read"], "{}", got[&5]);
+    assert!(
+        !tools_called(&up).iter().any(|n| n == "dangerous"),
+        "the refused tool ran: {:?}",
+        tools_called(&up)
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn metadata_is_added_to_every_request_of_a_batch() {
+    let up = batch_server();
+    let mut p = Proxy::start(&up.url(), &["--metadata", "team=search"]);
+    handshake(&mut p);
+    p.send_json(&json!([
+        request(2, "ping", json!({})),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}),
+        request(3, "tools/list", json!({"_meta": {"team": "own"}}))
+    ]));
+    answers(&p, &[2, 3], ms(10_000));
+    let batch = batches(&up).pop().expect("the batch went out");
+    assert_eq!(batch.len(), 3, "{batch:?}");
+    assert_eq!(batch[0]["params"]["_meta"]["team"], "search");
+    assert!(
+        batch[1]["params"].get("_meta").is_none(),
+        "a notification gets no metadata"
+    );
+    assert_eq!(
+        batch[2]["params"]["_meta"]["team"], "own",
+        "the client's key wins"
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_batch_is_refused_once_the_session_negotiated_a_revision_without_batches() {
+    let up = Server::standard(); // negotiates 2025-06-18
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send_json(&json!([
+        request(2, "ping", json!({})),
+        json!({"jsonrpc":"2.0","method":"notifications/roots/list_changed"}),
+        tool_call(3, "anything")
+    ]));
+    let (got, arrays) = answers(&p, &[2, 3], ms(10_000));
+    assert_eq!(arrays, 0, "a 2025-06-18 client gets no array");
+    for id in [2, 3] {
+        assert_eq!(got[&id]["error"]["code"], -32600, "{}", got[&id]);
+        let m = got[&id]["error"]["message"].as_str().unwrap();
+        assert!(m.contains("batch") && m.contains("2025-06-18"), "{m}");
+    }
+    p.expect_silence(ms(300));
+    assert!(batches(&up).is_empty(), "no batch reaches the server");
+    assert!(tools_called(&up).is_empty());
+    p.assert_ping(4);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_message_with_duplicate_object_keys_is_refused() {
+    let up = batch_server();
+    let mut p = Proxy::start(&up.url(), &["--read-only"]);
+    handshake(&mut p);
+    for (id, line) in [
+        (
+            7,
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read","arguments":{},"name":"dangerous"}}"#,
+        ),
+        (
+            8,
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"read","n\u0061me":"dangerous"}}"#,
+        ),
+        (
+            9,
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"read","arguments":{"a":1,"a":2}}}"#,
+        ),
+        (
+            10,
+            r#"[{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"read","name":"dangerous"}}]"#,
+        ),
+    ] {
+        p.send(line);
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["error"]["code"], -32600, "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("appears twice") && (m.contains("\"name\"") || m.contains("\"a\"")),
+            "{m}"
+        );
+    }
+    // Whose id is given twice cannot be told: the error has a null id.
+    p.send(r#"{"jsonrpc":"2.0","id":11,"id":12,"method":"ping"}"#);
+    let v = p.recv_json();
+    assert_eq!(v["id"], Value::Null, "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    p.assert_ping(13);
+    assert!(tools_called(&up).is_empty(), "{:?}", tools_called(&up));
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 2. Deadlines that trickled bytes do not extend
+// ---------------------------------------------------------------------------
+
+/// A tool call whose answer never completes a message, one byte at a time:
+/// answered -32001 within the tool timeout (2 s, plus a wide margin), the
+/// server told it is cancelled.
+fn trickled_tool_call_times_out(answer: fn() -> Reply) {
+    let up = Server::start(move |s| {
+        if s.is_rpc("tools/call") {
+            return answer();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--tool-timeout", "2"]);
+    p.handshake();
+    let t0 = Instant::now();
+    p.send_json(&tool_call(20, "slow"));
+    let line = p
+        .recv_timeout(ms(12_000))
+        .unwrap_or_else(|| panic!("no answer within 12 s; stderr:\n{}", p.stderr()));
+    let took = t0.elapsed();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["id"], 20, "{v}");
+    assert_eq!(v["error"]["code"], -32001, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("--tool-timeout"), "{m}");
+    assert!(!m.contains("cannot reach"), "{m}");
+    assert!(took >= ms(1900), "timed out after {took:?}");
+    let cancel = up
+        .wait_for(ms(5000), |s| s.is_rpc("notifications/cancelled"))
+        .expect("the server is told the request is cancelled");
+    assert_eq!(cancel.json().unwrap()["params"]["requestId"], 20);
+    p.assert_ping(21);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// 200 ms per byte: a message that would take 30 s.
+fn slow_bytes() -> Vec<u8> {
+    let mut text =
+        br#"{"jsonrpc":"2.0","id":20,"result":{"content":[{"type":"text","text":""#.to_vec();
+    text.extend(std::iter::repeat_n(b'x', 100));
+    text.extend_from_slice(br#""}]}}"#);
+    text
+}
+
+#[test]
+fn an_sse_data_line_trickled_byte_by_byte_does_not_hold_off_the_tool_timeout() {
+    trickled_tool_call_times_out(|| {
+        Reply::sse()
+            .raw("event: message\ndata: ")
+            .trickle(&slow_bytes(), 200)
+            .finish()
+    });
+}
+
+#[test]
+fn a_json_body_trickled_byte_by_byte_does_not_hold_off_the_tool_timeout() {
+    trickled_tool_call_times_out(|| {
+        Reply::streamed("application/json")
+            .trickle(&slow_bytes(), 200)
+            .finish()
+    });
+}
+
+#[test]
+fn a_json_body_that_stalls_on_a_tool_call_is_a_timeout() {
+    trickled_tool_call_times_out(|| {
+        let body = slow_bytes();
+        Reply::streamed("application/json")
+            .content_length(body.len())
+            .bytes(&body[..20])
+            .hold(20_000)
+    });
+}
+
+// ---------------------------------------------------------------------------
+// 3. Each message bounded, never the sum of a stream
+// ---------------------------------------------------------------------------
+
+const MIB: usize = 1 << 20;
+
+fn big_notification(n: usize, size: usize) -> String {
+    let text = "p".repeat(size);
+    json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"big","progress":n,"message":text}})
+        .to_string()
+}
+
+#[test]
+fn a_tool_call_streaming_more_than_the_message_limit_keeps_its_result() {
+    // 70 events of 1 MiB: past the 64 MiB default in total, each far under it.
+    const EVENTS: usize = 70;
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let mut r = Reply::sse();
+            for n in 0..EVENTS {
+                r = r.message(&big_notification(n, MIB));
+            }
+            return r
+                .message(&rpc_result(&json!(30), json!({"done": true})))
+                .finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send_json(&tool_call(30, "big"));
+    for n in 0..EVENTS {
+        let line = p
+            .recv_timeout(ms(30_000))
+            .unwrap_or_else(|| panic!("progress {n} of {EVENTS}; stderr:\n{}", p.stderr()));
+        assert!(line.len() > MIB, "progress {n}: {} bytes", line.len());
+    }
+    let v: Value = serde_json::from_str(&p.recv_timeout(ms(30_000)).expect("the result")).unwrap();
+    assert_eq!(v, json!({"jsonrpc":"2.0","id":30,"result":{"done":true}}));
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn the_get_stream_is_not_cut_after_the_message_limit() {
+    const EVENTS: usize = 70;
+    let served = Arc::new(AtomicBool::new(false));
+    let up = {
+        let served = Arc::clone(&served);
+        Server::start(move |s| {
+            if s.method == "GET" {
+                if served.swap(true, Ordering::AcqRel) {
+                    return Reply::status(405);
+                }
+                let mut r = Reply::sse();
+                for n in 0..EVENTS {
+                    r = r.message(&big_notification(n, MIB));
+                }
+                return r
+                    .message(r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"last"}}"#)
+                    .hold(10_000);
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for n in 0..EVENTS {
+        let line = p
+            .recv_timeout(ms(30_000))
+            .unwrap_or_else(|| panic!("notification {n} of {EVENTS}; stderr:\n{}", p.stderr()));
+        assert!(line.len() > MIB, "notification {n}: {} bytes", line.len());
+    }
+    let v = p.recv_json();
+    assert_eq!(v["params"]["data"], "last", "{v}");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn an_sse_event_over_the_limit_is_an_error_for_its_request_and_the_stream_goes_on() {
+    let up = Server::start(|s| {
+        if s.method == "GET" {
+            return standard_reply(s);
+        }
+        if s.is_rpc("tools/call") {
+            let id = s.rpc_id().unwrap();
+            let huge = rpc_result(&id, json!({"text": "z".repeat(8 << 10)}));
+            return Reply::sse()
+                .message(&big_notification(1, 100))
+                .message(&big_notification(2, 9 << 10))
+                .message(&big_notification(3, 100))
+                .message(&huge)
+                .finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--max-event-size", "4KiB"]);
+    p.handshake();
+    p.send_json(&tool_call(31, "huge"));
+    let first = p.recv_json();
+    assert_eq!(first["params"]["progress"], 1, "{first}");
+    let third = p.recv_json();
+    assert_eq!(
+        third["params"]["progress"], 3,
+        "the oversized notification is skipped, the stream read on: {third}"
+    );
+    let v = p.recv_json();
+    assert_eq!(v["id"], 31, "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("larger than 4096 bytes") && m.contains("--max-event-size"),
+        "{m}"
+    );
+    assert!(!m.contains("cannot reach"), "{m}");
+    p.assert_ping(32);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_server_request_over_the_event_limit_is_answered_to_the_server() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let id = s.rpc_id().unwrap();
+            let ask = json!({"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage",
+                "params":{"messages":[{"role":"user","content":{"type":"text","text":"q".repeat(8 << 10)}}]}})
+                .to_string();
+            return Reply::sse()
+                .message(&ask)
+                .message(&rpc_result(&id, json!({"ok": true})))
+                .finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--max-event-size", "4KiB"]);
+    p.handshake();
+    p.send_json(&tool_call(33, "asks"));
+    let v = p.recv_json();
+    assert_eq!(v, json!({"jsonrpc":"2.0","id":33,"result":{"ok":true}}));
+    let reply = up
+        .wait_for(ms(5000), |s| {
+            s.method == "POST" && s.rpc_id() == Some(json!("srv-1"))
+        })
+        .expect("the server's request is answered");
+    let reply = reply.json().unwrap();
+    assert!(reply.get("error").is_some(), "{reply}");
+    let m = reply["error"]["message"].as_str().unwrap();
+    assert!(m.contains("larger than 4096 bytes"), "{m}");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 4. The stdout queue is bounded in bytes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_client_that_stops_reading_holds_the_proxy_to_the_stdout_queue() {
+    // 300 notifications of 256 KiB (75 MiB) on the GET stream while the
+    // client reads nothing for 3 s: the proxy holds the 16 MiB queue and a
+    // message or two, and loses none of them.
+    const EVENTS: usize = 300;
+    let served = Arc::new(AtomicBool::new(false));
+    let up = {
+        let served = Arc::clone(&served);
+        Server::start(move |s| {
+            if s.method == "GET" {
+                if served.swap(true, Ordering::AcqRel) {
+                    return Reply::status(405);
+                }
+                let mut r = Reply::sse();
+                for n in 0..EVENTS {
+                    r = r.message(&big_notification(n, 256 << 10));
+                }
+                return r.hold(20_000);
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    // Let the GET stream fill the queue while nobody reads.
+    p.pause_stdout();
+    std::thread::sleep(ms(3000));
+    let peak = p.status_kib("VmHWM");
+    p.resume_stdout();
+    for n in 0..EVENTS {
+        let line = p
+            .recv_timeout(ms(30_000))
+            .unwrap_or_else(|| panic!("notification {n} of {EVENTS}; stderr:\n{}", p.stderr()));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["params"]["progress"], n, "in order, none lost");
+    }
+    if let Some(peak) = peak {
+        assert!(
+            peak < 48 * 1024,
+            "peak RSS {peak} KiB while the client did not read"
+        );
+    }
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 5. Ids matched by value, answered in the client's spelling
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_answer_with_the_id_spelled_differently_reaches_the_client_in_its_own_spelling() {
+    let up = Server::start(|s| {
+        if s.is_rpc("resources/read") {
+            let uri = s.json().unwrap()["params"]["uri"].clone();
+            let id = match uri.as_str().unwrap() {
+                "cafe" => r#""caf\u00e9""#,
+                "ten" => "1e1",
+                "seven" => "7.0",
+                "one" => "1",
+                _ => "null",
+            };
+            return Reply::json(
+                200,
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"uri":{uri}}}}}"#),
+            );
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for (id, uri) in [(r#""café""#, "cafe"), ("10", "ten"), ("7", "seven")] {
+        p.send(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"resources/read","params":{{"uri":"{uri}"}}}}"#
+        ));
+        let line = p.recv();
+        assert_eq!(
+            line,
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"uri":"{uri}"}}}}"#)
+        );
+    }
+    // A string is not a number: "1" is not answered by 1.
+    p.send(r#"{"jsonrpc":"2.0","id":"1","method":"resources/read","params":{"uri":"one"}}"#);
+    let v = p.recv_json();
+    assert_eq!(v["id"], "1", "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 6. Duplicate ids
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_batch_with_a_duplicate_id_sends_the_first_and_refuses_the_second() {
+    let up = batch_server();
+    let mut p = Proxy::start(&up.url(), &[]);
+    handshake(&mut p);
+    p.send_json(&json!([
+        request(7, "ping", json!({})),
+        request(7, "tools/list", json!({})),
+        request(8, "ping", json!({}))
+    ]));
+    let mut seen = Vec::new();
+    let end = Instant::now() + ms(10_000);
+    while seen.len() < 3 {
+        let line = p
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|| panic!("three answers; got {seen:?}"));
+        match serde_json::from_str::<Value>(&line).unwrap() {
+            Value::Array(a) => seen.extend(a),
+            v => seen.push(v),
+        }
+    }
+    p.expect_silence(ms(300));
+    let errors: Vec<&Value> = seen.iter().filter(|v| v.get("error").is_some()).collect();
+    assert_eq!(errors.len(), 1, "{seen:?}");
+    assert_eq!(errors[0]["id"], 7);
+    assert_eq!(errors[0]["error"]["code"], -32600);
+    let sent = batches(&up).pop().expect("the batch went out");
+    let ids: Vec<&Value> = sent.iter().map(|m| &m["id"]).collect();
+    assert_eq!(ids, [&json!(7), &json!(8)], "{sent:?}");
+    assert_eq!(sent[0]["method"], "ping");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_batch_reusing_an_id_in_flight_does_not_steal_its_answer() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            return Reply::sse()
+                .sleep(1500)
+                .message(&rpc_result(&s.rpc_id().unwrap(), json!({"tool": true})))
+                .finish();
+        }
+        if s.is_rpc("initialize") {
+            return Reply::json(
+                200,
+                rpc_result(
+                    &s.rpc_id().unwrap(),
+                    json!({"protocolVersion":"2025-03-26","capabilities":{},"serverInfo":{"name":"b","version":"1"}}),
+                ),
+            )
+            .header("mcp-session-id", "sess-batch-2");
+        }
+        if let Some(Value::Array(items)) = s.json() {
+            let out: Vec<Value> = items
+                .iter()
+                .filter_map(|m| {
+                    Some(json!({"jsonrpc":"2.0","id":m.get("id")?,"result":{"ping":true}}))
+                })
+                .collect();
+            return Reply::json(200, Value::Array(out).to_string());
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    handshake(&mut p);
+    p.send_json(&tool_call(5, "slow"));
+    up.wait_for(ms(5000), |s| s.is_rpc("tools/call"))
+        .expect("the tool call reaches the server");
+    p.send_json(&json!([
+        request(5, "ping", json!({})),
+        request(6, "ping", json!({}))
+    ]));
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let end = Instant::now() + ms(10_000);
+    while results.len() + errors.len() < 3 {
+        let line = p
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|| panic!("three answers; got {results:?} {errors:?}"));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        for item in match v {
+            Value::Array(a) => a,
+            v => vec![v],
+        } {
+            if item.get("error").is_some() {
+                errors.push(item);
+            } else {
+                results.push(item);
+            }
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], 5);
+    assert_eq!(errors[0]["error"]["code"], -32600);
+    assert!(
+        results.contains(&json!({"jsonrpc":"2.0","id":5,"result":{"tool":true}})),
+        "the tool call keeps its answer: {results:?}"
+    );
+    assert!(results.iter().any(|r| r["id"] == 6), "{results:?}");
+    let sent = batches(&up).pop().expect("the batch went out");
+    assert_eq!(sent.len(), 1, "only id 6 goes out: {sent:?}");
+    assert_eq!(sent[0]["id"], 6);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn an_array_answer_to_a_single_request_is_delivered_per_member_once() {
+    let up = Server::start(|s| {
+        if s.is_rpc("resources/read") {
+            let id = s.rpc_id().unwrap();
+            return Reply::json(
+                200,
+                json!([
+                    {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"note"}},
+                    {"jsonrpc":"2.0","id":id,"result":{"n":1}},
+                    {"jsonrpc":"2.0","id":id,"result":{"n":2}}
+                ])
+                .to_string(),
+            );
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send_json(&request(3, "resources/read", json!({"uri": "x"})));
+    let note = p.recv_json();
+    assert_eq!(note["method"], "notifications/message", "{note}");
+    assert_eq!(
+        p.recv_json(),
+        json!({"jsonrpc":"2.0","id":3,"result":{"n":1}})
+    );
+    p.expect_silence(ms(500));
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 10. Errors that say what happened
+// ---------------------------------------------------------------------------
+
+fn assert_not_blamed_on_the_network(m: &str) {
+    assert!(
+        !m.contains("cannot reach") && !m.contains("HTTPS_PROXY"),
+        "the server was reached: {m}"
+    );
+}
+
+#[test]
+fn a_server_that_closes_mid_body_is_not_called_unreachable() {
+    let up = Server::start(|s| {
+        if s.is_rpc("resources/read") {
+            return Reply::streamed("application/json")
+                .content_length(1000)
+                .bytes(br#"{"jsonrpc":"2.0","id":40,"result":{"#)
+                .cut();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--retries", "0"]);
+    p.handshake();
+    p.send_json(&request(40, "resources/read", json!({"uri": "x"})));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 40, "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert_not_blamed_on_the_network(m);
+    assert!(m.contains("closed the connection"), "{m}");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_json_answer_over_the_message_limit_says_so_with_the_requests_id() {
+    let up = Server::start(|s| {
+        if s.is_rpc("resources/read") {
+            let id = s.rpc_id().unwrap();
+            return Reply::json(200, rpc_result(&id, json!({"text": "y".repeat(64 << 20)})));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send_json(&request(41, "resources/read", json!({"uri": "x"})));
+    let v: Value = serde_json::from_str(&p.recv_timeout(ms(30_000)).expect("an answer")).unwrap();
+    assert_eq!(v["id"], 41, "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert_not_blamed_on_the_network(m);
+    assert!(
+        m.contains("larger than 67108864 bytes") && m.contains("--max-message-size"),
+        "{m}"
+    );
+    p.assert_ping(42);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn oversized_answer_headers_are_not_called_unreachable() {
+    let up = Server::start(|s| {
+        if s.is_rpc("resources/read") {
+            return Reply::json(200, "{}").header("x-padding", &"h".repeat(100 << 10));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--retries", "0"]);
+    p.handshake();
+    p.send_json(&request(43, "resources/read", json!({"uri": "x"})));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 43, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert_not_blamed_on_the_network(m);
+    assert!(
+        m.contains("headers") && m.contains("--max-header-size"),
+        "{m}"
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_stdin_line_over_the_limit_is_answered_with_its_id() {
+    let up = Server::standard();
+    let mut p = Proxy::start(&up.url(), &["--max-line-size", "1KiB"]);
+    p.handshake();
+    let line = json!({"jsonrpc":"2.0","id":"big-44","method":"tools/call",
+        "params":{"name":"x","arguments":{"blob":"b".repeat(4096)}}});
+    p.send_json(&line);
+    let v = p.recv_json();
+    assert_eq!(v["id"], "big-44", "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("larger than 1024 bytes") && m.contains("--max-line-size"),
+        "{m}"
+    );
+    // An id after the bound cannot be read: null.
+    let late = format!(
+        r#"{{"jsonrpc":"2.0","method":"tools/call","params":{{"blob":"{}"}},"id":45}}"#,
+        "b".repeat(4096)
+    );
+    p.send(&late);
+    let v = p.recv_json();
+    assert_eq!(v["id"], Value::Null, "{v}");
+    p.assert_ping(46);
+    assert!(tools_called(&up).is_empty());
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_stdin_line_over_the_default_limit_is_answered_with_its_id() {
+    let up = Server::standard();
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    let mut line = br#"{"jsonrpc":"2.0","id":47,"method":"tools/call","params":{"blob":""#.to_vec();
+    line.extend(std::iter::repeat_n(b'b', 64 << 20));
+    line.extend_from_slice(b"\"}}\n");
+    p.send_raw(&line);
+    let v: Value = serde_json::from_str(&p.recv_timeout(ms(30_000)).expect("an answer")).unwrap();
+    assert_eq!(v["id"], 47, "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    p.assert_ping(48);
+    p.finish();
+}
+
+#[test]
+fn initialize_is_never_the_subject_of_a_cancellation() {
+    let up = Server::start(|s| {
+        if s.is_rpc("initialize") {
+            return Reply::silent(4000);
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--timeout", "1", "--read-timeout", "1"]);
+    p.send(support::INITIALIZE);
+    let v = p.recv_timeout(ms(8000)).expect("the initialize times out");
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["id"], 1, "{v}");
+    assert_eq!(v["error"]["code"], -32001, "{v}");
+    // The client cancels it too, against the rules: not passed on.
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"gave up"}}"#);
+    p.assert_ping(2);
+    std::thread::sleep(ms(1000));
+    let cancels = up.rpc("notifications/cancelled");
+    assert!(
+        cancels.is_empty(),
+        "initialize was cancelled: {:?}",
+        cancels.iter().map(Seen::text).collect::<Vec<_>>()
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Peak memory for a 16 MiB tool result (issue 13, "Limits"): run with
+// `cargo test --release --test hostile -- --ignored --nocapture peak_rss`.
+// ---------------------------------------------------------------------------
+
+fn peak_rss_kib(sse: bool) -> Option<u64> {
+    let body = rpc_result(
+        &json!(50),
+        json!({"content":[{"type":"text","text":"r".repeat(16 * MIB)}]}),
+    );
+    let up = {
+        let body = body.clone();
+        Server::start(move |s| {
+            if s.is_rpc("tools/call") {
+                return if sse {
+                    Reply::sse().message(&body).finish()
+                } else {
+                    Reply::json(200, body.clone())
+                };
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    let before = p.status_kib("VmHWM");
+    p.send_json(&tool_call(50, "big"));
+    let line = p.recv_timeout(ms(60_000)).expect("the result");
+    assert_eq!(line.len(), body.len());
+    let peak = p.status_kib("VmHWM");
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "16 MiB result over {}: peak RSS {:?} KiB (before the call {:?} KiB)",
+            if sse { "SSE" } else { "JSON" },
+            peak,
+            before
+        );
+    }
+    p.finish();
+    peak
+}
+
+#[test]
+#[ignore = "a measurement: run it with --release --ignored --nocapture"]
+fn peak_rss_for_a_16_mib_tool_result() {
+    let json = peak_rss_kib(false);
+    let sse = peak_rss_kib(true);
+    for (what, peak) in [("JSON", json), ("SSE", sse)] {
+        if let Some(peak) = peak {
+            assert!(peak < 64 * 1024, "{what}: {peak} KiB, over 4x the message");
+        }
+    }
+}
