@@ -83,7 +83,7 @@ impl Default for Limits {
             line: 64 << 20,
             message: 64 << 20,
             event: 64 << 20,
-            header: 64 << 10,
+            header: crate::http::DEFAULT_MAX_HEADER,
             stdout_queue: 16 << 20,
         }
     }

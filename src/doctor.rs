@@ -544,6 +544,7 @@ fn network(report: &mut Report, config: &Config) -> Option<i64> {
             connect,
             write: connect,
             max_body: 64 << 10,
+            max_header: crate::http::DEFAULT_MAX_HEADER,
             env_proxy: true,
         },
         &config.relay.tls,

@@ -207,6 +207,10 @@ impl HttpError {
                     (kind, text)
                 }
             }
+            E::LargeResponseHeader(_, max) => (
+                ErrorKind::TooLarge,
+                format!("response headers larger than {max} bytes"),
+            ),
             E::BodyExceedsLimit(n) => (
                 ErrorKind::TooLarge,
                 format!("a body is larger than {n} bytes"),
@@ -245,6 +249,10 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// The longest response head (status line and headers) read by default:
+/// 64 KiB, ureq's own default.
+pub const DEFAULT_MAX_HEADER: usize = 64 << 10;
+
 /// How a [`Client`] connects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientSettings {
@@ -254,6 +262,9 @@ pub struct ClientSettings {
     pub write: Duration,
     /// Every response body is cut off past this many bytes.
     pub max_body: u64,
+    /// The status line and headers of a response may take this many bytes
+    /// ([`DEFAULT_MAX_HEADER`] unless told otherwise).
+    pub max_header: usize,
     /// Use the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` environment
     /// (off for link-local metadata endpoints, which must never go via a proxy).
     pub env_proxy: bool,
@@ -372,6 +383,7 @@ impl Client {
             .timeout_send_request(Some(settings.write))
             .timeout_send_body(Some(settings.write))
             .timeout_per_write(Some(settings.write))
+            .max_response_header_size(settings.max_header)
             .max_idle_connections(8)
             .max_idle_connections_per_host(8);
         if !settings.env_proxy {

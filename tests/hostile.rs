@@ -828,7 +828,8 @@ fn a_json_answer_over_the_message_limit_says_so_with_the_requests_id() {
 fn oversized_answer_headers_are_not_called_unreachable() {
     let up = Server::start(|s| {
         if s.is_rpc("resources/read") {
-            return Reply::json(200, "{}").header("x-padding", &"h".repeat(100 << 10));
+            return Reply::result(&s.rpc_id().unwrap(), json!({}))
+                .header("x-padding", &"h".repeat(100 << 10));
         }
         standard_reply(s)
     });
@@ -840,9 +841,15 @@ fn oversized_answer_headers_are_not_called_unreachable() {
     let m = v["error"]["message"].as_str().unwrap();
     assert_not_blamed_on_the_network(m);
     assert!(
-        m.contains("headers") && m.contains("--max-header-size"),
+        m.contains("headers larger than 65536 bytes") && m.contains("--max-header-size"),
         "{m}"
     );
+    p.finish();
+    // The limit is the user's to raise.
+    let mut p = Proxy::start(&up.url(), &["--max-header-size", "256KiB"]);
+    p.handshake();
+    p.send_json(&request(44, "resources/read", json!({"uri": "x"})));
+    assert_eq!(p.recv_json(), json!({"jsonrpc":"2.0","id":44,"result":{}}));
     up.assert_all_signed("svc");
     p.finish();
 }

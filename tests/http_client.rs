@@ -16,6 +16,7 @@ fn client() -> Client {
             connect: Duration::from_secs(5),
             write: Duration::from_secs(5),
             max_body: 1 << 20,
+            max_header: mcp_sigv4::http::DEFAULT_MAX_HEADER,
             env_proxy: false,
         },
         &TlsRoots::builtin(),

@@ -37,6 +37,7 @@ pub const AWS_CLIENT: ClientSettings = ClientSettings {
     connect: Duration::from_secs(5),
     write: Duration::from_secs(10),
     max_body: 1 << 20,
+    max_header: crate::http::DEFAULT_MAX_HEADER,
     env_proxy: true,
 };
 

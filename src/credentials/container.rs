@@ -55,6 +55,7 @@ pub(crate) const CLIENT: ClientSettings = ClientSettings {
     connect: CONNECT_TIMEOUT,
     write: READ_TIMEOUT,
     max_body: MAX_BODY as u64,
+    max_header: crate::http::DEFAULT_MAX_HEADER,
     env_proxy: false,
 };
 

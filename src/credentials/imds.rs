@@ -54,6 +54,7 @@ pub(crate) const CLIENT: ClientSettings = ClientSettings {
     connect: TIMEOUT,
     write: TIMEOUT,
     max_body: MAX_BODY as u64,
+    max_header: crate::http::DEFAULT_MAX_HEADER,
     env_proxy: false,
 };
 

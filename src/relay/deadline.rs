@@ -148,6 +148,7 @@ mod tests {
                 connect: Duration::from_secs(1),
                 write: Duration::from_secs(1),
                 max_body: 1,
+                max_header: crate::http::DEFAULT_MAX_HEADER,
                 env_proxy: false,
             },
             &TlsRoots::builtin(),

@@ -92,7 +92,7 @@ pub(crate) fn not_sent(host: &str, e: &SendError, limit: Limit) -> Failure {
         SendError::Http(h) if h.kind == ErrorKind::TooLarge => Failure {
             code: jsonrpc::UPSTREAM_ERROR,
             message: format!(
-                "{host} answered with response headers over the limit ({h}; --max-header-size)"
+                "{host} answered with {h} (--max-header-size); the answer was not read"
             ),
             data: None,
         },

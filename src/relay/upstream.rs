@@ -153,6 +153,7 @@ impl Link {
                 // (`--max-message-size`, `--max-event-size`; error bodies:
                 // MAX_ERROR_BODY).
                 max_body: u64::MAX,
+                max_header: options.limits.header,
                 env_proxy: true,
             },
             &options.tls,
