@@ -4,8 +4,9 @@
 //! files, token files, the SSO token cache, a CA bundle) — a missing file is
 //! not an error, a larger one is; reading one that holds a secret straight into
 //! a [`Secret`]; and replacing a file atomically (a temporary file in the same
-//! directory, mode 0600 on Unix as the AWS CLI writes its caches, then a
-//! rename), so a reader never sees half a file.
+//! directory with the permissions of the file it replaces — mode 0600 on Unix
+//! for a new one, as the AWS CLI writes its caches — then a rename), so a
+//! reader never sees half a file.
 //! Refuses: reading without a bound, and echoing a file's content in an error.
 
 use std::fmt;
@@ -99,8 +100,10 @@ pub fn read_secret(path: &Path, max: u64) -> Result<Option<Secret>, ReadError> {
 }
 
 /// Replaces `path` with `bytes` through a temporary file in the same directory
-/// (mode 0600 on Unix) and a rename, so a reader sees the old file or the new
-/// one, never half of one. The temporary file is removed on failure.
+/// and a rename, so a reader sees the old file or the new one, never half of
+/// one. On Unix the new file gets the permission bits of the one it replaces
+/// (a user who opened the cache to a group keeps that), or 0600 when there is
+/// none. The temporary file is removed on failure.
 ///
 /// # Errors
 /// The I/O error of creating, writing, syncing or renaming.
@@ -124,11 +127,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
+        let mode = {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+            // Created unreadable to others whatever the old mode; set exactly
+            // below (the umask applies to `mode` at creation).
             options.mode(0o600);
-        }
+            mode
+        };
         let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -169,6 +181,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mcp-sigv4-fs-w-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cache.json");
+        write_atomically(&path, b"first").unwrap();
         std::fs::write(&path, "old").unwrap();
         write_atomically(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
@@ -176,8 +189,14 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode(&path), 0o600, "a new file is 0600");
+            // The permissions of the file replaced are kept.
+            for kept in [0o640, 0o644, 0o400] {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(kept)).unwrap();
+                write_atomically(&path, b"again").unwrap();
+                assert_eq!(mode(&path), kept);
+            }
         }
         assert!(write_atomically(&dir.join("no/such/dir/x"), b"x").is_err());
         std::fs::remove_dir_all(&dir).unwrap();

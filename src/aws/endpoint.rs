@@ -73,6 +73,28 @@ pub fn regional(prefix: &str, region: &str) -> Result<String, RegionError> {
     Ok(format!("https://{prefix}.{region}.{suffix}"))
 }
 
+/// The AWS Sign-In endpoint of `region` for token refreshes (the `aws login`
+/// source): `https://<region>.signin.aws.amazon.com`, in the China regions
+/// `https://<region>.signin.amazonaws.cn`, in GovCloud
+/// `https://<region>.signin.amazonaws-us-gov.com`, as the endpoint rules of
+/// the Sign-In service give them for `CreateOAuth2Token` (botocore
+/// `data/signin/2023-01-01/endpoint-rule-set-1.json`, `IsControlPlane`
+/// false). Other partitions need an endpoint override.
+///
+/// # Errors
+/// [`RegionError`] when `region` is not a valid region name.
+pub fn signin(region: &str) -> Result<String, RegionError> {
+    check_region(region)?;
+    let domain = if region.starts_with("cn-") {
+        "signin.amazonaws.cn"
+    } else if region.starts_with("us-gov-") {
+        "signin.amazonaws-us-gov.com"
+    } else {
+        "signin.aws.amazon.com"
+    };
+    Ok(format!("https://{region}.{domain}"))
+}
+
 /// Why an endpoint URL was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointError {
@@ -209,6 +231,23 @@ mod tests {
             regional("sts", "").unwrap_err().to_string(),
             "invalid AWS region: expected a name such as us-east-1, found \"\""
         );
+    }
+
+    #[test]
+    fn signin_endpoints_follow_the_partition() {
+        // As botocore 1.44.5 resolves CreateOAuth2Token for these regions.
+        for (region, url) in [
+            ("us-east-1", "https://us-east-1.signin.aws.amazon.com"),
+            ("eu-west-2", "https://eu-west-2.signin.aws.amazon.com"),
+            ("cn-north-1", "https://cn-north-1.signin.amazonaws.cn"),
+            (
+                "us-gov-west-1",
+                "https://us-gov-west-1.signin.amazonaws-us-gov.com",
+            ),
+        ] {
+            assert_eq!(signin(region).unwrap(), url);
+        }
+        assert!(signin("us-east-1.evil.com/").is_err());
     }
 
     #[test]

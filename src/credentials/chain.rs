@@ -5,7 +5,8 @@
 //! and Tools Reference Guide, "Understand the credential provider chain",
 //! <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>):
 //! environment keys; the selected profile (planned by `plan.rs`: static keys,
-//! `credential_process`, IAM Identity Center, `web_identity_token_file`,
+//! `credential_process`, IAM Identity Center, `aws login` (`login_session`),
+//! `web_identity_token_file`,
 //! `role_arn` chains over `source_profile`/`credential_source`);
 //! `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`; container credentials; EC2
 //! IMDSv2 — then an optional role on top (`--role-arn`,
@@ -49,6 +50,7 @@ use super::container::{self, container_source};
 use super::env::{Env, credentials_from_env};
 use super::imds::{self, Imds, imds_source};
 use super::ini::{Properties, sub_properties};
+use super::login::LoginSource;
 use super::plan::{Base, Plan, RoleLink, plan};
 use super::process::credentials_from_process;
 use super::profile::{FileLocations, Platform, ProfileFiles, home_dir, selected_profile};
@@ -152,6 +154,7 @@ pub struct Resolver {
     shared: Arc<Shared>,
     imds: Mutex<Option<Arc<Imds>>>,
     sso: Mutex<HashMap<String, Arc<SsoSource>>>,
+    login: Mutex<HashMap<String, Arc<LoginSource>>>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -195,6 +198,7 @@ impl Resolver {
             shared: Shared::new(TlsRoots::builtin(), session_name),
             imds: Mutex::new(None),
             sso: Mutex::new(HashMap::new()),
+            login: Mutex::new(HashMap::new()),
         }
     }
 
@@ -214,6 +218,7 @@ impl Resolver {
             shared: Arc::clone(&self.shared),
             imds: Mutex::new(None),
             sso: Mutex::new(HashMap::new()),
+            login: Mutex::new(HashMap::new()),
         }
     }
 
@@ -225,6 +230,7 @@ impl Resolver {
         self.shared = Shared::new(tls, self.shared.session_name.clone());
         self.imds = Mutex::new(None);
         self.sso = Mutex::new(HashMap::new());
+        self.login = Mutex::new(HashMap::new());
         self
     }
 
@@ -235,6 +241,7 @@ impl Resolver {
             self.shared = Shared::new(self.shared.tls.clone(), name);
             self.imds = Mutex::new(None);
             self.sso = Mutex::new(HashMap::new());
+            self.login = Mutex::new(HashMap::new());
         }
         self
     }
@@ -552,8 +559,70 @@ impl Resolver {
                 let source = self.sso_source(profile, files)?;
                 source.credentials(SystemTime::now())
             }
+            Base::Login { profile, session } => self
+                .login_source(profile, session, files)?
+                .credentials(SystemTime::now()),
             Base::Process { profile, command } => credentials_from_process(command, profile),
         }
+    }
+
+    /// The `aws login` source of `profile`, kept across resolutions (its
+    /// refresh throttle) while its session, cache folder and endpoint stay.
+    fn login_source(
+        &self,
+        profile: &str,
+        session: &str,
+        files: &ProfileFiles,
+    ) -> Result<Arc<LoginSource>, SourceError> {
+        let props = files.profile(profile);
+        let cache_dir = match self.env.get_nonblank("AWS_LOGIN_CACHE_DIRECTORY") {
+            Some(dir) => PathBuf::from(match dir.trim().strip_prefix("~/") {
+                Some(rest) => match home_dir(&self.env, self.platform) {
+                    Some(home) => format!("{home}/{rest}"),
+                    None => dir.trim().to_owned(),
+                },
+                None => dir.trim().to_owned(),
+            }),
+            None => {
+                let home = home_dir(&self.env, self.platform).ok_or_else(|| {
+                    SourceError::new("cannot find the home directory for the aws login cache")
+                        .with_hint("set HOME, or AWS_LOGIN_CACHE_DIRECTORY")
+                })?;
+                [home.as_str(), ".aws", "login", "cache"].iter().collect()
+            }
+        };
+        let region = self.region(Some(files), profile);
+        let endpoint =
+            self.endpoint_override("AWS_ENDPOINT_URL_SIGNIN", "signin", props, &files.set);
+        let source = LoginSource::new(
+            profile,
+            session,
+            &cache_dir,
+            Arc::clone(&self.clients().aws),
+            &region,
+            endpoint,
+        )?;
+        let mut cache = self.login.locked();
+        if let Some(existing) = cache.get(profile) {
+            if existing.serves(session, &cache_dir, source.endpoint()) {
+                return Ok(Arc::clone(existing));
+            }
+        }
+        let source = Arc::new(source);
+        cache.insert(profile.to_owned(), Arc::clone(&source));
+        Ok(source)
+    }
+
+    /// The region of the AWS services the sources call for `profile`:
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region` (through its
+    /// `source_profile` chain), the endpoint's region, then `us-east-1`.
+    fn region(&self, files: Option<&ProfileFiles>, profile: &str) -> String {
+        self.env
+            .get_nonblank("AWS_REGION")
+            .or_else(|| self.env.get_nonblank("AWS_DEFAULT_REGION"))
+            .or_else(|| files.and_then(|f| f.region(profile)))
+            .or_else(|| self.endpoint_region.clone())
+            .unwrap_or_else(|| "us-east-1".to_owned())
     }
 
     fn sso_source(
@@ -650,13 +719,7 @@ impl Resolver {
     /// The STS region (see the module docs) and client.
     fn sts(&self, files: Option<&ProfileFiles>) -> Result<Sts, SourceError> {
         let profile = self.profile_name();
-        let region = self
-            .env
-            .get_nonblank("AWS_REGION")
-            .or_else(|| self.env.get_nonblank("AWS_DEFAULT_REGION"))
-            .or_else(|| files.and_then(|f| f.region(&profile)))
-            .or_else(|| self.endpoint_region.clone())
-            .unwrap_or_else(|| "us-east-1".to_owned());
+        let region = self.region(files, &profile);
         let endpoint = files.and_then(|f| {
             self.endpoint_override("AWS_ENDPOINT_URL_STS", "sts", f.profile(&profile), &f.set)
         });

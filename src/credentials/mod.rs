@@ -2,8 +2,8 @@
 //!
 //! Owns: where the [`Credentials`] the signer consumes come from: the environment view
 //! ([`Env`]), the shared config/credentials files ([`ini`], [`profile`]), the
-//! sources (environment keys, `credential_process`, IAM Identity Center, STS
-//! for web identity and role chains, container credentials, EC2 instance
+//! sources (environment keys, `credential_process`, IAM Identity Center,
+//! `aws login` console credentials, STS for web identity and role chains, container credentials, EC2 instance
 //! metadata), each only its own request and answer over the one AWS service
 //! layer ([`crate::aws`]), and the resolution chain with its cache ([`chain`]).
 //! Knows nothing of MCP or HTTP signing of MCP requests. Follows Rust
@@ -20,6 +20,8 @@ pub(crate) mod container;
 pub mod env;
 pub(crate) mod imds;
 pub mod ini;
+#[doc(hidden)]
+pub mod login;
 pub(crate) mod plan;
 pub(crate) mod process;
 pub mod profile;

@@ -48,6 +48,13 @@ pub(crate) enum Base {
         /// The profile.
         profile: String,
     },
+    /// `aws login` console credentials (`login_session`).
+    Login {
+        /// The profile.
+        profile: String,
+        /// `login_session`: the principal ARN the cache file is named after.
+        session: String,
+    },
     /// `credential_process`.
     Process {
         /// The profile.
@@ -84,6 +91,11 @@ impl fmt::Debug for Base {
                 .field("session_name", session_name)
                 .finish(),
             Base::Sso { profile } => f.debug_struct("Sso").field("profile", profile).finish(),
+            Base::Login { profile, session } => f
+                .debug_struct("Login")
+                .field("profile", profile)
+                .field("session", session)
+                .finish(),
         }
     }
 }
@@ -97,6 +109,7 @@ impl fmt::Display for Base {
             Base::Container => f.write_str("credential_source EcsContainer"),
             Base::WebIdentity { profile, .. } => write!(f, "web identity of profile '{profile}'"),
             Base::Sso { profile } => write!(f, "IAM Identity Center (SSO) of profile '{profile}'"),
+            Base::Login { profile, .. } => write!(f, "aws login session of profile '{profile}'"),
             Base::Process { profile, .. } => write!(f, "credential_process of profile '{profile}'"),
         }
     }
@@ -183,8 +196,8 @@ fn named_source(name: &str, profile: &str) -> Result<Base, PlanError> {
 /// [`PlanError`] for a named profile that does not exist, a missing
 /// `source_profile`, a loop, a profile with both or neither of
 /// `source_profile`/`credential_source` next to `role_arn`, an unknown
-/// `credential_source`, web identity without `role_arn`, a source profile that
-/// holds no credentials, or `login_session` (not supported).
+/// `credential_source`, web identity without `role_arn`, or a source profile
+/// that holds no credentials.
 pub(crate) fn plan(set: &ProfileSet, selected: &str) -> Result<Option<Plan>, PlanError> {
     let mut visited: Vec<String> = Vec::new();
     let mut roles: Vec<RoleLink> = Vec::new();
@@ -292,16 +305,11 @@ pub(crate) fn plan(set: &ProfileSet, selected: &str) -> Result<Option<Plan>, Pla
         if has_sso(props) {
             break Base::Sso { profile: name };
         }
-        if get(props, "login_session").is_some() {
-            return Err(err(
-                format!(
-                    "profile '{name}' uses login_session (AWS Sign-In), which mcp-sigv4 does not support yet"
-                ),
-                Some(
-                    "use IAM Identity Center (sso_session), credential_process or static keys"
-                        .into(),
-                ),
-            ));
+        if let Some(session) = get(props, "login_session") {
+            break Base::Login {
+                profile: name.clone(),
+                session: session.to_owned(),
+            };
         }
         if let Some(command) = get(props, "credential_process") {
             break Base::Process {
@@ -488,10 +496,17 @@ mod tests {
                 expect: Err("source profile 'b' (referenced from 'a') contains no credentials"),
             },
             Case {
-                name: "login_session is reported as unsupported",
-                config: "[profile l]\nlogin_session = arn:aws:iam::1:user/x\n".into(),
+                name: "login_session after SSO, before credential_process (Rust order)",
+                config: "[profile l]\nlogin_session = arn:aws:iam::1:user/x\ncredential_process = /bin/x\n\
+                         [profile s]\nlogin_session = arn:aws:iam::1:user/x\nsso_session = corp\n".into(),
                 selected: "l",
-                expect: Err("login_session"),
+                expect: Ok(Some(Plan { base: Base::Login { profile: "l".into(), session: "arn:aws:iam::1:user/x".into() }, roles: vec![] })),
+            },
+            Case {
+                name: "a login_session profile as the source of a role",
+                config: "[profile l]\nlogin_session = arn:aws:iam::1:user/x\n[profile r]\nrole_arn = arn:r\nsource_profile = l\n".into(),
+                selected: "r",
+                expect: Ok(Some(Plan { base: Base::Login { profile: "l".into(), session: "arn:aws:iam::1:user/x".into() }, roles: vec![role("r", "arn:r")] })),
             },
         ];
         let mut failures = Vec::new();

@@ -262,3 +262,21 @@ impl TestCa {
         Arc::clone(&self.config)
     }
 }
+
+/// Decodes Base64url without padding (RFC 4648 §5), as JWS writes it;
+/// `None` for any other byte.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in text.bytes() {
+        acc = (acc << 6) | ABC.iter().position(|c| *c == b)? as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
