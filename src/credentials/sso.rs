@@ -893,6 +893,11 @@ mod tests {
     fn an_expired_token_is_refreshed_once_written_back_then_used() {
         let dir = TempDir::new("refresh");
         let path = write_cache(&dir, "my-sso", &cache_json("2025-12-31T23:00:00Z", true));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
         let portal = FakeTransport::start(|_| portal_reply());
         let oidc = oidc_ok(Some(NEW_REFRESH));
         let src = source(&dir, session_profile(), &portal, &oidc);
@@ -932,7 +937,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(mode & 0o777, 0o640, "the permissions of the file replaced");
         }
 
         assert_eq!(
