@@ -226,9 +226,11 @@ pub enum Invalid {
     Request(String, Option<Id>),
 }
 
-type Object = BTreeMap<String, Box<RawValue>>;
+/// A message's top-level members, borrowed from its text: a 16 MiB result is
+/// not copied to be classified.
+type Object<'a> = BTreeMap<String, &'a RawValue>;
 
-fn id_of(obj: &Object) -> Result<Option<Id>, String> {
+fn id_of(obj: &Object<'_>) -> Result<Option<Id>, String> {
     match obj.get("id").map(|r| r.get().trim()) {
         None => Ok(None),
         Some("null") => Ok(None),
@@ -239,7 +241,7 @@ fn id_of(obj: &Object) -> Result<Option<Id>, String> {
     }
 }
 
-fn string_field(obj: &Object, name: &str) -> Result<Option<String>, String> {
+fn string_field(obj: &Object<'_>, name: &str) -> Result<Option<String>, String> {
     match obj.get(name) {
         None => Ok(None),
         Some(raw) => serde_json::from_str::<String>(raw.get())
@@ -322,7 +324,7 @@ pub(crate) fn classify_member(raw: &RawValue) -> Result<Kind, (String, Option<Id
 }
 
 fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
-    let obj: Object = serde_json::from_str(raw.get())
+    let obj: Object<'_> = serde_json::from_str(raw.get())
         .map_err(|_| ("expected a JSON-RPC object".to_owned(), None))?;
     if let Some((key, depth)) = duplicate_key(raw.get()) {
         // Parsers disagree on which of two equal keys counts: what the server
