@@ -86,6 +86,11 @@
 //!   loopback address or `localhost` (no name is resolved to decide), except the
 //!   link-local metadata endpoints that only exist inside AWS compute (EC2 IMDS
 //!   `169.254.169.254`, ECS/EKS `169.254.170.2`/`.23`), as every AWS SDK does.
+//! - The relay never sends a message with a key twice in one object, never
+//!   lets a batch member around `--read-only` or `--metadata`, never holds more
+//!   than one message of a stream at a time (each bounded, the stream not), and
+//!   never waits on a tool call past `--tool-timeout` without a message,
+//!   however slowly the server trickles bytes.
 //! - It never uses `unsafe` code outside `signal`, the SIGINT/SIGTERM
 //!   handler (a self-pipe), where each block carries its SAFETY argument.
 
