@@ -17,17 +17,36 @@
 //! to the terminal. All the assertions live in the Python driver; this test
 //! fails when it does.
 //!
+//! A second test crosses `aws login` with botocore: the cache file our
+//! refresh rewrote (against the Sign-In stub of `support/signin.rs`) is read
+//! by botocore's own reader and credential chain, then refreshed by botocore
+//! with the rotated refresh token and our file's DPoP key (its proof checked by
+//! the stub), and read back by us (`tests/interop/login_crosscheck.py`;
+//! `awscrt`, botocore's `crt` extra, from `requirements-login.txt`).
+//!
 //! Needs `python3` (>= 3.10, with the `venv` module), `node` and `npm`, and
 //! access to PyPI and the npm registry the first time. A missing tool is a
 //! failure with a hint, never a silent skip. Environment knobs: `INTEROP_PYTHON`
 //! (interpreter, default `python3`), `INTEROP_NPM` (default `npm`),
 //! `INTEROP_ARGS` (extra driver arguments, e.g. `--scenario pair-v2-v2`).
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use mcp_sigv4::credentials::{Env, Resolver};
+use support::{
+    LOGIN_CACHE_NAME, LOGIN_SESSION, SignIn, TempDir, login_cache_text, p256_key, rfc3339,
+    sign_in_stub, unix_now,
+};
+
+/// The tests of this file share `target/interop-venv`: one makes it at a time.
+static VENV: Mutex<()> = Mutex::new(());
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-sigv4");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -48,7 +67,10 @@ fn interop_official_mcp_sdk_and_botocore() {
     let venv = target_dir().join("interop-venv");
     let venv_python = venv_python(&venv);
     let stamp = stamp_for(&[&requirements], &format!("python {version}"));
-    ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+    {
+        let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
+        ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+    }
 
     let requirements_v2 = interop_dir.join("requirements-v2.txt");
     let venv_v2 = target_dir().join("interop-venv-v2");
@@ -90,6 +112,161 @@ fn interop_official_mcp_sdk_and_botocore() {
         "interop suite failed ({status}); the driver's summary above names each failed check, \
          and it keeps the proxy and upstream logs in the directory it prints"
     );
+}
+
+/// The main venv, with `awscrt` (botocore's `crt` extra) added from
+/// `requirements-login.txt` when it cannot be imported yet.
+fn login_venv() -> PathBuf {
+    let interop_dir = Path::new(MANIFEST_DIR).join("tests").join("interop");
+    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let version = python_version(&python);
+    let requirements = interop_dir.join("requirements.txt");
+    let venv = target_dir().join("interop-venv");
+    let venv_python = venv_python(&venv);
+    let stamp = stamp_for(&[&requirements], &format!("python {version}"));
+    let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+    let has_crt = Command::new(&venv_python)
+        .args(["-c", "import awscrt"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_crt {
+        let login = interop_dir.join("requirements-login.txt");
+        eprintln!(
+            "interop: installing {} into {}",
+            login.display(),
+            venv.display()
+        );
+        let mut install = Command::new(&venv_python);
+        install
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "-r",
+            ])
+            .arg(&login);
+        let status = run_bounded(install, PIP_TIMEOUT, "pip install awscrt");
+        assert!(
+            status.success(),
+            "`pip install -r {}` failed ({status})\nhint: it needs access to PyPI",
+            login.display()
+        );
+    }
+    venv_python
+}
+
+/// What `login_crosscheck.py` printed: botocore's view of the cache file.
+fn botocore_reads(python: &Path, dir: &TempDir, stub: &str) -> serde_json::Value {
+    let script = Path::new(MANIFEST_DIR).join("tests/interop/login_crosscheck.py");
+    let d = dir.str();
+    let output = Command::new(python)
+        .arg(script)
+        .args([LOGIN_SESSION, "signin"])
+        .env_clear()
+        .env("HOME", format!("{d}/home"))
+        .env("AWS_CONFIG_FILE", format!("{d}/config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/credentials"))
+        .env("AWS_LOGIN_CACHE_DIRECTORY", format!("{d}/cache"))
+        .env("AWS_ENDPOINT_URL_SIGNIN", stub)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running login_crosscheck.py");
+    assert!(
+        output.status.success(),
+        "login_crosscheck.py failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "login_crosscheck.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// `aws login` across implementations: our refresh rewrites the cache file;
+/// botocore reads it (its own reader and its credential chain, no call); once
+/// the file says it expired, botocore refreshes with the refresh token we
+/// stored and the DPoP key we kept (the stub checks its proof as it checks
+/// ours); and we read botocore's file back.
+#[test]
+fn interop_botocore_reads_and_refreshes_the_aws_login_cache_we_rewrote() {
+    let python = login_venv();
+    let dir = TempDir::new("login-interop");
+    dir.mkdir("home");
+    dir.mkdir("cache");
+    let key = p256_key("dpop interop");
+    let state = Arc::new(Mutex::new(SignIn {
+        refresh_token: "rt-0-S3CR3T".into(),
+        ..SignIn::default()
+    }));
+    let stub = sign_in_stub(&key, Arc::clone(&state));
+    dir.write(
+        "config",
+        &format!("[profile signin]\nlogin_session = {LOGIN_SESSION}\nregion = us-east-1\n"),
+    );
+    let cache = format!("cache/{LOGIN_CACHE_NAME}");
+    dir.write(
+        &cache,
+        &login_cache_text(&key, "rt-0-S3CR3T", unix_now() + 120),
+    );
+    let d = dir.str();
+    let env = Env::from_pairs([
+        ("HOME".to_owned(), format!("{d}/home")),
+        ("AWS_CONFIG_FILE".to_owned(), format!("{d}/config")),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+            format!("{d}/credentials"),
+        ),
+        ("AWS_LOGIN_CACHE_DIRECTORY".to_owned(), format!("{d}/cache")),
+        ("AWS_ENDPOINT_URL_SIGNIN".to_owned(), stub.base()),
+        ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+        ("AWS_PROFILE".to_owned(), "signin".to_owned()),
+    ]);
+    let ours = Resolver::new(env.clone(), None)
+        .resolve()
+        .expect("our refresh");
+    assert_eq!(ours.credentials.access_key_id(), "ASIALOGIN0000001");
+    assert_eq!(stub.requests().len(), 1);
+
+    let seen = botocore_reads(&python, &dir, &stub.base());
+    eprintln!(
+        "interop: botocore {} read the file we rewrote",
+        seen["botocore"]
+    );
+    assert_eq!(seen["cached_access_key"], "ASIALOGIN0000001", "{seen}");
+    assert_eq!(seen["cached_account_id"], "012345678910", "{seen}");
+    assert_eq!(seen["method"], "login", "{seen}");
+    assert_eq!(seen["access_key"], "ASIALOGIN0000001", "{seen}");
+    assert_eq!(seen["secret_key"], "login-1-S3CR3T", "{seen}");
+    assert_eq!(seen["token"], "login-token-1-S3CR3T", "{seen}");
+    assert_eq!(stub.requests().len(), 1, "botocore found them fresh");
+
+    // Later: the file says they expired; botocore refreshes with our rotated token.
+    let mut file: serde_json::Value = serde_json::from_str(&dir.read(&cache).unwrap()).unwrap();
+    assert_eq!(file["refreshToken"], "rt-1-rotated-S3CR3T");
+    file["accessToken"]["expiresAt"] = serde_json::json!(rfc3339(unix_now() - 10));
+    dir.write(&cache, &file.to_string());
+    let seen = botocore_reads(&python, &dir, &stub.base());
+    assert_eq!(seen["access_key"], "ASIALOGIN0000002", "{seen}");
+    assert_eq!(stub.requests().len(), 2);
+    let bad = state.lock().unwrap().bad_proofs.clone();
+    assert!(
+        bad.is_empty(),
+        "botocore's DPoP proof failed the stub's checks: {bad:?}"
+    );
+
+    // And we read botocore's file back, without a call.
+    let back = Resolver::new(env, None).resolve().expect("botocore's file");
+    assert_eq!(back.credentials.access_key_id(), "ASIALOGIN0000002");
+    assert_eq!(stub.requests().len(), 2);
 }
 
 /// `python3 --version`'s answer, after checking it is a usable Python 3.10+.

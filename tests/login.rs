@@ -2,13 +2,10 @@
 //! files and a Sign-In stub on 127.0.0.1 (the test server of `support/`),
 //! through the public API (`Resolver`, `CredentialsProvider`).
 //!
-//! Owns: the stub of AWS Sign-In's `CreateOAuth2Token` (`POST /v1/token`),
-//! which checks every DPoP proof on its own (RFC 9449 §4.3: a JWS of type
-//! `dpop+jwt`, ES256, its `jwk` the public key of the cached key the test
-//! made, the signature verified with that key by `p256` directly, `htm`
-//! `POST`, `htu` the URL called, `iat` within a minute, a `jti` never seen
-//! before) and the refresh token, and rotates the refresh token on every
-//! refresh; and the cases: a cache still valid (no call at all), one inside
+//! Owns the cases, against the Sign-In stub of `support/signin.rs` (which
+//! checks every DPoP proof on its own — signature with the cached key's
+//! public key, `htm`, `htu`, `iat`, a fresh `jti` — and the refresh token, and
+//! rotates the refresh token on every refresh): a cache still valid (no call at all), one inside
 //! the last five minutes (one refresh, the file rewritten with the same
 //! permissions, unknown fields kept, the rotated token used next), and one
 //! Sign-In refuses (`TOKEN_EXPIRED`: "run `aws login --profile …`", and no
@@ -18,180 +15,19 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 use support::{
-    Reply, Seen, Server, TempDir, base64url_decode, p256_key, pem, public_point, rfc3339, sec1_der,
-    unix_now, unix_of,
+    CLIENT_ID, LOGIN_CACHE_NAME as CACHE_NAME, LOGIN_SESSION as SESSION, Server, SignIn, TempDir,
+    login_cache_text as cache_text, p256_key, pem, rfc3339, sec1_der, sign_in_stub, unix_now,
+    unix_of,
 };
 
-/// The `login_session` of botocore's `login-provider-test-cases.json`, and the
-/// cache file name botocore gives it there (the hex SHA-256 of the ARN).
-const SESSION: &str = "arn:aws:sts::012345678910:assumed-role/Admin/admin";
-const CACHE_NAME: &str = "4b0ba8f99f075c0633e122fd73346ce203a3faf18ea0310eb2d29df1bab2e255.json";
-const CLIENT_ID: &str = "arn:aws:signin:::devtools/same-device";
 const MARKER: &str = "S3CR3T";
-
-/// What the Sign-In stub knows.
-#[derive(Default)]
-struct SignIn {
-    /// The refresh token it accepts now.
-    refresh_token: String,
-    /// Answer every refresh with this `AccessDeniedException` error code.
-    refuse: Option<&'static str>,
-    /// Every `jti` seen.
-    jtis: HashSet<String>,
-    /// Proofs that failed a check, with why.
-    bad_proofs: Vec<String>,
-    /// Refreshes answered.
-    refreshed: u32,
-}
-
-/// Checks the DPoP proof of `seen` against the public key `public` (`04‖X‖Y`)
-/// and `htu`, on its own: nothing of the crate's is used.
-fn check_proof(
-    seen: &Seen,
-    public: &[u8],
-    htu: &str,
-    jtis: &mut HashSet<String>,
-) -> Result<(), String> {
-    let jws = seen.header("dpop").ok_or("no DPoP header")?;
-    let parts: Vec<&str> = jws.split('.').collect();
-    let [header, claims, signature] = parts.as_slice() else {
-        return Err(format!("expected three parts, found {}", parts.len()));
-    };
-    let decode = |part: &str| -> Result<Value, String> {
-        let bytes = base64url_decode(part).ok_or("not Base64url")?;
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-    };
-    let h = decode(header)?;
-    if h["typ"] != "dpop+jwt" || h["alg"] != "ES256" {
-        return Err(format!("header {h}"));
-    }
-    let jwk = &h["jwk"];
-    if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
-        return Err(format!("jwk {jwk}"));
-    }
-    let coordinate = |name: &str| {
-        jwk[name]
-            .as_str()
-            .and_then(base64url_decode)
-            .filter(|b| b.len() == 32)
-            .ok_or(format!("jwk {name}"))
-    };
-    let mut point = vec![4u8];
-    point.extend(coordinate("x")?);
-    point.extend(coordinate("y")?);
-    if point != public {
-        return Err("the jwk is not the cached key's public key".into());
-    }
-    let key = VerifyingKey::from_sec1_bytes(public).map_err(|e| e.to_string())?;
-    let signature = base64url_decode(signature)
-        .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or("the signature is not 64 bytes of r and s")?;
-    key.verify(format!("{header}.{claims}").as_bytes(), &signature)
-        .map_err(|_| "the signature does not verify".to_owned())?;
-    let c = decode(claims)?;
-    if c["htm"] != "POST" || c["htu"] != htu {
-        return Err(format!("claims {c}, expected htu {htu}"));
-    }
-    let iat = c["iat"].as_i64().ok_or("no iat")?;
-    if (iat - unix_now()).abs() > 60 {
-        return Err(format!("iat {iat} is not now"));
-    }
-    let jti = c["jti"]
-        .as_str()
-        .filter(|j| j.len() >= 16)
-        .ok_or("no jti")?;
-    if !jtis.insert(jti.to_owned()) {
-        return Err(format!("jti {jti} was used before"));
-    }
-    Ok(())
-}
-
-/// The Sign-In stub for the cached key `key`.
-fn sign_in_stub(key: &SigningKey, state: Arc<Mutex<SignIn>>) -> Server {
-    let public = public_point(key);
-    let base = Arc::new(Mutex::new(String::new()));
-    let server = {
-        let base = Arc::clone(&base);
-        Server::start(move |seen| {
-            let mut s = state.lock().unwrap();
-            if (seen.method.as_str(), seen.target.as_str()) != ("POST", "/v1/token") {
-                return Reply::json(404, r#"{"message":"no such route"}"#);
-            }
-            let htu = format!("{}/v1/token", base.lock().unwrap());
-            if let Err(why) = check_proof(seen, &public, &htu, &mut s.jtis) {
-                s.bad_proofs.push(why.clone());
-                return Reply::json(
-                    400,
-                    json!({"error": "INVALID_REQUEST", "message": why}).to_string(),
-                )
-                .header("x-amzn-errortype", "ValidationException");
-            }
-            let body = seen.json().unwrap_or(Value::Null);
-            let denied = |code: &str| {
-                Reply::json(
-                    401,
-                    json!({"error": code, "message": "the session is no longer valid"}).to_string(),
-                )
-                .header("x-amzn-errortype", "AccessDeniedException")
-                .header("x-amzn-requestid", "req-signin-1")
-            };
-            if let Some(code) = s.refuse {
-                return denied(code);
-            }
-            if body
-                != json!({"clientId": CLIENT_ID, "refreshToken": s.refresh_token, "grantType": "refresh_token"})
-            {
-                return denied("TOKEN_EXPIRED");
-            }
-            s.refreshed += 1;
-            let n = s.refreshed;
-            s.refresh_token = format!("rt-{n}-rotated-S3CR3T");
-            Reply::json(
-                200,
-                json!({
-                    "accessToken": {
-                        "accessKeyId": format!("ASIALOGIN{n:07}"),
-                        "secretAccessKey": format!("login-{n}-S3CR3T"),
-                        "sessionToken": format!("login-token-{n}-S3CR3T"),
-                    },
-                    "tokenType": "aws_sigv4",
-                    "expiresIn": 900,
-                    "refreshToken": s.refresh_token,
-                })
-                .to_string(),
-            )
-        })
-    };
-    *base.lock().unwrap() = server.base();
-    server
-}
-
-/// A cache file as `aws login` writes it, expiring at `expires_at` (unix).
-fn cache_text(key: &SigningKey, refresh_token: &str, expires_at: i64) -> String {
-    json!({
-        "accessToken": {
-            "accessKeyId": "ASIACACHED0000001",
-            "secretAccessKey": "cached-S3CR3T",
-            "sessionToken": "cached-token-S3CR3T",
-            "accountId": "012345678910",
-            "expiresAt": rfc3339(expires_at),
-        },
-        "tokenType": "aws_sigv4",
-        "refreshToken": refresh_token,
-        "idToken": "header.id-S3CR3T.signature",
-        "clientId": CLIENT_ID,
-        "dpopKey": pem("EC PRIVATE KEY", &sec1_der(key)),
-    })
-    .to_string()
-}
 
 /// The test's world: files in a temporary directory, the stub, the key.
 struct World {

@@ -11,6 +11,8 @@
 //! - `mcp.rs`: JSON-RPC and SSE texts and a plain MCP server's answers
 //!   ([`standard_reply`]);
 //! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]);
+//! - `signin.rs`: an AWS Sign-In stub that checks DPoP proofs on its own
+//!   ([`sign_in_stub`]) and the `aws login` cache file;
 //! - `tls.rs`: a private CA and a server certificate for 127.0.0.1 the test
 //!   makes ([`TestCa`]), for [`Server::start_tls`], and PEM/DER key forms.
 //!
@@ -23,6 +25,7 @@ pub mod mcp;
 pub mod proxy;
 pub mod server;
 pub mod signature;
+pub mod signin;
 pub mod tls;
 
 pub use fixtures::*;
@@ -30,4 +33,5 @@ pub use mcp::*;
 pub use proxy::*;
 pub use server::*;
 pub use signature::*;
+pub use signin::*;
 pub use tls::*;
