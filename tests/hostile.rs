@@ -304,16 +304,33 @@ fn a_message_with_duplicate_object_keys_is_refused() {
 /// answered -32001 within the tool timeout (2 s, plus a wide margin), the
 /// server told it is cancelled.
 fn trickled_tool_call_times_out(answer: fn() -> Reply) {
+    trickled_answer_times_out(
+        "tools/call",
+        &["--tool-timeout", "2"],
+        "--tool-timeout",
+        answer,
+    );
+}
+
+/// A `method` request whose answer never completes a message: answered
+/// -32001 once the limit `flag` sets (2 s in `args`) passes, the server told
+/// it is cancelled.
+fn trickled_answer_times_out(method: &str, args: &[&str], flag: &str, answer: fn() -> Reply) {
+    let watched = method.to_owned();
     let up = Server::start(move |s| {
-        if s.is_rpc("tools/call") {
+        if s.is_rpc(&watched) {
             return answer();
         }
         standard_reply(s)
     });
-    let mut p = Proxy::start(&up.url(), &["--tool-timeout", "2"]);
+    let mut p = Proxy::start(&up.url(), args);
     p.handshake();
     let t0 = Instant::now();
-    p.send_json(&tool_call(20, "slow"));
+    p.send_json(&request(
+        20,
+        method,
+        json!({"name": "slow", "arguments": {}}),
+    ));
     let line = p
         .recv_timeout(ms(12_000))
         .unwrap_or_else(|| panic!("no answer within 12 s; stderr:\n{}", p.stderr()));
@@ -322,7 +339,7 @@ fn trickled_tool_call_times_out(answer: fn() -> Reply) {
     assert_eq!(v["id"], 20, "{v}");
     assert_eq!(v["error"]["code"], -32001, "{v}");
     let m = v["error"]["message"].as_str().unwrap();
-    assert!(m.contains("--tool-timeout"), "{m}");
+    assert!(m.contains(flag), "{m}");
     assert!(!m.contains("cannot reach"), "{m}");
     assert!(took >= ms(1900), "timed out after {took:?}");
     let cancel = up
@@ -360,6 +377,22 @@ fn a_json_body_trickled_byte_by_byte_does_not_hold_off_the_tool_timeout() {
             .trickle(&slow_bytes(), 200)
             .finish()
     });
+}
+
+#[test]
+fn any_exchange_ends_at_its_deadline_however_the_answer_trickles() {
+    // Not a tool call: the whole-exchange limit, which bytes do not move.
+    trickled_answer_times_out(
+        "resources/read",
+        &["--timeout", "2", "--read-timeout", "2"],
+        "--timeout",
+        || {
+            Reply::sse()
+                .raw("event: message\ndata: ")
+                .trickle(&slow_bytes(), 200)
+                .finish()
+        },
+    );
 }
 
 #[test]
@@ -664,7 +697,7 @@ fn a_batch_reusing_an_id_in_flight_does_not_steal_its_answer() {
     let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
             return Reply::sse()
-                .sleep(1500)
+                .sleep(4000)
                 .message(&rpc_result(&s.rpc_id().unwrap(), json!({"tool": true})))
                 .finish();
         }
@@ -700,7 +733,7 @@ fn a_batch_reusing_an_id_in_flight_does_not_steal_its_answer() {
     ]));
     let mut results = Vec::new();
     let mut errors = Vec::new();
-    let end = Instant::now() + ms(10_000);
+    let end = Instant::now() + ms(15_000);
     while results.len() + errors.len() < 3 {
         let line = p
             .recv_timeout(end.saturating_duration_since(Instant::now()))

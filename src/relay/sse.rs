@@ -124,8 +124,9 @@ impl Parser {
     /// Marks the event oversized, keeping the first bytes of its data.
     fn overflow(&mut self, more: &[u8]) {
         let kept = self.oversized.get_or_insert_with(|| {
-            let mut p = std::mem::take(&mut self.data).into_bytes();
-            p.truncate(PREFIX_BYTES);
+            let data = std::mem::take(&mut self.data);
+            let mut p = Vec::with_capacity(PREFIX_BYTES);
+            p.extend_from_slice(&data.as_bytes()[..data.len().min(PREFIX_BYTES)]);
             p
         });
         if self.data_lines > 1 && kept.len() < PREFIX_BYTES {
@@ -344,9 +345,13 @@ impl<R: BufRead> Reader<R> {
             let piece = &buf[start..end.unwrap_or(buf.len())];
             if !self.line_too_long {
                 if self.line.len() + piece.len() > max {
-                    let room = PREFIX_BYTES.saturating_sub(self.line.len());
-                    self.line.truncate(PREFIX_BYTES);
-                    self.line.extend_from_slice(&piece[..piece.len().min(room)]);
+                    // Only the first bytes, in a buffer of their own (the
+                    // line's may hold up to the bound).
+                    let mut prefix = Vec::with_capacity(PREFIX_BYTES);
+                    prefix.extend_from_slice(&self.line[..self.line.len().min(PREFIX_BYTES)]);
+                    let room = PREFIX_BYTES - prefix.len();
+                    prefix.extend_from_slice(&piece[..piece.len().min(room)]);
+                    self.line = prefix;
                     self.line_too_long = true;
                 } else {
                     self.line.extend_from_slice(piece);

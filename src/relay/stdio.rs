@@ -85,11 +85,14 @@ impl<R: BufRead> LineReader<R> {
                 if !too_long {
                     if line.len() + chunk.len() > self.max {
                         too_long = true;
-                        line.extend_from_slice(
-                            &chunk[..chunk.len().min(PREFIX_BYTES.saturating_sub(line.len()))],
-                        );
-                        line.truncate(PREFIX_BYTES);
-                        self.prefix = std::mem::take(&mut line);
+                        // The first bytes, in a buffer of their own: the
+                        // line's may hold up to the bound.
+                        let mut prefix = Vec::with_capacity(PREFIX_BYTES);
+                        prefix.extend_from_slice(&line[..line.len().min(PREFIX_BYTES)]);
+                        let room = PREFIX_BYTES - prefix.len();
+                        prefix.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        self.prefix = prefix;
+                        line = Vec::new();
                     } else {
                         line.extend_from_slice(chunk);
                     }
