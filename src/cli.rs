@@ -16,6 +16,9 @@ use std::ffi::OsString;
 
 pub use crate::error::UsageError;
 
+/// The largest `--max-in-flight`.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
 /// The `--help` text.
 pub const HELP: &str = "\
 mcp-sigv4: a stdio MCP server that relays every JSON-RPC message to a remote MCP
@@ -76,6 +79,9 @@ Requests:
   --read-only               list and call only tools annotated readOnlyHint: true
   --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
+  --max-in-flight <n>       client requests sent at once (default 64, 1 to 1024); past it they
+                            queue, and when the queue is full stdin waits; pings, cancellations,
+                            notifications and answers to the server go ahead
 
 TLS and network:
   --ca-bundle <file>        PEM certificates to trust instead of the built-in roots, for every
@@ -229,6 +235,8 @@ pub struct Args {
     pub allow_write: bool,
     /// `--retries`.
     pub retries: Option<u32>,
+    /// `--max-in-flight`.
+    pub max_in_flight: Option<usize>,
     /// `--skip-auth`.
     pub skip_auth: bool,
     /// `--ca-bundle`.
@@ -529,6 +537,19 @@ impl Args {
                         ))
                     })?);
                 }
+                Long("max-in-flight") => {
+                    let v = text("--max-in-flight", parser.value()?)?;
+                    a.max_in_flight = Some(
+                        v.parse()
+                            .ok()
+                            .filter(|n| (1..=MAX_IN_FLIGHT).contains(n))
+                            .ok_or_else(|| {
+                                UsageError::new(format!(
+                                    "--max-in-flight: expected a number from 1 to {MAX_IN_FLIGHT}, found {v:?}"
+                                ))
+                            })?,
+                    );
+                }
                 Short('h') | Long("help") => a.help = true,
                 Short('V') | Long("version") => a.version = true,
                 Value(v) => {
@@ -605,6 +626,13 @@ mod tests {
         assert!(a.read_only);
         assert_eq!(a.retries, Some(0));
         assert!(parse(&["u", "--retries", "11"]).is_err());
+        assert_eq!(
+            parse(&["u", "--max-in-flight", "8"]).unwrap().max_in_flight,
+            Some(8)
+        );
+        for bad in ["0", "1025", "x"] {
+            assert!(parse(&["u", "--max-in-flight", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub enum RuntimeSession {
 pub struct RelayOptions {
     /// Retries for requests that failed without taking effect (`--retries`).
     pub retries: u32,
+    /// Client requests sent at once; past it they queue (`--max-in-flight`).
+    pub max_in_flight: usize,
     /// `--read-only`.
     pub read_only: bool,
     /// `--header`/`--headers`, validated, names lower-case.
@@ -121,10 +123,14 @@ pub struct RelayOptions {
     pub tls: TlsRoots,
 }
 
+/// Client requests sent at once by default (`--max-in-flight`).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
 impl Default for RelayOptions {
     fn default() -> Self {
         RelayOptions {
             retries: 2,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             read_only: false,
             extra_headers: Vec::new(),
             metadata: Vec::new(),
@@ -485,6 +491,7 @@ impl Config {
         }
         let relay = RelayOptions {
             retries: args.retries.unwrap_or(2),
+            max_in_flight: args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
             read_only: args.read_only,
             extra_headers,
             metadata,

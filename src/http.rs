@@ -504,14 +504,25 @@ impl Client {
         request: ureq::http::Request<impl ureq::AsSendBody>,
         timeouts: RequestTimeouts,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let request = self
+        // An IP-literal host (a loopback server, the metadata endpoints) needs
+        // no lookup: without a resolve timeout ureq reads it on this thread,
+        // instead of starting a thread per new connection to time a lookup.
+        let literal = self.agent.config().proxy().is_none()
+            && request
+                .uri()
+                .host()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+                .is_some_and(|h| h.parse::<std::net::IpAddr>().is_ok());
+        let mut config = self
             .agent
             .configure_request(request)
             .timeout_recv_response(Some(timeouts.response))
             .timeout_per_read(timeouts.per_read)
-            .timeout_per_call(timeouts.total)
-            .build();
-        self.agent.run(request)
+            .timeout_per_call(timeouts.total);
+        if literal {
+            config = config.timeout_resolve(None);
+        }
+        self.agent.run(config.build())
     }
 }
 

@@ -66,3 +66,16 @@ pub fn wait_while_unbounded<'a, T>(
     cv.wait_while(guard, condition)
         .unwrap_or_else(|p| p.into_inner())
 }
+
+/// Waits on `cv` once, at most `limit` (a notification or the time ends it);
+/// returns the guard, poisoned or not.
+pub fn wait_once<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    limit: Duration,
+) -> MutexGuard<'a, T> {
+    match cv.wait_timeout(guard, limit) {
+        Ok((g, _)) => g,
+        Err(p) => p.into_inner().0,
+    }
+}

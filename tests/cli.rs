@@ -216,6 +216,9 @@ Requests:
   --read-only               list and call only tools annotated readOnlyHint: true
   --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
+  --max-in-flight <n>       client requests sent at once (default 64, 1 to 1024); past it they
+                            queue, and when the queue is full stdin waits; pings, cancellations,
+                            notifications and answers to the server go ahead
 
 TLS and network:
   --ca-bundle <file>        PEM certificates to trust instead of the built-in roots, for every

@@ -1933,6 +1933,9 @@ fn metadata_is_added_to_requests_but_not_to_notifications_or_responses() {
     assert_eq!(p.recv_json()["id"], 2);
     let note = r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#;
     p.send(note);
+    // Notifications and responses are not ordered among themselves: wait.
+    up.wait_for(ms(3000), |s| s.text() == note)
+        .expect("the notification goes out unchanged");
     let reply = r#"{"jsonrpc":"2.0","id":"srv-1","result":{"roots":[]}}"#;
     p.send(reply);
     up.wait_for(ms(3000), |s| s.text() == reply)
@@ -2039,6 +2042,216 @@ fn agentcore_runtime_session_request_gives_each_request_its_own_id() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 13b. Order and load
+// ---------------------------------------------------------------------------
+
+/// Regression (issue 13, defect 9): against a server slow to acknowledge
+/// notifications, a cancellation and two notifications held a ping back,
+/// each for up to 10 s. Only the handshake orders messages now.
+#[test]
+fn notifications_slow_to_acknowledge_hold_back_no_ping() {
+    let up = Server::start(|s| {
+        if s.method == "POST"
+            && s.rpc_method().is_some_and(|m| {
+                m.starts_with("notifications/") && m != "notifications/initialized"
+            })
+        {
+            std::thread::sleep(ms(3000));
+            return Reply::accepted();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99,"reason":"x"}}"#);
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    let sent = Instant::now();
+    p.send(r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#);
+    let v: Value = serde_json::from_str(
+        &p.recv_timeout(ms(2000))
+            .unwrap_or_else(|| panic!("no ping answer within 2 s; stderr:\n{}", p.stderr())),
+    )
+    .unwrap();
+    assert_eq!(v["id"], 5, "{v}");
+    assert!(sent.elapsed() < ms(2000));
+    let notes = || {
+        up.matching(|s| {
+            s.rpc_method()
+                .is_some_and(|m| m.ends_with("list_changed") || m.ends_with("cancelled"))
+        })
+    };
+    let end = Instant::now() + ms(6000);
+    while notes().len() < 3 && Instant::now() < end {
+        std::thread::sleep(ms(50));
+    }
+    assert_eq!(notes().len(), 3, "every notification still goes out");
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// The order the lifecycle needs is kept: a request written right after
+/// `notifications/initialized` reaches the server only once that was
+/// accepted; a ping, allowed at any time, does not wait for it.
+#[test]
+fn requests_wait_for_notifications_initialized_and_a_ping_does_not() {
+    let up = Server::start(|s| {
+        if s.is_rpc("notifications/initialized") {
+            std::thread::sleep(ms(1500));
+            return Reply::accepted();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(INITIALIZE);
+    assert_eq!(p.recv_json()["id"], 1);
+    p.send(INITIALIZED);
+    p.send(&request(2, "tools/list", json!({})));
+    let sent = Instant::now();
+    p.send(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+    let first: Value = serde_json::from_str(
+        &p.recv_timeout(ms(1000))
+            .unwrap_or_else(|| panic!("no answer within 1 s; stderr:\n{}", p.stderr())),
+    )
+    .unwrap();
+    assert_eq!(first["id"], 3, "the ping first: {first}");
+    assert!(sent.elapsed() < ms(1000));
+    assert_eq!(p.recv_json()["id"], 2);
+    let initialized = &up.rpc("notifications/initialized")[0];
+    let list = &up.rpc("tools/list")[0];
+    assert!(
+        gap(initialized, list) >= ms(1400),
+        "tools/list {:?} after notifications/initialized",
+        gap(initialized, list)
+    );
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// The threads of a process (Linux: `/proc/<pid>/task`).
+#[cfg(target_os = "linux")]
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
+}
+
+/// 300 slow calls written at once: every id is answered exactly once, the
+/// proxy's threads stay under the cap (64) plus a few, and a ping written
+/// after them gets through long before they are done.
+#[test]
+#[cfg(target_os = "linux")]
+fn three_hundred_slow_calls_are_answered_once_each_with_threads_under_the_cap() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            std::thread::sleep(ms(300));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    let pid = p.pid();
+    let base = threads_of(pid);
+    let (stop_tx, stop) = std::sync::mpsc::channel::<()>();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        while stop.recv_timeout(ms(5)).is_err() {
+            peak = peak.max(threads_of(pid));
+        }
+        peak
+    });
+    let mut all = String::new();
+    for id in 1000..1300 {
+        all.push_str(&tool_call(id, "slow"));
+        all.push('\n');
+    }
+    all.push_str(r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#);
+    all.push('\n');
+    p.send_raw(all.as_bytes());
+    let mut ids = Vec::new();
+    let mut ping_at = None;
+    let end = Instant::now() + Duration::from_secs(60);
+    while ids.len() < 300 && Instant::now() < end {
+        let Some(line) = p.recv_timeout(ms(5000)) else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["id"] == 9 {
+            ping_at = Some(ids.len());
+            continue;
+        }
+        assert_eq!(v["result"], json!({"method": "tools/call"}), "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    if ping_at.is_none() {
+        let v = p.recv_json();
+        assert_eq!(v["id"], 9, "{v}");
+        ping_at = Some(ids.len());
+    }
+    stop_tx.send(()).unwrap();
+    let peak = sampler.join().unwrap();
+    eprintln!("threads: {base} before the calls, {peak} at the peak");
+    ids.sort_unstable();
+    assert_eq!(ids, (1000..1300).collect::<Vec<i64>>(), "every id once");
+    p.expect_silence(ms(300));
+    // A few: main, stdin, stdout, signals, the GET stream's, the ping's
+    // exchange. (A host name, unlike 127.0.0.1, also costs a short-lived
+    // thread per new connection: ureq times the lookup on one.)
+    assert!(
+        peak <= 64 + 8,
+        "the proxy had {peak} threads at its peak ({base} before the calls)"
+    );
+    let ping_at = ping_at.unwrap();
+    assert!(ping_at < 150, "the ping was answered after {ping_at} calls");
+    assert_eq!(up.rpc("tools/call").len(), 300, "each call sent once");
+    p.finish();
+}
+
+/// `--max-in-flight 2`: a third call waits for a slot; cancelled while it
+/// waits, it never goes out; a ping goes ahead meanwhile; the server never
+/// sees more than two calls at once.
+#[test]
+fn past_max_in_flight_calls_wait_a_cancelled_one_never_goes_out_and_a_ping_goes_ahead() {
+    let busy = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let up = {
+        let (busy, peak) = (Arc::clone(&busy), Arc::clone(&peak));
+        Server::start(move |s| {
+            if s.is_rpc("tools/call") {
+                let now = busy.fetch_add(1, Ordering::AcqRel) + 1;
+                peak.fetch_max(now, Ordering::AcqRel);
+                std::thread::sleep(ms(if s.text().contains("slow") { 1500 } else { 50 }));
+                busy.fetch_sub(1, Ordering::AcqRel);
+            }
+            standard_reply(s)
+        })
+    };
+    let mut p = Proxy::start(&up.url(), &["--max-in-flight", "2"]);
+    p.handshake();
+    p.send(&tool_call(1, "slow"));
+    p.send(&tool_call(2, "slow"));
+    p.send(&tool_call(3, "quick"));
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"changed my mind"}}"#);
+    let sent = Instant::now();
+    p.send(r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#);
+    let v = p.recv_json();
+    assert_eq!(v["id"], 4, "the ping goes ahead: {v}");
+    assert!(sent.elapsed() < ms(1000), "{:?}", sent.elapsed());
+    let mut slow: Vec<Value> = vec![p.recv_json()["id"].clone(), p.recv_json()["id"].clone()];
+    slow.sort_by_key(|v| v.as_i64());
+    assert_eq!(slow, [json!(1), json!(2)]);
+    p.send(&tool_call(5, "quick"));
+    assert_eq!(p.recv_json()["id"], 5, "nothing for the cancelled call");
+    p.expect_silence(ms(300));
+    let calls: Vec<Value> = up.rpc("tools/call").iter().map(id_of).collect();
+    assert!(
+        !calls.contains(&json!(3)),
+        "the cancelled call went out: {calls:?}"
+    );
+    assert_eq!(peak.load(Ordering::Acquire), 2, "at most two at once");
+    up.assert_all_signed("svc");
+    p.finish();
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! an answer, the tool cache, the client's handshake to replay, the count of
 //! exchanges in flight and the run's flags — and [`Ctx`], that plus the
 //! upstream session an exchange talks to and the stdout handle; the ordering
-//! [`Gate`]; answering the client with the relay's own errors
+//! [`Gate`]s and the handshake's [`Order`]; answering the client with the relay's own errors
 //! ([`Ctx::fail_all`]); and waiting that ends early at shutdown.
 //! Refuses: I/O of its own: requests go out through `upstream.rs`, lines
 //! through `stdio.rs`.
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::admission::InFlight;
 use super::failure::Failure;
 use super::jsonrpc::{self, Id};
 use super::pending::Pending;
@@ -31,8 +32,9 @@ pub(crate) struct Shared {
     pub(super) options: RelayOptions,
     pub(super) pending: Pending,
     pub(super) tools: ToolCache,
-    pub(super) in_flight: InFlight,
+    pub(super) in_flight: Arc<InFlight>,
     pub(super) handshake: Handshake,
+    pub(super) order: Order,
     shutting_down: AtomicBool,
     /// True while the client's requests follow a revision that cancels by
     /// closing the stream (its last request named 2026-07-28 or later in
@@ -47,14 +49,15 @@ impl Shared {
         Shared {
             upstream: Arc::new(upstream),
             timeouts,
-            options,
             pending: Pending::new(),
             tools: ToolCache::new(),
-            in_flight: InFlight::default(),
+            in_flight: Arc::new(InFlight::new(options.max_in_flight)),
             handshake: Handshake::default(),
+            order: Order::default(),
             shutting_down: AtomicBool::new(false),
             closes_to_cancel: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            options,
         }
     }
 
@@ -179,42 +182,125 @@ impl Gate {
         cv.notify_all();
     }
 
-    /// Waits until the gate opens, at most `limit`.
-    pub(super) fn wait(&self, limit: Duration) {
+    /// Waits until the gate opens, at most `limit`; true when it opened.
+    pub(super) fn wait(&self, limit: Duration) -> bool {
         let (lock, cv) = &*self.0;
-        drop(wait_while(cv, lock.locked(), limit, |open| !*open));
+        *wait_while(cv, lock.locked(), limit, |open| !*open)
     }
 }
 
-/// Counts exchanges in flight, so shutdown can wait for them.
+/// Where a message stands in the handshake's order, for [`Order::turn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The client's `initialize`.
+    Initialize,
+    /// The client's `notifications/initialized`.
+    Initialized,
+    /// `ping`: allowed at any time, waits for nothing.
+    Ping,
+    /// Any other message with a request in it.
+    Request,
+    /// A message of only notifications and responses.
+    Other,
+}
+
+/// The order the lifecycle asks for — `initialize`, its answer,
+/// `notifications/initialized`, then requests
+/// (<https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#initialization>)
+/// — kept by making later exchanges wait on their own threads (never the
+/// stdin reader) for the gates of the latest handshake: every message but a
+/// `ping` for the `initialize` exchange to end (its answer gives the session
+/// id and the version), requests also for `notifications/initialized` to be
+/// accepted.
 #[derive(Debug, Default)]
-pub(crate) struct InFlight(Mutex<usize>, Condvar);
+pub(crate) struct Order(Mutex<Handshaking>);
 
-/// One exchange in flight; counted from before its thread starts until the
-/// thread ends.
+#[derive(Debug, Default)]
+struct Handshaking {
+    initialize: Option<Gate>,
+    initialized: Option<Gate>,
+}
+
+/// A message's place in the order: the gates it waits for before it goes
+/// out, and the one it opens (when its answer head arrives, and at the latest
+/// when its exchange ends).
 #[derive(Debug)]
-pub(crate) struct InFlightGuard(Arc<Shared>);
+pub(crate) struct Turn {
+    pub(super) wait_for: Vec<Gate>,
+    pub(super) opens: Gate,
+    /// Opens only when the exchange ends (`initialize`: its answer read).
+    pub(super) opens_at_end: bool,
+}
 
-impl InFlight {
-    /// Counts one more exchange until the guard is dropped.
-    pub(super) fn enter(shared: &Arc<Shared>) -> InFlightGuard {
-        *shared.in_flight.0.locked() += 1;
-        InFlightGuard(Arc::clone(shared))
-    }
-
-    /// Waits until no exchange is in flight, or `limit` passed; true when idle.
-    pub(super) fn wait_idle(&self, limit: Duration) -> bool {
-        *wait_while(&self.1, self.0.locked(), limit, |n| *n > 0) == 0
+impl Order {
+    /// The turn of a message read now.
+    pub(super) fn turn(&self, step: Step) -> Turn {
+        let mut h = self.0.locked();
+        let opens = Gate::default();
+        let wait_for: Vec<Gate> = match step {
+            Step::Initialize => {
+                h.initialize = Some(opens.clone());
+                h.initialized = None;
+                Vec::new()
+            }
+            Step::Initialized => {
+                let before = h.initialize.iter().cloned().collect();
+                h.initialized = Some(opens.clone());
+                before
+            }
+            Step::Ping => Vec::new(),
+            Step::Request => h
+                .initialize
+                .iter()
+                .chain(h.initialized.iter())
+                .cloned()
+                .collect(),
+            Step::Other => h.initialize.iter().cloned().collect(),
+        };
+        Turn {
+            wait_for,
+            opens,
+            opens_at_end: step == Step::Initialize,
+        }
     }
 }
 
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        let in_flight = &self.0.in_flight;
-        let mut n = in_flight.0.locked();
-        *n -= 1;
-        if *n == 0 {
-            in_flight.1.notify_all();
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_wait_for_the_handshake_and_nothing_waits_for_other_notifications() {
+        let order = Order::default();
+        assert!(
+            order.turn(Step::Request).wait_for.is_empty(),
+            "no handshake yet"
+        );
+        let init = order.turn(Step::Initialize);
+        assert!(init.wait_for.is_empty() && init.opens_at_end);
+        let ping = order.turn(Step::Ping);
+        assert!(ping.wait_for.is_empty(), "ping goes at any time");
+        let other = order.turn(Step::Other);
+        assert_eq!(other.wait_for.len(), 1, "the initialize answer");
+        let initialized = order.turn(Step::Initialized);
+        assert_eq!(initialized.wait_for.len(), 1);
+        assert!(!initialized.opens_at_end);
+        let request = order.turn(Step::Request);
+        assert_eq!(request.wait_for.len(), 2);
+        // A notification after the handshake does not hold a later request.
+        let cancel = order.turn(Step::Other);
+        let after = order.turn(Step::Request);
+        assert_eq!(after.wait_for.len(), 2);
+        init.opens.open();
+        initialized.opens.open();
+        assert!(after.wait_for.iter().all(|g| g.wait(Duration::ZERO)));
+        assert!(!cancel.opens.wait(Duration::ZERO));
+        // A new initialize starts a new handshake.
+        let again = order.turn(Step::Initialize);
+        let request = order.turn(Step::Request);
+        assert_eq!(request.wait_for.len(), 1);
+        assert!(!request.wait_for[0].wait(Duration::ZERO));
+        again.opens.open();
+        assert!(request.wait_for[0].wait(Duration::ZERO));
     }
 }

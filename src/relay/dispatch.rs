@@ -15,14 +15,17 @@
 //! <https://modelcontextprotocol.io/specification/2025-06-18/changelog>), and in
 //! 2025-03-26 a member refused on its own (an `initialize`, an id twice in the
 //! batch or already in flight) while the rest go out; registering the
-//! requests as waiting, and starting one exchange thread per message. The
-//! ordering rule: an `initialize`, or a message of only notifications and
-//! responses, holds back the next message until its answer head arrives (at
-//! most [`ORDER_WAIT`]), so the server sees `notifications/initialized` before
-//! the requests after it, and every request after `initialize` carries the
-//! session id.
-//! Refuses: blocking a message behind a request's answer: only heads are
-//! waited for, and only for the messages above.
+//! requests as waiting, and handing each message to admission
+//! (`admission.rs`: within `--max-in-flight`, queued, or urgent). The ordering
+//! rule: the stdin reader never waits for an answer; an exchange waits on its
+//! own thread, before it sends, for the handshake (`context.rs`,
+//! [`Order`](super::context::Order)): every message but a `ping` for the
+//! `initialize` exchange to end, requests also for `notifications/initialized`
+//! to be accepted (at most [`ORDER_WAIT`] each), so the server sees
+//! `notifications/initialized` before the requests after it and every request
+//! after `initialize` carries the session id; other notifications,
+//! cancellations and responses hold nothing back.
+//! Refuses: holding a message behind anything but the handshake.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -31,24 +34,24 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::admission::Class;
 use super::batch::{self, Member};
-use super::context::{Ctx, Gate, InFlight};
+use super::context::{Ctx, Gate, Step};
 use super::exchange;
-use super::failure::Failure;
 use super::jsonrpc::{self, Classified, Id, Invalid, Kind};
 use super::outgoing::{Outgoing, Part, Requests};
 use super::policy;
 use super::revision::Revision;
 use super::stdio::{Line, LineReader};
 
-/// The longest the reader holds back the next message for ordering.
+/// The longest an exchange waits for each step of the handshake before it goes
+/// ahead anyway.
 pub(crate) const ORDER_WAIT: Duration = Duration::from_secs(10);
 
 /// Reads and dispatches client messages until stdin ends (`Ok`) or reading it
 /// fails.
 pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> {
     let mut lines = LineReader::new(input, ctx.shared.options.limits.line);
-    let mut hold: Option<Gate> = None;
     loop {
         let bytes = match lines.next_line()? {
             None => return Ok(()),
@@ -57,19 +60,13 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
                 if let Some(answer) = too_long(ctx, lines.too_long_prefix(), max) {
                     // The client's answer to a server request: the server
                     // is told, so it does not wait for it.
-                    if let Some(gate) = hold.take() {
-                        gate.wait(ORDER_WAIT);
-                    }
-                    hold = dispatch(ctx, answer.0, answer.1);
+                    dispatch(ctx, answer.0, answer.1);
                 }
                 continue;
             }
         };
         if batch::is_batch(&bytes) {
-            if let Some(gate) = hold.take() {
-                gate.wait(ORDER_WAIT);
-            }
-            hold = dispatch_batch(ctx, &bytes);
+            dispatch_batch(ctx, &bytes);
             continue;
         }
         let message = match jsonrpc::classify(&bytes) {
@@ -79,10 +76,7 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
                 continue;
             }
         };
-        if let Some(gate) = hold.take() {
-            gate.wait(ORDER_WAIT);
-        }
-        hold = dispatch(ctx, bytes, message);
+        dispatch(ctx, bytes, message);
     }
 }
 
@@ -207,9 +201,8 @@ fn is_initialize(ctx: &Ctx, id: &Id) -> bool {
 }
 
 /// Registers the message's requests, applies the local rules, and starts its
-/// exchange. Returns a gate the next message must wait for, when ordering
-/// matters.
-fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
+/// exchange (now, or when a slot frees).
+fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
     let shared = &ctx.shared;
     let kind = message.items[0].clone();
     let mut value: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -227,7 +220,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
     }
     let text = String::from_utf8(bytes).unwrap_or_default();
     let body = match client_rules(ctx, &kind, text, value.as_ref()) {
-        Verdict::Drop => return None,
+        Verdict::Drop => return,
         Verdict::Send(new) => new,
     };
     if matches!(kind, Kind::Request { .. }) && !shared.options.metadata.is_empty() {
@@ -251,7 +244,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
                     &format!("Invalid Request: id {id} is already used by a request in flight"),
                     None,
                 ));
-                return None;
+                return;
             }
         }
     }
@@ -274,19 +267,19 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) -> Option<Gate> {
 /// A batch from the client: refused whole under a revision without batches
 /// (one error per request id), else each member checked on its own and the
 /// members that pass sent as one batch.
-fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) -> Option<Gate> {
+fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
     let shared = &ctx.shared;
     let members = match batch::split(bytes) {
         Ok(m) => m,
         Err(e) => {
             refuse_invalid(ctx, e);
-            return None;
+            return;
         }
     };
     let revision = Revision::negotiated(ctx.up.session().protocol_version().as_deref());
     if !revision.allows_batches() {
         refuse_batch(ctx, &members, &revision);
-        return None;
+        return;
     }
     let refuse = |id: Option<&Id>, why: &str| {
         ctx.out.send(jsonrpc::error_response(
@@ -358,7 +351,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) -> Option<Gate> {
         parts.push(Part { text, kind, value });
     }
     if parts.is_empty() {
-        return None;
+        return;
     }
     let message = Classified {
         items: parts.iter().map(|p| p.kind.clone()).collect(),
@@ -412,33 +405,56 @@ fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
     }
 }
 
-/// Starts the exchange of `outgoing` on a thread of its own. Returns a gate the
-/// next message must wait for, when ordering matters.
-fn start(ctx: &Ctx, outgoing: Outgoing) -> Option<Gate> {
-    let needs_order = outgoing.is_initialize || !outgoing.requests.any();
-    let gate = Gate::default();
-    let thread_gate = gate.clone();
-    let thread_ctx = ctx.clone_ctx();
-    let ids = outgoing.requests.ids.clone();
-    let in_flight = InFlight::enter(&ctx.shared);
-    let spawned = std::thread::Builder::new()
-        .name("exchange".into())
-        .spawn(move || {
-            let _in_flight = in_flight;
-            exchange::run(&thread_ctx, outgoing, &thread_gate);
-            thread_gate.open();
-        });
-    if let Err(e) = spawned {
-        log::error!("cannot start a thread for a message: {e}");
-        ctx.fail_all(
-            &ids,
-            &Failure {
-                code: jsonrpc::UPSTREAM_ERROR,
-                message: format!("mcp-sigv4 cannot start a thread for this request: {e}"),
-                data: None,
-            },
-        );
-        return None;
-    }
-    needs_order.then_some(gate)
+/// Hands `outgoing` to admission (`admission.rs`): its exchange runs on a
+/// thread of its own, now or when a slot frees, once the handshake it depends
+/// on went out (its [`Turn`](super::context::Turn)).
+fn start(ctx: &Ctx, mut outgoing: Outgoing) {
+    let shared = &ctx.shared;
+    let step = if outgoing.is_initialize {
+        Step::Initialize
+    } else {
+        match outgoing.method.as_deref() {
+            Some("notifications/initialized") => Step::Initialized,
+            Some("ping") => Step::Ping,
+            _ if outgoing.requests.any() => Step::Request,
+            _ => Step::Other,
+        }
+    };
+    let class = match step {
+        Step::Initialize | Step::Request => Class::Request,
+        Step::Initialized | Step::Ping | Step::Other => Class::Urgent,
+    };
+    // A single message without an envelope goes by the negotiated revision,
+    // which the initialize it may wait for can still change.
+    let negotiated = !outgoing.message.batch
+        && outgoing
+            .value
+            .as_ref()
+            .and_then(Revision::from_envelope)
+            .is_none();
+    let size = outgoing.body.len();
+    let turn = shared.order.turn(step);
+    let ctx = ctx.clone_ctx();
+    let job = move || {
+        for gate in &turn.wait_for {
+            if !gate.wait(ORDER_WAIT) {
+                log::debug!(
+                    "went ahead after waiting {} s for the handshake",
+                    ORDER_WAIT.as_secs()
+                );
+            }
+        }
+        if negotiated {
+            outgoing.revision =
+                Revision::negotiated(ctx.up.session().protocol_version().as_deref());
+        }
+        let head = if turn.opens_at_end {
+            Gate::default()
+        } else {
+            turn.opens.clone()
+        };
+        exchange::run(&ctx, outgoing, &head);
+        turn.opens.open();
+    };
+    shared.in_flight.start(class, size, Box::new(job));
 }

@@ -40,6 +40,18 @@ use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
 /// will).
 pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     let shared = &ctx.shared;
+    let pending = &shared.pending;
+    if out.requests.any() && out.requests.ids.iter().all(|id| pending.is_cancelled(id)) {
+        // Cancelled before it went out (it waited for a slot, or for the
+        // handshake): the server never hears of it, the client expects no
+        // answer.
+        log::debug!("not sending a message whose requests were all cancelled");
+        gate.open();
+        for id in &out.requests.ids {
+            pending.fail(id);
+        }
+        return;
+    }
     if shared.options.read_only {
         if out.is_tool_call() {
             let refusal = read_only_refusal(ctx, &out, out.param("/name"), out.param("/_meta"));

@@ -24,11 +24,20 @@
 //! stdout ◀─ stdout thread ◀─ inbound ◀─ stream (JSON or SSE) ◀─┘ (and listen: GET)
 //! ```
 //!
-//! Ordering: an exchange for `initialize`, or for a message of only
-//! notifications and responses, holds back the next message until its HTTP
-//! answer head arrives (at most 10 s), so the server sees
-//! `notifications/initialized` before the requests that follow it and every
-//! request after `initialize` carries the session id.
+//! Ordering: the stdin thread never waits for an answer. An exchange waits on
+//! its own thread, before it sends, for the handshake only — every message but
+//! a `ping` for the `initialize` exchange to end, requests also for
+//! `notifications/initialized` to be accepted (at most 10 s each) — so the
+//! server sees `notifications/initialized` before the requests that follow it
+//! and every request after `initialize` carries the session id, while a
+//! cancellation or a notification holds nothing back.
+//!
+//! Load: at most `--max-in-flight` client requests (default 64) have an
+//! exchange at once; later ones queue (bounded by count and bytes) and, when
+//! the queue is full, the stdin thread waits — backpressure, nothing dropped.
+//! A `ping`, notifications (cancellations) and answers to the server's
+//! requests go ahead of the queue on a small reserve of threads
+//! (`admission.rs`).
 //!
 //! Shutdown: at the end of stdin, requests in flight get up to 1 s to finish
 //! (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
@@ -45,6 +54,7 @@
 //! A closed stdout ends the session at once and [`run`] returns without
 //! waiting for stdin.
 
+mod admission;
 mod batch;
 mod context;
 mod deadline;
@@ -255,8 +265,11 @@ where
             // The client ended the conversation; SDK clients stop reading
             // then, and fail on a late line. Streams still open are cut, and
             // the session DELETE below tells the server to stop the work.
+            let queued = shared.in_flight.close();
             let left = shared.pending.abort_all();
-            log::info!("{ended}: abandoning {left} request(s) still in flight");
+            log::info!(
+                "{ended}: abandoning {left} request(s) still in flight ({queued} message(s) not sent yet)"
+            );
         }
     }
     // Keep a little of a signal's budget for the last writes.
@@ -288,6 +301,7 @@ const DRAIN_RESERVE: Duration = Duration::from_millis(250);
 fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
     log::info!("stdout closed ({e}); ending");
     shared.begin_shutdown();
+    shared.in_flight.close();
     shared.upstream.delete_session(DELETE_TIMEOUT);
     Ended::StdoutClosed(e)
 }

@@ -152,6 +152,11 @@ impl Pending {
         self.map.locked().remove(id).is_some_and(|e| !e.cancelled)
     }
 
+    /// True when `id` is waiting and the client cancelled it.
+    pub(crate) fn is_cancelled(&self, id: &Id) -> bool {
+        self.map.locked().get(id).is_some_and(|e| e.cancelled)
+    }
+
     /// True when `id` is waiting.
     pub(crate) fn contains(&self, id: &Id) -> bool {
         self.map.locked().contains_key(id)
