@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::admission::InFlight;
+use super::deadline::Watchdog;
 use super::failure::Failure;
 use super::jsonrpc::{self, Id};
 use super::pending::Pending;
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(super) in_flight: Arc<InFlight>,
     pub(super) handshake: Handshake,
     pub(super) order: Order,
+    /// The watchdog of every `--tool-timeout` deadline.
+    pub(super) deadlines: Watchdog,
     shutting_down: AtomicBool,
     /// True while the client's requests follow a revision that cancels by
     /// closing the stream (its last request named 2026-07-28 or later in
@@ -54,6 +57,7 @@ impl Shared {
             in_flight: Arc::new(InFlight::new(options.max_in_flight)),
             handshake: Handshake::default(),
             order: Order::default(),
+            deadlines: Watchdog::default(),
             shutting_down: AtomicBool::new(false),
             closes_to_cancel: AtomicBool::new(false),
             next_id: AtomicU64::new(1),

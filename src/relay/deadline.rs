@@ -2,22 +2,28 @@
 //!
 //! Owns: one exchange's deadline — `limit` after it started, and after each
 //! message that arrived for it (progress), never after bytes that complete no
-//! message — and the watch thread that enforces it by closing the exchange's
-//! own connection the moment it passes, so a read blocked on a server that
-//! trickles a byte a second, or on one that went silent, fails at once. While
-//! a message is being handed to stdout the deadline is held (a client slow to
-//! read stdout is not the server's delay), and it restarts after.
+//! message — and the [`Watchdog`], one thread for every deadline of the run,
+//! that enforces each by closing the exchange's own connection the moment it
+//! passes, so a read blocked on a server that trickles a byte a second, or on
+//! one that went silent, fails at once. While a message is being handed to
+//! stdout the deadline is held (a client slow to read stdout is not the
+//! server's delay), and it restarts after.
 //! Refuses: closing a connection it was not given: only an exchange with a
-//! connection of its own has a deadline (its pool serves nobody else).
+//! connection of its own has a deadline (its pool serves nobody else); and a
+//! thread per deadline (64 tool calls in flight are 64 threads, not 128).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::http::Client;
-use crate::sync::{Locked, wait_while, wait_while_unbounded};
+use crate::sync::{Locked, wait_once};
 
-/// The watch thread's stack: it only waits and closes a connection.
+/// The watchdog thread's stack: it only waits and closes connections.
 const WATCH_STACK: usize = 64 << 10;
+
+/// The longest the watchdog sleeps with nothing due (a held deadline wakes it
+/// when released).
+const IDLE: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct Watch {
@@ -25,22 +31,49 @@ struct Watch {
     /// Deliveries in progress: the deadline cannot pass while one runs.
     holds: usize,
     fired: bool,
-    /// The exchange ended: the watch thread stops.
+    /// The exchange ended: the watchdog forgets it.
     done: bool,
 }
 
 #[derive(Debug)]
 struct Inner {
     watch: Mutex<Watch>,
-    cv: Condvar,
     limit: Duration,
     client: Client,
 }
 
-/// One exchange's deadline; the watch stops when it is dropped.
+/// The one thread that watches every deadline of a run; started with the
+/// first deadline, stopped when this is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Watchdog {
+    dog: Arc<Dog>,
+}
+
+#[derive(Debug, Default)]
+struct Dog {
+    state: Mutex<Pack>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Pack {
+    watches: Vec<Arc<Inner>>,
+    running: bool,
+    stopped: bool,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.dog.state.locked().stopped = true;
+        self.dog.cv.notify_all();
+    }
+}
+
+/// One exchange's deadline; the watchdog forgets it when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Deadline {
     inner: Arc<Inner>,
+    dog: Arc<Dog>,
 }
 
 /// A message being delivered: the deadline waits, and restarts when this is
@@ -50,9 +83,10 @@ pub(crate) struct Hold<'a>(&'a Deadline);
 
 impl Deadline {
     /// A deadline `limit` from now, closing `client`'s connections when it
-    /// passes. Without a watch thread (the system would not start one) the
-    /// read timeouts of the connection are the only limit, and that is logged.
-    pub(crate) fn start(limit: Duration, client: Client) -> Deadline {
+    /// passes, watched by `watchdog`. Without a watchdog thread (the system
+    /// would not start one) the read timeouts of the connection are the only
+    /// limit, and that is logged.
+    pub(crate) fn start(watchdog: &Watchdog, limit: Duration, client: Client) -> Deadline {
         let inner = Arc::new(Inner {
             watch: Mutex::new(Watch {
                 at: Instant::now() + limit,
@@ -60,19 +94,28 @@ impl Deadline {
                 fired: false,
                 done: false,
             }),
-            cv: Condvar::new(),
             limit,
             client,
         });
-        let watched = Arc::clone(&inner);
-        let spawned = std::thread::Builder::new()
-            .name("deadline".into())
-            .stack_size(WATCH_STACK)
-            .spawn(move || watch(&watched));
-        if let Err(e) = spawned {
-            log::warn!("cannot start a deadline thread ({e}); only read timeouts apply");
+        let dog = Arc::clone(&watchdog.dog);
+        let mut pack = dog.state.locked();
+        pack.watches.push(Arc::clone(&inner));
+        if !pack.running {
+            let watched = Arc::clone(&dog);
+            let spawned = std::thread::Builder::new()
+                .name("deadlines".into())
+                .stack_size(WATCH_STACK)
+                .spawn(move || watch(&watched));
+            match spawned {
+                Ok(_) => pack.running = true,
+                Err(e) => {
+                    log::warn!("cannot start the deadline thread ({e}); only read timeouts apply");
+                }
+            }
         }
-        Deadline { inner }
+        drop(pack);
+        dog.cv.notify_all();
+        Deadline { inner, dog }
     }
 
     /// The connection the deadline closes (the exchange sends on it).
@@ -90,50 +133,74 @@ impl Deadline {
         self.inner.watch.locked().holds += 1;
         Hold(self)
     }
+
+    /// Wakes the watchdog (under its lock, so that a wake-up between its look
+    /// at the deadlines and its wait is not lost).
+    fn nudge(&self) {
+        let _pack = self.dog.state.locked();
+        self.dog.cv.notify_all();
+    }
 }
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
         let inner = &self.0.inner;
-        let mut w = inner.watch.locked();
-        w.holds -= 1;
-        w.at = Instant::now() + inner.limit;
-        inner.cv.notify_all();
+        {
+            let mut w = inner.watch.locked();
+            w.holds -= 1;
+            w.at = Instant::now() + inner.limit;
+        }
+        self.0.nudge();
     }
 }
 
 impl Drop for Deadline {
     fn drop(&mut self) {
         self.inner.watch.locked().done = true;
-        self.inner.cv.notify_all();
+        self.nudge();
     }
 }
 
-fn watch(inner: &Inner) {
-    let mut w = inner.watch.locked();
+/// The watchdog: closes the connection of every deadline that passed, and
+/// sleeps until the next one is due.
+fn watch(dog: &Dog) {
+    let mut pack = dog.state.locked();
     loop {
-        if w.done {
+        if pack.stopped {
             return;
-        }
-        if w.holds > 0 {
-            w = wait_while_unbounded(&inner.cv, w, |w| w.holds > 0 && !w.done);
-            continue;
         }
         let now = Instant::now();
-        if now >= w.at {
-            w.fired = true;
-            drop(w);
-            log::debug!(
-                "no message within {} s: closing the exchange's connection",
-                inner.limit.as_secs_f64()
-            );
-            inner.client.shutdown();
-            return;
-        }
-        let at = w.at;
-        w = wait_while(&inner.cv, w, at - now, |w| {
-            !w.done && w.holds == 0 && w.at == at
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        pack.watches.retain(|inner| {
+            let mut w = inner.watch.locked();
+            if w.done || w.fired {
+                return false;
+            }
+            if w.holds == 0 {
+                if now >= w.at {
+                    w.fired = true;
+                    due.push(Arc::clone(inner));
+                    return false;
+                }
+                next = Some(next.map_or(w.at, |n| n.min(w.at)));
+            }
+            true
         });
+        if !due.is_empty() {
+            drop(pack);
+            for inner in due {
+                log::debug!(
+                    "no message within {} s: closing the exchange's connection",
+                    inner.limit.as_secs_f64()
+                );
+                inner.client.shutdown();
+            }
+            pack = dog.state.locked();
+            continue;
+        }
+        let sleep = next.map_or(IDLE, |at| at.saturating_duration_since(now));
+        pack = wait_once(&dog.cv, pack, sleep);
     }
 }
 
@@ -168,7 +235,8 @@ mod tests {
 
     #[test]
     fn it_passes_unless_a_message_restarts_it_and_never_during_a_delivery() {
-        let d = Deadline::start(Duration::from_millis(300), client());
+        let dog = Watchdog::default();
+        let d = Deadline::start(&dog, Duration::from_millis(300), client());
         for _ in 0..4 {
             std::thread::sleep(Duration::from_millis(150));
             drop(d.hold());
@@ -181,5 +249,31 @@ mod tests {
         }
         assert!(!d.fired());
         assert!(wait_fired(&d, Duration::from_secs(5)), "it passes");
+    }
+
+    #[test]
+    fn one_thread_watches_many_deadlines_and_each_fires_on_its_own() {
+        let dog = Watchdog::default();
+        let long = Deadline::start(&dog, Duration::from_secs(30), client());
+        let short: Vec<Deadline> = (0..20)
+            .map(|_| Deadline::start(&dog, Duration::from_millis(200), client()))
+            .collect();
+        let kept = Deadline::start(&dog, Duration::from_millis(200), client());
+        // A held one does not pass; released, it restarts and passes later.
+        let held = kept.hold();
+        for d in &short {
+            assert!(wait_fired(d, Duration::from_secs(5)), "it passes");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!kept.fired());
+        drop(held);
+        assert!(!kept.fired(), "restarted when released");
+        assert!(wait_fired(&kept, Duration::from_secs(5)));
+        assert!(!long.fired());
+        assert_eq!(
+            dog.dog.state.locked().watches.len(),
+            1,
+            "only the long one is watched"
+        );
     }
 }

@@ -75,7 +75,11 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
             abort.set_client(own.clone());
         }
         if out.has_tool_call() {
-            deadline = Some(Deadline::start(shared.timeouts.tool, own.clone()));
+            deadline = Some(Deadline::start(
+                &shared.deadlines,
+                shared.timeouts.tool,
+                own.clone(),
+            ));
         }
         extra.client = Some(own);
     }
