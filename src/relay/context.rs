@@ -17,6 +17,7 @@ use super::admission::InFlight;
 use super::deadline::Watchdog;
 use super::failure::Failure;
 use super::jsonrpc::{self, Id};
+use super::outgoing::Requests;
 use super::pending::Pending;
 use super::policy::ToolCache;
 use super::stdio::Output;
@@ -156,6 +157,16 @@ impl Ctx {
     pub(super) fn fail_all<'a>(&self, ids: impl IntoIterator<Item = &'a Id>, failure: &Failure) {
         for id in ids {
             if self.shared.pending.fail(id) {
+                self.answer_error(id, failure);
+            }
+        }
+    }
+
+    /// Answers each request of one message still waiting with `failure` (see
+    /// `Requests::fail`).
+    pub(super) fn fail_requests(&self, requests: &Requests, failure: &Failure) {
+        for id in &requests.ids {
+            if requests.fail(&self.shared.pending, id) {
                 self.answer_error(id, failure);
             }
         }

@@ -48,7 +48,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
         log::debug!("not sending a message whose requests were all cancelled");
         gate.open();
         for id in &out.requests.ids {
-            pending.fail(id);
+            out.requests.fail(pending, id);
         }
         return;
     }
@@ -57,7 +57,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
             let refusal = read_only_refusal(ctx, &out, out.param("/name"), out.param("/_meta"));
             if let Some(why) = refusal {
                 gate.open();
-                ctx.fail_all(&out.requests.ids, &failure::refused(why));
+                ctx.fail_requests(&out.requests, &failure::refused(why));
                 return;
             }
         } else if out.has_tool_call() && !read_only_batch(ctx, &mut out) {
@@ -111,7 +111,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
                 // client, and tell the server to stop.
                 timed_out(ctx, out, timeouts);
             }
-            Err(e) => ctx.fail_all(&out.requests.ids, &not_sent(ctx, out, &e)),
+            Err(e) => ctx.fail_requests(&out.requests, &not_sent(ctx, out, &e)),
         }
         break;
     }
@@ -216,7 +216,7 @@ fn throttle_wait(ctx: &Ctx, tries: &mut Tries, response: &Response, status: u16)
 fn finish(ctx: &Ctx, out: &Outgoing) {
     let host = ctx.up.host();
     for id in &out.requests.ids {
-        if !ctx.shared.pending.fail(id) {
+        if !out.requests.fail(&ctx.shared.pending, id) {
             continue;
         }
         if out.is_listen() {
@@ -433,12 +433,12 @@ fn handle_response(
             Err(_) if out.requests.aborted() => {}
             Err(_) if deadline.is_some_and(Deadline::fired) => timed_out(ctx, out, timeouts),
             Err(ReadError::TimedOut) => timed_out(ctx, out, timeouts),
-            Err(ReadError::TooLarge(max)) => ctx.fail_all(
-                &out.requests.ids,
+            Err(ReadError::TooLarge(max)) => ctx.fail_requests(
+                &out.requests,
                 &failure::too_large(host, max, "--max-message-size"),
             ),
             Err(ReadError::Broken(e)) => {
-                ctx.fail_all(&out.requests.ids, &failure::broke_off(host, &e));
+                ctx.fail_requests(&out.requests, &failure::broke_off(host, &e));
             }
         },
         Some("text/event-stream") => {
@@ -450,8 +450,8 @@ fn handle_response(
         }
         other => {
             if out.requests.any() {
-                ctx.fail_all(
-                    &out.requests.ids,
+                ctx.fail_requests(
+                    &out.requests,
                     &failure::wrong_content_type(up.host(), status, other),
                 );
             }
@@ -505,7 +505,7 @@ fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
     };
     let failure = failure::timed_out(ctx.up.host(), &limit);
     for id in &out.requests.ids {
-        if !ctx.shared.pending.fail(id) {
+        if !out.requests.fail(&ctx.shared.pending, id) {
             continue;
         }
         ctx.answer_error(id, &failure);
@@ -575,5 +575,5 @@ fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
         log::warn!("{}", failure.message);
         return;
     }
-    ctx.fail_all(&out.requests.ids, &failure);
+    ctx.fail_requests(&out.requests, &failure);
 }

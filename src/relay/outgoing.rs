@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::batch;
 use super::jsonrpc::{Classified, Id, Kind};
-use super::pending::Abort;
+use super::pending::{Abort, Pending};
 use super::revision::Revision;
 
 /// A client message, ready to send.
@@ -143,5 +143,16 @@ impl Requests {
     /// relay is stopping them at exit).
     pub(super) fn aborted(&self) -> bool {
         !self.aborts.is_empty() && self.aborts.iter().all(|a| a.is_set())
+    }
+
+    /// The relay is about to answer `id` of this message with an error: true
+    /// when it should (`Pending::fail_own`: this message's request still
+    /// waits, not cancelled, and not one the client sent later with the same
+    /// id).
+    pub(super) fn fail(&self, pending: &Pending, id: &Id) -> bool {
+        match self.ids.iter().position(|i| i == id) {
+            Some(i) if i < self.aborts.len() => pending.fail_own(id, &self.aborts[i]),
+            _ => false,
+        }
     }
 }

@@ -152,6 +152,18 @@ impl Pending {
         self.map.locked().remove(id).is_some_and(|e| !e.cancelled)
     }
 
+    /// [`fail`](Self::fail) for the registration that handed out `abort`
+    /// only: once a request is answered the client may send another with the
+    /// same id, and the first one's exchange, still finishing, must not answer
+    /// or remove the new one.
+    pub(crate) fn fail_own(&self, id: &Id, abort: &Arc<Abort>) -> bool {
+        let mut map = self.map.locked();
+        if !map.get(id).is_some_and(|e| Arc::ptr_eq(&e.abort, abort)) {
+            return false;
+        }
+        map.remove(id).is_some_and(|e| !e.cancelled)
+    }
+
     /// True when `id` is waiting and the client cancelled it.
     pub(crate) fn is_cancelled(&self, id: &Id) -> bool {
         self.map.locked().get(id).is_some_and(|e| e.cancelled)
@@ -205,6 +217,21 @@ mod tests {
         assert!(p.register(&Id::from_json("10"), "ping", false).is_some());
         assert!(p.contains(&Id::from_json("1e1")));
         assert!(!p.contains(&Id::from_json("\"10\"")));
+    }
+
+    /// Regression: the initialize exchange, finishing after its answer went
+    /// out, failed the client's next request, which reused id 1.
+    #[test]
+    fn an_exchange_fails_only_its_own_registration_of_an_id() {
+        let p = Pending::new();
+        let id = Id::from_json("1");
+        let first = p.register(&id, "initialize", false).unwrap();
+        assert!(matches!(p.complete(&id), Completion::Forward(_)));
+        let second = p.register(&id, "tools/call", false).unwrap();
+        assert!(!p.fail_own(&id, &first), "another request's now");
+        assert!(p.contains(&id));
+        assert!(p.fail_own(&id, &second));
+        assert!(!p.contains(&id));
     }
 
     #[test]
