@@ -76,3 +76,105 @@ fn a_failing_credential_process_names_its_program_and_status_and_keeps_stderr_in
     assert!(!stderr.contains("hunter2"), "the arguments in the log");
     assert!(up.requests().is_empty());
 }
+
+/// A directory whose `home/.aws/` holds `config` and `credentials` (when
+/// given), so the messages show them as `~/.aws/…`.
+fn home_with(config: Option<&str>, credentials: Option<&str>) -> TempDir {
+    let dir = TempDir::new("errors-home");
+    dir.mkdir("home/.aws");
+    if let Some(text) = config {
+        dir.write("home/.aws/config", text);
+    }
+    if let Some(text) = credentials {
+        dir.write("home/.aws/credentials", text);
+    }
+    dir
+}
+
+/// The proxy for `up` with `HOME` at `dir/home` and nothing else.
+fn proxy_at_home(up: &Server, dir: &TempDir) -> ProxyBuilder {
+    Proxy::builder(&up.url())
+        .without_credentials()
+        .env("HOME", &format!("{}/home", dir.str()))
+}
+
+#[test]
+fn a_profile_name_not_in_the_files_gets_the_closest_name_and_the_list_at_start_and_in_each_error() {
+    let up = Server::start(standard_reply);
+    let dir = home_with(
+        Some("[profile prod]\nregion = eu-west-1\n[profile sandbox]\nsso_session = corp\n"),
+        Some("[dev]\naws_access_key_id = AKIDDEVELOPER\naws_secret_access_key = dev-S3CR3T\n"),
+    );
+    let expected = "profile 'dve' not found in ~/.aws/config or ~/.aws/credentials; \
+                    did you mean 'dev'? profiles: dev, prod, sandbox";
+    let mut p = proxy_at_home(&up, &dir).args(&["--profile", "dve"]).start();
+    for _ in 0..2 {
+        let message = initialize_error(&mut p);
+        assert!(message.contains(expected), "{message}");
+        assert!(message.contains("aws configure --profile dve"), "{message}");
+        for content in ["AKIDDEVELOPER", "S3CR3T", "eu-west-1", "corp"] {
+            assert!(!message.contains(content), "{content:?} in {message}");
+        }
+    }
+    let stderr = p.stderr();
+    drop(p);
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains(expected))
+        .unwrap_or_else(|| panic!("expected a start-up warning:\n{stderr}"));
+    assert!(!warning.contains("S3CR3T"), "{warning}");
+    assert!(up.requests().is_empty());
+}
+
+#[test]
+fn no_shared_files_at_all_says_they_do_not_exist() {
+    let up = Server::start(standard_reply);
+    let dir = home_with(None, None);
+    let mut p = proxy_at_home(&up, &dir).start();
+    let message = initialize_error(&mut p);
+    assert!(
+        message.contains("(~/.aws/config and ~/.aws/credentials do not exist)"),
+        "{message}"
+    );
+    assert!(!message.contains("no credentials in it"), "{message}");
+    drop(p);
+    let mut p = proxy_at_home(&up, &dir).args(&["--profile", "dev"]).start();
+    let message = initialize_error(&mut p);
+    assert!(
+        message.contains(
+            "profile 'dev' not found: neither ~/.aws/config nor ~/.aws/credentials exists"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("`aws configure --profile dev`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_expired_sso_token_or_login_session_names_its_command() {
+    let up = Server::start(standard_reply);
+    let dir = home_with(
+        Some(
+            "[profile sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = R\n\
+             [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://d-1.awsapps.com/start\n\
+             [profile console]\nlogin_session = arn:aws:iam::111122223333:user/me\n",
+        ),
+        None,
+    );
+    for (profile, fix) in [
+        ("sso", "run `aws sso login --profile sso`"),
+        ("console", "run `aws login --profile console`"),
+    ] {
+        let mut p = proxy_at_home(&up, &dir)
+            .args(&["--profile", profile])
+            .start();
+        let message = initialize_error(&mut p);
+        assert!(message.contains(fix), "{message}");
+        assert!(
+            message.contains(&format!("profile '{profile}'")),
+            "{message}"
+        );
+    }
+}

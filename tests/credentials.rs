@@ -168,6 +168,14 @@ fn aws_stub(seen: &Seen, state: &StubState) -> Reply {
             "AssumeRole" | "AssumeRoleWithWebIdentity" => {}
             _ => return sts_error(400, "InvalidAction", "unknown action", "req-action"),
         }
+        if role.ends_with("/stale-base") {
+            return sts_error(
+                400,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+                "req-expired-1",
+            );
+        }
         if role.ends_with("/denied") {
             return sts_error(
                 403,
@@ -419,11 +427,11 @@ const CASES: &[Case] = &[
         credentials: STATIC_DEV,
         expect: Expect::Error {
             contains: &[
-                "profile 'ghost' is not defined",
+                "profile 'ghost' not found in ",
+                "; profiles: dev; pick one with --profile",
                 "aws configure --profile ghost",
-                "env (skipped: --profile ghost was given)",
             ],
-            tried: &["env"],
+            tried: &[],
         },
         ..NO_CASE
     },
@@ -528,7 +536,7 @@ const CASES: &[Case] = &[
         env: &[("AWS_PROFILE", "dev")],
         config: "[dev]\naws_access_key_id = AKIDIGNORED\naws_secret_access_key = ignored-S3CR3T\n",
         expect: Expect::Error {
-            contains: &["profile 'dev' is not defined"],
+            contains: &["profile 'dev' not found in ", "they define no profile"],
             tried: &[],
         },
         ..NO_CASE
@@ -1126,6 +1134,20 @@ const CASES: &[Case] = &[
         requests: Some(3),
         ..NO_CASE
     },
+    Case {
+        name: "base credentials STS calls expired: the one command that renews them",
+        env: &[("AWS_PROFILE", "chain")],
+        config: "[profile chain]\nrole_arn = arn:aws:iam::123456789012:role/stale-base\nsource_profile = base\n",
+        credentials: BASE_KEYS,
+        expect: Expect::Error {
+            contains: &[
+                "role_arn of profile 'chain': STS AssumeRole of arn:aws:iam::123456789012:role/stale-base failed: ExpiredToken",
+                "; put current keys in profile 'base' with `aws configure --profile base`",
+            ],
+            tried: &[],
+        },
+        ..NO_CASE
+    },
     // ---- nothing -----------------------------------------------------------
     Case {
         name: "nothing anywhere: every source tried with its reason, and a hint",
@@ -1134,7 +1156,8 @@ const CASES: &[Case] = &[
                 "no credentials found: tried ",
                 "env (AWS_ACCESS_KEY_ID not set)",
                 "profile 'default' in ",
-                "(no credentials in it)",
+                "/config and ",
+                "/credentials do not exist)",
                 "web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)",
                 "container (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set)",
                 "EC2 instance metadata (AWS_EC2_METADATA_DISABLED is true)",

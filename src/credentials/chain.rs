@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::advice;
 use super::container::{self, container_source};
 use super::env::{Env, credentials_from_env};
 use super::imds::{self, Imds, imds_source};
@@ -378,13 +379,19 @@ impl Resolver {
                 return Err(e);
             }
         };
+        let home = home_dir(&self.env, self.platform);
+        if files.profile(&profile).is_none() && profile != "default" {
+            // A name the user gave (--profile, AWS_PROFILE) that the files
+            // do not define: say which names they do define.
+            return Err(advice::profile_not_found(&profile, &files, home.as_deref()));
+        }
         let label = format!("profile '{profile}' in {}", files.describe());
         match plan(&files.set, &profile) {
             Err(e) => {
                 let summary = format!("cannot use {label}: {}", e.message);
                 return Err(CredentialsError::from_source(summary, e, tried));
             }
-            Ok(None) => tried.push((label, "no credentials in it".into())),
+            Ok(None) => tried.push((label, advice::nothing_in_profile(&files, home.as_deref()))),
             Ok(Some(plan)) => {
                 let dynamic =
                     !(matches!(plan.base, Base::StaticKeys { .. }) && plan.roles.is_empty());
@@ -509,7 +516,10 @@ impl Resolver {
                     external_id.as_deref(),
                     None,
                 )
-                .map_err(|e| e.context(&format!("role_arn of profile '{profile}'")))?;
+                .map_err(|e| {
+                    advice::with_base_fix(e, &plan.base)
+                        .context(&format!("role_arn of profile '{profile}'"))
+                })?;
         }
         Ok(credentials)
     }

@@ -15,6 +15,7 @@
 //! refresh token — they live in [`Secret`](crate::secret::Secret) and leave it
 //! only through `Secret::expose`.
 
+pub(crate) mod advice;
 pub mod chain;
 pub(crate) mod container;
 pub mod env;

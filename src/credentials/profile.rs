@@ -218,6 +218,11 @@ impl ProfileFiles {
         })
     }
 
+    /// True when neither file existed when they were read.
+    pub fn none_exist(&self) -> bool {
+        self.stamps.iter().all(Option::is_none)
+    }
+
     /// True when either file's stamp differs from the version read.
     pub fn changed_on_disk(&self) -> bool {
         stamp(Path::new(&self.locations.config)) != self.stamps[0]
