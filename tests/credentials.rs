@@ -1949,3 +1949,35 @@ fn a_named_role_session_is_used_everywhere_but_where_a_profile_names_its_own() {
         ["inner-own".to_owned(), "from-flag".to_owned()]
     );
 }
+
+/// Several profiles in one process (issue: many accounts in one MCP entry):
+/// one provider per profile, made from the first, each with its own cache and
+/// errors — one profile's failure never blocks another's.
+#[test]
+fn providers_for_other_profiles_resolve_on_their_own() {
+    let dir = case_dir("profiles");
+    let stub = start_stub();
+    dir.write(
+        "config",
+        "[profile chain]\nrole_arn = arn:aws:iam::123456789012:role/chained\nsource_profile = base\n",
+    );
+    dir.write("credentials", &format!("{STATIC_DEV}{BASE_KEYS}"));
+    let first = provider(&dir, &stub, "dev");
+    let ghost = first.for_profile("ghost");
+    let chain = first.for_profile("chain");
+    let e = ghost.credentials().expect_err("no such profile");
+    assert!(e.to_string().contains("profile 'ghost' not found"), "{e}");
+    assert_eq!(first.credentials().unwrap().access_key_id(), "AKIDDEV");
+    let c = chain.credentials().expect("the role chain");
+    assert_eq!(
+        c.source(),
+        "assume role arn:aws:iam::123456789012:role/chained"
+    );
+    assert!(ghost.credentials().is_err());
+    assert_eq!(first.credentials().unwrap().access_key_id(), "AKIDDEV");
+    assert_eq!(chain.resolver().profile_name(), "chain");
+    assert_eq!(
+        chain.resolver().session_name(),
+        first.resolver().session_name()
+    );
+}

@@ -808,3 +808,38 @@ impl Resolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolvers_for_other_profiles_share_the_clients_and_the_session_name() {
+        let env = Env::from_pairs([("HOME".to_owned(), "/nonexistent-home".to_owned())]);
+        let first = Resolver::new(env, Some("a".into()))
+            .with_tls(TlsRoots::builtin())
+            .with_session_name(Some("one-name".into()));
+        let started = std::time::Instant::now();
+        let others: Vec<Resolver> = (0..1000)
+            .map(|i| first.for_profile(Some(format!("p{i}"))))
+            .collect();
+        let took = started.elapsed();
+        // No I/O and no client built: well under a millisecond each.
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        assert!(
+            first.shared.clients.get().is_none(),
+            "clients are built on first use"
+        );
+        let clients = first.clients();
+        for other in &others {
+            assert!(Arc::ptr_eq(&clients.aws, &other.clients().aws));
+            assert!(Arc::ptr_eq(&clients.imds, &other.clients().imds));
+            assert_eq!(other.session_name(), "one-name");
+        }
+        assert_eq!(others[7].profile_name(), "p7");
+        // with_tls gives new clients (new roots), and keeps the name.
+        let retrusted = others[0].for_profile(None).with_tls(TlsRoots::builtin());
+        assert!(!Arc::ptr_eq(&clients.aws, &retrusted.clients().aws));
+        assert_eq!(retrusted.session_name(), "one-name");
+    }
+}

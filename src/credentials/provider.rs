@@ -108,6 +108,16 @@ impl CredentialsProvider {
         &self.inner.resolver
     }
 
+    /// A provider of its own for `profile` (several profiles in one MCP
+    /// server entry): its own cache, renewals and held errors, so one
+    /// profile's failure never blocks another's; everything else as this
+    /// one's resolver has it, sharing its HTTP clients (their connection
+    /// pools) and role session name ([`Resolver::for_profile`]). Cheap:
+    /// nothing is read or connected until it is first asked.
+    pub fn for_profile(&self, profile: &str) -> CredentialsProvider {
+        CredentialsProvider::new(self.inner.resolver.for_profile(Some(profile.to_owned())))
+    }
+
     fn freshness(c: &Cached, now: SystemTime) -> Freshness {
         if c.files.as_ref().is_some_and(ProfileFiles::changed_on_disk) {
             return Freshness::Stale;
