@@ -156,10 +156,8 @@ impl HttpError {
     }
 
     fn from_io(e: &std::io::Error) -> Self {
-        let kind = if matches!(
-            e.kind(),
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-        ) {
+        // ureq's own timeouts come wrapped in an I/O error of another kind.
+        let kind = if is_timeout(e) {
             ErrorKind::Timeout
         } else {
             ErrorKind::Io

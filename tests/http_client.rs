@@ -114,3 +114,32 @@ fn a_closed_port_is_a_connect_error() {
         .unwrap_err();
     assert!(e.before_send(), "{e:?}");
 }
+
+#[test]
+fn a_body_that_stalls_is_a_timeout_and_oversized_headers_are_too_large() {
+    let server = Server::start(|seen| {
+        if seen.target.ends_with("/big-head") {
+            return Reply::json(200, "{}").header("x-pad", &"h".repeat(100 << 10));
+        }
+        Reply::streamed("application/json")
+            .content_length(100)
+            .bytes(b"{\"partial\":")
+            .hold(5000)
+    });
+    let quick = RequestTimeouts {
+        response: Duration::from_secs(5),
+        per_read: Some(Duration::from_millis(300)),
+        total: Some(Duration::from_secs(10)),
+    };
+    let mut r = client()
+        .send(Method::Get, &server.url(), &[], b"", quick)
+        .unwrap();
+    let e = r.read_body(1000).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+    let url = format!("{}/big-head", server.base());
+    let e = client()
+        .send(Method::Get, &url, &[], b"", timeouts())
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooLarge, "{e}");
+    assert_eq!(e.detail, "response headers larger than 65536 bytes");
+}

@@ -192,8 +192,11 @@ fn admit<'a>(
             match shared.pending.complete(id) {
                 Completion::Forward(theirs) => {
                     if !theirs.same_spelling(id) {
-                        // The client gets its own spelling of the id back.
-                        line = Cow::Owned(with_id(&line, &theirs)?);
+                        // The client gets its own spelling of the id back
+                        // (the server's, if the text could not be edited).
+                        if let Some(respelled) = with_id(&line, &theirs) {
+                            line = Cow::Owned(respelled);
+                        }
                     }
                     Some(line)
                 }
