@@ -903,16 +903,57 @@ fn a_stdin_line_over_the_limit_is_answered_with_its_id() {
         m.contains("larger than 1024 bytes") && m.contains("--max-line-size"),
         "{m}"
     );
-    // An id after the bound cannot be read: null.
+    // The TypeScript SDK writes the id last: read from the line's end.
     let late = format!(
-        r#"{{"jsonrpc":"2.0","method":"tools/call","params":{{"blob":"{}"}},"id":45}}"#,
-        "b".repeat(4096)
+        r#"{{"method":"tools/call","params":{{"blob":"{}"}},"jsonrpc":"2.0","id":45}}"#,
+        "b".repeat(8192)
     );
     p.send(&late);
+    let v = p.recv_json();
+    assert_eq!(v["id"], 45, "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    // An id in neither end cannot be read: null.
+    let lost = format!(
+        r#"{{"jsonrpc":"2.0","method":"tools/call","id":"x{}","params":{{"blob":"{}"}}}}"#,
+        "i".repeat(8192),
+        "b".repeat(8192)
+    );
+    p.send(&lost);
     let v = p.recv_json();
     assert_eq!(v["id"], Value::Null, "{v}");
     p.assert_ping(46);
     assert!(tools_called(&up).is_empty());
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn a_client_answer_over_the_line_limit_is_refused_to_the_server() {
+    let up = Server::standard();
+    let mut p = Proxy::start(&up.url(), &["--max-line-size", "1KiB"]);
+    p.handshake();
+    // A sampling result the server asked for, far over the bound, id last.
+    let answer = format!(
+        r#"{{"result":{{"role":"assistant","content":{{"type":"text","text":"{}"}}}},"jsonrpc":"2.0","id":"srv-9"}}"#,
+        "a".repeat(4096)
+    );
+    p.send(&answer);
+    let told = up
+        .wait_for(ms(5000), |s| {
+            s.method == "POST" && s.rpc_id() == Some(json!("srv-9"))
+        })
+        .expect("the server is told");
+    let told = told.json().unwrap();
+    assert_eq!(told["error"]["code"], -32603, "{told}");
+    assert!(
+        told["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1024 bytes"),
+        "{told}"
+    );
+    p.expect_silence(ms(300));
+    p.assert_ping(2);
     up.assert_all_signed("svc");
     p.finish();
 }

@@ -57,7 +57,8 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
             None => return Ok(()),
             Some(Line::Message(bytes)) => bytes,
             Some(Line::TooLong(max)) => {
-                if let Some(answer) = too_long(ctx, lines.too_long_prefix(), max) {
+                let answer = too_long(ctx, lines.too_long_prefix(), lines.too_long_tail(), max);
+                if let Some(answer) = answer {
                     // The client's answer to a server request: the server
                     // is told, so it does not wait for it.
                     dispatch(ctx, answer.0, answer.1);
@@ -95,14 +96,20 @@ fn refuse_invalid(ctx: &Ctx, e: Invalid) {
 }
 
 /// A line longer than `--max-line-size`: a request is answered with the id
-/// its first bytes carry (`id: null` when they carry none). A response (the
-/// client's answer to a server request) cannot be sent: the message that
-/// tells the server so is returned, to go out as the client's answer would
-/// have.
-fn too_long(ctx: &Ctx, prefix: &[u8], max: usize) -> Option<(Vec<u8>, Classified)> {
+/// its first or last bytes carry (`id: null` when they carry none). A
+/// response (the client's answer to a server request) cannot be sent: the
+/// message that tells the server so is returned, to go out as the client's
+/// answer would have.
+fn too_long(ctx: &Ctx, prefix: &[u8], tail: &[u8], max: usize) -> Option<(Vec<u8>, Classified)> {
     let head = jsonrpc::head(prefix);
+    let id = head.id.clone().or_else(|| jsonrpc::tail_id(tail));
     if head.response && head.method.is_none() {
-        let id = head.id?;
+        let Some(id) = id else {
+            log::warn!(
+                "dropping the client's answer to a server request: it is larger than {max} bytes (--max-line-size) and its id could not be read"
+            );
+            return None;
+        };
         log::warn!(
             "the client's answer to server request {id} is larger than {max} bytes (--max-line-size); telling the server"
         );
@@ -118,7 +125,7 @@ fn too_long(ctx: &Ctx, prefix: &[u8], max: usize) -> Option<(Vec<u8>, Classified
         return Some((body.into_bytes(), message));
     }
     ctx.out.send(jsonrpc::error_response(
-        head.id.as_ref(),
+        id.as_ref(),
         jsonrpc::INVALID_REQUEST,
         &format!(
             "Invalid Request: the message is larger than {max} bytes (--max-line-size); it was not sent"

@@ -531,6 +531,46 @@ pub(crate) fn head(prefix: &[u8]) -> Head {
     }
 }
 
+/// The id of a JSON object whose text ends in `tail`, when its last member
+/// is `"id"` with a string or number (`…,"jsonrpc":"2.0","id":7}`, the order
+/// some clients write): the member just before the closing brace of a whole
+/// message is one of its own.
+pub(crate) fn tail_id(tail: &[u8]) -> Option<Id> {
+    let text = std::str::from_utf8(tail)
+        .ok()
+        .or_else(|| {
+            // A cut UTF-8 character at the front of the tail.
+            (1..4).find_map(|skip| std::str::from_utf8(tail.get(skip..)?).ok())
+        })?
+        .trim_end();
+    let text = text.strip_suffix('}')?.trim_end();
+    let value_start = if text.ends_with('"') {
+        // The opening quote: the last `"` before the closing one that no odd
+        // run of backslashes escapes.
+        let b = text.as_bytes();
+        let mut i = b.len() - 1;
+        loop {
+            i = text[..i].rfind('"')?;
+            let backslashes = b[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            if backslashes % 2 == 0 {
+                break i;
+            }
+        }
+    } else {
+        text.rfind(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))? + 1
+    };
+    let value = &text[value_start..];
+    let before = text[..value_start].trim_end().strip_suffix(':')?.trim_end();
+    let before = before.strip_suffix("\"id\"")?.trim_end();
+    if !(before.ends_with(',') || before.ends_with('{')) {
+        return None;
+    }
+    match serde_json::from_str::<Value>(value).ok()? {
+        Value::String(_) | Value::Number(_) => Some(Id::from_json(value)),
+        _ => None,
+    }
+}
+
 /// A JSON-RPC error response, compact, one line: `{"jsonrpc":"2.0","id":…,"error":{…}}`.
 /// `id` `None` gives `"id":null`.
 pub fn error_response(id: Option<&Id>, code: i64, message: &str, data: Option<Value>) -> String {
@@ -756,6 +796,30 @@ mod tests {
         assert_eq!(head(br#"{"id":null,"#).id, None);
         assert_eq!(head(b"[{\"id\":1}]").id, None);
         assert_eq!(head(b"").id, None);
+    }
+
+    #[test]
+    fn the_tail_of_a_cut_message_gives_its_last_id() {
+        let id = |t: &str| tail_id(t.as_bytes()).map(|i| i.as_json().to_owned());
+        assert_eq!(id(r#"xx"},"jsonrpc":"2.0","id":7}"#).as_deref(), Some("7"));
+        assert_eq!(
+            id("x\"} , \"id\" : \"a\\\"b\" }\r\n").as_deref(),
+            Some(r#""a\"b""#)
+        );
+        assert_eq!(id(r#"{"id":-1.5e3}"#).as_deref(), Some("-1.5e3"));
+        // The last member is not the id, or the id is in a nested object.
+        assert_eq!(id(r#","id":7,"jsonrpc":"2.0"}"#), None);
+        assert_eq!(id(r#"{"x":{"id":7}}"#), None);
+        assert_eq!(id(r#"x","xid":7}"#), None);
+        assert_eq!(id(r#","id":null}"#), None);
+        assert_eq!(id(r#""text ends \"id\":7}"#), None);
+        assert_eq!(id(""), None);
+        let mut cut = "é".as_bytes()[1..].to_vec();
+        cut.extend_from_slice(br#","id":3}"#);
+        assert_eq!(
+            tail_id(&cut).map(|i| i.as_json().to_owned()).as_deref(),
+            Some("3")
+        );
     }
 
     #[test]

@@ -31,12 +31,17 @@ pub enum Line {
 /// id.
 pub const PREFIX_BYTES: usize = 4 << 10;
 
+/// How many last bytes of an oversized line are kept: some clients write the
+/// id last (`{"method":…,"params":…,"jsonrpc":"2.0","id":7}`).
+pub const TAIL_BYTES: usize = 256;
+
 /// Reads lines of at most `max` bytes.
 #[derive(Debug)]
 pub struct LineReader<R> {
     inner: R,
     max: usize,
     prefix: Vec<u8>,
+    tail: Vec<u8>,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -46,6 +51,7 @@ impl<R: BufRead> LineReader<R> {
             inner,
             max,
             prefix: Vec::new(),
+            tail: Vec::new(),
         }
     }
 
@@ -53,6 +59,12 @@ impl<R: BufRead> LineReader<R> {
     /// [`Line::TooLong`].
     pub fn too_long_prefix(&self) -> &[u8] {
         &self.prefix
+    }
+
+    /// The last bytes (at most [`TAIL_BYTES`], without the `\n`) of the last
+    /// line reported [`Line::TooLong`].
+    pub fn too_long_tail(&self) -> &[u8] {
+        &self.tail
     }
 
     /// The next non-blank line; `Ok(None)` at end of input. A last line without
@@ -82,6 +94,11 @@ impl<R: BufRead> LineReader<R> {
                     Some(p) => (&buf[..p], p + 1),
                     None => (buf, buf.len()),
                 };
+                if too_long && self.prefix.len() < PREFIX_BYTES {
+                    let room = PREFIX_BYTES - self.prefix.len();
+                    self.prefix
+                        .extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
                 if !too_long {
                     if line.len() + chunk.len() > self.max {
                         too_long = true;
@@ -92,10 +109,15 @@ impl<R: BufRead> LineReader<R> {
                         let room = PREFIX_BYTES - prefix.len();
                         prefix.extend_from_slice(&chunk[..chunk.len().min(room)]);
                         self.prefix = prefix;
+                        self.tail.clear();
+                        keep_tail(&mut self.tail, &line);
                         line = Vec::new();
                     } else {
                         line.extend_from_slice(chunk);
                     }
+                }
+                if too_long {
+                    keep_tail(&mut self.tail, chunk);
                 }
                 let ended = done <= buf.len() && buf.get(done - 1) == Some(&b'\n');
                 self.inner.consume(done);
@@ -115,6 +137,14 @@ impl<R: BufRead> LineReader<R> {
             return Ok(Some(Line::Message(line)));
         }
     }
+}
+
+/// Appends `more` to `tail`, keeping only the last [`TAIL_BYTES`].
+fn keep_tail(tail: &mut Vec<u8>, more: &[u8]) {
+    let more = &more[more.len().saturating_sub(TAIL_BYTES)..];
+    let excess = (tail.len() + more.len()).saturating_sub(TAIL_BYTES);
+    tail.drain(..excess);
+    tail.extend_from_slice(more);
 }
 
 /// The messages waiting for the stdout thread, and their size.
@@ -275,6 +305,25 @@ mod tests {
             vec![Line::TooLong(5), Line::Message(b"ok".to_vec())]
         );
         assert_eq!(lines(b"12345\n", 5), vec![Line::Message(b"12345".to_vec())]);
+    }
+
+    #[test]
+    fn an_oversized_line_keeps_its_first_and_last_bytes() {
+        for capacity in [1, 3, 4096] {
+            let mut input = b"{\"head\":1,".to_vec();
+            input.extend(std::iter::repeat_n(b'x', 3 * PREFIX_BYTES));
+            input.extend_from_slice(b",\"id\":7}\r\nnext\n");
+            let mut r = LineReader::new(io::BufReader::with_capacity(capacity, &input[..]), 100);
+            assert_eq!(r.next_line().unwrap(), Some(Line::TooLong(100)));
+            assert_eq!(r.too_long_prefix().len(), PREFIX_BYTES);
+            assert!(r.too_long_prefix().starts_with(b"{\"head\":1,xx"));
+            assert_eq!(r.too_long_tail().len(), TAIL_BYTES);
+            assert!(r.too_long_tail().ends_with(b"xx,\"id\":7}\r"), "{capacity}");
+            assert_eq!(
+                r.next_line().unwrap(),
+                Some(Line::Message(b"next".to_vec()))
+            );
+        }
     }
 
     #[test]
