@@ -130,7 +130,9 @@ fn read_only_batch(ctx: &Ctx, out: &mut Outgoing) -> bool {
             continue;
         }
         if let Some(why) = read_only_refusal(ctx, out, part.param("/name"), part.param("/_meta")) {
-            ctx.fail_all([id], &failure::refused(why));
+            if out.requests.fail(&ctx.shared.pending, id) {
+                ctx.answer_error(id, &failure::refused(why));
+            }
             refused.push(i);
         }
     }

@@ -183,10 +183,17 @@ fn oversized(ctx: &Ctx, event: &Oversized, waiting: Waiting<'_>) {
                 "the answer from {host} to request {id} is larger than {} bytes (--max-event-size); answering it with an error",
                 event.max
             );
-            ctx.fail_all(
-                [id],
-                &failure::too_large(host, event.max, "--max-event-size"),
-            );
+            let failure = failure::too_large(host, event.max, "--max-event-size");
+            match waiting {
+                // This stream's own request: its registration only.
+                Waiting::Requests(r) if r.ids.contains(id) => {
+                    if r.fail(pending, id) {
+                        ctx.answer_error(id, &failure);
+                    }
+                }
+                // A request answered on a stream not its own (the GET stream).
+                _ => ctx.fail_all([id], &failure),
+            }
         }
         (Some(id), Some(method)) => {
             log::warn!(
