@@ -115,6 +115,8 @@ pub mod endpoint;
 pub mod error;
 pub(crate) mod fs;
 #[doc(hidden)]
+pub mod fuzzing;
+#[doc(hidden)]
 pub mod http;
 pub(crate) mod json;
 #[doc(hidden)]

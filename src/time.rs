@@ -193,6 +193,12 @@ pub fn parse_rfc3339(text: &str) -> Result<SystemTime, TimeError> {
         .ok_or_else(err)
 }
 
+/// The latest time the crate's time forms can spell, 9999-12-31T23:59:59Z
+/// (four-digit years), in seconds since the epoch: [`parse_rfc3339`] accepts
+/// nothing later, and an expiry read in another form (epoch milliseconds,
+/// seconds from now) must not be later either.
+pub const LATEST_UNIX_SECONDS: u64 = 253_402_300_799;
+
 /// Formats `time` as RFC 3339 UTC (`2025-01-31T12:00:00Z`), for logs.
 pub fn format_rfc3339(time: SystemTime) -> String {
     AmzDate::from_system_time(time).rfc3339()
@@ -216,8 +222,7 @@ fn from_parts(
     let secs = days * 86_400 + (h * 3600 + mi * 60 + s) as i64 - offset_secs;
     // Four-digit years only: up to 9999-12-31T23:59:59Z (an offset could roll
     // that over into year 10000, which no AWS form can spell).
-    const LAST: i64 = 253_402_300_799;
-    (0..=LAST)
+    (0..=LATEST_UNIX_SECONDS as i64)
         .contains(&secs)
         .then_some(AmzDate { secs: secs as u64 })
 }

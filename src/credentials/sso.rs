@@ -37,7 +37,7 @@ use crate::json::{self, JsonError, Object};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sync::Locked;
-use crate::time::format_rfc3339;
+use crate::time::{LATEST_UNIX_SECONDS, format_rfc3339};
 use crate::url::PlainHttp;
 
 /// A token that expires within this window (5 minutes) is refreshed first, as
@@ -233,7 +233,7 @@ pub(crate) struct SsoEndpoints {
 }
 
 /// The OIDC client registration that allows a refresh.
-struct Registration {
+pub(crate) struct Registration {
     refresh_token: Secret,
     client_id: Secret,
     client_secret: Secret,
@@ -241,11 +241,11 @@ struct Registration {
 }
 
 /// One read of the token cache file.
-struct CachedToken {
-    access_token: Secret,
-    expires_at: SystemTime,
+pub(crate) struct CachedToken {
+    pub(crate) access_token: Secret,
+    pub(crate) expires_at: SystemTime,
     /// Present when all four refresh fields are there and readable.
-    registration: Option<Registration>,
+    pub(crate) registration: Option<Registration>,
     /// The file as read, to write back with unknown fields kept.
     raw: Object,
 }
@@ -454,44 +454,8 @@ impl SsoSource {
                     .caused_by(why));
             }
         };
-        let raw = json::object(text.expose().as_bytes())
-            .map_err(|why| self.cache_error(why.to_string()).caused_by(why))?;
-        // From here `raw` is zeroized when the token is dropped.
-        let mut token = CachedToken {
-            access_token: Secret::from(""),
-            expires_at: UNIX_EPOCH,
-            registration: None,
-            raw,
-        };
-        let bad = |why: JsonError| self.cache_error(why.to_string()).caused_by(why);
-        token.access_token =
-            Secret::from(json::required_string(&token.raw, "accessToken").map_err(bad)?);
-        token.expires_at = json::required_time(&token.raw, "expiresAt").map_err(bad)?;
-        token.registration = self.registration(&token.raw);
-        Ok(token)
-    }
-
-    fn registration(&self, raw: &Object) -> Option<Registration> {
-        let get = |name| json::optional_string(raw, name).ok().flatten();
-        let (Some(refresh), Some(id), Some(secret)) =
-            (get("refreshToken"), get("clientId"), get("clientSecret"))
-        else {
-            return None;
-        };
-        let expires_at = match json::optional_time(raw, "registrationExpiresAt") {
-            Ok(Some(t)) => t,
-            Ok(None) => return None,
-            Err(e) => {
-                log::debug!("{}: {e}; not refreshing", self.cache_file.display());
-                return None;
-            }
-        };
-        Some(Registration {
-            refresh_token: Secret::from(refresh),
-            client_id: Secret::from(id),
-            client_secret: Secret::from(secret),
-            expires_at,
-        })
+        read_cache(text.expose().as_bytes(), &self.cache_file)
+            .map_err(|why| self.cache_error(why.to_string()).caused_by(why))
     }
 
     /// OIDC `CreateToken` with the refresh token; on success the cache file is
@@ -533,21 +497,8 @@ impl SsoSource {
                 .with_hint(self.login_hint())
                 .caused_by(why)
         };
-        let mut object = json::object(&answer.body).map_err(bad)?;
-        let new_access = json::required_string(&object, "accessToken").map(Secret::from);
-        let new_refresh =
-            json::optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
-        let expires_in = json::field(&object, "expiresIn").and_then(Value::as_u64);
-        json::zeroize_object(&mut object);
-        let new_access = new_access.map_err(bad)?;
-        let new_refresh = new_refresh.map_err(bad)?;
-        let expires_in = expires_in.filter(|n| *n > 0).ok_or_else(|| {
-            bad(JsonError::Invalid {
-                name: "expiresIn",
-                expected: "a positive integer",
-            })
-        })?;
-        let expires_at = now + Duration::from_secs(expires_in);
+        let (new_access, new_refresh, expires_at) =
+            read_token_answer(&answer.body, now).map_err(bad)?;
 
         let mut raw = token.raw.clone();
         json::set_string(&mut raw, "accessToken", new_access.expose());
@@ -647,9 +598,76 @@ impl SsoSource {
     }
 }
 
+/// Reads a token cache file (`file` names it in a debug log): `accessToken`
+/// and `expiresAt` are required; the registration that allows a refresh is
+/// kept when all of it is there and readable.
+pub(crate) fn read_cache(text: &[u8], file: &Path) -> Result<CachedToken, JsonError> {
+    let raw = json::object(text)?;
+    // From here `raw` is zeroized when the token is dropped.
+    let mut token = CachedToken {
+        access_token: Secret::from(""),
+        expires_at: UNIX_EPOCH,
+        registration: None,
+        raw,
+    };
+    token.access_token = Secret::from(json::required_string(&token.raw, "accessToken")?);
+    token.expires_at = json::required_time(&token.raw, "expiresAt")?;
+    token.registration = registration(&token.raw, file);
+    Ok(token)
+}
+
+fn registration(raw: &Object, file: &Path) -> Option<Registration> {
+    let get = |name| json::optional_string(raw, name).ok().flatten();
+    let (Some(refresh), Some(id), Some(secret)) =
+        (get("refreshToken"), get("clientId"), get("clientSecret"))
+    else {
+        return None;
+    };
+    let expires_at = match json::optional_time(raw, "registrationExpiresAt") {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(e) => {
+            log::debug!("{}: {e}; not refreshing", file.display());
+            return None;
+        }
+    };
+    Some(Registration {
+        refresh_token: Secret::from(refresh),
+        client_id: Secret::from(id),
+        client_secret: Secret::from(secret),
+        expires_at,
+    })
+}
+
+/// Reads the OIDC `CreateToken` answer to a refresh made at `now`: the new
+/// access token, the new refresh token if any, and the expiry `expiresIn`
+/// seconds after `now` (a positive integer that keeps the expiry a time
+/// RFC 3339 can spell: it is written back into the cache file).
+pub(crate) fn read_token_answer(
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(Secret, Option<Secret>, SystemTime), JsonError> {
+    let mut object = json::object(body)?;
+    let new_access = json::required_string(&object, "accessToken").map(Secret::from);
+    let new_refresh = json::optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
+    let expires_in = json::field(&object, "expiresIn").and_then(Value::as_u64);
+    json::zeroize_object(&mut object);
+    let new_access = new_access?;
+    let new_refresh = new_refresh?;
+    let expires_at = expires_in
+        .filter(|n| *n > 0)
+        .and_then(|n| now.checked_add(Duration::from_secs(n)))
+        .filter(|t| *t <= UNIX_EPOCH + Duration::from_secs(LATEST_UNIX_SECONDS))
+        .ok_or(JsonError::Invalid {
+            name: "expiresIn",
+            expected: "a positive integer of seconds that ends before the year 10000",
+        })?;
+    Ok((new_access, new_refresh, expires_at))
+}
+
 /// Reads `{"roleCredentials":{"accessKeyId","secretAccessKey","sessionToken",
 /// "expiration"}}`, `expiration` in epoch milliseconds. Errors name fields only.
-fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, JsonError> {
+pub(crate) fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, JsonError> {
     let mut object = json::object(body)?;
     let result = (|| {
         let role = match json::field(&object, "roleCredentials") {
@@ -674,9 +692,12 @@ fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, Json
             None => return Err(JsonError::Missing("expiration")),
             _ => None,
         }
+        // No later than the last time RFC 3339 can spell (and the clock can
+        // hold on every platform).
+        .filter(|ms| *ms / 1000 <= LATEST_UNIX_SECONDS)
         .ok_or(JsonError::Invalid {
             name: "expiration",
-            expected: "a number of epoch milliseconds",
+            expected: "a number of epoch milliseconds up to the year 9999",
         })?;
         Ok(Credentials::new(
             akid,

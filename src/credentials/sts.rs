@@ -29,7 +29,7 @@ use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::sigv4::{Algorithm, SignableRequest, Signer, SigningParams, SigningSettings};
 use crate::text::{MAX_SERVER_TEXT, clean};
-use crate::time::{AmzDate, TimeError, format_rfc3339, parse_rfc3339};
+use crate::time::{AmzDate, format_rfc3339, parse_rfc3339};
 use crate::url::PlainHttp;
 use crate::xml::{self, Element, XmlError};
 
@@ -70,7 +70,7 @@ pub struct CallerIdentity {
 
 /// The STS operations this client calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Operation {
+pub(crate) enum Operation {
     AssumeRole,
     AssumeRoleWithWebIdentity,
     GetCallerIdentity,
@@ -466,16 +466,21 @@ impl Form {
 
 /// Why an STS answer is not the one expected. Names elements, never values.
 #[derive(Debug)]
-enum AnswerError {
+pub(crate) enum AnswerError {
     Xml(XmlError),
-    Expiration(TimeError),
+    /// `Expiration` is not an RFC 3339 time. (The time parser's own error is
+    /// not kept: it quotes the text, which in a malformed answer could be
+    /// anything, a secret included.)
+    Expiration,
 }
 
 impl fmt::Display for AnswerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AnswerError::Xml(e) => e.fmt(f),
-            AnswerError::Expiration(e) => write!(f, "Expiration: {e}"),
+            AnswerError::Expiration => {
+                f.write_str("Expiration is not an RFC 3339 time such as 2025-01-31T12:00:00Z")
+            }
         }
     }
 }
@@ -484,7 +489,7 @@ impl std::error::Error for AnswerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AnswerError::Xml(e) => Some(e),
-            AnswerError::Expiration(e) => Some(e),
+            AnswerError::Expiration => None,
         }
     }
 }
@@ -496,16 +501,16 @@ impl From<XmlError> for AnswerError {
 }
 
 /// The `Credentials` block of an answer.
-struct ParsedCredentials {
+pub(crate) struct ParsedCredentials {
     access_key_id: String,
     secret_access_key: Secret,
     session_token: Secret,
     expiry: SystemTime,
-    assumed_arn: Option<String>,
+    pub(crate) assumed_arn: Option<String>,
 }
 
 impl ParsedCredentials {
-    fn into_credentials(self, source: String) -> Credentials {
+    pub(crate) fn into_credentials(self, source: String) -> Credentials {
         Credentials::new(
             self.access_key_id,
             self.secret_access_key,
@@ -524,7 +529,10 @@ fn result_of(root: &Element, op: Operation) -> Result<&Element, XmlError> {
 /// Reads `<{Op}Response><{Op}Result><Credentials>` with all four children
 /// required, and the optional `AssumedRoleUser/Arn`. Errors never quote the
 /// document (it holds secrets); they name the element expected.
-fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, AnswerError> {
+pub(crate) fn parse_credentials(
+    body: &[u8],
+    op: Operation,
+) -> Result<ParsedCredentials, AnswerError> {
     let root = xml::parse_root(body, &format!("{}Response", op.name()))?;
     let result = result_of(&root, op)?;
     let creds = result.child("Credentials")?;
@@ -532,7 +540,7 @@ fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, An
     let secret_access_key = Secret::new(creds.child_text("SecretAccessKey")?);
     let session_token = Secret::new(creds.child_text("SessionToken")?);
     let expiry =
-        parse_rfc3339(&creds.child_text("Expiration")?).map_err(AnswerError::Expiration)?;
+        parse_rfc3339(&creds.child_text("Expiration")?).map_err(|_| AnswerError::Expiration)?;
     let assumed_arn = match result.only_child("AssumedRoleUser")? {
         Some(user) => match user.only_child("Arn")? {
             Some(arn) => Some(arn.leaf_text()?),
@@ -549,7 +557,7 @@ fn parse_credentials(body: &[u8], op: Operation) -> Result<ParsedCredentials, An
     })
 }
 
-fn parse_caller_identity(body: &[u8]) -> Result<CallerIdentity, AnswerError> {
+pub(crate) fn parse_caller_identity(body: &[u8]) -> Result<CallerIdentity, AnswerError> {
     let root = xml::parse_root(body, "GetCallerIdentityResponse")?;
     let result = result_of(&root, Operation::GetCallerIdentity)?;
     Ok(CallerIdentity {
