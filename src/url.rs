@@ -201,7 +201,11 @@ fn split_authority(authority: &str) -> Result<(Host, Option<u16>), UrlError> {
             None => (authority, None),
         };
         let name = name.strip_suffix('.').unwrap_or(name);
+        // Labels are non-empty: `a..b` and `a..` name no host, and a name
+        // that changes when written again (`a..` would print as `a.`) is
+        // not the one the checks judged.
         let valid = !name.is_empty()
+            && !name.split('.').any(str::is_empty)
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
@@ -343,6 +347,9 @@ mod tests {
             ("https://h%41/", "expected a host name"),
             ("https://h/a\nb", "without control characters"),
             ("https://h b/", "expected a host name"),
+            // Found by fuzzing (fuzz/regressions/url_rule/).
+            ("http://169.241965...:54/", "expected a host name"),
+            ("https://a..b/", "expected a host name"),
         ] {
             let e = Url::parse(url).unwrap_err().to_string();
             assert!(e.contains(says), "{url}: {e}");

@@ -13,8 +13,9 @@
 //! [`MAX_ELEMENTS`] elements, entity references at most 10 characters; the
 //! caller bounds the document's size (STS answers are read up to 64 KiB).
 //! Refuses: a DOCTYPE or any other declaration (so no entity is ever declared
-//! or expanded, and nothing external is fetched), a character reference to NUL
-//! or a surrogate, an unknown entity, and a document that is not UTF-8.
+//! or expanded, and nothing external is fetched), a C0 control character other
+//! than tab, CR and LF (raw, or as a character reference to NUL), a reference
+//! to a surrogate, an unknown entity, and a document that is not UTF-8.
 
 use std::fmt;
 
@@ -178,6 +179,14 @@ impl std::error::Error for XmlError {}
 /// [`XmlError::NotUtf8`] or [`XmlError::Syntax`].
 pub fn parse(doc: &[u8]) -> Result<Element, XmlError> {
     let text = std::str::from_utf8(doc).map_err(|_| XmlError::NotUtf8)?;
+    // XML 1.0 §2.2 Char: of the C0 controls only tab, LF and CR (a raw NUL is
+    // refused as `&#0;` is).
+    if let Some(offset) = text.find(|c: char| c < ' ' && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(XmlError::Syntax {
+            offset,
+            expected: "XML characters (no control character but tab, CR and LF)",
+        });
+    }
     parse_str(text)
 }
 
@@ -479,6 +488,8 @@ mod tests {
                 "<a>&#0;</a>",
                 "a character reference to a valid XML character",
             ),
+            // Found by fuzzing (fuzz/regressions/xml_reader/).
+            ("<a>x\0</a>", "no control character but tab, CR and LF"),
             (
                 "<a>&#xD800;</a>",
                 "a character reference to a valid XML character",

@@ -279,8 +279,9 @@ impl ProfileSet {
                 Target::Profile(n) => (self.profiles.entry(n.clone()), is_identifier(n)),
                 Target::SsoSession(n) => (self.sso_sessions.entry(n.clone()), is_identifier(n)),
                 Target::Section(p, n) => {
-                    let ok = is_identifier(p) && is_identifier(n);
-                    if !ok {
+                    // The name is checked, not the prefix, as aws-runtime
+                    // does (found by fuzz/fuzz_targets/profile_aws.rs).
+                    if !is_identifier(n) {
                         continue;
                     }
                     let props = self.sections.entry((p.clone(), n.clone())).or_default();
@@ -365,6 +366,18 @@ mod tests {
             sub_properties(&section["bedrock-agentcore"]),
             vec![("endpoint_url", "http://127.0.0.1:9000")]
         );
+    }
+
+    #[test]
+    fn a_prefixed_section_is_kept_whatever_its_prefix() {
+        // aws-runtime validates a section's name only; found by the
+        // differential fuzz target (fuzz/regressions/profile_aws/).
+        let set = config("[se\u{fffd}vices local]\nsts =\n  endpoint_url = http://127.0.0.1:1\n")
+            .unwrap();
+        let key = ("se\u{fffd}vices".to_owned(), "local".to_owned());
+        assert!(set.sections.contains_key(&key), "{set:?}");
+        let set = config("[services l\u{fffd}cal]\nsts =\n  endpoint_url = x\n").unwrap();
+        assert!(set.sections.is_empty(), "{set:?}");
     }
 
     #[test]
