@@ -6,17 +6,20 @@
 //! replay test (`tests/fuzz_regressions.rs`), so a committed crash input is
 //! replayed through exactly the check that found it.
 //! Refuses: any dependency besides std, `mcp_sigv4` and the crates `mcp_sigv4`
-//! itself depends on (`serde_json`, `sha2`), so the replay test needs no
-//! dev-dependency.
+//! itself depends on (`serde_json`, `sha2`, `ureq` for its `http::Uri`), so
+//! the replay test needs no dev-dependency. The differential checks, which
+//! need the official crates, are in `differential.rs`.
 
 #![allow(dead_code)] // each fuzz target uses one function of this module
 
 use std::io::{self, BufReader, Cursor};
 use std::time::{Duration, UNIX_EPOCH};
 
+use mcp_sigv4::aws::error::AwsError;
 use mcp_sigv4::credential_types::Credentials;
 use mcp_sigv4::credentials::ini::{FileKind, ProfileSet, sub_properties};
 use mcp_sigv4::endpoint::{Endpoint, infer_from_host};
+use mcp_sigv4::fuzzing;
 use mcp_sigv4::relay::jsonrpc::{self, Invalid, Kind};
 use mcp_sigv4::relay::sse;
 use mcp_sigv4::relay::stdio::{Line, LineReader};
@@ -26,6 +29,8 @@ use mcp_sigv4::sigv4::{
     Algorithm, SignableRequest, SignatureLocation, Signer, SigningParams, SigningSettings, v4a,
 };
 use mcp_sigv4::time::{AmzDate, parse_rfc3339};
+use mcp_sigv4::url::{Host, PlainHttp, Scheme, Url};
+use mcp_sigv4::xml::{self, Element, XmlError};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -42,6 +47,25 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("profile_file", profile_file),
     ("rfc3339", rfc3339),
     ("endpoint_url", endpoint_url),
+    ("process_output", process_output),
+    ("metadata_json", metadata_json),
+    ("xml_reader", xml_reader),
+    ("sts_answer", sts_answer),
+    ("sso_cache", sso_cache),
+    ("sso_portal", sso_portal),
+    ("url_rule", url_rule),
+    ("jsonrpc_batch", jsonrpc_batch),
+    ("aws_error", aws_error),
+];
+
+/// The differential targets (`fuzz/differential.rs`, which links the official
+/// crates and so is compiled into the fuzz crate only), each with the check of
+/// ours alone that reads the same input layout: the replay test runs their
+/// inputs through it, `fuzz/ci.sh` through the differential itself.
+pub const DIFFERENTIAL: &[(&str, Check)] = &[
+    ("sigv4_aws", canonical_request),
+    ("sigv4a_key_aws", sigv4a_key),
+    ("profile_aws", profile_file),
 ];
 
 // ---------------------------------------------------------------------------
@@ -59,30 +83,15 @@ pub const TARGETS: &[(&str, Check)] = &[
 /// carry any other name, so a `\n` in a name is not a case the signer handles.
 /// Values, path, query and body are arbitrary (lossy UTF-8).
 pub fn canonical_request(data: &[u8]) {
-    let mut fields = data.split(|&b| b == 0);
-    let settings = fields.next().unwrap_or(&[]);
-    let flags = settings.first().copied().unwrap_or(0);
-    let mut secs = [0u8; 4];
-    for (i, b) in settings.iter().skip(1).take(4).enumerate() {
-        secs[i] = *b;
-    }
-    let secs = u64::from(u32::from_be_bytes(secs));
-    let text = |f: Option<&[u8]>| String::from_utf8_lossy(f.unwrap_or(&[])).into_owned();
-    let mut method = token(&text(fields.next()));
-    if method.is_empty() {
-        method = "POST".to_owned();
-    }
-    let path = text(fields.next());
-    let query = text(fields.next());
-    let body = fields.next().unwrap_or(&[]).to_vec();
-    let mut owned: Vec<(String, String)> = vec![("host".into(), "example.amazonaws.com".into())];
-    while let Some(name) = fields.next() {
-        let value = text(fields.next());
-        let name = token(&String::from_utf8_lossy(name));
-        if !name.is_empty() {
-            owned.push((name, value));
-        }
-    }
+    let SigInput {
+        flags,
+        secs,
+        method,
+        path,
+        query,
+        body,
+        headers: owned,
+    } = SigInput::read(data);
     let headers: Vec<(&str, &str)> = owned
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -284,6 +293,65 @@ pub fn canonical_request(data: &[u8]) {
             out.signature
         );
         assert_eq!(auth, Some(expected.as_str()), "authorization header");
+    }
+}
+
+/// A `canonical_request` input taken apart (layout above); shared with the
+/// differential `sigv4_aws` target, which reads the same layout.
+pub struct SigInput {
+    /// Byte 0 of the settings.
+    pub flags: u8,
+    /// The signing time, seconds since the epoch.
+    pub secs: u64,
+    /// The method (`POST` when empty).
+    pub method: String,
+    /// The path as sent.
+    pub path: String,
+    /// The raw query.
+    pub query: String,
+    /// The body.
+    pub body: Vec<u8>,
+    /// `host: example.amazonaws.com`, then the input's headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl SigInput {
+    /// Reads the NUL-separated fields.
+    pub fn read(data: &[u8]) -> SigInput {
+        let mut fields = data.split(|&b| b == 0);
+        let settings = fields.next().unwrap_or(&[]);
+        let flags = settings.first().copied().unwrap_or(0);
+        let mut secs = [0u8; 4];
+        for (i, b) in settings.iter().skip(1).take(4).enumerate() {
+            secs[i] = *b;
+        }
+        let secs = u64::from(u32::from_be_bytes(secs));
+        let text = |f: Option<&[u8]>| String::from_utf8_lossy(f.unwrap_or(&[])).into_owned();
+        let mut method = token(&text(fields.next()));
+        if method.is_empty() {
+            method = "POST".to_owned();
+        }
+        let path = text(fields.next());
+        let query = text(fields.next());
+        let body = fields.next().unwrap_or(&[]).to_vec();
+        let mut headers: Vec<(String, String)> =
+            vec![("host".into(), "example.amazonaws.com".into())];
+        while let Some(name) = fields.next() {
+            let value = text(fields.next());
+            let name = token(&String::from_utf8_lossy(name));
+            if !name.is_empty() {
+                headers.push((name, value));
+            }
+        }
+        SigInput {
+            flags,
+            secs,
+            method,
+            path,
+            query,
+            body,
+            headers,
+        }
     }
 }
 
@@ -906,4 +974,944 @@ fn check_host_info(host: &str) {
             "region {region:?} from {host:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of the credential-answer checks.
+
+/// The members of a top-level JSON object in the order written, duplicates
+/// kept; `None` unless `data` is an object that `serde_json::Value` reads.
+fn members(data: &[u8]) -> Option<Vec<(String, Value)>> {
+    if !matches!(serde_json::from_slice::<Value>(data), Ok(Value::Object(_))) {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let ws = |s: &str| s.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    let mut at = text.len() - ws(text);
+    let next = |at: &mut usize, c: char| -> Option<()> {
+        *at = text.len() - ws(&text[*at..]);
+        text[*at..].starts_with(c).then(|| *at += 1)
+    };
+    next(&mut at, '{')?;
+    let mut out = Vec::new();
+    if next(&mut at, '}').is_some() {
+        return Some(out);
+    }
+    loop {
+        let mut keys = serde_json::Deserializer::from_str(&text[at..]).into_iter::<String>();
+        let key = keys.next()?.ok()?;
+        at += keys.byte_offset();
+        next(&mut at, ':')?;
+        let mut values = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
+        let value = values.next()?.ok()?;
+        at += values.byte_offset();
+        out.push((key, value));
+        if next(&mut at, ',').is_none() {
+            next(&mut at, '}')?;
+            return Some(out);
+        }
+    }
+}
+
+/// The value last written under `name`, names compared ASCII-case-insensitively.
+fn last<'a>(members: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    members
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// The non-blank string last written under `name`.
+fn last_text<'a>(members: &'a [(String, Value)], name: &str) -> Option<&'a str> {
+    last(members, name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Every string value anywhere in `value`.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// `shown` (an error message) quotes no 8-character piece of `secret` beyond
+/// what `fixed` (the messages the same parser gives for inputs without values)
+/// already holds.
+fn assert_no_echo(shown: &str, secret: &str, fixed: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for w in chars.windows(8) {
+        let piece: String = w.iter().collect();
+        assert!(
+            !shown.contains(&piece) || fixed.contains(&piece),
+            "error {shown:?} echoes {piece:?} from the input"
+        );
+    }
+}
+
+/// No control character (C0, DEL, C1) and no bidirectional control: text that
+/// came from a server reaches logs and terminals only through the sanitiser.
+fn assert_clean(text: &str, what: &str) {
+    assert!(
+        !text.chars().any(|c| c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')),
+        "{what} {text:?} carries a control character"
+    );
+}
+
+/// The messages `parse` gives for documents whose values are all fixed (each
+/// field missing, null, blank, of the wrong type, then valid but for one), and
+/// the field names themselves: what a message may contain without echoing.
+/// `fields` are (name, a valid value) in the order the parser reads them.
+fn fixed_messages<T>(
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut docs: Vec<String> = ["", " ", "x", "[]", "{}", "1", "\"s\""]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for (i, (name, _)) in fields.iter().enumerate() {
+        for bad in ["1", "\"\"", "\"x\"", "{}", "null", "[]", "-1", "0", "1e30"] {
+            let mut doc = String::from("{");
+            for (j, (other, valid)) in fields.iter().enumerate() {
+                let v = if i == j { bad } else { valid };
+                if j > 0 {
+                    doc.push(',');
+                }
+                doc.push_str(&format!("\"{other}\":{v}"));
+            }
+            doc.push('}');
+            docs.push(doc);
+            docs.push(format!("{{\"{name}\":{bad}}}"));
+        }
+    }
+    let mut out = String::new();
+    for d in docs {
+        if let Err(e) = parse(d.as_bytes()) {
+            out.push_str(&e);
+            out.push('\n');
+        }
+    }
+    for (name, _) in fields {
+        out.push_str(name);
+        out.push('\n');
+    }
+    out
+}
+
+fn fixed_cache() -> &'static [String; 5] {
+    static FIXED: std::sync::OnceLock<[String; 5]> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let role = |b: &[u8]| {
+            // The fields inside roleCredentials, and the wrapper itself.
+            let inner = std::str::from_utf8(b).unwrap_or("");
+            let wrapped = format!("{{\"roleCredentials\":{inner}}}");
+            fuzzing::sso_role_credentials(wrapped.as_bytes())
+        };
+        [
+            fixed_messages(fuzzing::process_output, &PROCESS_FIELDS),
+            fixed_messages(fuzzing::json_credentials, &METADATA_FIELDS),
+            fixed_messages(fuzzing::sso_cache, &CACHE_FIELDS),
+            fixed_messages(fuzzing::sso_role_credentials, &[("roleCredentials", "{}")])
+                + &fixed_messages(role, &ROLE_FIELDS),
+            fixed_messages(|b| fuzzing::oidc_token(b, oidc_now()), &OIDC_FIELDS),
+        ]
+    })
+}
+
+const TIME: &str = "\"2026-01-01T00:00:00Z\"";
+const PROCESS_FIELDS: [(&str, &str); 5] = [
+    ("Version", "1"),
+    ("AccessKeyId", "\"a\""),
+    ("SecretAccessKey", "\"s\""),
+    ("SessionToken", "\"t\""),
+    ("Expiration", TIME),
+];
+const METADATA_FIELDS: [(&str, &str); 7] = [
+    ("Code", "\"Success\""),
+    ("AccessKeyId", "\"a\""),
+    ("SecretAccessKey", "\"s\""),
+    ("Token", "\"t\""),
+    ("SessionToken", "\"t\""),
+    ("Expiration", TIME),
+    ("ExpiresAt", TIME),
+];
+const CACHE_FIELDS: [(&str, &str); 6] = [
+    ("accessToken", "\"a\""),
+    ("expiresAt", TIME),
+    ("refreshToken", "\"r\""),
+    ("clientId", "\"c\""),
+    ("clientSecret", "\"s\""),
+    ("registrationExpiresAt", TIME),
+];
+const ROLE_FIELDS: [(&str, &str); 4] = [
+    ("accessKeyId", "\"a\""),
+    ("secretAccessKey", "\"s\""),
+    ("sessionToken", "\"t\""),
+    ("expiration", "1"),
+];
+const OIDC_FIELDS: [(&str, &str); 3] = [
+    ("accessToken", "\"a\""),
+    ("refreshToken", "\"r\""),
+    ("expiresIn", "1"),
+];
+
+/// Credentials read from an answer: what it gave, and nothing secret in
+/// `Debug`.
+fn check_credentials(c: &Credentials, akid: &str, secret: &str, token: Option<&str>) {
+    assert_eq!(c.access_key_id(), akid, "access key id");
+    assert_eq!(c.secret_access_key().expose(), secret, "secret access key");
+    assert_eq!(
+        c.session_token().map(Secret::expose),
+        token,
+        "session token"
+    );
+    let shown = format!("{c:?}");
+    for s in [Some(secret), token].into_iter().flatten() {
+        if s.len() >= 8 {
+            assert!(
+                !shown.contains(s),
+                "Debug of the credentials shows a secret: {shown}"
+            );
+        }
+    }
+    if let Some(expiry) = c.expiry() {
+        check_time(expiry);
+    }
+}
+
+/// An accepted time is one the crate's own time forms can write and read
+/// back (years up to 9999): the chain logs expiries, and the SSO source writes
+/// them into the token cache.
+fn check_time(t: std::time::SystemTime) {
+    let printed = mcp_sigv4::time::format_rfc3339(t);
+    let whole = AmzDate::from_system_time(t).to_system_time();
+    assert_eq!(
+        parse_rfc3339(&printed),
+        Ok(whole),
+        "an accepted time prints as {printed:?}, which does not read back"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// process_output
+
+/// Any bytes as `credential_process` output. Accepted output is a JSON object
+/// with `"Version": 1` and the keys, token and expiry last written under each
+/// name (compared case-insensitively, as Rust `aws-config` reads them); a
+/// refusal quotes none of the values.
+pub fn process_output(data: &[u8]) {
+    let result = fuzzing::process_output(data);
+    let doc = members(data);
+    match result {
+        Ok(c) => {
+            let m = doc.expect("accepted output is a JSON object");
+            assert_eq!(
+                last(&m, "Version").and_then(Value::as_u64),
+                Some(1),
+                "accepted without Version 1"
+            );
+            let akid = last_text(&m, "AccessKeyId").expect("an access key id");
+            let secret = last_text(&m, "SecretAccessKey").expect("a secret");
+            check_credentials(&c, akid, secret, last_text(&m, "SessionToken"));
+            let expiry = last_text(&m, "Expiration").map(|t| parse_rfc3339(t).expect("readable"));
+            assert_eq!(c.expiry(), expiry, "expiry");
+        }
+        Err(shown) => {
+            assert_clean(&shown, "error");
+            if let Some(m) = doc {
+                for (_, v) in &m {
+                    let mut all = Vec::new();
+                    strings(v, &mut all);
+                    for s in all {
+                        assert_no_echo(&shown, &s, &fixed_cache()[0]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// metadata_json
+
+/// Any bytes as the JSON credentials answer of the container endpoint and
+/// IMDS. Accepted: an object whose `Code` (if any) is `Success`, with the keys,
+/// the token (`Token`, else `SessionToken`) and the expiry (`Expiration`, else
+/// `ExpiresAt`) last written under each name. A refusal quotes no secret, and
+/// the server's `Code` and `Message` it does show are sanitised.
+pub fn metadata_json(data: &[u8]) {
+    let result = fuzzing::json_credentials(data);
+    let doc = members(data);
+    match result {
+        Ok(c) => {
+            let m = doc.expect("an accepted answer is a JSON object");
+            if let Some(code) = last(&m, "Code") {
+                assert_eq!(code.as_str(), Some("Success"), "accepted with Code {code}");
+            }
+            let akid = last_text(&m, "AccessKeyId").expect("an access key id");
+            let secret = last_text(&m, "SecretAccessKey").expect("a secret");
+            let token = last_text(&m, "Token").or_else(|| last_text(&m, "SessionToken"));
+            check_credentials(&c, akid, secret, Some(token.expect("a token")));
+            let expiry = last_text(&m, "Expiration")
+                .or_else(|| last_text(&m, "ExpiresAt"))
+                .map(|t| parse_rfc3339(t).expect("readable"));
+            assert_eq!(c.expiry(), expiry, "expiry");
+        }
+        Err(shown) => {
+            assert_clean(&shown, "error");
+            assert!(
+                shown.chars().count() <= 2 * 512 + 200,
+                "error of {} chars",
+                shown.len()
+            );
+            match doc {
+                // A refusal shows the server's Code and Message, sanitised, on
+                // purpose (they say why); nothing else of the answer.
+                Some(m) if shown.starts_with("has code ") => {
+                    let code = last(&m, "Code").and_then(Value::as_str).unwrap_or("");
+                    assert_ne!(code, "Success", "refused with Code Success");
+                }
+                Some(m) => {
+                    for (_, v) in &m {
+                        let mut all = Vec::new();
+                        strings(v, &mut all);
+                        for s in all {
+                            assert_no_echo(&shown, &s, &fixed_cache()[1]);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// xml_reader
+
+/// Any bytes through the XML reader. An accepted document respects the
+/// bounds, has non-empty local names, and written out again (text escaped)
+/// reads back to the same tree; a refusal points inside the document.
+pub fn xml_reader(data: &[u8]) {
+    match xml::parse(data) {
+        Ok(root) => {
+            check_tree(&root, 0);
+            assert!(
+                count(&root) <= xml::MAX_ELEMENTS,
+                "more than {} elements",
+                xml::MAX_ELEMENTS
+            );
+            let mut again = String::new();
+            write_tree(&root, &mut again);
+            let back = xml::parse(again.as_bytes())
+                .unwrap_or_else(|e| panic!("{again:?}, written from the tree, is refused: {e}"));
+            assert!(
+                same_tree(&root, &back),
+                "{again:?} reads back to another tree"
+            );
+        }
+        Err(XmlError::Syntax { offset, .. }) => {
+            assert!(
+                offset <= data.len(),
+                "offset {offset} past the end {}",
+                data.len()
+            );
+        }
+        Err(e) => assert_eq!(e, XmlError::NotUtf8, "parse gave {e:?}"),
+    }
+}
+
+fn check_tree(e: &Element, depth: usize) {
+    assert!(
+        depth < xml::MAX_DEPTH,
+        "nested deeper than {}",
+        xml::MAX_DEPTH
+    );
+    assert!(
+        !e.name.is_empty()
+            && !e.name.contains(|c: char| c.is_whitespace()
+                || "/>=<&\"'?!:".contains(c)
+                || c.is_control()),
+        "element name {:?}",
+        e.name
+    );
+    assert!(!e.text.contains('\0'), "NUL in text");
+    e.children.iter().for_each(|c| check_tree(c, depth + 1));
+}
+
+fn count(e: &Element) -> usize {
+    1 + e.children.iter().map(count).sum::<usize>()
+}
+
+fn write_tree(e: &Element, out: &mut String) {
+    out.push('<');
+    out.push_str(&e.name);
+    out.push('>');
+    for c in e.text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    e.children.iter().for_each(|c| write_tree(c, out));
+    out.push_str("</");
+    out.push_str(&e.name);
+    out.push('>');
+}
+
+fn same_tree(a: &Element, b: &Element) -> bool {
+    a.name == b.name
+        && a.text == b.text
+        && a.children.len() == b.children.len()
+        && a.children
+            .iter()
+            .zip(&b.children)
+            .all(|(x, y)| same_tree(x, y))
+}
+
+// ---------------------------------------------------------------------------
+// sts_answer
+
+/// Byte 0 picks the operation (AssumeRole, AssumeRoleWithWebIdentity,
+/// GetCallerIdentity); the rest is the answer. What is accepted is what a walk
+/// of the parsed tree finds at `<{Op}Response><{Op}Result>`; a refusal
+/// quotes none of the document's text.
+pub fn sts_answer(data: &[u8]) {
+    let Some((&op, body)) = data.split_first() else {
+        return;
+    };
+    let tree = xml::parse(body).ok();
+    let texts: Vec<String> = tree.as_ref().map(all_texts).unwrap_or_default();
+    let name = [
+        "AssumeRole",
+        "AssumeRoleWithWebIdentity",
+        "GetCallerIdentity",
+    ][usize::from(op % 3)];
+    let result = tree
+        .as_ref()
+        .filter(|r| r.name == format!("{name}Response"))
+        .and_then(|r| only(r, &format!("{name}Result")));
+    let leaf = |parent: Option<&Element>, n: &str| {
+        parent
+            .and_then(|p| only(p, n))
+            .filter(|e| e.children.is_empty())
+            .map(|e| e.text.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    };
+    let shown = if op % 3 == 2 {
+        match fuzzing::sts_caller_identity(body) {
+            Ok(id) => {
+                assert_eq!(Some(id.account), leaf(result, "Account"));
+                assert_eq!(Some(id.arn), leaf(result, "Arn"));
+                assert_eq!(Some(id.user_id), leaf(result, "UserId"));
+                return;
+            }
+            Err(e) => e,
+        }
+    } else {
+        match fuzzing::sts_credentials(body, op % 3 == 1) {
+            Ok((c, arn)) => {
+                let creds = result.and_then(|r| only(r, "Credentials"));
+                let akid = leaf(creds, "AccessKeyId").expect("an access key id");
+                let secret = leaf(creds, "SecretAccessKey").expect("a secret");
+                let token = leaf(creds, "SessionToken").expect("a token");
+                check_credentials(&c, &akid, &secret, Some(&token));
+                let expiry = leaf(creds, "Expiration").expect("an expiry");
+                assert_eq!(c.expiry(), parse_rfc3339(&expiry).ok(), "expiry");
+                let user = result.and_then(|r| only(r, "AssumedRoleUser"));
+                let want = user
+                    .and_then(|u| only(u, "Arn"))
+                    .map(|a| a.text.trim().to_owned());
+                assert_eq!(arn, want, "assumed role ARN");
+                return;
+            }
+            Err(e) => e,
+        }
+    };
+    assert_clean(&shown, "error");
+    // Element names may be quoted ("expected Credentials in …"), text never.
+    let names: String = tree.as_ref().map(all_names).unwrap_or_default();
+    for t in &texts {
+        assert_no_echo(&shown, t, &format!("{names}{}", fixed_xml_messages()));
+    }
+}
+
+fn only<'e>(parent: &'e Element, name: &str) -> Option<&'e Element> {
+    let mut found = parent.children.iter().filter(|c| c.name == name);
+    let first = found.next();
+    if found.next().is_some() {
+        return None;
+    }
+    first
+}
+
+fn all_texts(e: &Element) -> Vec<String> {
+    let mut out = vec![e.text.clone()];
+    e.children.iter().for_each(|c| out.extend(all_texts(c)));
+    out
+}
+
+fn all_names(e: &Element) -> String {
+    let mut out = e.name.clone();
+    out.push('\n');
+    e.children.iter().for_each(|c| out.push_str(&all_names(c)));
+    out
+}
+
+fn fixed_xml_messages() -> &'static str {
+    static FIXED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut out = String::new();
+        for doc in ["", "<", "<a>", "<a/>", "<AssumeRoleResponse/>"] {
+            for web in [false, true] {
+                if let Err(e) = fuzzing::sts_credentials(doc.as_bytes(), web) {
+                    out.push_str(&e);
+                    out.push('\n');
+                }
+            }
+        }
+        out.push_str("Expiration: invalid timestamp: expected an RFC 3339 time such as 2025-01-31T12:00:00Z, found");
+        out
+    })
+}
+
+// ---------------------------------------------------------------------------
+// sso_cache
+
+/// Any bytes as an IAM Identity Center token cache file. Accepted: an object
+/// with a non-blank `accessToken` and a readable `expiresAt` (last written
+/// under each name, any case); refreshable exactly when `refreshToken`,
+/// `clientId`, `clientSecret` and a readable `registrationExpiresAt` are
+/// there. A refusal quotes none of the values.
+pub fn sso_cache(data: &[u8]) {
+    let doc = members(data);
+    match fuzzing::sso_cache(data) {
+        Ok(cache) => {
+            let m = doc.expect("an accepted cache file is a JSON object");
+            assert_eq!(
+                Some(cache.access_token.expose()),
+                last_text(&m, "accessToken")
+            );
+            let expires = last_text(&m, "expiresAt").and_then(|t| parse_rfc3339(t).ok());
+            assert_eq!(Some(cache.expires_at), expires, "expiresAt");
+            let refreshable = ["refreshToken", "clientId", "clientSecret"]
+                .iter()
+                .all(|n| last_text(&m, n).is_some())
+                && last_text(&m, "registrationExpiresAt").is_some_and(|t| parse_rfc3339(t).is_ok());
+            assert_eq!(cache.refreshable, refreshable, "refreshable");
+        }
+        Err(shown) => {
+            assert_clean(&shown, "error");
+            if let Some(m) = doc {
+                for (_, v) in &m {
+                    let mut all = Vec::new();
+                    strings(v, &mut all);
+                    for s in all {
+                        assert_no_echo(&shown, &s, &fixed_cache()[2]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// sso_portal
+
+fn oidc_now() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_798_761_600) // 2027-01-01
+}
+
+/// Byte 0 picks the answer: even, the portal's `GetRoleCredentials`
+/// (`expiration` in epoch milliseconds); odd, the OIDC `CreateToken` answer to
+/// a refresh (`expiresIn` seconds from now). What is accepted is what the
+/// answer says; a refusal quotes none of its values; no answer makes an
+/// expiry the clock cannot hold (that would panic).
+pub fn sso_portal(data: &[u8]) {
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    let doc = members(body);
+    let shown = if which % 2 == 0 {
+        match fuzzing::sso_role_credentials(body) {
+            Ok(c) => {
+                let m = doc.expect("an accepted answer is a JSON object");
+                let role: Vec<(String, Value)> = match last(&m, "roleCredentials") {
+                    Some(Value::Object(o)) => {
+                        o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                    }
+                    other => panic!("accepted with roleCredentials {other:?}"),
+                };
+                // `role` is in map order; its duplicates are resolved already.
+                let akid = last_text(&role, "accessKeyId").expect("an access key id");
+                let secret = last_text(&role, "secretAccessKey").expect("a secret");
+                let token = last_text(&role, "sessionToken").expect("a token");
+                check_credentials(&c, akid, secret, Some(token));
+                let millis = match last(&role, "expiration") {
+                    Some(Value::Number(n)) => n
+                        .as_u64()
+                        .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+                    other => panic!("accepted with expiration {other:?}"),
+                }
+                .expect("a non-negative number");
+                assert_eq!(c.expiry(), Some(UNIX_EPOCH + Duration::from_millis(millis)));
+                return;
+            }
+            Err(e) => (e, &fixed_cache()[3]),
+        }
+    } else {
+        match fuzzing::oidc_token(body, oidc_now()) {
+            Ok((access, refresh, expires)) => {
+                let m = doc.expect("an accepted answer is a JSON object");
+                assert_eq!(Some(access.expose()), last_text(&m, "accessToken"));
+                assert_eq!(
+                    refresh.as_ref().map(Secret::expose),
+                    last_text(&m, "refreshToken")
+                );
+                let secs = last(&m, "expiresIn")
+                    .and_then(Value::as_u64)
+                    .expect("expiresIn");
+                assert!(secs > 0);
+                assert_eq!(expires, oidc_now() + Duration::from_secs(secs));
+                check_time(expires);
+                return;
+            }
+            Err(e) => (e, &fixed_cache()[4]),
+        }
+    };
+    let (shown, fixed) = shown;
+    assert_clean(&shown, "error");
+    if let Some(m) = doc {
+        for (_, v) in &m {
+            let mut all = Vec::new();
+            strings(v, &mut all);
+            for s in all {
+                assert_no_echo(&shown, &s, fixed);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// url_rule
+
+/// Any text as a URL. An accepted URL: written out again it parses to itself;
+/// the host and port the HTTP client (`http::Uri`, through ureq) reads from
+/// what is sent are the ones the plain-HTTP rule judged; user information is
+/// always refused. The rule: `https` always; `http` only to `localhost`, a
+/// literal loopback address, or the fixed metadata addresses of the rule that
+/// names them. `ServiceUrl` (the AWS service clients' endpoint) agrees.
+pub fn url_rule(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let parsed = Url::parse(&text);
+    // User information is refused wherever the authority holds an '@'.
+    if let Some((_, rest)) = text.trim().split_once("://") {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if authority.contains('@') {
+            assert!(parsed.is_err(), "{text:?}: user information accepted");
+        }
+    }
+    let rules = [
+        PlainHttp::LoopbackOnly,
+        PlainHttp::InstanceMetadata,
+        PlainHttp::ContainerCredentials,
+    ];
+    for rule in rules {
+        let service = fuzzing::service_url(&text, rule);
+        if let Ok((authority, sent)) = &service {
+            let url = parsed.as_ref().expect("a service URL is a URL");
+            assert!(
+                url.allowed(rule),
+                "{text:?}: ServiceUrl accepted a URL the rule refuses"
+            );
+            assert!(
+                url.query.is_none() && !text.contains('#'),
+                "{text:?}: a query or fragment"
+            );
+            assert_eq!(authority, &url.authority(), "{text:?}: authority");
+            let back = Url::parse(sent).unwrap_or_else(|e| panic!("{sent:?} from {text:?}: {e}"));
+            assert_eq!(
+                (&back.host, back.port),
+                (&url.host, url.port),
+                "{sent:?} from {text:?}"
+            );
+            check_client_host(sent, url);
+        }
+    }
+    let Ok(url) = parsed else {
+        return;
+    };
+    if let Host::Name(n) = &url.host {
+        assert!(
+            !n.is_empty()
+                && !n.ends_with('.')
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b)),
+            "{text:?}: host name {n:?}"
+        );
+        assert!(
+            n.parse::<std::net::Ipv4Addr>().is_err(),
+            "{text:?}: an IPv4 address as a name"
+        );
+    }
+    assert_ne!(url.port, Some(0));
+    assert_ne!(
+        url.port,
+        Some(url.scheme.default_port()),
+        "{text:?}: the default port is kept"
+    );
+    let query = url
+        .query
+        .as_ref()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let written = format!(
+        "{}://{}{}{query}",
+        url.scheme.as_str(),
+        url.authority(),
+        url.path
+    );
+    assert_eq!(
+        Url::parse(&written).as_ref(),
+        Ok(&url),
+        "{text:?} written as {written:?}"
+    );
+    check_client_host(&written, &url);
+    // The rule.
+    let loopback = match &url.host {
+        Host::Name(n) => n == "localhost",
+        h => h.ip().is_some_and(|ip| ip.is_loopback()),
+    };
+    let ip = url.host.ip().map(|ip| ip.to_string());
+    let imds = matches!(ip.as_deref(), Some("169.254.169.254" | "fd00:ec2::254"));
+    let container = matches!(
+        ip.as_deref(),
+        Some("169.254.170.2" | "169.254.170.23" | "fd00:ec2::23")
+    );
+    for rule in rules {
+        let want = url.scheme == Scheme::Https
+            || loopback
+            || (rule == PlainHttp::InstanceMetadata && imds)
+            || (rule == PlainHttp::ContainerCredentials && container);
+        assert_eq!(url.allowed(rule), want, "{text:?} under {rule:?}");
+        match url.check_plain_http(rule) {
+            Ok(()) => assert!(want),
+            Err(e) => {
+                assert!(!want);
+                assert_clean(&e.0, "refusal");
+            }
+        }
+    }
+}
+
+/// The host and port the HTTP client reads from `sent` are `url`'s (when it
+/// reads it at all: a URL it refuses is never sent).
+fn check_client_host(sent: &str, url: &Url) {
+    let Ok(uri) = sent.parse::<ureq::http::Uri>() else {
+        return;
+    };
+    assert_eq!(
+        uri.host().map(str::to_ascii_lowercase),
+        Some(url.host.to_string()),
+        "{sent:?}: the client connects to another host than the one checked"
+    );
+    let port = uri.port_u16().unwrap_or(url.scheme.default_port());
+    assert_eq!(
+        port,
+        url.port.unwrap_or(url.scheme.default_port()),
+        "{sent:?}: port"
+    );
+    assert_eq!(
+        uri.scheme_str(),
+        Some(url.scheme.as_str()),
+        "{sent:?}: scheme"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// jsonrpc_batch
+
+/// NUL-separated members, sent as one batch `[m1,m2,…]`. The batch is
+/// accepted exactly when every member is accepted alone as a single message,
+/// with the same kinds in order; refused with the first bad member's reason
+/// and id otherwise, a parse error when a member is not JSON.
+pub fn jsonrpc_batch(data: &[u8]) {
+    let parts: Vec<&[u8]> = data.split(|&b| b == 0).collect();
+    let mut batch = b"[".to_vec();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            batch.push(b',');
+        }
+        batch.extend_from_slice(p);
+    }
+    batch.push(b']');
+    let whole = jsonrpc::classify(&batch);
+    let grammatical = serde_json::from_slice::<Box<RawValue>>(&batch).is_ok();
+    if !grammatical {
+        assert!(
+            matches!(whole, Err(Invalid::Parse(_))),
+            "{whole:?} for invalid JSON"
+        );
+        return;
+    }
+    // Grammatical as a whole: each member is one JSON value (or the batch is
+    // `[]`, a single empty part).
+    if parts.len() == 1 && parts[0].iter().all(|b| b" \t\r\n".contains(b)) {
+        assert!(
+            matches!(whole, Err(Invalid::Request(_, None))),
+            "{whole:?} for []"
+        );
+        return;
+    }
+    let alone: Vec<Result<jsonrpc::Classified, Invalid>> =
+        parts.iter().map(|p| jsonrpc::classify(p)).collect();
+    match (
+        &whole,
+        alone.iter().position(|a| !matches!(a, Ok(c) if !c.batch)),
+    ) {
+        (Ok(c), None) => {
+            assert!(c.batch);
+            let items: Vec<Kind> = alone
+                .into_iter()
+                .flat_map(|a| a.expect("accepted").items)
+                .collect();
+            assert_eq!(c.items, items, "batch members classified differently alone");
+            for kind in &c.items {
+                if let Kind::Request { id, .. } | Kind::Response { id: Some(id) } = kind {
+                    check_id(id, None);
+                }
+            }
+        }
+        (Err(Invalid::Request(why, id)), Some(first)) => {
+            let object = String::from_utf8_lossy(parts[first])
+                .trim_start()
+                .starts_with('{');
+            match &alone[first] {
+                Err(Invalid::Request(why_alone, id_alone)) if object => {
+                    assert_eq!((why, id), (why_alone, id_alone), "member {first}");
+                }
+                // An array (a nested batch) or a non-object is refused as a
+                // member, whatever it holds.
+                _ => {
+                    assert!(!object, "member {first} is an object: {:?}", alone[first]);
+                    assert_eq!(
+                        (why.as_str(), id),
+                        ("expected a JSON-RPC object", &None),
+                        "member {first}"
+                    );
+                }
+            }
+        }
+        (w, a) => panic!(
+            "batch {w:?}, first member refused alone: {a:?} ({:?})",
+            a.map(|i| &alone[i])
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// aws_error
+
+/// Byte 0 picks the headers (bit 0 `x-amzn-ErrorType`, bit 1
+/// `x-amzn-RequestId`, bit 2 `x-amz-request-id`, their values the next
+/// NUL-separated fields); the rest is the body of an AWS error answer. What it
+/// reads is sanitised: no control character, at most 512 characters each.
+pub fn aws_error(data: &[u8]) {
+    let Some((&bits, rest)) = data.split_first() else {
+        return;
+    };
+    let mut fields = rest.splitn(4, |&b| b == 0);
+    let mut headers = Vec::new();
+    for (bit, name) in [
+        (1, "x-amzn-errortype"),
+        (2, "x-amzn-requestid"),
+        (4, "x-amz-request-id"),
+    ] {
+        if bits & bit != 0 {
+            let value = String::from_utf8_lossy(fields.next().unwrap_or(&[])).into_owned();
+            headers.push((name.to_owned(), value));
+        }
+    }
+    let body: Vec<u8> = fields.collect::<Vec<_>>().join(&0u8);
+    let e = AwsError::parse(&headers, body.clone());
+    assert_eq!(e.body, body, "the body is kept as read");
+    for (what, field) in [
+        ("type", &e.error_type),
+        ("message", &e.message),
+        ("request id", &e.request_id),
+    ] {
+        if let Some(t) = field {
+            assert_clean(t, what);
+            assert!(
+                !t.is_empty() && t.chars().count() <= 513,
+                "{what} of {} chars",
+                t.chars().count()
+            );
+            assert_eq!(t.trim(), t, "{what} {t:?} is not trimmed");
+        }
+    }
+    if let Some(t) = &e.error_type {
+        assert!(
+            !t.contains([':', '#']) || t.ends_with('…'),
+            "error type {t:?} is not a shape name"
+        );
+    }
+    for status in [400, 403, 500] {
+        let d = e.describe(status);
+        assert_clean(&d, "description");
+        assert!(d.contains(&format!("HTTP {status}")));
+    }
+    assert_clean(&e.to_string(), "Display");
+}
+
+// ---------------------------------------------------------------------------
+// sigv4a_key (ours alone, for the inputs of the differential `sigv4a_key_aws`)
+
+/// Bytes as an access key id and a secret (split at the first NUL; lossy
+/// UTF-8): the SigV4A key derives, its public key is a point of P-256, and a
+/// request signed with it verifies under that key.
+pub fn sigv4a_key(data: &[u8]) {
+    let (akid, secret) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let akid = String::from_utf8_lossy(akid);
+    let secret = String::from_utf8_lossy(secret);
+    let creds = Credentials::new(&*akid, Secret::from(&*secret), None, None, "fuzz");
+    let signer = Signer::new();
+    let (x, y) = signer.v4a_public_key(&creds).expect("derivation succeeds");
+    let key = v4a::verifying_key_from_xy(&x, &y).expect("the public key is a P-256 point");
+    let headers = [("host", "example.amazonaws.com")];
+    let out = signer
+        .sign(
+            &SignableRequest {
+                method: "GET",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: b"",
+            },
+            &SigningParams {
+                credentials: &creds,
+                algorithm: Algorithm::V4a,
+                region: "*",
+                service: "s",
+                time: AmzDate::from_system_time(UNIX_EPOCH),
+                settings: SigningSettings::default(),
+            },
+        )
+        .expect("signs");
+    assert!(v4a::verify(
+        &key,
+        out.string_to_sign.as_str(),
+        &out.signature
+    ));
 }

@@ -5,6 +5,11 @@
 //! crashes whose fix has not landed yet: they are listed, not run; moving one up
 //! a directory makes it a regression test.
 //!
+//! The differential targets (`checks::DIFFERENTIAL`: ours against the official
+//! crates, which only the fuzz crate links) have their inputs replayed here
+//! through the check of ours alone that reads the same layout; `fuzz/ci.sh`
+//! replays them through the comparison itself.
+//!
 //! The runner reports every failing input, not just the first, and fails when
 //! the input directories are missing or thin, so it can never pass vacuously.
 
@@ -46,11 +51,15 @@ fn every_fuzz_target_has_a_replay_check() {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
-    let mut replayed: Vec<String> = checks::TARGETS.iter().map(|t| t.0.to_owned()).collect();
+    let mut replayed: Vec<String> = checks::TARGETS
+        .iter()
+        .chain(checks::DIFFERENTIAL)
+        .map(|t| t.0.to_owned())
+        .collect();
     replayed.sort();
     assert_eq!(
         on_disk, replayed,
-        "fuzz targets and fuzz/checks.rs TARGETS differ"
+        "fuzz targets and fuzz/checks.rs TARGETS + DIFFERENTIAL differ"
     );
     assert!(
         fuzz_dir().join("regressions/README.md").is_file(),
@@ -64,7 +73,7 @@ fn seeds_and_committed_crash_inputs_pass_their_checks() {
     let mut failures = Vec::new();
     let mut thin = Vec::new();
     let mut ran = 0;
-    for (target, check) in checks::TARGETS {
+    for (target, check) in checks::TARGETS.iter().chain(checks::DIFFERENTIAL) {
         let seeds = inputs(&fuzz.join("seeds").join(target));
         let regressions = inputs(&fuzz.join("regressions").join(target));
         let count = seeds.len() + regressions.len();
