@@ -14,8 +14,8 @@
 //! caller bounds the document's size (STS answers are read up to 64 KiB).
 //! Refuses: a DOCTYPE or any other declaration (so no entity is ever declared
 //! or expanded, and nothing external is fetched), a C0 control character other
-//! than tab, CR and LF (raw, or as a character reference to NUL), a reference
-//! to a surrogate, an unknown entity, and a document that is not UTF-8.
+//! than tab, CR and LF (raw or as a character reference), a reference to a
+//! surrogate, an unknown entity, and a document that is not UTF-8.
 
 use std::fmt;
 
@@ -420,8 +420,9 @@ fn decode_text(raw: &str, offset: usize, out: &mut String) -> Result<(), XmlErro
                 } else {
                     None
                 };
-                // XML 1.0 Char: no NUL, no surrogates (char::from_u32 refuses those).
-                n.filter(|n| *n != 0)
+                // XML 1.0 Char: of the C0 controls only tab, LF and CR; no
+                // surrogates (char::from_u32 refuses those).
+                n.filter(|n| *n >= 0x20 || matches!(n, 0x9 | 0xa | 0xd))
                     .and_then(char::from_u32)
                     .ok_or(XmlError::Syntax {
                         offset: here,
@@ -490,6 +491,10 @@ mod tests {
             ),
             // Found by fuzzing (fuzz/regressions/xml_reader/).
             ("<a>x\0</a>", "no control character but tab, CR and LF"),
+            (
+                "<a>&#x11;</a>",
+                "a character reference to a valid XML character",
+            ),
             (
                 "<a>&#xD800;</a>",
                 "a character reference to a valid XML character",

@@ -125,7 +125,7 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<RawSection>, ParseEr
                 };
                 let text = trim_ws(line);
                 if sub_properties {
-                    let Some((name, _)) = text.split_once('=') else {
+                    let Some((name, _)) = strip_inline_comment(text).split_once('=') else {
                         return Err(err("Expected an '=' sign defining a sub-property", line_no));
                     };
                     if trim_ws(name).is_empty() {
@@ -139,14 +139,16 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<RawSection>, ParseEr
                 let Some(section) = sections.last_mut() else {
                     return Err(err("Expected a profile definition", line_no));
                 };
-                let Some((key, value)) = line.split_once('=') else {
+                // An inline comment ends the line before its '=' is looked
+                // for (`k ;c = v` has no '='), as aws-runtime reads it.
+                let Some((key, value)) = strip_inline_comment(line).split_once('=') else {
                     return Err(err("Expected an '=' sign defining a property", line_no));
                 };
                 let key = trim_ws(key);
                 if key.is_empty() {
                     return Err(err("Property did not have a name", line_no));
                 }
-                let value = trim_ws(strip_inline_comment(value));
+                let value = trim_ws(value);
                 in_property = Some(value.is_empty());
                 section.properties.push((key.to_owned(), value.to_owned()));
             }
@@ -155,7 +157,8 @@ fn parse_sections(text: &str, kind: FileKind) -> Result<Vec<RawSection>, ParseEr
     Ok(sections)
 }
 
-/// Cuts a value at the first `#` or `;` that follows a space or tab.
+/// Cuts a property line (or a sub-property's text) at the first `#` or `;`
+/// that follows a space or tab.
 fn strip_inline_comment(value: &str) -> &str {
     let bytes = value.as_bytes();
     for i in 1..bytes.len() {
@@ -378,6 +381,25 @@ mod tests {
         assert!(set.sections.contains_key(&key), "{set:?}");
         let set = config("[services l\u{fffd}cal]\nsts =\n  endpoint_url = x\n").unwrap();
         assert!(set.sections.is_empty(), "{set:?}");
+    }
+
+    #[test]
+    fn an_inline_comment_ends_the_line_before_the_equals_sign() {
+        // As aws-runtime; found by the differential fuzz target
+        // (fuzz/regressions/profile_aws/).
+        let e = config("[profile a]\nk ;c = v\n").unwrap_err();
+        assert_eq!(
+            (e.message, e.line),
+            ("Expected an '=' sign defining a property", 2)
+        );
+        let e = config("[profile a]\ns3 =\n  x #c = 1\n").unwrap_err();
+        assert_eq!(
+            (e.message, e.line),
+            ("Expected an '=' sign defining a sub-property", 3)
+        );
+        let set = config("[profile a]\nk;x = v\nj = w ;c\n").unwrap();
+        assert_eq!(set.profiles["a"].get("j").map(String::as_str), Some("w"));
+        assert!(!set.profiles["a"].contains_key("k;x"));
     }
 
     #[test]
