@@ -292,7 +292,11 @@ pub(crate) fn duplicate_key(json: &str) -> Option<(String, usize)> {
                 if expect_key {
                     let raw = &json[start + 1..i];
                     let key = if raw.contains('\\') {
-                        Cow::Owned(serde_json::from_str::<String>(&json[start..=i]).ok()?)
+                        // A key serde_json cannot decode (a lone surrogate
+                        // escape) is compared as written; it must not end
+                        // the scan (fuzz/regressions/jsonrpc/).
+                        serde_json::from_str::<String>(&json[start..=i])
+                            .map_or(Cow::Borrowed(raw), Cow::Owned)
                     } else {
                         Cow::Borrowed(raw)
                     };
@@ -754,6 +758,11 @@ mod tests {
         assert_eq!(
             duplicate_key(r#"[{"k":"a\"k"},{"k":1,"k\"":2,"k":3}]"#),
             Some(("k".into(), 2))
+        );
+        // A key that cannot be decoded does not hide the duplicates after it.
+        assert_eq!(
+            duplicate_key(r#"{"p":{"\ud800":0,"name":"a","name":"b"}}"#),
+            Some(("name".into(), 2))
         );
         // A value equal to a key is no duplicate; nor are keys of sibling objects.
         assert_eq!(duplicate_key(r#"{"a":"a","x":[{"a":1},{"a":2}]}"#), None);
