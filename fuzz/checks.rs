@@ -56,6 +56,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("url_rule", url_rule),
     ("jsonrpc_batch", jsonrpc_batch),
     ("aws_error", aws_error),
+    ("login_cache", login_cache),
 ];
 
 /// The differential targets (`fuzz/differential.rs`, which links the official
@@ -664,6 +665,17 @@ pub fn jsonrpc(data: &[u8]) {
             "classify accepted invalid JSON: {result:?}"
         );
         return;
+    }
+    // Issue 13: a message with two equal keys in one object (at any depth,
+    // keys compared decoded) is refused, since parsers disagree on which wins.
+    // A key with a lone surrogate escape cannot be decoded by serde_json; such
+    // a key is compared as written.
+    let text = std::str::from_utf8(data).expect("grammatical JSON is UTF-8");
+    if has_duplicate_key(text) == Some(true) {
+        assert!(
+            matches!(result, Err(Invalid::Request(..))),
+            "a message with a duplicate key was accepted: {result:?}"
+        );
     }
     match result {
         Ok(c) => {
@@ -1914,4 +1926,285 @@ pub fn sigv4a_key(data: &[u8]) {
         out.string_to_sign.as_str(),
         &out.signature
     ));
+}
+
+// ---------------------------------------------------------------------------
+// login_cache
+
+/// Byte 0 picks what the rest is: 0, an `aws login` cache file; 1, a Sign-In
+/// `CreateOAuth2Token` answer; 2, a `dpopKey` PEM text; 3, a cache file and an
+/// answer split at the first NUL, refreshed. Accepted documents give what they
+/// say (names matched in any case, the last written winning); a refreshed file
+/// reads back with the new keys, token and expiry and everything else as it
+/// was; a refusal quotes none of the values.
+pub fn login_cache(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    match which % 4 {
+        0 => match fuzzing::login_cache(rest) {
+            Ok(f) => check_login_fields(&f, rest),
+            Err(shown) => check_login_refusal(&shown, rest),
+        },
+        1 => match fuzzing::login_answer(rest) {
+            Ok((akid, secret, token, refresh, expires_in)) => {
+                let m = members(rest).expect("an accepted answer is a JSON object");
+                let output: Vec<(String, Value)> = match last(&m, "tokenOutput") {
+                    Some(Value::Object(o)) => {
+                        o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                    }
+                    _ => m.clone(),
+                };
+                let access = nested(&output, "accessToken").expect("an accessToken object");
+                assert_eq!(Some(akid.as_str()), last_text(&access, "accessKeyId"));
+                assert_eq!(Some(secret.expose()), last_text(&access, "secretAccessKey"));
+                assert_eq!(Some(token.expose()), last_text(&access, "sessionToken"));
+                assert_eq!(Some(refresh.expose()), last_text(&output, "refreshToken"));
+                let secs = last(&output, "expiresIn").and_then(Value::as_u64);
+                assert_eq!(Some(expires_in.as_secs()), secs, "expiresIn");
+                assert!((1..=86_400).contains(&expires_in.as_secs()));
+            }
+            Err(shown) => check_login_refusal(&shown, rest),
+        },
+        2 => {
+            let pem = String::from_utf8_lossy(rest);
+            match fuzzing::dpop_key(&pem) {
+                Ok(public) => {
+                    assert_eq!(
+                        (public.len(), public[0]),
+                        (65, 4),
+                        "an uncompressed P-256 point"
+                    );
+                }
+                Err(shown) => {
+                    assert_clean(&shown, "error");
+                    assert_no_echo(&shown, &pem, fixed_login());
+                }
+            }
+        }
+        _ => {
+            let (cache, answer) = match rest.iter().position(|&b| b == 0) {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None => (rest, &b""[..]),
+            };
+            let Ok((new, text)) = fuzzing::login_refresh(cache, answer, oidc_now()) else {
+                return;
+            };
+            let old = fuzzing::login_cache(cache).expect("refreshed, so readable");
+            let (akid, secret, token, refresh, expires_in) =
+                fuzzing::login_answer(answer).expect("refreshed, so readable");
+            let back = fuzzing::login_cache(text.expose().as_bytes())
+                .unwrap_or_else(|e| panic!("the refreshed file cannot be read back: {e}"));
+            for f in [&new, &back] {
+                assert_eq!(f.access_key_id, akid, "access key id after the refresh");
+                assert_eq!(
+                    f.secret_access_key.expose(),
+                    secret.expose(),
+                    "secret after the refresh"
+                );
+                assert_eq!(
+                    f.session_token.expose(),
+                    token.expose(),
+                    "token after the refresh"
+                );
+                assert_eq!(
+                    f.refresh_token.expose(),
+                    refresh.expose(),
+                    "refresh token after the refresh"
+                );
+                assert_eq!(
+                    f.expires_at,
+                    oidc_now() + expires_in,
+                    "expiry after the refresh"
+                );
+                assert_eq!(f.account_id, old.account_id, "account id kept");
+                assert_eq!(f.client_id, old.client_id, "client id kept");
+                assert_eq!(f.public_key, old.public_key, "DPoP key kept");
+            }
+        }
+    }
+}
+
+/// The object last written under `name` in `m`, as members (map order:
+/// nested duplicates are already resolved by the parse).
+fn nested(m: &[(String, Value)], name: &str) -> Option<Vec<(String, Value)>> {
+    match last(m, name)? {
+        Value::Object(o) => Some(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        _ => None,
+    }
+}
+
+fn check_login_fields(f: &fuzzing::LoginFields, doc: &[u8]) {
+    let m = members(doc).expect("an accepted cache file is a JSON object");
+    let access = nested(&m, "accessToken").expect("an accessToken object");
+    if let Some(kind) = last(&m, "tokenType").filter(|v| !v.is_null()) {
+        let kind = kind.as_str().expect("a tokenType string");
+        assert!(
+            kind.trim().is_empty() || kind.eq_ignore_ascii_case("aws_sigv4"),
+            "accepted with tokenType {kind:?}"
+        );
+    }
+    assert_eq!(
+        Some(f.access_key_id.as_str()),
+        last_text(&access, "accessKeyId")
+    );
+    assert_eq!(
+        Some(f.secret_access_key.expose()),
+        last_text(&access, "secretAccessKey")
+    );
+    assert_eq!(
+        Some(f.session_token.expose()),
+        last_text(&access, "sessionToken")
+    );
+    assert_eq!(f.account_id.as_deref(), last_text(&access, "accountId"));
+    let expires = last_text(&access, "expiresAt").and_then(|t| parse_rfc3339(t).ok());
+    assert_eq!(Some(f.expires_at), expires, "expiresAt");
+    check_time(f.expires_at);
+    assert_eq!(
+        Some(f.refresh_token.expose()),
+        last_text(&m, "refreshToken")
+    );
+    assert_eq!(Some(f.client_id.as_str()), last_text(&m, "clientId"));
+    let pem = last_text(&m, "dpopKey").expect("a dpopKey");
+    assert_eq!(
+        fuzzing::dpop_key(pem).as_ref(),
+        Ok(&f.public_key),
+        "the DPoP key"
+    );
+}
+
+fn check_login_refusal(shown: &str, doc: &[u8]) {
+    assert_clean(shown, "error");
+    if let Some(m) = members(doc) {
+        for (_, v) in &m {
+            let mut all = Vec::new();
+            strings(v, &mut all);
+            for s in all {
+                assert_no_echo(shown, &s, fixed_login());
+            }
+        }
+    }
+}
+
+fn fixed_login() -> &'static str {
+    static FIXED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let wrap = |b: &[u8]| {
+            let inner = std::str::from_utf8(b).unwrap_or("");
+            fuzzing::login_cache(format!("{{\"accessToken\":{inner}}}").as_bytes())
+        };
+        let mut out = fixed_messages(fuzzing::login_cache, &LOGIN_FIELDS);
+        out += &fixed_messages(wrap, &LOGIN_ACCESS_FIELDS);
+        out += &fixed_messages(
+            fuzzing::login_answer,
+            &[
+                ("accessToken", "{}"),
+                ("expiresIn", "1"),
+                ("refreshToken", "\"r\""),
+            ],
+        );
+        for pem in [
+            "",
+            "x",
+            "-----BEGIN EC PRIVATE KEY-----\n-----END EC PRIVATE KEY-----",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----\n*\n-----END EC PRIVATE KEY-----",
+        ] {
+            if let Err(e) = fuzzing::dpop_key(pem) {
+                out.push_str(&e);
+                out.push('\n');
+            }
+        }
+        out.push_str("-----BEGIN EC PRIVATE KEY----- -----BEGIN PRIVATE KEY-----\n");
+        out
+    })
+}
+
+const LOGIN_FIELDS: [(&str, &str); 5] = [
+    ("accessToken", "{}"),
+    ("tokenType", "\"aws_sigv4\""),
+    ("refreshToken", "\"r\""),
+    ("clientId", "\"c\""),
+    ("dpopKey", "\"k\""),
+];
+const LOGIN_ACCESS_FIELDS: [(&str, &str); 5] = [
+    ("accessKeyId", "\"a\""),
+    ("secretAccessKey", "\"s\""),
+    ("sessionToken", "\"t\""),
+    ("accountId", "\"1\""),
+    ("expiresAt", TIME),
+];
+
+/// Whether some object of `text` (grammatical JSON) has two keys equal once
+/// decoded (a key serde_json cannot decode, with a lone surrogate escape, as
+/// written); `None` if `text` is not JSON after all.
+/// Recursive, built on serde_json's stream reader, independent of the relay's
+/// own iterative scanner.
+fn has_duplicate_key(text: &str) -> Option<bool> {
+    fn value(text: &str, at: &mut usize) -> Option<bool> {
+        let skip = |at: &mut usize| {
+            *at = text.len()
+                - text[*at..]
+                    .trim_start_matches([' ', '\t', '\n', '\r'])
+                    .len();
+        };
+        skip(at);
+        let mut dup = false;
+        match text.as_bytes().get(*at)? {
+            b'{' => {
+                *at += 1;
+                let mut keys = std::collections::HashSet::new();
+                skip(at);
+                if text[*at..].starts_with('}') {
+                    *at += 1;
+                    return Some(false);
+                }
+                loop {
+                    skip(at);
+                    // Decoded, or as written when it cannot be (a lone surrogate).
+                    let mut raw = serde_json::Deserializer::from_str(&text[*at..])
+                        .into_iter::<Box<RawValue>>();
+                    let written = raw.next()?.ok()?;
+                    *at += raw.byte_offset();
+                    let key = serde_json::from_str::<String>(written.get())
+                        .unwrap_or_else(|_| written.get().to_owned());
+                    dup |= !keys.insert(key);
+                    skip(at);
+                    *at += 1; // ':'
+                    dup |= value(text, at)?;
+                    skip(at);
+                    let c = text.as_bytes().get(*at).copied();
+                    *at += 1;
+                    if c != Some(b',') {
+                        return Some(dup);
+                    }
+                }
+            }
+            b'[' => {
+                *at += 1;
+                skip(at);
+                if text[*at..].starts_with(']') {
+                    *at += 1;
+                    return Some(false);
+                }
+                loop {
+                    dup |= value(text, at)?;
+                    skip(at);
+                    let c = text.as_bytes().get(*at).copied();
+                    *at += 1;
+                    if c != Some(b',') {
+                        return Some(dup);
+                    }
+                }
+            }
+            _ => {
+                let mut s =
+                    serde_json::Deserializer::from_str(&text[*at..]).into_iter::<Box<RawValue>>();
+                s.next()?.ok()?;
+                *at += s.byte_offset();
+                Some(false)
+            }
+        }
+    }
+    value(text, &mut 0)
 }

@@ -23,7 +23,7 @@
 //! the request and the cache file.
 
 mod cache;
-mod dpop;
+pub(crate) mod dpop;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
