@@ -315,6 +315,9 @@ impl<'a> Parser<'a> {
         self.expect('<', "'<'")?;
         let qname = self.name()?;
         let local = qname.rsplit(':').next().unwrap_or(qname).to_owned();
+        if local.is_empty() {
+            return Err(self.err("a local name after the namespace prefix"));
+        }
         let mut element = Element {
             name: local,
             text: String::new(),
@@ -491,6 +494,7 @@ mod tests {
             ),
             // Found by fuzzing (fuzz/regressions/xml_reader/).
             ("<a>x\0</a>", "no control character but tab, CR and LF"),
+            ("<a:>x</a:>", "a local name after the namespace prefix"),
             (
                 "<a>&#x11;</a>",
                 "a character reference to a valid XML character",
