@@ -945,9 +945,23 @@ pub fn endpoint_url(data: &[u8]) {
     // port written as digits.
     let given = text.split_once("://").map_or("", |(_, r)| r);
     let given = given[..given.find(['/', '?', '#']).unwrap_or(given.len())].to_ascii_lowercase();
-    let rest = given
-        .strip_prefix(e.host.as_str())
-        .unwrap_or_else(|| panic!("{text:?}: host {:?} is not the one given", e.host));
+    let rest = match given.strip_prefix('[').and_then(|g| g.split_once(']')) {
+        // An IPv6 literal is the same address, written canonically (`[::0]`
+        // is `[::]`).
+        Some((v6, after)) => {
+            let ours = e
+                .host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::Ipv6Addr>();
+            assert_eq!(ours.ok(), v6.parse().ok(), "{text:?}: host {:?}", e.host);
+            after
+        }
+        // A name may end in one '.', which the parser drops (`xyz.` is `xyz`).
+        None => given
+            .strip_prefix(e.host.as_str())
+            .map(|r| r.strip_prefix('.').unwrap_or(r))
+            .unwrap_or_else(|| panic!("{text:?}: host {:?} is not the one given", e.host)),
+    };
     match rest.strip_prefix(':') {
         None => assert!(
             rest.is_empty(),
@@ -1482,7 +1496,8 @@ fn fixed_xml_messages() -> &'static str {
     static FIXED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     FIXED.get_or_init(|| {
         let mut out = String::new();
-        for doc in ["", "<", "<a>", "<a/>", "<AssumeRoleResponse/>"] {
+        let expiration = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>a</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>x</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
+        for doc in ["", "<", "<a>", "<a/>", "<AssumeRoleResponse/>", expiration] {
             for web in [false, true] {
                 if let Err(e) = fuzzing::sts_credentials(doc.as_bytes(), web) {
                     out.push_str(&e);
@@ -1490,7 +1505,15 @@ fn fixed_xml_messages() -> &'static str {
                 }
             }
         }
-        out.push_str("Expiration: invalid timestamp: expected an RFC 3339 time such as 2025-01-31T12:00:00Z, found");
+        for name in [
+            "AssumeRoleResponse AssumeRoleResult AssumeRoleWithWebIdentityResponse",
+            "AssumeRoleWithWebIdentityResult GetCallerIdentityResponse GetCallerIdentityResult",
+            "Credentials AccessKeyId SecretAccessKey SessionToken Expiration",
+            "AssumedRoleUser Arn Account UserId",
+        ] {
+            out.push_str(name);
+            out.push('\n');
+        }
         out
     })
 }
@@ -1691,11 +1714,15 @@ pub fn url_rule(data: &[u8]) {
         url.authority(),
         url.path
     );
-    assert_eq!(
-        Url::parse(&written).as_ref(),
-        Ok(&url),
-        "{text:?} written as {written:?}"
-    );
+    // Written without escaping, so a URL whose path or query ends in
+    // whitespace (kept because a fragment followed it) loses it to the trim.
+    if written.trim_end() == written {
+        assert_eq!(
+            Url::parse(&written).as_ref(),
+            Ok(&url),
+            "{text:?} written as {written:?}"
+        );
+    }
     check_client_host(&written, &url);
     // The rule.
     let loopback = match &url.host {
@@ -1781,6 +1808,14 @@ pub fn jsonrpc_batch(data: &[u8]) {
             matches!(whole, Err(Invalid::Request(_, None))),
             "{whole:?} for []"
         );
+        return;
+    }
+    // A NUL inside what the batch reads as a string splits no member: only
+    // inputs whose parts are each a JSON value are compared member by member.
+    if !parts
+        .iter()
+        .all(|p| serde_json::from_slice::<Box<RawValue>>(p).is_ok())
+    {
         return;
     }
     let alone: Vec<Result<jsonrpc::Classified, Invalid>> =
