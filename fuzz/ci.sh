@@ -40,8 +40,12 @@ cargo "+$toolchain" fuzz build
 echo "built in $(($(date +%s) - build_start)) s"
 
 targets=$(cargo "+$toolchain" fuzz list)
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# Logs of this run (fuzz/target is not committed); the marker tells this
+# run's findings from older files in artifacts/.
+logs=target/ci-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+touch "$logs/.start"
 
 # One target: replay its seeds and regressions (files only: pending/ holds
 # known failures whose fix has not landed, listed below), then fuzz it.
@@ -97,9 +101,9 @@ done
 
 if ((${#failed[@]})); then
   for t in "${failed[@]}"; do
-    echo "== fuzz: $t FAILED; the end of its log:"
-    tail -n 40 "$logs/$t.log"
-    ls "artifacts/$t" 2>/dev/null | sed "s|^|  artifacts/$t/|" || true
+    echo "== fuzz: $t FAILED (log: fuzz/$logs/$t.log)"
+    grep -A 4 -m 1 'panicked at\|ERROR: libFuzzer\|ERROR: AddressSanitizer' "$logs/$t.log" || tail -n 20 "$logs/$t.log"
+    find "artifacts/$t" -type f -newer "$logs/.start" 2>/dev/null | sed 's|^|  input: fuzz/|'
   done
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}; reproduce with cargo +$toolchain fuzz run <target> <input> (fuzz/README.md)"
   exit 1
