@@ -1086,7 +1086,7 @@ mod tests {
             ),
             (
                 ok.replace("<Expiration>2026-01-01T01:00:00Z", "<Expiration>tomorrow"),
-                "Expiration: invalid timestamp",
+                "Expiration is not an RFC 3339 time",
             ),
             (
                 ok.replace("AssumeRoleResult", "OtherResult"),
