@@ -3,8 +3,10 @@
 //! Owns: connection-pooling HTTP agents — TLS by rustls (ring provider, webpki
 //! roots), status codes never turned into errors (an upstream JSON-RPC error body
 //! must reach the client), no redirects (a signed request is never replayed
-//! elsewhere), explicit timeouts and body limits — sending one request with
-//! exactly the headers given, and describing failures without secrets. Used by
+//! elsewhere), explicit timeouts and body limits — [`Leases`] of clients an
+//! exchange holds alone and hands back with its connection open, sending one
+//! request with exactly the headers given, and describing failures without
+//! secrets. Used by
 //! the relay (the MCP endpoint) and by the credential sources (STS, SSO, IMDS,
 //! container endpoints), which send through the `Transport` seam: one
 //! exchange, its answer read whole — the real [`Client`], or an in-memory fake
@@ -14,13 +16,17 @@
 //! (both unsigned), header values with a line break or control character, and
 //! logging header values outside the allow-list.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use p256::elliptic_curve::zeroize::Zeroize;
 
 use crate::secret::loggable_headers;
+use crate::sync::{Locked, wait_once};
 use crate::text::{MAX_SERVER_TEXT, clean};
 
 /// Per-request timeouts.
@@ -277,7 +283,7 @@ pub struct ClientSettings {
 /// Cheap to clone.
 #[derive(Clone, Default)]
 pub struct TlsRoots {
-    custom: Option<std::sync::Arc<Vec<ureq::tls::Certificate<'static>>>>,
+    custom: Option<Arc<Vec<ureq::tls::Certificate<'static>>>>,
 }
 
 impl fmt::Debug for TlsRoots {
@@ -315,7 +321,7 @@ impl TlsRoots {
             return Err(PemError::NoCertificate);
         }
         Ok(TlsRoots {
-            custom: Some(std::sync::Arc::new(certs)),
+            custom: Some(Arc::new(certs)),
         })
     }
 
@@ -359,6 +365,8 @@ impl std::error::Error for PemError {
 pub struct Client {
     agent: ureq::Agent,
     max_body: u64,
+    /// Set by [`shutdown`](Self::shutdown): the client serves no more requests.
+    shut: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for Client {
@@ -396,6 +404,7 @@ impl Client {
         Client {
             agent: builder.build().into(),
             max_body: settings.max_body,
+            shut: Arc::default(),
         }
     }
 
@@ -407,6 +416,7 @@ impl Client {
         Client {
             agent: ureq::Agent::new_with_config(self.agent.config().clone()),
             max_body: self.max_body,
+            shut: Arc::default(),
         }
     }
 
@@ -414,7 +424,13 @@ impl Client {
     /// on another thread is reading from (that read fails at once); later
     /// requests fail.
     pub fn shutdown(&self) {
+        self.shut.store(true, Ordering::Release);
         self.agent.clone().shutdown();
+    }
+
+    /// True once [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
     }
 
     /// Sends one request to `url` with exactly `headers` (plus `user-agent` and,
@@ -479,6 +495,117 @@ impl Client {
             headers,
             body: Box::new(body),
         })
+    }
+}
+
+/// Clients an exchange holds alone while it runs, each with a connection pool
+/// of its own ([`Client::dedicated`]), so that closing one cuts off that
+/// exchange and no other; handed back when the exchange ends (its [`Lease`]
+/// dropped), with their connection still open, to serve the next exchange
+/// without a new TCP and TLS handshake. The most recently used is taken first
+/// (its connection is the likeliest to be open; ureq drops one idle for 15 s,
+/// and one the server closed, when it is next taken). At most `max_idle` wait;
+/// a client that was shut down (a cancelled or timed-out exchange) is never
+/// kept.
+#[derive(Debug)]
+pub struct Leases {
+    template: Client,
+    state: Mutex<LeaseState>,
+    returned: Condvar,
+    max_idle: usize,
+}
+
+#[derive(Debug, Default)]
+struct LeaseState {
+    idle: Vec<Client>,
+    /// Leases whose exchange gave its answer and is about to hand them back.
+    finishing: usize,
+}
+
+/// How long taking a lease waits for one an exchange is about to hand back
+/// (its client may send the next request the moment it reads the answer).
+const HANDBACK_WAIT: Duration = Duration::from_millis(50);
+
+impl Leases {
+    /// Leases of clients like `template`, at most `max_idle` kept waiting.
+    pub fn new(template: &Client, max_idle: usize) -> Self {
+        Leases {
+            template: template.clone(),
+            state: Mutex::default(),
+            returned: Condvar::new(),
+            max_idle,
+        }
+    }
+
+    /// A client of its own: one handed back (waiting a moment for one an
+    /// exchange that answered is handing back), else a new one.
+    pub fn take(&self) -> Lease<'_> {
+        let until = std::time::Instant::now() + HANDBACK_WAIT;
+        let mut state = self.state.locked();
+        let kept = loop {
+            if let Some(c) = state.idle.pop() {
+                break Some(c);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if state.finishing == 0 || left.is_zero() {
+                break None;
+            }
+            state = wait_once(&self.returned, state, left);
+        };
+        drop(state);
+        Lease {
+            leases: self,
+            client: kept.unwrap_or_else(|| self.template.dedicated()),
+            finishing: Cell::new(false),
+        }
+    }
+
+    /// Closes the clients waiting (at exit).
+    pub fn shutdown(&self) {
+        let idle = std::mem::take(&mut self.state.locked().idle);
+        for c in idle {
+            c.shutdown();
+        }
+    }
+}
+
+/// One exchange's client from [`Leases`]; handed back when dropped, unless it
+/// was shut down or enough wait.
+#[derive(Debug)]
+pub struct Lease<'a> {
+    leases: &'a Leases,
+    client: Client,
+    finishing: Cell<bool>,
+}
+
+impl Lease<'_> {
+    /// The client (clones share its connection pool).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The exchange is about to give its answer: a request the client sends
+    /// on reading it may wait a moment for this lease instead of opening a
+    /// connection.
+    pub fn finishing(&self) {
+        if !self.finishing.replace(true) {
+            self.leases.state.locked().finishing += 1;
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let leases = self.leases;
+        let mut state = leases.state.locked();
+        if self.finishing.get() {
+            state.finishing -= 1;
+        }
+        if !self.client.is_shut_down() && state.idle.len() < leases.max_idle {
+            state.idle.push(self.client.clone());
+        }
+        drop(state);
+        leases.returned.notify_all();
     }
 }
 

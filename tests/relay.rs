@@ -2424,6 +2424,7 @@ fn suite_request(text: &str) -> Seen {
         headers,
         body: body.as_bytes().to_vec(),
         at: Instant::now(),
+        connection: 0,
     }
 }
 

@@ -34,7 +34,10 @@ use super::retry_policy::{self, Refusal};
 use super::routing;
 use super::stream::{EndReason, ReadError, StreamEnd, read_events, read_json, unanswered};
 use super::upstream::{Extra, SendError, Sent, peek_error};
-use crate::http::{ErrorKind, Method, RequestTimeouts, Response};
+use crate::http::{ErrorKind, Lease, Method, RequestTimeouts, Response};
+
+/// The most bytes read from a 202 or 204 answer, which has no body.
+const MAX_EMPTY_BODY: usize = 4096;
 
 /// Runs one exchange; opens `gate` once its answer head arrived (or never
 /// will).
@@ -68,22 +71,24 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     }
     let out = &out;
     let mut extra = extra_for(ctx, out);
-    let mut deadline = None;
-    if out.needs_own_connection() {
-        let own = ctx.up.link().own_connection();
-        for abort in &out.requests.aborts {
-            abort.set_client(own.clone());
-        }
-        if out.has_tool_call() {
-            deadline = Some(Deadline::start(
-                &shared.deadlines,
-                shared.timeouts.tool,
-                own.clone(),
-            ));
-        }
-        extra.client = Some(own);
+    // Every exchange holds a connection alone, so that cancelling it or
+    // passing its deadline closes that connection and no other; it is handed
+    // back for the next exchange when this one ends normally.
+    // (Declared before the deadline, so dropped after it: the deadline must
+    // never close the connection once another exchange holds it.)
+    let own = ctx.up.link().own_connection();
+    for abort in &out.requests.aborts {
+        abort.set_client(own.client().clone());
     }
-    let deadline = deadline.as_ref();
+    let tool_deadline = out.has_tool_call().then(|| {
+        Deadline::start(
+            &shared.deadlines,
+            shared.timeouts.tool,
+            own.client().clone(),
+        )
+    });
+    extra.client = Some(own.client().clone());
+    let deadline = tool_deadline.as_ref();
     let timeouts = timeouts_for(ctx, out);
     let mut tries = Tries::default();
     loop {
@@ -93,7 +98,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
         match result {
             Ok(Some(mut sent)) => {
                 if let Handled::Refused(refusal, message) =
-                    handle_response(ctx, out, &mut sent, timeouts, deadline)
+                    handle_response(ctx, out, &mut sent, timeouts, deadline, &own)
                 {
                     if again(ctx, out, &mut tries, refusal, &sent) {
                         continue;
@@ -405,6 +410,7 @@ fn handle_response(
     sent: &mut Sent,
     timeouts: RequestTimeouts,
     deadline: Option<&Deadline>,
+    own: &Lease<'_>,
 ) -> Handled {
     let up = &ctx.up;
     up.capture_session(sent);
@@ -417,6 +423,8 @@ fn handle_response(
         listen::start(ctx, up.session().generation());
     }
     if status == 202 || status == 204 {
+        // Read to its (empty) end, so the connection goes back to its pool.
+        let _ = sent.response.read_body(MAX_EMPTY_BODY);
         return Handled::Done;
     }
     let waiting = Waiting::Requests(&out.requests);
@@ -430,6 +438,8 @@ fn handle_response(
                     return Handled::Refused(refusal, bytes);
                 }
                 let _delivering = deadline.map(Deadline::hold);
+                // The body was read to its end: the connection is free.
+                own.finishing();
                 deliver(ctx, bytes, waiting);
             }
             Err(_) if out.requests.aborted() => {}
@@ -444,7 +454,7 @@ fn handle_response(
             }
         },
         Some("text/event-stream") => {
-            let end = read_events(ctx, waiting, deadline, watch, response);
+            let end = read_events(ctx, waiting, deadline, watch, Some(own), response);
             if let EndReason::Refused(refusal, message) = end.reason {
                 return Handled::Refused(refusal, message);
             }

@@ -104,7 +104,8 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 } else {
                     failures = 0;
                     log::debug!("GET stream open");
-                    let end = read_events(ctx, Waiting::Nobody, None, false, &mut sent.response);
+                    let end =
+                        read_events(ctx, Waiting::Nobody, None, false, None, &mut sent.response);
                     if end.last_event_id.is_some() {
                         last_event_id = end.last_event_id;
                     }
@@ -226,6 +227,7 @@ pub(crate) fn resume(
             Waiting::Requests(requests),
             deadline,
             false,
+            None,
             &mut sent.response,
         );
         match end.reason {

@@ -5,8 +5,7 @@
 //! under, the parsed body of a single message, the members of a batch), the
 //! requests in it with their abort flags ([`Requests`]) — and the questions
 //! asked of it: a tool call (or a batch with one), a `subscriptions/listen`,
-//! an `initialize`, one that needs a connection of its own; and taking
-//! members out of a batch. Pure.
+//! an `initialize`; and taking members out of a batch. Pure.
 //! Refuses: deciding anything about the answer.
 
 use std::sync::Arc;
@@ -106,13 +105,6 @@ impl Outgoing {
     /// True for a 2026-07-28 `subscriptions/listen` (a stream that stays open).
     pub(super) fn is_listen(&self) -> bool {
         self.method.as_deref() == Some("subscriptions/listen")
-    }
-
-    /// An exchange that may have to be cut off on its own gets a connection of
-    /// its own: tool calls and listen streams (long), and requests whose
-    /// revision cancels by closing the stream.
-    pub(super) fn needs_own_connection(&self) -> bool {
-        self.has_tool_call() || self.is_listen() || self.revision.cancels_by_closing_stream()
     }
 
     /// The `params` member of a single message's body.

@@ -15,6 +15,7 @@
 //! answering what it left unanswered the exchange's.
 
 use std::io::{BufReader, Read};
+use std::time::Duration;
 
 use super::context::Ctx;
 use super::deadline::Deadline;
@@ -25,7 +26,7 @@ use super::jsonrpc;
 use super::pending::Pending;
 use super::retry_policy::{self, Refusal};
 use super::sse::{self, Item, Oversized};
-use crate::http::Response;
+use crate::http::{Client, Lease, Response};
 
 /// Why a JSON body could not be read.
 #[derive(Debug)]
@@ -108,12 +109,17 @@ pub(crate) fn unanswered(pending: &Pending, waiting: Waiting<'_>) -> bool {
 /// fires. `deadline`: the exchange's, which each message restarts (comments
 /// and partial events do not), when it has one. `watch_refusals`: a message
 /// that says the server did not take the request (`retry_policy::refusal`)
-/// ends the stream undelivered ([`EndReason::Refused`]).
+/// ends the stream undelivered ([`EndReason::Refused`]). `drain`: the
+/// connection the exchange holds alone; once every request waiting is
+/// answered, the rest of the stream is read to its end within [`DRAIN_WAIT`]
+/// and [`DRAIN_ITEMS`] (else the deadline closes that connection), so that
+/// the connection serves the next exchange.
 pub(crate) fn read_events(
     ctx: &Ctx,
     waiting: Waiting<'_>,
     deadline: Option<&Deadline>,
     watch_refusals: bool,
+    drain: Option<&Lease<'_>>,
     response: &mut Response,
 ) -> StreamEnd {
     let pending = &ctx.shared.pending;
@@ -140,6 +146,14 @@ pub(crate) fn read_events(
                         break EndReason::Refused(refusal, event.data.into_bytes());
                     }
                     let _delivering = deadline.map(Deadline::hold);
+                    if let Some(own) = drain {
+                        let data = event.data.as_bytes();
+                        if jsonrpc::head(&data[..data.len().min(4096)]).response {
+                            // Perhaps the last answer: a client that sends
+                            // on reading it may wait for this connection.
+                            own.finishing();
+                        }
+                    }
                     deliver(ctx, event.data.into_bytes(), waiting);
                     if waiting.any() && !unanswered(pending, waiting) {
                         break EndReason::Answered;
@@ -162,10 +176,56 @@ pub(crate) fn read_events(
             Err(e) => break EndReason::Broken(e.to_string()),
         }
     };
+    if let (EndReason::Answered, Some(own)) = (&reason, drain) {
+        drain_rest(ctx, &mut events, waiting, own.client());
+    }
     StreamEnd {
         reason,
         last_event_id: events.parser().last_event_id().map(str::to_owned),
         retry_ms: events.parser().retry_ms(),
+    }
+}
+
+/// How long the rest of an answered stream may take to end before its
+/// connection is closed instead of kept.
+pub(crate) const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// How many events and comments after the answer are read at most.
+pub(crate) const DRAIN_ITEMS: usize = 16;
+
+/// After the answer: the rest of the stream up to its end, which the SDK
+/// servers send right after the response ("After the JSON-RPC response has
+/// been sent, the server SHOULD close the SSE stream",
+/// <https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#sending-messages-to-the-server>);
+/// a connection whose body was read to its end goes back to its pool.
+/// Messages still on it are delivered. A stream that does not end within
+/// [`DRAIN_WAIT`] and [`DRAIN_ITEMS`] is cut: `own` is closed (and not kept).
+fn drain_rest<R: std::io::BufRead>(
+    ctx: &Ctx,
+    events: &mut sse::Reader<R>,
+    waiting: Waiting<'_>,
+    own: &Client,
+) {
+    let watch = Deadline::start(&ctx.shared.deadlines, DRAIN_WAIT, own.clone());
+    for _ in 0..DRAIN_ITEMS {
+        match events.next_item() {
+            Ok(None) => return,
+            Ok(Some(Item::Event(event))) if event.event == "message" && !event.data.is_empty() => {
+                deliver(ctx, event.data.into_bytes(), waiting);
+            }
+            Ok(Some(_)) => {}
+            Err(_) => break,
+        }
+        if watch.fired() {
+            break;
+        }
+    }
+    if !watch.fired() {
+        log::debug!(
+            "the answered stream from {} did not end; closing its connection",
+            ctx.up.host()
+        );
+        own.shutdown();
     }
 }
 

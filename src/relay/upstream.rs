@@ -1,7 +1,8 @@
 //! The upstream side: the MCP endpoint, and one MCP session with it.
 //!
 //! Owns: [`Link`] — the endpoint, its URL, the HTTP client with its connection
-//! pool, and the headers every request carries (`--header`s, the AgentCore
+//! pool, the connections exchanges hold alone and those kept for the next
+//! exchange, and the headers every request carries (`--header`s, the AgentCore
 //! runtime-session mode), and whether the endpoint offers a GET stream —
 //! which every upstream session shares; and
 //! [`Upstream`], one session with the server: its credentials and signer
@@ -35,6 +36,10 @@ pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// The AgentCore runtime-session header.
 pub(crate) const RUNTIME_SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+
+/// Connections kept open between exchanges (each idle at most 15 s): as many
+/// as 32 concurrent calls find one waiting.
+pub(crate) const KEPT_CONNECTIONS: usize = 32;
 
 /// How long the session DELETE at shutdown may take (less after a signal).
 pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -125,6 +130,8 @@ pub(crate) struct Link {
     endpoint: Endpoint,
     url: String,
     client: http::Client,
+    /// The connections exchanges hold alone, and the ones kept for the next.
+    leases: http::Leases,
     extra_headers: Vec<(String, String)>,
     runtime_session: Option<RuntimeSession>,
     /// The endpoint answered a GET stream with 405: it has none.
@@ -161,6 +168,7 @@ impl Link {
         Link {
             url: endpoint.url(),
             endpoint,
+            leases: http::Leases::new(&client, KEPT_CONNECTIONS),
             client,
             extra_headers: options.extra_headers.clone(),
             runtime_session: options.runtime_session,
@@ -190,15 +198,21 @@ impl Link {
         &self.endpoint.host
     }
 
-    /// A connection of its own for an exchange that may have to be cut off
-    /// alone (closing it leaves every other exchange's connection open).
-    pub(crate) fn own_connection(&self) -> http::Client {
-        self.client.dedicated()
+    /// A connection of its own for an exchange, which may have to be cut off
+    /// alone (closing it leaves every other exchange's connection open): one
+    /// an exchange before handed back, else a new one
+    /// ([`http::Leases`]).
+    /// Handed back when the lease is dropped: it serves the next exchange,
+    /// unless it was closed (a cancelled or timed-out exchange's).
+    pub(crate) fn own_connection(&self) -> http::Lease<'_> {
+        self.leases.take()
     }
 
-    /// Closes every connection of the shared pool (at exit).
+    /// Closes every connection of the shared pool and the ones kept for
+    /// exchanges (at exit).
     pub(crate) fn shutdown(&self) {
         self.client.shutdown();
+        self.leases.shutdown();
     }
 }
 

@@ -45,6 +45,8 @@ pub struct Seen {
     pub body: Vec<u8>,
     /// When the request head and body had arrived.
     pub at: Instant,
+    /// Which TCP connection it came on (1 for the server's first).
+    pub connection: usize,
 }
 
 impl Seen {
@@ -392,6 +394,8 @@ struct State {
     /// Indexes of requests whose held stream the client closed.
     closed: Mutex<Vec<usize>>,
     connections: AtomicUsize,
+    /// Connections accepted so far.
+    opened: AtomicUsize,
 }
 
 /// A scripted HTTP/1.1 server on 127.0.0.1; stops when dropped.
@@ -435,6 +439,7 @@ impl Server {
             log: Mutex::new(Vec::new()),
             closed: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            opened: AtomicUsize::new(0),
         });
         let workers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = {
@@ -464,6 +469,11 @@ impl Server {
     /// `http://127.0.0.1:<port>/mcp`.
     pub fn url(&self) -> String {
         format!("{}/mcp", self.base())
+    }
+
+    /// How many TCP connections the server accepted so far.
+    pub fn connections_opened(&self) -> usize {
+        self.state.opened.load(Ordering::Acquire)
     }
 
     /// Every request seen so far, in order of arrival.
@@ -543,8 +553,9 @@ fn accept_loop(listener: &TcpListener, state: &Arc<State>, workers: &Mutex<Vec<J
                     continue;
                 }
                 let state = Arc::clone(state);
+                let number = state.opened.fetch_add(1, Ordering::AcqRel) + 1;
                 let handle = std::thread::spawn(move || {
-                    serve(stream, &state);
+                    serve(stream, &state, number);
                     state.connections.fetch_sub(1, Ordering::AcqRel);
                 });
                 let mut workers = workers.lock().unwrap();
@@ -663,6 +674,7 @@ fn read_request(stream: &mut Stream, buf: &mut Vec<u8>, state: &State) -> Option
         headers,
         body,
         at: Instant::now(),
+        connection: 0,
     })
 }
 
@@ -714,7 +726,7 @@ fn watch_close(stream: &mut Stream, state: &State, d: Duration) -> bool {
 }
 
 /// Serves one connection; every loop is bounded.
-fn serve(tcp: TcpStream, state: &State) {
+fn serve(tcp: TcpStream, state: &State, number: usize) {
     let _ = tcp.set_read_timeout(Some(POLL));
     let _ = tcp.set_write_timeout(Some(Duration::from_secs(5)));
     let _ = tcp.set_nodelay(true);
@@ -730,6 +742,7 @@ fn serve(tcp: TcpStream, state: &State) {
         let Some(mut seen) = read_request(&mut stream, &mut buf, state) else {
             return;
         };
+        seen.connection = number;
         let index = {
             let mut log = state.log.lock().unwrap();
             seen.index = log.len();
