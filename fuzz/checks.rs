@@ -1008,6 +1008,14 @@ fn check_host_info(host: &str) {
 /// The members of a top-level JSON object in the order written, duplicates
 /// kept; `None` unless `data` is an object that `serde_json::Value` reads.
 fn members(data: &[u8]) -> Option<Vec<(String, Value)>> {
+    raw_members(data)?
+        .into_iter()
+        .map(|(k, raw)| Some((k, serde_json::from_str(raw.get()).ok()?)))
+        .collect()
+}
+
+/// As [`members`], each value as its text.
+fn raw_members(data: &[u8]) -> Option<Vec<(String, Box<RawValue>)>> {
     if !matches!(serde_json::from_slice::<Value>(data), Ok(Value::Object(_))) {
         return None;
     }
@@ -1028,7 +1036,8 @@ fn members(data: &[u8]) -> Option<Vec<(String, Value)>> {
         let key = keys.next()?.ok()?;
         at += keys.byte_offset();
         next(&mut at, ':')?;
-        let mut values = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
+        let mut values =
+            serde_json::Deserializer::from_str(&text[at..]).into_iter::<Box<RawValue>>();
         let value = values.next()?.ok()?;
         at += values.byte_offset();
         out.push((key, value));
@@ -1037,6 +1046,23 @@ fn members(data: &[u8]) -> Option<Vec<(String, Value)>> {
             return Some(out);
         }
     }
+}
+
+/// The members, in written order, of the object last written under `name`
+/// in the object `data`.
+fn nested(data: &[u8], name: &str) -> Option<Vec<(String, Value)>> {
+    let raw = nested_text(data, name)?;
+    members(raw.as_bytes())
+}
+
+/// The text of the object last written under `name` in the object `data`.
+fn nested_text(data: &[u8], name: &str) -> Option<String> {
+    let m = raw_members(data)?;
+    let (_, raw) = m.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+    raw.get()
+        .trim_start()
+        .starts_with('{')
+        .then(|| raw.get().to_owned())
 }
 
 /// The value last written under `name`, names compared ASCII-case-insensitively.
@@ -1578,14 +1604,8 @@ pub fn sso_portal(data: &[u8]) {
     let shown = if which % 2 == 0 {
         match fuzzing::sso_role_credentials(body) {
             Ok(c) => {
-                let m = doc.expect("an accepted answer is a JSON object");
-                let role: Vec<(String, Value)> = match last(&m, "roleCredentials") {
-                    Some(Value::Object(o)) => {
-                        o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                    }
-                    other => panic!("accepted with roleCredentials {other:?}"),
-                };
-                // `role` is in map order; its duplicates are resolved already.
+                assert!(doc.is_some(), "an accepted answer is a JSON object");
+                let role = nested(body, "roleCredentials").expect("a roleCredentials object");
                 let akid = last_text(&role, "accessKeyId").expect("an access key id");
                 let secret = last_text(&role, "secretAccessKey").expect("a secret");
                 let token = last_text(&role, "sessionToken").expect("a token");
@@ -1983,14 +2003,16 @@ pub fn login_cache(data: &[u8]) {
         },
         1 => match fuzzing::login_answer(rest) {
             Ok((akid, secret, token, refresh, expires_in)) => {
-                let m = members(rest).expect("an accepted answer is a JSON object");
-                let output: Vec<(String, Value)> = match last(&m, "tokenOutput") {
-                    Some(Value::Object(o)) => {
-                        o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                    }
-                    _ => m.clone(),
-                };
-                let access = nested(&output, "accessToken").expect("an accessToken object");
+                assert!(
+                    members(rest).is_some(),
+                    "an accepted answer is a JSON object"
+                );
+                // The body, or the object under tokenOutput.
+                let output_text = nested_text(rest, "tokenOutput")
+                    .unwrap_or_else(|| String::from_utf8_lossy(rest).into_owned());
+                let output = members(output_text.as_bytes()).expect("an object");
+                let access =
+                    nested(output_text.as_bytes(), "accessToken").expect("an accessToken object");
                 assert_eq!(Some(akid.as_str()), last_text(&access, "accessKeyId"));
                 assert_eq!(Some(secret.expose()), last_text(&access, "secretAccessKey"));
                 assert_eq!(Some(token.expose()), last_text(&access, "sessionToken"));
@@ -2060,18 +2082,9 @@ pub fn login_cache(data: &[u8]) {
     }
 }
 
-/// The object last written under `name` in `m`, as members (map order:
-/// nested duplicates are already resolved by the parse).
-fn nested(m: &[(String, Value)], name: &str) -> Option<Vec<(String, Value)>> {
-    match last(m, name)? {
-        Value::Object(o) => Some(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        _ => None,
-    }
-}
-
 fn check_login_fields(f: &fuzzing::LoginFields, doc: &[u8]) {
     let m = members(doc).expect("an accepted cache file is a JSON object");
-    let access = nested(&m, "accessToken").expect("an accessToken object");
+    let access = nested(doc, "accessToken").expect("an accessToken object");
     if let Some(kind) = last(&m, "tokenType").filter(|v| !v.is_null()) {
         let kind = kind.as_str().expect("a tokenType string");
         assert!(

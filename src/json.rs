@@ -93,7 +93,21 @@ impl std::error::Error for JsonError {}
 /// [`JsonError::NotJson`] or [`JsonError::NotObject`].
 pub fn object(body: &[u8]) -> Result<Object, JsonError> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => Ok(o),
+        Ok(Value::Object(mut o)) => {
+            // serde_json keeps a repeated key where it first appeared (with
+            // its last value), so in `{"A":1,"a":2,"A":3}` the last match of
+            // `a` would be 2. Read again with each key where it was last
+            // written, so [`field`]'s last match is the last one written, as
+            // aws-config reads it. The text is valid JSON at most 128 deep
+            // (serde_json's limit), so `in_written_order` always succeeds.
+            let text = std::str::from_utf8(body).expect("serde_json read it as UTF-8");
+            let reordered = in_written_order(text, &mut 0);
+            zeroize_object(&mut o);
+            match reordered {
+                Some(Value::Object(o)) => Ok(o),
+                _ => unreachable!("valid JSON reads again"),
+            }
+        }
         Ok(mut other) => {
             zeroize_value(&mut other);
             Err(JsonError::NotObject)
@@ -102,6 +116,73 @@ pub fn object(body: &[u8]) -> Result<Object, JsonError> {
             line: e.line(),
             column: e.column(),
         }),
+    }
+}
+
+/// The JSON value at `text[*at..]`, each object's members in the order of
+/// their keys' last occurrence (a repeated key moves to where it was last
+/// written, with that value). `None` for text that is not JSON.
+fn in_written_order(text: &str, at: &mut usize) -> Option<Value> {
+    fn skip(text: &str, at: &mut usize) {
+        *at = text.len()
+            - text[*at..]
+                .trim_start_matches([' ', '\t', '\n', '\r'])
+                .len();
+    }
+    fn one(text: &str, at: &mut usize) -> Option<Value> {
+        let mut s = serde_json::Deserializer::from_str(&text[*at..]).into_iter::<Value>();
+        let v = s.next()?.ok()?;
+        *at += s.byte_offset();
+        Some(v)
+    }
+    fn then(text: &str, at: &mut usize, c: u8) -> bool {
+        skip(text, at);
+        let yes = text.as_bytes().get(*at) == Some(&c);
+        if yes {
+            *at += 1;
+        }
+        yes
+    }
+    skip(text, at);
+    match text.as_bytes().get(*at)? {
+        b'{' => {
+            *at += 1;
+            let mut map = Object::new();
+            if then(text, at, b'}') {
+                return Some(Value::Object(map));
+            }
+            loop {
+                skip(text, at);
+                let Value::String(key) = one(text, at)? else {
+                    return None;
+                };
+                if !then(text, at, b':') {
+                    return None;
+                }
+                let value = in_written_order(text, at)?;
+                if let Some(mut old) = map.shift_remove(&key) {
+                    zeroize_value(&mut old);
+                }
+                map.insert(key, value);
+                if !then(text, at, b',') {
+                    return then(text, at, b'}').then_some(Value::Object(map));
+                }
+            }
+        }
+        b'[' => {
+            *at += 1;
+            let mut items = Vec::new();
+            if then(text, at, b']') {
+                return Some(Value::Array(items));
+            }
+            loop {
+                items.push(in_written_order(text, at)?);
+                if !then(text, at, b',') {
+                    return then(text, at, b']').then_some(Value::Array(items));
+                }
+            }
+        }
+        _ => one(text, at),
     }
 }
 
@@ -192,6 +273,17 @@ pub fn zeroize_object(object: &mut Object) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_written_of_a_repeated_name_wins() {
+        // serde_json alone keeps `"A"` at its first place: the last match of
+        // `a` was the 2 (found by fuzz/fuzz_targets/process_output.rs).
+        let o = object(br#"{"A":1,"a":2,"A":3,"n":{"k":"x","K":"y","k":"z"}}"#).unwrap();
+        assert_eq!(field(&o, "a"), Some(&Value::from(3)));
+        let n = field(&o, "n").and_then(Value::as_object).unwrap();
+        assert_eq!(field(n, "k"), Some(&Value::from("z")));
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["a", "A", "n"]);
+    }
 
     #[test]
     fn fields_match_case_insensitively_and_the_last_wins() {
