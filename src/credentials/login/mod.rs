@@ -14,8 +14,8 @@
 //! proof per attempt (`dpop.rs`, RFC 9449) — at most once per 30 s (as Rust
 //! `aws-config`), and never again with a refresh token Sign-In called expired
 //! until the file holds another; the file rewritten atomically with the same
-//! permissions (`cache.rs`, [`crate::fs::write_atomically`]); the regional
-//! Sign-In endpoint ([`crate::aws::endpoint::signin`]) or an override
+//! permissions (`cache.rs`, `fs::write_atomically`); the regional
+//! Sign-In endpoint (`aws::endpoint::signin`) or an override
 //! (`AWS_ENDPOINT_URL_SIGNIN`, the profile's `services` section, chosen by
 //! the chain). The call goes through the AWS service layer.
 //! Refuses: starting a login (that is `aws login`'s job; errors say to run
