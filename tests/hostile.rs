@@ -253,6 +253,33 @@ fn a_batch_is_refused_once_the_session_negotiated_a_revision_without_batches() {
 }
 
 #[test]
+fn a_batch_sent_before_the_initialize_answer_is_refused_once_it_negotiates_no_batches() {
+    let up = Server::start(|s| {
+        if s.is_rpc("initialize") {
+            std::thread::sleep(ms(700));
+        }
+        standard_reply(s) // negotiates 2025-06-18
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.send(support::INITIALIZE);
+    p.send_json(&json!([
+        request(2, "ping", json!({})),
+        request(3, "tools/list", json!({}))
+    ]));
+    let (got, arrays) = answers(&p, &[1, 2, 3], ms(15_000));
+    assert_eq!(arrays, 0);
+    assert!(got[&1].get("result").is_some(), "{}", got[&1]);
+    for id in [2, 3] {
+        assert_eq!(got[&id]["error"]["code"], -32600, "{}", got[&id]);
+    }
+    assert!(batches(&up).is_empty(), "no batch reaches the server");
+    p.send(INITIALIZED);
+    p.assert_ping(4);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
 fn a_message_with_duplicate_object_keys_is_refused() {
     let up = batch_server();
     let mut p = Proxy::start(&up.url(), &["--read-only"]);

@@ -38,6 +38,7 @@ use super::admission::Class;
 use super::batch::{self, Member};
 use super::context::{Ctx, Gate, Step};
 use super::exchange;
+use super::failure;
 use super::jsonrpc::{self, Classified, Id, Invalid, Kind};
 use super::outgoing::{Outgoing, Part, Requests};
 use super::policy;
@@ -383,19 +384,12 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
 /// member whose id could be read) gets `-32600`; one with no id at all gets one
 /// error with `id: null`. Nothing is sent.
 fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
-    let message = format!(
-        "Invalid Request: JSON-RPC batches are not part of MCP {revision} (2025-06-18 removed them); send each message on a line of its own"
-    );
+    let failure = failure::batch_refused(revision.name());
     let mut answered = false;
     for m in members {
         if let Some(id) = m.answer_id() {
             answered = true;
-            ctx.out.send(jsonrpc::error_response(
-                Some(id),
-                jsonrpc::INVALID_REQUEST,
-                &message,
-                None,
-            ));
+            ctx.answer_error(id, &failure);
         } else if let Ok(Kind::Response { id: Some(id) }) = &m.kind {
             log::warn!(
                 "a batch carried the client's answer to server request {id}; it was not sent"
@@ -405,8 +399,8 @@ fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
     if !answered {
         ctx.out.send(jsonrpc::error_response(
             None,
-            jsonrpc::INVALID_REQUEST,
-            &message,
+            failure.code,
+            &failure.message,
             None,
         ));
     }

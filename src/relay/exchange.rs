@@ -31,6 +31,7 @@ use super::outgoing::Outgoing;
 use super::policy::CallDecision;
 use super::recovery::reinitialize;
 use super::retry_policy::{self, Refusal};
+use super::revision::Revision;
 use super::routing;
 use super::stream::{EndReason, ReadError, StreamEnd, read_events, read_json, unanswered};
 use super::upstream::{Extra, SendError, Sent, peek_error};
@@ -54,6 +55,16 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
             out.requests.fail(pending, id);
         }
         return;
+    }
+    if out.message.batch {
+        // The handshake this batch waited for may have negotiated a revision
+        // without batches after the batch was read.
+        let revision = Revision::negotiated(ctx.up.session().protocol_version().as_deref());
+        if !revision.allows_batches() {
+            gate.open();
+            ctx.fail_requests(&out.requests, &failure::batch_refused(revision.name()));
+            return;
+        }
     }
     if shared.options.read_only {
         if out.is_tool_call() {

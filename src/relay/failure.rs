@@ -48,6 +48,18 @@ pub(crate) struct Limit {
     pub(crate) flag: &'static str,
 }
 
+/// A batch under a revision without batches (every revision after
+/// 2025-03-26: <https://modelcontextprotocol.io/specification/2025-06-18/changelog>).
+pub(crate) fn batch_refused(revision: &str) -> Failure {
+    Failure {
+        code: jsonrpc::INVALID_REQUEST,
+        message: format!(
+            "Invalid Request: JSON-RPC batches are not part of MCP {revision} (2025-06-18 removed them); send each message on a line of its own"
+        ),
+        data: None,
+    }
+}
+
 /// A tool call `--read-only` refused, with the reason.
 pub(crate) fn refused(why: String) -> Failure {
     Failure {
