@@ -268,7 +268,8 @@ impl LoginSource {
             body: body.expose().as_bytes(),
         };
         // A fresh proof (new `jti`, `iat`) for every attempt: a server may
-        // refuse a proof it has seen.
+        // refuse a proof it has seen. `jti` must be unique, not secret
+        // (RFC 9449 §4.2), which `random_id` gives.
         let dpop = |_: &SignableRequest<'_>| -> Result<Vec<(&'static str, Secret)>, BoxError> {
             let jti = crate::random::random_id();
             Ok(vec![(
