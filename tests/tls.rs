@@ -239,6 +239,16 @@ fn an_unknown_ca_fails_and_says_set_aws_ca_bundle_or_ca_bundle() {
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert_names_the_fix(message);
     assert!(message.contains("STS AssumeRole"), "{message}");
+    assert!(
+        !message.contains("check network access"),
+        "a TLS trust failure is not sent to the network: {message}"
+    );
+    assert!(
+        answer["error"]["data"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("AWS_CA_BUNDLE, --ca-bundle or the profile's ca_bundle")),
+        "{answer}"
+    );
     drop(p);
     assert!(plain.requests().is_empty(), "nothing was sent unsigned");
 }

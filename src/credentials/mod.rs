@@ -104,7 +104,14 @@ impl SourceError {
         network_hint: impl FnOnce() -> String,
         other_hint: &str,
     ) -> Self {
+        // A certificate this machine does not trust is no network problem:
+        // the failure text (http.rs's) already names the fix; say it again
+        // as the hint instead of sending the user to check the network.
+        let untrusted = e.to_string().contains("set AWS_CA_BUNDLE or --ca-bundle");
         let hint = match e.kind() {
+            Some(ErrorKind::Connect) if untrusted => {
+                "set AWS_CA_BUNDLE, --ca-bundle or the profile's ca_bundle to the PEM bundle of the CA that signed the endpoint's certificate".to_owned()
+            }
             Some(ErrorKind::Connect | ErrorKind::Timeout) => network_hint(),
             _ => other_hint.to_owned(),
         };
