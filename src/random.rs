@@ -3,9 +3,12 @@
 //! Owns: [`random_id`], a UUID-v4-shaped identifier mixed with SHA-256 from the
 //! process's randomly seeded hasher keys, the clock and a counter, and
 //! [`unit()`], a number in [0, 1) for backoff jitter. Unpredictable enough for a
-//! routing id (an AgentCore runtime session) and for jitter; never used for a
-//! key or a nonce.
-//! Refuses: anything cryptographic.
+//! routing id (an AgentCore runtime session), for jitter, and for a value that
+//! only has to be unique (a DPoP proof's `jti`, RFC 9449 §4.2: the Sign-In
+//! server refuses a replayed one); never used as a key, a signature nonce or
+//! anything whose secrecy protects something (ECDSA nonces come from RFC 6979
+//! or ring's own generator).
+//! Refuses: anything whose security rests on secrecy.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
