@@ -130,6 +130,55 @@ impl RequestAuth {
         }
     }
 
+    /// A signer for another `profile` (several profiles in one MCP server
+    /// entry) with everything else as this one has it — service, region,
+    /// region set, `--sig-version` and `--skip-auth`; SigV4A from the start
+    /// when this one has switched already, since it is the same endpoint —
+    /// and its own credentials ([`CredentialsProvider::for_profile`]: its own
+    /// cache, renewals and held errors) and SigV4A key cache. Cheap: nothing
+    /// is resolved until it signs.
+    pub fn for_profile(&self, profile: &str) -> RequestAuth {
+        RequestAuth {
+            provider: self.provider.for_profile(profile),
+            signer: Signer::new(),
+            service: self.service.clone(),
+            region: self.region.clone(),
+            region_set: self.region_set.clone(),
+            may_upgrade: self.may_upgrade,
+            use_v4a: AtomicBool::new(self.use_v4a.load(Ordering::Acquire)),
+            unsigned_fallback: self.unsigned_fallback,
+            warned_unsigned: AtomicBool::new(false),
+        }
+    }
+
+    /// The AgentCore runtime-session id of `--runtime-session identity`: the
+    /// hex SHA-256 of the caller's ARN (STS GetCallerIdentity with these
+    /// credentials), 64 characters, the same across restarts for one AWS
+    /// principal.
+    ///
+    /// # Errors
+    /// [`AuthError`] when there are no credentials or STS cannot say who they
+    /// are.
+    pub fn identity_session_id(&self) -> Result<String, AuthError> {
+        use sha2::Digest;
+        let credentials = self
+            .provider
+            .credentials()
+            .map_err(AuthError::Credentials)?;
+        let identity = self
+            .provider
+            .resolver()
+            .caller_identity(&credentials)
+            .map_err(|e| {
+                AuthError::Credentials(CredentialsError::from_source(
+                    e.message.clone(),
+                    e,
+                    Vec::new(),
+                ))
+            })?;
+        Ok(hex::encode(sha2::Sha256::digest(identity.arn.as_bytes())))
+    }
+
     /// The algorithm for the next request.
     pub fn algorithm(&self) -> Algorithm {
         if self.use_v4a.load(Ordering::Acquire) {

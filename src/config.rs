@@ -121,6 +121,11 @@ pub struct RelayOptions {
     /// The roots the endpoint's certificate must chain to (`--ca-bundle`,
     /// `AWS_CA_BUNDLE`, the profile's `ca_bundle`; else the built-in ones).
     pub tls: TlsRoots,
+    /// Every profile given when there are several (the default first; at most
+    /// [`MAX_PROFILES`]): tools gain an `aws_profile` argument and each
+    /// profile's calls go in an upstream session of its own. Empty for one
+    /// profile, which changes nothing.
+    pub profiles: Vec<String>,
 }
 
 /// Client requests sent at once by default (`--max-in-flight`).
@@ -137,6 +142,7 @@ impl Default for RelayOptions {
             runtime_session: None,
             limits: Limits::default(),
             tls: TlsRoots::builtin(),
+            profiles: Vec::new(),
         }
     }
 }
@@ -290,15 +296,20 @@ impl Config {
     }
 }
 
+/// The most profiles one MCP server entry may name: each may open an upstream
+/// session of its own and keeps its own credentials.
+pub const MAX_PROFILES: usize = 32;
+
 /// The profiles to sign with, first the default: `AWS_MCP_PROXY_PROFILES`
 /// (names separated by commas or spaces) when set — it wins over `--profile`,
 /// as in `mcp-proxy-for-aws`, so a client configuration can switch accounts
-/// without changing the command — else every `--profile` given. Empty means
-/// the SDKs' default (`AWS_PROFILE`, else `default`).
+/// without changing the command — else every `--profile` given, each name
+/// once. Empty means the SDKs' default (`AWS_PROFILE`, else `default`).
+/// More than one: every tool gains an `aws_profile` argument, and each
+/// profile signs its calls in an upstream session of its own (`relay`).
 ///
 /// # Errors
-/// [`ConfigError`] for more than one profile: several profiles in one entry
-/// are not supported yet (they will each get their own upstream session).
+/// [`ConfigError`] for more than [`MAX_PROFILES`] profiles.
 pub fn profiles(args: &Args, env: &Env) -> Result<Vec<String>, ConfigError> {
     let (names, from): (Vec<String>, &str) = match env.get_nonblank("AWS_MCP_PROXY_PROFILES") {
         Some(list) => (
@@ -316,13 +327,12 @@ pub fn profiles(args: &Args, env: &Env) -> Result<Vec<String>, ConfigError> {
             unique.push(n);
         }
     }
-    if unique.len() > 1 {
+    if unique.len() > MAX_PROFILES {
         return Err(ConfigError::new(format!(
-            "{from} names {} profiles ({}): several profiles in one MCP server entry are not yet supported",
-            unique.len(),
-            unique.join(", ")
+            "{from} names {} profiles: at most {MAX_PROFILES} are supported in one MCP server entry",
+            unique.len()
         ))
-        .with_hint(format!("give one profile, e.g. {from} {}", unique[0])));
+        .with_hint("split them over several MCP server entries"));
     }
     Ok(unique)
 }
@@ -498,6 +508,9 @@ impl Config {
             runtime_session,
             limits: limits(args),
             tls: ca_bundle(args, resolver)?,
+            profiles: Some(profiles(args, env)?)
+                .filter(|names| names.len() > 1)
+                .unwrap_or_default(),
         };
         let assume_role = args
             .role_arn
@@ -944,32 +957,49 @@ mod tests {
             log_level(Some("CRITICAL")).unwrap(),
             log::LevelFilter::Error
         );
-        // Its multi-account forms: accepted, and refused until several
-        // profiles are supported, naming what to do.
-        let e = resolve(
+        // Its multi-account forms: the first profile is the default, and the
+        // relay is told every name (each signs in a session of its own).
+        let c = resolve(
             &[
                 "https://aws-mcp.us-east-1.api.aws/mcp",
                 "--profile",
                 "prod-readonly",
                 "dev",
                 "staging",
+                "dev",
             ],
             &[],
+        )
+        .unwrap();
+        assert_eq!(c.relay.profiles, ["prod-readonly", "dev", "staging"]);
+        let c = resolve(
+            &["https://aws-mcp.us-east-1.api.aws/mcp", "--profile", "x"],
+            &[("AWS_MCP_PROXY_PROFILES", "prod-readonly dev,staging")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.relay.profiles,
+            ["prod-readonly", "dev", "staging"],
+            "AWS_MCP_PROXY_PROFILES wins over --profile"
+        );
+        // One profile changes nothing: the relay runs as it always did.
+        let c = resolve(
+            &["https://aws-mcp.us-east-1.api.aws/mcp", "--profile", "x"],
+            &[],
+        )
+        .unwrap();
+        assert!(c.relay.profiles.is_empty());
+        let many: Vec<String> = (0..=MAX_PROFILES).map(|i| format!("p{i}")).collect();
+        let e = resolve(
+            &["https://aws-mcp.us-east-1.api.aws/mcp"],
+            &[("AWS_MCP_PROXY_PROFILES", &many.join(","))],
         )
         .map_err(shown)
         .unwrap_err();
         assert!(
-            e.contains("--profile names 3 profiles (prod-readonly, dev, staging)"),
+            e.contains("AWS_MCP_PROXY_PROFILES names 33 profiles: at most 32"),
             "{e}"
         );
-        assert!(e.contains("not yet supported"), "{e}");
-        let e = resolve(
-            &["https://aws-mcp.us-east-1.api.aws/mcp", "--profile", "x"],
-            &[("AWS_MCP_PROXY_PROFILES", "prod-readonly dev staging")],
-        )
-        .map_err(shown)
-        .unwrap_err();
-        assert!(e.contains("AWS_MCP_PROXY_PROFILES names 3 profiles"), "{e}");
         // The Go mcp-sigv4-proxy's documented environment, no arguments.
         let c = resolve(
             &[],

@@ -5,6 +5,9 @@
 //! 1. `credentials` — which source won, the access key id's last 4
 //!    characters and the expiry (never a secret);
 //! 2. `identity` — who that is: STS GetCallerIdentity signed by our signer;
+//!    with several profiles, 1 and 2 for each of them in turn (each detail
+//!    names its profile), while step 5 opens the default profile's session
+//!    only (the others open theirs on their first tool call);
 //! 3. `signing` — service, region, algorithm and region set, and where each
 //!    came from;
 //! 4. `dns`, `tcp`, `tls` — the endpoint's (or the proxy's) addresses, a
@@ -22,6 +25,7 @@
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,7 +34,7 @@ use serde_json::{Value, json};
 use crate::auth::RequestAuth;
 use crate::cli::Args;
 use crate::config::{Config, profiles};
-use crate::credentials::{Env, Resolver};
+use crate::credentials::{Credentials, CredentialsError, Env, Resolver};
 use crate::http::{Client, ClientSettings, Method, RequestTimeouts, probe};
 use crate::sigv4::Algorithm;
 
@@ -226,21 +230,22 @@ pub fn run(args: &Args) -> Report {
     let mut report = Report::default();
     let env = Env::process();
     let started = Instant::now();
-    let profile = match profiles(args, &env) {
-        Ok(p) => p.into_iter().next(),
+    let names = match profiles(args, &env) {
+        Ok(p) => p,
         Err(e) => {
             report.push(
                 "credentials",
                 started,
                 Err(failed(
                     e.to_string(),
-                    e.hint().unwrap_or("give one profile"),
+                    e.hint()
+                        .unwrap_or("check --profile and AWS_MCP_PROXY_PROFILES"),
                 )),
             );
             return report;
         }
     };
-    let resolver = Resolver::new(env, profile);
+    let resolver = Resolver::new(env, names.first().cloned());
     let profile_name = resolver.profile_name();
     let config = Config::resolve(args, &resolver);
     let auth = match &config {
@@ -259,77 +264,20 @@ pub fn run(args: &Args) -> Report {
         ),
     };
 
-    // 1. Credentials.
-    let started = Instant::now();
-    let credentials = auth.provider().credentials();
-    let source = credentials
-        .as_ref()
-        .map(|c| c.source().to_owned())
-        .unwrap_or_default();
-    report.push(
-        "credentials",
-        started,
-        match &credentials {
-            Ok(c) => {
-                let id = c.access_key_id();
-                let last4 = id.get(id.len().saturating_sub(4)..).unwrap_or("");
-                let expiry = match c.expiry() {
-                    Some(t) => {
-                        let left = t
-                            .duration_since(SystemTime::now())
-                            .map(|d| format!("in {} min", d.as_secs() / 60))
-                            .unwrap_or_else(|_| "already".into());
-                        format!("expire {} ({left})", crate::time::format_rfc3339(t))
-                    }
-                    None => "no expiry".into(),
-                };
-                Ok(format!(
-                    "from {}; access key id …{last4}; {expiry}",
-                    c.source()
-                ))
-            }
-            Err(e) => Err(failed(
-                e.to_string(),
-                e.hint.clone().unwrap_or_else(|| {
-                    format!("configure credentials, e.g. `aws configure --profile {profile_name}` or `aws sso login --profile {profile_name}`")
-                }),
-            )),
-        },
-    );
-
-    // 2. Identity.
-    match &credentials {
-        Ok(c) => {
-            let started = Instant::now();
-            let outcome = auth
-                .provider()
-                .resolver()
-                .caller_identity(c)
-                .map(|id| format!("account {}, {}", id.account, id.arn))
-                .map_err(|e| {
-                    let text = e.to_string();
-                    let hint = if text.contains("ExpiredToken") {
-                        format!(
-                            "the credentials have expired: {}",
-                            renew_hint(&source, &profile_name)
-                        )
-                    } else if text.contains("InvalidClientTokenId")
-                        || text.contains("SignatureDoesNotMatch")
-                    {
-                        format!(
-                            "AWS does not accept these credentials: {}",
-                            renew_hint(&source, &profile_name)
-                        )
-                    } else {
-                        e.hint.clone().unwrap_or_else(|| {
-                            "check the network path to STS (HTTPS_PROXY, AWS_CA_BUNDLE)".into()
-                        })
-                    };
-                    failed(text, hint)
-                });
-            report.push("identity", started, outcome);
+    // 1. and 2. Credentials and identity, of each profile when there are
+    // several (the MCP session below is the default profile's).
+    let label = |name: &str| {
+        if names.len() > 1 {
+            format!("profile '{name}': ")
+        } else {
+            String::new()
         }
-        Err(_) => report.skip("identity", "needs credentials"),
+    };
+    let (credentials, source) =
+        check_credentials(&mut report, &auth, &profile_name, &label(&profile_name));
+    for name in names.iter().skip(1) {
+        let other = auth.for_profile(name);
+        let _ = check_credentials(&mut report, &other, name, &label(name));
     }
 
     // 3. Signing.
@@ -397,6 +345,88 @@ pub fn run(args: &Args) -> Report {
         );
     }
     report
+}
+
+/// Steps 1 and 2 for the profile `profile` that `auth` signs as: which
+/// credentials, and who they are (`label` starts each detail: the profile's
+/// name when there are several). Returns the credentials and their source.
+fn check_credentials(
+    report: &mut Report,
+    auth: &RequestAuth,
+    profile: &str,
+    label: &str,
+) -> (Result<Arc<Credentials>, CredentialsError>, String) {
+    let started = Instant::now();
+    let credentials = auth.provider().credentials();
+    let source = credentials
+        .as_ref()
+        .map(|c| c.source().to_owned())
+        .unwrap_or_default();
+    report.push(
+        "credentials",
+        started,
+        match &credentials {
+            Ok(c) => {
+                let id = c.access_key_id();
+                let last4 = id.get(id.len().saturating_sub(4)..).unwrap_or("");
+                let expiry = match c.expiry() {
+                    Some(t) => {
+                        let left = t
+                            .duration_since(SystemTime::now())
+                            .map(|d| format!("in {} min", d.as_secs() / 60))
+                            .unwrap_or_else(|_| "already".into());
+                        format!("expire {} ({left})", crate::time::format_rfc3339(t))
+                    }
+                    None => "no expiry".into(),
+                };
+                Ok(format!(
+                    "{label}from {}; access key id …{last4}; {expiry}",
+                    c.source()
+                ))
+            }
+            Err(e) => Err(failed(
+                format!("{label}{e}"),
+                e.hint.clone().unwrap_or_else(|| {
+                    format!("configure credentials, e.g. `aws configure --profile {profile}` or `aws sso login --profile {profile}`")
+                }),
+            )),
+        },
+    );
+
+    match &credentials {
+        Ok(c) => {
+            let started = Instant::now();
+            let outcome = auth
+                .provider()
+                .resolver()
+                .caller_identity(c)
+                .map(|id| format!("{label}account {}, {}", id.account, id.arn))
+                .map_err(|e| {
+                    let text = e.to_string();
+                    let hint = if text.contains("ExpiredToken") {
+                        format!(
+                            "the credentials have expired: {}",
+                            renew_hint(&source, profile)
+                        )
+                    } else if text.contains("InvalidClientTokenId")
+                        || text.contains("SignatureDoesNotMatch")
+                    {
+                        format!(
+                            "AWS does not accept these credentials: {}",
+                            renew_hint(&source, profile)
+                        )
+                    } else {
+                        e.hint.clone().unwrap_or_else(|| {
+                            "check the network path to STS (HTTPS_PROXY, AWS_CA_BUNDLE)".into()
+                        })
+                    };
+                    failed(format!("{label}{text}"), hint)
+                });
+            report.push("identity", started, outcome);
+        }
+        Err(_) => report.skip("identity", &format!("{label}needs credentials")),
+    }
+    (credentials, source)
 }
 
 /// The proxy that applies to `host` from the environment (`HTTPS_PROXY`,

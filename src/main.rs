@@ -85,29 +85,26 @@ fn run() -> Result<u8, Error> {
             String::new()
         }
     );
+    if let [default, others @ ..] = config.relay.profiles.as_slice() {
+        log::info!(
+            "{} AWS profiles: {default} (the default), {}; tools gain an aws_profile argument, and each profile's calls go in an MCP session of its own",
+            others.len() + 1,
+            others.join(", ")
+        );
+    }
     let auth = config.request_auth(resolver);
     // Resolve credentials once now, so a problem shows in the log at start-up;
     // the relay still starts and answers each request with the error and its fix.
+    // (The other profiles' are resolved on their first call.)
     let credentials = auth.provider().credentials();
     if let Err(e) = &credentials {
         log::warn!("{e}");
     }
     let runtime_session = match (config.relay.runtime_session, &credentials) {
-        (Some(RuntimeSession::Identity), Ok(c)) => {
-            match auth.provider().resolver().caller_identity(c) {
-                Ok(identity) => {
-                    // A stable id per AWS principal: the hex SHA-256 of its ARN (64 chars).
-                    use sha2::Digest;
-                    hex::encode(sha2::Sha256::digest(identity.arn.as_bytes()))
-                }
-                Err(e) => {
-                    log::warn!(
-                        "--runtime-session identity: {e}; using a random id for this process"
-                    );
-                    mcp_sigv4::random::random_id()
-                }
-            }
-        }
+        (Some(RuntimeSession::Identity), Ok(_)) => auth.identity_session_id().unwrap_or_else(|e| {
+            log::warn!("--runtime-session identity: {e}; using a random id for this process");
+            mcp_sigv4::random::random_id()
+        }),
         _ => mcp_sigv4::random::random_id(),
     };
     // stdin is read on a thread of the relay's own, so a closed stdout can end

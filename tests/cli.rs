@@ -186,7 +186,10 @@ Signing:
   --region <region>         signing region (default: from the host, else AWS_REGION,
                             AWS_DEFAULT_REGION, the profile's region)
   --profile <name>...       AWS profile to take credentials from (default: AWS_PROFILE, else
-                            default; AWS_MCP_PROXY_PROFILES wins when set)
+                            default; AWS_MCP_PROXY_PROFILES=a,b wins when set). Several (at most
+                            32; the first is the default): every tool gains an optional
+                            aws_profile argument, and a call that names a profile is signed with
+                            its credentials in an MCP session of its own
   --sig-version <v>         v4, v4a or auto (default auto; env: AWS_SIG_VERSION): auto signs SigV4
                             and, on a global endpoint, switches to SigV4A if the server refuses SigV4
   --region-set <set>        SigV4A region set, e.g. * or us-east-1,us-west-2 (default: * for a

@@ -1,6 +1,7 @@
 //! What the relay's threads share, and one exchange's view of it.
 //!
-//! Owns: [`Shared`] — the upstream session, the table of requests waiting for
+//! Owns: [`Shared`] — the upstream session (and, with several AWS profiles,
+//! the others': `profiles.rs`), the table of requests waiting for
 //! an answer, the tool cache, the client's handshake to replay, the count of
 //! exchanges in flight and the run's flags — and [`Ctx`], that plus the
 //! upstream session an exchange talks to and the stdout handle; the ordering
@@ -20,6 +21,7 @@ use super::jsonrpc::{self, Id};
 use super::outgoing::Requests;
 use super::pending::Pending;
 use super::policy::ToolCache;
+use super::profiles::Profiles;
 use super::stdio::Output;
 use super::upstream::Upstream;
 use crate::config::{RelayOptions, Timeouts};
@@ -28,8 +30,10 @@ use crate::sync::{Locked, wait_while};
 /// What every thread of the relay shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The upstream session client messages go to.
+    /// The upstream session client messages go to (the default profile's).
     pub(super) upstream: Arc<Upstream>,
+    /// With several profiles, the others and their sessions.
+    pub(super) profiles: Profiles,
     pub(super) timeouts: Timeouts,
     pub(super) options: RelayOptions,
     pub(super) pending: Pending,
@@ -49,9 +53,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The state of a new run.
-    pub(crate) fn new(upstream: Upstream, timeouts: Timeouts, options: RelayOptions) -> Self {
+    pub(crate) fn new(
+        upstream: Arc<Upstream>,
+        profiles: Profiles,
+        timeouts: Timeouts,
+        options: RelayOptions,
+    ) -> Self {
         Shared {
-            upstream: Arc::new(upstream),
+            upstream,
+            profiles,
             timeouts,
             pending: Pending::new(),
             tools: ToolCache::new(),
@@ -150,6 +160,26 @@ impl Ctx {
             up: Arc::clone(&self.up),
             out: self.out.clone(),
         }
+    }
+
+    /// The view of the upstream session of profile `route` (0: the
+    /// default's), made now if it was not (`profiles.rs`).
+    pub(super) fn routed(&self, route: usize) -> Ctx {
+        let up = match self.shared.profiles.upstream(route) {
+            Some(up) => up,
+            None => Arc::clone(&self.shared.upstream),
+        };
+        Ctx {
+            shared: Arc::clone(&self.shared),
+            up,
+            out: self.out.clone(),
+        }
+    }
+
+    /// True when this view talks to another profile's session than the
+    /// default's.
+    pub(super) fn is_routed(&self) -> bool {
+        self.up.index() != 0
     }
 
     /// Answers each of `ids` still waiting with `failure` (a request the client

@@ -15,7 +15,9 @@
 //! <https://modelcontextprotocol.io/specification/2025-06-18/changelog>), and in
 //! 2025-03-26 a member refused on its own (an `initialize`, an id twice in the
 //! batch or already in flight) while the rest go out; registering the
-//! requests as waiting, and handing each message to admission
+//! requests as waiting; with several AWS profiles, where each message (or
+//! batch member) goes (`profiles.rs`: a member for another profile's session
+//! goes there alone); and handing each message to admission
 //! (`admission.rs`: within `--max-in-flight`, queued, or urgent). The ordering
 //! rule: the stdin reader never waits for an answer; an exchange waits on its
 //! own thread, before it sends, for the handshake (`context.rs`,
@@ -42,6 +44,7 @@ use super::failure;
 use super::jsonrpc::{self, Classified, Id, Invalid, Kind};
 use super::outgoing::{Outgoing, Part, Requests};
 use super::policy;
+use super::profiles::{self, Route};
 use super::revision::Revision;
 use super::stdio::{Line, LineReader};
 
@@ -234,6 +237,20 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
     if matches!(kind, Kind::Request { .. }) && !shared.options.metadata.is_empty() {
         value = serde_json::from_str(&body).ok();
     }
+    // Several profiles: the session it goes to, and the body it goes with.
+    let (route, body) = match profiles::route(shared, &kind, &body, value.as_ref()) {
+        Route::Default => (0, body),
+        Route::To(route, new) => {
+            value = serde_json::from_str(&new).ok();
+            (route, new)
+        }
+        Route::Refuse(failure) => {
+            if let Kind::Request { id, .. } = &kind {
+                ctx.answer_error(id, &failure);
+            }
+            return;
+        }
+    };
 
     let mut requests = Requests::default();
     for (id, method) in message.request_ids() {
@@ -256,9 +273,15 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
             }
         }
     }
+    if route != 0 {
+        for id in &requests.ids {
+            shared.pending.set_route(id, route);
+        }
+    }
     let is_initialize = matches!(&kind, Kind::Request { method, .. } if method == "initialize");
     start(
         ctx,
+        route,
         Outgoing {
             body: body.into_bytes(),
             method,
@@ -298,6 +321,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
         ));
     };
     let mut seen: HashSet<Id> = HashSet::new();
+    let mut alone_members = Vec::new();
     let mut parts = Vec::new();
     let mut requests = Requests {
         batch: true,
@@ -340,6 +364,28 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
             Verdict::Drop => continue,
             Verdict::Send(t) => t,
         };
+        // Several profiles: a member for another profile's session goes
+        // there on its own; its answer reaches the client on a line of its
+        // own, as a refused member's does.
+        let (text, value) = match profiles::route(shared, &kind, &text, value.as_ref()) {
+            Route::Default => (text, value),
+            Route::To(0, new) => {
+                let value = serde_json::from_str(&new).ok();
+                (new, value)
+            }
+            Route::To(route, new) => {
+                if let Some(alone) = member_alone(ctx, kind, new, &revision, route) {
+                    alone_members.push((route, alone));
+                }
+                continue;
+            }
+            Route::Refuse(failure) => {
+                if let Kind::Request { id, .. } = &kind {
+                    ctx.answer_error(id, &failure);
+                }
+                continue;
+            }
+        };
         if let Kind::Request { id, method } = &kind {
             let Some(abort) = shared.pending.register(id, method, false) else {
                 refuse(
@@ -358,26 +404,70 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
         };
         parts.push(Part { text, kind, value });
     }
-    if parts.is_empty() {
-        return;
+    if !parts.is_empty() {
+        let message = Classified {
+            items: parts.iter().map(|p| p.kind.clone()).collect(),
+            batch: true,
+        };
+        start(
+            ctx,
+            0,
+            Outgoing {
+                body: batch::join(parts.iter().map(|p| p.text.as_str())).into_bytes(),
+                method: None,
+                revision,
+                value: None,
+                is_initialize: false,
+                requests,
+                message,
+                parts,
+            },
+        );
     }
-    let message = Classified {
-        items: parts.iter().map(|p| p.kind.clone()).collect(),
-        batch: true,
-    };
-    start(
-        ctx,
-        Outgoing {
-            body: batch::join(parts.iter().map(|p| p.text.as_str())).into_bytes(),
-            method: None,
-            revision,
-            value: None,
-            is_initialize: false,
-            requests,
-            message,
-            parts,
+    for (route, alone) in alone_members {
+        start(ctx, route, alone);
+    }
+}
+
+/// A batch member for another profile's session (`text`, as it now reads),
+/// registered and ready to go there as a single message; `None` when its id
+/// is already in flight (refused).
+fn member_alone(
+    ctx: &Ctx,
+    kind: Kind,
+    text: String,
+    revision: &Revision,
+    route: usize,
+) -> Option<Outgoing> {
+    let pending = &ctx.shared.pending;
+    let mut requests = Requests::default();
+    if let Kind::Request { id, method } = &kind {
+        let Some(abort) = pending.register(id, method, false) else {
+            ctx.out.send(jsonrpc::error_response(
+                Some(id),
+                jsonrpc::INVALID_REQUEST,
+                &format!("Invalid Request: id {id} is already used by a request in flight"),
+                None,
+            ));
+            return None;
+        };
+        pending.set_route(id, route);
+        requests.ids.push(id.clone());
+        requests.aborts.push(abort);
+    }
+    Some(Outgoing {
+        value: serde_json::from_str(&text).ok(),
+        body: text.into_bytes(),
+        method: kind.method().map(str::to_owned),
+        revision: revision.clone(),
+        is_initialize: false,
+        requests,
+        message: Classified {
+            items: vec![kind],
+            batch: false,
         },
-    )
+        parts: Vec::new(),
+    })
 }
 
 /// A batch under a revision without batches: every request in it (and every
@@ -409,7 +499,7 @@ fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
 /// Hands `outgoing` to admission (`admission.rs`): its exchange runs on a
 /// thread of its own, now or when a slot frees, once the handshake it depends
 /// on went out (its [`Turn`](super::context::Turn)).
-fn start(ctx: &Ctx, mut outgoing: Outgoing) {
+fn start(ctx: &Ctx, route: usize, mut outgoing: Outgoing) {
     let shared = &ctx.shared;
     let step = if outgoing.is_initialize {
         Step::Initialize
@@ -437,6 +527,8 @@ fn start(ctx: &Ctx, mut outgoing: Outgoing) {
     let turn = shared.order.turn(step);
     let ctx = ctx.clone_ctx();
     let job = move || {
+        // Another profile's session is made on the exchange's thread.
+        let ctx = if route == 0 { ctx } else { ctx.routed(route) };
         for gate in &turn.wait_for {
             if !gate.wait(ORDER_WAIT) {
                 log::debug!(
@@ -446,8 +538,9 @@ fn start(ctx: &Ctx, mut outgoing: Outgoing) {
             }
         }
         if negotiated {
+            // What the client negotiated: the default session's.
             outgoing.revision =
-                Revision::negotiated(ctx.up.session().protocol_version().as_deref());
+                Revision::negotiated(ctx.shared.upstream.session().protocol_version().as_deref());
         }
         let head = if turn.opens_at_end {
             Gate::default()

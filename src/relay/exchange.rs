@@ -29,6 +29,7 @@ use super::jsonrpc::{self, Id, Kind};
 use super::listen;
 use super::outgoing::Outgoing;
 use super::policy::CallDecision;
+use super::profiles;
 use super::recovery::reinitialize;
 use super::retry_policy::{self, Refusal};
 use super::revision::Revision;
@@ -67,18 +68,32 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
         }
     }
     if shared.options.read_only {
+        // The tools the client was shown are the default session's, so that
+        // session lists them when a tool is not known yet.
+        let default_view;
+        let listing = if ctx.is_routed() {
+            default_view = ctx.routed(0);
+            &default_view
+        } else {
+            ctx
+        };
         if out.is_tool_call() {
-            let refusal = read_only_refusal(ctx, &out, out.param("/name"), out.param("/_meta"));
+            let refusal = read_only_refusal(listing, &out, out.param("/name"), out.param("/_meta"));
             if let Some(why) = refusal {
                 gate.open();
                 ctx.fail_requests(&out.requests, &failure::refused(why));
                 return;
             }
-        } else if out.has_tool_call() && !read_only_batch(ctx, &mut out) {
+        } else if out.has_tool_call() && !read_only_batch(listing, &mut out) {
             // Every member was refused: nothing goes out.
             gate.open();
             return;
         }
+    }
+    if let Err(failure) = profiles::open_session(ctx, &out.revision, |e| not_sent(ctx, &out, e)) {
+        gate.open();
+        ctx.fail_requests(&out.requests, &failure);
+        return;
     }
     let out = &out;
     let mut extra = extra_for(ctx, out);

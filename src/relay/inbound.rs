@@ -12,6 +12,7 @@
 //! session on a stream no request waits on, and as one line per member
 //! otherwise (a client of a later revision reads no arrays); the tool rules
 //! on `tools/list` results (each member of an array too) and `list_changed`;
+//! the ids of requests from another profile's session (`profiles.rs`);
 //! the negotiated version from an `initialize` result; and dropping an
 //! id-less error that answers nobody (a notification's, a response's, one on
 //! the GET stream), which is logged.
@@ -26,6 +27,7 @@ use super::context::Ctx;
 use super::jsonrpc::{self, Id, Kind};
 use super::outgoing::Requests;
 use super::pending::Completion;
+use super::profiles;
 use super::revision::Revision;
 use super::splice;
 
@@ -210,9 +212,19 @@ fn admit<'a>(
             if method == "notifications/tools/list_changed" {
                 shared.tools.clear();
             }
-            Some(line)
+            Some(from_other_session(ctx, kind, line))
         }
-        Kind::Request { .. } => Some(line),
+        Kind::Request { .. } => Some(from_other_session(ctx, kind, line)),
+    }
+}
+
+/// A request (or the cancellation of one) from the server of another
+/// profile's session than the default's gets the id the client sees
+/// (`profiles.rs`); anything else stays as it is.
+fn from_other_session<'a>(ctx: &Ctx, kind: &Kind, line: Cow<'a, str>) -> Cow<'a, str> {
+    match profiles::from_server(&ctx.shared.profiles, ctx.up.index(), kind, &line) {
+        Some(new) => Cow::Owned(new),
+        None => line,
     }
 }
 
@@ -222,7 +234,11 @@ fn rewrite_result<'a>(ctx: &Ctx, method: Option<&str>, line: Cow<'a, str>) -> Co
         return line;
     }
     let shared = &ctx.shared;
-    match shared.tools.observe_list(&line, shared.options.read_only) {
+    let property = shared.profiles.property();
+    match shared
+        .tools
+        .observe_list(&line, shared.options.read_only, property)
+    {
         Some(new) => Cow::Owned(new),
         None => line,
     }

@@ -108,7 +108,9 @@ pub(crate) fn list_tools(
         let body = request.to_string().into_bytes();
         let (response, _) =
             request_of_our_own(ctx, &body, &extra, &Id::from_json(&json!(id).to_string()))?;
-        shared.tools.observe_list(&response.to_string(), false);
+        shared
+            .tools
+            .observe_list(&response.to_string(), false, None);
         cursor = response
             .pointer("/result/nextCursor")
             .filter(|c| !c.is_null())

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC invalid request (JSON, but not a JSON-RPC message).
 pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC invalid params.
+pub const INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC internal error.
 pub const INTERNAL_ERROR: i64 = -32603;
 /// Implementation-defined server error: the upstream failed (HTTP error,

@@ -69,6 +69,7 @@ mod listen;
 mod outgoing;
 mod pending;
 mod policy;
+mod profiles;
 mod recovery;
 mod retry_policy;
 mod revision;
@@ -92,6 +93,7 @@ use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::signal::{self, Terminate};
 use context::{Ctx, Shared};
+use profiles::Profiles;
 use upstream::{DELETE_TIMEOUT, Link, Upstream};
 
 /// How long requests in flight may still take after stdin ends.
@@ -196,8 +198,12 @@ where
 {
     let link = Arc::new(Link::new(endpoint, &timeouts, &options));
     let stdout_queue = options.limits.stdout_queue;
-    let upstream = Upstream::new(Arc::clone(&link), auth, runtime_session);
-    let shared = Arc::new(Shared::new(upstream, timeouts, options));
+    let profiles = Profiles::new(&link, &auth, &options.profiles, options.runtime_session);
+    let mut upstream = Upstream::new(Arc::clone(&link), auth, runtime_session);
+    if let Some(name) = profiles.default_name() {
+        upstream = upstream.with_profile(0, name);
+    }
+    let shared = Arc::new(Shared::new(Arc::new(upstream), profiles, timeouts, options));
     let (end_tx, ends) = mpsc::channel();
     let on_closed = {
         let end_tx = end_tx.clone();
@@ -276,7 +282,7 @@ where
     let delete =
         left(DELETE_TIMEOUT).saturating_sub(budget.map_or(Duration::ZERO, |_| DRAIN_RESERVE));
     if !delete.is_zero() {
-        shared.upstream.delete_session(delete);
+        delete_sessions(&shared, delete);
     }
     // Close what is still open on the shared pool (the GET stream).
     link.shutdown();
@@ -302,8 +308,44 @@ fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
     log::info!("stdout closed ({e}); ending");
     shared.begin_shutdown();
     shared.in_flight.close();
-    shared.upstream.delete_session(DELETE_TIMEOUT);
+    delete_sessions(shared, DELETE_TIMEOUT);
     Ended::StdoutClosed(e)
+}
+
+/// Ends every upstream session with its signed DELETE, waiting at most
+/// `limit` in all: the default profile's here; with several profiles, each
+/// other session that was opened on a thread of its own at the same time.
+fn delete_sessions(shared: &Shared, limit: Duration) {
+    let others = shared.profiles.made();
+    if others.is_empty() {
+        shared.upstream.delete_session(limit);
+        return;
+    }
+    let end = Instant::now() + limit;
+    let (done_tx, done) = mpsc::channel();
+    let mut started = 0;
+    for up in others {
+        let done_tx = done_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("delete".into())
+            .spawn(move || {
+                up.delete_session(limit);
+                let _ = done_tx.send(());
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => log::warn!("cannot start a thread to end a session: {e}"),
+        }
+    }
+    shared.upstream.delete_session(limit);
+    for _ in 0..started {
+        if done
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
+            break;
+        }
+    }
 }
 
 /// Waits until no exchange is in flight (`Ok(true)`) or `limit` passed

@@ -59,6 +59,8 @@ struct Entry {
     abort: Arc<Abort>,
     /// Its revision cancels by closing the stream (2026-07-28).
     closes_to_cancel: bool,
+    /// The profile whose upstream session it went to (0: the default).
+    route: usize,
 }
 
 /// What a response for an id means for the table.
@@ -104,6 +106,7 @@ impl Pending {
                 cancelled: false,
                 abort: Arc::clone(&abort),
                 closes_to_cancel,
+                route: 0,
             },
         );
         Some(abort)
@@ -162,6 +165,19 @@ impl Pending {
             return false;
         }
         map.remove(id).is_some_and(|e| !e.cancelled)
+    }
+
+    /// Records that waiting request `id` went to the upstream session of
+    /// profile `route` (several profiles), so its cancellation goes there too.
+    pub(crate) fn set_route(&self, id: &Id, route: usize) {
+        if let Some(e) = self.map.locked().get_mut(id) {
+            e.route = route;
+        }
+    }
+
+    /// The profile whose session waiting request `id` went to.
+    pub(crate) fn route(&self, id: &Id) -> Option<usize> {
+        self.map.locked().get(id).map(|e| e.route)
     }
 
     /// True when `id` is waiting and the client cancelled it.

@@ -5,14 +5,17 @@
 //! filter (only tools annotated `readOnlyHint: true` are listed and callable);
 //! the 2026-07-28 `x-mcp-header` annotations (validated; tools with invalid ones
 //! are dropped from the list, as the spec requires of HTTP clients) and the
-//! `Mcp-Param-{Name}` headers they call for; and `--metadata` keys added to
-//! every request's `params._meta`.
+//! `Mcp-Param-{Name}` headers they call for; with several profiles, the
+//! optional [`PROFILE_ARGUMENT`] added to every listed tool's input schema
+//! (unless the tool has an argument of that name itself, which stays the
+//! server's); and `--metadata` keys added to every request's `params._meta`.
 //! Refuses: changing any message it has no rule for. A rewritten message keeps
 //! every byte no rule changes — key order, number spelling, escapes — because
 //! the rules edit its text in place (`splice.rs`); serde_json only reads it
 //! (its `arbitrary_precision` feature is off, so a number parsed and written
 //! again would not keep its spelling).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -31,10 +34,16 @@ pub(crate) struct ParamHeader {
     pub(crate) path: Vec<String>,
 }
 
+/// The tool argument that picks the AWS profile of a call, with several
+/// profiles.
+pub(crate) const PROFILE_ARGUMENT: &str = "aws_profile";
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct ToolInfo {
     read_only: bool,
     param_headers: Vec<ParamHeader>,
+    /// Its input schema has a [`PROFILE_ARGUMENT`] of its own.
+    own_profile_argument: bool,
 }
 
 /// Tools seen in `tools/list` results. Safe to share between threads.
@@ -117,22 +126,31 @@ impl ToolCache {
     /// Records the tools of one `tools/list` result page (`message`, JSON
     /// text) and drops from it the tools that must not reach the client: those
     /// with invalid `x-mcp-header` annotations and, with `read_only`, every tool
-    /// not annotated `readOnlyHint: true`. Returns the rewritten text, or `None`
-    /// when nothing was dropped (the message then goes out as it came). Kept
-    /// tools are copied byte for byte.
-    pub(crate) fn observe_list(&self, message: &str, read_only: bool) -> Option<String> {
+    /// not annotated `readOnlyHint: true`. With `profile_property` (the JSON
+    /// text of a property schema), every tool kept gains the optional
+    /// [`PROFILE_ARGUMENT`] in its `inputSchema.properties`, unless it has one
+    /// of its own. Returns the rewritten text, or `None` when nothing changed
+    /// (the message then goes out as it came). Kept tools are copied byte for
+    /// byte, but for the property added.
+    pub(crate) fn observe_list(
+        &self,
+        message: &str,
+        read_only: bool,
+        profile_property: Option<&str>,
+    ) -> Option<String> {
         let tools_span = splice::find(message, &["result", "tools"])?;
         let elements = splice::elements(message, tools_span.clone())?;
         let mut cache = self.tools.locked();
-        let mut kept: Vec<&str> = Vec::with_capacity(elements.len());
+        let mut kept: Vec<Cow<'_, str>> = Vec::with_capacity(elements.len());
+        let mut changed = false;
         for span in &elements {
             let text = &message[span.clone()];
             let Ok(tool) = serde_json::from_str::<Value>(text) else {
-                kept.push(text);
+                kept.push(Cow::Borrowed(text));
                 continue;
             };
             let Some(name) = tool.get("name").and_then(Value::as_str) else {
-                kept.push(text);
+                kept.push(Cow::Borrowed(text));
                 continue;
             };
             let read_only_hint = tool
@@ -144,27 +162,60 @@ impl ToolCache {
                     log::warn!(
                         "dropping tool {name:?} from tools/list: invalid x-mcp-header annotation: {why}"
                     );
+                    changed = true;
                     continue;
                 }
                 Some(Ok(h)) => h,
                 None => Vec::new(),
             };
+            let own_profile_argument = tool
+                .pointer("/inputSchema/properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| p.contains_key(PROFILE_ARGUMENT));
             cache.insert(
                 name.to_owned(),
                 ToolInfo {
                     read_only: read_only_hint,
                     param_headers: headers,
+                    own_profile_argument,
                 },
             );
-            if !read_only || read_only_hint {
-                kept.push(text);
+            if read_only && !read_only_hint {
+                changed = true;
+                continue;
+            }
+            match profile_property {
+                Some(_) if own_profile_argument => {
+                    log::warn!(
+                        "tool {name:?} has an argument {PROFILE_ARGUMENT:?} of its own: it is passed to the server as it is, and the tool's calls are signed with the default profile"
+                    );
+                    kept.push(Cow::Borrowed(text));
+                }
+                Some(property) => match with_property(text, PROFILE_ARGUMENT, property) {
+                    Some(new) => {
+                        changed = true;
+                        kept.push(Cow::Owned(new));
+                    }
+                    None => kept.push(Cow::Borrowed(text)),
+                },
+                None => kept.push(Cow::Borrowed(text)),
             }
         }
-        if kept.len() == elements.len() {
+        if !changed {
             return None;
         }
         let array = format!("[{}]", kept.join(","));
         Some(splice::replace(message, tools_span, &array))
+    }
+
+    /// True unless the tool `name` is known to have a [`PROFILE_ARGUMENT`]
+    /// of its own: only then is the argument the relay's to read and remove.
+    pub(crate) fn routes_by_profile(&self, name: &str) -> bool {
+        !self
+            .tools
+            .locked()
+            .get(name)
+            .is_some_and(|t| t.own_profile_argument)
     }
 
     /// Whether a `tools/call` of `name` may go out.
@@ -213,6 +264,30 @@ impl ToolCache {
         }
         out
     }
+}
+
+/// The tool (JSON text of one `tools/list` element) with the property `name`
+/// of schema `schema` (JSON text) added to its `inputSchema.properties`,
+/// creating `properties` (and `inputSchema`, which MCP requires but a server
+/// may leave out) when absent; `None` when the schema is not an object.
+fn with_property(tool: &str, name: &str, schema: &str) -> Option<String> {
+    let name_json = serde_json::to_string(name).ok()?;
+    let Some(input) = splice::find(tool, &["inputSchema"]) else {
+        let root = splice::root(tool)?;
+        let input = format!("{{\"type\":\"object\",\"properties\":{{{name_json}:{schema}}}}}");
+        return splice::append_members(tool, root, &[("inputSchema".into(), input)]);
+    };
+    if !tool[input.clone()].starts_with('{') {
+        return None;
+    }
+    let Some(properties) = splice::find(tool, &["inputSchema", "properties"]) else {
+        let properties = format!("{{{name_json}:{schema}}}");
+        return splice::append_members(tool, input, &[("properties".into(), properties)]);
+    };
+    if !tool[properties.clone()].starts_with('{') {
+        return None;
+    }
+    splice::append_members(tool, properties, &[(name.to_owned(), schema.to_owned())])
 }
 
 /// Adds `metadata` keys to `params._meta` of a request (JSON text),
@@ -292,7 +367,7 @@ mod tests {
     }
 
     fn observe(cache: &ToolCache, read_only: bool) -> Option<String> {
-        cache.observe_list(&list().to_string(), read_only)
+        cache.observe_list(&list().to_string(), read_only, None)
     }
 
     #[test]
@@ -326,12 +401,44 @@ mod tests {
         let out: Value = serde_json::from_str(&observe(&cache, false).unwrap()).unwrap();
         assert_eq!(out["result"]["tools"].as_array().unwrap().len(), 4);
         let unchanged = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a","x":1.50e3}]}}"#;
-        assert_eq!(cache.observe_list(unchanged, false), None);
+        assert_eq!(cache.observe_list(unchanged, false, None), None);
         let mixed = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"keep","n":2E-7,"annotations":{"readOnlyHint":true}}, {"name":"drop"}]}}"#;
         assert_eq!(
-            cache.observe_list(mixed, true).unwrap(),
+            cache.observe_list(mixed, true, None).unwrap(),
             r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"keep","n":2E-7,"annotations":{"readOnlyHint":true}}]}}"#
         );
+    }
+
+    #[test]
+    fn the_profile_argument_is_added_to_every_tool_kept_and_nothing_else_changes() {
+        let cache = ToolCache::new();
+        let property = r#"{"type":"string","enum":["a","b"]}"#;
+        let page = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[
+            {"name":"full","n":1.50e3,"inputSchema":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}},
+            {"name":"bare","inputSchema":{"type":"object"}},
+            {"name":"none","annotations":{"readOnlyHint":true}},
+            {"name":"own","inputSchema":{"type":"object","properties":{"aws_profile":{"type":"integer"}}}},
+            {"name":"bad","inputSchema":{"type":"object","properties":{"x":{"type":"number","x-mcp-header":"X"}}}}
+        ],"nextCursor":"c2"}}"#;
+        let out = cache.observe_list(page, false, Some(property)).unwrap();
+        assert_eq!(
+            out,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"full","n":1.50e3,"inputSchema":{"type":"object","properties":{"q":{"type":"string"},"aws_profile":{"type":"string","enum":["a","b"]}},"required":["q"]}},{"name":"bare","inputSchema":{"type":"object","properties":{"aws_profile":{"type":"string","enum":["a","b"]}}}},{"name":"none","annotations":{"readOnlyHint":true},"inputSchema":{"type":"object","properties":{"aws_profile":{"type":"string","enum":["a","b"]}}}},{"name":"own","inputSchema":{"type":"object","properties":{"aws_profile":{"type":"integer"}}}}],"nextCursor":"c2"}}"#
+        );
+        assert!(cache.routes_by_profile("full"));
+        assert!(cache.routes_by_profile("never-listed"));
+        assert!(!cache.routes_by_profile("own"), "the server's own argument");
+        // With --read-only, the filter and the argument together.
+        let out: Value =
+            serde_json::from_str(&cache.observe_list(page, true, Some(property)).unwrap()).unwrap();
+        assert_eq!(out["result"]["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            out["result"]["tools"][0]["inputSchema"]["properties"]["aws_profile"]["enum"],
+            json!(["a", "b"])
+        );
+        // An empty page, or one without tools, is left alone.
+        let empty = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#;
+        assert_eq!(cache.observe_list(empty, false, Some(property)), None);
     }
 
     #[test]

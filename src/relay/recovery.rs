@@ -4,7 +4,8 @@
 //! without a session id) and `notifications/initialized` (in the new session,
 //! before any other request may use it), then making the new session current
 //! and starting its GET stream — one at a time per upstream session, so that
-//! requests that lost the session together open one new session
+//! requests that lost the session together open one new session; the same
+//! opens another AWS profile's session on its first message (`profiles.rs`)
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#session-management>).
 //! Refuses: replaying anything when the client never sent an `initialize`;
 //! showing the client the replayed handshake's answers.
@@ -103,7 +104,7 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
         .pointer("/result/protocolVersion")
         .and_then(Value::as_str)
     {
-        if old_version.as_deref() != Some(v) {
+        if old_version.as_deref().is_some_and(|old| old != v) {
             log::warn!("the new MCP session negotiated protocol version {v} (was {old_version:?})");
         }
         session.set_protocol_version(v);
@@ -140,9 +141,17 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
         Err(e) => log::warn!("notifications/initialized for the new session: {e}"),
     }
     let generation = session.replace(new_id.as_deref());
-    log::info!(
-        "the server ended the MCP session; opened a new one by replaying the client's initialize"
-    );
+    if failed_generation == 0 && ctx.is_routed() {
+        log::info!(
+            "opened the MCP session{} by replaying the client's initialize",
+            up.of_profile()
+        );
+    } else {
+        log::info!(
+            "the server ended the MCP session{}; opened a new one by replaying the client's initialize",
+            up.of_profile()
+        );
+    }
     listen::start(ctx, generation);
     Ok(())
 }

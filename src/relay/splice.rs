@@ -245,6 +245,24 @@ pub(crate) fn append_members(
     Some(replace(text, close..close, &add))
 }
 
+/// `text` without the member `key` (compared by value, as [`find`] does) of
+/// the object at `span`, and the comma that separated it; `None` when the
+/// object has no such member. The other members keep their bytes.
+pub(crate) fn remove_member(text: &str, span: Span, key: &str) -> Option<String> {
+    let members = members(text, span)?;
+    let at = members.iter().position(|(k, _)| key_is(text, k, key))?;
+    // The key's span leaves out its quotes.
+    let start = members[at].0.start - 1;
+    let cut = match (members.get(at + 1), at.checked_sub(1)) {
+        // Up to the next member's key: its comma goes too.
+        (Some((next, _)), _) => start..next.start - 1,
+        // The last member: from the end of the one before it, comma and all.
+        (None, Some(before)) => members[before].1.end..members[at].1.end,
+        (None, None) => start..members[at].1.end,
+    };
+    Some(replace(text, cut, ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +303,36 @@ mod tests {
         assert_eq!(
             replace(MSG, id, "\"mcp-sigv4-1\"").replace("\"mcp-sigv4-1\"", "7"),
             MSG
+        );
+    }
+
+    #[test]
+    fn a_member_is_removed_with_its_comma_and_nothing_else() {
+        let obj = r#"{"a": 1.50e3, "aws_profile" : "dev" ,"b":[1]}"#;
+        let all = root(obj).unwrap();
+        assert_eq!(
+            remove_member(obj, all.clone(), "aws_profile").unwrap(),
+            r#"{"a": 1.50e3, "b":[1]}"#
+        );
+        assert_eq!(
+            remove_member(obj, all.clone(), "a").unwrap(),
+            r#"{"aws_profile" : "dev" ,"b":[1]}"#
+        );
+        assert_eq!(
+            remove_member(obj, all.clone(), "b").unwrap(),
+            r#"{"a": 1.50e3, "aws_profile" : "dev"}"#
+        );
+        assert_eq!(remove_member(obj, all, "c"), None);
+        let one = r#"{ "aws_\u0070rofile":null }"#;
+        assert_eq!(
+            remove_member(one, root(one).unwrap(), "aws_profile").unwrap(),
+            "{  }"
+        );
+        let nested = r#"{"params":{"arguments":{"x":"}","aws_profile":"p"}}}"#;
+        let args = find(nested, &["params", "arguments"]).unwrap();
+        assert_eq!(
+            remove_member(nested, args, "aws_profile").unwrap(),
+            r#"{"params":{"arguments":{"x":"}"}}}"#
         );
     }
 

@@ -8,7 +8,8 @@
 //! [`Upstream`], one session with the server: its credentials and signer
 //! ([`RequestAuth`]), its [`Session`] (`Mcp-Session-Id`, generation,
 //! negotiated version), its runtime-session id, one new session at a time, and
-//! which generation's GET stream runs. An `Upstream` builds, signs and sends one
+//! which generation's GET stream runs — one per AWS profile when there are
+//! several (`profiles.rs`). An `Upstream` builds, signs and sends one
 //! request with the two retries authentication calls for — credentials the
 //! service says expired are resolved again, and a refused SigV4 signature is
 //! tried once more as SigV4A when that switch is allowed (a 403 means the
@@ -220,6 +221,11 @@ impl Link {
 pub(crate) struct Upstream {
     link: Arc<Link>,
     auth: RequestAuth,
+    /// Which profile's session this is: 0 for the default (the only one with
+    /// one profile), else its place in `--profile`'s list.
+    index: usize,
+    /// The profile's name, with several profiles (for the log).
+    profile: Option<String>,
     session: Session,
     /// The runtime-session id for `session` and `identity` modes.
     runtime_session: String,
@@ -244,11 +250,34 @@ impl Upstream {
         Upstream {
             link,
             auth,
+            index: 0,
+            profile: None,
             session: Session::new(),
             runtime_session,
             reopening: Mutex::new(()),
             listening: Mutex::new(None),
         }
+    }
+
+    /// This session as profile `index`'s (0: the default), named `name`
+    /// (with several profiles).
+    pub(crate) fn with_profile(mut self, index: usize, name: &str) -> Self {
+        self.index = index;
+        self.profile = Some(name.to_owned());
+        self
+    }
+
+    /// Which profile's session this is: 0 for the default.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// ` (profile 'NAME')` with several profiles, else nothing: for the log.
+    pub(crate) fn of_profile(&self) -> String {
+        self.profile
+            .as_ref()
+            .map(|p| format!(" (profile '{p}')"))
+            .unwrap_or_default()
     }
 
     /// The endpoint.
@@ -443,7 +472,11 @@ impl Upstream {
         }
         if let Some(id) = response.header("mcp-session-id") {
             if self.session.set_id(id, sent.generation) {
-                log::info!("MCP session established ({} character id)", id.len());
+                log::info!(
+                    "MCP session established ({} character id){}",
+                    id.len(),
+                    self.of_profile()
+                );
             }
         }
     }
@@ -463,16 +496,19 @@ impl Upstream {
             with_session: true,
             ..Default::default()
         };
+        let of = self.of_profile();
         match self.send(Method::Delete, b"", &extra, timeouts) {
             Ok(s) if (200..300).contains(&s.response.status) => {
-                log::info!("MCP session ended (HTTP {})", s.response.status)
+                log::info!("MCP session ended (HTTP {}){of}", s.response.status)
             }
             Ok(s) if s.response.status == 405 => {
-                log::info!("the server does not let clients end sessions (HTTP 405)")
+                log::info!("the server does not let clients end sessions (HTTP 405){of}")
             }
-            Ok(s) if s.response.status == 404 => log::info!("the MCP session had already ended"),
-            Ok(s) => log::warn!("ending the MCP session: HTTP {}", s.response.status),
-            Err(e) => log::warn!("ending the MCP session failed: {e}"),
+            Ok(s) if s.response.status == 404 => {
+                log::info!("the MCP session had already ended{of}")
+            }
+            Ok(s) => log::warn!("ending the MCP session{of}: HTTP {}", s.response.status),
+            Err(e) => log::warn!("ending the MCP session{of} failed: {e}"),
         }
     }
 }

@@ -13,7 +13,9 @@
 //! and within five minutes of the test's clock, and that an
 //! `x-amz-content-sha256`, if sent, is the hash of the body received. Then
 //! [`assert_signed`]: that check for the relay's requests, with the keys the
-//! proxy was given ([`AKID`], [`SECRET_KEY`], [`SESSION_TOKEN`]).
+//! proxy was given ([`AKID`], [`SECRET_KEY`], [`SESSION_TOKEN`]); and
+//! [`signer_of`]: which of several key pairs signed a request (several
+//! profiles), checked the same way with that pair's secret.
 //! Refuses: `mcp_sigv4::sigv4`. Nothing here calls the crate's signer, so a
 //! mistake would have to be made twice to pass. SigV4A
 //! (`AWS4-ECDSA-P256-SHA256`) fails as "not SigV4": no test that uses this
@@ -315,7 +317,63 @@ pub fn assert_signed(seen: &Seen, service: &str, region: &str) {
     }
 }
 
+/// One key pair a test handed out (several profiles sign with several).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyPair<'a> {
+    /// The access key id.
+    pub access_key_id: &'a str,
+    /// Its secret key.
+    pub secret: &'a str,
+    /// The session token that goes with it, if any.
+    pub session_token: Option<&'a str>,
+}
+
+/// Which of `keys` signed `seen`, after checking that it did, correctly
+/// ([`SignedBy::check`] with that key's secret, for `service` in `region`),
+/// and that the session token sent is that key's (none when it has none).
+/// Panics otherwise, also when `seen` names a key not among `keys`.
+pub fn signer_of(seen: &Seen, service: &str, region: &str, keys: &[KeyPair<'_>]) -> usize {
+    let what = format!("{} {} (request #{})", seen.method, seen.target, seen.index);
+    let auth = Authorization::parse(seen.header("authorization").unwrap_or(""))
+        .unwrap_or_else(|why| panic!("{what}: {why}"));
+    let Some(at) = keys
+        .iter()
+        .position(|k| k.access_key_id == auth.access_key_id)
+    else {
+        panic!(
+            "{what}: signed by {:?}, which is none of the keys handed out",
+            auth.access_key_id
+        );
+    };
+    let key = keys[at];
+    let by = SignedBy {
+        access_key_id: key.access_key_id,
+        secret: key.secret,
+        service,
+        region,
+    };
+    if let Err(why) = by.check(seen) {
+        panic!("{what}: {why}");
+    }
+    assert_eq!(
+        seen.header("x-amz-security-token"),
+        key.session_token,
+        "{what}: x-amz-security-token"
+    );
+    at
+}
+
 impl Server {
+    /// Which of `keys` signed each request so far, in order, each checked
+    /// as [`signer_of`] does, for `service` in [`REGION`].
+    pub fn signers(&self, service: &str, keys: &[KeyPair<'_>]) -> Vec<usize> {
+        let all = self.requests();
+        assert!(!all.is_empty(), "the server saw no request");
+        all.iter()
+            .map(|s| signer_of(s, service, REGION, keys))
+            .collect()
+    }
+
     /// Panics unless every request so far is signed for `service` in
     /// [`REGION`] ([`assert_signed`]).
     pub fn assert_all_signed(&self, service: &str) {
