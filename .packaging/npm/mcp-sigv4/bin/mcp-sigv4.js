@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Starts the mcp-sigv4 binary for this platform. npm installs it from the
+// platform package listed in optionalDependencies whose "os" and "cpu" match
+// (the esbuild/biome layout); this file only finds it and runs it with the
+// same stdin, stdout and stderr (no bytes pass through Node), forwards
+// SIGINT/SIGTERM/SIGHUP, and exits with the binary's status.
+// MCP_SIGV4_BINARY=/path/to/mcp-sigv4 overrides the lookup.
+'use strict';
+const { spawn } = require('child_process');
+
+const PLATFORM_PACKAGES = {
+  'linux x64': 'mcp-sigv4-linux-x64',
+};
+
+function fail(message) {
+  process.stderr.write(`mcp-sigv4 (npm): ${message}\n`);
+  process.exit(1);
+}
+
+function binaryPath() {
+  if (process.env.MCP_SIGV4_BINARY) return process.env.MCP_SIGV4_BINARY;
+  const key = `${process.platform} ${process.arch}`;
+  const pkg = PLATFORM_PACKAGES[key];
+  if (!pkg) {
+    fail(`no prebuilt binary for ${key} (built: ${Object.keys(PLATFORM_PACKAGES).join(', ')}); ` +
+      'build it from source with `cargo install --path .` in a checkout, or use the PyPI wheel');
+  }
+  try {
+    return require.resolve(`${pkg}/bin/mcp-sigv4`);
+  } catch (e) {
+    fail(`the platform package ${pkg} is not installed: npm installs it as an optional ` +
+      'dependency, so an install with --omit=optional or --no-optional leaves it out');
+  }
+}
+
+const child = spawn(binaryPath(), process.argv.slice(2), { stdio: 'inherit' });
+const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+for (const sig of forwarded) {
+  process.on(sig, () => child.kill(sig));
+}
+child.on('error', (e) => fail(`cannot start the binary: ${e.message}`));
+child.on('exit', (code, signal) => {
+  if (signal) {
+    // End the same way the binary did, so the MCP client sees the same status.
+    for (const sig of forwarded) process.removeAllListeners(sig);
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code === null ? 1 : code);
+});
