@@ -358,6 +358,7 @@ struct Column {
     init: Vec<Duration>,
     calls: Vec<Duration>,
     throughput: Option<f64>,
+    cpu_per_call: Option<Duration>,
     conns_per_100: Option<f64>,
     rss_init_kb: Option<u64>,
     rss_rest_kb: Option<u64>,
@@ -370,6 +371,7 @@ struct BigRun {
     time: Duration,
     message_bytes: usize,
     hwm_kb: Option<u64>,
+    cpu: Option<Duration>,
 }
 
 fn echo_body(id: u64, text: &str) -> Vec<u8> {
@@ -451,6 +453,7 @@ fn measure_direct(
                     time: t0.elapsed(),
                     message_bytes: m.body.len(),
                     hwm_kb: None,
+                    cpu: None,
                 });
             }
         }
@@ -558,10 +561,12 @@ fn measure_proxy(
         )
     };
     let c0 = conns();
+    let cpu0 = p.cpu_time()?;
     for _ in 0..o.calls {
         col.calls
             .push(p.echo(ECHO_TEXT).map_err(|e| with_log(e, cmd, s))?);
     }
+    col.cpu_per_call = Some((p.cpu_time()? - cpu0) / o.calls as u32);
     col.conns_per_100 = Some((conns() - c0) as f64 * 100.0 / o.calls as f64);
     thread::sleep(Duration::from_millis(500));
     let (rss, hwm) = p.memory_kb()?;
@@ -588,6 +593,7 @@ fn measure_proxy(
             let s = next();
             let mut p = spawn_initialized(cmd, url, s)?;
             p.echo(ECHO_TEXT)?;
+            let cpu0 = p.cpu_time()?;
             let (line, time) = p
                 .request(
                     "tools/call",
@@ -595,6 +601,7 @@ fn measure_proxy(
                 )
                 .map_err(|e| with_log(e, cmd, s))?;
             let hwm = p.memory_kb()?.1;
+            let cpu = p.cpu_time()? - cpu0;
             let v = expect_result(&line, "tools/call big")?;
             let text = v["result"]["content"][0]["text"].as_str().unwrap_or("");
             if text.len() != BIG_BYTES {
@@ -608,6 +615,7 @@ fn measure_proxy(
                 time,
                 message_bytes: line.trim_end().len(),
                 hwm_kb: Some(hwm),
+                cpu: Some(cpu),
             });
             p.close();
         }
@@ -728,6 +736,11 @@ fn report(o: &Options, cols: &[Column], signed: u64) {
             ratio(&added),
         );
     }
+    row(
+        "  proxy CPU per call (user + system)",
+        cols.iter().map(|c| c.cpu_per_call.map(fmt_d)).collect(),
+        ratio(&|c| c.cpu_per_call.map(|d| d.as_secs_f64())),
+    );
     if !o.tls {
         row(
             &format!("{} clients: calls/s over {:.0} s", o.clients, o.seconds),
@@ -765,7 +778,7 @@ fn report(o: &Options, cols: &[Column], signed: u64) {
             c.big
                 .iter()
                 .find(|b| b.sse == sse)
-                .map(|b| (b.time, b.message_bytes, b.hwm_kb))
+                .map(|b| (b.time, b.message_bytes, b.hwm_kb, b.cpu))
         };
         if cols.iter().all(|c| get(c).is_none()) {
             continue;
@@ -774,6 +787,13 @@ fn report(o: &Options, cols: &[Column], signed: u64) {
             &format!("16 MiB tool result over {kind}: time"),
             cols.iter().map(|c| get(c).map(|b| fmt_d(b.0))).collect(),
             ratio(&|c| get(c).map(|b| b.0.as_secs_f64())),
+        );
+        row(
+            "  proxy CPU (user + system)",
+            cols.iter()
+                .map(|c| get(c).and_then(|b| b.3).map(fmt_d))
+                .collect(),
+            ratio(&|c| get(c).and_then(|b| b.3).map(|d| d.as_secs_f64())),
         );
         row(
             "  peak RSS (VmHWM)",

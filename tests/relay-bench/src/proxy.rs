@@ -185,6 +185,11 @@ impl Proxy {
         memory_kb(self.pid())
     }
 
+    /// CPU time used so far (user + system, all threads).
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        cpu_time(self.pid())
+    }
+
     /// Closes stdin (the MCP way to stop a stdio server) and waits up to 5 s,
     /// then kills.
     pub fn close(mut self) {
@@ -251,6 +256,23 @@ pub fn memory_kb(pid: u32) -> Result<(u64, u64), String> {
         (Some(r), Some(h)) => Ok((*r, *h)),
         _ => Err(format!("/proc/{pid}/status: no VmRSS/VmHWM")),
     }
+}
+
+/// CPU time the process has used, user + system, all threads (proc(5)
+/// `/proc/<pid>/stat` fields 14 and 15, in clock ticks of 1/100 s on Linux).
+pub fn cpu_time(pid: u32) -> Result<Duration, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): utime is field 14, stime 15.
+    let ticks = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(Duration::from_millis((ticks(14) + ticks(15)) * 10))
 }
 
 /// The log file of start `serial` of `cmd`, for error messages.
