@@ -9,6 +9,12 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 cargo_home=$(cd "$cargo_home" && pwd -P)
 sysroot=$(rustc --print sysroot)
 
+# `--version` names the commit (src/build.rs reads MCP_SIGV4_COMMIT, else asks
+# git); fixed here so a copy of the tree without .git builds the same bytes.
+if [ -z "${MCP_SIGV4_COMMIT:-}" ]; then
+  MCP_SIGV4_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+fi
+export MCP_SIGV4_COMMIT
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1)}
 export RUSTFLAGS="--remap-path-prefix=$root=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustup-toolchain -C link-arg=-Wl,--build-id=sha1"
 # The same remapping for the C compiler's __FILE__ and debug paths.

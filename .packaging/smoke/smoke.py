@@ -167,10 +167,10 @@ def main():
         "AWS_CONFIG_FILE": "/nonexistent-home/config",
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent-home/credentials",
     }
-    # npm and Python launchers need to find their own runtime.
-    for k in ("NODE", "npm_config_cache", "UV_CACHE_DIR", "PIPX_HOME", "PIPX_BIN_DIR"):
-        if k in os.environ:
-            env[k] = os.environ[k]
+    # Launchers (npx, uvx, pipx, podman) keep their settings: caches, registry, index.
+    for k, v in os.environ.items():
+        if k.startswith(("npm_config_", "UV_", "PIPX_", "PIP_", "CONTAINERS_")) or k == "NODE":
+            env[k] = v
 
     if a.expect_version:
         out = subprocess.run(cmd + ["--version"], capture_output=True, text=True, env=env,
@@ -201,8 +201,11 @@ def main():
     threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
 
     def send(obj):
-        proc.stdin.write((json.dumps(obj) + "\n").encode())
-        proc.stdin.flush()
+        try:
+            proc.stdin.write((json.dumps(obj) + "\n").encode())
+            proc.stdin.flush()
+        except BrokenPipeError:
+            failures.append(f"the command closed its stdin before {obj.get('method')}")
 
     def answer(want_id):
         try:
@@ -242,7 +245,10 @@ def main():
             failures.append(f"tools/list result is not the upstream's: {tools!r}")
         else:
             print("smoke: tools/list answered with the upstream's tool")
-    proc.stdin.close()
+    try:
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
     try:
         code = proc.wait(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
