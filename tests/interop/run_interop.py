@@ -1612,6 +1612,8 @@ from scenarios_sigv4a import SCENARIOS as _SIGV4A_SCENARIOS  # noqa: E402  (SigV
 SCENARIOS += _SIGV4A_SCENARIOS
 from scenarios_setup import SCENARIOS as _SETUP_SCENARIOS  # noqa: E402  (mcp-sigv4 config / doctor)
 SCENARIOS += _SETUP_SCENARIOS
+from scenarios_profiles import SCENARIOS as _PROFILE_SCENARIOS  # noqa: E402  (several AWS profiles)
+SCENARIOS += _PROFILE_SCENARIOS
 
 
 async def run_all(selected: list[Scenario], binary: str | None, keep: bool, verbose: bool, level: str,

@@ -74,7 +74,8 @@ class KeyringUpstream(ri.Upstream):
     """keyring_upstream.py: the interop MCP server behind a verifier that
     accepts whatever keys the key ring holds, and an STS stub on a second port."""
 
-    def __init__(self, workdir: Path, mode: str, verbose: bool, sts_lifetime_s: int = 3600):
+    def __init__(self, workdir: Path, mode: str, verbose: bool, sts_lifetime_s: int = 3600,
+                 bind_sessions: bool = False):
         self.workdir = workdir
         self.stats_path = workdir / "verifier-stats.json"
         self.sts_stats_path = workdir / "sts-stats.json"
@@ -92,6 +93,7 @@ class KeyringUpstream(ri.Upstream):
             "sts_final_role": FINAL_ROLE,
             "verbose": verbose,
             "max_lifetime_s": 300,
+            "bind_sessions": bind_sessions,
         }
         self.cfg_path = workdir / "keyring-upstream.json"
         self.cfg_path.write_text(json.dumps(cfg))

@@ -6,7 +6,8 @@ same way.
     python keyring_upstream.py CONFIG.json
 
 CONFIG.json: {"region", "service", "mode", "stats_file", "keyring_file",
-"sts_stats_file", "sts_lifetime_s", "sts_final_role", "verbose", "max_lifetime_s"}
+"sts_stats_file", "sts_lifetime_s", "sts_final_role", "verbose", "max_lifetime_s",
+"bind_sessions"}
 
 What it owns:
   - The key ring: KEYRING_FILE, JSON lines appended by the credential_process
@@ -28,8 +29,14 @@ What it owns:
     random credentials expiring in sts_lifetime_s and adds them to the ring,
     with scope "mcp" when the role is sts_final_role, else "sts". Every call is
     recorded in sts_stats_file.
+  - Sessions and their principals: the key that signed the initialize whose
+    answer issued each Mcp-Session-Id is recorded ("session_owners"); with
+    bind_sessions, a request in a session another key opened is refused 403
+    AccessDeniedException, as the AWS MCP Server binds a session to the
+    principal. Each tools/call's argument names are recorded too.
 What it refuses: accepting a key that was never issued, or a key outside its
-scope (base keys and intermediate role keys never pass the MCP verifier).
+scope (base keys and intermediate role keys never pass the MCP verifier); with
+bind_sessions, a session used by another key than the one that opened it.
 
 Prints `READY <mcp port> <sts port>`; stops like upstream.py (SIGTERM, stdin
 end of file, max_lifetime_s).
@@ -129,12 +136,15 @@ class KeyringVerifierMiddleware:
     """verifier.py's middleware, with the expectation chosen per request from
     the key ring, and the retire/expiry/ExpiredToken rules above."""
 
-    def __init__(self, app, ring: KeyRing, region: str, service: str, recorder: Recorder, verbose: bool):
+    def __init__(self, app, ring: KeyRing, region: str, service: str, recorder: Recorder, verbose: bool,
+                 bind_sessions: bool = False):
         self.app = app
         self.ring = ring
         self.region = region
         self.service = service
         self.recorder = recorder
+        self.bind_sessions = bind_sessions
+        self.recorder.data["session_owners"] = {}
         self.log = log if verbose else (lambda msg: None)
 
     async def _refuse(self, send, entry: dict, verdict: Verdict, status: int = 403) -> None:
@@ -196,6 +206,12 @@ class KeyringVerifierMiddleware:
                               token_present=verdict.token_present)
 
         lower = {k.lower(): v for (k, v) in headers}
+        owner = self.recorder.data["session_owners"].get(lower.get("mcp-session-id", ""))
+        if verdict.ok and self.bind_sessions and owner is not None and owner != akid:
+            verdict = Verdict(error_type="AccessDeniedException",
+                              message=f"the MCP session was opened by {owner}, not by {akid}",
+                              signed_headers=verdict.signed_headers, unsigned_headers=verdict.unsigned_headers,
+                              token_present=verdict.token_present)
         entry = {
             "method": method,
             "path": raw_path,
@@ -218,6 +234,8 @@ class KeyringVerifierMiddleware:
             "jsonrpc_method": None,
             "rpc_id": None,
             "status": None,
+            "issued_session": None,
+            "tool_argument_names": None,
         }
         if method == "POST":
             try:
@@ -225,6 +243,9 @@ class KeyringVerifierMiddleware:
                 if isinstance(parsed, dict):
                     entry["jsonrpc_method"] = parsed.get("method") or ("<response>" if "id" in parsed else None)
                     entry["rpc_id"] = parsed.get("id")
+                    arguments = (parsed.get("params") or {}).get("arguments") if parsed.get("method") == "tools/call" else None
+                    if isinstance(arguments, dict):
+                        entry["tool_argument_names"] = sorted(arguments)
             except ValueError:
                 entry["jsonrpc_method"] = "<not json>"
         self.recorder.request(method, entry, verdict)
@@ -251,6 +272,8 @@ class KeyringVerifierMiddleware:
                         sid = val.decode("latin-1")
                         if sid not in self.recorder.data["issued_session_ids"]:
                             self.recorder.data["issued_session_ids"].append(sid)
+                            self.recorder.data["session_owners"][sid] = akid
+                            entry["issued_session"] = sid
                 self.recorder.flush()
             await send(message)
 
@@ -385,7 +408,7 @@ async def main(config_path: str) -> int:
     recorder = Recorder(cfg["stats_file"])
     mcp = build_server(cfg.get("mode", "sse"), recorder)
     app = KeyringVerifierMiddleware(mcp.streamable_http_app(), ring, cfg["region"], cfg["service"], recorder,
-                                    verbose)
+                                    verbose, bool(cfg.get("bind_sessions")))
 
     sts_stats = StsStats(cfg["sts_stats_file"])
     sts_server = ThreadingHTTPServer(("127.0.0.1", 0), make_sts_handler(
