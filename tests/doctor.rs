@@ -9,7 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use support::{AKID, Reply, SECRET_KEY, Seen, Server, TempDir, closed_port, standard_reply};
+use support::{
+    AKID, KeyPair, Reply, SECRET_KEY, Seen, Server, TempDir, closed_port, standard_reply,
+};
 
 const IDENTITY: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/doctor</Arn><UserId>AIDADOCTOREXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
 
@@ -29,6 +31,11 @@ fn server(mcp: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
 /// Runs `mcp-sigv4 doctor <args>` with test credentials (unless `creds` is
 /// false) and STS at the server, in an empty environment.
 fn doctor(args: &[&str], sts: Option<&Server>, creds: bool) -> Output {
+    doctor_with(args, sts, creds, &[])
+}
+
+/// [`doctor`], with the variables `env` set too.
+fn doctor_with(args: &[&str], sts: Option<&Server>, creds: bool, env: &[(&str, &str)]) -> Output {
     let home = TempDir::new("doctor-home");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"));
     cmd.arg("doctor")
@@ -45,6 +52,9 @@ fn doctor(args: &[&str], sts: Option<&Server>, creds: bool) -> Output {
     if creds {
         cmd.env("AWS_ACCESS_KEY_ID", AKID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
     }
     let child = cmd.spawn().expect("starting mcp-sigv4 doctor");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -155,6 +165,113 @@ fn a_working_setup_passes_every_step_and_ends_its_session() {
     for s in v["steps"].as_array().unwrap() {
         assert!(s["ms"].is_u64() && s["detail"].is_string(), "{s}");
     }
+}
+
+#[test]
+fn several_profiles_each_have_their_credentials_and_identity_checked() {
+    let keys = [
+        KeyPair {
+            access_key_id: "AKIADOCTORPROFILEAAA",
+            secret: "doctorSecretA/K7MDENG+bPxRfiCYzz9Qaaaa",
+            session_token: None,
+        },
+        KeyPair {
+            access_key_id: "AKIADOCTORPROFILEBBB",
+            secret: "doctorSecretB/K7MDENG+bPxRfiCYzz9Qbbbb",
+            session_token: None,
+        },
+    ];
+    let dir = TempDir::new("doctor-profiles");
+    dir.write(
+        "credentials",
+        &format!(
+            "[a]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n[b]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys[0].access_key_id, keys[0].secret, keys[1].access_key_id, keys[1].secret
+        ),
+    );
+    dir.write("config", "[profile nokeys]\nregion = us-east-1\n");
+    let up = server(standard_reply);
+    let url = up.url();
+    let (config, credentials) = (
+        format!("{}/config", dir.str()),
+        format!("{}/credentials", dir.str()),
+    );
+    let o = doctor_with(
+        &[
+            &url,
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--profile",
+            "a",
+            "b",
+            "nokeys",
+        ],
+        Some(&up),
+        false,
+        &[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_SHARED_CREDENTIALS_FILE", &credentials),
+        ],
+    );
+    let out = text(&o);
+    let steps: Vec<&str> = out.lines().collect();
+    assert!(
+        steps[0].starts_with("[ok  ] credentials")
+            && steps[0].contains("profile 'a': from profile 'a'"),
+        "{out}"
+    );
+    assert!(
+        steps[1].starts_with("[ok  ] identity")
+            && steps[1].contains("profile 'a': account 123456789012"),
+        "{out}"
+    );
+    assert!(
+        steps[2].starts_with("[ok  ] credentials")
+            && steps[2].contains("profile 'b': from profile 'b'"),
+        "{out}"
+    );
+    assert!(
+        steps[3].starts_with("[ok  ] identity") && steps[3].contains("profile 'b': account"),
+        "{out}"
+    );
+    assert!(
+        steps[4].starts_with("[FAIL] credentials") && steps[4].contains("profile 'nokeys': "),
+        "{out}"
+    );
+    assert!(
+        steps[5].starts_with("[skip] identity")
+            && steps[5].contains("profile 'nokeys': needs credentials"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "initialize").starts_with("[ok  ]"),
+        "the default's session: {out}"
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(10),
+        "the first failure, credentials: {out}"
+    );
+    assert!(
+        out.lines().last().unwrap().contains("--profile nokeys"),
+        "{out}"
+    );
+    // Each identity was asked with its own profile's key; the MCP session is a's.
+    let sts: Vec<usize> = up
+        .matching(|s| s.target.starts_with("/sts"))
+        .iter()
+        .map(|s| support::signer_of(s, "sts", "us-east-1", &keys))
+        .collect();
+    assert_eq!(sts, [0, 1]);
+    // (The unsigned probe aside.)
+    let mcp = up.matching(|s| s.target.starts_with("/mcp") && s.header("authorization").is_some());
+    assert!(!mcp.is_empty());
+    assert!(
+        mcp.iter()
+            .all(|s| support::signer_of(s, "svc", "us-east-1", &keys) == 0)
+    );
 }
 
 /// One failure: what, the arguments, STS (if any), credentials given, the

@@ -373,3 +373,65 @@ pub(crate) fn from_server(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two() -> Profiles {
+        Profiles {
+            names: vec!["a".into(), "b".into()],
+            ..Profiles::one()
+        }
+    }
+
+    fn kind(line: &str) -> Kind {
+        jsonrpc::classify(line.as_bytes()).unwrap().items[0].clone()
+    }
+
+    #[test]
+    fn a_server_request_of_another_session_gets_an_id_of_ours_and_its_answer_the_servers() {
+        let p = two();
+        let request = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
+        assert_eq!(
+            from_server(&p, 0, &kind(request), request),
+            None,
+            "the default's: as it came"
+        );
+        let ours = from_server(&p, 1, &kind(request), request).unwrap();
+        assert_eq!(
+            ours,
+            r#"{"jsonrpc":"2.0","id":"mcp-sigv4:b:1","method":"ping"}"#
+        );
+        let cancel =
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7.0}}"#;
+        assert_eq!(
+            from_server(&p, 1, &kind(cancel), cancel).unwrap(),
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"mcp-sigv4:b:1"}}"#,
+            "matched by value"
+        );
+        let unknown =
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}}"#;
+        assert_eq!(from_server(&p, 1, &kind(unknown), unknown), None);
+        let id = Id::from_json(r#""mcp-sigv4:b:1""#);
+        assert_eq!(p.answered(&id), Some((1, Id::from_json("7"))));
+        assert_eq!(p.answered(&id), None, "answered once");
+    }
+
+    #[test]
+    fn the_oldest_server_request_is_forgotten_past_the_bound() {
+        let p = two();
+        for n in 0..=MAX_SERVER_REQUESTS {
+            p.server_request(1, &Id::from_json(&n.to_string()));
+        }
+        assert_eq!(p.answered(&Id::from_json(r#""mcp-sigv4:b:1""#)), None);
+        assert_eq!(
+            p.answered(&Id::from_json(r#""mcp-sigv4:b:2""#)),
+            Some((1, Id::from_json("1")))
+        );
+        assert_eq!(
+            p.server_requests.locked().waiting.len(),
+            MAX_SERVER_REQUESTS - 1
+        );
+    }
+}
