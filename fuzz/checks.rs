@@ -942,8 +942,9 @@ pub fn endpoint_url(data: &[u8]) {
     assert!(e.path.starts_with('/'), "path {:?}", e.path);
     assert_ne!(e.port, Some(0));
     // The authority is the one given: the host (lower-cased), then at most a
-    // port written as digits.
-    let given = text.split_once("://").map_or("", |(_, r)| r);
+    // port written as digits. Surrounding white space is not part of the URL
+    // (Url::parse trims it, as a URL pasted with a trailing space must work).
+    let given = text.trim().split_once("://").map_or("", |(_, r)| r);
     let given = given[..given.find(['/', '?', '#']).unwrap_or(given.len())].to_ascii_lowercase();
     let rest = match given.strip_prefix('[').and_then(|g| g.split_once(']')) {
         // An IPv6 literal is the same address, written canonically (`[::0]`

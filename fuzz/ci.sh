@@ -90,7 +90,9 @@ done
 
 total=0
 for t in $targets; do
-  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" | awk '{s += $2} END {print s + 0}')
+  # A target that crashed before its stats has none: count 0, and report it
+  # below (grep finding nothing must not end the script under pipefail).
+  runs=$({ grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" || true; } | awk '{s += $2} END {print s + 0}')
   total=$((total + runs))
   printf '%-20s %12s executions\n' "$t" "$runs"
 done

@@ -70,6 +70,7 @@ fn stdin_and_stdout_closed_together_end_the_session_once() {
 /// SIGTERM or SIGINT without closing stdin (as some clients stop a server):
 /// the tool call in flight gets its answer within the grace, the session is
 /// ended with one signed DELETE, and the process exits 0 within 3 s.
+#[cfg(unix)]
 fn a_signal_takes_the_graceful_path(signal: &str) {
     let up = Server::start(|s| {
         if s.is_rpc("tools/call") {
