@@ -9,7 +9,7 @@
 //! `list_changed`, with `--read-only`, in a batch); a call is routed by it,
 //! without it; each profile has a session of its own, opened on first use
 //! by replaying the client's handshake, recovered on its own, and ended with
-//! its own DELETE; an unknown name is refused, nothing sent; one profile's
+//! its own DELETE (after SIGTERM, all at once within 3 s); an unknown name is refused, nothing sent; one profile's
 //! missing credentials leave the other's calls alone; requests the servers
 //! send reach the client with ids that cannot collide, and the answers go
 //! back to the session that asked; a 2026-07-28 call signs without a
@@ -871,4 +871,60 @@ fn a_cancellation_goes_to_the_session_of_the_call_it_cancels() {
         "in b's session"
     );
     up.signers("svc", &KEYS);
+}
+
+#[test]
+#[cfg(unix)]
+fn sigterm_ends_every_profiles_session_at_once_and_exits_within_3_s() {
+    // Each DELETE takes the server 1.5 s: one after the other they would
+    // not fit in the 2.5 s a signal leaves.
+    let binding = Arc::new(Binding::default());
+    let up = {
+        let binding = Arc::clone(&binding);
+        Server::start(move |s| {
+            if s.method == "DELETE" {
+                std::thread::sleep(ms(1500));
+            }
+            binding.reply(s)
+        })
+    };
+    let dir = files();
+    let mut p = proxy(&up, &dir).args(&["--profile", "a", "b"]).start();
+    handshake(&mut p);
+    p.send(&call(2, "bare", json!({})));
+    let (_, a_session, _) = called(&p.recv_json());
+    p.send(&call(3, "bare", json!({"aws_profile": "b"})));
+    let (_, b_session, _) = called(&p.recv_json());
+    let sent = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &p.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(kill.success());
+    let status = p
+        .wait_exit(ms(6000))
+        .unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{}", p.stderr()));
+    let took = sent.elapsed();
+    let stderr = p.stderr();
+    assert_eq!(status.code(), Some(0), "{status:?}; stderr:\n{stderr}");
+    assert!(took < ms(3000), "exited {took:?} after SIGTERM");
+    let signers = up.signers("svc", &KEYS);
+    let mut deletes: Vec<(usize, String)> = up
+        .matching(|s| s.method == "DELETE")
+        .iter()
+        .map(|s| {
+            (
+                signers[s.index],
+                s.header("mcp-session-id").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    deletes.sort();
+    assert_eq!(deletes, [(0, a_session), (1, b_session)], "{stderr}");
+    for line in [
+        "MCP session ended (HTTP 200) (profile 'a')",
+        "MCP session ended (HTTP 200) (profile 'b')",
+    ] {
+        assert!(stderr.contains(line), "{line}:\n{stderr}");
+    }
 }
