@@ -928,3 +928,85 @@ fn sigterm_ends_every_profiles_session_at_once_and_exits_within_3_s() {
         assert!(stderr.contains(line), "{line}:\n{stderr}");
     }
 }
+
+/// The AgentCore runtime-session header of each profile's requests, with
+/// `--runtime-session mode`, against an upstream that also plays STS
+/// (GetCallerIdentity answers with an ARN named after the signing key).
+fn runtime_sessions(mode: &str) -> (Vec<String>, Vec<String>) {
+    let binding = Arc::new(Binding::default());
+    let up = {
+        let binding = Arc::clone(&binding);
+        Server::start(move |s| {
+            if s.target.starts_with("/sts") {
+                let arn = format!("arn:aws:iam::123456789012:user/{}", akid(s));
+                return Reply::body(
+                    200,
+                    "text/xml",
+                    format!(
+                        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"
+                    ),
+                );
+            }
+            binding.reply(s)
+        })
+    };
+    let dir = files();
+    let sts = format!("{}/sts", up.base());
+    let mut p = proxy(&up, &dir)
+        .args(&["--profile", "a", "b", "--runtime-session", mode])
+        .env("AWS_ENDPOINT_URL_STS", &sts)
+        .start();
+    handshake(&mut p);
+    for (id, args) in [
+        (2, json!({})),
+        (3, json!({"aws_profile": "b"})),
+        (4, json!({"aws_profile": "b"})),
+    ] {
+        p.send(&call(id, "bare", args));
+        assert_eq!(p.recv_json()["id"], id);
+    }
+    p.finish();
+    let mcp: Vec<Seen> = up.matching(|s| s.target.starts_with("/mcp"));
+    for s in up.matching(|s| s.target.starts_with("/sts")) {
+        signer_of(&s, "sts", "us-east-1", &KEYS);
+    }
+    let of = |key: usize| -> Vec<String> {
+        mcp.iter()
+            .filter(|s| signer_of(s, "svc", "us-east-1", &KEYS) == key)
+            .map(|s| {
+                s.header("x-amzn-bedrock-agentcore-runtime-session-id")
+                    .unwrap_or_else(|| {
+                        panic!("{} #{} has no runtime session id", s.method, s.index)
+                    })
+                    .to_owned()
+            })
+            .collect()
+    };
+    (of(0), of(1))
+}
+
+fn one_value(ids: &[String]) -> &str {
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "one id for the whole run: {ids:?}"
+    );
+    &ids[0]
+}
+
+#[test]
+fn each_profile_has_a_runtime_session_id_of_its_own() {
+    use sha2::{Digest, Sha256};
+    let (a, b) = runtime_sessions("session");
+    assert_ne!(one_value(&a), one_value(&b), "random, one per profile");
+    let (a, b) = runtime_sessions("identity");
+    let hash = |key: &str| -> String {
+        let arn = format!("arn:aws:iam::123456789012:user/{key}");
+        Sha256::digest(arn.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(one_value(&a), hash(AKID_A), "the hash of a's caller ARN");
+    assert_eq!(one_value(&b), hash(AKID_B), "the hash of b's caller ARN");
+}
