@@ -14,6 +14,38 @@
 //! Refuses: ever printing a secret access key, session token, bearer or
 //! refresh token — they live in [`Secret`](crate::secret::Secret) and leave it
 //! only through `Secret::expose`.
+//!
+//! Resolving the credentials of a profile, as the relay does (here with an
+//! environment of our own and a credentials file written for the example):
+//!
+//! ```
+//! use mcp_sigv4::credentials::{CredentialsProvider, Env, Resolver};
+//!
+//! let dir = std::env::temp_dir().join(format!("mcp-sigv4-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let file = dir.join("credentials");
+//! std::fs::write(
+//!     &file,
+//!     "[dev]\naws_access_key_id = AKIDEXAMPLEDEV01\n\
+//!      aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n",
+//! )
+//! .unwrap();
+//! // The process environment would be Env::process(); this one names only
+//! // the files (and keeps IMDS out of the chain).
+//! let env = Env::from_pairs([
+//!     ("HOME", dir.to_str().unwrap()),
+//!     ("AWS_SHARED_CREDENTIALS_FILE", file.to_str().unwrap()),
+//!     ("AWS_CONFIG_FILE", dir.join("config").to_str().unwrap()),
+//!     ("AWS_EC2_METADATA_DISABLED", "true"),
+//! ]);
+//! let provider = CredentialsProvider::new(Resolver::new(env, Some("dev".into())));
+//! let credentials = provider.credentials().unwrap();
+//! assert_eq!(credentials.access_key_id(), "AKIDEXAMPLEDEV01");
+//! assert!(credentials.source().contains("dev"), "{}", credentials.source());
+//! // The secret never shows in Debug output.
+//! assert!(!format!("{credentials:?}").contains("wJalr"));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 pub(crate) mod advice;
 pub mod chain;
