@@ -375,3 +375,52 @@ fn usage_errors_help_and_version_print_exactly_the_golden_texts() {
         failures.join("\n  ")
     );
 }
+
+/// Started by hand (stdin a terminal: util-linux `script` gives the binary a
+/// pseudo-terminal), the relay says on stderr what it waits for and how to
+/// try it; `doctor` and `config` do not print the note.
+#[test]
+fn a_terminal_on_stdin_gets_a_note_on_stderr() {
+    let bin = env!("CARGO_BIN_EXE_mcp-sigv4");
+    let script = std::path::Path::new("/usr/bin/script");
+    assert!(
+        script.exists(),
+        "this test needs util-linux's `script` (Debian package bsdutils) to give the binary a terminal"
+    );
+    let run = |args: &str| {
+        let mut child = Command::new(script)
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .env_clear()
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting script");
+        std::thread::sleep(Duration::from_millis(800));
+        // Ctrl-D on the terminal: the end of the binary's stdin.
+        use std::io::Write;
+        let _ = child.stdin.as_mut().unwrap().write_all(b"\x04");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the binary ended after Ctrl-D")
+            .expect("its output");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // `script` puts the terminal's output (stdout and stderr) on its stdout.
+    let relay = run("http://127.0.0.1:9/ --service s --region r");
+    assert!(
+        relay.contains("mcp-sigv4: waiting for an MCP client on stdin")
+            && relay.contains("mcp-sigv4 doctor <endpoint-url>"),
+        "{relay}"
+    );
+    let config = run("config kiro http://127.0.0.1:9/ --service s --region r");
+    assert!(config.contains("\"mcpServers\""), "{config}");
+    assert!(!config.contains("waiting for an MCP client"), "{config}");
+}
