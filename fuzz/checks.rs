@@ -943,7 +943,8 @@ pub fn endpoint_url(data: &[u8]) {
     assert_ne!(e.port, Some(0));
     // The authority is the one given: the host (lower-cased), then at most a
     // port written as digits.
-    let given = text.split_once("://").map_or("", |(_, r)| r);
+    // Surrounding whitespace is ignored (`Url::parse`).
+    let given = text.trim().split_once("://").map_or("", |(_, r)| r);
     let given = given[..given.find(['/', '?', '#']).unwrap_or(given.len())].to_ascii_lowercase();
     let rest = match given.strip_prefix('[').and_then(|g| g.split_once(']')) {
         // An IPv6 literal is the same address, written canonically (`[::0]`
