@@ -1154,6 +1154,8 @@ fn fixed_messages<T>(
         out.push_str(name);
         out.push('\n');
     }
+    // The time parser's example, which any field's time error quotes.
+    out.push_str("that is not an RFC 3339 time such as 2025-01-31T12:00:00Z\n");
     out
 }
 
@@ -2140,7 +2142,12 @@ fn fixed_login() -> &'static str {
     FIXED.get_or_init(|| {
         let wrap = |b: &[u8]| {
             let inner = std::str::from_utf8(b).unwrap_or("");
-            fuzzing::login_cache(format!("{{\"accessToken\":{inner}}}").as_bytes())
+            fuzzing::login_cache(
+                format!(
+                    "{{\"accessToken\":{inner},\"refreshToken\":\"r\",\"clientId\":\"c\",\"dpopKey\":{DPOP_KEY:?}}}"
+                )
+                .as_bytes(),
+            )
         };
         let mut out = fixed_messages(fuzzing::login_cache, &LOGIN_FIELDS);
         out += &fixed_messages(wrap, &LOGIN_ACCESS_FIELDS);
@@ -2168,6 +2175,9 @@ fn fixed_login() -> &'static str {
         out
     })
 }
+
+/// A P-256 key in PKCS #8 PEM (botocore's test key).
+const DPOP_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+PNauWi/ihtwHHbq\n1tgc8Vgpwx0qQlNSN38y+z0igWehRANCAAR2Ntw6BXJ1v8jb9XjzKZJ+gL5f/3Jq\nIqiH2PUGKWxoFwNlcNB83FivEXEzlTbuCQK5OezOYb3gbvHuzKkB0nDX\n-----END PRIVATE KEY-----";
 
 const LOGIN_FIELDS: [(&str, &str); 5] = [
     ("accessToken", "{}"),

@@ -12,7 +12,7 @@
 #   FUZZ_INPUT_TIMEOUT=10  seconds one input may take before it is a finding
 #   FUZZ_TOOLCHAIN=nightly the toolchain libFuzzer's instrumentation needs
 #
-# With the defaults, 22 targets take about 22 x 20 s / 2 = 4 minutes of
+# With the defaults, 20 targets take about 20 x 20 s / 2 = 3.5 minutes of
 # fuzzing, plus the build (see fuzz/README.md, "CI", for measured times).
 set -euo pipefail
 cd "$(dirname "$0")"
