@@ -546,13 +546,14 @@ pub fn profile_aws(data: &[u8]) {
     // and aws-runtime for trimming values); aws-runtime also takes any Unicode
     // whitespace (`char::is_whitespace`: U+00A0, U+3000, a CR not before LF…)
     // as starting an inline comment and trims it around section names. Inputs
-    // with such characters are not compared.
-    if text.split('\n').any(|l| {
-        l.strip_suffix('\r')
-            .unwrap_or(l)
-            .chars()
-            .any(|c| c.is_whitespace() && c != ' ' && c != '\t')
-    }) {
+    // with such characters are not compared. A CR is a line ending only
+    // before an LF for aws-runtime (`str::lines`), so a CR that ends the file
+    // is such a character too (ours ends the line there, as botocore does).
+    if text
+        .replace("\r\n", "\n")
+        .chars()
+        .any(|c| c.is_whitespace() && c != ' ' && c != '\t' && c != '\n')
+    {
         return;
     }
     for files in [
