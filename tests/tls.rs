@@ -252,3 +252,71 @@ fn an_unknown_ca_fails_and_says_set_aws_ca_bundle_or_ca_bundle() {
     drop(p);
     assert!(plain.requests().is_empty(), "nothing was sent unsigned");
 }
+
+/// The container credential endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`,
+/// any host over `https://`) over TLS with a private CA: the bundle reaches
+/// that client too, the token file's value is sent as `Authorization`, and
+/// the MCP endpoint sees requests signed with the keys it handed out; without
+/// the bundle the credential error names the fix and nothing is signed.
+#[test]
+fn container_credentials_over_https_through_aws_ca_bundle() {
+    let ca = TestCa::new("container");
+    let creds = Server::start_tls(&ca, |s| {
+        if s.target != "/creds" || s.header("authorization") != Some("container-S3CR3T-token") {
+            return Reply::json(401, r#"{"message":"unexpected request"}"#);
+        }
+        Reply::json(
+            200,
+            format!(
+                r#"{{"AccessKeyId":"ASIATLSCONTAINER01","SecretAccessKey":"tls-container-S3CR3T","Token":"tls-container-token-S3CR3T","Expiration":"{}"}}"#,
+                rfc3339(unix_now() + 3600)
+            ),
+        )
+    });
+    let dir = files(&ca, "", "");
+    dir.write("token", "container-S3CR3T-token");
+    let with = |up: &Server, bundle: bool| {
+        let d = dir.str();
+        let mut b = proxy(up, &dir, "default")
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                &format!("{}/creds", creds.base()),
+            )
+            .env(
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                &format!("{d}/token"),
+            );
+        if bundle {
+            b = b.env("AWS_CA_BUNDLE", &format!("{d}/ca.pem"));
+        }
+        b.start()
+    };
+
+    let up = Server::start(standard_reply);
+    let mut p = with(&up, true);
+    let init = p.handshake();
+    assert!(init.get("result").is_some(), "{init}");
+    let stderr = p.finish();
+    assert!(!stderr.contains(MARKER), "a secret on stderr:\n{stderr}");
+    assert!(
+        !creds.requests().is_empty(),
+        "the container endpoint was asked"
+    );
+    let keys = signed_by(&up);
+    assert!(!keys.is_empty());
+    assert!(keys.iter().all(|k| k == "ASIATLSCONTAINER01"), "{keys:?}");
+
+    let up = Server::start(standard_reply);
+    let mut p = with(&up, false);
+    p.send(support::INITIALIZE);
+    let answer: Value = p.recv_json();
+    assert_eq!(answer["error"]["code"], -32002, "{answer}");
+    assert_names_the_fix(answer["error"]["message"].as_str().unwrap_or_default());
+    let stderr = p.finish();
+    assert!(!stderr.contains(MARKER), "a secret on stderr:\n{stderr}");
+    assert!(
+        up.requests().is_empty(),
+        "nothing unsigned reached the server"
+    );
+}
