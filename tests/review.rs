@@ -1,16 +1,40 @@
-//! Black-box tests from a review of the built binary: defects a user hit
-//! through stdin, stdout, the exit status and the HTTP the relay sends, each
-//! pinned by the test that found it (`support/`). Every wait is bounded.
+//! Black-box tests from a review of the built binary through stdin, stdout,
+//! the exit status and the HTTP the relay sends (`support/`): the defects it
+//! found, each pinned by the test that found it (the end of stdin and SIGTERM
+//! while the start-up credentials are still resolving), and the probes that
+//! found nothing but pin behaviour no other suite checks through the binary
+//! (media types with parameters, a 202 or a body that is not JSON-RPC in
+//! answer to a request). Every wait is bounded.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use support::{INITIALIZE, Proxy, Server, TempDir};
+use serde_json::{Value, json};
+use support::{
+    INITIALIZE, Proxy, Reply, Seen, Server, TempDir, rpc_result, sse_event, standard_reply,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+fn id_of(s: &Seen) -> Value {
+    s.rpc_id().unwrap_or(Value::Null)
+}
+
+fn tool_call(id: i64) -> String {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"t","arguments":{}}})
+        .to_string()
+}
+
+/// Every stdout line that arrives until none comes for `quiet`.
+fn lines_until_quiet(p: &Proxy, quiet: Duration) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Some(l) = p.recv_timeout(quiet) {
+        lines.push(l);
+    }
+    lines
 }
 
 /// The proxy with profile `slow`, whose `credential_process` takes 10 s (a
@@ -111,5 +135,110 @@ fn a_request_during_the_start_up_resolution_shares_it() {
     assert_eq!(v["id"], json!("early"), "{v}");
     assert!(v.get("result").is_some(), "{v}");
     assert_eq!(dir.read("runs").map(|r| r.lines().count()), Some(1));
+    p.finish();
+}
+
+/// Media types are read without their parameters and in any case (RFC 9110
+/// §8.3.1): `Application/JSON; charset=utf-8` is JSON and
+/// `TEXT/Event-Stream; charset=UTF-8` is SSE.
+#[test]
+fn media_types_with_parameters_and_in_any_case_are_read() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let id = id_of(s);
+            let answer = rpc_result(&id, json!({"n": id}));
+            return if id == json!(2) {
+                Reply::body(200, "Application/JSON; charset=utf-8", answer)
+            } else {
+                Reply::streamed("TEXT/Event-Stream; charset=UTF-8")
+                    .raw(&sse_event(&answer))
+                    .finish()
+            };
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for id in [2, 3] {
+        p.send(&tool_call(id));
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["result"]["n"], id, "{v}");
+    }
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+/// A `202 Accepted` (meant for notifications) in answer to a request: the
+/// request still gets exactly one answer, an error with its id.
+#[test]
+fn a_202_in_answer_to_a_request_is_an_error_with_its_id() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            return Reply::accepted();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send(&tool_call(2));
+    let lines = lines_until_quiet(&p, ms(1000));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let v: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["id"], 2, "{v}");
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    p.assert_ping(3);
+    p.finish();
+}
+
+/// A 200 JSON body that is not a JSON-RPC answer (a byte order mark before
+/// it, another JSON value, invalid UTF-8, an empty array, only a
+/// notification) never reaches stdout as it is; the request gets one error
+/// with its id, and only JSON-RPC lines are written.
+#[test]
+fn a_json_body_that_is_not_an_answer_never_reaches_stdout_and_the_request_is_answered() {
+    fn body(id: &Value) -> Vec<u8> {
+        let answer = rpc_result(id, json!({}));
+        match id.as_i64().unwrap() {
+            10 => [b"\xEF\xBB\xBF".as_slice(), answer.as_bytes()].concat(),
+            11 => br#"{"hello":"world"}"#.to_vec(),
+            12 => br#""a string""#.to_vec(),
+            13 => {
+                let mut b = br#"{"jsonrpc":"2.0","id":13,"result":{"t":"a"#.to_vec();
+                b.push(0xff);
+                b.extend_from_slice(br#"b"}}"#);
+                b
+            }
+            14 => b"[]".to_vec(),
+            _ => br#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#.to_vec(),
+        }
+    }
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            return Reply::json(200, body(&id_of(s)));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for id in 10..=15 {
+        p.send(&tool_call(id));
+        let lines = lines_until_quiet(&p, ms(800));
+        let values: Vec<Value> = lines
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{id}: not JSON on stdout: {l:?}: {e}"))
+            })
+            .collect();
+        let answers: Vec<&Value> = values.iter().filter(|v| v.get("id").is_some()).collect();
+        assert_eq!(answers.len(), 1, "{id}: {lines:?}");
+        assert_eq!(answers[0]["id"], id, "{id}: {lines:?}");
+        assert_eq!(answers[0]["error"]["code"], -32000, "{id}: {lines:?}");
+        for v in &values {
+            assert_eq!(v["jsonrpc"], "2.0", "{id}: {lines:?}");
+        }
+    }
+    p.assert_ping(20);
     p.finish();
 }
