@@ -99,33 +99,22 @@ fn run() -> Result<u8, Error> {
     // thread of its own, so a slow source (a credential_process waiting for a
     // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
     // SIGTERM are seen at once, and the first request waits for this same
-    // resolution (the provider runs one at a time). Only `--runtime-session
-    // identity` waits here, for the caller's ARN.
-    let runtime_session = if config.relay.runtime_session == Some(RuntimeSession::Identity) {
-        match auth.provider().credentials() {
-            Ok(_) => auth.identity_session_id().unwrap_or_else(|e| {
-                log::warn!("--runtime-session identity: {e}; using a random id for this process");
-                mcp_sigv4::random::random_id()
-            }),
-            Err(e) => {
+    // resolution (the provider runs one at a time).
+    let provider = auth.provider().clone();
+    let spawned = std::thread::Builder::new()
+        .name("credentials".into())
+        .spawn(move || {
+            if let Err(e) = provider.credentials() {
                 log::warn!("{e}");
-                mcp_sigv4::random::random_id()
             }
-        }
-    } else {
-        let provider = auth.provider().clone();
-        let spawned = std::thread::Builder::new()
-            .name("credentials".into())
-            .spawn(move || {
-                if let Err(e) = provider.credentials() {
-                    log::warn!("{e}");
-                }
-            });
-        if let Err(e) = spawned {
-            log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
-        }
-        mcp_sigv4::random::random_id()
-    };
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
+    }
+    // `--runtime-session identity` needs the caller's ARN: the relay asks STS
+    // when the first request needs the id, on that exchange's thread.
+    let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
+        .then(mcp_sigv4::random::random_id);
     // stdin is read on a thread of the relay's own, so a closed stdout can end
     // the run while a read of stdin still blocks.
     let stdin = io::BufReader::with_capacity(64 << 10, io::stdin());

@@ -40,7 +40,7 @@ fn lines_until_quiet(p: &Proxy, quiet: Duration) -> Vec<String> {
 /// The proxy with profile `slow`, whose `credential_process` takes 10 s (a
 /// helper waiting for a prompt, a slow SSO refresh), and a ping that needs no
 /// session; `dir` holds the profile files.
-fn with_slow_credentials(up: &Server, dir: &TempDir) -> Proxy {
+fn with_slow_credentials(up: &Server, dir: &TempDir, args: &[&str]) -> Proxy {
     let d = dir.str();
     dir.write(
         "slow.sh",
@@ -55,6 +55,7 @@ fn with_slow_credentials(up: &Server, dir: &TempDir) -> Proxy {
         .env("AWS_CONFIG_FILE", &format!("{d}/config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", &format!("{d}/credentials"))
         .args(&["--profile", "slow"])
+        .args(args)
         .start()
 }
 
@@ -65,9 +66,21 @@ fn with_slow_credentials(up: &Server, dir: &TempDir) -> Proxy {
 /// once the `credential_process` returned, 10 s later).
 #[test]
 fn the_end_of_stdin_while_credentials_resolve_at_start_up_exits_0_promptly() {
+    eof_while_credentials_resolve(&[]);
+}
+
+/// As above with `--runtime-session identity`, whose id needs the caller's
+/// ARN (it used to be asked for before the relay started, so the end of stdin
+/// waited for the credentials and the STS call).
+#[test]
+fn the_end_of_stdin_while_credentials_resolve_for_the_identity_runtime_session_exits_0_promptly() {
+    eof_while_credentials_resolve(&["--runtime-session", "identity"]);
+}
+
+fn eof_while_credentials_resolve(args: &[&str]) {
     let up = Server::standard();
     let dir = TempDir::new("review-slow-eof");
-    let mut p = with_slow_credentials(&up, &dir);
+    let mut p = with_slow_credentials(&up, &dir, args);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
     let t0 = Instant::now();
@@ -91,7 +104,7 @@ fn the_end_of_stdin_while_credentials_resolve_at_start_up_exits_0_promptly() {
 fn sigterm_while_credentials_resolve_at_start_up_exits_0_within_3_s() {
     let up = Server::standard();
     let dir = TempDir::new("review-slow-term");
-    let mut p = with_slow_credentials(&up, &dir);
+    let mut p = with_slow_credentials(&up, &dir, &[]);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
     let t0 = Instant::now();
