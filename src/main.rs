@@ -95,18 +95,26 @@ fn run() -> Result<u8, Error> {
     let auth = config.request_auth(resolver);
     // Resolve credentials once now, so a problem shows in the log at start-up;
     // the relay still starts and answers each request with the error and its fix.
-    // (The other profiles' are resolved on their first call.)
-    let credentials = auth.provider().credentials();
-    if let Err(e) = &credentials {
-        log::warn!("{e}");
+    // (The other profiles' are resolved on their first call.) This runs on a
+    // thread of its own, so a slow source (a credential_process waiting for a
+    // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
+    // SIGTERM are seen at once, and the first request waits for this same
+    // resolution (the provider runs one at a time).
+    let provider = auth.provider().clone();
+    let spawned = std::thread::Builder::new()
+        .name("credentials".into())
+        .spawn(move || {
+            if let Err(e) = provider.credentials() {
+                log::warn!("{e}");
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
     }
-    let runtime_session = match (config.relay.runtime_session, &credentials) {
-        (Some(RuntimeSession::Identity), Ok(_)) => auth.identity_session_id().unwrap_or_else(|e| {
-            log::warn!("--runtime-session identity: {e}; using a random id for this process");
-            mcp_sigv4::random::random_id()
-        }),
-        _ => mcp_sigv4::random::random_id(),
-    };
+    // `--runtime-session identity` needs the caller's ARN: the relay asks STS
+    // when the first request needs the id, on that exchange's thread.
+    let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
+        .then(mcp_sigv4::random::random_id);
     // stdin is read on a thread of the relay's own, so a closed stdout can end
     // the run while a read of stdin still blocks.
     let stdin = io::BufReader::with_capacity(64 << 10, io::stdin());

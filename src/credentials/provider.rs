@@ -65,7 +65,8 @@ const ERROR_HOLD: Duration = Duration::from_secs(2);
 /// minute), when the shared files they came from changed on disk, after 15
 /// minutes for dynamic credentials without an expiry, or after
 /// [`invalidate`](Self::invalidate). Safe to share between threads;
-/// one resolution runs at a time.
+/// one resolution runs at a time. A clone is a handle on the same cache.
+#[derive(Clone)]
 pub struct CredentialsProvider {
     inner: Arc<Inner>,
 }

@@ -163,7 +163,7 @@ pub(super) fn mcp_session(
             config.timeouts,
             config.relay,
             auth,
-            crate::random::random_id(),
+            Some(crate::random::random_id()),
             input,
             output,
         )

@@ -177,7 +177,9 @@ enum End {
 /// `input` is the client's stdin (read on a thread of its own), `output` its
 /// stdout. On Unix, installs the process's SIGINT and SIGTERM handlers
 /// (`crate::signal::on_terminate`): call it once per process. `runtime_session` is the AgentCore runtime-session id for
-/// `session`/`identity` modes (see [`RelayOptions::runtime_session`]). On
+/// `session`/`identity` modes (see [`RelayOptions::runtime_session`]); `None`
+/// with `identity` derives it from the caller's ARN when the first request
+/// needs it, so nothing waits for STS before stdin is read. On
 /// return the session was ended; threads still blocked (a read of stdin, a
 /// stream cut at exit) end with the process.
 ///
@@ -188,7 +190,7 @@ pub fn run<R, W>(
     timeouts: Timeouts,
     options: RelayOptions,
     auth: RequestAuth,
-    runtime_session: String,
+    runtime_session: Option<String>,
     input: R,
     output: W,
 ) -> Result<Ended, RunError>

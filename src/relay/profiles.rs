@@ -169,7 +169,8 @@ impl Profiles {
                 _ => crate::random::random_id(),
             };
             Arc::new(
-                Upstream::new(link, auth, runtime_session).with_profile(index, &self.names[index]),
+                Upstream::new(link, auth, Some(runtime_session))
+                    .with_profile(index, &self.names[index]),
             )
         });
         Some(Arc::clone(up))

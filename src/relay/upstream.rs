@@ -19,7 +19,7 @@
 //! exchange's (`exchange.rs`, `retry_policy.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use super::session::Session;
@@ -227,8 +227,11 @@ pub(crate) struct Upstream {
     /// The profile's name, with several profiles (for the log).
     profile: Option<String>,
     session: Session,
-    /// The runtime-session id for `session` and `identity` modes.
-    runtime_session: String,
+    /// The runtime-session id for `session` and `identity` modes; with
+    /// `identity`, when it was not given, set on the first request from the
+    /// caller's ARN (an STS call on that exchange's thread, never stdin's or
+    /// the one that waits for signals).
+    runtime_session: OnceLock<String>,
     /// One new session at a time.
     reopening: Mutex<()>,
     /// The session generation whose GET stream is running, if any.
@@ -245,15 +248,17 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// A session with the server at `link`, not yet opened, signed with `auth`.
-    pub(crate) fn new(link: Arc<Link>, auth: RequestAuth, runtime_session: String) -> Self {
+    /// A session with the server at `link`, not yet opened, signed with `auth`;
+    /// `runtime_session` is its runtime-session id (`None`: derived when the
+    /// first request needs it).
+    pub(crate) fn new(link: Arc<Link>, auth: RequestAuth, runtime_session: Option<String>) -> Self {
         Upstream {
             link,
             auth,
             index: 0,
             profile: None,
             session: Session::new(),
-            runtime_session,
+            runtime_session: runtime_session.map_or_else(OnceLock::new, OnceLock::from),
             reopening: Mutex::new(()),
             listening: Mutex::new(None),
         }
@@ -457,10 +462,29 @@ impl Upstream {
     fn runtime_session_id(&self) -> Option<String> {
         match self.link.runtime_session? {
             RuntimeSession::Request => Some(crate::random::random_id()),
-            RuntimeSession::Session | RuntimeSession::Identity => {
-                Some(self.runtime_session.clone())
-            }
+            RuntimeSession::Session => Some(
+                self.runtime_session
+                    .get_or_init(crate::random::random_id)
+                    .clone(),
+            ),
+            RuntimeSession::Identity => Some(
+                self.runtime_session
+                    .get_or_init(|| self.identity_session_id())
+                    .clone(),
+            ),
         }
+    }
+
+    /// `--runtime-session identity`: the SHA-256 of the caller's ARN, or a
+    /// random id for this process when it cannot be had (logged).
+    fn identity_session_id(&self) -> String {
+        self.auth.identity_session_id().unwrap_or_else(|e| {
+            log::warn!(
+                "--runtime-session identity{}: {e}; using a random id for this process",
+                self.of_profile()
+            );
+            crate::random::random_id()
+        })
     }
 
     /// Stores the `Mcp-Session-Id` of a successful response that carries one,
