@@ -248,6 +248,14 @@ fn a_json_body_that_is_not_an_answer_never_reaches_stdout_and_the_request_is_ans
         assert_eq!(answers.len(), 1, "{id}: {lines:?}");
         assert_eq!(answers[0]["id"], id, "{id}: {lines:?}");
         assert_eq!(answers[0]["error"]["code"], -32000, "{id}: {lines:?}");
+        // The error says what was wrong with the body.
+        let message = answers[0]["error"]["message"].as_str().unwrap_or_default();
+        let expected = match id {
+            13 => "answered this request with an application/json body that is not UTF-8",
+            15 => "ended its answer without a response to this request",
+            _ => "answered this request with an application/json body that is not a JSON-RPC message",
+        };
+        assert!(message.contains(expected), "{id}: {message:?}");
         for v in &values {
             assert_eq!(v["jsonrpc"], "2.0", "{id}: {lines:?}");
         }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::context::{Ctx, Gate};
 use super::deadline::Deadline;
 use super::failure::{self, Failure, Limit, Scope};
-use super::inbound::{Waiting, deliver};
+use super::inbound::{Delivered, Waiting, deliver};
 use super::internal::{self, list_tools};
 use super::jsonrpc::{self, Id, Kind};
 use super::listen;
@@ -466,7 +466,9 @@ fn handle_response(
                 let _delivering = deadline.map(Deadline::hold);
                 // The body was read to its end: the connection is free.
                 own.finishing();
-                deliver(ctx, bytes, waiting);
+                if let Delivered::Unreadable(why) = deliver(ctx, bytes, waiting) {
+                    ctx.fail_requests(&out.requests, &failure::unreadable_answer(host, why));
+                }
             }
             Err(_) if out.requests.aborted() => {}
             Err(_) if deadline.is_some_and(Deadline::fired) => timed_out(ctx, out, timeouts),

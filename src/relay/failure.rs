@@ -208,6 +208,18 @@ pub(crate) fn wrong_content_type(host: &str, status: u16, content_type: Option<&
     }
 }
 
+/// A JSON answer (`application/json`) the relay could not read: `why` is
+/// what was wrong with it ("is not UTF-8", "is not a JSON-RPC message").
+pub(crate) fn unreadable_answer(host: &str, why: &str) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "{host} answered this request with an application/json body that {why} (the log on stderr says more)"
+        ),
+        data: None,
+    }
+}
+
 /// The answer ended without a response to the request.
 pub(crate) fn no_response(host: &str) -> Failure {
     Failure {

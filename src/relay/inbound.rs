@@ -65,15 +65,28 @@ impl Waiting<'_> {
     }
 }
 
+/// What [`deliver`] made of a server's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    /// It was JSON-RPC: forwarded, or refused member by member (logged).
+    Read,
+    /// It was dropped whole: the reason, for the client's error ("is not
+    /// UTF-8").
+    Unreadable(&'static str),
+}
+
 /// Forwards one JSON text from the server to stdout, after checking it is
 /// JSON-RPC and that any response in it answers a request still waiting.
 /// Applies the tool rules to `tools/list` results and `list_changed`. Takes
-/// the bytes, so a message is held once on its way.
-pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) {
+/// the bytes, so a message is held once on its way. Returns
+/// [`Delivered::Unreadable`] when the text is not UTF-8 or not JSON-RPC (it
+/// was dropped, and logged); a JSON answer's caller then says so to the
+/// requests that wait, where an SSE stream goes on to its next event.
+pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) -> Delivered {
     let len = bytes.len();
     let Ok(text) = String::from_utf8(bytes) else {
         log::warn!("dropping a message from the server that is not UTF-8 ({len} bytes)");
-        return;
+        return Delivered::Unreadable("is not UTF-8");
     };
     let line = match jsonrpc::compact(&text) {
         Cow::Borrowed(_) => text,
@@ -85,17 +98,17 @@ pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) {
             log::warn!(
                 "dropping a message from the server that is not JSON-RPC ({len} bytes): {e:?}"
             );
-            return;
+            return Delivered::Unreadable("is not a JSON-RPC message");
         }
     };
     if !message.batch {
         if let Some(line) = admit(ctx, &message.items[0], Cow::Owned(line), waiting, true) {
             ctx.out.send(line.into_owned().into_bytes());
         }
-        return;
+        return Delivered::Read;
     }
     let Some(spans) = splice::root(&line).and_then(|root| splice::elements(&line, root)) else {
-        return;
+        return Delivered::Read;
     };
     let mut kept: Vec<Cow<'_, str>> = Vec::with_capacity(spans.len());
     for (span, kind) in spans.into_iter().zip(&message.items) {
@@ -104,7 +117,7 @@ pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) {
         }
     }
     if kept.is_empty() {
-        return;
+        return Delivered::Read;
     }
     let as_array = match waiting {
         Waiting::Requests(r) => r.batch,
@@ -128,6 +141,7 @@ pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) {
             ctx.out.send(m.into_owned().into_bytes());
         }
     }
+    Delivered::Read
 }
 
 /// What of one message (`kind`, JSON text `line`) goes to the client, after
