@@ -67,9 +67,11 @@ const DEFAULT_SEED: u64 = 0x50a4_5eed;
 /// The proxy's resident memory must stay under this.
 const RSS_LIMIT_KIB: u64 = 64 * 1024;
 /// Once every request is answered, the proxy's threads and open descriptors
-/// come back under these (stdio, the shared pool's idle connections): an
-/// exchange thread or a per-call connection left behind would show here.
-const IDLE_THREADS: u64 = 8;
+/// come back under these (stdio, the shared pool's idle connections, and the
+/// 4 exchange threads the relay keeps idle for the next calls, its
+/// `admission::IDLE_MAX`): an exchange thread or a per-call connection left
+/// behind would show here.
+const IDLE_THREADS: u64 = 8 + 4;
 const IDLE_FDS: u64 = 32;
 /// Session ids the upstream issues (secrets: never on stderr).
 const SESSION_PREFIX: &str = "soak-session-";

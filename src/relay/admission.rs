@@ -8,14 +8,22 @@
 //! notifications (a cancellation among them) and answers to the server's own
 //! requests (a tool call in flight may be waiting on one) — which never queue
 //! behind requests; the threads that run exchanges, one per running exchange,
-//! a thread that ends its exchange taking the next queued one; and waiting for
-//! all of it at shutdown.
-//! Refuses: dropping a message before shutdown, and running more exchange
-//! threads than the cap plus the reserve.
+//! a thread that ends its exchange taking the next queued one; the idle
+//! threads: a thread with nothing left to run waits up to [`IDLE_KEEP`] for
+//! the next exchange, which is handed to it instead of starting a thread (a
+//! thread start was about 40% of what the relay added to a call, under musl
+//! and glibc alike: issue 12), and ends after that time or at
+//! [`close`](InFlight::close), at most [`IDLE_MAX`] of them;
+//! and waiting for all of it at shutdown.
+//! Refuses: dropping a message before shutdown, and holding more exchange
+//! threads, running or idle, than the cap plus the reserve (an idle thread
+//! gave its slot back, and a thread is started only when no idle one is
+//! free, so every thread but the idle ones holds a slot).
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sync::{Locked, wait_once, wait_while};
 
@@ -28,6 +36,17 @@ pub(crate) const QUEUE_PER_SLOT: usize = 4;
 /// The most bytes of messages waiting in the queue (one larger message is let
 /// in when the queue is empty: the stdin line bound holds it).
 pub(crate) const QUEUE_BYTES: usize = 16 << 20;
+
+/// How long a thread with nothing to run waits for the next exchange before
+/// it ends: 20 s (a client calling tools in a conversation keeps a thread;
+/// a quiet one holds none for long).
+pub(crate) const IDLE_KEEP: Duration = Duration::from_secs(20);
+
+/// The most threads kept idle, in threads: 4 (calls in a row use one, a ping
+/// or a notification beside a call a second, small bursts the rest); a thread
+/// that ends its exchange when that many wait ends too, so that a burst of 64
+/// calls does not leave 64 stacks resident.
+pub(crate) const IDLE_MAX: usize = 4;
 
 /// One exchange, ready to run on a thread of its own.
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -46,8 +65,15 @@ pub(crate) enum Class {
 #[derive(Debug)]
 pub(crate) struct InFlight {
     cap: usize,
+    /// How long an idle thread waits for a job: [`IDLE_KEEP`], shorter in
+    /// tests.
+    idle_keep: Duration,
     state: Mutex<State>,
+    /// Slots given back, the queue emptied, shutdown: the reader and
+    /// [`wait_idle`](Self::wait_idle) wait on it.
     changed: Condvar,
+    /// A job handed to the idle threads, or shutdown: idle threads wait on it.
+    handed: Condvar,
 }
 
 struct State {
@@ -55,6 +81,11 @@ struct State {
     urgent: usize,
     queue: VecDeque<(Job, usize)>,
     queued_bytes: usize,
+    /// Threads waiting for a job (each gave its slot back).
+    idle: usize,
+    /// Jobs handed to idle threads, their slots counted: never more than
+    /// `idle`, so that each has a thread to take it.
+    handed: VecDeque<(Class, Job)>,
     /// Shutdown: nothing new runs, the queue was dropped.
     closed: bool,
 }
@@ -66,6 +97,8 @@ impl std::fmt::Debug for State {
             .field("urgent", &self.urgent)
             .field("queued", &self.queue.len())
             .field("queued_bytes", &self.queued_bytes)
+            .field("idle", &self.idle)
+            .field("handed", &self.handed.len())
             .field("closed", &self.closed)
             .finish()
     }
@@ -74,26 +107,47 @@ impl std::fmt::Debug for State {
 /// How long a wait for room looks again at the state (shutdown ends it).
 const RECHECK: Duration = Duration::from_millis(100);
 
+/// What a thread does after a job.
+enum After {
+    /// Runs this queued request, on the same slot.
+    Next(Job),
+    /// Gave its slot back and is counted idle: waits for a job.
+    Idle,
+    /// Gave its slot back; ends (shutdown, enough idle threads, or not an
+    /// exchange thread).
+    End,
+}
+
 impl InFlight {
     /// At most `cap` requests in flight (at least one).
     pub(crate) fn new(cap: usize) -> Self {
+        Self::with_idle_keep(cap, IDLE_KEEP)
+    }
+
+    /// [`new`](Self::new) with idle threads kept `idle_keep` (tests).
+    fn with_idle_keep(cap: usize, idle_keep: Duration) -> Self {
         InFlight {
             cap: cap.max(1),
+            idle_keep,
             state: Mutex::new(State {
                 running: 0,
                 urgent: 0,
                 queue: VecDeque::new(),
                 queued_bytes: 0,
+                idle: 0,
+                handed: VecDeque::new(),
                 closed: false,
             }),
             changed: Condvar::new(),
+            handed: Condvar::new(),
         }
     }
 
-    /// Runs `job` (a message of `bytes` bytes) on an exchange thread, now or
-    /// when a slot frees. Called by the stdin reader, which waits here while
-    /// the queue (or, for an urgent message, the reserve) is full. After
-    /// [`close`](Self::close) the job is dropped.
+    /// Runs `job` (a message of `bytes` bytes) on an exchange thread — an idle
+    /// one if there is one, else a new one — now or when a slot frees. Called
+    /// by the stdin reader, which waits here while the queue (or, for an
+    /// urgent message, the reserve) is full. After [`close`](Self::close) the
+    /// job is dropped.
     pub(crate) fn start(self: &Arc<Self>, class: Class, bytes: usize, job: Job) {
         let mut state = self.state.locked();
         loop {
@@ -118,6 +172,12 @@ impl InFlight {
             }
             state = wait_once(&self.changed, state, RECHECK);
         }
+        if state.idle > state.handed.len() {
+            state.handed.push_back((class, job));
+            drop(state);
+            self.handed.notify_one();
+            return;
+        }
         drop(state);
         self.spawn(class, job);
     }
@@ -139,57 +199,107 @@ impl InFlight {
             std::thread::Builder::new()
                 .name("exchange".into())
                 .spawn(move || {
-                    if let Some(job) = cell.locked().take() {
-                        me.work(class, job);
+                    let first = cell.locked().take();
+                    if let Some(job) = first {
+                        me.serve(class, job);
                     }
                 })
         };
         if let Err(e) = spawned {
             log::error!("cannot start a thread for a message ({e}); running it on the reader's");
-            if let Some(job) = cell.locked().take() {
-                self.work(class, job);
+            let first = cell.locked().take();
+            if let Some(job) = first {
+                self.work(class, job, false);
+            }
+        }
+    }
+
+    /// An exchange thread: runs its job, then those handed to it while it
+    /// waits idle, until none comes within the idle time or shutdown.
+    fn serve(&self, class: Class, first: Job) {
+        let mut next = Some((class, first));
+        while let Some((class, job)) = next.take() {
+            if self.work(class, job, true) {
+                next = self.wait_handed();
             }
         }
     }
 
     /// Runs `first`, then (for requests) queued jobs until the queue is empty;
-    /// the slot is given back on the way out, also when a job panics.
-    fn work(&self, class: Class, first: Job) {
+    /// the slot is given back on the way out, also when a job panics. True
+    /// when the thread is now counted idle (only if `may_idle`).
+    fn work(&self, class: Class, first: Job, may_idle: bool) -> bool {
         let mut slot = Slot {
             flight: self,
             class,
             held: true,
         };
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            job();
-            if class == Class::Request {
-                next = self.next_queued(&mut slot);
+        let mut next = first;
+        loop {
+            // The release build aborts on a panic (Cargo.toml); elsewhere a
+            // panicking job is caught here (the hook has reported it), so the
+            // thread keeps its slot for the queue instead of leaving queued
+            // requests without a thread.
+            if std::panic::catch_unwind(AssertUnwindSafe(next)).is_err() {
+                log::error!("an exchange panicked; its thread carries on");
+            }
+            match self.after(&mut slot, may_idle) {
+                After::Next(job) => next = job,
+                After::Idle => return true,
+                After::End => return false,
             }
         }
     }
 
-    /// The next queued job; when there is none, gives the slot back in the
-    /// same step, so that a job queued meanwhile always finds a thread.
-    fn next_queued(&self, slot: &mut Slot<'_>) -> Option<Job> {
+    /// After a job: the next queued request (a request's slot only); when
+    /// there is none, gives the slot back and (if `may_idle`, before
+    /// shutdown, fewer than [`IDLE_MAX`] idle) counts the thread idle, in the
+    /// same step, so that a job queued meanwhile always finds a thread and no
+    /// thread is started while this one is between the two.
+    fn after(&self, slot: &mut Slot<'_>, may_idle: bool) -> After {
         let mut state = self.state.locked();
-        let next = match state.queue.pop_front() {
-            Some((job, bytes)) => {
-                state.queued_bytes -= bytes;
-                Some(job)
-            }
-            None => {
-                state.running -= 1;
-                slot.held = false;
-                None
-            }
-        };
+        if slot.class == Class::Request
+            && let Some((job, bytes)) = state.queue.pop_front()
+        {
+            state.queued_bytes -= bytes;
+            return After::Next(job);
+        }
+        match slot.class {
+            Class::Request => state.running -= 1,
+            Class::Urgent => state.urgent -= 1,
+        }
+        slot.held = false;
+        let idle = may_idle && !state.closed && state.idle < IDLE_MAX;
+        if idle {
+            state.idle += 1;
+        }
         drop(state);
         self.changed.notify_all();
-        next
+        if idle { After::Idle } else { After::End }
+    }
+
+    /// An idle thread's wait: the next job handed to it, or `None` after the
+    /// idle time with none, or at shutdown (jobs handed before it still run:
+    /// their slots were counted). Uncounts the thread as idle either way.
+    fn wait_handed(&self) -> Option<(Class, Job)> {
+        let end = Instant::now() + self.idle_keep;
+        let mut state = self.state.locked();
+        loop {
+            if let Some(handed) = state.handed.pop_front() {
+                state.idle -= 1;
+                return Some(handed);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if state.closed || left.is_zero() {
+                state.idle -= 1;
+                return None;
+            }
+            state = wait_once(&self.handed, state, left);
+        }
     }
 
     /// Waits until nothing runs or waits, or `limit` passed; true when idle.
+    /// Idle threads are not waited for.
     pub(crate) fn wait_idle(&self, limit: Duration) -> bool {
         let state = wait_while(&self.changed, self.state.locked(), limit, |s| {
             s.running + s.urgent > 0 || !s.queue.is_empty()
@@ -197,8 +307,8 @@ impl InFlight {
         state.running + state.urgent == 0 && state.queue.is_empty()
     }
 
-    /// At shutdown: drops the queue, and nothing new starts. Returns how many
-    /// messages were still queued.
+    /// At shutdown: drops the queue, nothing new starts, and idle threads
+    /// end now. Returns how many messages were still queued.
     pub(crate) fn close(&self) -> usize {
         let dropped: Vec<(Job, usize)> = {
             let mut state = self.state.locked();
@@ -207,6 +317,7 @@ impl InFlight {
             state.queue.drain(..).collect()
         };
         self.changed.notify_all();
+        self.handed.notify_all();
         dropped.len()
     }
 }
@@ -339,5 +450,229 @@ mod tests {
         assert_eq!(finished.recv_timeout(Duration::from_secs(5)).unwrap(), 0);
         assert!(flight.wait_idle(Duration::from_secs(2)));
         assert!(finished.recv_timeout(Duration::from_millis(200)).is_err());
+    }
+
+    /// Sends the thread's id on `tx` when the calling thread ends (a
+    /// thread-local's destructor), once per thread.
+    fn note_exit(tx: &mpsc::Sender<std::thread::ThreadId>) {
+        struct OnExit(mpsc::Sender<std::thread::ThreadId>, std::thread::ThreadId);
+        impl Drop for OnExit {
+            fn drop(&mut self) {
+                let _ = self.0.send(self.1);
+            }
+        }
+        thread_local! {
+            static EXIT: std::cell::RefCell<Option<OnExit>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        EXIT.with(|e| {
+            e.borrow_mut()
+                .get_or_insert_with(|| OnExit(tx.clone(), std::thread::current().id()));
+        });
+    }
+
+    /// A job that sends the id of the thread it runs on.
+    fn id_job(ids: &mpsc::Sender<std::thread::ThreadId>) -> Job {
+        let ids = ids.clone();
+        Box::new(move || {
+            let _ = ids.send(std::thread::current().id());
+        })
+    }
+
+    fn distinct(ids: &[std::thread::ThreadId]) -> usize {
+        ids.iter().collect::<std::collections::HashSet<_>>().len()
+    }
+
+    #[test]
+    fn sequential_exchanges_run_on_one_thread_whatever_their_class() {
+        let flight = Arc::new(InFlight::new(4));
+        let (tx, rx) = mpsc::channel();
+        let mut ids = Vec::new();
+        for n in 0..100 {
+            let class = if n % 3 == 0 {
+                Class::Urgent
+            } else {
+                Class::Request
+            };
+            flight.start(class, 10, id_job(&tx));
+            ids.push(rx.recv_timeout(Duration::from_secs(5)).unwrap());
+            // Once nothing runs, the thread is counted idle (the same step).
+            assert!(flight.wait_idle(Duration::from_secs(5)));
+        }
+        assert_eq!(distinct(&ids), 1, "one thread, kept between exchanges");
+        assert_eq!(flight.state.locked().idle, 1);
+        assert_ne!(ids[0], std::thread::current().id());
+    }
+
+    /// Runs `requests` requests and `urgent` urgent messages at once, each
+    /// on a thread of its own; returns their threads' ids once all are done.
+    fn burst(
+        flight: &Arc<InFlight>,
+        requests: usize,
+        urgent: usize,
+        exit_tx: &mpsc::Sender<std::thread::ThreadId>,
+    ) -> Vec<std::thread::ThreadId> {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (done, finished) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        for n in 0..requests + urgent {
+            let class = if n < requests {
+                Class::Request
+            } else {
+                Class::Urgent
+            };
+            let inner = job(&running, &peak, &release, &done, n);
+            let (tx, exit_tx) = (tx.clone(), exit_tx.clone());
+            flight.start(
+                class,
+                10,
+                Box::new(move || {
+                    note_exit(&exit_tx);
+                    let _ = tx.send(std::thread::current().id());
+                    inner();
+                }),
+            );
+        }
+        let ids: Vec<_> = (0..requests + urgent)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        assert_eq!(distinct(&ids), requests + urgent, "one thread each");
+        let (lock, cv) = &*release;
+        *lock.locked() = true;
+        cv.notify_all();
+        for _ in 0..requests + urgent {
+            finished.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert!(flight.wait_idle(Duration::from_secs(5)));
+        ids
+    }
+
+    #[test]
+    fn idle_threads_serve_both_classes_at_most_idle_max_are_kept_and_none_starts_while_one_is_free()
+    {
+        let flight = Arc::new(InFlight::new(2));
+        let (exit_tx, exited) = mpsc::channel();
+        // 2 requests (the cap) and 4 urgent messages at once: 6 threads, of
+        // which IDLE_MAX stay and the others end.
+        let first = burst(&flight, 2, 4, &exit_tx);
+        let gone: Vec<_> = (0..6 - IDLE_MAX)
+            .map(|_| exited.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        assert!(exited.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_eq!(flight.state.locked().idle, IDLE_MAX);
+        // The next burst of IDLE_MAX runs on the threads kept, both classes.
+        let second = burst(&flight, 2, IDLE_MAX - 2, &exit_tx);
+        for id in &second {
+            assert!(
+                first.contains(id) && !gone.contains(id),
+                "no thread started"
+            );
+        }
+        assert_eq!(flight.state.locked().idle, IDLE_MAX);
+    }
+
+    #[test]
+    fn close_ends_idle_threads_at_once_and_the_idle_time_ends_them_too() {
+        let flight = Arc::new(InFlight::new(4));
+        let (exit_tx, exited) = mpsc::channel();
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (done, finished) = mpsc::channel();
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        for n in 0..3 {
+            let inner = job(&running, &peak, &release, &done, n);
+            let exit_tx = exit_tx.clone();
+            flight.start(
+                Class::Request,
+                10,
+                Box::new(move || {
+                    note_exit(&exit_tx);
+                    inner();
+                }),
+            );
+        }
+        let (lock, cv) = &*release;
+        *lock.locked() = true;
+        cv.notify_all();
+        for _ in 0..3 {
+            finished.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert!(flight.wait_idle(Duration::from_secs(5)));
+        assert_eq!(flight.state.locked().idle, 3);
+        assert!(exited.recv_timeout(Duration::from_millis(200)).is_err());
+        let closed = Instant::now();
+        flight.close();
+        for _ in 0..3 {
+            exited
+                .recv_timeout(Duration::from_secs(2))
+                .expect("an idle thread ends at close, not after IDLE_KEEP");
+        }
+        assert!(closed.elapsed() < IDLE_KEEP / 4);
+        assert_eq!(flight.state.locked().idle, 0);
+
+        // With a short idle time, a thread ends on its own, and the next
+        // exchange starts a new one.
+        let flight = Arc::new(InFlight::with_idle_keep(1, Duration::from_millis(100)));
+        let (tx, rx) = mpsc::channel();
+        let first = {
+            let (exit_tx, tx) = (exit_tx.clone(), tx.clone());
+            Box::new(move || {
+                note_exit(&exit_tx);
+                let _ = tx.send(std::thread::current().id());
+            })
+        };
+        flight.start(Class::Request, 10, first);
+        let a = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(exited.recv_timeout(Duration::from_secs(5)).unwrap(), a);
+        assert_eq!(flight.state.locked().idle, 0);
+        flight.start(Class::Request, 10, id_job(&tx));
+        assert_ne!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), a);
+    }
+
+    #[test]
+    fn a_panicking_job_gives_nothing_away_and_its_thread_runs_the_queue() {
+        let flight = Arc::new(InFlight::new(1));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (done, finished) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        // The first holds the only slot; a panicking request and two more
+        // queue behind it.
+        flight.start(Class::Request, 1, job(&running, &peak, &release, &done, 0));
+        flight.start(Class::Request, 1, Box::new(|| panic!("a job panics")));
+        flight.start(Class::Request, 1, id_job(&tx));
+        flight.start(Class::Request, 1, id_job(&tx));
+        flight.start(
+            Class::Urgent,
+            1,
+            Box::new(|| panic!("an urgent job panics")),
+        );
+        let (lock, cv) = &*release;
+        *lock.locked() = true;
+        cv.notify_all();
+        assert_eq!(finished.recv_timeout(Duration::from_secs(5)).unwrap(), 0);
+        let after: Vec<_> = (0..2)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(5))
+                    .expect("the queue ran")
+            })
+            .collect();
+        assert_eq!(distinct(&after), 1);
+        assert!(
+            flight.wait_idle(Duration::from_secs(5)),
+            "every slot given back"
+        );
+        {
+            let state = flight.state.locked();
+            assert_eq!((state.running, state.urgent), (0, 0));
+            assert_eq!(state.idle, 2, "both threads carried on");
+        }
+        // The pool is still usable, on the threads it has.
+        flight.start(Class::Request, 1, id_job(&tx));
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(flight.wait_idle(Duration::from_secs(5)));
+        assert_eq!(flight.state.locked().idle, 2, "no thread was started");
     }
 }

@@ -37,7 +37,8 @@
 //! the queue is full, the stdin thread waits — backpressure, nothing dropped.
 //! A `ping`, notifications (cancellations) and answers to the server's
 //! requests go ahead of the queue on a small reserve of threads
-//! (`admission.rs`).
+//! (`admission.rs`). A thread that ends its exchange waits a while for the
+//! next one instead of ending, so calls in a row start no thread each.
 //!
 //! Shutdown: at the end of stdin, requests in flight get up to 1 s to finish
 //! (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
@@ -298,6 +299,9 @@ where
     if joiner.is_ok() {
         let _ = done.recv_timeout(left(DRAIN_WAIT));
     }
+    // Idle exchange threads end now, not after their idle time (a run inside
+    // a process that goes on: `doctor`, tests).
+    shared.in_flight.close();
     Ok(ended)
 }
 
