@@ -637,6 +637,10 @@ class SigV4VerifierMiddleware:
         if not verdict.ok:
             self.log(f"verifier: REJECT {method} {raw_path}: {verdict.error_type}: {verdict.message}")
             payload = error_body(verdict.error_type, verdict.message)
+            # Recorded before the answer goes out: a client that reads the
+            # stats as soon as it has the 403 must find its status there.
+            entry["status"] = 403
+            self.recorder.flush()
             await send(
                 {
                     "type": "http.response.start",
@@ -650,8 +654,6 @@ class SigV4VerifierMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": payload})
-            entry["status"] = 403
-            self.recorder.flush()
             return
 
         self.log(f"verifier: accept {method} {raw_path} ({entry['jsonrpc_method']})")
