@@ -253,7 +253,9 @@ fn a_json_body_that_is_not_an_answer_never_reaches_stdout_and_the_request_is_ans
         let expected = match id {
             13 => "answered this request with an application/json body that is not UTF-8",
             15 => "ended its answer without a response to this request",
-            _ => "answered this request with an application/json body that is not a JSON-RPC message",
+            _ => {
+                "answered this request with an application/json body that is not a JSON-RPC message"
+            }
         };
         assert!(message.contains(expected), "{id}: {message:?}");
         for v in &values {
