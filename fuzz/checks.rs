@@ -1526,12 +1526,48 @@ fn fixed_xml_messages() -> &'static str {
     FIXED.get_or_init(|| {
         let mut out = String::new();
         let expiration = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>a</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>x</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
-        for doc in ["", "<", "<a>", "<a/>", "<AssumeRoleResponse/>", expiration] {
+        // Each level of each answer's shape left empty in turn, and each leaf
+        // left out: the messages that name an element ("expected Credentials
+        // in AssumeRoleResult").
+        let mut docs: Vec<String> = ["", "<", "<a>", "<a/>", "<AssumeRoleResponse/>", expiration]
+            .map(String::from)
+            .to_vec();
+        let creds = ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"];
+        let identity = ["Account", "Arn", "UserId"];
+        for (op, inner, leaves) in [
+            ("AssumeRole", "Credentials", &creds[..]),
+            ("AssumeRoleWithWebIdentity", "Credentials", &creds[..]),
+            ("GetCallerIdentity", "", &identity[..]),
+        ] {
+            let wrap = |x: &str| format!("<{op}Response><{op}Result>{x}</{op}Result></{op}Response>");
+            docs.push(format!("<{op}Response/>"));
+            docs.push(format!("<{op}Response><{op}Result/></{op}Response>"));
+            for left_out in leaves {
+                let body: String = leaves
+                    .iter()
+                    .filter(|l| *l != left_out)
+                    .map(|l| format!("<{l}>x</{l}>"))
+                    .collect();
+                docs.push(if inner.is_empty() {
+                    wrap(&body)
+                } else {
+                    wrap(&format!("<{inner}>{body}</{inner}>"))
+                });
+            }
+            if !inner.is_empty() {
+                docs.push(wrap(&format!("<{inner}/>")));
+            }
+        }
+        for doc in &docs {
             for web in [false, true] {
                 if let Err(e) = fuzzing::sts_credentials(doc.as_bytes(), web) {
                     out.push_str(&e);
                     out.push('\n');
                 }
+            }
+            if let Err(e) = fuzzing::sts_caller_identity(doc.as_bytes()) {
+                out.push_str(&e);
+                out.push('\n');
             }
         }
         for name in [
