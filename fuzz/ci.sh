@@ -11,6 +11,10 @@
 #   FUZZ_PARALLEL=2        targets run at the same time (one process each)
 #   FUZZ_INPUT_TIMEOUT=10  seconds one input may take before it is a finding
 #   FUZZ_TOOLCHAIN=nightly the toolchain libFuzzer's instrumentation needs
+#   FUZZ_SEED=1            libFuzzer's -seed for every target: fixed, so a rerun
+#                          of one commit tries the same inputs in the same order
+#                          (a finding reproduces, a pass is not luck); 0 draws a
+#                          random seed each run (libFuzzer's own default)
 #
 # With the defaults, 20 targets take about 20 x 20 s / 2 = 3.5 minutes of
 # fuzzing, plus the build (see fuzz/README.md, "CI", for measured times).
@@ -20,6 +24,7 @@ cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-20}
 parallel=${FUZZ_PARALLEL:-2}
 input_timeout=${FUZZ_INPUT_TIMEOUT:-10}
+fuzz_seed=${FUZZ_SEED:-1}
 toolchain=${FUZZ_TOOLCHAIN:-nightly}
 cargo_fuzz_version=0.13.2
 start=$(date +%s)
@@ -63,12 +68,12 @@ run_target() {
     if ((seconds > 0)); then
       mkdir -p "corpus/$t"
       cargo "+$toolchain" fuzz run "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$seconds" -timeout="$input_timeout" -print_final_stats=1 || exit 1
+        -max_total_time="$seconds" -timeout="$input_timeout" -seed="$fuzz_seed" -print_final_stats=1 || exit 1
     fi
   } >"$log" 2>&1
 }
 
-echo "== fuzz: replay, then $seconds s per target, $parallel at a time"
+echo "== fuzz: replay, then $seconds s per target, $parallel at a time, -seed=$fuzz_seed"
 failed=()
 declare -A pids=()
 for t in $targets; do
