@@ -1092,6 +1092,18 @@ fn strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// [`assert_no_echo`] for every string value anywhere in the members of a
+/// JSON object (its `members`).
+fn assert_no_value_echoed(shown: &str, members: &[(String, Value)], fixed: &str) {
+    for (_, v) in members {
+        let mut all = Vec::new();
+        strings(v, &mut all);
+        for s in all {
+            assert_no_echo(shown, &s, fixed);
+        }
+    }
+}
+
 /// `shown` (an error message) quotes no 8-character piece of `secret` beyond
 /// what `fixed` (the messages the same parser gives for inputs without values)
 /// already holds.
@@ -1280,13 +1292,7 @@ pub fn process_output(data: &[u8]) {
         Err(shown) => {
             assert_clean(&shown, "error");
             if let Some(m) = doc {
-                for (_, v) in &m {
-                    let mut all = Vec::new();
-                    strings(v, &mut all);
-                    for s in all {
-                        assert_no_echo(&shown, &s, &fixed_cache()[0]);
-                    }
-                }
+                assert_no_value_echoed(&shown, &m, &fixed_cache()[0]);
             }
         }
     }
@@ -1333,13 +1339,7 @@ pub fn metadata_json(data: &[u8]) {
                     assert_ne!(code, "Success", "refused with Code Success");
                 }
                 Some(m) => {
-                    for (_, v) in &m {
-                        let mut all = Vec::new();
-                        strings(v, &mut all);
-                        for s in all {
-                            assert_no_echo(&shown, &s, &fixed_cache()[1]);
-                        }
-                    }
+                    assert_no_value_echoed(&shown, &m, &fixed_cache()[1]);
                 }
                 None => {}
             }
@@ -1611,13 +1611,7 @@ pub fn sso_cache(data: &[u8]) {
         Err(shown) => {
             assert_clean(&shown, "error");
             if let Some(m) = doc {
-                for (_, v) in &m {
-                    let mut all = Vec::new();
-                    strings(v, &mut all);
-                    for s in all {
-                        assert_no_echo(&shown, &s, &fixed_cache()[2]);
-                    }
-                }
+                assert_no_value_echoed(&shown, &m, &fixed_cache()[2]);
             }
         }
     }
@@ -1684,13 +1678,7 @@ pub fn sso_portal(data: &[u8]) {
     let (shown, fixed) = shown;
     assert_clean(&shown, "error");
     if let Some(m) = doc {
-        for (_, v) in &m {
-            let mut all = Vec::new();
-            strings(v, &mut all);
-            for s in all {
-                assert_no_echo(&shown, &s, fixed);
-            }
-        }
+        assert_no_value_echoed(&shown, &m, fixed);
     }
 }
 
@@ -2163,13 +2151,7 @@ fn check_login_fields(f: &fuzzing::LoginFields, doc: &[u8]) {
 fn check_login_refusal(shown: &str, doc: &[u8]) {
     assert_clean(shown, "error");
     if let Some(m) = members(doc) {
-        for (_, v) in &m {
-            let mut all = Vec::new();
-            strings(v, &mut all);
-            for s in all {
-                assert_no_echo(shown, &s, fixed_login());
-            }
-        }
+        assert_no_value_echoed(shown, &m, fixed_login());
     }
 }
 
