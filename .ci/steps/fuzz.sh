@@ -1,0 +1,9 @@
+# .ci/run step 'fuzz': every fuzz target for a bounded time (fuzz/ci.sh).
+# Sourced by .ci/run (its helpers and variables are in .ci/lib.sh).
+
+step "fuzz: every target, the differential ones included, for a bounded time (fuzz/ci.sh)"
+# Nightly and cargo-fuzz are installed by the script if missing; it fails on
+# any finding. FUZZ_SECONDS sets the time per target (fuzz/README.md, "CI").
+fuzz/ci.sh
+
+# ---------------------------------------------------------------------------
