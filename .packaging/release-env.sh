@@ -1,8 +1,8 @@
 # Sourced (not run) by build-release and by .ci/run's wheel step, from the
 # repository root, with the target triple as $1: the environment that makes the
 # release build reproducible (see build-release for why each part is there).
-# It also defines with_auditable, for cargo started by another tool (maturin):
-# cargo-auditable 0.7 works as cargo's RUSTC_WORKSPACE_WRAPPER.
+# It also defines with_auditable, for cargo started by another tool (maturin,
+# cargo-zigbuild): cargo-auditable 0.7 works as cargo's RUSTC_WORKSPACE_WRAPPER.
 target=${1:?target triple}
 root=$(pwd -P)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
@@ -16,13 +16,31 @@ if [ -z "${MCP_SIGV4_COMMIT:-}" ]; then
 fi
 export MCP_SIGV4_COMMIT
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1)}
-export RUSTFLAGS="--remap-path-prefix=$root=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustup-toolchain -C link-arg=-Wl,--build-id=sha1"
+remap="--remap-path-prefix=$root=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustup-toolchain"
 # The same remapping for the C compiler's __FILE__ and debug paths.
 cflags="-ffile-prefix-map=$root=/build -ffile-prefix-map=$cargo_home=/cargo"
+# What names the output without a clock or a random number, per format:
+# - ELF (GNU ld): `--build-id=sha1`, a hash of the output;
+# - PE (GNU ld for mingw-w64): `--no-insert-timestamp`, a zero COFF
+#   TimeDateStamp instead of the link time; no debug directory is written;
+# - Mach-O (zig's linker, through cargo-zigbuild): LC_UUID is a hash of the
+#   output and the ad-hoc code signature holds only hashes of its pages, no
+#   time; nothing to set.
 case "$target" in
-  x86_64-unknown-linux-musl)  export CFLAGS_x86_64_unknown_linux_musl="$cflags" ;;
-  aarch64-unknown-linux-musl) export CFLAGS_aarch64_unknown_linux_musl="$cflags" ;;
+  *-linux-*)   export RUSTFLAGS="$remap -C link-arg=-Wl,--build-id=sha1" ;;
+  *-windows-gnu*) export RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp" ;;
+  *)           export RUSTFLAGS="$remap" ;;
 esac
+# The oldest macOS each binary runs on, as rustc's own defaults (arm64 Macs
+# shipped with 11.0; Rust supports x86-64 macOS from 10.12); zig's linker would
+# otherwise stamp its newest. The wheels' platform tags say the same versions.
+case "$target" in
+  aarch64-apple-darwin) export MACOSX_DEPLOYMENT_TARGET=11.0 ;;
+  x86_64-apple-darwin)  export MACOSX_DEPLOYMENT_TARGET=10.12 ;;
+esac
+target_var=$(echo "$target" | tr '.-' '__')
+export "CFLAGS_$target_var=$cflags"
+unset target_var
 export CARGO_TARGET_DIR="$root/target"
 
 # Runs "$@" (a tool that starts cargo itself) so that cargo embeds the
