@@ -23,12 +23,15 @@ cflags="-ffile-prefix-map=$root=/build -ffile-prefix-map=$cargo_home=/cargo"
 # - ELF (GNU ld): `--build-id=sha1`, a hash of the output;
 # - PE (GNU ld for mingw-w64): `--no-insert-timestamp`, a zero COFF
 #   TimeDateStamp instead of the link time; no debug directory is written;
+# - PE (zig's lld, aarch64-pc-windows-gnullvm): lld takes the COFF
+#   TimeDateStamp from SOURCE_DATE_EPOCH (the commit's time); zig rejects
+#   `--no-insert-timestamp`;
 # - Mach-O (zig's linker, through cargo-zigbuild): LC_UUID is a hash of the
 #   output and the ad-hoc code signature holds only hashes of its pages, no
 #   time; nothing to set.
 case "$target" in
   *-linux-*)   export RUSTFLAGS="$remap -C link-arg=-Wl,--build-id=sha1" ;;
-  *-windows-gnu*) export RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp" ;;
+  *-windows-gnu) export RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp" ;;
   *)           export RUSTFLAGS="$remap" ;;
 esac
 # The oldest macOS each binary runs on, as rustc's own defaults (arm64 Macs

@@ -5,9 +5,9 @@
 RELEASE_TARGETS=(
   x86_64-unknown-linux-musl aarch64-unknown-linux-musl
   aarch64-apple-darwin x86_64-apple-darwin
-  x86_64-pc-windows-gnu
+  x86_64-pc-windows-gnu aarch64-pc-windows-gnullvm
 )
-ZIGLANG=0.17.0          # PyPI: zig, the C compiler and Mach-O linker for macOS
+ZIGLANG=0.17.0          # PyPI: zig, C compiler and linker for macOS and Windows arm64
 CARGO_ZIGBUILD=0.24.0   # PyPI: cargo zigbuild, which makes cargo and cc use zig
 LIEF=1.0.0              # PyPI: reads ELF, Mach-O and PE for .packaging/check-binary
 APPLE_CODESIGN=0.29.0   # crates.io: rcodesign, the ad-hoc signature of x86-64 macOS

@@ -19,7 +19,7 @@ import hashlib, json, os, sys
 dist, version = sys.argv[1], sys.argv[2]
 expected = [f"mcp-sigv4-{version}-{t}" for t in (
     "x86_64-linux-musl", "aarch64-linux-musl", "aarch64-apple-darwin", "x86_64-apple-darwin",
-    "x86_64-pc-windows-gnu.exe")] + ["mcp-sigv4.cdx.json"]
+    "x86_64-pc-windows-gnu.exe", "aarch64-pc-windows-gnullvm.exe")] + ["mcp-sigv4.cdx.json"]
 sums = dict(reversed(l.rstrip("\n").split("  ", 1)) for l in open(os.path.join(dist, "SHA256SUMS")))
 missing = [n for n in expected if n not in sums]
 assert not missing, f"SHA256SUMS lacks {missing}"
@@ -40,3 +40,20 @@ assert st["predicate"]["runDetails"]["builder"]["id"]
 print(f"{len(sums)} files, each matching SHA256SUMS; provenance: {len(subjects)} subjects (the same digests), "
       f"commit {commit[:12]}, {len(bd['resolvedDependencies']) - 1} tool versions")
 EOF
+
+step "check-binary catches what it is for: a changed byte under the macOS signature, a binary for another CPU"
+mac="$root/target/aarch64-apple-darwin/release/mcp-sigv4"
+cp "$mac" "$ci/tampered-mcp-sigv4"
+# One byte of the code (file offset 64 KiB, inside __TEXT) changed: the page
+# hash no longer matches, as macOS would find when it maps that page.
+printf '\x00' | dd of="$ci/tampered-mcp-sigv4" bs=1 seek=65536 conv=notrunc status=none
+cmp -s "$mac" "$ci/tampered-mcp-sigv4" && printf '\x01' | dd of="$ci/tampered-mcp-sigv4" bs=1 seek=65536 conv=notrunc status=none
+if "$tools/lief/bin/python" .packaging/check-binary aarch64-apple-darwin "$ci/tampered-mcp-sigv4" >"$ci/tampered.txt" 2>&1; then
+  fail "check-binary passed a macOS binary whose signed code was changed"
+fi
+grep -q "page hashes do not match" "$ci/tampered.txt" || fail "check-binary failed the changed binary for another reason: $(cat "$ci/tampered.txt")"
+if "$tools/lief/bin/python" .packaging/check-binary x86_64-apple-darwin "$mac" >"$ci/wrong-cpu.txt" 2>&1; then
+  fail "check-binary passed an arm64 binary as x86_64-apple-darwin"
+fi
+grep -q "CPU ARM64, expected X86_64" "$ci/wrong-cpu.txt" || fail "check-binary failed the arm64 binary for another reason: $(cat "$ci/wrong-cpu.txt")"
+echo "a changed code byte: refused (page hashes do not match); arm64 as x86_64: refused (CPU ARM64, expected X86_64)"
