@@ -31,7 +31,17 @@ cflags="-ffile-prefix-map=$root=/build -ffile-prefix-map=$cargo_home=/cargo"
 #   time; nothing to set.
 case "$target" in
   *-linux-*)   export RUSTFLAGS="$remap -C link-arg=-Wl,--build-id=sha1" ;;
-  *-windows-gnu) export RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp" ;;
+  x86_64-pc-windows-gnu)
+    # GNU ld orders the PE import tables by input file path (`SORT(*)` in its
+    # default script), and rustc writes import libraries of its own into the
+    # target directory: with mingw-w64's in /usr, a checkout whose path sorts
+    # before /usr gave other bytes than one after it. Links to mingw-w64's
+    # import libraries from inside the target directory make the order the
+    # same wherever the checkout is.
+    mingw_lib="$root/target/$target/mingw-w64-lib"
+    mkdir -p "$mingw_lib"
+    ln -sf /usr/x86_64-w64-mingw32/lib/*.a "$mingw_lib/" 2>/dev/null || true
+    export RUSTFLAGS="$remap -L native=$mingw_lib -C link-arg=-Wl,--no-insert-timestamp" ;;
   *)           export RUSTFLAGS="$remap" ;;
 esac
 # The oldest macOS each binary runs on, as rustc's own defaults (arm64 Macs
