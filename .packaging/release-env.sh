@@ -26,9 +26,9 @@ cflags="-ffile-prefix-map=$root=/build -ffile-prefix-map=$cargo_home=/cargo"
 # - PE (zig's lld, aarch64-pc-windows-gnullvm): lld takes the COFF
 #   TimeDateStamp from SOURCE_DATE_EPOCH (the commit's time); zig rejects
 #   `--no-insert-timestamp`;
-# - Mach-O (zig's linker, through cargo-zigbuild): LC_UUID is a hash of the
-#   output and the ad-hoc code signature holds only hashes of its pages, no
-#   time; nothing to set.
+# - Mach-O (zig's linker, through cargo-zigbuild): build-release sets LC_UUID
+#   to a hash of the sections after the link (zig's own depends on the
+#   directory) and signs ad hoc: hashes of the pages, no time.
 case "$target" in
   *-linux-*)   export RUSTFLAGS="$remap -C link-arg=-Wl,--build-id=sha1" ;;
   x86_64-pc-windows-gnu)
