@@ -10,8 +10,8 @@ step "release tools: rustup targets, Debian (musl, aarch64, mingw-w64), rcodesig
 install_release_tools
 
 step "every release binary: .packaging/build-dist --no-packages (build, check-binary, SHA256SUMS, SBOM, provenance)"
-.packaging/build-dist --no-packages 2>&1 | tee "$ci/build-dist.txt"
-[ "${PIPESTATUS[0]}" -eq 0 ] || fail ".packaging/build-dist failed (log: $ci/build-dist.txt)"
+.packaging/build-dist --no-packages 2>&1 | tee "$ci/build-dist.txt" ||
+  fail ".packaging/build-dist failed (log: $ci/build-dist.txt)"
 
 step "target/dist: every binary listed, the sums and the provenance agree"
 python3 - target/dist "$version" <<'EOF' || fail "target/dist is not what a release publishes"
