@@ -1083,3 +1083,86 @@ fn peak_rss_for_a_16_mib_tool_result() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Keys a case-insensitive decoder reads as one
+// ---------------------------------------------------------------------------
+
+/// A server that decodes JSON as Go's `encoding/json` does matches keys to
+/// fields ignoring case, with Unicode simple folding (the Kelvin sign U+212A
+/// is `k`, the long s U+017F is `s`): two such keys in one object at a level
+/// the relay reads or routes on (the message, `params`, `params._meta`,
+/// `params.arguments`) could make it run what the relay never checked. Each
+/// is refused with -32600 that says why, alone in a batch; nothing of it is
+/// sent.
+#[test]
+fn keys_a_case_insensitive_decoder_reads_as_one_are_refused() {
+    let up = batch_server();
+    let mut p = Proxy::start(&up.url(), &["--read-only"]);
+    handshake(&mut p);
+    let refused = [
+        (
+            20,
+            r#"{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"read","Name":"dangerous","arguments":{}}}"#,
+        ),
+        (
+            21,
+            r#"{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"NAME":"dangerous","name":"read"}}"#,
+        ),
+        (
+            22,
+            r#"{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"read","arguments":{},"argument\u017F":{"x":1}}}"#,
+        ),
+        (
+            23,
+            r#"{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"read","_meta":{"progressToken":1,"progressTo\u212Aen":2}}}"#,
+        ),
+        (
+            24,
+            r#"{"jsonrpc":"2.0","id":24,"method":"ping","Method":"tools/call","params":{"name":"dangerous"}}"#,
+        ),
+        (
+            25,
+            r#"{"jsonrpc":"2.0","id":25,"method":"tools/call","params":{"name":"read","arguments":{"aws_profile":"a","AWS_Profile":"b"}}}"#,
+        ),
+        (
+            26,
+            "{\"jsonrpc\":\"2.0\",\"id\":26,\"method\":\"tools/call\",\"params\":{\"name\":\"read\",\"N\u{212A}\":1,\"nk\":2}}",
+        ),
+    ];
+    for (id, line) in refused {
+        p.send(line);
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{line}: {v}");
+        assert_eq!(v["error"]["code"], -32600, "{line}: {v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("differ only in letter case") && m.contains("ignoring case"),
+            "{m}"
+        );
+    }
+    // The id itself spelled twice: whose it is cannot be told.
+    p.send(r#"{"jsonrpc":"2.0","id":27,"ID":28,"method":"ping"}"#);
+    let v = p.recv_json();
+    assert_eq!(v["id"], Value::Null, "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    // In a batch, the member is refused alone; the rest goes.
+    p.send(
+        r#"[{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"read","nAmE":"dangerous"}},{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"read","arguments":{}}}]"#,
+    );
+    let (got, _) = answers(&p, &[30, 31], Duration::from_secs(20));
+    assert_eq!(got[&30]["error"]["code"], -32600, "{:?}", got[&30]);
+    assert_eq!(got[&31]["result"]["called"], "read", "{:?}", got[&31]);
+    // Keys the relay never reads may differ only in case, as tools' may.
+    p.send_json(&request(
+        32,
+        "tools/call",
+        json!({"name": "read", "arguments": {"headers": {"Accept": "a", "accept": "b"}}}),
+    ));
+    let v = p.recv_json();
+    assert_eq!(v["result"]["called"], "read", "{v}");
+    p.assert_ping(33);
+    assert_eq!(tools_called(&up), ["read", "read"]);
+    up.assert_all_signed("svc");
+    p.finish();
+}

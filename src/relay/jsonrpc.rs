@@ -2,6 +2,8 @@
 //!
 //! Owns: classifying a message (request, notification, response; a 2025-03-26
 //! batch of them) without rebuilding it — the bytes are forwarded unchanged —,
+//! refusing a message with a key twice in one object, or with two keys a
+//! case-insensitive decoder reads as one where the relay reads (`fold.rs`),
 //! the raw JSON text of request ids, making the relay's own error responses, and
 //! compacting pretty-printed JSON onto one line for stdio.
 //! Refuses: changing a message. What goes out is the bytes that came in (minus
@@ -12,6 +14,8 @@ use std::fmt;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+
+use super::fold;
 
 /// JSON-RPC parse error (invalid JSON).
 pub const PARSE_ERROR: i64 = -32700;
@@ -344,6 +348,30 @@ fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
             format!(
                 "the key {:?} appears twice in one object; JSON parsers disagree on which one counts, so the message was not sent",
                 shorten(&key, 64)
+            ),
+            id,
+        ));
+    }
+    if let Some(folded) = fold::folded_keys(raw.get()) {
+        // A server that matches keys ignoring case (Go's encoding/json)
+        // reads the two as one key, and may take the one the relay did not
+        // check. Whose id is spelled twice so cannot be told.
+        let (a, b) = &folded.keys;
+        let id = if folded.at.is_empty() && (fold::fold(a) == "id") {
+            None
+        } else {
+            id_of(&obj).ok().flatten()
+        };
+        let at = if folded.at.is_empty() {
+            String::new()
+        } else {
+            format!(" of \"{}\"", folded.at)
+        };
+        return Err((
+            format!(
+                "the keys {:?} and {:?}{at} differ only in letter case; a server that matches keys ignoring case (as Go's encoding/json does) would read them as one key, so the message was not sent",
+                shorten(a, 64),
+                shorten(b, 64)
             ),
             id,
         ));

@@ -62,6 +62,7 @@ mod deadline;
 mod dispatch;
 mod exchange;
 mod failure;
+mod fold;
 mod inbound;
 mod internal;
 #[doc(hidden)]
