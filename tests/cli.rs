@@ -220,7 +220,7 @@ Requests:
   --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
   --max-in-flight <n>       client requests sent at once (default 64, 1 to 1024); past it they
-                            queue, and when the queue is full stdin waits; pings, cancellations,
+                            queue, and when the queue is full they are refused; pings, cancellations,
                             notifications and answers to the server go ahead
 
 TLS and network:

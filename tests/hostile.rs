@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{INITIALIZED, Proxy, Reply, Seen, Server, rpc_result, standard_reply};
+use support::{INITIALIZED, Proxy, Reply, Seen, Server, flag, rpc_result, standard_reply};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -1163,6 +1163,87 @@ fn keys_a_case_insensitive_decoder_reads_as_one_are_refused() {
     assert_eq!(v["result"]["called"], "read", "{v}");
     p.assert_ping(33);
     assert_eq!(tools_called(&up), ["read", "read"]);
+    up.assert_all_signed("svc");
+    p.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Stdin is read while requests wait
+// ---------------------------------------------------------------------------
+
+/// With `--max-in-flight 1` and a tool call waiting on the client's answer to
+/// the server's `sampling/createMessage`, the client sends 70 more calls, then
+/// that answer, then a ping. Stdin is read on: 64 calls wait in the queue,
+/// the 6 past it are answered at once with an error that names the bound
+/// (never sent), the answer reaches the server, the ping is answered, and
+/// then every call is. Before, the reader waited for room after 4 queued
+/// calls, so the answer was never read and all of it waited on the server.
+#[test]
+fn stdin_is_read_on_while_the_request_queue_is_full() {
+    let (answered, answered_cond) = flag();
+    let up = Server::start(move |s| {
+        let Some(v) = s.json() else {
+            return standard_reply(s);
+        };
+        if s.method == "POST" && v["id"] == "srv-ask" && v.get("result").is_some() {
+            answered.store(true, Ordering::Release);
+            return Reply::accepted();
+        }
+        if s.is_rpc("tools/call") && v["params"]["name"] == "ask" {
+            let ask = json!({"jsonrpc":"2.0","id":"srv-ask","method":"sampling/createMessage",
+                "params":{"messages":[],"maxTokens":5}});
+            return Reply::sse()
+                .message(&ask.to_string())
+                .wait_until(answered_cond.clone(), Duration::from_secs(60))
+                .message(&rpc_result(&v["id"], json!({"asked": true})))
+                .finish();
+        }
+        if s.is_rpc("tools/call") {
+            return Reply::result(&v["id"], json!({"called": v["params"]["name"]}));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--max-in-flight", "1"]);
+    p.handshake();
+    p.send_json(&tool_call(2, "ask"));
+    let ask = p.recv_json();
+    assert_eq!(ask["method"], "sampling/createMessage", "{ask}");
+    let calls: Vec<i64> = (100..170).collect();
+    for &id in &calls {
+        p.send_json(&tool_call(id, "quick"));
+    }
+    p.send(r#"{"jsonrpc":"2.0","id":"srv-ask","result":{"role":"assistant","content":{"type":"text","text":"ok"},"model":"m"}}"#);
+    p.send_json(&request(9, "ping", json!({})));
+    let mut ids = vec![2, 9];
+    ids.extend(&calls);
+    let started = Instant::now();
+    let (got, _) = answers(&p, &ids, Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "all answered within 20 s, not after the server's 60 s wait"
+    );
+    assert_eq!(got[&9]["result"], json!({}), "{:?}", got[&9]);
+    assert_eq!(got[&2]["result"]["asked"], true, "{:?}", got[&2]);
+    let refused: Vec<i64> = calls
+        .iter()
+        .copied()
+        .filter(|id| got[id].get("error").is_some())
+        .collect();
+    assert_eq!(
+        refused,
+        (164..170).collect::<Vec<_>>(),
+        "past the queue of 64"
+    );
+    for id in &refused {
+        assert_eq!(got[id]["error"]["code"], -32000, "{:?}", got[id]);
+        let m = got[id]["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("--max-in-flight") && m.contains("not sent"),
+            "{m}"
+        );
+    }
+    let called = tools_called(&up);
+    assert_eq!(called.len(), 65, "ask and the 64 queued: {called:?}");
     up.assert_all_signed("svc");
     p.finish();
 }

@@ -60,6 +60,21 @@ pub(crate) fn batch_refused(revision: &str) -> Failure {
     }
 }
 
+/// A request read while `max_in_flight` requests run and the queue behind
+/// them is full (`queue_max` requests or `queue_bytes` bytes): not sent, so
+/// that stdin is read on (what comes after it may be an answer a running call
+/// waits for).
+pub(crate) fn queue_full(max_in_flight: usize, queue_max: usize, queue_bytes: usize) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "mcp-sigv4 already has {max_in_flight} requests in flight (--max-in-flight) and its queue behind them is full ({queue_max} requests or {} MiB); this request was not sent: send it again once answers arrive, or raise --max-in-flight",
+            queue_bytes >> 20
+        ),
+        data: None,
+    }
+}
+
 /// A tool call `--read-only` refused, with the reason.
 pub(crate) fn refused(why: String) -> Failure {
     Failure {
