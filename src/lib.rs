@@ -121,6 +121,7 @@ pub mod http;
 pub(crate) mod json;
 #[doc(hidden)]
 pub mod random;
+pub(crate) mod redact;
 #[doc(hidden)]
 pub mod relay;
 #[doc(hidden)]

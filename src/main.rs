@@ -164,16 +164,19 @@ fn print_client_config(
     Ok(error::EXIT_OK)
 }
 
-/// Logs go to stderr only. Our crate logs at `level`; ureq and rustls at most at
-/// `debug`, because their `trace` level prints raw headers (`Authorization`,
-/// `X-Amz-Security-Token`) unredacted.
+/// Logs go to stderr only. Our crate logs at `level`; ureq_proto and rustls at
+/// most at `debug`, because their `trace` level prints raw headers
+/// (`Authorization`, `X-Amz-Security-Token`) unredacted; ureq at most at
+/// `info`, because its `debug` level prints every response header raw, and a
+/// server may echo a secret the request carried in one.
 fn init_logging(level: log::LevelFilter) {
     let library = level.min(log::LevelFilter::Debug);
+    let ureq = level.min(log::LevelFilter::Info);
     env_logger::Builder::new()
         .filter_level(log::LevelFilter::Warn.min(level))
         .filter_module("mcp_sigv4", level)
         .filter_module("mcp_sigv4::relay", level)
-        .filter_module("ureq", library)
+        .filter_module("ureq", ureq)
         .filter_module("ureq_proto", library)
         .filter_module("rustls", library)
         .target(env_logger::Target::Stderr)

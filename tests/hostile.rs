@@ -1247,3 +1247,118 @@ fn stdin_is_read_on_while_the_request_queue_is_full() {
     up.assert_all_signed("svc");
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// Secrets a server echoes
+// ---------------------------------------------------------------------------
+
+/// Every header of `s`, as a WAF or gateway that quotes the request would.
+fn echo(s: &Seen) -> String {
+    s.headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A server whose every error quotes the request's headers back: the
+/// relay's own errors (-32000 with the status, a wrong content type, the
+/// `--read-only` listing) and its log (a failed notification, the GET
+/// stream) carry none of the secret values it sent — the session token, the
+/// signature, the `Mcp-Session-Id`, a `--header` value — whole or cut short,
+/// and say `[redacted]` where one was.
+#[test]
+fn secrets_a_server_echoes_never_reach_the_client_or_the_log() {
+    const API_KEY: &str = "x-api-key-value-0123456789-secret";
+    let up = Server::start(|s| {
+        let Some(v) = s.json() else {
+            if s.method == "GET" {
+                return Reply::json(400, json!({"message": echo(s)}).to_string());
+            }
+            return standard_reply(s);
+        };
+        let token = s.header("x-amz-security-token").unwrap_or("");
+        let aws_error = |s: &Seen| {
+            Reply::json(
+                500,
+                json!({"__type": "InternalFailure", "message": echo(s)}).to_string(),
+            )
+            .header("x-amzn-requestid", &token[..token.len().min(24)])
+        };
+        match v["method"].as_str() {
+            Some("tools/call") if v["params"]["name"] == "plain" => {
+                let id = s.header("mcp-session-id").unwrap_or("");
+                Reply::body(200, &format!("text/{id}"), "hi")
+            }
+            Some("tools/call" | "tools/list" | "notifications/roots/list_changed") => aws_error(s),
+            _ => standard_reply(s),
+        }
+    });
+    let mut p = Proxy::start(&up.url(), &["--header", &format!("X-Api-Key={API_KEY}")]);
+    p.handshake();
+    p.send_json(&tool_call(2, "echo"));
+    p.send_json(&tool_call(3, "plain"));
+    p.send(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    let (got, _) = answers(&p, &[2, 3], Duration::from_secs(10));
+    let m2 = got[&2]["error"]["message"].as_str().unwrap().to_owned();
+    assert!(m2.contains("HTTP 500 InternalFailure"), "{m2}");
+    assert!(m2.contains("[redacted]"), "{m2}");
+    assert!(
+        m2.contains("x-amz-date: 2"),
+        "what is not secret stays: {m2}"
+    );
+    let m3 = got[&3]["error"]["message"].as_str().unwrap().to_owned();
+    assert!(m3.contains("\"text/[redacted]\""), "{m3}");
+    up.wait_for(Duration::from_secs(5), |s| {
+        s.rpc_method().as_deref() == Some("notifications/roots/list_changed")
+    })
+    .expect("the notification went out");
+    let stdout = format!("{:?}", got);
+
+    // The --read-only listing's failure, on a proxy of its own.
+    let mut r = Proxy::start(
+        &up.url(),
+        &["--read-only", "--header", &format!("X-Api-Key={API_KEY}")],
+    );
+    r.handshake();
+    r.send_json(&tool_call(4, "any"));
+    let v = r.recv_json();
+    assert_eq!(v["id"], 4, "{v}");
+    let m4 = v.to_string();
+
+    let mut secrets: Vec<String> = vec![
+        support::SESSION_TOKEN.to_owned(),
+        support::SESSION_TOKEN[..20].to_owned(),
+        support::SESSION_ID.to_owned(),
+        API_KEY.to_owned(),
+    ];
+    for s in up.requests() {
+        let auth = s.header("authorization").unwrap_or("").to_owned();
+        if let Some(sig) = auth.split("Signature=").nth(1) {
+            secrets.push(sig[..16].to_owned());
+        }
+    }
+    let stderr_p = p.finish();
+    let stderr_r = r.finish();
+    let texts = [
+        ("stdout", format!("{stdout}{m4}")),
+        ("stderr", stderr_p.clone()),
+        ("stderr --read-only", stderr_r.clone()),
+    ];
+    for (what, text) in &texts {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{secret} in {what}:\n{text}"
+            );
+        }
+    }
+    assert!(
+        stderr_p.contains("[redacted]"),
+        "the failed notification and the GET stream are logged:\n{stderr_p}"
+    );
+    assert!(
+        stderr_r.contains("[redacted]"),
+        "the failed listing is logged:\n{stderr_r}"
+    );
+}

@@ -377,7 +377,7 @@ fn send_with_recovery(
                     return Ok(Some(sent));
                 }
                 // An error status: its body (bounded) says what happened.
-                let body = peek_error(&mut sent.response).body;
+                let body = peek_error(&mut sent.response, &sent.secrets).body;
                 if !tries.reinitialized
                     && retry_policy::session_ended(
                         status,
@@ -401,7 +401,7 @@ fn send_with_recovery(
                         status,
                         &out.revision,
                         out.is_tool_call(),
-                        || peek_error(&mut sent.response).jsonrpc_code(),
+                        || peek_error(&mut sent.response, &sent.secrets).jsonrpc_code(),
                     )
                 {
                     tries.relisted = true;
@@ -492,7 +492,11 @@ fn handle_response(
             if out.requests.any() {
                 ctx.fail_requests(
                     &out.requests,
-                    &failure::wrong_content_type(up.host(), status, other),
+                    &failure::wrong_content_type(
+                        up.host(),
+                        status,
+                        other.map(|t| sent.secrets.redact(t)).as_deref(),
+                    ),
                 );
             }
         }
@@ -591,7 +595,7 @@ fn not_sent(ctx: &Ctx, out: &Outgoing, e: &SendError) -> Failure {
 fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
     let up = &ctx.up;
     let status = sent.response.status;
-    let error = peek_error(&mut sent.response);
+    let error = peek_error(&mut sent.response, &sent.secrets);
     let text = String::from_utf8_lossy(&error.body);
     // A JSON-RPC answer in the error body is the server's response: pass it on
     // (with the request's id when the server could not read it).

@@ -187,11 +187,14 @@ fn admit<'a>(
                 // An id-less response that is no request's answer would only
                 // confuse the client: a notification's or a response's
                 // error, or one on the GET stream.
+                // Its code only: the server's text may quote what the
+                // request carried (a session id, a header value), and no
+                // request's secrets are at hand here to take out.
                 log::warn!(
-                    "dropping an error from the server that answers no request: {}",
-                    jsonrpc::pointer(line.as_bytes(), "/error/message")
-                        .and_then(|m| m.as_str().map(|m| jsonrpc::shorten(m, 200).into_owned()))
-                        .unwrap_or_default()
+                    "dropping an error from the server that answers no request (code {})",
+                    jsonrpc::pointer(line.as_bytes(), "/error/code")
+                        .filter(Value::is_i64)
+                        .map_or_else(|| "none".to_owned(), |c| c.to_string())
                 );
                 return None;
             };

@@ -154,7 +154,7 @@ fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
         log::info!("GET stream: HTTP 404 from {host}: the session ended");
         return;
     }
-    let error = peek_error(&mut sent.response);
+    let error = peek_error(&mut sent.response, &sent.secrets);
     let what = error
         .error_type
         .as_deref()

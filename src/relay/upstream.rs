@@ -28,6 +28,7 @@ use crate::aws::error::AwsError;
 use crate::config::{Endpoint, RelayOptions, RuntimeSession, Timeouts};
 use crate::credential_types::Credentials;
 use crate::http::{self, ClientSettings, HttpError, Method, RequestTimeouts, Response};
+use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::sigv4::Algorithm;
 use crate::sync::Locked;
@@ -73,6 +74,9 @@ pub(crate) struct Sent {
     pub(crate) generation: u64,
     /// True when the request carried an `Mcp-Session-Id`.
     pub(crate) carried_session: bool,
+    /// The secret values the request carried, to take out of what the
+    /// server says back before it is quoted.
+    pub(crate) secrets: Redactor,
 }
 
 /// One signed attempt's answer and what it was sent with.
@@ -82,6 +86,7 @@ struct Attempt {
     credentials: Option<Arc<Credentials>>,
     generation: u64,
     carried_session: bool,
+    secrets: Redactor,
 }
 
 impl Attempt {
@@ -91,20 +96,27 @@ impl Attempt {
             note,
             generation: self.generation,
             carried_session: self.carried_session,
+            secrets: self.secrets,
         }
     }
 }
 
 /// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
 /// back as the response body, so it can still be read; a 2xx answer is left
-/// alone.
-pub(crate) fn peek_error(response: &mut Response) -> AwsError {
+/// alone. The error type, message and request id have every secret value of
+/// the request (`secrets`) taken out, so no error or log that quotes them
+/// repeats one; the body is as read.
+pub(crate) fn peek_error(response: &mut Response, secrets: &Redactor) -> AwsError {
     if (200..300).contains(&response.status) {
         return AwsError::default();
     }
     let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
     response.body = Box::new(std::io::Cursor::new(body.clone()));
-    AwsError::parse(&response.headers, body)
+    let mut error = AwsError::parse(&response.headers, body);
+    error.error_type = secrets.redact_opt(error.error_type);
+    error.message = secrets.redact_opt(error.message);
+    error.request_id = secrets.redact_opt(error.request_id);
+    error
 }
 
 /// What a request carries besides the common headers.
@@ -331,7 +343,7 @@ impl Upstream {
     ) -> Result<Sent, SendError> {
         let algorithm = self.auth.algorithm();
         let mut first = self.attempt(algorithm, method, body, extra, timeouts)?;
-        let mut error = peek_error(&mut first.response);
+        let mut error = peek_error(&mut first.response, &first.secrets);
         if let (true, Some(used)) = (error.expired_credentials(), first.credentials.clone()) {
             log::info!(
                 "{} says the credentials from {} expired; resolving them again",
@@ -340,7 +352,7 @@ impl Upstream {
             );
             self.auth.provider().invalidate(&used);
             first = self.attempt(algorithm, method, body, extra, timeouts)?;
-            error = peek_error(&mut first.response);
+            error = peek_error(&mut first.response, &first.secrets);
         }
         if !(first.response.status == 403
             && error.signature_refused()
@@ -355,7 +367,7 @@ impl Upstream {
         );
         match self.attempt(Algorithm::V4a, method, body, extra, timeouts) {
             Ok(mut second) if matches!(second.response.status, 401 | 403) => {
-                let second_error = peek_error(&mut second.response);
+                let second_error = peek_error(&mut second.response, &second.secrets);
                 let note = format!(
                     "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
                     self.auth.region_set(),
@@ -446,6 +458,7 @@ impl Upstream {
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.expose())));
+        let secrets = Redactor::of_headers(headers.iter().copied());
         let client = extra.client.as_ref().unwrap_or(&link.client);
         let response = client
             .send(method, &link.url, &headers, body, timeouts)
@@ -455,6 +468,7 @@ impl Upstream {
             credentials: signed.credentials,
             generation,
             carried_session: session_id.is_some(),
+            secrets,
         })
     }
 
