@@ -1362,3 +1362,49 @@ fn secrets_a_server_echoes_never_reach_the_client_or_the_log() {
         "the failed listing is logged:\n{stderr_r}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Reconnects
+// ---------------------------------------------------------------------------
+
+/// A GET stream that says `retry: 0` and ends at once: the relay waits at
+/// least 500 ms before it opens the stream again, and twice as long after
+/// each stream in a row that ended at once (0.5, 0.5, 1, 2 s: 4 GETs in the
+/// first 3.5 s). Before, it reconnected at once: thousands of signed GETs a
+/// second.
+#[test]
+fn a_get_stream_that_ends_at_once_is_reopened_ever_more_slowly() {
+    let up = Server::start(|s| {
+        if s.method == "GET" {
+            return Reply::sse().raw("retry: 0\n\n").finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    let first = up
+        .wait_for(Duration::from_secs(5), |s| s.method == "GET")
+        .expect("the GET stream is opened");
+    std::thread::sleep(Duration::from_secs(3));
+    let gets: Vec<Instant> = up
+        .matching(|s| s.method == "GET")
+        .iter()
+        .map(|s| s.at)
+        .collect();
+    assert!(
+        (2..=8).contains(&gets.len()),
+        "{} GETs in 3 s after the first",
+        gets.len()
+    );
+    for pair in gets.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(450),
+            "GETs {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    assert!(gets[0] == first.at);
+    p.assert_ping(5);
+    up.assert_all_signed("svc");
+    p.finish();
+}
