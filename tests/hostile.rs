@@ -1408,3 +1408,66 @@ fn a_get_stream_that_ends_at_once_is_reopened_ever_more_slowly() {
     up.assert_all_signed("svc");
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// Memory held to --max-stdout-queue
+// ---------------------------------------------------------------------------
+
+/// Twelve tool calls answered with 8 MiB JSON bodies (96 MiB in all) while
+/// the client reads nothing: the answers the exchanges read count against
+/// `--max-stdout-queue` (16 MiB) with the queue, so the process holds about
+/// the bound and one answer, not every answer (before: each exchange read
+/// its whole body, then waited to queue it: peak RSS past 100 MiB). None is
+/// lost.
+#[test]
+fn answers_being_read_count_against_the_stdout_queue() {
+    const CALLS: i64 = 12;
+    const SIZE: usize = 8 << 20;
+    let text = Arc::new("x".repeat(SIZE));
+    let up = Server::start(move |s| {
+        if s.is_rpc("tools/call") {
+            let id = s.rpc_id().unwrap();
+            return Reply::json(
+                200,
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"{text}"}}]}}}}"#
+                ),
+            );
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.pause_stdout();
+    for id in 0..CALLS {
+        p.send_json(&tool_call(100 + id, "big"));
+    }
+    let end = Instant::now() + Duration::from_secs(20);
+    while up.rpc("tools/call").len() < CALLS as usize && Instant::now() < end {
+        std::thread::sleep(ms(50));
+    }
+    assert_eq!(
+        up.rpc("tools/call").len(),
+        CALLS as usize,
+        "every call sent"
+    );
+    std::thread::sleep(ms(4000));
+    let peak = p.status_kib("VmHWM");
+    eprintln!("peak RSS {peak:?} KiB");
+    p.resume_stdout();
+    let ids: Vec<i64> = (100..100 + CALLS).collect();
+    let (got, _) = answers(&p, &ids, Duration::from_secs(60));
+    for id in &ids {
+        let text = got[id]["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("");
+        assert_eq!(text.len(), SIZE, "answer {id} whole");
+    }
+    if let Some(peak) = peak {
+        assert!(
+            peak < 56 * 1024,
+            "peak RSS {peak} KiB while the client did not read 96 MiB of answers"
+        );
+    }
+    p.finish();
+}

@@ -458,9 +458,19 @@ fn handle_response(
     let response = &mut sent.response;
     let host = up.host();
     match response.media_type().as_deref() {
-        Some("application/json") => match read_json(response, ctx.shared.options.limits.message) {
+        Some("application/json") => match read_json(
+            response,
+            ctx.shared.options.limits.message,
+            // Room on stdout's bound for the answer before it is read; while
+            // it waits for the client to read stdout, the deadline is held.
+            &|n| {
+                let _waiting = deadline.map(Deadline::hold);
+                ctx.out.hold(n);
+            },
+        ) {
             Ok(bytes) => {
                 if let Some(refusal) = watch.then(|| refused(&bytes)).flatten() {
+                    ctx.out.release();
                     return Handled::Refused(refusal, bytes);
                 }
                 let _delivering = deadline.map(Deadline::hold);
@@ -501,6 +511,8 @@ fn handle_response(
             }
         }
     }
+    // What was held for an answer that sent nothing (dropped, or failed).
+    ctx.out.release();
     Handled::Done
 }
 
