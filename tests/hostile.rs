@@ -1471,3 +1471,44 @@ fn answers_being_read_count_against_the_stdout_queue() {
     }
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// --max-line-size measures the message
+// ---------------------------------------------------------------------------
+
+/// A message of exactly `--max-line-size` bytes goes out whether its line
+/// ends in LF or CRLF (the CR is the line's, not the message's); one byte
+/// more is refused either way. Before, the CRLF one was refused.
+#[test]
+fn max_line_size_measures_the_message_without_the_cr_of_a_crlf_line() {
+    let up = Server::standard();
+    let mut p = Proxy::start(&up.url(), &["--max-line-size", "1KiB"]);
+    p.handshake();
+    let sized = |id: i64, size: usize| {
+        let head = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"x","arguments":{{"blob":""#
+        );
+        let tail = r#""}}}"#;
+        let line = format!("{head}{}{tail}", "b".repeat(size - head.len() - tail.len()));
+        assert_eq!(line.len(), size);
+        line
+    };
+    p.send_raw(format!("{}\r\n", sized(50, 1024)).as_bytes());
+    assert!(
+        p.recv_json()["result"].is_object(),
+        "1024 bytes and CRLF go out"
+    );
+    p.send_raw(format!("{}\n", sized(51, 1024)).as_bytes());
+    assert!(
+        p.recv_json()["result"].is_object(),
+        "1024 bytes and LF go out"
+    );
+    for (id, end) in [(52, "\r\n"), (53, "\n")] {
+        p.send_raw(format!("{}{end}", sized(id, 1025)).as_bytes());
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["error"]["code"], -32600, "1025 bytes are refused: {v}");
+    }
+    assert_eq!(tools_called(&up).len(), 2);
+    p.finish();
+}

@@ -102,7 +102,9 @@ impl<R: BufRead> LineReader<R> {
                         .extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 if !too_long {
-                    if line.len() + chunk.len() > self.max {
+                    // One byte more than the bound is the CR of a CRLF line,
+                    // which is not the message's (checked at its end).
+                    if line.len() + chunk.len() > self.max.saturating_add(1) {
                         too_long = true;
                         // The first bytes, in a buffer of their own: the
                         // line's may hold up to the bound.
@@ -126,6 +128,12 @@ impl<R: BufRead> LineReader<R> {
                 if ended {
                     break;
                 }
+            }
+            if !too_long && line.len() > self.max && line.last() != Some(&b'\r') {
+                too_long = true;
+                self.prefix = line[..line.len().min(PREFIX_BYTES)].to_vec();
+                self.tail.clear();
+                keep_tail(&mut self.tail, &line);
             }
             if too_long {
                 return Ok(Some(Line::TooLong(self.max)));
@@ -385,6 +393,12 @@ mod tests {
             vec![Line::TooLong(5), Line::Message(b"ok".to_vec())]
         );
         assert_eq!(lines(b"12345\n", 5), vec![Line::Message(b"12345".to_vec())]);
+        // The CR of a CRLF line is not the message's.
+        assert_eq!(
+            lines(b"12345\r\n123456\r\n", 5),
+            vec![Line::Message(b"12345".to_vec()), Line::TooLong(5)]
+        );
+        assert_eq!(lines(b"123456", 5), vec![Line::TooLong(5)]);
     }
 
     #[test]
