@@ -1512,3 +1512,43 @@ fn max_line_size_measures_the_message_without_the_cr_of_a_crlf_line() {
     assert_eq!(tools_called(&up).len(), 2);
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// Retry-After longer than the relay waits
+// ---------------------------------------------------------------------------
+
+/// A 429 whose `Retry-After` asks for longer than the relay waits (60 s) is
+/// answered at once, once sent, and the error says what happened — the
+/// server asked for N s — not that the request was retried with `--retries`.
+/// Before, it said "retried with --retries and still refused".
+#[test]
+fn a_retry_after_longer_than_the_relay_waits_is_said_so() {
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let wait = if s.json().unwrap()["params"]["name"] == "hour" {
+                "3600"
+            } else {
+                "99999999999999999999999"
+            };
+            return Reply::json(429, r#"{"message":"slow down"}"#).header("retry-after", wait);
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &["--retries", "2"]);
+    p.handshake();
+    for (id, name, said) in [
+        (2, "hour", "after 3600 s"),
+        (3, "ever", "longer than can be counted"),
+    ] {
+        p.send_json(&tool_call(id, name));
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["error"]["code"], -32000, "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("HTTP 429"), "{m}");
+        assert!(m.contains(said) && m.contains("(Retry-After)"), "{m}");
+        assert!(!m.contains("retried with --retries"), "{m}");
+    }
+    assert_eq!(up.rpc("tools/call").len(), 2, "each sent once");
+    p.finish();
+}

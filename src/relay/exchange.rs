@@ -416,10 +416,14 @@ fn send_with_recovery(
                         Err(why) => log::warn!("re-listing tools after -32020 failed: {why}"),
                     }
                 }
-                if retry_policy::retryable(status, &body, &out.message.items)
-                    && throttle_wait(ctx, tries, &sent.response, status)
-                {
-                    continue;
+                if retry_policy::retryable(status, &body, &out.message.items) {
+                    if throttle_wait(ctx, tries, &sent.response, status) {
+                        continue;
+                    }
+                    let asked = sent.response.header("retry-after");
+                    if let Some(wait) = retry_policy::asked_too_long(asked, SystemTime::now()) {
+                        sent.note = Some(failure::waits_too_long(wait));
+                    }
                 }
                 return Ok(Some(sent));
             }

@@ -75,6 +75,21 @@ pub(crate) fn queue_full(max_in_flight: usize, queue_max: usize, queue_bytes: us
     }
 }
 
+/// The note for a busy answer whose `Retry-After` asked for `wait`, longer
+/// than the relay waits before a retry.
+pub(crate) fn waits_too_long(wait: Duration) -> String {
+    let secs = wait.as_secs();
+    let asked = if secs == u64::MAX {
+        "longer than can be counted".to_owned()
+    } else {
+        format!("{secs} s")
+    };
+    format!(
+        "the server asked to be sent this again after {asked} (Retry-After), longer than mcp-sigv4 waits ({} s), so it was not sent again; send it again later",
+        crate::retry::MAX_RETRY_WAIT.as_secs()
+    )
+}
+
 /// A tool call `--read-only` refused, with the reason.
 pub(crate) fn refused(why: String) -> Failure {
     Failure {
@@ -177,7 +192,12 @@ pub(crate) fn http_status(
     note: Option<&str>,
     scope: Scope<'_>,
 ) -> Failure {
-    let hint = hint_for(status, error.error_type.as_deref(), scope);
+    // A busy answer that was not retried says why in its note instead of the
+    // hint that it was.
+    let hint = match (status, note) {
+        (429 | 503, Some(_)) => None,
+        _ => hint_for(status, error.error_type.as_deref(), scope),
+    };
     let mut message = format!("{host} answered HTTP {status}");
     if let Some(t) = &error.error_type {
         message.push_str(&format!(" {t}"));
