@@ -1552,3 +1552,42 @@ fn a_retry_after_longer_than_the_relay_waits_is_said_so() {
     assert_eq!(up.rpc("tools/call").len(), 2, "each sent once");
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// A Content-Encoding nobody asked for
+// ---------------------------------------------------------------------------
+
+/// A JSON or SSE answer with `Content-Encoding: gzip`, which the relay never
+/// asks for: the request's error names the encoding. Before, it said "not
+/// UTF-8" or "ended its answer without a response".
+#[test]
+fn an_unrequested_content_encoding_is_named_in_the_error() {
+    // The gzip header and a few deflated bytes: what a compressing proxy sends.
+    const GZIP: &[u8] = &[
+        0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xab, 0xae, 0x05, 0x00,
+    ];
+    let up = Server::start(|s| {
+        if s.is_rpc("tools/call") {
+            let sse = s.json().unwrap()["params"]["name"] == "sse";
+            let ct = if sse {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            return Reply::body(200, ct, GZIP).header("content-encoding", "gzip");
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for (id, name) in [(2, "json"), (3, "sse")] {
+        p.send_json(&tool_call(id, name));
+        let v = p.recv_json();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["error"]["code"], -32000, "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("Content-Encoding \"gzip\""), "{m}");
+    }
+    p.assert_ping(4);
+    p.finish();
+}

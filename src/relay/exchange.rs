@@ -457,6 +457,22 @@ fn handle_response(
         let _ = sent.response.read_body(MAX_EMPTY_BODY);
         return Handled::Done;
     }
+    let encoding = sent.response.header("content-encoding").map(str::trim);
+    if let Some(encoding) =
+        encoding.filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
+    {
+        // Nothing asked for one (no Accept-Encoding): its bytes are not the
+        // JSON or events they claim to be.
+        let encoding = crate::text::clean(&sent.secrets.redact(encoding), 64);
+        ctx.fail_requests(
+            &out.requests,
+            &failure::encoded(up.host(), status, &encoding),
+        );
+        if !out.requests.any() {
+            log::warn!("{}", failure::encoded(up.host(), status, &encoding).message);
+        }
+        return Handled::Done;
+    }
     let waiting = Waiting::Requests(&out.requests);
     let watch = out.requests.any() && !out.message.batch;
     let response = &mut sent.response;

@@ -243,6 +243,18 @@ pub(crate) fn wrong_content_type(host: &str, status: u16, content_type: Option<&
     }
 }
 
+/// A 2xx answer with a `Content-Encoding` (`encoding`, sanitised) the relay
+/// did not ask for and does not decode.
+pub(crate) fn encoded(host: &str, status: u16, encoding: &str) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "{host} answered HTTP {status} with Content-Encoding {encoding:?}, which mcp-sigv4 did not ask for and does not decode; configure the server (or a proxy in front of it) to send its answers unencoded"
+        ),
+        data: Some(json!({ "httpStatus": status })),
+    }
+}
+
 /// A JSON answer (`application/json`) the relay could not read: `why` is
 /// what was wrong with it ("is not UTF-8", "is not a JSON-RPC message").
 pub(crate) fn unreadable_answer(host: &str, why: &str) -> Failure {
