@@ -1591,3 +1591,52 @@ fn an_unrequested_content_encoding_is_named_in_the_error() {
     p.assert_ping(4);
     p.finish();
 }
+
+/// Ids the server spells again in another way that is equal by JSON value:
+/// a lone surrogate escape in other hex case or with its neighbours escaped,
+/// an exponent with leading zeros, and one longer than 15 digits; each
+/// answer reaches the client in its own spelling. Before, these ids were
+/// compared as written and the answers were dropped (the request got
+/// -32000).
+#[test]
+fn ids_equal_by_value_match_whatever_the_spelling() {
+    let up = Server::start(|s| {
+        // serde_json reads no lone surrogate: the body is looked at as text.
+        let text = s.text();
+        if s.method == "POST" && text.contains("resources/read") {
+            let uri = ["lone", "zeros", "long"]
+                .into_iter()
+                .find(|u| text.contains(&format!("\"{u}\"")))
+                .map_or(Value::Null, |u| json!(u));
+            let id = match uri.as_str().unwrap_or("") {
+                "lone" => r#""\uDC00\u0078""#,
+                "zeros" => "10",
+                "long" => "50e99999999999999999999",
+                _ => "null",
+            };
+            return Reply::json(
+                200,
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"uri":{uri}}}}}"#),
+            );
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    for (id, uri) in [
+        (r#""\udc00x""#, "lone"),
+        ("1e0000000000000000001", "zeros"),
+        ("5e100000000000000000000", "long"),
+    ] {
+        p.send(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"resources/read","params":{{"uri":"{uri}"}}}}"#
+        ));
+        let line = p.recv();
+        assert_eq!(
+            line,
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"uri":"{uri}"}}}}"#)
+        );
+    }
+    p.assert_ping(9);
+    p.finish();
+}
