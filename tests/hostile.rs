@@ -1141,6 +1141,18 @@ fn keys_a_case_insensitive_decoder_reads_as_one_are_refused() {
             "{m}"
         );
     }
+    // A key that cannot be decoded (Go reads U+FFFD) hides what it folds with.
+    p.send(r#"{"jsonrpc":"2.0","id":29,"method":"tools/call","params":{"name":"read","\udc00":1,"arguments":{}}}"#);
+    let v = p.recv_json();
+    assert_eq!(v["id"], 29, "{v}");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lone surrogate"),
+        "{v}"
+    );
     // The id itself spelled twice: whose it is cannot be told.
     p.send(r#"{"jsonrpc":"2.0","id":27,"ID":28,"method":"ping"}"#);
     let v = p.recv_json();

@@ -73,30 +73,59 @@ pub(crate) struct Folded {
     /// Where the object is: `""` for the message itself, else `params`,
     /// `params._meta` or `params.arguments`.
     pub(crate) at: &'static str,
-    /// The two keys, decoded.
-    pub(crate) keys: (String, String),
+    /// The two keys, decoded; `None` when a key of the object cannot be
+    /// decoded (a lone surrogate escape, which Go reads as U+FFFD), so that
+    /// what it folds with cannot be told: refused as well.
+    pub(crate) keys: Option<(String, String)>,
+}
+
+/// The members of `raw` when it is an object: `Ok(None)` when it is no
+/// object, `Err` when it is one whose keys cannot all be decoded.
+fn members(raw: &RawValue) -> Result<Option<Members<'_>>, ()> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    serde_json::from_str(raw.get()).map(Some).map_err(|_| ())
 }
 
 /// The first two keys that fold together ([`fold`]) in one object at a level
 /// of `message` the relay reads or routes on (see the module header).
 /// `message` is the text of a JSON object with no key twice in one object.
 pub(crate) fn folded_keys(message: &str) -> Option<Folded> {
-    let top: Members<'_> = serde_json::from_str(message).ok()?;
+    let undecodable = |at| Some(Folded { at, keys: None });
+    let top: Members<'_> = match serde_json::from_str(message) {
+        Ok(top) => top,
+        Err(_) => return undecodable(""),
+    };
     if let Some(keys) = folded_pair(&top) {
-        return Some(Folded { at: "", keys });
+        return Some(Folded {
+            at: "",
+            keys: Some(keys),
+        });
     }
-    let params: Members<'_> = top
-        .get("params")
-        .and_then(|p| serde_json::from_str(p.get()).ok())?;
+    let params = match top.get("params").map(|p| members(p)) {
+        None | Some(Ok(None)) => return None,
+        Some(Ok(Some(params))) => params,
+        Some(Err(())) => return undecodable("params"),
+    };
     if let Some(keys) = folded_pair(&params) {
-        return Some(Folded { at: "params", keys });
+        return Some(Folded {
+            at: "params",
+            keys: Some(keys),
+        });
     }
     for (name, at) in [("_meta", "params._meta"), ("arguments", "params.arguments")] {
-        let inner: Option<Members<'_>> = params
-            .get(name)
-            .and_then(|v| serde_json::from_str(v.get()).ok());
-        if let Some(keys) = inner.as_ref().and_then(folded_pair) {
-            return Some(Folded { at, keys });
+        match params.get(name).map(|v| members(v)) {
+            None | Some(Ok(None)) => {}
+            Some(Ok(Some(inner))) => {
+                if let Some(keys) = folded_pair(&inner) {
+                    return Some(Folded {
+                        at,
+                        keys: Some(keys),
+                    });
+                }
+            }
+            Some(Err(())) => return undecodable(at),
         }
     }
     None
@@ -137,7 +166,7 @@ mod tests {
 
     #[test]
     fn folded_keys_are_found_at_the_levels_the_relay_reads() {
-        let at = |m: &str| folded_keys(m).map(|f| (f.at, f.keys));
+        let at = |m: &str| folded_keys(m).map(|f| (f.at, f.keys.unwrap_or_default()));
         assert_eq!(
             at(
                 r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}"#
@@ -172,6 +201,11 @@ mod tests {
         assert_eq!(
             at(r#"{"jsonrpc":"2.0","id":1,"result":{"A":1,"a":2}}"#),
             None
+        );
+        // A key that cannot be decoded hides what it folds with: refused.
+        assert_eq!(
+            at(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"name":"a","\udc00":1}}"#),
+            Some(("params", Default::default()))
         );
     }
 }

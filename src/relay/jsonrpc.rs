@@ -405,25 +405,26 @@ fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
         // A server that matches keys ignoring case (Go's encoding/json)
         // reads the two as one key, and may take the one the relay did not
         // check. Whose id is spelled twice so cannot be told.
-        let (a, b) = &folded.keys;
-        let id = if folded.at.is_empty() && (fold::fold(a) == "id") {
-            None
-        } else {
-            id_of(&obj).ok().flatten()
+        let id = match &folded.keys {
+            Some((a, _)) if folded.at.is_empty() && fold::fold(a) == "id" => None,
+            _ => id_of(&obj).ok().flatten(),
         };
         let at = if folded.at.is_empty() {
             String::new()
         } else {
             format!(" of \"{}\"", folded.at)
         };
-        return Err((
-            format!(
+        let why = match &folded.keys {
+            Some((a, b)) => format!(
                 "the keys {:?} and {:?}{at} differ only in letter case; a server that matches keys ignoring case (as Go's encoding/json does) would read them as one key, so the message was not sent",
                 shorten(a, 64),
                 shorten(b, 64)
             ),
-            id,
-        ));
+            None => format!(
+                "a key{at} has a lone surrogate escape, which decoders read differently, so the key a server that matches keys ignoring case would take cannot be checked; the message was not sent"
+            ),
+        };
+        return Err((why, id));
     }
     let id = id_of(&obj).map_err(|e| (e, None))?;
     let fail = |why: String| (why, id.clone());
