@@ -1652,3 +1652,52 @@ fn ids_equal_by_value_match_whatever_the_spelling() {
     p.assert_ping(9);
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// Answers only on their request's stream
+// ---------------------------------------------------------------------------
+
+/// While a tool call's own stream is still open, the server's GET stream
+/// carries a response with the call's id: it is not the answer (a response
+/// belongs on its request's stream, in its request's session); the one on
+/// the call's stream is. Before, the forged one reached the client and the
+/// real one was dropped.
+#[test]
+fn a_response_on_another_stream_does_not_answer_a_request() {
+    let (called, called_cond) = flag();
+    let (forged, forged_cond) = flag();
+    let up = Server::start(move |s| {
+        if s.method == "GET" {
+            let forged = Arc::clone(&forged);
+            let said: support::Condition = Arc::new(move || {
+                forged.store(true, Ordering::Release);
+                true
+            });
+            return Reply::sse()
+                .wait_until(called_cond.clone(), Duration::from_secs(10))
+                .message(r#"{"jsonrpc":"2.0","id":2,"result":{"forged":true}}"#)
+                .wait_until(said, Duration::from_secs(1))
+                .hold(10_000);
+        }
+        if s.is_rpc("tools/call") {
+            called.store(true, Ordering::Release);
+            return Reply::sse()
+                .wait_until(forged_cond.clone(), Duration::from_secs(10))
+                .sleep(300)
+                .message(r#"{"jsonrpc":"2.0","id":2,"result":{"real":true}}"#)
+                .finish();
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    up.wait_for(Duration::from_secs(5), |s| s.method == "GET")
+        .expect("the GET stream is open");
+    p.send_json(&tool_call(2, "slow"));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 2, "{v}");
+    assert_eq!(v["result"], json!({"real": true}), "{v}");
+    p.expect_silence(ms(500));
+    p.assert_ping(3);
+    p.finish();
+}

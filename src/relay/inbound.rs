@@ -198,6 +198,17 @@ fn admit<'a>(
                 );
                 return None;
             };
+            if !waiting.ids().contains(id) {
+                // A response completes a request only on that request's own
+                // stream (its POST's, or that resumed), in its own session:
+                // the GET stream carries none (2025-11-25 transports,
+                // "Listening for Messages from the Server"), and another
+                // session's server does not answer for this one.
+                log::debug!(
+                    "dropping a response for id {id} on a stream that is not its request's"
+                );
+                return None;
+            }
             let method = shared.pending.method(id);
             let mut line = rewrite_result(ctx, method.as_deref(), line);
             if method.as_deref() == Some("initialize") {
