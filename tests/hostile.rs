@@ -1701,3 +1701,55 @@ fn a_response_on_another_stream_does_not_answer_a_request() {
     p.assert_ping(3);
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// The GET stream is open before the first request
+// ---------------------------------------------------------------------------
+
+/// A server whose GET stream answers only after 1 s (a busy machine), and
+/// which sends a message related to no request (an `elicitation/create`, as
+/// the MCP conformance suite's reference server does) only on an open GET
+/// stream, dropping it otherwise: the first tool call after the handshake
+/// goes out only once the GET stream is open, so the message reaches the
+/// client. Before, the call went at once and the server found no stream.
+#[test]
+fn the_get_stream_is_open_before_the_first_request_goes_out() {
+    let (open, open_cond) = flag();
+    let (called, called_cond) = flag();
+    let up = Server::start(move |s| {
+        if s.method == "GET" {
+            std::thread::sleep(ms(1000));
+            open.store(true, Ordering::Release);
+            return Reply::sse()
+                .wait_until(called_cond.clone(), Duration::from_secs(10))
+                .message(r#"{"jsonrpc":"2.0","id":"e1","method":"elicitation/create","params":{"message":"name?","requestedSchema":{"type":"object"}}}"#)
+                .hold(10_000);
+        }
+        if s.is_rpc("tools/call") {
+            let stream_open = open_cond();
+            called.store(true, Ordering::Release);
+            return Reply::result(&s.rpc_id().unwrap(), json!({"streamOpen": stream_open}));
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&up.url(), &[]);
+    p.handshake();
+    p.send_json(&tool_call(2, "ask"));
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let line = p
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("the call's answer and the elicitation; got {lines:?}"));
+        lines.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let answer = lines
+        .iter()
+        .find(|v| v["id"] == 2)
+        .expect("the call's answer");
+    assert_eq!(answer["result"]["streamOpen"], true, "{answer}");
+    assert!(
+        lines.iter().any(|v| v["method"] == "elicitation/create"),
+        "{lines:?}"
+    );
+    p.finish();
+}

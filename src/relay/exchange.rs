@@ -95,6 +95,11 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
         ctx.fail_requests(&out.requests, &failure);
         return;
     }
+    if out.requests.any() && out.revision.has_sessions() && !out.is_initialize {
+        // A request can make the server talk on its GET stream (a message
+        // related to no request): that stream is open, or refused, first.
+        ctx.up.wait_listen(listen::LISTEN_WAIT);
+    }
     let out = &out;
     let mut extra = extra_for(ctx, out);
     // Every exchange holds a connection alone, so that cancelling it or
@@ -119,6 +124,17 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     let mut tries = Tries::default();
     loop {
         let result = send_with_recovery(ctx, out, &mut extra, timeouts, &mut tries);
+        if let Ok(Some(sent)) = &result {
+            // The GET stream is claimed before the requests after the
+            // handshake may go (they wait for its first answer).
+            let accepted = (200..300).contains(&sent.response.status);
+            if accepted
+                && out.method.as_deref() == Some("notifications/initialized")
+                && out.revision.has_sessions()
+            {
+                listen::start(ctx, ctx.up.session().generation());
+            }
+        }
         gate.open();
         let aborted = out.requests.aborted();
         match result {
@@ -448,9 +464,6 @@ fn handle_response(
     if !(200..300).contains(&status) {
         http_failure(ctx, out, sent);
         return Handled::Done;
-    }
-    if out.method.as_deref() == Some("notifications/initialized") && out.revision.has_sessions() {
-        listen::start(ctx, up.session().generation());
     }
     if status == 202 || status == 204 {
         // Read to its (empty) end, so the connection goes back to its pool.

@@ -15,6 +15,9 @@
 //! 2025-11-25 transport says
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>,
 //! "Resumability and Redelivery").
+//! Requests of a session wait (at most [`LISTEN_WAIT`], once) for its first
+//! GET to be answered, so a message the server sends outside any request has
+//! a stream to go on.
 //! Refuses: opening a GET stream for a session the server ended, or for a
 //! revision without one (the caller asks only for a 2025 session), and
 //! resuming a stream that never gave an event id.
@@ -28,6 +31,10 @@ use super::outgoing::Requests;
 use super::stream::{EndReason, read_events};
 use super::upstream::{Extra, SendError, Sent, peek_error};
 use crate::http::{Method, RequestTimeouts};
+
+/// The longest a request waits for the first answer to the session's GET
+/// stream before it goes anyway: 5 s.
+pub(crate) const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Consecutive failed connections after which the GET stream is given up.
 pub(crate) const MAX_FAILURES: u32 = 5;
@@ -77,17 +84,27 @@ pub(crate) fn start(ctx: &Ctx, generation: u64) {
     if ctx.up.link().offers_no_get_stream() || !ctx.up.claim_listen(generation) {
         return;
     }
+    let up = std::sync::Arc::clone(&ctx.up);
     let ctx = ctx.clone_ctx();
     let spawned = std::thread::Builder::new()
         .name("get-stream".into())
         .spawn(move || listen_loop(&ctx, generation));
     if let Err(e) = spawned {
         log::warn!("cannot start the GET stream thread: {e}");
+        up.listen_answered(generation);
     }
 }
 
 fn listen_loop(ctx: &Ctx, generation: u64) {
     let (shared, up) = (&ctx.shared, &ctx.up);
+    // However the loop ends, requests no longer wait for its first answer.
+    struct Answered<'a>(&'a super::upstream::Upstream, u64);
+    impl Drop for Answered<'_> {
+        fn drop(&mut self) {
+            self.0.listen_answered(self.1);
+        }
+    }
+    let _answered = Answered(up, generation);
     let mut last_event_id: Option<String> = None;
     let mut retry_ms: Option<u64> = None;
     let mut failures = 0u32;
@@ -101,7 +118,10 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
         if let Some(id) = &last_event_id {
             extra.headers.push(("last-event-id".into(), id.clone()));
         }
-        match up.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+        let sent = up.send(Method::Get, b"", &extra, get_timeouts(ctx));
+        // The server has the stream (or refused it): requests may go.
+        up.listen_answered(generation);
+        match sent {
             // A new session replaced this one while the GET went out: its own
             // loop serves it.
             Ok(sent) if sent.generation != generation => return,

@@ -19,7 +19,7 @@
 //! exchange's (`exchange.rs`, `retry_policy.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use super::session::Session;
@@ -31,7 +31,7 @@ use crate::http::{self, ClientSettings, HttpError, Method, RequestTimeouts, Resp
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::sigv4::Algorithm;
-use crate::sync::Locked;
+use crate::sync::{Locked, wait_while};
 
 /// The most bytes of an HTTP error body read for its message (64 KiB).
 pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
@@ -246,8 +246,11 @@ pub(crate) struct Upstream {
     runtime_session: OnceLock<String>,
     /// One new session at a time.
     reopening: Mutex<()>,
-    /// The session generation whose GET stream is running, if any.
-    listening: Mutex<Option<u64>>,
+    /// The session generation whose GET stream is running, if any, and
+    /// whether its first GET was answered (or failed).
+    listening: Mutex<(Option<u64>, bool)>,
+    /// Signalled when the first GET of a session was answered.
+    listen_answered: Condvar,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -272,7 +275,8 @@ impl Upstream {
             session: Session::new(),
             runtime_session: runtime_session.map_or_else(OnceLock::new, OnceLock::from),
             reopening: Mutex::new(()),
-            listening: Mutex::new(None),
+            listening: Mutex::new((None, false)),
+            listen_answered: Condvar::new(),
         }
     }
 
@@ -326,11 +330,42 @@ impl Upstream {
     /// it runs already.
     pub(crate) fn claim_listen(&self, generation: u64) -> bool {
         let mut listening = self.listening.locked();
-        if *listening == Some(generation) {
+        if listening.0 == Some(generation) {
             return false;
         }
-        *listening = Some(generation);
+        *listening = (Some(generation), false);
         true
+    }
+
+    /// Records that the first GET of session `generation`'s stream was
+    /// answered, or failed, or will not be sent: requests may go.
+    pub(crate) fn listen_answered(&self, generation: u64) {
+        let mut listening = self.listening.locked();
+        if listening.0 == Some(generation) {
+            listening.1 = true;
+        }
+        drop(listening);
+        self.listen_answered.notify_all();
+    }
+
+    /// Waits (at most `limit`) until the GET stream of the current session,
+    /// if one was started, has its first answer: a server sends messages
+    /// that relate to no request on that stream only, and drops them while
+    /// it has none, so a request that can make it talk goes after it.
+    pub(crate) fn wait_listen(&self, limit: Duration) {
+        let generation = self.session.generation();
+        let mut waited = wait_while(&self.listen_answered, self.listening.locked(), limit, |l| {
+            l.0 == Some(generation) && !l.1
+        });
+        if waited.0 == Some(generation) && !waited.1 {
+            // A server that holds its GET answer back: no later request
+            // waits for it again.
+            waited.1 = true;
+            log::debug!(
+                "the GET stream had no answer within {} s; sending anyway",
+                limit.as_secs_f64()
+            );
+        }
     }
 
     /// Builds, signs and sends one request, with the authentication retries.
