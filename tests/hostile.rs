@@ -1753,3 +1753,65 @@ fn the_get_stream_is_open_before_the_first_request_goes_out() {
     );
     p.finish();
 }
+
+// ---------------------------------------------------------------------------
+// Values no header may carry
+// ---------------------------------------------------------------------------
+
+/// A session token or an access key id with a control character (a stray
+/// CR from a file written on Windows, an escape) is never sent, and every
+/// request says which value, from where, with -32002; a protocol version the
+/// server negotiates with one is not kept (requests go without it). Before,
+/// every request failed as "sent an answer mcp-sigv4 cannot read".
+#[test]
+fn a_control_character_in_a_header_value_is_named_where_it_came_from() {
+    let up = Server::standard();
+    for (name, env, value, said) in [
+        (
+            "token",
+            "AWS_SESSION_TOKEN",
+            "token-with\rCR",
+            "the session token from",
+        ),
+        (
+            "key id",
+            "AWS_ACCESS_KEY_ID",
+            "AKIA\u{1b}[31mRED",
+            "the access key id from",
+        ),
+    ] {
+        let mut p = Proxy::builder(&up.url()).env(env, value).start();
+        p.send_json(&tool_call(2, "x"));
+        let v = p.recv_json();
+        assert_eq!(v["id"], 2, "{name}: {v}");
+        assert_eq!(v["error"]["code"], -32002, "{name}: {v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains(said) && m.contains("environment") && m.contains("control character"),
+            "{name}: {m}"
+        );
+        assert!(!m.contains(value), "the value is not quoted: {m}");
+        p.finish();
+    }
+    assert!(up.rpc("tools/call").is_empty(), "nothing sent");
+
+    let odd = Server::start(|s| {
+        if s.is_rpc("initialize") {
+            return Reply::result(
+                &s.rpc_id().unwrap(),
+                json!({"protocolVersion": "2025-06-18\u{7}", "capabilities": {},
+                       "serverInfo": {"name": "odd", "version": "1"}}),
+            )
+            .header("mcp-session-id", "sess-odd-1");
+        }
+        standard_reply(s)
+    });
+    let mut p = Proxy::start(&odd.url(), &[]);
+    p.handshake();
+    p.send_json(&tool_call(3, "x"));
+    let v = p.recv_json();
+    assert_eq!(v["result"]["method"], "tools/call", "the call goes: {v}");
+    let call = &odd.rpc("tools/call")[0];
+    assert_eq!(call.header("mcp-protocol-version"), None);
+    p.finish();
+}

@@ -113,6 +113,15 @@ pub(crate) fn not_sent(host: &str, e: &SendError, limit: Limit) -> Failure {
             message: format!("mcp-sigv4 cannot sign the request: {a}"),
             data: None,
         },
+        SendError::Unsendable { credentials, .. } => Failure {
+            code: if *credentials {
+                jsonrpc::CREDENTIALS_ERROR
+            } else {
+                jsonrpc::INTERNAL_ERROR
+            },
+            message: format!("mcp-sigv4: {e}"),
+            data: None,
+        },
         SendError::Http(h) if h.kind == ErrorKind::Timeout => Failure {
             code: jsonrpc::REQUEST_TIMEOUT,
             message: format!(

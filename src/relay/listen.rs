@@ -171,7 +171,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                     return;
                 }
             }
-            Err(SendError::Auth(e)) => {
+            Err(e @ (SendError::Auth(_) | SendError::Unsendable { .. })) => {
                 log::warn!("GET stream: {e}");
                 return;
             }

@@ -51,6 +51,13 @@ pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) enum SendError {
     Auth(AuthError),
     Http(HttpError),
+    /// A value the request would carry in a header has a control character
+    /// (no HTTP field value may: RFC 9110 §5.5), so it was not sent: what
+    /// the value is and where it came from, and whether it is a credential's.
+    Unsendable {
+        what: String,
+        credentials: bool,
+    },
 }
 
 impl std::fmt::Display for SendError {
@@ -58,8 +65,59 @@ impl std::fmt::Display for SendError {
         match self {
             SendError::Auth(a) => a.fmt(f),
             SendError::Http(h) => h.fmt(f),
+            SendError::Unsendable { what, .. } => write!(
+                f,
+                "{what} has a control character, which no HTTP header may carry, so the request was not sent"
+            ),
         }
     }
+}
+
+/// True when `value` cannot be an HTTP field value: a control character
+/// other than a tab (RFC 9110 §5.5, `field-vchar`, `obs-text`).
+fn unsendable(value: &str) -> bool {
+    value.chars().any(|c| c.is_ascii_control() && c != '\t')
+}
+
+/// The headers of a signed request checked for values no HTTP header may
+/// carry, each named by where it came from.
+fn check_headers(
+    headers: &[(&str, &str)],
+    credentials: Option<&Credentials>,
+    extra_names: &[String],
+) -> Result<(), SendError> {
+    for (name, value) in headers {
+        if !unsendable(value) {
+            continue;
+        }
+        let from = |what: &str| {
+            credentials.map_or_else(
+                || what.to_owned(),
+                |c| format!("{what} from {}", c.source()),
+            )
+        };
+        let (what, credentials_value) = match *name {
+            "x-amz-security-token" => (from("the session token"), true),
+            "authorization" if credentials.is_some_and(|c| unsendable(c.access_key_id())) => {
+                (from("the access key id"), true)
+            }
+            "authorization" | "x-amz-region-set" => (
+                "the region or the service name (--region, --service, or the endpoint's host)"
+                    .to_owned(),
+                false,
+            ),
+            "mcp-protocol-version" => ("the protocol version".to_owned(), false),
+            n if extra_names.iter().any(|e| e.eq_ignore_ascii_case(n)) => {
+                (format!("the value of --header {n}"), false)
+            }
+            n => (format!("the value of the {n} header"), false),
+        };
+        return Err(SendError::Unsendable {
+            what,
+            credentials: credentials_value,
+        });
+    }
+    Ok(())
 }
 
 /// The wrapped error is shown as it is (its text is this one's), so it is not
@@ -493,6 +551,8 @@ impl Upstream {
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.expose())));
+        let extra_names: Vec<String> = link.extra_headers.iter().map(|(n, _)| n.clone()).collect();
+        check_headers(&headers, signed.credentials.as_deref(), &extra_names)?;
         let secrets = Redactor::of_headers(headers.iter().copied());
         let client = extra.client.as_ref().unwrap_or(&link.client);
         let response = client
