@@ -9,7 +9,12 @@
 //! and never on a stream, a stdout queue bounded in bytes, ids matched by
 //! value (<https://www.jsonrpc.org/specification#request_object>), errors
 //! that say what happened, and `initialize` never cancelled
-//! (<https://modelcontextprotocol.io/specification/2025-06-18/basic/utilities/cancellation>)
+//! (<https://modelcontextprotocol.io/specification/2025-06-18/basic/utilities/cancellation>);
+//! no keys a case-insensitive decoder reads as one where the relay reads, no
+//! secret the server echoes repeated, stdin read on while requests wait,
+//! reconnects and memory bounded, the GET stream open before the first
+//! request, answers only on their request's stream, header values checked
+//! where they come from
 //! — and checks that every request the upstream saw is signed. Every wait is
 //! bounded, with margins wide enough for a loaded 2-CPU machine.
 
