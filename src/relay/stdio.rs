@@ -222,10 +222,11 @@ impl Drop for Output {
 
 impl Output {
     /// Queues one message (one line, without its `\n`). Waits while the
-    /// queue and what exchanges hold ([`hold`](Self::hold)) reach the bound in
-    /// bytes; a message larger than the bound waits for an empty queue and
-    /// then goes alone. What this handle held counts for the message: it
-    /// goes without waiting as far as it was held.
+    /// queue holds its bound in bytes; a message larger than the bound waits
+    /// for an empty queue and then goes alone. What this handle held
+    /// ([`hold`](Self::hold)) counts for the message: it goes without waiting
+    /// as far as it was held. So the queue and what readers hold stay within
+    /// about twice the bound, and one message.
     pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
         let message = message.into();
         let q = &*self.queue;
@@ -237,9 +238,11 @@ impl Output {
             held = bytes;
         }
         let extra = message.len().saturating_sub(held);
+        // Only the queue is waited on, never what readers hold: a reader
+        // whose server trickles must not stop the other senders (the stdin
+        // reader among them).
         let mut state = wait_while_unbounded(&q.to_senders, q.state.locked(), |s| {
-            let counted = s.bytes + s.held;
-            !s.closed && extra > 0 && counted > 0 && counted + extra > q.max_bytes
+            !s.closed && extra > 0 && s.bytes > 0 && s.bytes + extra > q.max_bytes
         });
         if state.closed {
             return;
