@@ -3,9 +3,6 @@
 # target/<triple>/release/, their SHA-256, the Python packaging tools, and
 # adding artefacts to target/dist and its SHA256SUMS.
 
-# Pinned Python packaging tools (PyPI), in $tools/py with uv and pipx.
-WHEEL=0.48.0
-PYPROJECT_METADATA=0.12.1
 
 # Every target a release ships, in the order of .packaging/python/build-wheels.py.
 release_triples=(
@@ -62,15 +59,16 @@ add_to_dist() {
   done
 }
 
-# The Python tools the wheel step needs, pinned, in $tools/py.
+# The Python tools the wheel step needs, pinned, in $tools/py: build-wheels.py's
+# (.packaging/python/requirements-build.txt) and uv and pipx.
 need_python_tools() {
-  local want="wheel==$WHEEL pyproject-metadata==$PYPROJECT_METADATA uv==$UV pipx==$PIPX"
+  local want
+  want="$(grep -v '^#' .packaging/python/requirements-build.txt) uv==$UV pipx==$PIPX"
   if [ "$(cat "$tools/py/.pins" 2>/dev/null)" != "$want" ]; then
     rm -rf "$tools/py"
     python3 -m venv "$tools/py"
-    # shellcheck disable=SC2086
-    "$tools/py/bin/pip" install --quiet --disable-pip-version-check $want ||
-      fail "cannot install $want from PyPI"
+    "$tools/py/bin/pip" install --quiet --disable-pip-version-check -r .packaging/python/requirements-build.txt \
+      "uv==$UV" "pipx==$PIPX" || fail "cannot install the wheel tools, uv and pipx from PyPI"
     echo "$want" >"$tools/py/.pins"
   fi
 }

@@ -8,8 +8,8 @@ step "container image (FROM scratch, linux/amd64 + linux/arm64): buildah manifes
 need_debian buildah:buildah podman:podman runc:runc
 record_binary_hashes
 mkdir -p target/image
-.packaging/build-image target/image/mcp-sigv4-oci.tar >/dev/null || fail "build-image failed"
-python3 - target/image/mcp-sigv4-oci.tar "$ci/binaries.sha256" "$version" <<'EOF' || fail "the image is not each platform's binary alone"
+.packaging/build-image "target/image/mcp-sigv4-$version-oci.tar" >/dev/null || fail "build-image failed"
+python3 - "target/image/mcp-sigv4-$version-oci.tar" "$ci/binaries.sha256" "$version" <<'EOF' || fail "the image is not each platform's binary alone"
 import hashlib, io, json, sys, tarfile
 path, sums, version = sys.argv[1:]
 hashes = {t: h for h, t in (line.split() for line in open(sums))}
@@ -50,7 +50,7 @@ store=(--root "$ci/containers/storage" --runroot "$ci/containers/run" --storage-
 # before our binary starts is reported, not hidden.
 printf '[containers]\ndefault_ulimits = []\n' >"$ci/containers.conf"
 export CONTAINERS_CONF="$ci/containers.conf"
-podman "${store[@]}" pull --quiet --arch amd64 "oci-archive:$root/target/image/mcp-sigv4-oci.tar:mcp-sigv4:$version" >/dev/null ||
+podman "${store[@]}" pull --quiet --arch amd64 "oci-archive:$root/target/image/mcp-sigv4-$version-oci.tar:mcp-sigv4:$version" >/dev/null ||
   fail "podman cannot load the image from the archive"
 run=(podman "${store[@]}" --runtime runc --cgroup-manager cgroupfs run -i --rm --network host --ulimit host)
 expected_version=$(version_line x86_64-unknown-linux-musl)
@@ -61,7 +61,7 @@ else
   skip_loudly "podman cannot start containers on this machine: $out (the image was built and its contents checked above)"
 fi
 if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  podman "${store[@]}" pull --quiet --arch arm64 "oci-archive:$root/target/image/mcp-sigv4-oci.tar:mcp-sigv4:$version" >/dev/null ||
+  podman "${store[@]}" pull --quiet --arch arm64 "oci-archive:$root/target/image/mcp-sigv4-$version-oci.tar:mcp-sigv4:$version" >/dev/null ||
     fail "podman cannot load the linux/arm64 image from the archive"
   expected_version=$(version_line aarch64-unknown-linux-musl)
   smoke "${run[@]}" --arch arm64 -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version"
@@ -70,4 +70,4 @@ else
 fi
 unset CONTAINERS_CONF
 
-add_to_dist target/image/mcp-sigv4-oci.tar
+add_to_dist "target/image/mcp-sigv4-$version-oci.tar"
