@@ -9,6 +9,10 @@
 # version; the script fails when a package.json says otherwise or a binary is
 # missing. npm pack writes fixed timestamps, so the tarballs are reproducible
 # from the same binaries. Prints the tarballs' paths.
+# With MCP_SIGV4_REPOSITORY_URL (https://github.com/OWNER/REPO, set by the
+# release workflow), every package.json gets that "repository": npm publish
+# --provenance refuses a package whose repository is not the one the workflow
+# runs in (https://docs.npmjs.com/generating-provenance-statements).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 root=$(cd "$here/../.." && pwd -P)
@@ -48,6 +52,14 @@ cp -r "$here/mcp-sigv4" "$stage/"
 packages+=(mcp-sigv4)
 for p in "${packages[@]}"; do
   cp "$root/LICENSE" "$stage/$p/LICENSE"
+  if [ -n "${MCP_SIGV4_REPOSITORY_URL:-}" ]; then
+    node -e '
+      const fs = require("fs"); const [f, url] = process.argv.slice(1);
+      const p = JSON.parse(fs.readFileSync(f, "utf8"));
+      p.repository = { type: "git", url: `git+${url}.git` };
+      fs.writeFileSync(f, JSON.stringify(p, null, 2) + "\n");
+    ' "$stage/$p/package.json" "$MCP_SIGV4_REPOSITORY_URL"
+  fi
   (cd "$stage/$p" && npm pack --silent --pack-destination "$out" >/dev/null)
   ls "$out/$p-$version.tgz"
 done
