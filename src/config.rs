@@ -349,6 +349,12 @@ fn endpoint_text(args: &Args, env: &Env) -> Option<(String, &'static str)> {
         .find_map(|var| env.get_nonblank(var).map(|v| (v.trim().to_owned(), var)))
 }
 
+/// True when an endpoint is given: the argument (or `--target-url`), else
+/// `MCP_TARGET_URL`, `AGENTCORE_AGENT_ARN` or `AGENT_ARN` in `env`.
+pub fn has_endpoint(args: &Args, env: &Env) -> bool {
+    endpoint_text(args, env).is_some()
+}
+
 /// A duration from an environment variable (`MCP_TIMEOUT=30s`); the error
 /// names the variable.
 fn env_seconds(env: &Env, var: &str) -> Result<Option<f64>, ConfigError> {

@@ -52,7 +52,7 @@ fn run() -> Result<u8, Error> {
             args: given,
         } => return print_client_config(&args, client, name.as_deref(), given),
         Command::Doctor { json } => {
-            let report = mcp_sigv4::doctor::run(&args);
+            let report = mcp_sigv4::doctor::run(&args)?;
             let text = if *json { report.json() } else { report.text() };
             let _ = io::stdout().write_all(text.as_bytes());
             return Ok(report.exit_code());
