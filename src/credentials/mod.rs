@@ -327,6 +327,31 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_does_not_resolve_gets_the_network_hint() {
+        use crate::http::HttpError;
+        let lookup = FetchError::Http {
+            attempts: 3,
+            error: HttpError {
+                kind: ErrorKind::Io,
+                detail: "failed to lookup address information: Name or service not known".into(),
+            },
+        };
+        let e = SourceError::unreachable("STS", lookup, || "check the network".into(), "try again");
+        assert_eq!(e.hint.as_deref(), Some("check the network"));
+        assert!(unreachable(&e));
+        let reset = FetchError::Http {
+            attempts: 1,
+            error: HttpError {
+                kind: ErrorKind::Io,
+                detail: "connection reset by peer".into(),
+            },
+        };
+        let e = SourceError::unreachable("STS", reset, || "check the network".into(), "try again");
+        assert_eq!(e.hint.as_deref(), Some("try again"));
+        assert!(!unreachable(&e));
+    }
+
+    #[test]
     fn error_lists_sources_and_hint() {
         let mut e = CredentialsError::new(
             "no credentials found",
