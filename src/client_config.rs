@@ -137,6 +137,58 @@ impl Client {
     }
 }
 
+/// The variables that decide which credentials, profile, region, files and
+/// CA bundle the relay uses, each with whether its value is secret (a
+/// secret one is shown as a placeholder, never its value).
+pub const DECIDING_VARIABLES: [(&str, bool); 10] = [
+    ("AWS_PROFILE", false),
+    ("AWS_MCP_PROXY_PROFILES", false),
+    ("AWS_REGION", false),
+    ("AWS_DEFAULT_REGION", false),
+    ("AWS_CONFIG_FILE", false),
+    ("AWS_SHARED_CREDENTIALS_FILE", false),
+    ("AWS_CA_BUNDLE", false),
+    ("AWS_ACCESS_KEY_ID", true),
+    ("AWS_SECRET_ACCESS_KEY", true),
+    ("AWS_SESSION_TOKEN", true),
+];
+
+/// The warning for a configuration that relies on `vars` (name and value,
+/// set in this shell only, in [`DECIDING_VARIABLES`]' order): GUI clients do
+/// not inherit a shell's environment, so the entry needs an `env` object,
+/// printed here with the values (placeholders for secret ones). `None` when
+/// `vars` is empty.
+pub fn shell_only_warning(vars: &[(String, String)]) -> Option<String> {
+    if vars.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+    let mut env = Map::new();
+    for (name, value) in vars {
+        let secret = DECIDING_VARIABLES
+            .iter()
+            .any(|(n, secret)| n == name && *secret);
+        let shown = if secret {
+            format!("<your {}>", name.to_ascii_lowercase().replace('_', " "))
+        } else {
+            value.clone()
+        };
+        env.insert(name.clone(), json!(shown));
+    }
+    let block =
+        serde_json::to_string_pretty(&json!({ "env": env })).expect("a JSON value serializes");
+    let keys = names.iter().any(|n| n.starts_with("AWS_ACCESS_KEY"));
+    Some(format!(
+        "warning: this entry relies on {} set only in this shell; an MCP client started from the dock, the Start menu or a desktop launcher does not inherit a shell's environment and would start without them. Add them to the server entry (next to \"command\"):\n{block}{}",
+        names.join(", "),
+        if keys {
+            "\n(better than keys in a file: keep them in a profile with `aws configure --profile NAME` and pass --profile NAME)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// A word for a POSIX shell: as is when it holds only safe characters, else
 /// in single quotes (a `'` inside becomes `'\''`). URLs with `?` and `&`
 /// are quoted, so zsh does not glob them.
@@ -205,6 +257,26 @@ mod tests {
             Client::ClaudeCode.render("aws", CMD, &args()),
             "claude mcp add --scope user aws -- /usr/local/bin/mcp-sigv4 'https://aws-mcp.us-east-1.api.aws/mcp?a=1&b=2' --profile dev\n"
         );
+    }
+
+    #[test]
+    fn shell_only_variables_get_an_env_block_without_secrets() {
+        assert_eq!(shell_only_warning(&[]), None);
+        let vars = vec![
+            ("AWS_REGION".to_owned(), "eu-west-1".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "wJalrSECRET".to_owned()),
+        ];
+        let w = shell_only_warning(&vars).unwrap();
+        assert!(
+            w.contains("AWS_REGION, AWS_SECRET_ACCESS_KEY set only in this shell"),
+            "{w}"
+        );
+        assert!(w.contains("\"AWS_REGION\": \"eu-west-1\""), "{w}");
+        assert!(
+            w.contains("\"AWS_SECRET_ACCESS_KEY\": \"<your aws secret access key>\""),
+            "{w}"
+        );
+        assert!(!w.contains("wJalr"), "{w}");
     }
 
     #[test]

@@ -349,6 +349,32 @@ fn endpoint_text(args: &Args, env: &Env) -> Option<(String, &'static str)> {
         .find_map(|var| env.get_nonblank(var).map(|v| (v.trim().to_owned(), var)))
 }
 
+/// The error for profile `name` when the shared files (as `resolver` finds
+/// them) do not define it: `profile 'dve' not found in ~/.aws/config or
+/// ~/.aws/credentials; did you mean 'dev'? profiles: …`, with how to create
+/// it. `None` when it exists, when it is `default` (which may be absent), or
+/// when the files cannot be read (that error is the credential chain's to
+/// report).
+pub fn missing_profile(resolver: &Resolver, name: &str) -> Option<ConfigError> {
+    if name == "default" {
+        return None;
+    }
+    let files = resolver.load_files().ok()?;
+    if files.profile(name).is_some() {
+        return None;
+    }
+    let home = crate::credentials::profile::home_dir(
+        resolver.env(),
+        crate::credentials::profile::Platform::current(),
+    );
+    let e = crate::credentials::advice::profile_not_found(name, &files, home.as_deref());
+    let error = ConfigError::new(e.summary);
+    Some(match e.hint {
+        Some(h) => error.with_hint(h),
+        None => error,
+    })
+}
+
 /// True when an endpoint is given: the argument (or `--target-url`), else
 /// `MCP_TARGET_URL`, `AGENTCORE_AGENT_ARN` or `AGENT_ARN` in `env`.
 pub fn has_endpoint(args: &Args, env: &Env) -> bool {
@@ -447,6 +473,10 @@ impl Config {
             (r.clone(), "the endpoint host")
         } else if let Some((r, var)) = env_region {
             (r, var)
+        } else if let Some(e) = missing_profile(resolver, &resolver.profile_name()) {
+            // A profile that does not exist names no region: say that, not
+            // that its region is missing.
+            return Err(e);
         } else if let Some(r) = resolver
             .load_files()
             .ok()

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use mcp_sigv4::error::{self, Error};
 
 use mcp_sigv4::cli::{self, Args, Command, HELP, UsageError};
-use mcp_sigv4::client_config::{Client, default_server_name};
+use mcp_sigv4::client_config::{
+    Client, DECIDING_VARIABLES, default_server_name, shell_only_warning,
+};
 use mcp_sigv4::config::RuntimeSession;
-use mcp_sigv4::config::{Config, log_level, profiles};
+use mcp_sigv4::config::{Config, log_level, missing_profile, profiles};
 use mcp_sigv4::credentials::{Env, Resolver};
 use mcp_sigv4::relay;
 
@@ -149,9 +151,38 @@ fn print_client_config(
 ) -> Result<u8, Error> {
     let client = Client::parse(client).map_err(UsageError::new)?;
     let env = Env::process();
-    let profile = profiles(args, &env)?.into_iter().next();
-    let resolver = Resolver::new(env, profile);
+    let names = profiles(args, &env)?;
+    let resolver = Resolver::new(env, names.first().cloned());
+    // A profile the files do not define would fail on every request.
+    for name in &names {
+        if let Some(e) = missing_profile(&resolver, name) {
+            return Err(e.into());
+        }
+    }
     let config = Config::resolve(args, &resolver)?;
+    // What decides credentials, profile and region but is set only in this
+    // shell: a GUI client will not have it.
+    let shell_only: Vec<(String, String)> = DECIDING_VARIABLES
+        .iter()
+        .filter(|(name, _)| {
+            let overridden = match *name {
+                "AWS_REGION" | "AWS_DEFAULT_REGION" => config.region_source != *name,
+                "AWS_PROFILE"
+                | "AWS_ACCESS_KEY_ID"
+                | "AWS_SECRET_ACCESS_KEY"
+                | "AWS_SESSION_TOKEN" => !args.profiles.is_empty(),
+                "AWS_CA_BUNDLE" => args.ca_bundle.is_some(),
+                _ => false,
+            };
+            !overridden
+        })
+        .filter_map(|(name, _)| {
+            resolver
+                .env()
+                .get_nonblank(name)
+                .map(|v| ((*name).to_owned(), v.trim().to_owned()))
+        })
+        .collect();
     let name = name.map_or_else(|| default_server_name(Some(&config.service)), str::to_owned);
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
@@ -161,6 +192,9 @@ fn print_client_config(
     let text = client.render(&name, &exe.to_string_lossy(), given);
     let _ = io::stdout().write_all(text.as_bytes());
     let _ = writeln!(io::stderr(), "mcp-sigv4: {}", client.location(&name));
+    if let Some(w) = shell_only_warning(&shell_only) {
+        let _ = writeln!(io::stderr(), "mcp-sigv4: {w}");
+    }
     Ok(error::EXIT_OK)
 }
 
