@@ -143,3 +143,69 @@ fn config_warns_when_credentials_are_only_in_this_shell_and_prints_the_env_block
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("warning"), "{err}");
 }
+
+/// Starts `mcp-sigv4 <args>` as an MCP client would, writes `input` to its
+/// stdin (kept open), and returns its exit code, stdout and stderr.
+fn as_a_client(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let home = TempDir::new("setup-client");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting mcp-sigv4");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    // stdin stays open, as a client keeps it while it waits for the answer.
+    let o = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("mcp-sigv4 answered and ended within 20 s")
+        .expect("its output");
+    drop(stdin);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_relay_that_cannot_start_answers_the_clients_initialize_with_the_error_and_its_fix() {
+    let initialize = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/note\"}\n{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}\n";
+    for (args, error, fix) in [
+        (
+            vec!["https://mcp.example.com/mcp", "--region", "us-east-1"],
+            "cannot tell the AWS service from the host mcp.example.com",
+            "pass its signing name with --service",
+        ),
+        (
+            vec!["https://mcp.example.com/mcp", "--regoin", "us-east-1"],
+            "invalid option '--regoin'; did you mean --region?",
+            "see `mcp-sigv4 --help`",
+        ),
+    ] {
+        let (code, out, err) = as_a_client(&args, initialize);
+        assert_eq!(code, Some(2), "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "one answer: {out}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["id"], 0, "{v}");
+        assert_eq!(v["error"]["code"], -32000, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("mcp-sigv4 could not start: {error}"))
+                && message.contains(fix),
+            "{message}"
+        );
+        assert!(err.contains(error), "stderr still has it: {err}");
+    }
+}
