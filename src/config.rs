@@ -493,7 +493,7 @@ impl Config {
                 resolver.profile_name()
             )));
         };
-        let signing = signing_choice(args, resolver, info.global, &region)?;
+        let signing = signing_choice(args, resolver, &info, &region)?;
         let agentcore_runtime =
             service == "bedrock-agentcore" && endpoint.path.starts_with("/runtimes/");
         let (mode, mode_from) = match &args.runtime_session {
@@ -663,9 +663,10 @@ const MAX_CA_BUNDLE: u64 = 4 << 20;
 fn signing_choice(
     args: &Args,
     resolver: &Resolver,
-    global: bool,
+    host: &crate::endpoint::HostInfo,
     region: &str,
 ) -> Result<SigningChoice, ConfigError> {
+    let global = host.global;
     let env = resolver.env();
     let (version, explicit) = match (&args.sig_version, env.get_nonblank("AWS_SIG_VERSION")) {
         (Some(v), _) => (v.to_ascii_lowercase(), true),
@@ -675,6 +676,8 @@ fn signing_choice(
     let (initial, upgrade) = match version.as_str() {
         "v4" | "sigv4" => (Algorithm::V4, false),
         "v4a" | "sigv4a" => (Algorithm::V4a, false),
+        // A host that takes SigV4A only gets it from the first request.
+        "auto" if host.sigv4a_only => (Algorithm::V4a, false),
         "auto" => (Algorithm::V4, global || explicit),
         other => {
             return Err(ConfigError::new(format!(
@@ -737,6 +740,44 @@ mod tests {
         let profile = profiles(&args, &env)?.into_iter().next();
         let resolver = Resolver::new(env, profile);
         Config::resolve(&args, &resolver)
+    }
+
+    #[test]
+    fn lambda_web_function_endpoints_sign_as_lambda_and_the_global_one_with_sigv4a() {
+        for (url, region) in [
+            (
+                "https://abcd1234.lambda-web.us-west-2.on.aws/mcp",
+                "us-west-2",
+            ),
+            (
+                "https://abcd1234.q9x2.lambda-web.ap-south-1.on.aws/mcp",
+                "ap-south-1",
+            ),
+        ] {
+            let c = resolve(&[url], &[]).unwrap();
+            assert_eq!(
+                (c.service.as_str(), c.region.as_str()),
+                ("lambda", region),
+                "{url}"
+            );
+            assert_eq!(c.signing.initial, Algorithm::V4, "{url}");
+            assert!(!c.signing.upgrade, "{url}");
+        }
+        let c = resolve(&["https://abcd1234.lambda-web.global.on.aws/mcp"], &[]).unwrap();
+        assert_eq!(c.service, "lambda");
+        assert_eq!(c.signing.initial, Algorithm::V4a);
+        assert_eq!(c.signing.region_set, "*");
+        // --sig-version still decides when given.
+        let c = resolve(
+            &[
+                "https://abcd1234.lambda-web.global.on.aws/mcp",
+                "--sig-version",
+                "v4",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.signing.initial, Algorithm::V4);
     }
 
     #[test]
