@@ -7,7 +7,7 @@ use mcp_sigv4::error::{self, Error};
 
 use mcp_sigv4::cli::{self, Args, Command, HELP, UsageError};
 use mcp_sigv4::client_config::{
-    Client, DECIDING_VARIABLES, default_server_name, shell_only_warning,
+    Client, DECIDING_VARIABLES, Os, default_server_name, shell_only_warning,
 };
 use mcp_sigv4::config::RuntimeSession;
 use mcp_sigv4::config::{Config, log_level, missing_profile, profiles};
@@ -286,9 +286,10 @@ fn print_client_config(
         .map_err(|e| {
             Error::Relay(format!("cannot tell where this mcp-sigv4 binary is: {e}").into())
         })?;
-    let text = client.render(&name, &exe.to_string_lossy(), given);
+    let os = Os::current();
+    let text = client.render(&name, &exe.to_string_lossy(), given, os);
     let _ = io::stdout().write_all(text.as_bytes());
-    let _ = writeln!(io::stderr(), "mcp-sigv4: {}", client.location(&name));
+    let _ = writeln!(io::stderr(), "mcp-sigv4: {}", client.location(&name, os));
     if let Some(w) = shell_only_warning(&shell_only) {
         let _ = writeln!(io::stderr(), "mcp-sigv4: {w}");
     }

@@ -209,3 +209,31 @@ fn a_relay_that_cannot_start_answers_the_clients_initialize_with_the_error_and_i
         assert!(err.contains(error), "stderr still has it: {err}");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn config_names_the_clients_file_for_the_os_it_runs_on() {
+    let run_config = |client: &str| {
+        let o = run(
+            &[
+                "config",
+                client,
+                "https://mcp.example.com/mcp",
+                "--service",
+                "svc",
+                "--region",
+                "us-east-1",
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let desktop = run_config("claude-desktop");
+    assert!(
+        desktop.contains("Claude Desktop is made for macOS and Windows"),
+        "{desktop}"
+    );
+    let vscode = run_config("vscode");
+    assert!(vscode.contains("~/.config/Code/User/mcp.json"), "{vscode}");
+}
