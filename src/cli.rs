@@ -34,7 +34,8 @@ Commands:
   doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
                             (a signed initialize and tools/list), one line per step
   config <client>           print a ready-to-paste configuration for claude-desktop,
-                            claude-code, vscode, cursor, kiro or amazon-q
+                            claude-code, vscode, cursor, kiro or amazon-q, or a runnable
+                            Python program for strands, langchain, openai-agents or llamaindex
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -469,7 +470,7 @@ impl Args {
                         return Ok(a);
                     }
                     return Err(UsageError::new(
-                        "config: expected a client name (claude-desktop, claude-code, vscode, cursor, kiro, amazon-q) and the endpoint",
+                        "config: expected a client name (claude-desktop, claude-code, vscode, cursor, kiro, amazon-q, strands, langchain, openai-agents, llamaindex) and the endpoint",
                     ));
                 }
                 let client = text("config", args.remove(0))?;

@@ -13,6 +13,8 @@
 
 use serde_json::{Map, Value, json};
 
+pub use crate::framework_snippet::Framework;
+
 /// The operating system a configuration is for: where each client keeps its
 /// file, and how a command line is quoted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,16 +64,22 @@ pub enum Client {
     Kiro,
     /// Amazon Q Developer CLI: an agent file under `~/.aws/amazonq/cli-agents/`.
     AmazonQ,
+    /// An agent framework: a runnable Python program ([`Framework`]).
+    Framework(Framework),
 }
 
 /// The names `config` takes, in the order `--help` lists them.
-pub const CLIENT_NAMES: [&str; 6] = [
+pub const CLIENT_NAMES: [&str; 10] = [
     "claude-desktop",
     "claude-code",
     "vscode",
     "cursor",
     "kiro",
     "amazon-q",
+    "strands",
+    "langchain",
+    "openai-agents",
+    "llamaindex",
 ];
 
 impl Client {
@@ -87,6 +95,9 @@ impl Client {
             "cursor" => Client::Cursor,
             "kiro" | "kiro-cli" => Client::Kiro,
             "amazon-q" | "amazonq" | "q" => Client::AmazonQ,
+            other if Framework::parse(other).is_some() => {
+                Client::Framework(Framework::parse(other).expect("just checked"))
+            }
             _ => {
                 return Err(format!(
                     "unknown MCP client {name:?}; expected one of {}",
@@ -100,6 +111,7 @@ impl Client {
     /// printed on stderr so stdout holds only what to paste.
     pub fn location(self, server: &str, os: Os) -> String {
         match self {
+            Client::Framework(f) => f.location(),
             // https://modelcontextprotocol.io/quickstart/user ("For Claude
             // Desktop Users": Settings > Developer > Edit Config opens
             // ~/Library/Application Support/Claude/claude_desktop_config.json
@@ -183,6 +195,7 @@ impl Client {
             e
         };
         let doc = match self {
+            Client::Framework(f) => return f.render(name, command, args),
             Client::ClaudeCode => {
                 let quote = match os {
                     Os::Windows => windows_quote,

@@ -113,6 +113,8 @@ pub mod doctor;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
+pub mod framework_snippet;
 pub(crate) mod fs;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -290,6 +290,12 @@ fn print_client_config(
     let text = client.render(&name, &exe.to_string_lossy(), given, os);
     let _ = io::stdout().write_all(text.as_bytes());
     let _ = writeln!(io::stderr(), "mcp-sigv4: {}", client.location(&name, os));
+    // A framework's program passes this shell's variables on when it runs.
+    let shell_only = if matches!(client, Client::Framework(_)) {
+        Vec::new()
+    } else {
+        shell_only
+    };
     if let Some(w) = shell_only_warning(&shell_only) {
         let _ = writeln!(io::stderr(), "mcp-sigv4: {w}");
     }

@@ -213,7 +213,8 @@ Commands:
   doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
                             (a signed initialize and tools/list), one line per step
   config <client>           print a ready-to-paste configuration for claude-desktop,
-                            claude-code, vscode, cursor, kiro or amazon-q
+                            claude-code, vscode, cursor, kiro or amazon-q, or a runnable
+                            Python program for strands, langchain, openai-agents or llamaindex
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
