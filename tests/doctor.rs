@@ -706,3 +706,33 @@ fn httpdate(t: SystemTime) -> String {
         rem % 60
     )
 }
+
+#[test]
+fn a_host_name_that_does_not_resolve_gets_the_network_hint() {
+    // --role-arn needs STS to make credentials: no STS, no credentials.
+    let up = server(standard_reply);
+    let url = up.url();
+    let o = doctor_with(
+        &[
+            &url,
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/doctor",
+        ],
+        None,
+        true,
+        &[NO_STS],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(10), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("check network access to sts.doctor-check.invalid")
+            && last.contains("AWS_ENDPOINT_URL_STS"),
+        "{last}"
+    );
+    assert!(!last.contains("try again"), "{last}");
+}
