@@ -88,7 +88,7 @@
 //! | --- | --- |
 //! | leaves (pure, or one small job each) | `secret` (redacted, zeroized), `time` (X-Amz-Date, RFC 3339; the clock passed in), `url` (the one URL parser and plain-HTTP rule), `credential_types`, `text` (the one sanitiser for text from servers and children), `json`, `xml`, `fs` (bounded reads, atomic rewrites), `retry` (backoff, `Retry-After`), `random`, `sync`, `signal` (SIGINT/SIGTERM; the only `unsafe`) |
 //! | signing and credentials | `sigv4` (canonical request, SigV4 key and signature, SigV4A key derivation, the signer's caches), `http` (the only ureq/rustls user: TLS roots, connection leases, bounded bodies), `aws` (service calls and their errors), `credentials` (profile files, the chain, each source, the provider that renews) |
-//! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`), `doctor` |
+//! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`: each client's shape and file path per OS), `framework_snippet` (`config strands|langchain|…`), `doctor` (its checks; `doctor::redact` takes the secrets we sent out of what a server echoes) |
 //! | the relay | `relay` (below) |
 //! | outside `src/` | `tests/` (black-box suites on one test server; `tests/README.md`), `vectors/` (AWS test data, with provenance), `fuzz/` (cargo-fuzz targets, own workspace), `.packaging/` (release builds and packages), `.ci/` (what CI runs) |
 //!
@@ -153,6 +153,8 @@ pub mod doctor;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
+pub mod framework_snippet;
 pub(crate) mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
