@@ -1,4 +1,4 @@
-//! Hostile input (issue 13): the built `mcp-sigv4` binary between a test
+//! Hostile input: the built `mcp-sigv4` binary between a test
 //! playing a stdio MCP client that writes whatever it likes and a scripted
 //! upstream that answers whatever it likes (`support/`). Each test pins one
 //! rule the relay keeps against such input — policy applied to every member
@@ -1035,7 +1035,7 @@ fn initialize_is_never_the_subject_of_a_cancellation() {
 }
 
 // ---------------------------------------------------------------------------
-// Peak memory for a 16 MiB tool result (issue 13, "Limits"): run with
+// Peak memory for a 16 MiB tool result: run with
 // `cargo test --release --test hostile -- --ignored --nocapture peak_rss`.
 // ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@
 //! threads: a thread with nothing left to run waits up to [`IDLE_KEEP`] for
 //! the next exchange, which is handed to it instead of starting a thread (a
 //! thread start was about 40% of what the relay added to a call, under musl
-//! and glibc alike: issue 12), and ends after that time or at
+//! and glibc alike), and ends after that time or at
 //! [`close`](InFlight::close), at most [`IDLE_MAX`] of them;
 //! and waiting for all of it at shutdown.
 //! Refuses: dropping a message before shutdown, and holding more exchange
