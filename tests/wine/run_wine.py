@@ -9,7 +9,7 @@ request, `cryptography` for the ECDSA signature). What is checked is listed in
 tests/wine/README.md; each check prints PASS or FAIL with its reasons, and the
 exit status is 1 when any check failed.
 
-usage: run_wine.py --exe EXE --wine WINE64 --prefix WINEPREFIX --work DIR --version X.Y.Z
+usage: run_wine.py --exe EXE --wine WINE64 --prefix WINEPREFIX --work DIR --version X.Y.Z --commit C
   EXE is the .exe with the test-only bcryptprimitives.dll beside it; DIR holds
   this run's scratch files. Needs x86_64-w64-mingw32-gcc (the credential_process
   test program) and the venv of tests/wine/requirements.txt.
@@ -449,9 +449,10 @@ class Checks:
     def version(self):
         r = self.wine.run([self.a.exe, "--version"])
         first = (r.stdout.strip().splitlines() or [""])[0]
-        want = re.compile(rf"^mcp-sigv4 {re.escape(self.a.version)} \(commit \w+, x86_64-windows-gnu, (static|dynamically linked)\)$")
+        want = re.compile(rf"^mcp-sigv4 {re.escape(self.a.version)} \(commit {re.escape(self.a.commit)}, "
+                          r"x86_64-windows-gnu, (static|dynamically linked)\)$")
         if r.returncode != 0 or not want.match(first):
-            raise Failures([f"expected 'mcp-sigv4 {self.a.version} (commit …, x86_64-windows-gnu, …)' "
+            raise Failures([f"expected 'mcp-sigv4 {self.a.version} (commit {self.a.commit}, x86_64-windows-gnu, …)' "
                             f"and exit 0, found {first!r} (exit {r.returncode}, stderr {r.stderr[-300:]!r})"])
         return first
 
@@ -696,6 +697,7 @@ def main():
     ap.add_argument("--prefix", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--version", required=True)
+    ap.add_argument("--commit", required=True, help="the commit --version must name")
     ap.add_argument("--only", action="append", default=[], help="run the checks whose name contains this")
     a = ap.parse_args()
     Path(a.work).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,65 @@
+# .ci/run step 'wine': the Windows binary run under Wine through tests/wine/run_wine.py.
+# Sourced by .ci/run (its helpers and variables are in .ci/lib.sh).
+
+step "Wine: Debian wine64, the Windows target, the test venv"
+WIN=x86_64-pc-windows-gnu
+wine=/usr/lib/wine/wine64
+wineserver=/usr/lib/wine/wineserver
+need_target $WIN
+# wine64 only recommends the 'wine' package (/usr/bin/wine): the loader is called
+# by its path. cmd.exe, reg.exe and taskkill.exe, which the checks use, are libwine's.
+need_debian gcc-mingw-w64-x86-64:x86_64-w64-mingw32-gcc wine64:$wine libwine:$wineserver \
+  libwine:/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/cmd.exe \
+  libwine:/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/reg.exe \
+  libwine:/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/taskkill.exe
+"$wine" --version
+venv="$tools/wine-venv"
+want=$(sha256sum tests/wine/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/wine/requirements.txt ||
+    fail "cannot install tests/wine/requirements.txt from PyPI"
+  echo "$want" >"$venv/requirements.sha256"
+fi
+
+step "Wine: the Windows binary (the release build of this commit if there, else cargo build --release)"
+exe="$root/target/$WIN/release/mcp-sigv4.exe"
+if [ ! -f "$exe" ] || ! grep -qa "$MCP_SIGV4_COMMIT" "$exe"; then
+  echo "no $exe of commit $MCP_SIGV4_COMMIT: building it with cargo"
+  nice -n 10 cargo build --release --locked --target $WIN || fail "cargo build --target $WIN failed"
+fi
+# Test-only: Wine 8.0 has no bcryptprimitives.dll, whose ProcessPrng Rust's std
+# calls for random bytes. A stub forwarding to RtlGenRandom sits next to a copy
+# of the exe under target/ci; it never goes beside the shipped one.
+winbin="$ci/wine/bin"
+mkdir -p "$winbin"
+cp "$exe" "$winbin/mcp-sigv4.exe"
+x86_64-w64-mingw32-gcc -O2 -shared -s -o "$winbin/bcryptprimitives.dll" \
+  tests/wine/bcryptprimitives_stub.c -ladvapi32 || fail "cannot build the bcryptprimitives stub"
+echo "$(sha256sum "$exe" | cut -d' ' -f1)  $exe"
+echo "tested from $winbin: $(ls "$winbin" | tr '\n' ' ')"
+
+step "Wine: a new prefix (the first wineboot)"
+export WINEPREFIX="$ci/wine/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+s=$SECONDS
+"$wine" wineboot --init >"$ci/wine/wineboot.log" 2>&1 || fail "wineboot failed (log: $ci/wine/wineboot.log)"
+"$wineserver" -w
+echo "wineboot --init: $((SECONDS - s)) s ($WINEPREFIX)"
+# One wineserver for every check (the USERPROFILE the checks set lives in it);
+# stopped at the end of this step, or by .ci/run's exit trap.
+"$wineserver" -f -p &
+started_pids+=($!)
+wineserver_pid=$!
+
+step "Wine: the Windows binary through tests/wine/run_wine.py"
+rc=0
+"$venv/bin/python" tests/wine/run_wine.py --exe "$winbin/mcp-sigv4.exe" --wine "$wine" \
+  --prefix "$WINEPREFIX" --work "$ci/wine/work" --version "$version" --commit "$MCP_SIGV4_COMMIT" || rc=$?
+"$wineserver" -k || true
+wait "$wineserver_pid" 2>/dev/null || true
+keep=()
+for p in "${started_pids[@]}"; do [ "$p" = "$wineserver_pid" ] || keep+=("$p"); done
+started_pids=("${keep[@]}")
+unset WINEPREFIX WINEDEBUG WINEDLLOVERRIDES
+[ $rc -eq 0 ] || fail "a Wine check failed (above)"
