@@ -391,6 +391,12 @@ class Checks:
     # -- setup: the user profile and files a Windows user would have
 
     def setup(self):
+        # The first Wine program a wineserver runs starts Wine's own background
+        # programs (services.exe, explorer.exe…), which inherit its stdout and
+        # stderr and live as long as the server: give them /dev/null, or a pipe
+        # of a later check never reaches its end.
+        subprocess.run([self.wine.wine, "cmd", "/c", "ver"], env=self.wine.env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=ANSWER_WAIT_S)
         # Wine sets USERPROFILE from the registry's volatile environment, which
         # lives as long as the wineserver: the step keeps one running (-p).
         r = self.wine.run(["reg", "add", "HKCU\\Volatile Environment", "/v", "USERPROFILE",
@@ -671,7 +677,11 @@ class Checks:
                 f"the next start: {summary}")
 
     def run_all(self):
-        self.setup()
+        try:
+            self.setup()
+        except (SystemExit, subprocess.TimeoutExpired, OSError) as e:
+            print(f"FAIL  setup: {e}", flush=True)
+            return 1
         self.check("version: --version names the Windows target", self.version)
         self.check("relay smoke (.packaging/smoke/smoke.py): initialize, tools/list, exit 0", self.relay_smoke)
         self.check("profile files under %USERPROFILE%\\.aws (no HOME, a space, CRLF)", self.profile_files)
