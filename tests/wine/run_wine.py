@@ -432,6 +432,10 @@ class Checks:
             f'credential_process = "{tools_win}\\get creds.cmd" CMD',
             f"region = {FILE_REGION}",
             "",
+            "[profile proc-fail]",
+            f'credential_process = "{tools_win}\\fail creds.cmd" --password hunter2',
+            f"region = {FILE_REGION}",
+            "",
             "[profile proc-exe]",
             f'credential_process = "{tools_win}\\get creds.exe" EXE "two words"',
             f"region = {FILE_REGION}",
@@ -441,6 +445,12 @@ class Checks:
             "@echo off",
             'echo {"Version": 1, "AccessKeyId": "AKIDWINEPROC%1", '
             '"SecretAccessKey": "wineProcessSecret/%1/0000000000", "SessionToken": "wineProcessToken/%1"}',
+        ]))
+        # A helper that fails: exit 3, a line on stderr.
+        (self.tools_dir / "fail creds.cmd").write_bytes(crlf([
+            "@echo off",
+            "echo fail creds: no session for this user 1>&2",
+            "exit /b 3",
         ]))
         gcc = subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-s", "-o",
                               str(self.tools_dir / "get creds.exe"), str(HERE / "get_creds.c")],
@@ -499,6 +509,36 @@ class Checks:
                     p.kill()
             return f"credentials from the program's output (key AKIDWINEPROC{tag}); {summary}"
         return run
+
+    def credential_process_fails(self):
+        with Upstream(self.env_exp()) as up:
+            p = Proxy(self.wine, [up.url(), "--service", SERVICE, "--profile", "proc-fail"])
+            try:
+                p.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "wine-check", "version": "1"}}})
+                answer = p.answer(1)
+                code = p.close_and_wait()
+            finally:
+                p.kill()
+            seen = len(up.seen)
+        message = answer.get("error", {}).get("message", "")
+        program = f'`"{PROFILE_WIN}\\cred tools\\fail creds.cmd"` (arguments not shown)'
+        problems = []
+        if answer.get("error", {}).get("code") != -32002:
+            problems.append(f"expected error -32002, found {json.dumps(answer)[:400]}")
+        if program not in message or "exit code: 3" not in message:
+            problems.append(f"expected the message to name {program} and exit code: 3, found {message!r}")
+        if "hunter2" in message or "no session" in message:
+            problems.append(f"the message holds the command's arguments or its stderr: {message!r}")
+        err = p.stderr()
+        if "fail creds: no session for this user" not in err or "hunter2" in err:
+            problems.append(f"expected the helper's stderr line in the log and no argument, found {err[-600:]!r}")
+        if seen or code != 0:
+            problems.append(f"expected no request and exit 0, found {seen} requests, exit {code}")
+        if problems:
+            raise Failures(problems)
+        return f"answered -32002 naming {program} and exit code 3; its stderr in the log only; exit 0"
 
     def make_ca(self):
         from cryptography import x509
@@ -688,6 +728,8 @@ class Checks:
         self.check("credential_process: a .cmd at a path with spaces", self.credential_process("proc-cmd", "CMD"))
         self.check("credential_process: an .exe at a path with spaces, a quoted argument",
                    self.credential_process("proc-exe", "EXE"))
+        self.check("credential_process that fails: the quoted program and status named, no arguments",
+                   self.credential_process_fails)
         self.check("--ca-bundle at a path with spaces and backslashes (HTTPS, private CA)", self.ca_bundle)
         self.check("--read-only refuses a tool that may write", self.read_only)
         self.check("SigV4A (--sig-version v4a)", self.sigv4a)
