@@ -666,7 +666,7 @@ pub fn jsonrpc(data: &[u8]) {
         );
         return;
     }
-    // Issue 13: a message with two equal keys in one object (at any depth,
+    // A message with two equal keys in one object (at any depth,
     // keys compared decoded) is refused, since parsers disagree on which wins.
     // A key with a lone surrogate escape cannot be decoded by serde_json; such
     // a key is compared as written.

@@ -2,7 +2,7 @@
 //! scripted upstream of `support/`, which numbers the TCP connections it
 //! accepts. Over TLS every new connection costs the client two round trips
 //! more (TCP and TLS handshakes), so a relay that opens one per call pays them
-//! on every call (issue 10: 43 connections for 44 requests). Here: sequential
+//! on every call (an earlier build opened 43 connections for 44 requests). Here: sequential
 //! calls share a connection whether the answer is JSON or SSE and in either
 //! protocol era, concurrent calls still run at once, and a cancelled call
 //! closes its own connection and no other.

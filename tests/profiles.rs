@@ -1,5 +1,5 @@
-//! Several AWS profiles in one MCP server entry (`--profile a b`, issue 14
-//! §2), through the built binary against a scripted upstream that binds each
+//! Several AWS profiles in one MCP server entry (`--profile a b`),
+//! through the built binary against a scripted upstream that binds each
 //! MCP session to the principal that opened it, as the AWS MCP Server does:
 //! a request in a session signed by another key is refused. Every request
 //! the upstream saw has its SigV4 signature recomputed with the secret of

@@ -2050,7 +2050,7 @@ fn agentcore_runtime_session_request_gives_each_request_its_own_id() {
 // 13b. Order and load
 // ---------------------------------------------------------------------------
 
-/// Regression (issue 13, defect 9): against a server slow to acknowledge
+/// Regression: against a server slow to acknowledge
 /// notifications, a cancellation and two notifications held a ping back,
 /// each for up to 10 s. Only the handshake orders messages now.
 #[test]

@@ -1,4 +1,4 @@
-//! Soak test (issue 5, "Proof"): thousands of messages through one `mcp-sigv4`
+//! Soak test: thousands of messages through one `mcp-sigv4`
 //! process, up to [`WINDOW`] requests in flight, while the scripted upstream
 //! (`support/`) injects faults: 500s, 502s, 503s and 429s with `Retry-After`
 //! (0 or 1 s), session losses (404 after the server forgot the session), SSE

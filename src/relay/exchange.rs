@@ -284,6 +284,10 @@ fn extra_for(ctx: &Ctx, out: &Outgoing) -> Extra {
             );
         }
     }
+    // W3C trace context in params._meta, for this request only.
+    extra
+        .headers
+        .extend(super::trace::trace_headers(out.value.as_ref()));
     extra
 }
 

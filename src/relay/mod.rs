@@ -82,6 +82,7 @@ pub mod sse;
 #[doc(hidden)]
 pub mod stdio;
 mod stream;
+mod trace;
 mod upstream;
 
 use std::fmt;

@@ -65,7 +65,7 @@ PROTOCOL_VERSION = "2025-11-25"  # what mcp==1.30.0 speaks on both sides
 SERVICE = "bedrock-agentcore"
 REGION = "eu-central-1"
 EXPECTED_TOOLS = {"add", "echo", "progress", "big_result", "unicode_text", "sleep", "roots_probe"}
-# Headers mcp-sigv4 leaves unsigned on purpose (the brief), plus hop-by-hop
+# Headers mcp-sigv4 leaves unsigned on purpose (README, "SigV4 and SigV4A"), plus hop-by-hop
 # headers that no SigV4 signer signs.
 ALLOWED_UNSIGNED = {"user-agent", "content-length", "connection", "transfer-encoding", "te", "keep-alive"}
 SCENARIO_TIMEOUT_S = 150
@@ -1491,8 +1491,8 @@ async def sc_selftest_http(ctx: Ctx) -> None:
 
 async def sc_session_expiry(ctx: Ctx) -> None:
     """Opt-in: the server ends the session; the next request gets HTTP 404 and
-    the proxy is expected to re-initialize on its own (transport spec §4.3;
-    shared/spec/mcp-streamable-http.md §4 item 3) and retry, so the client
+    the proxy is expected to re-initialize on its own (MCP transport spec 2025-06-18,
+    "Session Management") and retry, so the client
     never notices."""
     c = ctx.checks
     creds = random_creds(token=True)

@@ -1,4 +1,4 @@
-"""Interop scenario: several AWS profiles in one MCP server entry (issue 14 §2).
+"""Interop scenario: several AWS profiles in one MCP server entry.
 
 The official MCP Python SDK client drives `mcp-sigv4 <url> --profile dev prod`
 against the interop FastMCP server behind the key-ring verifier

@@ -391,7 +391,7 @@ async def sc_selftest(ctx: Ctx) -> None:
     cases = sorted(p for p in VECTORS.iterdir() if p.is_dir())
     c.require(len(cases) == 38, "vectors/sigv4a holds AWS's 38 SigV4A cases", f"found {len(cases)} in {VECTORS}")
 
-    step("key derivation: the spec's vector (shared/spec/sigv4-sigv4a.md §4.2)")
+    step("key derivation: the spec's vector (the AWS suite's AKIDEXAMPLE key pair)")
     vec = vf.SPEC_KDF_VECTOR
     c.equal(vf.v4a_fixed_input(vec["access_key"], 1).hex(), vec["fixed_input"], "KDF fixed input (counter 1)")
     c.equal(f"{vf.v4a_private_scalar(vec['access_key'], vec['secret_key']):064x}", vec["d"], "KDF private scalar d")

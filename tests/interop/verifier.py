@@ -65,7 +65,8 @@ V4_NOT_ACCEPTED = (
 
 
 # --------------------------------------------------------------------------
-# SigV4A key derivation (shared/spec/sigv4-sigv4a.md §4.2)
+# SigV4A key derivation (NIST SP 800-108 counter-mode KDF with HMAC-SHA256, as
+# AWS's SigV4A signers derive the P-256 key; crates.io aws-sigv4 src/sign/v4a.rs)
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -129,7 +130,8 @@ def v4a_string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str
     return "\n".join([ALGORITHM_V4A, amz_date, scope, digest])
 
 
-# The spec's verified vector (§4.2): checked once at import, so a verifier with
+# The derivation for the AWS signing test suite's AKIDEXAMPLE key (its
+# public-key.json holds x and y; vectors/): checked once at import, so a verifier with
 # a broken derivation never starts.
 SPEC_KDF_VECTOR = {
     "access_key": "AKIDEXAMPLE",

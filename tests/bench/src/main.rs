@@ -982,7 +982,7 @@ fn report(cases: &[Case]) {
     );
     println!();
 
-    println!("Goals (issues 2, 3 and 12); ratios are medians of per-round ratios");
+    println!("Goals (tests/bench/README.md); ratios are medians of per-round ratios");
     let goal = |met: bool, text: String| {
         println!("  [{}] {text}", if met { "met" } else { "NOT MET" });
     };

@@ -64,7 +64,7 @@ usage: cargo run --release --manifest-path tests/relay-bench/Cargo.toml -- [opti
   --tls             TLS mode: the upstream speaks TLS with a CA the bench makes,
                     behind a TCP forwarder that delays every byte --delay-ms each
                     way; reports spawn to initialize, per-call latency and the TCP
-                    connections each proxy opens per 100 calls (issue 10)
+                    connections each proxy opens per 100 calls
   --delay-ms D      forwarder delay each way in --tls mode (default 20)
   --quick           small counts, for a smoke run
 ";
@@ -831,7 +831,7 @@ fn report(o: &Options, cols: &[Column], signed: u64) {
         return;
     }
     let ours = &proxies[0];
-    println!("Goals (issue 12), mcp-sigv4:");
+    println!("Goals (tests/relay-bench/README.md), mcp-sigv4:");
     let goal = |met: Option<bool>, text: String| {
         let tag = match met {
             Some(true) => "met",
