@@ -31,6 +31,9 @@ pub const SESSION_TOKEN: &str = "RelayTestSessionToken/IQoJb3JpZ2luX2VjEJr+secre
 
 /// How long a test waits for one stdout line before it fails.
 pub const LINE_WAIT: Duration = Duration::from_secs(5);
+/// The same through `MCP_SIGV4_TEST_RUNNER`: Wine on a loaded machine once
+/// took over 5 s to start the exe (nothing on stderr yet).
+pub const LINE_WAIT_RUNNER: Duration = Duration::from_secs(20);
 
 /// The command that starts the binary under test: the one cargo built, or,
 /// when `MCP_SIGV4_TEST_BINARY` names another (the Windows `.exe`), that one
@@ -266,14 +269,15 @@ impl Proxy {
     }
 
     /// The next stdout line; fails the test (with the proxy's stderr) after
-    /// [`LINE_WAIT`].
+    /// [`LINE_WAIT`], or [`LINE_WAIT_RUNNER`] with `MCP_SIGV4_TEST_RUNNER`.
     pub fn recv(&self) -> String {
-        self.recv_timeout(LINE_WAIT).unwrap_or_else(|| {
-            panic!(
-                "no stdout line within {LINE_WAIT:?}; stderr:\n{}",
-                self.stderr()
-            )
-        })
+        let wait = if std::env::var_os("MCP_SIGV4_TEST_RUNNER").is_some() {
+            LINE_WAIT_RUNNER
+        } else {
+            LINE_WAIT
+        };
+        self.recv_timeout(wait)
+            .unwrap_or_else(|| panic!("no stdout line within {wait:?}; stderr:\n{}", self.stderr()))
     }
 
     /// The next stdout line as JSON.
