@@ -216,7 +216,7 @@ fn network_failure(e: &FetchError) -> bool {
 }
 
 /// True when `e` is a call to an AWS service that got no answer because of
-/// the network path (see [`SourceError::unreachable`]): no connection, a
+/// the network path (see `SourceError::unreachable`): no connection, a
 /// timeout, a host name that did not resolve. False for an answer the
 /// service gave, and for a certificate this machine does not trust.
 pub fn unreachable(e: &SourceError) -> bool {
