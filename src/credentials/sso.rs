@@ -423,12 +423,11 @@ impl SsoSource {
     /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
     fn may_refresh(&self, now: SystemTime) -> bool {
         let mut last = self.last_refresh_attempt.locked();
-        if let Some(t) = *last {
-            if let Ok(since) = now.duration_since(t) {
-                if since < MIN_REFRESH_INTERVAL {
-                    return false;
-                }
-            }
+        if let Some(t) = *last
+            && let Ok(since) = now.duration_since(t)
+            && since < MIN_REFRESH_INTERVAL
+        {
+            return false;
         }
         *last = Some(now);
         true

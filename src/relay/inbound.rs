@@ -168,16 +168,16 @@ fn admit<'a>(
                     .iter()
                     .filter(|id| shared.pending.contains(id))
                     .collect();
-                if still_waiting.len() == 1 && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+                if still_waiting.len() == 1
+                    && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+                    && let Some(new) = with_id(&line, still_waiting[0])
                 {
-                    if let Some(new) = with_id(&line, still_waiting[0]) {
-                        log::debug!(
-                            "the server answered without our request id; giving its error id {}",
-                            still_waiting[0]
-                        );
-                        shared.pending.complete(still_waiting[0]);
-                        return Some(Cow::Owned(new));
-                    }
+                    log::debug!(
+                        "the server answered without our request id; giving its error id {}",
+                        still_waiting[0]
+                    );
+                    shared.pending.complete(still_waiting[0]);
+                    return Some(Cow::Owned(new));
                 }
             }
             let Some(id) = id else {
@@ -211,13 +211,12 @@ fn admit<'a>(
             }
             let method = shared.pending.method(id);
             let mut line = rewrite_result(ctx, method.as_deref(), line);
-            if method.as_deref() == Some("initialize") {
-                if let Some(Value::String(v)) =
+            if method.as_deref() == Some("initialize")
+                && let Some(Value::String(v)) =
                     jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
-                {
-                    log::info!("MCP protocol version {v}");
-                    ctx.up.session().set_protocol_version(&v);
-                }
+            {
+                log::info!("MCP protocol version {v}");
+                ctx.up.session().set_protocol_version(&v);
             }
             match shared.pending.complete(id) {
                 Completion::Forward(theirs) => {

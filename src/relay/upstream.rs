@@ -603,14 +603,14 @@ impl Upstream {
         if !(200..300).contains(&response.status) {
             return;
         }
-        if let Some(id) = response.header("mcp-session-id") {
-            if self.session.set_id(id, sent.generation) {
-                log::info!(
-                    "MCP session established ({} character id){}",
-                    id.len(),
-                    self.of_profile()
-                );
-            }
+        if let Some(id) = response.header("mcp-session-id")
+            && self.session.set_id(id, sent.generation)
+        {
+            log::info!(
+                "MCP session established ({} character id){}",
+                id.len(),
+                self.of_profile()
+            );
         }
     }
 

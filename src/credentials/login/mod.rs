@@ -189,12 +189,11 @@ impl LoginSource {
                 Err(e) if cache.expires_at <= now => {
                     // Someone (`aws login`, a process that took no lock)
                     // may have written fresh keys meanwhile.
-                    if let Ok(again) = self.load() {
-                        if again.expires_at > now
-                            && again.refresh_token.expose() != cache.refresh_token.expose()
-                        {
-                            return Ok(self.to_credentials(&again));
-                        }
+                    if let Ok(again) = self.load()
+                        && again.expires_at > now
+                        && again.refresh_token.expose() != cache.refresh_token.expose()
+                    {
+                        return Ok(self.to_credentials(&again));
                     }
                     return Err(e);
                 }
@@ -259,10 +258,7 @@ impl LoginSource {
     /// [`LOCK_WAIT`]; `None` (logged) when it cannot be had, and the refresh
     /// goes ahead without it. The lock file is opened without waiting and
     /// used only when it is a regular file.
-    // `File::try_lock` is stable since Rust 1.89, above the declared
-    // rust-version (1.85): raising it makes clippy ask for let-chains and
-    // `is_multiple_of` across the crate, a sweep of its own.
-    #[allow(clippy::incompatible_msrv)]
+    // `File::try_lock` is stable since Rust 1.89 (the crate's rust-version).
     fn lock(&self) -> Option<std::fs::File> {
         let mut name = self.cache_file.as_os_str().to_owned();
         name.push(".lock");
@@ -318,10 +314,10 @@ impl LoginSource {
     /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
     fn may_refresh(&self, now: SystemTime) -> bool {
         let mut last = self.last_refresh_attempt.locked();
-        if let Some(since) = last.and_then(|t| now.duration_since(t).ok()) {
-            if since < MIN_REFRESH_INTERVAL {
-                return false;
-            }
+        if let Some(since) = last.and_then(|t| now.duration_since(t).ok())
+            && since < MIN_REFRESH_INTERVAL
+        {
+            return false;
         }
         *last = Some(now);
         true
