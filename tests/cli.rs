@@ -13,15 +13,16 @@
 //! before any request, and `192.0.2.10` is a literal documentation address, so
 //! no DNS either). Every run is bounded by [`RUN_LIMIT`].
 
-mod common;
 mod support;
+#[path = "support/vector_files.rs"]
+mod vector_files;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::describe_difference;
 use support::TempDir;
+use vector_files::describe_difference;
 
 /// One run of `mcp-sigv4 <args>` and what it must print.
 struct Golden {
