@@ -12,7 +12,6 @@ mkdir -p "$ci" "$tools"
 CARGO_AUDITABLE=0.7.7
 CARGO_CYCLONEDX=0.5.9
 CARGO_DENY=0.20.2
-MATURIN=1.16.0
 UV=0.13.9
 PIPX=1.18.4
 VERDACCIO=6.8.0
@@ -160,11 +159,3 @@ smoke_in_empty_root() {
 }
 
 
-# The static x86-64 binary the 'linux' step built, for the packaging steps:
-# sets bin, hash and expected_version, or fails naming the step to run first.
-use_linux_binary() {
-  bin="$root/target/$X86/release/mcp-sigv4"
-  [ -x "$bin" ] || fail "no $bin: run the 'linux' step first (.ci/run linux $step_key)"
-  hash=$(sha256sum "$bin" | cut -d' ' -f1)
-  expected_version="mcp-sigv4 $version (commit $MCP_SIGV4_COMMIT, x86_64-linux-musl, static)"
-}

@@ -34,7 +34,8 @@ Commands:
   doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
                             (a signed initialize and tools/list), one line per step
   config <client>           print a ready-to-paste configuration for claude-desktop,
-                            claude-code, vscode, cursor, kiro or amazon-q
+                            claude-code, vscode, cursor, kiro or amazon-q, or a runnable
+                            Python program for strands, langchain, openai-agents or llamaindex
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -83,7 +84,7 @@ Requests:
   --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
   --max-in-flight <n>       client requests sent at once (default 64, 1 to 1024); past it they
-                            queue, and when the queue is full stdin waits; pings, cancellations,
+                            queue, and when the queue is full they are refused; pings, cancellations,
                             notifications and answers to the server go ahead
 
 TLS and network:
@@ -351,6 +352,67 @@ const GO_FLAGS: [&str; 8] = [
     "headers",
 ];
 
+/// Every long flag `parse_relay` reads (and `doctor`'s `--json`, `config`'s
+/// `--name`), for the did-you-mean of an unknown one.
+const LONG_FLAGS: &[&str] = &[
+    "service",
+    "service-name",
+    "region",
+    "profile",
+    "log-level",
+    "sig-version",
+    "region-set",
+    "connect-timeout",
+    "read-timeout",
+    "write-timeout",
+    "timeout",
+    "tool-timeout",
+    "max-line-size",
+    "max-message-size",
+    "max-event-size",
+    "max-header-size",
+    "max-stdout-queue",
+    "role-arn",
+    "role-session-name",
+    "external-id",
+    "qualifier",
+    "runtime-session",
+    "header",
+    "headers",
+    "metadata",
+    "read-only",
+    "allow-write",
+    "skip-auth",
+    "disable-telemetry",
+    "sse",
+    "ca-bundle",
+    "target-url",
+    "retries",
+    "max-in-flight",
+    "help",
+    "version",
+    "json",
+    "name",
+];
+
+/// `invalid option '--regoin'; did you mean --region?`: the did-you-mean
+/// when a known flag is one edit away (two for names longer than 5
+/// characters; a swap of neighbours is one edit).
+fn unknown_flag(name: &str) -> UsageError {
+    let mut message = format!("invalid option '--{name}'");
+    let bare = name.split('=').next().unwrap_or(name);
+    let limit = if bare.chars().count() > 5 { 2 } else { 1 };
+    let near = LONG_FLAGS
+        .iter()
+        .map(|f| (crate::credentials::advice::distance(bare, f), *f))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d);
+    if let Some((_, near)) = near {
+        message.push_str(&format!("; did you mean --{near}?"));
+    }
+    UsageError::new(message)
+}
+
 fn go_style(arg: OsString) -> OsString {
     let Some(text) = arg.to_str() else {
         return arg;
@@ -359,7 +421,8 @@ fn go_style(arg: OsString) -> OsString {
         return arg;
     };
     let name = rest.split('=').next().unwrap_or(rest);
-    if GO_FLAGS.contains(&name) {
+    // `-help` and `-version` as Go programs spell them, too.
+    if GO_FLAGS.contains(&name) || matches!(name, "help" | "version") {
         OsString::from(format!("-{text}"))
     } else {
         arg
@@ -383,6 +446,13 @@ impl Args {
     /// second endpoint.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, UsageError> {
         let mut args: Vec<OsString> = args.into_iter().collect();
+        // `mcp-sigv4 help` and `mcp-sigv4 version` as words, never read as
+        // an endpoint.
+        match args.first().and_then(|a| a.to_str()) {
+            Some("help") => args[0] = "--help".into(),
+            Some("version") => args[0] = "--version".into(),
+            _ => {}
+        }
         match args.first().and_then(|a| a.to_str()) {
             Some("doctor") => {
                 args.remove(0);
@@ -400,7 +470,7 @@ impl Args {
                         return Ok(a);
                     }
                     return Err(UsageError::new(
-                        "config: expected a client name (claude-desktop, claude-code, vscode, cursor, kiro, amazon-q) and the endpoint",
+                        "config: expected a client name (claude-desktop, claude-code, vscode, cursor, kiro, amazon-q, strands, langchain, openai-agents, llamaindex) and the endpoint",
                     ));
                 }
                 let client = text("config", args.remove(0))?;
@@ -559,6 +629,7 @@ impl Args {
                     let v = text("<endpoint-url>", v)?;
                     a.set_endpoint(v)?;
                 }
+                Long(name) => return Err(unknown_flag(name)),
                 _ => return Err(arg.unexpected().into()),
             }
         }

@@ -349,6 +349,38 @@ fn endpoint_text(args: &Args, env: &Env) -> Option<(String, &'static str)> {
         .find_map(|var| env.get_nonblank(var).map(|v| (v.trim().to_owned(), var)))
 }
 
+/// The error for profile `name` when the shared files (as `resolver` finds
+/// them) do not define it: `profile 'dve' not found in ~/.aws/config or
+/// ~/.aws/credentials; did you mean 'dev'? profiles: …`, with how to create
+/// it. `None` when it exists, when it is `default` (which may be absent), or
+/// when the files cannot be read (that error is the credential chain's to
+/// report).
+pub fn missing_profile(resolver: &Resolver, name: &str) -> Option<ConfigError> {
+    if name == "default" {
+        return None;
+    }
+    let files = resolver.load_files().ok()?;
+    if files.profile(name).is_some() {
+        return None;
+    }
+    let home = crate::credentials::profile::home_dir(
+        resolver.env(),
+        crate::credentials::profile::Platform::current(),
+    );
+    let e = crate::credentials::advice::profile_not_found(name, &files, home.as_deref());
+    let error = ConfigError::new(e.summary);
+    Some(match e.hint {
+        Some(h) => error.with_hint(h),
+        None => error,
+    })
+}
+
+/// True when an endpoint is given: the argument (or `--target-url`), else
+/// `MCP_TARGET_URL`, `AGENTCORE_AGENT_ARN` or `AGENT_ARN` in `env`.
+pub fn has_endpoint(args: &Args, env: &Env) -> bool {
+    endpoint_text(args, env).is_some()
+}
+
 /// A duration from an environment variable (`MCP_TIMEOUT=30s`); the error
 /// names the variable.
 fn env_seconds(env: &Env, var: &str) -> Result<Option<f64>, ConfigError> {
@@ -441,6 +473,10 @@ impl Config {
             (r.clone(), "the endpoint host")
         } else if let Some((r, var)) = env_region {
             (r, var)
+        } else if let Some(e) = missing_profile(resolver, &resolver.profile_name()) {
+            // A profile that does not exist names no region: say that, not
+            // that its region is missing.
+            return Err(e);
         } else if let Some(r) = resolver
             .load_files()
             .ok()
@@ -457,7 +493,7 @@ impl Config {
                 resolver.profile_name()
             )));
         };
-        let signing = signing_choice(args, resolver, info.global, &region)?;
+        let signing = signing_choice(args, resolver, &info, &region)?;
         let agentcore_runtime =
             service == "bedrock-agentcore" && endpoint.path.starts_with("/runtimes/");
         let (mode, mode_from) = match &args.runtime_session {
@@ -627,9 +663,10 @@ const MAX_CA_BUNDLE: u64 = 4 << 20;
 fn signing_choice(
     args: &Args,
     resolver: &Resolver,
-    global: bool,
+    host: &crate::endpoint::HostInfo,
     region: &str,
 ) -> Result<SigningChoice, ConfigError> {
+    let global = host.global;
     let env = resolver.env();
     let (version, explicit) = match (&args.sig_version, env.get_nonblank("AWS_SIG_VERSION")) {
         (Some(v), _) => (v.to_ascii_lowercase(), true),
@@ -639,6 +676,8 @@ fn signing_choice(
     let (initial, upgrade) = match version.as_str() {
         "v4" | "sigv4" => (Algorithm::V4, false),
         "v4a" | "sigv4a" => (Algorithm::V4a, false),
+        // A host that takes SigV4A only gets it from the first request.
+        "auto" if host.sigv4a_only => (Algorithm::V4a, false),
         "auto" => (Algorithm::V4, global || explicit),
         other => {
             return Err(ConfigError::new(format!(
@@ -701,6 +740,44 @@ mod tests {
         let profile = profiles(&args, &env)?.into_iter().next();
         let resolver = Resolver::new(env, profile);
         Config::resolve(&args, &resolver)
+    }
+
+    #[test]
+    fn lambda_web_function_endpoints_sign_as_lambda_and_the_global_one_with_sigv4a() {
+        for (url, region) in [
+            (
+                "https://abcd1234.lambda-web.us-west-2.on.aws/mcp",
+                "us-west-2",
+            ),
+            (
+                "https://abcd1234.q9x2.lambda-web.ap-south-1.on.aws/mcp",
+                "ap-south-1",
+            ),
+        ] {
+            let c = resolve(&[url], &[]).unwrap();
+            assert_eq!(
+                (c.service.as_str(), c.region.as_str()),
+                ("lambda", region),
+                "{url}"
+            );
+            assert_eq!(c.signing.initial, Algorithm::V4, "{url}");
+            assert!(!c.signing.upgrade, "{url}");
+        }
+        let c = resolve(&["https://abcd1234.lambda-web.global.on.aws/mcp"], &[]).unwrap();
+        assert_eq!(c.service, "lambda");
+        assert_eq!(c.signing.initial, Algorithm::V4a);
+        assert_eq!(c.signing.region_set, "*");
+        // --sig-version still decides when given.
+        let c = resolve(
+            &[
+                "https://abcd1234.lambda-web.global.on.aws/mcp",
+                "--sig-version",
+                "v4",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.signing.initial, Algorithm::V4);
     }
 
     #[test]

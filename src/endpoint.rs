@@ -117,6 +117,10 @@ pub struct HostInfo {
     pub dual_stack: bool,
     /// A VPC interface endpoint's own DNS name (`vpce-….vpce.amazonaws.com`).
     pub private_link: bool,
+    /// The host takes SigV4A only, so `auto` signs SigV4A (region set `*`)
+    /// from the first request: a Lambda Web Function's `MultiRegion`
+    /// endpoint (`<id>.lambda-web.global.on.aws`).
+    pub sigv4a_only: bool,
 }
 
 fn is_region(label: &str) -> bool {
@@ -158,6 +162,8 @@ const DNS_SUFFIXES: [(&str, bool); 11] = [
 /// | `<service>.<region>.<suffix>` (`bedrock-agentcore.us-east-1.amazonaws.com`, `aws-mcp.us-east-1.api.aws`) | `<service>` | `<region>` |
 /// | `<prefix>.<service>.<region>.<suffix>` (AgentCore Gateway `<id>.gateway.bedrock-agentcore.…`, API Gateway `<id>.execute-api.…`) | `<service>` | `<region>` |
 /// | `<id>.lambda-url.<region>.on.aws` | `lambda` | `<region>` |
+/// | `<id>[.<generated>].lambda-web.<region>.on.aws` (Lambda Web Function) | `lambda` | `<region>` |
+/// | `<id>.lambda-web.global.on.aws` (Lambda Web Function, `MultiRegion`) | `lambda`, SigV4A from the first request | none: region set `*` |
 /// | `<service>-fips.<region>.<suffix>` | `<service>` (FIPS keeps the signing name) | `<region>` |
 /// | `<service>[-fips].dualstack.<region>.<suffix>` | `<service>` | `<region>` |
 /// | `vpce-<id>[-<az>].<service>[-fips].<region>.vpce.amazonaws.com` (PrivateLink) | `<service>` | `<region>` |
@@ -168,6 +174,14 @@ const DNS_SUFFIXES: [(&str, bool); 11] = [
 /// European Sovereign Cloud suffixes. A VPC endpoint's private DNS name is the
 /// ordinary regional host. Anything else gives no service (the caller asks
 /// for `--service`).
+///
+/// Lambda Web Function endpoints sign as Lambda: their IAM action is
+/// `lambda:InvokeWebFunctionEndpoint`, `IamAuth` endpoints take SigV4 and
+/// `MultiRegion` ones SigV4a (AWS Lambda Developer Guide, "Lambda Web Function
+/// endpoint access control",
+/// <https://docs.aws.amazon.com/lambda/latest/dg/web-functions-endpoint-access-control.html>;
+/// endpoint types and domain names: "Lambda Web Function endpoints",
+/// <https://docs.aws.amazon.com/lambda/latest/dg/web-functions-endpoints.html>).
 pub fn infer_from_host(host: &str) -> HostInfo {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let mut info = HostInfo {
@@ -219,9 +233,10 @@ pub fn infer_from_host(host: &str) -> HostInfo {
         _ => service_label,
     };
     info.service = service_label.map(|s| match s {
-        "lambda-url" => "lambda".to_owned(),
+        "lambda-url" | "lambda-web" => "lambda".to_owned(),
         s => s.to_owned(),
     });
+    info.sigv4a_only = suffix == ".on.aws" && info.global && service_label == Some("lambda-web");
     info
 }
 
@@ -284,6 +299,24 @@ mod tests {
             i.region.map(|s| &*Box::leak(s.into_boxed_str())),
             i.global,
         )
+    }
+
+    #[test]
+    fn lambda_web_function_hosts_sign_as_lambda() {
+        let regional = infer_from_host("abcd1234.lambda-web.us-west-2.on.aws");
+        assert_eq!(regional.service.as_deref(), Some("lambda"));
+        assert_eq!(regional.region.as_deref(), Some("us-west-2"));
+        assert!(!regional.global && !regional.sigv4a_only);
+        let generated = infer_from_host("abcd1234.x7k2p9.lambda-web.eu-central-1.on.aws");
+        assert_eq!(generated.service.as_deref(), Some("lambda"));
+        assert_eq!(generated.region.as_deref(), Some("eu-central-1"));
+        assert!(!generated.sigv4a_only);
+        let global = infer_from_host("abcd1234.lambda-web.global.on.aws");
+        assert_eq!(global.service.as_deref(), Some("lambda"));
+        assert_eq!(global.region, None);
+        assert!(global.global && global.sigv4a_only);
+        // Only Lambda Web's global hosts are SigV4A from the start.
+        assert!(!infer_from_host("aws-mcp.global.api.aws").sigv4a_only);
     }
 
     #[test]

@@ -211,9 +211,68 @@ pub fn render(e: &Error) -> String {
     text
 }
 
+/// The JSON-RPC error code of the answer to a client whose relay could not
+/// start (the implementation-defined server-error range of JSON-RPC 2.0,
+/// <https://www.jsonrpc.org/specification#error_object>).
+pub const STARTUP_ERROR_CODE: i64 = -32000;
+
+/// The answer, one JSON-RPC line without its newline, to `line` (a message
+/// the MCP client sent, normally its `initialize`) when the relay could not
+/// start because of `e`: an error whose message is `mcp-sigv4 could not
+/// start: <error chain> (fix: <hint>)`, and whose `data` carries `exitCode`
+/// and `hint`, so an MCP client shows the cause instead of "connection
+/// closed". `None` for a line that is not a request (no `id`, or no
+/// `method`): a notification or an answer gets no answer.
+pub fn startup_answer(e: &Error, line: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let id = v.get("id").filter(|id| id.is_string() || id.is_number())?;
+    v.get("method").and_then(serde_json::Value::as_str)?;
+    let mut message = format!("mcp-sigv4 could not start: {}", chain(e));
+    if let Some(h) = e.hint() {
+        message.push_str(&format!(" (fix: {h})"));
+    }
+    let answer = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": STARTUP_ERROR_CODE,
+            "message": message,
+            "data": {"exitCode": e.exit_code(), "hint": e.hint()},
+        },
+    });
+    Some(answer.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_up_error_answers_the_clients_request() {
+        let e =
+            Error::from(ConfigError::new("cannot tell the AWS region").with_hint("pass --region"));
+        let a = startup_answer(
+            &e,
+            br#"{"jsonrpc":"2.0","id":"init-1","method":"initialize","params":{}}"#,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(v["id"], "init-1");
+        assert_eq!(v["error"]["code"], STARTUP_ERROR_CODE);
+        assert_eq!(
+            v["error"]["message"],
+            "mcp-sigv4 could not start: cannot tell the AWS region (fix: pass --region)"
+        );
+        assert_eq!(v["error"]["data"]["exitCode"], 2);
+        assert!(!a.contains('\n'));
+        for not_a_request in [
+            &br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#[..],
+            br#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            b"not json",
+        ] {
+            assert_eq!(startup_answer(&e, not_a_request), None);
+        }
+    }
 
     #[test]
     fn causes_go_on_one_line_and_the_hint_on_its_own() {

@@ -29,6 +29,9 @@ pub enum ReadError {
     },
     /// It is not UTF-8 text.
     NotUtf8,
+    /// It is not a regular file (a FIFO, a device, a socket, a directory):
+    /// reading one could wait for ever.
+    NotRegular,
 }
 
 impl fmt::Display for ReadError {
@@ -37,6 +40,9 @@ impl fmt::Display for ReadError {
             ReadError::Io(e) => e.fmt(f),
             ReadError::TooLarge { max } => write!(f, "larger than {max} bytes"),
             ReadError::NotUtf8 => f.write_str("not UTF-8 text"),
+            ReadError::NotRegular => f.write_str(
+                "not a regular file (a FIFO, a device or a directory); only a regular file is read there",
+            ),
         }
     }
 }
@@ -52,13 +58,33 @@ impl std::error::Error for ReadError {
 
 /// The bytes of `path`, at most `max`; `Ok(None)` when it does not exist. The
 /// buffer is sized once from the file's length, so a secret is not left behind
-/// in reallocated memory.
+/// in reallocated memory. Only a regular file is read: anything else is
+/// refused before it is opened, and (on Unix) it is opened without waiting
+/// (`O_NONBLOCK`: opening a FIFO waits for a writer) and checked again, so
+/// that no read waits on a FIFO or a device.
 fn read_bytes(path: &Path, max: u64) -> Result<Option<Vec<u8>>, ReadError> {
-    let file = match std::fs::File::open(path) {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Err(ReadError::NotRegular),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Io(e)),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadError::Io(e)),
     };
+    // Replaced by something else between the two looks.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(ReadError::NotRegular);
+    }
     let expected = file.metadata().map_or(0, |m| m.len()).min(max + 1);
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0) + 1);
     match file.take(max + 1).read_to_end(&mut bytes) {

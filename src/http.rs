@@ -453,6 +453,7 @@ impl Client {
             loggable_headers(headers.iter().copied()),
             body.len()
         );
+        let request_headers = headers;
         let mut builder = ureq::http::Request::builder()
             .method(method.as_str())
             .uri(url);
@@ -481,9 +482,13 @@ impl Client {
                 )
             })
             .collect();
+        // A server may echo what the request carried in a header it sends
+        // back (a content type, a request id): those values are taken out.
         log::debug!(
             "-> {status} [{}]",
-            loggable_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            crate::redact::Redactor::of_headers(request_headers.iter().copied()).redact(
+                &loggable_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            )
         );
         let body = response
             .into_body()

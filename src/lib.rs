@@ -75,6 +75,46 @@
 //! );
 //! ```
 //!
+//! ## Architecture
+//!
+//! Dependencies point one way: the leaves import nothing above them; `sigv4`
+//! and `credentials` share only the leaves (the credentials value lives in
+//! `credential_types`, as the AWS SDKs keep it in a credential-types crate);
+//! `aws` (calling an AWS service: one fetch with the retry policy, one reader
+//! of AWS error answers) serves `credentials` and the relay; `config` sits on
+//! those; the relay on `config`; `main` on everything.
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | leaves (pure, or one small job each) | `secret` (redacted, zeroized), `time` (X-Amz-Date, RFC 3339; the clock passed in), `url` (the one URL parser and plain-HTTP rule), `credential_types`, `text` (the one sanitiser for text from servers and children), `json`, `xml`, `fs` (bounded reads, atomic rewrites), `retry` (backoff, `Retry-After`), `random`, `sync`, `signal` (SIGINT/SIGTERM; the only `unsafe`) |
+//! | signing and credentials | `sigv4` (canonical request, SigV4 key and signature, SigV4A key derivation, the signer's caches), `http` (the only ureq/rustls user: TLS roots, connection leases, bounded bodies), `aws` (service calls and their errors), `credentials` (profile files, the chain, each source, the provider that renews) |
+//! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`: each client's shape and file path per OS), `framework_snippet` (`config strands|langchain|…`), `doctor` (its checks; `doctor::redact` takes the secrets we sent out of what a server echoes) |
+//! | the relay | `relay` (below) |
+//! | outside `src/` | `tests/` (black-box suites on one test server; `tests/README.md`), `vectors/` (AWS test data, with provenance), `fuzz/` (cargo-fuzz targets, own workspace), `.packaging/` (release builds and packages), `.ci/` (what CI runs) |
+//!
+//! One message's walk, for a `tools/call` from the client:
+//!
+//! 1. The stdin thread (`relay::stdio`) reads one line, bounded by
+//!    `--max-line-size`, and `relay::dispatch` checks it: UTF-8 JSON-RPC, no
+//!    key twice in one object, its id not already in flight; `--metadata` is
+//!    applied here.
+//! 2. `relay::admission` starts an exchange for it on a thread of its own (or
+//!    queues it past `--max-in-flight`; pings, notifications and answers to
+//!    the server go ahead).
+//! 3. The exchange (`relay::exchange`) applies `--read-only` (`relay::policy`),
+//!    waits for the handshake if it has not ended, then has `auth` sign the
+//!    POST (canonical request, string to sign, signature; `sigv4`) with the
+//!    credentials the provider holds, and sends it over a pooled connection
+//!    (`http`), with the session's `Mcp-Session-Id` and protocol headers.
+//! 4. The answer is a JSON body or an SSE stream (`relay::stream`,
+//!    `relay::sse`); each message in it goes to `relay::inbound`, which checks
+//!    it, matches a response to the request still waiting on it (exactly once)
+//!    and passes server requests and notifications on.
+//! 5. The stdout thread (`relay::stdio`) writes each message as one whole line
+//!    and flushes. A failure anywhere on the way (refused signature, timeout,
+//!    lost session after recovery) becomes one JSON-RPC error with the
+//!    request's id (`relay::failure`), never silence.
+//!
 //! ## What this crate never does
 //! - It never writes a secret access key, session token, signing key, SigV4A
 //!   private key, bearer token or `Mcp-Session-Id` to a log, an error or stdout.
@@ -113,6 +153,8 @@ pub mod doctor;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
+pub mod framework_snippet;
 pub(crate) mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -121,6 +163,7 @@ pub mod http;
 pub(crate) mod json;
 #[doc(hidden)]
 pub mod random;
+pub(crate) mod redact;
 #[doc(hidden)]
 pub mod relay;
 #[doc(hidden)]

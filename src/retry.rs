@@ -105,12 +105,14 @@ pub(crate) fn retryable_answer(policy: &Policy, status: u16, code: Option<&str>)
         || code.is_some_and(|c| THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c))
 }
 
-/// A `Retry-After` value as a wait from `now`: delta-seconds, or an HTTP-date
-/// (a date in the past is no wait). `None` for anything else.
+/// A `Retry-After` value as a wait from `now`: delta-seconds (`1*DIGIT`, no
+/// sign; more seconds than a `u64` holds is the longest wait), or an
+/// HTTP-date (a date in the past is no wait). `None` for anything else,
+/// which RFC 9110 §10.2.3 leaves the recipient to ignore, as if absent.
 pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let at = parse_http_date(v)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -219,5 +221,11 @@ mod tests {
         );
         assert_eq!(retry_after("soon", now), None);
         assert_eq!(retry_after("-1", now), None);
+        assert_eq!(retry_after("+1", now), None);
+        assert_eq!(retry_after("", now), None);
+        assert_eq!(
+            retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 }

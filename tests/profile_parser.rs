@@ -9,7 +9,8 @@
 //! is collected and reported together at the end.
 //! Refuses: reading a vector file that `vectors/profile/SHA256SUMS` does not list.
 
-mod common;
+#[path = "support/vector_files.rs"]
+mod vector_files;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use mcp_sigv4::credentials::ini::{FileKind, ProfileSet};
 use mcp_sigv4::credentials::profile::{FileLocations, Platform, selected_profile};
 use serde_json::Value;
 
-use common::{Runner, VectorDir};
+use vector_files::{Runner, VectorDir};
 
 const OWN_FILES: &[&str] = &["README.md"];
 

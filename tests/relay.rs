@@ -483,10 +483,10 @@ fn a_404_for_the_session_replays_initialize_and_resends_the_request_once() {
             if s.is_rpc("initialize") {
                 return new_session(s, &minted, &current, 0);
             }
-            if let Some(sid) = s.header("mcp-session-id") {
-                if current.lock().unwrap().as_deref() != Some(sid) {
-                    return Reply::body(404, "text/plain", "session not found");
-                }
+            if let Some(sid) = s.header("mcp-session-id")
+                && current.lock().unwrap().as_deref() != Some(sid)
+            {
+                return Reply::body(404, "text/plain", "session not found");
             }
             standard_reply(s)
         })
@@ -636,10 +636,10 @@ fn losing_server(
         if s.is_rpc("initialize") {
             return new_session(s, &minted, &current, 0);
         }
-        if let Some(sid) = s.header("mcp-session-id") {
-            if current.lock().unwrap().as_deref() != Some(sid) {
-                return lost(&id_of(s));
-            }
+        if let Some(sid) = s.header("mcp-session-id")
+            && current.lock().unwrap().as_deref() != Some(sid)
+        {
+            return lost(&id_of(s));
         }
         if s.is_rpc("tools/call") {
             ran.fetch_add(1, Ordering::AcqRel);
@@ -1348,10 +1348,10 @@ fn ending_server(current: &Arc<Mutex<Option<String>>>, get: fn() -> Reply) -> Se
         if s.is_rpc("initialize") {
             return new_session(s, &minted, &current, 0);
         }
-        if let Some(sid) = s.header("mcp-session-id") {
-            if current.lock().unwrap().as_deref() != Some(sid) {
-                return Reply::body(404, "text/plain", "session not found");
-            }
+        if let Some(sid) = s.header("mcp-session-id")
+            && current.lock().unwrap().as_deref() != Some(sid)
+        {
+            return Reply::body(404, "text/plain", "session not found");
         }
         standard_reply(s)
     })

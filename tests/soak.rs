@@ -208,7 +208,7 @@ fn plan_of(seed: u64, id: i64, kind: Kind) -> Plan {
     };
     let cut_id = Plan::CutWithId {
         chunked: aux & 2 == 0,
-        twice: aux % 4 == 0,
+        twice: aux.is_multiple_of(4),
     };
     let cut_no_id = Plan::CutNoId {
         chunked: aux & 2 == 0,
@@ -259,14 +259,14 @@ fn plan_of(seed: u64, id: i64, kind: Kind) -> Plan {
 
 /// Whether the notification with `seq` meets one 503 (`Retry-After: 0`).
 fn note_busy(seed: u64, seq: u64) -> bool {
-    draw(seed, 4, seq) % 10 == 0
+    draw(seed, 4, seq).is_multiple_of(10)
 }
 
 /// The arguments of the tool call with `id`: one in 50 carries 32 KiB of text.
 fn call_args(seed: u64, id: i64) -> Value {
     let r = draw(seed, 5, id as u64);
     let mut text = format!("soak-{id}-{r:016x}");
-    if r % 50 == 0 {
+    if r.is_multiple_of(50) {
         let filler = format!("{r:016x}");
         while text.len() < 32 << 10 {
             text.push_str(&filler);
@@ -1474,10 +1474,10 @@ fn judge_run(run: &Run, st: &Server, seed: u64, n: u64, after_exit: &[String]) -
                 *errors.entry(code).or_default() += 1;
             }
         }
-        if let Some(a) = answers.first() {
-            if let Some(why) = check_answer(id, *kind, args.as_ref(), &expect, a) {
-                problems.push(format!("{why}; the server saw {:?}", rec.events));
-            }
+        if let Some(a) = answers.first()
+            && let Some(why) = check_answer(id, *kind, args.as_ref(), &expect, a)
+        {
+            problems.push(format!("{why}; the server saw {:?}", rec.events));
         }
         if rec.events.last().map(|e| e.1) == Some(Answer::Stall) && rec.cancels.is_empty() {
             problems.push(format!(

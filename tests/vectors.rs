@@ -13,7 +13,8 @@
 //! reason in `vectors/<suite>/skips.json`; each upstream file is checked against
 //! `SHA256SUMS` and must be read by some stage.
 
-mod common;
+#[path = "support/vector_files.rs"]
+mod vector_files;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +30,7 @@ use mcp_sigv4::time::{AmzDate, parse_rfc3339};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use common::{Runner, VectorDir, describe_difference, sha256_hex, strip_one_newline};
+use vector_files::{Runner, VectorDir, describe_difference, sha256_hex, strip_one_newline};
 
 // ---------------------------------------------------------------------------
 // request.txt

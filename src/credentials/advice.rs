@@ -17,7 +17,7 @@ const MAX_NAMES: usize = 20;
 /// The optimal-string-alignment distance of `a` and `b` (insertions,
 /// deletions, substitutions and swaps of neighbours), compared
 /// case-insensitively.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
     let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];

@@ -332,10 +332,11 @@ impl Imds {
     /// so concurrent callers share one request.
     fn token(&self, fresh: bool) -> Result<Secret, SourceError> {
         let mut slot = self.token.locked();
-        if let Some(t) = slot.as_ref() {
-            if !fresh && Instant::now() < t.refresh_at {
-                return Ok(t.value.clone());
-            }
+        if let Some(t) = slot.as_ref()
+            && !fresh
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.value.clone());
         }
         *slot = None;
         let requested = Instant::now();

@@ -144,7 +144,7 @@ impl SourceError {
             Some(ErrorKind::Connect) if untrusted => {
                 "set AWS_CA_BUNDLE, --ca-bundle or the profile's ca_bundle to the PEM bundle of the CA that signed the endpoint's certificate".to_owned()
             }
-            Some(ErrorKind::Connect | ErrorKind::Timeout) => network_hint(),
+            _ if network_failure(&e) => network_hint(),
             _ => other_hint.to_owned(),
         };
         SourceError::new(e.failure(what))
@@ -187,6 +187,42 @@ impl std::error::Error for SourceError {
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
+}
+
+/// Texts the operating system gives for a host name it cannot resolve
+/// (glibc and musl `getaddrinfo` through Rust's standard library, macOS,
+/// Windows' `WSAHOST_NOT_FOUND` and `WSATRY_AGAIN`).
+const NAME_RESOLUTION_TEXTS: [&str; 6] = [
+    "failed to lookup address information",
+    "name or service not known",
+    "nodename nor servname provided",
+    "no such host is known",
+    "temporary failure in name resolution",
+    "could not be resolved",
+];
+
+/// True when `e` got no answer for a reason of the network path: the
+/// connection could not be made, a timeout fired, or the host name did not
+/// resolve (which the HTTP layer may report as a plain I/O error).
+fn network_failure(e: &FetchError) -> bool {
+    match e.kind() {
+        Some(ErrorKind::Connect | ErrorKind::Timeout) => true,
+        Some(_) => {
+            let text = e.to_string().to_ascii_lowercase();
+            NAME_RESOLUTION_TEXTS.iter().any(|t| text.contains(t))
+        }
+        None => false,
+    }
+}
+
+/// True when `e` is a call to an AWS service that got no answer because of
+/// the network path (see `SourceError::unreachable`): no connection, a
+/// timeout, a host name that did not resolve. False for an answer the
+/// service gave, and for a certificate this machine does not trust.
+pub fn unreachable(e: &SourceError) -> bool {
+    e.cause_as::<FetchError>().is_some_and(|f| {
+        network_failure(f) && !f.to_string().contains("set AWS_CA_BUNDLE or --ca-bundle")
+    })
 }
 
 /// Why no credentials could be had: every source tried, what each said, and
@@ -288,6 +324,31 @@ mod tests {
         assert_eq!(c.hint.as_deref(), Some("fix it"));
         let s = c.source().unwrap().downcast_ref::<SourceError>().unwrap();
         assert!(s.source().is_some());
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_gets_the_network_hint() {
+        use crate::http::HttpError;
+        let lookup = FetchError::Http {
+            attempts: 3,
+            error: HttpError {
+                kind: ErrorKind::Io,
+                detail: "failed to lookup address information: Name or service not known".into(),
+            },
+        };
+        let e = SourceError::unreachable("STS", lookup, || "check the network".into(), "try again");
+        assert_eq!(e.hint.as_deref(), Some("check the network"));
+        assert!(unreachable(&e));
+        let reset = FetchError::Http {
+            attempts: 1,
+            error: HttpError {
+                kind: ErrorKind::Io,
+                detail: "connection reset by peer".into(),
+            },
+        };
+        let e = SourceError::unreachable("STS", reset, || "check the network".into(), "try again");
+        assert_eq!(e.hint.as_deref(), Some("try again"));
+        assert!(!unreachable(&e));
     }
 
     #[test]

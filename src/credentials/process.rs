@@ -1,7 +1,7 @@
 //! The `credential_process` source: run the profile's command, read its JSON.
 //!
-//! Owns: running the command the way Rust `aws-config` and Go v2 do (through the
-//! shell: `sh -c <cmd>` on Unix, `cmd.exe /C <cmd>` on Windows), with stdin
+//! Owns: running the command through the shell, as Rust `aws-config` and Go v2
+//! do (`sh -c <cmd>` on Unix, `cmd.exe /S /C "<cmd>"` on Windows), with stdin
 //! null, a time bound ([`PROCESS_TIMEOUT`]) and an output bound
 //! ([`MAX_PROCESS_OUTPUT`]); forwarding the child's stderr to our log line by
 //! line (sanitised by [`crate::text`]); and reading its output, the
@@ -68,7 +68,7 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 /// reads credentials from its stdout (AWS SDKs and Tools Reference
 /// Guide, "Sourcing credentials with an external process").
 ///
-/// The command runs through the shell (`sh -c` / `cmd.exe /C`) with stdin null,
+/// The command runs through the shell (`sh -c` / `cmd.exe /S /C`) with stdin null,
 /// for at most [`PROCESS_TIMEOUT`] and [`MAX_PROCESS_OUTPUT`] bytes of stdout.
 /// Its stderr is forwarded to the log at `warn`, each line prefixed with
 /// `credential_process of profile '<profile>'` — Go v2 passes the child's stderr
@@ -112,23 +112,51 @@ fn hint(profile: &str) -> String {
     )
 }
 
-/// The program of `command` (its first word) for messages, as Rust
+/// The program of `command` (its first word, or its quoted first part) for messages, as Rust
 /// `aws-config`'s `CommandWithSensitiveArgs` shows it: the arguments may hold
 /// a password. `sh -c …` → `` `sh` (arguments not shown) ``.
 pub(crate) fn program(command: &str) -> String {
     let command = command.trim();
+    // A quoted program (`"C:\Program Files\x.exe" --flag`) is shown whole.
+    if let Some(q) = command.chars().next().filter(|c| matches!(c, '"' | '\''))
+        && let Some(end) = command[1..].find(q)
+    {
+        let (program, rest) = command.split_at(end + 2);
+        return if rest.trim().is_empty() {
+            format!("`{}`", clean(program, 200))
+        } else {
+            format!("`{}` (arguments not shown)", clean(program, 200))
+        };
+    }
     match command.split_once(char::is_whitespace) {
         Some((program, _)) => format!("`{}` (arguments not shown)", clean(program, 200)),
         None => format!("`{}`", clean(command, 200)),
     }
 }
 
-/// The shell command that runs `command`, as Rust `aws-config` builds it.
+/// The `cmd.exe` arguments that run `command` as typed: `/S /C "<command>"`.
+///
+/// `cmd.exe` does not split its command line by the C runtime's rules that
+/// `Command::arg` quotes for: given `/S`, it removes the first and the last `"`
+/// after `/C` and runs the rest unchanged ("cmd", Windows Commands reference,
+/// <https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/cmd>,
+/// the quote-processing rules under `/S`). So `"C:\Program Files\x.cmd" a "b c"`
+/// runs that program with those two arguments, as it does typed at a prompt;
+/// quoted by `Command::arg` it would reach `cmd.exe` as `\"C:\Program …` and
+/// name no program.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn cmd_line(command: &str) -> String {
+    format!("/S /C \"{command}\"")
+}
+
+/// The shell command that runs `command`: `sh -c <command>` on Unix; on
+/// Windows `cmd.exe` with the command line [`cmd_line`] makes, passed as it is.
 fn shell(command: &str) -> Command {
     #[cfg(windows)]
     {
+        use std::os::windows::process::CommandExt;
         let mut c = Command::new("cmd.exe");
-        c.args(["/C", command]);
+        c.raw_arg(cmd_line(command));
         c
     }
     #[cfg(not(windows))]
@@ -277,7 +305,11 @@ fn run(
         .map_err(|e| {
             SourceError::new(format!(
                 "cannot start {what} (through {}): {e}",
-                if cfg!(windows) { "cmd.exe /C" } else { "sh -c" }
+                if cfg!(windows) {
+                    "cmd.exe /S /C"
+                } else {
+                    "sh -c"
+                }
             ))
             .with_hint(hint(profile))
         })?;
@@ -583,6 +615,24 @@ mod tests {
             "`helper` (arguments not shown)"
         );
         assert_eq!(program("a\x1b[31m b"), "`a [31m` (arguments not shown)");
+        assert_eq!(
+            program(r#""C:\Users\Jane Doe\get creds.cmd" dev --password x"#),
+            r#"`"C:\Users\Jane Doe\get creds.cmd"` (arguments not shown)"#
+        );
+        assert_eq!(program("'/opt/my tools/creds'"), "`'/opt/my tools/creds'`");
+        assert_eq!(
+            program(r#""unclosed quote"#),
+            r#"`"unclosed` (arguments not shown)"#
+        );
+    }
+
+    #[test]
+    fn cmd_exe_gets_the_command_unchanged_between_the_quotes_it_strips() {
+        assert_eq!(
+            cmd_line(r#""C:\Users\Jane Doe\get creds.exe" EXE "two words""#),
+            r#"/S /C ""C:\Users\Jane Doe\get creds.exe" EXE "two words"""#
+        );
+        assert_eq!(cmd_line("helper dev"), r#"/S /C "helper dev""#);
     }
 
     #[test]

@@ -192,18 +192,18 @@ impl Inner {
         let _one = self.resolving.locked();
         {
             let state = self.state.locked();
-            if let Some(c) = state.cached.as_ref() {
-                if matches!(
+            if let Some(c) = state.cached.as_ref()
+                && matches!(
                     CredentialsProvider::freshness(c, SystemTime::now()),
                     Freshness::Fresh
-                ) {
-                    return Ok(Arc::clone(&c.credentials));
-                }
+                )
+            {
+                return Ok(Arc::clone(&c.credentials));
             }
-            if let Some((at, e)) = &state.last_error {
-                if at.elapsed() < ERROR_HOLD {
-                    return Self::still_usable(&state).ok_or_else(|| e.clone());
-                }
+            if let Some((at, e)) = &state.last_error
+                && at.elapsed() < ERROR_HOLD
+            {
+                return Self::still_usable(&state).ok_or_else(|| e.clone());
             }
         }
         let result = self.resolver.resolve();

@@ -423,12 +423,11 @@ impl SsoSource {
     /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
     fn may_refresh(&self, now: SystemTime) -> bool {
         let mut last = self.last_refresh_attempt.locked();
-        if let Some(t) = *last {
-            if let Ok(since) = now.duration_since(t) {
-                if since < MIN_REFRESH_INTERVAL {
-                    return false;
-                }
-            }
+        if let Some(t) = *last
+            && let Ok(since) = now.duration_since(t)
+            && since < MIN_REFRESH_INTERVAL
+        {
+            return false;
         }
         *last = Some(now);
         true
@@ -485,10 +484,15 @@ impl SsoSource {
             headers: &[("content-type", "application/json")],
             body: body.expose().as_bytes(),
         };
-        let answer = self
-            .oidc
-            .fetch(&call, None)
-            .map_err(|e| self.unreachable(&what, e, &self.oidc))?;
+        // Out of reach or not, a new login is always a way out.
+        let answer = self.oidc.fetch(&call, None).map_err(|e| {
+            let e = self.unreachable(&what, e, &self.oidc);
+            let hint = match &e.hint {
+                Some(h) => format!("{h}; or {}", self.login_hint()),
+                None => self.login_hint(),
+            };
+            e.with_hint(hint)
+        })?;
         if answer.status != 200 {
             return Err(SourceError::refused(&what, &answer).with_hint(self.login_hint()));
         }
@@ -1085,6 +1089,24 @@ mod tests {
             "{e}"
         );
         assert_no_secret(&format!("{e} {e:?}"));
+    }
+
+    #[test]
+    fn a_refresh_that_cannot_reach_oidc_also_offers_aws_sso_login() {
+        let dir = TempDir::new("oidc-unreachable");
+        write_cache(&dir, "my-sso", &cache_json("2026-01-01T00:04:00Z", true));
+        let portal = FakeTransport::start(|_| portal_reply());
+        let oidc = FakeTransport::unreachable();
+        let src = source(&dir, session_profile(), &portal, &oidc);
+        let e = src.credentials(t("2026-01-01T00:05:00Z")).unwrap_err();
+        let hint = e.hint.as_deref().unwrap_or("");
+        assert!(hint.starts_with("check network access to"), "{hint}");
+        assert!(
+            hint.ends_with(
+                "or run `aws sso login --profile dev` (or `aws sso login --sso-session my-sso`)"
+            ),
+            "{hint}"
+        );
     }
 
     #[test]

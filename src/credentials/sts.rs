@@ -182,13 +182,13 @@ impl Sts {
         let what = format!("STS AssumeRole of {role_arn}");
         check_role_arn(role_arn, &what)?;
         check_session_name(session_name, &what)?;
-        if let Some(d) = duration_seconds {
-            if !(900..=43_200).contains(&d) {
-                return Err(SourceError::new(format!(
-                    "{what}: invalid duration_seconds: expected 900 to 43200, found {d}"
-                ))
-                .with_hint("fix duration_seconds in the profile"));
-            }
+        if let Some(d) = duration_seconds
+            && !(900..=43_200).contains(&d)
+        {
+            return Err(SourceError::new(format!(
+                "{what}: invalid duration_seconds: expected 900 to 43200, found {d}"
+            ))
+            .with_hint("fix duration_seconds in the profile"));
         }
         let mut form = Form::new(Operation::AssumeRole);
         form.push("RoleArn", role_arn);

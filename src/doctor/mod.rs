@@ -17,11 +17,19 @@
 //!    itself (every request signed as the proxy signs it), then ended with a
 //!    signed DELETE.
 //!
-//! A failing step makes the steps that need it `skip`. The exit code names
-//! the first failing step ([`Step::exit_code`]) and the last line is its fix.
+//! A failing step makes the steps that need it `skip`. A check the relay
+//! does not need is a `warn`, never a failure: STS unreachable while the
+//! credentials are keys the relay signs with as they are (nothing to assume,
+//! no SSO, no `--runtime-session identity`). The exit code names the most
+//! specific failure ([`Report::cause`]: an authentication error the server
+//! or STS named outranks an unreachable STS), and the last line is its fix.
+//! Every detail and hint is cleaned before it is shown (server text cannot
+//! move the cursor or start a line of its own) and every secret we sent is
+//! removed from it ([`Redactor`]).
 //! Refuses: printing any secret (credentials appear as their source and the
-//! access key id's last 4 characters) and sending anything to the endpoint
-//! but the unsigned probe and the signed MCP session.
+//! access key id's last 4 characters), running without an endpoint (a usage
+//! error before any network call), and sending anything to the endpoint but
+//! the unsigned probe and the signed MCP session.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -29,13 +37,16 @@ use std::time::{Instant, SystemTime};
 use serde_json::{Value, json};
 
 use crate::auth::RequestAuth;
-use crate::cli::Args;
+use crate::cli::{Args, UsageError};
 use crate::config::{Config, profiles};
 use crate::credentials::{Credentials, CredentialsError, Env, Resolver};
 use crate::sigv4::Algorithm;
 
 mod network;
+mod redact;
 mod session;
+
+pub use redact::Redactor;
 
 use network::network;
 use session::mcp_session;
@@ -47,6 +58,8 @@ pub enum Status {
     Pass,
     /// It does not; the hint says what to do.
     Fail,
+    /// It does not, but the relay does not need it; the hint says why.
+    Warn,
     /// Not run: a step it needs failed, or it does not apply.
     Skip,
 }
@@ -56,6 +69,7 @@ impl Status {
         match self {
             Status::Pass => "ok",
             Status::Fail => "FAIL",
+            Status::Warn => "warn",
             Status::Skip => "skip",
         }
     }
@@ -64,6 +78,7 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Fail => "fail",
+            Status::Warn => "warn",
             Status::Skip => "skip",
         }
     }
@@ -83,6 +98,40 @@ pub struct Step {
     pub hint: Option<String>,
     /// How long the check took, milliseconds.
     pub ms: u128,
+    /// How precisely a failure names its cause, for [`Report::cause`]:
+    /// [`Weight::Named`] when the server or STS named an authentication
+    /// error, [`Weight::Network`] when STS could not be reached.
+    pub weight: Weight,
+}
+
+/// How precisely a failed step names the cause of the trouble; the highest
+/// weight's hint is the last line of the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Weight {
+    /// STS could not be reached: maybe only this check's path is blocked.
+    Network,
+    /// Any other failure.
+    #[default]
+    Plain,
+    /// The server or STS answered with an authentication error it named
+    /// (ExpiredToken, InvalidSignature, SignatureDoesNotMatch,
+    /// InvalidClientTokenId, UnrecognizedClient, AccessDenied).
+    Named,
+}
+
+/// True when `text` names an AWS authentication error: the cause a user
+/// must fix first.
+fn names_auth_error(text: &str) -> bool {
+    [
+        "ExpiredToken",
+        "InvalidSignature",
+        "SignatureDoesNotMatch",
+        "InvalidClientTokenId",
+        "UnrecognizedClient",
+        "AccessDenied",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
 }
 
 impl Step {
@@ -110,18 +159,48 @@ pub struct Report {
     pub steps: Vec<Step>,
 }
 
+/// The most characters of one step's detail or hint that are shown.
+const MAX_SHOWN: usize = 1200;
+
 impl Report {
-    fn first_failure(&self) -> Option<&Step> {
-        self.steps.iter().find(|s| s.status == Status::Fail)
+    /// The failure to fix first: the one of highest [`Weight`], the first of
+    /// those in order; `None` when nothing failed.
+    pub fn cause(&self) -> Option<&Step> {
+        let mut best: Option<&Step> = None;
+        for s in self.steps.iter().filter(|s| s.status == Status::Fail) {
+            if best.is_none_or(|b| s.weight > b.weight) {
+                best = Some(s);
+            }
+        }
+        best
     }
 
-    /// 0 when nothing failed, else the first failing step's code.
+    fn warnings(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.status == Status::Warn)
+    }
+
+    /// 0 when nothing failed (warnings included), else the code of
+    /// [`cause`](Self::cause)'s step.
     pub fn exit_code(&self) -> u8 {
-        self.first_failure().map_or(0, Step::exit_code)
+        self.cause().map_or(0, Step::exit_code)
     }
 
-    /// One line per step (`[ok]   credentials   12 ms  …`), then the first
-    /// failure's hint as the last line.
+    /// Removes every secret `redactor` knows from each detail and hint, and
+    /// cleans them (control characters become spaces; at most 1200
+    /// characters each).
+    pub fn redact(&mut self, redactor: &Redactor) {
+        for s in &mut self.steps {
+            s.detail = crate::text::clean(&redactor.apply(&s.detail), MAX_SHOWN);
+            if let Some(h) = &s.hint {
+                s.hint = Some(crate::text::clean(&redactor.apply(h), MAX_SHOWN));
+            }
+        }
+    }
+
+    /// One line per step (`[ok]   credentials   12 ms  …`), then the fix for
+    /// [`cause`](Self::cause) as the last line (`hint: …`); with nothing
+    /// failed, `all checks passed`, or with warnings `all checks the relay
+    /// needs passed; warning: <step>: <why>`.
     pub fn text(&self) -> String {
         let mut out = String::new();
         for s in &self.steps {
@@ -130,21 +209,37 @@ impl Report {
                 s.status.mark(),
                 s.name,
                 s.ms,
-                s.detail
+                crate::text::clean(&s.detail, MAX_SHOWN)
             ));
         }
-        match self.first_failure() {
-            None => out.push_str("all checks passed\n"),
+        let hint =
+            |s: &Step, or: &str| crate::text::clean(s.hint.as_deref().unwrap_or(or), MAX_SHOWN);
+        match self.cause() {
+            None => {
+                let warnings: Vec<String> = self
+                    .warnings()
+                    .map(|w| format!("{}: {}", w.name, hint(w, "see above")))
+                    .collect();
+                if warnings.is_empty() {
+                    out.push_str("all checks passed\n");
+                } else {
+                    out.push_str(&format!(
+                        "all checks the relay needs passed; warning: {}\n",
+                        warnings.join("; ")
+                    ));
+                }
+            }
             Some(f) => out.push_str(&format!(
                 "hint: {}\n",
-                f.hint.as_deref().unwrap_or("see the failing step above")
+                hint(f, "see the failing step above")
             )),
         }
         out
     }
 
-    /// One JSON document: `{"ok":…,"exitCode":…,"steps":[{"name","status",
-    /// "detail","hint","ms"}…]}`.
+    /// One JSON document: `{"ok":…,"exitCode":…,"warnings":[step names],
+    /// "cause":<step name or null>,"steps":[{"name","status" (pass, fail,
+    /// warn or skip),"detail","hint","ms"}…]}`.
     pub fn json(&self) -> String {
         let steps: Vec<Value> = self
             .steps
@@ -153,14 +248,20 @@ impl Report {
                 json!({
                     "name": s.name,
                     "status": s.status.name(),
-                    "detail": s.detail,
-                    "hint": s.hint,
+                    "detail": crate::text::clean(&s.detail, MAX_SHOWN),
+                    "hint": s.hint.as_deref().map(|h| crate::text::clean(h, MAX_SHOWN)),
                     "ms": s.ms as u64,
                 })
             })
             .collect();
-        let doc =
-            json!({"ok": self.exit_code() == 0, "exitCode": self.exit_code(), "steps": steps});
+        let warnings: Vec<&str> = self.warnings().map(|s| s.name).collect();
+        let doc = json!({
+            "ok": self.exit_code() == 0,
+            "exitCode": self.exit_code(),
+            "warnings": warnings,
+            "cause": self.cause().map(|s| s.name),
+            "steps": steps,
+        });
         serde_json::to_string_pretty(&doc).expect("a JSON value serializes") + "\n"
     }
 
@@ -173,10 +274,16 @@ impl Report {
                 detail,
                 hint: None,
                 ms,
+                weight: Weight::Plain,
             },
             Err(f) => Step {
                 name,
-                status: Status::Fail,
+                status: if f.warn { Status::Warn } else { Status::Fail },
+                weight: if names_auth_error(&f.detail) {
+                    Weight::Named
+                } else {
+                    f.weight
+                },
                 detail: f.detail,
                 hint: Some(f.hint),
                 ms,
@@ -191,20 +298,26 @@ impl Report {
             detail: why.to_owned(),
             hint: None,
             ms: 0,
+            weight: Weight::Plain,
         });
     }
 }
 
-/// A failed check: what happened and what to do.
+/// A failed check: what happened and what to do; `warn` when the relay does
+/// not need it.
 struct Failed {
     detail: String,
     hint: String,
+    weight: Weight,
+    warn: bool,
 }
 
 fn failed(detail: impl Into<String>, hint: impl Into<String>) -> Failed {
     Failed {
         detail: detail.into(),
         hint: hint.into(),
+        weight: Weight::Plain,
+        warn: false,
     }
 }
 
@@ -227,10 +340,28 @@ fn renew_hint(source: &str, profile: &str) -> String {
     }
 }
 
-/// Runs every check for the command line `args` (of `mcp-sigv4 doctor`).
-pub fn run(args: &Args) -> Report {
-    let mut report = Report::default();
+/// Runs every check for the command line `args` (of `mcp-sigv4 doctor`),
+/// in the process environment.
+///
+/// # Errors
+/// [`UsageError`] when no endpoint is given (neither on the command line
+/// nor in `MCP_TARGET_URL`, `AGENTCORE_AGENT_ARN`, `AGENT_ARN`): nothing is
+/// sent.
+pub fn run(args: &Args) -> Result<Report, UsageError> {
     let env = Env::process();
+    if !crate::config::has_endpoint(args, &env) {
+        return Err(UsageError::new(
+            "doctor: expected the endpoint to check (an endpoint URL or an AgentCore Runtime ARN)",
+        ));
+    }
+    let mut redactor = Redactor::default();
+    let mut report = check(args, env, &mut redactor);
+    report.redact(&redactor);
+    Ok(report)
+}
+
+fn check(args: &Args, env: Env, redactor: &mut Redactor) -> Report {
+    let mut report = Report::default();
     let started = Instant::now();
     let names = match profiles(args, &env) {
         Ok(p) => p,
@@ -250,6 +381,18 @@ pub fn run(args: &Args) -> Report {
     let resolver = Resolver::new(env, names.first().cloned());
     let profile_name = resolver.profile_name();
     let config = Config::resolve(args, &resolver);
+    if let Ok(c) = &config {
+        for (name, value) in &c.relay.extra_headers {
+            redactor.header(name);
+            redactor.value(value);
+        }
+    }
+    // STS is needed by the relay itself for `--runtime-session identity`
+    // (the id is a hash of the caller's ARN) and to assume `--role-arn`.
+    let relay_needs_sts = config.as_ref().is_ok_and(|c| {
+        c.relay.runtime_session == Some(crate::config::RuntimeSession::Identity)
+            || c.assume_role.is_some()
+    });
     let auth = match &config {
         Ok(c) => c.request_auth(resolver),
         // Credentials and identity can still be checked without an endpoint.
@@ -275,11 +418,24 @@ pub fn run(args: &Args) -> Report {
             String::new()
         }
     };
-    let (credentials, source) =
-        check_credentials(&mut report, &auth, &profile_name, &label(&profile_name));
+    let (credentials, source) = check_credentials(
+        &mut report,
+        &auth,
+        &profile_name,
+        &label(&profile_name),
+        relay_needs_sts,
+        redactor,
+    );
     for name in names.iter().skip(1) {
         let other = auth.for_profile(name);
-        let _ = check_credentials(&mut report, &other, name, &label(name));
+        let _ = check_credentials(
+            &mut report,
+            &other,
+            name,
+            &label(name),
+            relay_needs_sts,
+            redactor,
+        );
     }
 
     // 3. Signing.
@@ -349,17 +505,40 @@ pub fn run(args: &Args) -> Report {
     report
 }
 
+/// True when credentials from `source` (as [`Credentials::source`] names
+/// it) come through STS or IAM Identity Center, so the relay cannot sign
+/// without reaching AWS's credential services.
+fn source_needs_sts(source: &str) -> bool {
+    let s = source.to_ascii_lowercase();
+    s.starts_with("assume role")
+        || s.starts_with("web identity")
+        || s.contains("role_arn")
+        || s.contains("sso")
+        || s.contains("identity center")
+}
+
 /// Steps 1 and 2 for the profile `profile` that `auth` signs as: which
 /// credentials, and who they are (`label` starts each detail: the profile's
-/// name when there are several). Returns the credentials and their source.
+/// name when there are several). An unreachable STS is a warning when
+/// neither the credentials' source nor the relay (`relay_needs_sts`) needs
+/// it. Tells `redactor` the secrets. Returns the credentials and their
+/// source.
 fn check_credentials(
     report: &mut Report,
     auth: &RequestAuth,
     profile: &str,
     label: &str,
+    relay_needs_sts: bool,
+    redactor: &mut Redactor,
 ) -> (Result<Arc<Credentials>, CredentialsError>, String) {
     let started = Instant::now();
     let credentials = auth.provider().credentials();
+    if let Ok(c) = &credentials {
+        redactor.value(c.secret_access_key().expose());
+        if let Some(t) = c.session_token() {
+            redactor.value(t.expose());
+        }
+    }
     let source = credentials
         .as_ref()
         .map(|c| c.source().to_owned())
@@ -402,7 +581,13 @@ fn check_credentials(
                 .provider()
                 .resolver()
                 .caller_identity(c)
-                .map(|id| format!("{label}account {}, {}", id.account, id.arn))
+                .map(|id| {
+                    format!(
+                        "{label}account {}, {}",
+                        crate::text::clean(&id.account, 64),
+                        crate::text::clean(&id.arn, 2048)
+                    )
+                })
                 .map_err(|e| {
                     let text = e.to_string();
                     let hint = if text.contains("ExpiredToken") {
@@ -422,7 +607,18 @@ fn check_credentials(
                             "check the network path to STS (HTTPS_PROXY, AWS_CA_BUNDLE)".into()
                         })
                     };
-                    failed(format!("{label}{text}"), hint)
+                    let mut f = failed(format!("{label}{text}"), hint);
+                    if crate::credentials::unreachable(&e) {
+                        f.weight = Weight::Network;
+                        if !relay_needs_sts && !source_needs_sts(&source) {
+                            f.warn = true;
+                            f.hint = format!(
+                                "STS could not be reached, but the relay does not need STS with these credentials ({source}): only this identity check is affected. To run it, allow HTTPS to STS (or set AWS_ENDPOINT_URL_STS to an STS VPC endpoint). {}",
+                                f.hint
+                            );
+                        }
+                    }
+                    f
                 });
             report.push("identity", started, outcome);
         }
@@ -462,5 +658,40 @@ mod tests {
         let ok = Report::default();
         assert_eq!(ok.exit_code(), 0);
         assert_eq!(ok.text(), "all checks passed\n");
+    }
+
+    #[test]
+    fn a_named_authentication_error_outranks_an_unreachable_sts() {
+        let mut r = Report::default();
+        let mut sts = failed("STS GetCallerIdentity failed: host not found", "check STS");
+        sts.weight = Weight::Network;
+        r.push("identity", Instant::now(), Err(sts));
+        r.push("dns", Instant::now(), Ok("ok".into()));
+        let mut server = failed("error -32000: 403", "the credentials have expired");
+        server.weight = Weight::Named;
+        r.push("initialize", Instant::now(), Err(server));
+        assert_eq!(r.exit_code(), 16);
+        assert_eq!(r.cause().map(|s| s.name), Some("initialize"));
+        assert_eq!(
+            r.text().lines().last(),
+            Some("hint: the credentials have expired")
+        );
+        // Of equal weight, the first.
+        r.push(
+            "tools/list",
+            Instant::now(),
+            Err(failed("ExpiredToken", "second")),
+        );
+        assert_eq!(r.exit_code(), 16);
+        // A warning alone leaves the exit code 0.
+        let mut w = Report::default();
+        let mut f = failed("unreachable", "not needed");
+        f.warn = true;
+        w.push("identity", Instant::now(), Err(f));
+        assert_eq!(w.exit_code(), 0);
+        assert_eq!(
+            w.text().lines().last(),
+            Some("all checks the relay needs passed; warning: identity: not needed")
+        );
     }
 }

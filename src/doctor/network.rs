@@ -221,6 +221,7 @@ pub(super) fn network(report: &mut Report, config: &Config) -> Option<i64> {
             ),
             hint: None,
             ms: started.elapsed().as_millis(),
+            weight: super::Weight::Plain,
         }),
         (Ok(r), Some(shown)) => report.push(
             "tls",

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Report, failed, renew_hint};
+use super::{Failed, Report, Weight, failed, names_auth_error, renew_hint};
 use crate::auth::RequestAuth;
 use crate::config::Config;
 
@@ -99,6 +99,28 @@ fn answer(lines: &Receiver<String>, id: i64, limit: Duration) -> Option<Value> {
 /// header has whole seconds and the request takes some).
 pub(super) fn minutes(seconds: i64) -> i64 {
     (seconds.abs() + 30) / 60
+}
+
+/// A failed step for the JSON-RPC error `e` the relay gave a request: the
+/// error's code and message, the fix, and [`Weight::Named`] when the server
+/// named an authentication error.
+fn rpc_failure(e: &Value, skew: Option<i64>, source: &str, profile: &str) -> Failed {
+    let mut f = failed(
+        format!(
+            "error {}: {}",
+            e.get("code").unwrap_or(&Value::Null),
+            crate::text::clean(e.get("message").and_then(Value::as_str).unwrap_or(""), 600)
+        ),
+        error_hint(e, skew, source, profile),
+    );
+    let kind = e
+        .pointer("/data/awsErrorType")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if names_auth_error(kind) {
+        f.weight = Weight::Named;
+    }
+    f
 }
 
 /// The fix for a JSON-RPC error the relay gave a request.
@@ -204,23 +226,10 @@ pub(super) fn mcp_session(
             true
         }
         Some(v) => {
-            let e = &v["error"];
-            let message = e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
             report.push(
                 "initialize",
                 started,
-                Err(failed(
-                    format!(
-                        "error {}: {}",
-                        e.get("code").unwrap_or(&Value::Null),
-                        crate::text::clean(&message, 600)
-                    ),
-                    error_hint(e, skew, source, profile),
-                )),
+                Err(rpc_failure(&v["error"], skew, source, profile)),
             );
             false
         }
@@ -270,18 +279,7 @@ pub(super) fn mcp_session(
                     }
                 }
                 Some(v) => {
-                    let e = &v["error"];
-                    outcome = Err(failed(
-                        format!(
-                            "error {}: {}",
-                            e.get("code").unwrap_or(&Value::Null),
-                            crate::text::clean(
-                                e.get("message").and_then(Value::as_str).unwrap_or(""),
-                                600
-                            )
-                        ),
-                        error_hint(e, skew, source, profile),
-                    ));
+                    outcome = Err(rpc_failure(&v["error"], skew, source, profile));
                     break;
                 }
                 None => {

@@ -2,8 +2,11 @@
 //!
 //! Owns: the cap on client requests in flight (`--max-in-flight`, default 64);
 //! the queue of requests read past it, bounded by count ([`QUEUE_PER_SLOT`]
-//! per slot) and bytes ([`QUEUE_BYTES`]), so that when it is full the stdin
-//! reader waits (backpressure on the client, nothing dropped); a small
+//! per slot, at least [`QUEUE_MIN`]) and bytes ([`QUEUE_BYTES`]); a request
+//! that finds it full is refused ([`has_room`](InFlight::has_room): the
+//! caller answers it), so that the stdin reader never waits for a request
+//! and what comes after it — the client's answer to a server request a
+//! running tool call waits on, a cancellation, a ping — is read; a small
 //! reserve ([`URGENT_RESERVE`]) for urgent messages — a `ping`,
 //! notifications (a cancellation among them) and answers to the server's own
 //! requests (a tool call in flight may be waiting on one) — which never queue
@@ -12,7 +15,7 @@
 //! threads: a thread with nothing left to run waits up to [`IDLE_KEEP`] for
 //! the next exchange, which is handed to it instead of starting a thread (a
 //! thread start was about 40% of what the relay added to a call, under musl
-//! and glibc alike: issue 12), and ends after that time or at
+//! and glibc alike), and ends after that time or at
 //! [`close`](InFlight::close), at most [`IDLE_MAX`] of them;
 //! and waiting for all of it at shutdown.
 //! Refuses: dropping a message before shutdown, and holding more exchange
@@ -32,6 +35,11 @@ pub(crate) const URGENT_RESERVE: usize = 16;
 
 /// Requests that may wait in the queue, per slot of the cap.
 pub(crate) const QUEUE_PER_SLOT: usize = 4;
+
+/// The fewest requests the queue holds, whatever the cap: a client that sends
+/// a few calls at once with `--max-in-flight 1` has them all wait, none
+/// refused.
+pub(crate) const QUEUE_MIN: usize = 64;
 
 /// The most bytes of messages waiting in the queue (one larger message is let
 /// in when the queue is empty: the stdin line bound holds it).
@@ -184,8 +192,27 @@ impl InFlight {
 
     fn queue_has_room(&self, state: &State, bytes: usize) -> bool {
         state.queue.is_empty()
-            || (state.queue.len() < self.cap * QUEUE_PER_SLOT
-                && state.queued_bytes + bytes <= QUEUE_BYTES)
+            || (state.queue.len() < self.queue_max() && state.queued_bytes + bytes <= QUEUE_BYTES)
+    }
+
+    /// The most requests the queue holds: [`QUEUE_PER_SLOT`] per slot, at
+    /// least [`QUEUE_MIN`].
+    pub(crate) fn queue_max(&self) -> usize {
+        (self.cap * QUEUE_PER_SLOT).max(QUEUE_MIN)
+    }
+
+    /// The cap on requests in flight (`--max-in-flight`).
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Whether a request of `bytes` bytes runs or queues now, so that
+    /// [`start`](Self::start) would not wait for it. Only the stdin reader
+    /// adds requests, and room only grows meanwhile, so what this says holds
+    /// for its next `start`.
+    pub(crate) fn has_room(&self, bytes: usize) -> bool {
+        let state = self.state.locked();
+        state.closed || state.running < self.cap || self.queue_has_room(&state, bytes)
     }
 
     /// Starts a thread for a job whose slot is already counted. When no
@@ -420,10 +447,13 @@ mod tests {
         let peak = Arc::new(AtomicUsize::new(0));
         let release = Arc::new((Mutex::new(false), Condvar::new()));
         let (done, finished) = mpsc::channel();
-        for n in 0..5 {
+        for n in 0..=QUEUE_MIN {
+            assert!(flight.has_room(1), "request {n}");
             flight.start(Class::Request, 1, job(&running, &peak, &release, &done, n));
         }
-        // The sixth waits for room on a reader of its own.
+        assert!(!flight.has_room(1), "the queue holds QUEUE_MIN at cap 1");
+        // The next waits for room on a reader of its own (the relay's reader
+        // asks has_room first and refuses it instead).
         let (reader_done_tx, reader_done) = mpsc::channel();
         let reader = {
             let flight = Arc::clone(&flight);
@@ -439,7 +469,7 @@ mod tests {
                 .is_err(),
             "the reader waits while the queue is full"
         );
-        assert_eq!(flight.close(), 4, "the queued ones are dropped");
+        assert_eq!(flight.close(), QUEUE_MIN, "the queued ones are dropped");
         reader_done
             .recv_timeout(Duration::from_secs(2))
             .expect("close lets the reader go");

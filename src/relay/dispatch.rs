@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::admission::Class;
+use super::admission::{self, Class};
 use super::batch::{self, Member};
 use super::context::{Ctx, Gate, Step};
 use super::exchange;
@@ -524,6 +524,15 @@ fn start(ctx: &Ctx, route: usize, mut outgoing: Outgoing) {
             .and_then(Revision::from_envelope)
             .is_none();
     let size = outgoing.body.len();
+    if class == Class::Request && !shared.in_flight.has_room(size) {
+        // The reader never waits for a request: what comes after it on stdin
+        // may be the answer a running call waits for.
+        let flight = &shared.in_flight;
+        let failure = failure::queue_full(flight.cap(), flight.queue_max(), admission::QUEUE_BYTES);
+        log::warn!("{}", failure.message);
+        ctx.fail_requests(&outgoing.requests, &failure);
+        return;
+    }
     let turn = shared.order.turn(step);
     let ctx = ctx.clone_ctx();
     let job = move || {

@@ -95,6 +95,11 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
         ctx.fail_requests(&out.requests, &failure);
         return;
     }
+    if out.requests.any() && out.revision.has_sessions() && !out.is_initialize {
+        // A request can make the server talk on its GET stream (a message
+        // related to no request): that stream is open, or refused, first.
+        ctx.up.wait_listen(listen::LISTEN_WAIT);
+    }
     let out = &out;
     let mut extra = extra_for(ctx, out);
     // Every exchange holds a connection alone, so that cancelling it or
@@ -119,6 +124,17 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     let mut tries = Tries::default();
     loop {
         let result = send_with_recovery(ctx, out, &mut extra, timeouts, &mut tries);
+        if let Ok(Some(sent)) = &result {
+            // The GET stream is claimed before the requests after the
+            // handshake may go (they wait for its first answer).
+            let accepted = (200..300).contains(&sent.response.status);
+            if accepted
+                && out.method.as_deref() == Some("notifications/initialized")
+                && out.revision.has_sessions()
+            {
+                listen::start(ctx, ctx.up.session().generation());
+            }
+        }
         gate.open();
         let aborted = out.requests.aborted();
         match result {
@@ -284,6 +300,10 @@ fn extra_for(ctx: &Ctx, out: &Outgoing) -> Extra {
             );
         }
     }
+    // W3C trace context in params._meta, for this request only.
+    extra
+        .headers
+        .extend(super::trace::trace_headers(out.value.as_ref()));
     extra
 }
 
@@ -377,7 +397,7 @@ fn send_with_recovery(
                     return Ok(Some(sent));
                 }
                 // An error status: its body (bounded) says what happened.
-                let body = peek_error(&mut sent.response).body;
+                let body = peek_error(&mut sent.response, &sent.secrets).body;
                 if !tries.reinitialized
                     && retry_policy::session_ended(
                         status,
@@ -401,7 +421,7 @@ fn send_with_recovery(
                         status,
                         &out.revision,
                         out.is_tool_call(),
-                        || peek_error(&mut sent.response).jsonrpc_code(),
+                        || peek_error(&mut sent.response, &sent.secrets).jsonrpc_code(),
                     )
                 {
                     tries.relisted = true;
@@ -416,10 +436,14 @@ fn send_with_recovery(
                         Err(why) => log::warn!("re-listing tools after -32020 failed: {why}"),
                     }
                 }
-                if retry_policy::retryable(status, &body, &out.message.items)
-                    && throttle_wait(ctx, tries, &sent.response, status)
-                {
-                    continue;
+                if retry_policy::retryable(status, &body, &out.message.items) {
+                    if throttle_wait(ctx, tries, &sent.response, status) {
+                        continue;
+                    }
+                    let asked = sent.response.header("retry-after");
+                    if let Some(wait) = retry_policy::asked_too_long(asked, SystemTime::now()) {
+                        sent.note = Some(failure::waits_too_long(wait));
+                    }
                 }
                 return Ok(Some(sent));
             }
@@ -445,12 +469,25 @@ fn handle_response(
         http_failure(ctx, out, sent);
         return Handled::Done;
     }
-    if out.method.as_deref() == Some("notifications/initialized") && out.revision.has_sessions() {
-        listen::start(ctx, up.session().generation());
-    }
     if status == 202 || status == 204 {
         // Read to its (empty) end, so the connection goes back to its pool.
         let _ = sent.response.read_body(MAX_EMPTY_BODY);
+        return Handled::Done;
+    }
+    let encoding = sent.response.header("content-encoding").map(str::trim);
+    if let Some(encoding) =
+        encoding.filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
+    {
+        // Nothing asked for one (no Accept-Encoding): its bytes are not the
+        // JSON or events they claim to be.
+        let encoding = crate::text::clean(&sent.secrets.redact(encoding), 64);
+        ctx.fail_requests(
+            &out.requests,
+            &failure::encoded(up.host(), status, &encoding),
+        );
+        if !out.requests.any() {
+            log::warn!("{}", failure::encoded(up.host(), status, &encoding).message);
+        }
         return Handled::Done;
     }
     let waiting = Waiting::Requests(&out.requests);
@@ -458,9 +495,19 @@ fn handle_response(
     let response = &mut sent.response;
     let host = up.host();
     match response.media_type().as_deref() {
-        Some("application/json") => match read_json(response, ctx.shared.options.limits.message) {
+        Some("application/json") => match read_json(
+            response,
+            ctx.shared.options.limits.message,
+            // Room on stdout's bound for the answer before it is read; while
+            // it waits for the client to read stdout, the deadline is held.
+            &|n| {
+                let _waiting = deadline.map(Deadline::hold);
+                ctx.out.hold(n);
+            },
+        ) {
             Ok(bytes) => {
                 if let Some(refusal) = watch.then(|| refused(&bytes)).flatten() {
+                    ctx.out.release();
                     return Handled::Refused(refusal, bytes);
                 }
                 let _delivering = deadline.map(Deadline::hold);
@@ -492,11 +539,17 @@ fn handle_response(
             if out.requests.any() {
                 ctx.fail_requests(
                     &out.requests,
-                    &failure::wrong_content_type(up.host(), status, other),
+                    &failure::wrong_content_type(
+                        up.host(),
+                        status,
+                        other.map(|t| sent.secrets.redact(t)).as_deref(),
+                    ),
                 );
             }
         }
     }
+    // What was held for an answer that sent nothing (dropped, or failed).
+    ctx.out.release();
     Handled::Done
 }
 
@@ -591,7 +644,7 @@ fn not_sent(ctx: &Ctx, out: &Outgoing, e: &SendError) -> Failure {
 fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
     let up = &ctx.up;
     let status = sent.response.status;
-    let error = peek_error(&mut sent.response);
+    let error = peek_error(&mut sent.response, &sent.secrets);
     let text = String::from_utf8_lossy(&error.body);
     // A JSON-RPC answer in the error body is the server's response: pass it on
     // (with the request's id when the server could not read it).

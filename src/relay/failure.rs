@@ -60,6 +60,36 @@ pub(crate) fn batch_refused(revision: &str) -> Failure {
     }
 }
 
+/// A request read while `max_in_flight` requests run and the queue behind
+/// them is full (`queue_max` requests or `queue_bytes` bytes): not sent, so
+/// that stdin is read on (what comes after it may be an answer a running call
+/// waits for).
+pub(crate) fn queue_full(max_in_flight: usize, queue_max: usize, queue_bytes: usize) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "mcp-sigv4 already has {max_in_flight} requests in flight (--max-in-flight) and its queue behind them is full ({queue_max} requests or {} MiB); this request was not sent: send it again once answers arrive, or raise --max-in-flight",
+            queue_bytes >> 20
+        ),
+        data: None,
+    }
+}
+
+/// The note for a busy answer whose `Retry-After` asked for `wait`, longer
+/// than the relay waits before a retry.
+pub(crate) fn waits_too_long(wait: Duration) -> String {
+    let secs = wait.as_secs();
+    let asked = if secs == u64::MAX {
+        "longer than can be counted".to_owned()
+    } else {
+        format!("{secs} s")
+    };
+    format!(
+        "the server asked to be sent this again after {asked} (Retry-After), longer than mcp-sigv4 waits ({} s), so it was not sent again; send it again later",
+        crate::retry::MAX_RETRY_WAIT.as_secs()
+    )
+}
+
 /// A tool call `--read-only` refused, with the reason.
 pub(crate) fn refused(why: String) -> Failure {
     Failure {
@@ -81,6 +111,15 @@ pub(crate) fn not_sent(host: &str, e: &SendError, limit: Limit) -> Failure {
         SendError::Auth(a) => Failure {
             code: jsonrpc::CREDENTIALS_ERROR,
             message: format!("mcp-sigv4 cannot sign the request: {a}"),
+            data: None,
+        },
+        SendError::Unsendable { credentials, .. } => Failure {
+            code: if *credentials {
+                jsonrpc::CREDENTIALS_ERROR
+            } else {
+                jsonrpc::INTERNAL_ERROR
+            },
+            message: format!("mcp-sigv4: {e}"),
             data: None,
         },
         SendError::Http(h) if h.kind == ErrorKind::Timeout => Failure {
@@ -162,7 +201,12 @@ pub(crate) fn http_status(
     note: Option<&str>,
     scope: Scope<'_>,
 ) -> Failure {
-    let hint = hint_for(status, error.error_type.as_deref(), scope);
+    // A busy answer that was not retried says why in its note instead of the
+    // hint that it was.
+    let hint = match (status, note) {
+        (429 | 503, Some(_)) => None,
+        _ => hint_for(status, error.error_type.as_deref(), scope),
+    };
     let mut message = format!("{host} answered HTTP {status}");
     if let Some(t) = &error.error_type {
         message.push_str(&format!(" {t}"));
@@ -203,6 +247,18 @@ pub(crate) fn wrong_content_type(host: &str, status: u16, content_type: Option<&
         message: format!(
             "{host} answered HTTP {status} with content type {:?}, expected application/json or text/event-stream",
             content_type.unwrap_or("(none)")
+        ),
+        data: Some(json!({ "httpStatus": status })),
+    }
+}
+
+/// A 2xx answer with a `Content-Encoding` (`encoding`, sanitised) the relay
+/// did not ask for and does not decode.
+pub(crate) fn encoded(host: &str, status: u16, encoding: &str) -> Failure {
+    Failure {
+        code: jsonrpc::UPSTREAM_ERROR,
+        message: format!(
+            "{host} answered HTTP {status} with Content-Encoding {encoding:?}, which mcp-sigv4 did not ask for and does not decode; configure the server (or a proxy in front of it) to send its answers unencoded"
         ),
         data: Some(json!({ "httpStatus": status })),
     }

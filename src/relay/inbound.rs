@@ -168,16 +168,16 @@ fn admit<'a>(
                     .iter()
                     .filter(|id| shared.pending.contains(id))
                     .collect();
-                if still_waiting.len() == 1 && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+                if still_waiting.len() == 1
+                    && jsonrpc::pointer(line.as_bytes(), "/error").is_some()
+                    && let Some(new) = with_id(&line, still_waiting[0])
                 {
-                    if let Some(new) = with_id(&line, still_waiting[0]) {
-                        log::debug!(
-                            "the server answered without our request id; giving its error id {}",
-                            still_waiting[0]
-                        );
-                        shared.pending.complete(still_waiting[0]);
-                        return Some(Cow::Owned(new));
-                    }
+                    log::debug!(
+                        "the server answered without our request id; giving its error id {}",
+                        still_waiting[0]
+                    );
+                    shared.pending.complete(still_waiting[0]);
+                    return Some(Cow::Owned(new));
                 }
             }
             let Some(id) = id else {
@@ -187,23 +187,36 @@ fn admit<'a>(
                 // An id-less response that is no request's answer would only
                 // confuse the client: a notification's or a response's
                 // error, or one on the GET stream.
+                // Its code only: the server's text may quote what the
+                // request carried (a session id, a header value), and no
+                // request's secrets are at hand here to take out.
                 log::warn!(
-                    "dropping an error from the server that answers no request: {}",
-                    jsonrpc::pointer(line.as_bytes(), "/error/message")
-                        .and_then(|m| m.as_str().map(|m| jsonrpc::shorten(m, 200).into_owned()))
-                        .unwrap_or_default()
+                    "dropping an error from the server that answers no request (code {})",
+                    jsonrpc::pointer(line.as_bytes(), "/error/code")
+                        .filter(Value::is_i64)
+                        .map_or_else(|| "none".to_owned(), |c| c.to_string())
                 );
                 return None;
             };
+            if !waiting.ids().contains(id) {
+                // A response completes a request only on that request's own
+                // stream (its POST's, or that resumed), in its own session:
+                // the GET stream carries none (2025-11-25 transports,
+                // "Listening for Messages from the Server"), and another
+                // session's server does not answer for this one.
+                log::debug!(
+                    "dropping a response for id {id} on a stream that is not its request's"
+                );
+                return None;
+            }
             let method = shared.pending.method(id);
             let mut line = rewrite_result(ctx, method.as_deref(), line);
-            if method.as_deref() == Some("initialize") {
-                if let Some(Value::String(v)) =
+            if method.as_deref() == Some("initialize")
+                && let Some(Value::String(v)) =
                     jsonrpc::pointer(line.as_bytes(), "/result/protocolVersion")
-                {
-                    log::info!("MCP protocol version {v}");
-                    ctx.up.session().set_protocol_version(&v);
-                }
+            {
+                log::info!("MCP protocol version {v}");
+                ctx.up.session().set_protocol_version(&v);
             }
             match shared.pending.complete(id) {
                 Completion::Forward(theirs) => {

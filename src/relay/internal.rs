@@ -199,7 +199,7 @@ fn own_request_once(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id, items: &[Kin
     let retry_after = sent.response.header("retry-after").map(str::to_owned);
     let status = sent.response.status;
     if !(200..300).contains(&status) {
-        let e = peek_error(&mut sent.response);
+        let e = peek_error(&mut sent.response, &sent.secrets);
         let again = retry_policy::retryable(status, &e.body, items);
         return OwnTry {
             result: Err(OwnRequestError::Status {

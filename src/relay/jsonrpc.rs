@@ -2,6 +2,8 @@
 //!
 //! Owns: classifying a message (request, notification, response; a 2025-03-26
 //! batch of them) without rebuilding it — the bytes are forwarded unchanged —,
+//! refusing a message with a key twice in one object, or with two keys a
+//! case-insensitive decoder reads as one where the relay reads (`fold.rs`),
 //! the raw JSON text of request ids, making the relay's own error responses, and
 //! compacting pretty-printed JSON onto one line for stdio.
 //! Refuses: changing a message. What goes out is the bytes that came in (minus
@@ -12,6 +14,8 @@ use std::fmt;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+
+use super::fold;
 
 /// JSON-RPC parse error (invalid JSON).
 pub const PARSE_ERROR: i64 = -32700;
@@ -47,16 +51,18 @@ pub struct Id {
 enum IdKey {
     /// A string, decoded.
     Text(String),
+    /// A string with a lone surrogate escape (`"\ud800"`), which is no
+    /// Unicode text: its UTF-16 code units, decoded.
+    Units(Vec<u16>),
     /// A number: sign, significant digits without leading or trailing zeros,
     /// and the power of ten of the last digit (zero is no digits).
     Number {
         negative: bool,
         digits: String,
-        exponent: i64,
+        exponent: i128,
     },
-    /// JSON text the relay does not normalise (a string with a lone
-    /// surrogate escape, an exponent of more than 15 digits): compared as
-    /// text.
+    /// JSON text the relay does not normalise (an exponent of more than 36
+    /// significant digits): compared as text.
     Raw(String),
 }
 
@@ -64,10 +70,49 @@ impl IdKey {
     fn of(text: &str) -> IdKey {
         let raw = || IdKey::Raw(text.to_owned());
         if text.starts_with('"') {
-            return serde_json::from_str::<String>(text).map_or_else(|_| raw(), IdKey::Text);
+            return serde_json::from_str::<String>(text)
+                .map(IdKey::Text)
+                .ok()
+                .or_else(|| code_units(text).map(IdKey::Units))
+                .unwrap_or_else(raw);
         }
         number_key(text).unwrap_or_else(raw)
     }
+}
+
+/// The UTF-16 code units of a JSON string's text (quotes included), every
+/// escape decoded, lone surrogates kept; `None` for text that is not one.
+fn code_units(text: &str) -> Option<Vec<u16>> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let mut units = Vec::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u16; 2];
+            units.extend_from_slice(c.encode_utf16(&mut buf));
+            continue;
+        }
+        let unit = match chars.next()? {
+            '"' => 0x22,
+            '\\' => 0x5c,
+            '/' => 0x2f,
+            'b' => 0x08,
+            'f' => 0x0c,
+            'n' => 0x0a,
+            'r' => 0x0d,
+            't' => 0x09,
+            'u' => {
+                let hex: String = chars.by_ref().take(4).collect();
+                if hex.len() != 4 {
+                    return None;
+                }
+                u16::from_str_radix(&hex, 16).ok()?
+            }
+            _ => return None,
+        };
+        units.push(unit);
+    }
+    Some(units)
 }
 
 /// The value of a JSON number (`-?int(.frac)?([eE][+-]?exp)?`) as sign,
@@ -86,23 +131,31 @@ fn number_key(text: &str) -> Option<IdKey> {
     if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut exponent: i64 = match exp {
+    let mut exponent: i128 = match exp {
         None => 0,
         Some(e) => {
             let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
-            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let n: i64 = digits.parse().ok()?;
+            // Leading zeros spell nothing; 36 digits leave room to add.
+            let digits = digits.trim_start_matches('0');
+            if digits.len() > 36 {
+                return None;
+            }
+            let n: i128 = if digits.is_empty() {
+                0
+            } else {
+                digits.parse().ok()?
+            };
             if e.starts_with('-') { -n } else { n }
         }
     };
     let all = format!("{int}{frac}");
-    exponent -= i64::try_from(frac.len()).ok()?;
+    exponent -= i128::try_from(frac.len()).ok()?;
     let trimmed = all.trim_start_matches('0');
     let significant = trimmed.trim_end_matches('0');
-    exponent += i64::try_from(trimmed.len() - significant.len()).ok()?;
+    exponent += i128::try_from(trimmed.len() - significant.len()).ok()?;
     if significant.is_empty() {
         // Every spelling of zero, -0 included, is one id.
         return Some(IdKey::Number {
@@ -347,6 +400,31 @@ fn classify_object(raw: &RawValue) -> Result<Kind, (String, Option<Id>)> {
             ),
             id,
         ));
+    }
+    if let Some(folded) = fold::folded_keys(raw.get()) {
+        // A server that matches keys ignoring case (Go's encoding/json)
+        // reads the two as one key, and may take the one the relay did not
+        // check. Whose id is spelled twice so cannot be told.
+        let id = match &folded.keys {
+            Some((a, _)) if folded.at.is_empty() && fold::fold(a) == "id" => None,
+            _ => id_of(&obj).ok().flatten(),
+        };
+        let at = if folded.at.is_empty() {
+            String::new()
+        } else {
+            format!(" of \"{}\"", folded.at)
+        };
+        let why = match &folded.keys {
+            Some((a, b)) => format!(
+                "the keys {:?} and {:?}{at} differ only in letter case; a server that matches keys ignoring case (as Go's encoding/json does) would read them as one key, so the message was not sent",
+                shorten(a, 64),
+                shorten(b, 64)
+            ),
+            None => format!(
+                "a key{at} has a lone surrogate escape, which decoders read differently, so the key a server that matches keys ignoring case would take cannot be checked; the message was not sent"
+            ),
+        };
+        return Err((why, id));
     }
     let id = id_of(&obj).map_err(|e| (e, None))?;
     let fail = |why: String| (why, id.clone());
@@ -713,6 +791,19 @@ mod tests {
         assert!(!id.same_spelling(&Id::from_json(r#""café""#)));
         let long = Id::from_json(&format!("\"{}\"", "x".repeat(500)));
         assert!(long.to_string().chars().count() <= 65, "{long}");
+    }
+
+    #[test]
+    fn lone_surrogates_and_long_exponents_compare_by_value() {
+        let same = |a: &str, b: &str| Id::from_json(a) == Id::from_json(b);
+        assert!(same(r#""\ud800x""#, r#""\uD800\u0078""#));
+        assert!(!same(r#""\ud800x""#, r#""\ud801x""#));
+        assert!(!same(r#""\ud800""#, r#""\ufffd""#));
+        assert!(same("1e0000000000000000001", "10"));
+        assert!(same("5e100000000000000000000", "50e99999999999999999999"));
+        assert!(!same("5e100000000000000000000", "5e100000000000000000001"));
+        let huge = format!("1e{}", "9".repeat(40));
+        assert!(same(&huge, &huge) && !same(&huge, "1"));
     }
 
     #[test]

@@ -6,13 +6,18 @@
 //! session or a later one, said once at debug; any other 4xx stops it for the
 //! session, a warning the first time; AgentCore answers other non-2xx codes,
 //! which also mean "none"), forwarding its messages,
-//! and reconnecting with `Last-Event-ID` after the server's `retry:` delay (else
-//! 1 s growing ×1.5 up to 30 s), giving up after [`MAX_FAILURES`] failures in a
+//! and reconnecting with `Last-Event-ID` after the server's `retry:` delay (at
+//! least [`RETRY_FLOOR`]; else 1 s growing ×1.5 up to 30 s), the delay doubled
+//! for each stream in a row that ended within [`QUICK_END`] of opening (up to
+//! [`MAX_DELAY`]), giving up after [`MAX_FAILURES`] failures in a
 //! row; and resuming a POST's SSE stream that broke after an event id with a GET
 //! carrying `Last-Event-ID` (at most [`RESUME_ATTEMPTS`] tries), as the
 //! 2025-11-25 transport says
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>,
 //! "Resumability and Redelivery").
+//! Requests of a session wait (at most [`LISTEN_WAIT`], once) for its first
+//! GET to be answered, so a message the server sends outside any request has
+//! a stream to go on.
 //! Refuses: opening a GET stream for a session the server ended, or for a
 //! revision without one (the caller asks only for a 2025 session), and
 //! resuming a stream that never gave an event id.
@@ -27,19 +32,41 @@ use super::stream::{EndReason, read_events};
 use super::upstream::{Extra, SendError, Sent, peek_error};
 use crate::http::{Method, RequestTimeouts};
 
+/// The longest a request waits for the first answer to the session's GET
+/// stream before it goes anyway: 5 s.
+pub(crate) const LISTEN_WAIT: Duration = Duration::from_secs(5);
+
 /// Consecutive failed connections after which the GET stream is given up.
 pub(crate) const MAX_FAILURES: u32 = 5;
 
 /// Attempts to resume a broken POST stream.
 pub(crate) const RESUME_ATTEMPTS: u32 = 2;
 
-fn delay(retry_ms: Option<u64>, attempt: u32) -> Duration {
-    match retry_ms {
-        Some(ms) => Duration::from_millis(ms.min(60_000)),
+/// The shortest wait before the GET stream is opened again, whatever the
+/// server's `retry:` says: 500 ms (a server that sends `retry: 0` and ends
+/// its stream at once would otherwise have thousands of signed GETs a second).
+pub(crate) const RETRY_FLOOR: Duration = Duration::from_millis(500);
+
+/// A GET stream that ends sooner than this after it opened "ended at once":
+/// the wait before the next grows with each such stream in a row.
+pub(crate) const QUICK_END: Duration = Duration::from_secs(2);
+
+/// The longest wait before the GET stream is opened again: 60 s.
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// The wait before the next GET: the server's `retry:` (at least
+/// [`RETRY_FLOOR`]), else 1 s growing ×1.5 with each failure in a row (at most
+/// 30 s); doubled for each stream after the first in a row that ended at once
+/// (`quick_ends`); never more than [`MAX_DELAY`].
+fn delay(retry_ms: Option<u64>, attempt: u32, quick_ends: u32) -> Duration {
+    let base = match retry_ms {
+        Some(ms) => Duration::from_millis(ms).clamp(RETRY_FLOOR, MAX_DELAY),
         None => Duration::from_millis(1000)
             .mul_f64(1.5f64.powi(attempt.min(20) as i32))
             .min(Duration::from_secs(30)),
-    }
+    };
+    let doublings = quick_ends.saturating_sub(1).min(16) as i32;
+    base.mul_f64(2f64.powi(doublings)).min(MAX_DELAY).max(base)
 }
 
 fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
@@ -57,20 +84,31 @@ pub(crate) fn start(ctx: &Ctx, generation: u64) {
     if ctx.up.link().offers_no_get_stream() || !ctx.up.claim_listen(generation) {
         return;
     }
+    let up = std::sync::Arc::clone(&ctx.up);
     let ctx = ctx.clone_ctx();
     let spawned = std::thread::Builder::new()
         .name("get-stream".into())
         .spawn(move || listen_loop(&ctx, generation));
     if let Err(e) = spawned {
         log::warn!("cannot start the GET stream thread: {e}");
+        up.listen_answered(generation);
     }
 }
 
 fn listen_loop(ctx: &Ctx, generation: u64) {
     let (shared, up) = (&ctx.shared, &ctx.up);
+    // However the loop ends, requests no longer wait for its first answer.
+    struct Answered<'a>(&'a super::upstream::Upstream, u64);
+    impl Drop for Answered<'_> {
+        fn drop(&mut self) {
+            self.0.listen_answered(self.1);
+        }
+    }
+    let _answered = Answered(up, generation);
     let mut last_event_id: Option<String> = None;
     let mut retry_ms: Option<u64> = None;
     let mut failures = 0u32;
+    let mut quick_ends = 0u32;
     let still_current = || up.session().generation() == generation && !shared.shutting_down();
     while still_current() {
         let mut extra = Extra {
@@ -80,7 +118,10 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
         if let Some(id) = &last_event_id {
             extra.headers.push(("last-event-id".into(), id.clone()));
         }
-        match up.send(Method::Get, b"", &extra, get_timeouts(ctx)) {
+        let sent = up.send(Method::Get, b"", &extra, get_timeouts(ctx));
+        // The server has the stream (or refused it): requests may go.
+        up.listen_answered(generation);
+        match sent {
             // A new session replaced this one while the GET went out: its own
             // loop serves it.
             Ok(sent) if sent.generation != generation => return,
@@ -104,6 +145,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                 } else {
                     failures = 0;
                     log::debug!("GET stream open");
+                    let opened = std::time::Instant::now();
                     let end =
                         read_events(ctx, Waiting::Nobody, None, false, None, &mut sent.response);
                     if end.last_event_id.is_some() {
@@ -115,6 +157,11 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                     if let EndReason::Broken(why) = &end.reason {
                         log::info!("GET stream broke: {why}");
                     }
+                    if opened.elapsed() < QUICK_END {
+                        quick_ends += 1;
+                    } else {
+                        quick_ends = 0;
+                    }
                 }
             }
             Err(SendError::Http(e)) => {
@@ -124,12 +171,12 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                     return;
                 }
             }
-            Err(SendError::Auth(e)) => {
+            Err(e @ (SendError::Auth(_) | SendError::Unsendable { .. })) => {
                 log::warn!("GET stream: {e}");
                 return;
             }
         }
-        if !shared.pause(delay(retry_ms, failures)) {
+        if !shared.pause(delay(retry_ms, failures, quick_ends)) {
             return;
         }
     }
@@ -154,7 +201,7 @@ fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
         log::info!("GET stream: HTTP 404 from {host}: the session ended");
         return;
     }
-    let error = peek_error(&mut sent.response);
+    let error = peek_error(&mut sent.response, &sent.secrets);
     let what = error
         .error_type
         .as_deref()
@@ -190,7 +237,7 @@ pub(crate) fn resume(
     let mut last = last_event_id.to_owned();
     let mut retry = retry_ms;
     for attempt in 0..RESUME_ATTEMPTS {
-        if !shared.pause(delay(retry, attempt)) {
+        if !shared.pause(delay(retry, attempt, 0)) {
             return false;
         }
         log::info!(
@@ -241,4 +288,24 @@ pub(crate) fn resume(
         retry = end.retry_ms.or(retry);
     }
     deadline.is_some_and(Deadline::fired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_retry_has_a_floor_and_quick_ends_double_the_wait() {
+        let ms = Duration::from_millis;
+        assert_eq!(delay(Some(0), 0, 0), RETRY_FLOOR);
+        assert_eq!(delay(Some(0), 0, 1), RETRY_FLOOR);
+        assert_eq!(delay(Some(0), 0, 2), ms(1000));
+        assert_eq!(delay(Some(0), 0, 5), ms(8000));
+        assert_eq!(delay(Some(0), 0, 100), MAX_DELAY);
+        assert_eq!(delay(Some(3000), 0, 0), ms(3000));
+        assert_eq!(delay(Some(u64::MAX), 0, 3), MAX_DELAY);
+        assert_eq!(delay(None, 0, 0), ms(1000));
+        assert_eq!(delay(None, 0, 3), ms(4000));
+        assert_eq!(delay(None, 30, 30), MAX_DELAY);
+    }
 }

@@ -34,7 +34,9 @@
 //!
 //! Load: at most `--max-in-flight` client requests (default 64) have an
 //! exchange at once; later ones queue (bounded by count and bytes) and, when
-//! the queue is full, the stdin thread waits — backpressure, nothing dropped.
+//! the queue is full, a request is answered with an error and not sent — the
+//! stdin thread never waits for a request, so the client's answer to a server
+//! request a running call waits on is always read.
 //! A `ping`, notifications (cancellations) and answers to the server's
 //! requests go ahead of the queue on a small reserve of threads
 //! (`admission.rs`). A thread that ends its exchange waits a while for the
@@ -62,6 +64,7 @@ mod deadline;
 mod dispatch;
 mod exchange;
 mod failure;
+mod fold;
 mod inbound;
 mod internal;
 #[doc(hidden)]
@@ -82,6 +85,7 @@ pub mod sse;
 #[doc(hidden)]
 pub mod stdio;
 mod stream;
+mod trace;
 mod upstream;
 
 use std::fmt;

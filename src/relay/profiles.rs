@@ -21,7 +21,9 @@
 //! (`"mcp-sigv4:<profile>:<n>"`), so that two servers' ids never meet on
 //! stdout, and the client's answer gets the server's id back on its way to
 //! that session (at most [`MAX_SERVER_REQUESTS`] remembered, the oldest
-//! forgotten first).
+//! forgotten first); a request of the default session's server whose id is
+//! in that namespace gets one of the relay's ids too, so that no server can
+//! make two requests reach the client with one id.
 //! Refuses: changing anything with one profile, or a message of the default
 //! session's server; reading the argument of a tool whose own input schema
 //! has one of that name (`policy.rs`).
@@ -189,7 +191,7 @@ impl Profiles {
         let mut table = self.server_requests.locked();
         table.next += 1;
         let ours = Id::from_json(
-            &json!(format!("mcp-sigv4:{}:{}", self.names[index], table.next)).to_string(),
+            &json!(format!("{OUR_PREFIX}{}:{}", self.names[index], table.next)).to_string(),
         );
         if table.waiting.len() >= MAX_SERVER_REQUESTS {
             table.waiting.pop_front();
@@ -341,17 +343,36 @@ fn unknown_profile(profiles: &Profiles, given: &Value) -> Failure {
     }
 }
 
-/// A message from the server of session `index` (not the default), on its
-/// way to the client: a request gets an id of the relay's own; a
-/// cancellation of one of them names that id. `None`: unchanged.
+/// The prefix of the ids the relay gives other sessions' server requests.
+const OUR_PREFIX: &str = "mcp-sigv4:";
+
+/// True when `id` is a string in the relay's own namespace ([`OUR_PREFIX`]),
+/// whatever its escapes.
+fn in_our_namespace(id: &Id) -> bool {
+    serde_json::from_str::<String>(id.as_json()).is_ok_and(|s| s.starts_with(OUR_PREFIX))
+}
+
+/// A message from the server of session `index`, on its way to the client:
+/// a request of another session than the default's gets an id of the
+/// relay's own, and so does one of the default session's whose id is in the
+/// relay's namespace (so that no two requests reach the client with one id);
+/// a cancellation of one of them names that id. `None`: unchanged.
 pub(crate) fn from_server(
     profiles: &Profiles,
     index: usize,
     kind: &Kind,
     line: &str,
 ) -> Option<String> {
-    if index == 0 || !profiles.several() {
+    if !profiles.several() {
         return None;
+    }
+    if index == 0 {
+        match kind {
+            Kind::Request { id, .. } if !in_our_namespace(id) => return None,
+            Kind::Request { .. } => {}
+            Kind::Notification { method } if method == "notifications/cancelled" => {}
+            _ => return None,
+        }
     }
     match kind {
         Kind::Request { id, .. } => {

@@ -138,6 +138,14 @@ pub(crate) fn retryable(status: u16, body: &[u8], items: &[Kind]) -> bool {
     }
 }
 
+/// The wait `retry_after` asks for when it is longer than the relay waits
+/// ([`retry::MAX_RETRY_WAIT`]): the answer then goes to the client, saying so.
+pub(crate) fn asked_too_long(retry_after: Option<&str>, now: SystemTime) -> Option<Duration> {
+    retry_after
+        .and_then(|v| retry::retry_after(v, now))
+        .filter(|d| *d > retry::MAX_RETRY_WAIT)
+}
+
 /// The wait before retry `attempt` (0 for the first) after an answer with
 /// `retry_after` (the header's value, if any), at `now`; `None` when the server
 /// asks for longer than [`retry::MAX_RETRY_WAIT`] (the answer is then given to

@@ -111,6 +111,15 @@ impl Session {
 
     /// Records the protocol version from an initialize result.
     pub(crate) fn set_protocol_version(&self, version: &str) {
+        // It goes in a header (`MCP-Protocol-Version`): a value that cannot
+        // is not kept, and requests go without it.
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_graphic()) {
+            log::warn!(
+                "the server negotiated a protocol version that is not a header-safe name ({} characters); requests go without MCP-Protocol-Version",
+                version.chars().count()
+            );
+            return;
+        }
         *self.protocol_version.write_locked() = Some(version.to_owned());
     }
 }

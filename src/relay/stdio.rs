@@ -7,7 +7,9 @@
 //! interleave; and the queue in front of it, bounded in bytes: a sender waits
 //! while the queue holds its bound (back-pressure onto the exchange, and from
 //! there onto the server's connection), so a client that stops reading holds
-//! the relay to the bound and loses nothing.
+//! the relay to the bound and loses nothing; and room on that bound that an
+//! exchange holds for a JSON answer before it reads it (`Output::hold`), so
+//! that answers being read count with the queue.
 //! Refuses: writing anything to stdout that did not come through `Output`;
 //! dropping a message while stdout is open.
 
@@ -100,7 +102,9 @@ impl<R: BufRead> LineReader<R> {
                         .extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 if !too_long {
-                    if line.len() + chunk.len() > self.max {
+                    // One byte more than the bound is the CR of a CRLF line,
+                    // which is not the message's (checked at its end).
+                    if line.len() + chunk.len() > self.max.saturating_add(1) {
                         too_long = true;
                         // The first bytes, in a buffer of their own: the
                         // line's may hold up to the bound.
@@ -124,6 +128,12 @@ impl<R: BufRead> LineReader<R> {
                 if ended {
                     break;
                 }
+            }
+            if !too_long && line.len() > self.max && line.last() != Some(&b'\r') {
+                too_long = true;
+                self.prefix = line[..line.len().min(PREFIX_BYTES)].to_vec();
+                self.tail.clear();
+                keep_tail(&mut self.tail, &line);
             }
             if too_long {
                 return Ok(Some(Line::TooLong(self.max)));
@@ -163,6 +173,13 @@ struct Queue {
 struct QueueState {
     messages: VecDeque<Vec<u8>>,
     bytes: usize,
+    /// Bytes of answers exchanges are reading on their way here
+    /// ([`Output::hold`]): counted against the bound with the queue's.
+    held: usize,
+    /// The holders, by the order they first held: the oldest may pass the
+    /// bound (alone), so that holders never wait on each other in a circle.
+    holders: std::collections::BTreeSet<u64>,
+    next_holder: u64,
     senders: usize,
     closed: bool,
 }
@@ -170,9 +187,16 @@ struct QueueState {
 /// A handle for sending whole messages to stdout. Cheap to clone; sending never
 /// fails from the caller's view (after stdout closed, messages are dropped),
 /// and waits while the queue is full.
+///
+/// An exchange reading an answer for stdout first holds room for its bytes
+/// ([`hold`](Self::hold)), so that what exchanges read and the queue holds
+/// together stay within the bound: a client that stops reading stops the
+/// reads of every answer, not only their queueing. A clone holds nothing.
 #[derive(Debug)]
 pub(crate) struct Output {
     queue: Arc<Queue>,
+    /// This handle's holder number and the bytes it holds.
+    holding: Mutex<Option<(u64, usize)>>,
 }
 
 impl Clone for Output {
@@ -180,12 +204,14 @@ impl Clone for Output {
         self.queue.state.locked().senders += 1;
         Output {
             queue: Arc::clone(&self.queue),
+            holding: Mutex::new(None),
         }
     }
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
+        self.release();
         let mut state = self.queue.state.locked();
         state.senders -= 1;
         if state.senders == 0 {
@@ -197,12 +223,26 @@ impl Drop for Output {
 impl Output {
     /// Queues one message (one line, without its `\n`). Waits while the
     /// queue holds its bound in bytes; a message larger than the bound waits
-    /// for an empty queue and then goes alone.
+    /// for an empty queue and then goes alone. What this handle held
+    /// ([`hold`](Self::hold)) counts for the message: it goes without waiting
+    /// as far as it was held. So the queue and what readers hold stay within
+    /// about twice the bound, and one message.
     pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
         let message = message.into();
         let q = &*self.queue;
+        let mut held = 0;
+        if let Some((number, bytes)) = self.holding.locked().take() {
+            let mut state = q.state.locked();
+            state.held -= bytes;
+            state.holders.remove(&number);
+            held = bytes;
+        }
+        let extra = message.len().saturating_sub(held);
+        // Only the queue is waited on, never what readers hold: a reader
+        // whose server trickles must not stop the other senders (the stdin
+        // reader among them).
         let mut state = wait_while_unbounded(&q.to_senders, q.state.locked(), |s| {
-            !s.closed && s.bytes > 0 && s.bytes + message.len() > q.max_bytes
+            !s.closed && extra > 0 && s.bytes > 0 && s.bytes + extra > q.max_bytes
         });
         if state.closed {
             return;
@@ -210,6 +250,51 @@ impl Output {
         state.bytes += message.len();
         state.messages.push_back(message);
         q.to_writer.notify_one();
+        drop(state);
+        q.to_senders.notify_all();
+    }
+
+    /// Holds `n` more bytes of the bound for an answer this handle is
+    /// reading, waiting while the queue and what others hold leave no room;
+    /// the oldest holder waits only for the queue to be empty, and then may
+    /// pass the bound alone. The hold ends when this handle sends, at
+    /// [`release`](Self::release), or when it is dropped.
+    pub(crate) fn hold(&self, n: usize) {
+        let q = &*self.queue;
+        let mut holding = self.holding.locked();
+        let mut state = q.state.locked();
+        let number = match *holding {
+            Some((number, _)) => number,
+            None => {
+                let number = state.next_holder;
+                state.next_holder += 1;
+                state.holders.insert(number);
+                *holding = Some((number, 0));
+                number
+            }
+        };
+        state = wait_while_unbounded(&q.to_senders, state, |s| {
+            let oldest = s.holders.first() == Some(&number);
+            let fits = s.bytes + s.held + n <= q.max_bytes;
+            let goes = s.closed || fits || (oldest && s.bytes == 0);
+            !goes
+        });
+        state.held += n;
+        if let Some((_, bytes)) = holding.as_mut() {
+            *bytes += n;
+        }
+    }
+
+    /// Gives back what this handle holds (an answer that will not be sent).
+    pub(crate) fn release(&self) {
+        let Some((number, bytes)) = self.holding.locked().take() else {
+            return;
+        };
+        let mut state = self.queue.state.locked();
+        state.held -= bytes;
+        state.holders.remove(&number);
+        drop(state);
+        self.queue.to_senders.notify_all();
     }
 }
 
@@ -238,7 +323,13 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     let handle = std::thread::Builder::new()
         .name("stdout".into())
         .spawn(move || writer_loop(out, &writer_queue, on_closed))?;
-    Ok((Output { queue }, handle))
+    Ok((
+        Output {
+            queue,
+            holding: Mutex::new(None),
+        },
+        handle,
+    ))
 }
 
 fn writer_loop<W: Write>(mut out: W, q: &Queue, on_closed: impl FnOnce(io::Error)) {
@@ -305,6 +396,12 @@ mod tests {
             vec![Line::TooLong(5), Line::Message(b"ok".to_vec())]
         );
         assert_eq!(lines(b"12345\n", 5), vec![Line::Message(b"12345".to_vec())]);
+        // The CR of a CRLF line is not the message's.
+        assert_eq!(
+            lines(b"12345\r\n123456\r\n", 5),
+            vec![Line::Message(b"12345".to_vec()), Line::TooLong(5)]
+        );
+        assert_eq!(lines(b"123456", 5), vec![Line::TooLong(5)]);
     }
 
     #[test]
@@ -366,6 +463,34 @@ mod tests {
         for _ in 0..10 {
             out.send(vec![b'y'; 2 << 20]);
         }
+    }
+
+    #[test]
+    fn what_exchanges_hold_counts_against_the_bound_and_the_oldest_passes_alone() {
+        use std::sync::mpsc;
+        let (out, handle) = spawn_writer(io::sink(), 1000, |_| panic!("not closed")).unwrap();
+        let (a, b) = (out.clone(), out.clone());
+        a.hold(800);
+        // The oldest holder may go past the bound while the queue is empty.
+        a.hold(800);
+        let (tx, rx) = mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            b.hold(300);
+            tx.send(()).unwrap();
+            b.send(vec![b'b'; 300]);
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(200))
+                .is_err(),
+            "a younger holder waits while the bound is held"
+        );
+        a.release();
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("room once the oldest let go");
+        waiter.join().unwrap();
+        assert_eq!(out.queue.state.locked().held, 0);
+        drop((a, out));
+        handle.join().unwrap();
     }
 
     #[test]

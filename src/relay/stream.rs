@@ -39,9 +39,15 @@ pub(crate) enum ReadError {
     Broken(std::io::Error),
 }
 
-/// Reads a JSON answer body of at most `max` bytes (the `content-length`
+/// Reads a JSON answer body of at most `max` bytes, calling `hold` with the
+/// bytes it is about to take before it takes them (stdout's bound: the
+/// caller's [`Output::hold`](super::stdio::Output::hold)) (the `content-length`
 /// the server announced is reserved at once, so the body is held once).
-pub(crate) fn read_json(response: &mut Response, max: usize) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_json(
+    response: &mut Response,
+    max: usize,
+    hold: &dyn Fn(usize),
+) -> Result<Vec<u8>, ReadError> {
     let announced = response
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -51,18 +57,39 @@ pub(crate) fn read_json(response: &mut Response, max: usize) -> Result<Vec<u8>, 
     let mut body = Vec::new();
     if let Some(n) = announced {
         // Bounded by `max` just above.
-        body.reserve_exact(usize::try_from(n).unwrap_or(max).saturating_add(1));
+        let n = usize::try_from(n).unwrap_or(max);
+        hold(n);
+        body.reserve_exact(n.saturating_add(1));
     }
-    let read = (&mut response.body)
-        .take(max as u64 + 1)
-        .read_to_end(&mut body);
-    match read {
-        Ok(_) if body.len() > max => Err(ReadError::TooLarge(max)),
-        Ok(_) => Ok(body),
-        Err(e) if crate::http::is_timeout(&e) => Err(ReadError::TimedOut),
-        Err(e) => Err(ReadError::Broken(e)),
+    // Read a piece at a time; what is read beyond what was announced (or
+    // everything, when nothing was) is held on stdout's bound first.
+    let mut held = announced.map_or(0, |n| usize::try_from(n).unwrap_or(max));
+    let mut limited = (&mut response.body).take(max as u64 + 1);
+    let mut piece = vec![0u8; READ_PIECE];
+    loop {
+        match limited.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => {
+                if body.len() + n > held {
+                    hold(READ_PIECE);
+                    held += READ_PIECE;
+                }
+                body.extend_from_slice(&piece[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if crate::http::is_timeout(&e) => return Err(ReadError::TimedOut),
+            Err(e) => return Err(ReadError::Broken(e)),
+        }
     }
+    if body.len() > max {
+        return Err(ReadError::TooLarge(max));
+    }
+    Ok(body)
 }
+
+/// How much of a JSON body is read (and held on stdout's bound) at a time:
+/// 64 KiB.
+const READ_PIECE: usize = 64 << 10;
 
 /// How an SSE stream ended.
 pub(crate) struct StreamEnd {

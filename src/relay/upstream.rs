@@ -19,7 +19,7 @@
 //! exchange's (`exchange.rs`, `retry_policy.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use super::session::Session;
@@ -28,9 +28,10 @@ use crate::aws::error::AwsError;
 use crate::config::{Endpoint, RelayOptions, RuntimeSession, Timeouts};
 use crate::credential_types::Credentials;
 use crate::http::{self, ClientSettings, HttpError, Method, RequestTimeouts, Response};
+use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::sigv4::Algorithm;
-use crate::sync::Locked;
+use crate::sync::{Locked, wait_while};
 
 /// The most bytes of an HTTP error body read for its message (64 KiB).
 pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
@@ -50,6 +51,13 @@ pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) enum SendError {
     Auth(AuthError),
     Http(HttpError),
+    /// A value the request would carry in a header has a control character
+    /// (no HTTP field value may: RFC 9110 §5.5), so it was not sent: what
+    /// the value is and where it came from, and whether it is a credential's.
+    Unsendable {
+        what: String,
+        credentials: bool,
+    },
 }
 
 impl std::fmt::Display for SendError {
@@ -57,8 +65,59 @@ impl std::fmt::Display for SendError {
         match self {
             SendError::Auth(a) => a.fmt(f),
             SendError::Http(h) => h.fmt(f),
+            SendError::Unsendable { what, .. } => write!(
+                f,
+                "{what} has a control character, which no HTTP header may carry, so the request was not sent"
+            ),
         }
     }
+}
+
+/// True when `value` cannot be an HTTP field value: a control character
+/// other than a tab (RFC 9110 §5.5, `field-vchar`, `obs-text`).
+fn unsendable(value: &str) -> bool {
+    value.chars().any(|c| c.is_ascii_control() && c != '\t')
+}
+
+/// The headers of a signed request checked for values no HTTP header may
+/// carry, each named by where it came from.
+fn check_headers(
+    headers: &[(&str, &str)],
+    credentials: Option<&Credentials>,
+    extra_names: &[String],
+) -> Result<(), SendError> {
+    for (name, value) in headers {
+        if !unsendable(value) {
+            continue;
+        }
+        let from = |what: &str| {
+            credentials.map_or_else(
+                || what.to_owned(),
+                |c| format!("{what} from {}", c.source()),
+            )
+        };
+        let (what, credentials_value) = match *name {
+            "x-amz-security-token" => (from("the session token"), true),
+            "authorization" if credentials.is_some_and(|c| unsendable(c.access_key_id())) => {
+                (from("the access key id"), true)
+            }
+            "authorization" | "x-amz-region-set" => (
+                "the region or the service name (--region, --service, or the endpoint's host)"
+                    .to_owned(),
+                false,
+            ),
+            "mcp-protocol-version" => ("the protocol version".to_owned(), false),
+            n if extra_names.iter().any(|e| e.eq_ignore_ascii_case(n)) => {
+                (format!("the value of --header {n}"), false)
+            }
+            n => (format!("the value of the {n} header"), false),
+        };
+        return Err(SendError::Unsendable {
+            what,
+            credentials: credentials_value,
+        });
+    }
+    Ok(())
 }
 
 /// The wrapped error is shown as it is (its text is this one's), so it is not
@@ -73,6 +132,9 @@ pub(crate) struct Sent {
     pub(crate) generation: u64,
     /// True when the request carried an `Mcp-Session-Id`.
     pub(crate) carried_session: bool,
+    /// The secret values the request carried, to take out of what the
+    /// server says back before it is quoted.
+    pub(crate) secrets: Redactor,
 }
 
 /// One signed attempt's answer and what it was sent with.
@@ -82,6 +144,7 @@ struct Attempt {
     credentials: Option<Arc<Credentials>>,
     generation: u64,
     carried_session: bool,
+    secrets: Redactor,
 }
 
 impl Attempt {
@@ -91,20 +154,27 @@ impl Attempt {
             note,
             generation: self.generation,
             carried_session: self.carried_session,
+            secrets: self.secrets,
         }
     }
 }
 
 /// Reads an error answer's body (at most [`MAX_ERROR_BODY`] bytes) and puts it
 /// back as the response body, so it can still be read; a 2xx answer is left
-/// alone.
-pub(crate) fn peek_error(response: &mut Response) -> AwsError {
+/// alone. The error type, message and request id have every secret value of
+/// the request (`secrets`) taken out, so no error or log that quotes them
+/// repeats one; the body is as read.
+pub(crate) fn peek_error(response: &mut Response, secrets: &Redactor) -> AwsError {
     if (200..300).contains(&response.status) {
         return AwsError::default();
     }
     let body = response.read_body(MAX_ERROR_BODY).unwrap_or_default();
     response.body = Box::new(std::io::Cursor::new(body.clone()));
-    AwsError::parse(&response.headers, body)
+    let mut error = AwsError::parse(&response.headers, body);
+    error.error_type = secrets.redact_opt(error.error_type);
+    error.message = secrets.redact_opt(error.message);
+    error.request_id = secrets.redact_opt(error.request_id);
+    error
 }
 
 /// What a request carries besides the common headers.
@@ -234,8 +304,11 @@ pub(crate) struct Upstream {
     runtime_session: OnceLock<String>,
     /// One new session at a time.
     reopening: Mutex<()>,
-    /// The session generation whose GET stream is running, if any.
-    listening: Mutex<Option<u64>>,
+    /// The session generation whose GET stream is running, if any, and
+    /// whether its first GET was answered (or failed).
+    listening: Mutex<(Option<u64>, bool)>,
+    /// Signalled when the first GET of a session was answered.
+    listen_answered: Condvar,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -260,7 +333,8 @@ impl Upstream {
             session: Session::new(),
             runtime_session: runtime_session.map_or_else(OnceLock::new, OnceLock::from),
             reopening: Mutex::new(()),
-            listening: Mutex::new(None),
+            listening: Mutex::new((None, false)),
+            listen_answered: Condvar::new(),
         }
     }
 
@@ -314,11 +388,42 @@ impl Upstream {
     /// it runs already.
     pub(crate) fn claim_listen(&self, generation: u64) -> bool {
         let mut listening = self.listening.locked();
-        if *listening == Some(generation) {
+        if listening.0 == Some(generation) {
             return false;
         }
-        *listening = Some(generation);
+        *listening = (Some(generation), false);
         true
+    }
+
+    /// Records that the first GET of session `generation`'s stream was
+    /// answered, or failed, or will not be sent: requests may go.
+    pub(crate) fn listen_answered(&self, generation: u64) {
+        let mut listening = self.listening.locked();
+        if listening.0 == Some(generation) {
+            listening.1 = true;
+        }
+        drop(listening);
+        self.listen_answered.notify_all();
+    }
+
+    /// Waits (at most `limit`) until the GET stream of the current session,
+    /// if one was started, has its first answer: a server sends messages
+    /// that relate to no request on that stream only, and drops them while
+    /// it has none, so a request that can make it talk goes after it.
+    pub(crate) fn wait_listen(&self, limit: Duration) {
+        let generation = self.session.generation();
+        let mut waited = wait_while(&self.listen_answered, self.listening.locked(), limit, |l| {
+            l.0 == Some(generation) && !l.1
+        });
+        if waited.0 == Some(generation) && !waited.1 {
+            // A server that holds its GET answer back: no later request
+            // waits for it again.
+            waited.1 = true;
+            log::debug!(
+                "the GET stream had no answer within {} s; sending anyway",
+                limit.as_secs_f64()
+            );
+        }
     }
 
     /// Builds, signs and sends one request, with the authentication retries.
@@ -331,7 +436,7 @@ impl Upstream {
     ) -> Result<Sent, SendError> {
         let algorithm = self.auth.algorithm();
         let mut first = self.attempt(algorithm, method, body, extra, timeouts)?;
-        let mut error = peek_error(&mut first.response);
+        let mut error = peek_error(&mut first.response, &first.secrets);
         if let (true, Some(used)) = (error.expired_credentials(), first.credentials.clone()) {
             log::info!(
                 "{} says the credentials from {} expired; resolving them again",
@@ -340,7 +445,7 @@ impl Upstream {
             );
             self.auth.provider().invalidate(&used);
             first = self.attempt(algorithm, method, body, extra, timeouts)?;
-            error = peek_error(&mut first.response);
+            error = peek_error(&mut first.response, &first.secrets);
         }
         if !(first.response.status == 403
             && error.signature_refused()
@@ -355,7 +460,7 @@ impl Upstream {
         );
         match self.attempt(Algorithm::V4a, method, body, extra, timeouts) {
             Ok(mut second) if matches!(second.response.status, 401 | 403) => {
-                let second_error = peek_error(&mut second.response);
+                let second_error = peek_error(&mut second.response, &second.secrets);
                 let note = format!(
                     "SigV4 was refused with HTTP 403, and SigV4A (region set {}) with HTTP {}{}",
                     self.auth.region_set(),
@@ -446,6 +551,9 @@ impl Upstream {
             )
             .map_err(SendError::Auth)?;
         headers.extend(signed.headers.iter().map(|(n, v)| (*n, v.expose())));
+        let extra_names: Vec<String> = link.extra_headers.iter().map(|(n, _)| n.clone()).collect();
+        check_headers(&headers, signed.credentials.as_deref(), &extra_names)?;
+        let secrets = Redactor::of_headers(headers.iter().copied());
         let client = extra.client.as_ref().unwrap_or(&link.client);
         let response = client
             .send(method, &link.url, &headers, body, timeouts)
@@ -455,6 +563,7 @@ impl Upstream {
             credentials: signed.credentials,
             generation,
             carried_session: session_id.is_some(),
+            secrets,
         })
     }
 
@@ -494,14 +603,14 @@ impl Upstream {
         if !(200..300).contains(&response.status) {
             return;
         }
-        if let Some(id) = response.header("mcp-session-id") {
-            if self.session.set_id(id, sent.generation) {
-                log::info!(
-                    "MCP session established ({} character id){}",
-                    id.len(),
-                    self.of_profile()
-                );
-            }
+        if let Some(id) = response.header("mcp-session-id")
+            && self.session.set_id(id, sent.generation)
+        {
+            log::info!(
+                "MCP session established ({} character id){}",
+                id.len(),
+                self.of_profile()
+            );
         }
     }
 

@@ -368,15 +368,14 @@ impl Signer {
         service: &str,
     ) -> Arc<SigningKey> {
         let mut cache = self.v4.locked();
-        if let Some(c) = cache.as_ref() {
-            if c.day == time.day()
-                && c.access_key_id == creds.access_key_id()
-                && c.region == region
-                && c.service == service
-                && c.secret.ct_eq(creds.secret_access_key())
-            {
-                return Arc::clone(&c.key);
-            }
+        if let Some(c) = cache.as_ref()
+            && c.day == time.day()
+            && c.access_key_id == creds.access_key_id()
+            && c.region == region
+            && c.service == service
+            && c.secret.ct_eq(creds.secret_access_key())
+        {
+            return Arc::clone(&c.key);
         }
         let key = Arc::new(SigningKey::derive(
             creds.secret_access_key().expose(),
@@ -397,11 +396,11 @@ impl Signer {
 
     fn v4a_key(&self, creds: &Credentials) -> Result<Arc<DerivedKey>, DerivationError> {
         let mut cache = self.v4a.locked();
-        if let Some(c) = cache.as_ref() {
-            if c.access_key_id == creds.access_key_id() && c.secret.ct_eq(creds.secret_access_key())
-            {
-                return Ok(Arc::clone(&c.key));
-            }
+        if let Some(c) = cache.as_ref()
+            && c.access_key_id == creds.access_key_id()
+            && c.secret.ct_eq(creds.secret_access_key())
+        {
+            return Ok(Arc::clone(&c.key));
         }
         // Drop the old key before deriving the new one: secret material does not
         // outlive the credentials it came from.

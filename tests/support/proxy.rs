@@ -31,6 +31,43 @@ pub const SESSION_TOKEN: &str = "RelayTestSessionToken/IQoJb3JpZ2luX2VjEJr+secre
 
 /// How long a test waits for one stdout line before it fails.
 pub const LINE_WAIT: Duration = Duration::from_secs(5);
+/// The same through `MCP_SIGV4_TEST_RUNNER`: Wine on a loaded machine once
+/// took over 5 s to start the exe (nothing on stderr yet).
+pub const LINE_WAIT_RUNNER: Duration = Duration::from_secs(20);
+
+/// The command that starts the binary under test: the one cargo built, or,
+/// when `MCP_SIGV4_TEST_BINARY` names another (the Windows `.exe`), that one
+/// run by `MCP_SIGV4_TEST_RUNNER` (`wine64`) when set.
+fn command() -> Command {
+    let binary = std::env::var_os("MCP_SIGV4_TEST_BINARY");
+    match (std::env::var_os("MCP_SIGV4_TEST_RUNNER"), binary) {
+        (Some(runner), Some(binary)) => {
+            // Without it Wine makes a prefix in each test's HOME (700 MB, a minute).
+            assert!(
+                !runner.to_string_lossy().contains("wine")
+                    || std::env::var_os("WINEPREFIX").is_some(),
+                "MCP_SIGV4_TEST_RUNNER is Wine but WINEPREFIX is not set: set it to a prepared prefix"
+            );
+            let mut c = Command::new(runner);
+            c.arg(binary);
+            c
+        }
+        (None, Some(binary)) => Command::new(binary),
+        (_, None) => Command::new(env!("CARGO_BIN_EXE_mcp-sigv4")),
+    }
+}
+
+/// With a runner, keeps the variables it needs (`WINE*`: the prefix, the
+/// debug channels) through the cleared environment.
+fn keep_runner_env(cmd: &mut Command) {
+    if std::env::var_os("MCP_SIGV4_TEST_RUNNER").is_some() {
+        for (name, value) in std::env::vars_os() {
+            if name.to_str().is_some_and(|n| n.starts_with("WINE")) {
+                cmd.env(name, value);
+            }
+        }
+    }
+}
 
 /// How to start the proxy.
 pub struct ProxyBuilder {
@@ -85,7 +122,7 @@ impl ProxyBuilder {
     /// Starts the proxy.
     pub fn start(self) -> Proxy {
         let home = TempDir::new("proxy-home");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-sigv4"));
+        let mut cmd = command();
         cmd.arg(&self.url)
             .args(["--service", &self.service, "--region", "us-east-1"])
             .args(["--log-level", "debug"])
@@ -108,6 +145,7 @@ impl ProxyBuilder {
         for (name, value) in &self.env {
             cmd.env(name, value);
         }
+        keep_runner_env(&mut cmd);
         let mut child = cmd.spawn().expect("starting mcp-sigv4");
         let stdin = child.stdin.take();
         let stderr_pipe = child.stderr.take().expect("stderr pipe");
@@ -231,14 +269,15 @@ impl Proxy {
     }
 
     /// The next stdout line; fails the test (with the proxy's stderr) after
-    /// [`LINE_WAIT`].
+    /// [`LINE_WAIT`], or [`LINE_WAIT_RUNNER`] with `MCP_SIGV4_TEST_RUNNER`.
     pub fn recv(&self) -> String {
-        self.recv_timeout(LINE_WAIT).unwrap_or_else(|| {
-            panic!(
-                "no stdout line within {LINE_WAIT:?}; stderr:\n{}",
-                self.stderr()
-            )
-        })
+        let wait = if std::env::var_os("MCP_SIGV4_TEST_RUNNER").is_some() {
+            LINE_WAIT_RUNNER
+        } else {
+            LINE_WAIT
+        };
+        self.recv_timeout(wait)
+            .unwrap_or_else(|| panic!("no stdout line within {wait:?}; stderr:\n{}", self.stderr()))
     }
 
     /// The next stdout line as JSON.

@@ -44,6 +44,9 @@ pub struct SignIn {
     pub bad_proofs: Vec<String>,
     /// Refreshes answered.
     pub refreshed: u32,
+    /// How long each refresh takes before it is answered (a slow network;
+    /// refreshes are answered one at a time).
+    pub delay: std::time::Duration,
 }
 
 /// Checks the DPoP proof of `seen` against the public key `public` (`04‖X‖Y`)
@@ -137,6 +140,7 @@ pub fn sign_in_stub(key: &SigningKey, state: Arc<Mutex<SignIn>>) -> Server {
                 .header("x-amzn-errortype", "AccessDeniedException")
                 .header("x-amzn-requestid", "req-signin-1")
             };
+            std::thread::sleep(s.delay);
             if let Some(code) = s.refuse {
                 return denied(code);
             }

@@ -127,10 +127,10 @@ impl Resolver {
             endpoint,
         )?;
         let mut cache = self.login.locked();
-        if let Some(existing) = cache.get(profile) {
-            if existing.serves(session, &cache_dir, source.endpoint()) {
-                return Ok(Arc::clone(existing));
-            }
+        if let Some(existing) = cache.get(profile)
+            && existing.serves(session, &cache_dir, source.endpoint())
+        {
+            return Ok(Arc::clone(existing));
         }
         let source = Arc::new(source);
         cache.insert(profile.to_owned(), Arc::clone(&source));
@@ -163,10 +163,10 @@ impl Resolver {
             )))
         })?;
         let mut cache = self.sso.locked();
-        if let Some(existing) = cache.get(profile) {
-            if *existing.profile() == sso {
-                return Ok(Arc::clone(existing));
-            }
+        if let Some(existing) = cache.get(profile)
+            && *existing.profile() == sso
+        {
+            return Ok(Arc::clone(existing));
         }
         let home = home_dir(&self.env, self.platform).ok_or_else(|| {
             SourceError::new("cannot find the home directory for the SSO token cache")
@@ -227,15 +227,12 @@ impl Resolver {
         let props = props?;
         if let Some(section) = nonblank(props, "services")
             .and_then(|s| set.sections.get(&("services".to_owned(), s.to_owned())))
+            && let Some(value) = section.get(service_key)
+            && let Some((_, url)) = sub_properties(value)
+                .into_iter()
+                .find(|(k, _)| *k == "endpoint_url")
         {
-            if let Some(value) = section.get(service_key) {
-                if let Some((_, url)) = sub_properties(value)
-                    .into_iter()
-                    .find(|(k, _)| *k == "endpoint_url")
-                {
-                    return Some(url.to_owned());
-                }
-            }
+            return Some(url.to_owned());
         }
         nonblank(props, "endpoint_url").map(str::to_owned)
     }

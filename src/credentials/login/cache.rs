@@ -132,14 +132,14 @@ pub fn parse_cache(bytes: &[u8]) -> Result<LoginCache, CacheError> {
 /// The fields of `raw`; `raw` itself is put in by the caller.
 fn read_cache(raw: &Object) -> Result<LoginCache, CacheError> {
     let access = object(raw, "accessToken")?;
-    if let Some(kind) = json::optional_string(raw, "tokenType")? {
-        if !kind.eq_ignore_ascii_case("aws_sigv4") {
-            return Err(JsonError::Unsupported {
-                name: "tokenType",
-                expected: "\"aws_sigv4\"",
-            }
-            .into());
+    if let Some(kind) = json::optional_string(raw, "tokenType")?
+        && !kind.eq_ignore_ascii_case("aws_sigv4")
+    {
+        return Err(JsonError::Unsupported {
+            name: "tokenType",
+            expected: "\"aws_sigv4\"",
         }
+        .into());
     }
     let key_text = Secret::from(json::required_string(raw, "dpopKey")?);
     Ok(LoginCache {

@@ -274,7 +274,7 @@ mod tests {
 
     fn standard(data: &[u8]) -> String {
         let mut s = base64url(data).replace('-', "+").replace('_', "/");
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push('=');
         }
         s

@@ -17,7 +17,15 @@
 //! permissions (`cache.rs`, `fs::write_atomically`); the regional
 //! Sign-In endpoint (`aws::endpoint::signin`) or an override
 //! (`AWS_ENDPOINT_URL_SIGNIN`, the profile's `services` section, chosen by
-//! the chain). The call goes through the AWS service layer.
+//! the chain). The call goes through the AWS service layer. Read, refresh and
+//! write are serialised across processes (MCP clients start their servers
+//! together) by an advisory lock on `<cache file>.lock` beside the file
+//! (`std::fs::File::lock`, `flock` on Unix, `LockFileEx` on Windows), waited
+//! for at most [`LOCK_WAIT`]: the file is read again under the lock, so a
+//! process that waited uses the keys the other wrote instead of spending a
+//! refresh token that was already used; and after a refused refresh the file
+//! is read once more before the error, in case another process (or `aws
+//! login`) wrote fresh keys meanwhile.
 //! Refuses: starting a login (that is `aws login`'s job; errors say to run
 //! it), and putting a key, token, refresh token or the DPoP key anywhere but
 //! the request and the cache file.
@@ -56,6 +64,10 @@ const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The largest cache file read (64 KiB); a real one is about 4 KiB.
 const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
+
+/// The longest a refresh waits for another process's lock on the cache file
+/// before it goes ahead without it: 20 s (a refresh is one HTTPS call).
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(20);
 
 /// The `error` codes of Sign-In's `AccessDeniedException` after which only a
 /// new `aws login` helps.
@@ -163,11 +175,28 @@ impl LoginSource {
         if cache.expires_at > now + REFRESH_WINDOW {
             return Ok(self.to_credentials(&cache));
         }
+        // Another process may be refreshing this file: wait for it, then
+        // read what it wrote.
+        let _lock = self.lock();
+        let cache = self.load()?;
+        if cache.expires_at > now + REFRESH_WINDOW {
+            return Ok(self.to_credentials(&cache));
+        }
         let dead = self.is_dead(&cache.refresh_token);
         if !dead && self.may_refresh(now) {
             match self.refresh(&cache, now) {
                 Ok(new) => return Ok(self.to_credentials(&new)),
-                Err(e) if cache.expires_at <= now => return Err(e),
+                Err(e) if cache.expires_at <= now => {
+                    // Someone (`aws login`, a process that took no lock)
+                    // may have written fresh keys meanwhile.
+                    if let Ok(again) = self.load()
+                        && again.expires_at > now
+                        && again.refresh_token.expose() != cache.refresh_token.expose()
+                    {
+                        return Ok(self.to_credentials(&again));
+                    }
+                    return Err(e);
+                }
                 Err(e) => log::warn!(
                     "{e}; using the current credentials until they expire at {}",
                     format_rfc3339(cache.expires_at)
@@ -225,6 +254,57 @@ impl LoginSource {
             .map_err(|why| self.cache_error(why.to_string()).caused_by(why))
     }
 
+    /// The advisory lock on `<cache file>.lock`, waited for at most
+    /// [`LOCK_WAIT`]; `None` (logged) when it cannot be had, and the refresh
+    /// goes ahead without it. The lock file is opened without waiting and
+    /// used only when it is a regular file.
+    // `File::try_lock` is stable since Rust 1.89 (the crate's rust-version).
+    fn lock(&self) -> Option<std::fs::File> {
+        let mut name = self.cache_file.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NONBLOCK);
+        }
+        let file = match options.open(&path) {
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
+            Ok(_) => {
+                log::warn!(
+                    "{} is not a regular file; refreshing without a lock",
+                    path.display()
+                );
+                return None;
+            }
+            Err(e) => {
+                log::warn!(
+                    "cannot open {} ({e}); refreshing without a lock",
+                    path.display()
+                );
+                return None;
+            }
+        };
+        let end = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Some(file),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < end => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    log::warn!(
+                        "cannot lock {} ({e}); refreshing without the lock",
+                        path.display()
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+
     fn is_dead(&self, refresh_token: &Secret) -> bool {
         let hash: [u8; 32] = Sha256::digest(refresh_token.expose().as_bytes()).into();
         *self.dead_refresh_token.locked() == Some(hash)
@@ -234,10 +314,10 @@ impl LoginSource {
     /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
     fn may_refresh(&self, now: SystemTime) -> bool {
         let mut last = self.last_refresh_attempt.locked();
-        if let Some(since) = last.and_then(|t| now.duration_since(t).ok()) {
-            if since < MIN_REFRESH_INTERVAL {
-                return false;
-            }
+        if let Some(since) = last.and_then(|t| now.duration_since(t).ok())
+            && since < MIN_REFRESH_INTERVAL
+        {
+            return false;
         }
         *last = Some(now);
         true

@@ -8,9 +8,24 @@
 'use strict';
 const { spawn } = require('child_process');
 
+// `${process.platform} ${process.arch}` -> the package that carries the binary
+// (https://nodejs.org/api/process.html#processplatform, #processarch; the same
+// names as package.json's "os" and "cpu").
 const PLATFORM_PACKAGES = {
   'linux x64': 'mcp-sigv4-linux-x64',
+  'linux arm64': 'mcp-sigv4-linux-arm64',
+  'darwin arm64': 'mcp-sigv4-darwin-arm64',
+  'darwin x64': 'mcp-sigv4-darwin-x64',
+  'win32 x64': 'mcp-sigv4-win32-x64',
 };
+
+// The package and the module path of the binary for a platform and CPU, or
+// null when no binary is built for them.
+function binaryFor(platform, arch) {
+  const pkg = PLATFORM_PACKAGES[`${platform} ${arch}`];
+  if (!pkg) return null;
+  return { pkg, file: `${pkg}/bin/mcp-sigv4${platform === 'win32' ? '.exe' : ''}` };
+}
 
 function fail(message) {
   process.stderr.write(`mcp-sigv4 (npm): ${message}\n`);
@@ -20,31 +35,36 @@ function fail(message) {
 function binaryPath() {
   if (process.env.MCP_SIGV4_BINARY) return process.env.MCP_SIGV4_BINARY;
   const key = `${process.platform} ${process.arch}`;
-  const pkg = PLATFORM_PACKAGES[key];
-  if (!pkg) {
+  const found = binaryFor(process.platform, process.arch);
+  if (!found) {
     fail(`no prebuilt binary for ${key} (built: ${Object.keys(PLATFORM_PACKAGES).join(', ')}); ` +
-      'build it from source with `cargo install --path .` in a checkout, or use the PyPI wheel');
+      'build it from source with `cargo install --locked --path .` in a checkout');
   }
   try {
-    return require.resolve(`${pkg}/bin/mcp-sigv4`);
+    return require.resolve(found.file);
   } catch (e) {
-    fail(`the platform package ${pkg} is not installed: npm installs it as an optional ` +
+    fail(`the platform package ${found.pkg} is not installed: npm installs it as an optional ` +
       'dependency, so an install with --omit=optional or --no-optional leaves it out');
   }
 }
 
-const child = spawn(binaryPath(), process.argv.slice(2), { stdio: 'inherit' });
-const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-for (const sig of forwarded) {
-  process.on(sig, () => child.kill(sig));
-}
-child.on('error', (e) => fail(`cannot start the binary: ${e.message}`));
-child.on('exit', (code, signal) => {
-  if (signal) {
-    // End the same way the binary did, so the MCP client sees the same status.
-    for (const sig of forwarded) process.removeAllListeners(sig);
-    process.kill(process.pid, signal);
-    return;
+function main() {
+  const child = spawn(binaryPath(), process.argv.slice(2), { stdio: 'inherit', windowsHide: true });
+  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of forwarded) {
+    process.on(sig, () => child.kill(sig));
   }
-  process.exit(code === null ? 1 : code);
-});
+  child.on('error', (e) => fail(`cannot start the binary: ${e.message}`));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      // End the same way the binary did, so the MCP client sees the same status.
+      for (const sig of forwarded) process.removeAllListeners(sig);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code === null ? 1 : code);
+  });
+}
+
+if (require.main === module) main();
+module.exports = { PLATFORM_PACKAGES, binaryFor };

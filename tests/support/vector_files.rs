@@ -8,7 +8,7 @@
 //! collects every failing case/stage and fails once at the end with all of them.
 //! Refuses: reading a vector file that the manifest does not list.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // each test binary uses a different part of this file
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,10 +1,8 @@
-//! Black-box tests from a review of the built binary through stdin, stdout,
-//! the exit status and the HTTP the relay sends (`support/`): the defects it
-//! found, each pinned by the test that found it (the end of stdin and SIGTERM
-//! while the start-up credentials are still resolving), and the probes that
-//! found nothing but pin behaviour no other suite checks through the binary
-//! (media types with parameters, a 202 or a body that is not JSON-RPC in
-//! answer to a request). Every wait is bounded.
+//! Black-box tests of the built binary through stdin, stdout, the exit status
+//! and the HTTP the relay sends (`support/`): the end of stdin and SIGTERM
+//! while the start-up credentials are still resolving, and answers a request
+//! may get that are not its response (media types with parameters, a 202, a
+//! body that is not JSON-RPC). Every wait is bounded.
 
 mod support;
 
@@ -79,7 +77,7 @@ fn the_end_of_stdin_while_credentials_resolve_for_the_identity_runtime_session_e
 
 fn eof_while_credentials_resolve(args: &[&str]) {
     let up = Server::standard();
-    let dir = TempDir::new("review-slow-eof");
+    let dir = TempDir::new("startup-slow-eof");
     let mut p = with_slow_credentials(&up, &dir, args);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
@@ -103,7 +101,7 @@ fn eof_while_credentials_resolve(args: &[&str]) {
 #[test]
 fn sigterm_while_credentials_resolve_at_start_up_exits_0_within_3_s() {
     let up = Server::standard();
-    let dir = TempDir::new("review-slow-term");
+    let dir = TempDir::new("startup-slow-term");
     let mut p = with_slow_credentials(&up, &dir, &[]);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
@@ -127,7 +125,7 @@ fn sigterm_while_credentials_resolve_at_start_up_exits_0_within_3_s() {
 #[test]
 fn a_request_during_the_start_up_resolution_shares_it() {
     let up = Server::standard();
-    let dir = TempDir::new("review-slow-share");
+    let dir = TempDir::new("startup-slow-share");
     let d = dir.str();
     dir.write(
         "count.sh",
