@@ -65,7 +65,7 @@ PROTOCOL_VERSION = "2025-11-25"  # what mcp==1.30.0 speaks on both sides
 SERVICE = "bedrock-agentcore"
 REGION = "eu-central-1"
 EXPECTED_TOOLS = {"add", "echo", "progress", "big_result", "unicode_text", "sleep", "roots_probe"}
-# Headers mcp-sigv4 leaves unsigned on purpose (README, "SigV4 and SigV4A"), plus hop-by-hop
+# Headers mcp-sigv4 leaves unsigned on purpose (`src/manual/signing.md`, "What is signed"), plus hop-by-hop
 # headers that no SigV4 signer signs.
 ALLOWED_UNSIGNED = {"user-agent", "content-length", "connection", "transfer-encoding", "te", "keep-alive"}
 SCENARIO_TIMEOUT_S = 150
