@@ -91,7 +91,7 @@
 //! | signing and credentials | `sigv4` (canonical request, SigV4 key and signature, SigV4A key derivation, the signer's caches), `http` (the only ureq/rustls user: TLS roots, connection leases, bounded bodies), `aws` (service calls and their errors), `credentials` (profile files, the chain, each source, the provider that renews) |
 //! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`: each client's shape and file path per OS), `framework_snippet` (`config strands|langchain|…`), `doctor` (its checks; `doctor::redact` takes the secrets we sent out of what a server echoes) |
 //! | the relay | `relay` (below) |
-//! | the user's reference | `manual` (doc-only pages, `src/manual/*.md`: endpoints, credentials, signing, relay, security, migrating, verify; nothing in the binary) |
+//! | the user's reference | `manual` (doc-only pages, `src/manual/*.md`: clients, doctor, endpoints, credentials, signing, relay, security, migrating, verify; nothing in the binary) |
 //! | outside `src/` | `tests/` (black-box suites on one test server; `tests/README.md`), `vectors/` (AWS test data, with provenance), `fuzz/` (cargo-fuzz targets, own workspace), `.packaging/` (release builds and packages), `.ci/` (what CI runs) |
 //!
 //! One message's walk, for a `tools/call` from the client:

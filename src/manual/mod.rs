@@ -5,6 +5,8 @@
 //!
 //! | page | what it holds |
 //! | --- | --- |
+//! | [`clients`] | `config <client>` for each MCP client and agent framework, where each file goes, what it checks |
+//! | [`doctor`] | `mcp-sigv4 doctor`: each check, its exit code, the `--json` document, what is redacted |
 //! | [`endpoints`] | what to give as the endpoint, and the signing name and region each AWS host shape gives |
 //! | [`credentials`] | the credential chain, several profiles in one entry, role session names, endpoint overrides, corporate TLS, renewal, the region |
 //! | [`signing`] | SigV4 and SigV4A, `--sig-version` and the region set |
@@ -13,6 +15,10 @@
 //! | [`migrating`] | the other proxies' command lines and variables, and where they differ |
 //! | [`verify`] | checking a release binary: hashes, the embedded dependency list, the SBOM, the policy, a bit-for-bit rebuild |
 
+#[doc = include_str!("clients.md")]
+pub mod clients {}
+#[doc = include_str!("doctor.md")]
+pub mod doctor {}
 #[doc = include_str!("endpoints.md")]
 pub mod endpoints {}
 #[doc = include_str!("credentials.md")]
