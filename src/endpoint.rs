@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(info("127.0.0.1"), (None, None, false));
     }
 
-    /// One case per host shape of the README's table: host, signing name,
+    /// One case per host shape of the table in `src/manual/endpoints.md`: host, signing name,
     /// region, FIPS, dual-stack, PrivateLink.
     #[test]
     fn every_host_shape_gives_signing_name_and_region() {
