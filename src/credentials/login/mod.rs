@@ -21,7 +21,7 @@
 //! write are serialised across processes (MCP clients start their servers
 //! together) by an advisory lock on `<cache file>.lock` beside the file
 //! (`std::fs::File::lock`, `flock` on Unix, `LockFileEx` on Windows), waited
-//! for at most [`LOCK_WAIT`]: the file is read again under the lock, so a
+//! for at most `LOCK_WAIT` (20 s): the file is read again under the lock, so a
 //! process that waited uses the keys the other wrote instead of spending a
 //! refresh token that was already used; and after a refused refresh the file
 //! is read once more before the error, in case another process (or `aws
