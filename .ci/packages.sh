@@ -8,7 +8,7 @@
 release_triples=(
   x86_64-unknown-linux-musl aarch64-unknown-linux-musl
   aarch64-apple-darwin x86_64-apple-darwin
-  x86_64-pc-windows-gnu
+  x86_64-pc-windows-gnu aarch64-pc-windows-gnullvm
 )
 
 # Prints target/<triple>/release/mcp-sigv4[.exe] for TRIPLE, or fails naming

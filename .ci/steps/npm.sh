@@ -13,6 +13,7 @@ npm_platforms=(
   "darwin arm64 aarch64-apple-darwin"
   "darwin x64 x86_64-apple-darwin"
   "win32 x64 x86_64-pc-windows-gnu"
+  "win32 arm64 aarch64-pc-windows-gnullvm"
 )
 
 step "npm packages: the launcher's choice for each os/cpu (node --test)"

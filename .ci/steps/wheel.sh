@@ -25,6 +25,7 @@ expected_tags = {
     "aarch64-apple-darwin": "macosx_11_0_arm64",
     "x86_64-apple-darwin": "macosx_10_12_x86_64",
     "x86_64-pc-windows-gnu": "win_amd64",
+    "aarch64-pc-windows-gnullvm": "win_arm64",
 }
 hashes = {t: h for h, t in (line.split() for line in open(sums))}
 assert set(hashes) == set(expected_tags), (sorted(hashes), sorted(expected_tags))
@@ -68,6 +69,7 @@ uv_platforms=(
   "aarch64-apple-darwin aarch64-apple-darwin"
   "x86_64-apple-darwin x86_64-apple-darwin"
   "x86_64-pc-windows-msvc x86_64-pc-windows-gnu"
+  "aarch64-pc-windows-msvc aarch64-pc-windows-gnullvm"
 )
 for pair in "${uv_platforms[@]}"; do
   read -r platform triple <<<"$pair"
@@ -91,6 +93,7 @@ pip_platforms=(
   "macosx_14_0_arm64 aarch64-apple-darwin"
   "macosx_13_0_x86_64 x86_64-apple-darwin"
   "win_amd64 x86_64-pc-windows-gnu"
+  "win_arm64 aarch64-pc-windows-gnullvm"
 )
 for pair in "${pip_platforms[@]}"; do
   read -r platform triple <<<"$pair"

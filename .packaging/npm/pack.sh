@@ -26,6 +26,7 @@ platforms=(
   darwin-arm64:aarch64-apple-darwin
   darwin-x64:x86_64-apple-darwin
   win32-x64:x86_64-pc-windows-gnu
+  win32-arm64:aarch64-pc-windows-gnullvm
 )
 
 for f in "$here"/mcp-sigv4/package.json "$here"/mcp-sigv4-*/package.json; do

@@ -56,6 +56,7 @@ PLATFORMS = {
     "aarch64-apple-darwin": ("mcp-sigv4", ["macosx_11_0_arm64"]),
     "x86_64-apple-darwin": ("mcp-sigv4", ["macosx_10_12_x86_64"]),
     "x86_64-pc-windows-gnu": ("mcp-sigv4.exe", ["win_amd64"]),
+    "aarch64-pc-windows-gnullvm": ("mcp-sigv4.exe", ["win_arm64"]),
 }
 
 

@@ -21,6 +21,7 @@ const EXPECTED = [
   ['darwin', 'arm64', 'mcp-sigv4-darwin-arm64/bin/mcp-sigv4'],
   ['darwin', 'x64', 'mcp-sigv4-darwin-x64/bin/mcp-sigv4'],
   ['win32', 'x64', 'mcp-sigv4-win32-x64/bin/mcp-sigv4.exe'],
+  ['win32', 'arm64', 'mcp-sigv4-win32-arm64/bin/mcp-sigv4.exe'],
 ];
 
 for (const [platform, arch, file] of EXPECTED) {
@@ -30,7 +31,7 @@ for (const [platform, arch, file] of EXPECTED) {
 }
 
 test('platforms without a binary get none (the launcher then says what is built)', () => {
-  for (const [platform, arch] of [['win32', 'arm64'], ['linux', 'ia32'], ['freebsd', 'x64'],
+  for (const [platform, arch] of [['linux', 'ia32'], ['freebsd', 'x64'],
     ['linux', 'arm'], ['darwin', 'ppc64'], ['win32', 'ia32'], ['android', 'arm64']]) {
     assert.equal(binaryFor(platform, arch), null, `${platform} ${arch}`);
   }

@@ -17,6 +17,7 @@ const PLATFORM_PACKAGES = {
   'darwin arm64': 'mcp-sigv4-darwin-arm64',
   'darwin x64': 'mcp-sigv4-darwin-x64',
   'win32 x64': 'mcp-sigv4-win32-x64',
+  'win32 arm64': 'mcp-sigv4-win32-arm64',
 };
 
 // The package and the module path of the binary for a platform and CPU, or
