@@ -96,8 +96,9 @@ fn eof_while_credentials_resolve(args: &[&str]) {
 }
 
 /// SIGTERM while the credentials are still being resolved takes the graceful
-/// path `src/manual/relay.md` promises: exit 0 within 3 s (it used to kill the process, status
-/// 143: the handler was installed only after the start-up resolution).
+/// path `src/manual/relay.md` promises: exit 0 within 3 s (it used to kill the
+/// process, status 143: the handler was installed only after the start-up
+/// resolution).
 #[test]
 fn sigterm_while_credentials_resolve_at_start_up_exits_0_within_3_s() {
     let up = Server::standard();
