@@ -20,9 +20,9 @@ use serde_json::value::RawValue;
 type Members<'a> = BTreeMap<String, &'a RawValue>;
 
 /// `c`'s simple case folding, as a value equal for every character of one
-/// orbit of Go's `unicode.SimpleFold` (`foldName` in `encoding/json/fold.go`
-/// maps each rune to the smallest of its orbit) (the Unicode `CaseFolding.txt` `C` and
-/// `S` mappings). Built from the standard library's case mappings: lower,
+/// orbit of Go's `unicode.SimpleFold` (the Unicode `CaseFolding.txt` `C` and
+/// `S` mappings; `foldName` in `encoding/json/fold.go` maps each rune to the
+/// smallest of its orbit). Built from the standard library's case mappings: lower,
 /// upper, lower again, each taken only where it is one character (the simple
 /// mapping; a full mapping to several characters, such as `ß` to `SS`, is not
 /// a simple folding). The three orbits that case mappings do not join (added
