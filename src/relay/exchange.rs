@@ -10,6 +10,7 @@
 //! - reading the JSON or SSE answer, resuming a broken stream, and cancelling
 //!   upstream a request that timed out (never `initialize`: MCP forbids it);
 //! - answering every request of the message exactly once.
+//!
 //! Refuses: sending a request twice when it may have reached the server,
 //! except where the server's status says it did not take effect.
 

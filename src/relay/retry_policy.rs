@@ -10,6 +10,7 @@
 //! - when a 400 asks for the tools to be listed again ([`header_mismatch`],
 //!   <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
 //!   "Client Behavior").
+//!
 //! Refuses: sending a request twice when it may have reached the server,
 //! except where the server's answer says it did not take effect.
 
