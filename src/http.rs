@@ -1,17 +1,13 @@
-//! The only module that talks to `ureq` (and through it, `rustls`).
+//! The only module that talks to `ureq`, and so to rustls for TLS
+//! (`sigv4/v4a.rs` also uses rustls, for its ring signer, not for TLS).
 //!
-//! Owns: connection-pooling HTTP agents — TLS by rustls (ring provider, webpki
-//! roots), status codes never turned into errors (an upstream JSON-RPC error body
-//! must reach the client), no redirects (a signed request is never replayed
-//! elsewhere), explicit timeouts and body limits — [`Leases`] of clients an
-//! exchange holds alone and hands back with its connection open, sending one
-//! request with exactly the headers given, and describing failures without
-//! secrets. Used by
-//! the relay (the MCP endpoint) and by the credential sources (STS, SSO, IMDS,
-//! container endpoints), which send through the `Transport` seam: one
-//! exchange, its answer read whole — the real [`Client`], or an in-memory fake
-//! in unit tests (the seam ureq itself uses for its tests, here at the level of
-//! a whole exchange).
+//! Owns: connection-pooling HTTP clients ([`Client`]: TLS, no redirects, status
+//! codes never errors, explicit timeouts and body limits); [`Leases`] of clients
+//! an exchange holds alone and hands back with its connection open; sending one
+//! request with exactly the headers given; and describing failures without
+//! secrets. The relay (the MCP endpoint) and the credential sources (STS, SSO,
+//! IMDS, container endpoints) send through it, the sources through the
+//! `Transport` seam.
 //! Refuses: adding headers of its own beyond `user-agent` and `content-length`
 //! (both unsigned), header values with a line break or control character, and
 //! logging header values outside the allow-list.
@@ -361,6 +357,11 @@ impl std::error::Error for PemError {
 }
 
 /// An HTTP client (a pool of connections). Cheap to clone.
+///
+/// TLS by rustls (ring provider, webpki roots); status codes are never turned
+/// into errors (an upstream JSON-RPC error body must reach the client); no
+/// redirects (a signed request is never replayed elsewhere); explicit
+/// timeouts and body limits.
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
@@ -764,7 +765,9 @@ impl fmt::Debug for Answer {
 }
 
 /// Sends one request and reads its answer whole: the seam between the
-/// credential sources and the network. [`Client`] is the real one.
+/// credential sources and the network. [`Client`] is the real one; unit tests
+/// use an in-memory fake (the seam ureq itself uses for its tests, here at the
+/// level of a whole exchange).
 pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// Sends `request`; any status is an answer.
     ///

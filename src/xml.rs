@@ -1,22 +1,16 @@
 //! A deliberately small XML reader, for the answers of AWS query-protocol
 //! services (STS) and their errors.
 //!
-//! Owns: elements, attributes (read to find the end of a tag, then dropped),
-//! text, CDATA, comments and processing instructions; the five predefined
-//! entities and numeric character references (XML 1.0, §4.1 and §4.6); local
-//! names (a namespace prefix is dropped); and the questions asked of a parsed
-//! document (the only child of a name, a leaf's text), with errors that name
-//! the elements, never their content. Pure: bytes in, a tree out, so the fuzz
-//! crate can call [`parse`] directly.
-//!
-//! Bounds: elements nested at most [`MAX_DEPTH`] deep, at most
-//! [`MAX_ELEMENTS`] elements, entity references at most 10 characters; the
-//! caller bounds the document's size (STS answers are read up to 64 KiB).
+//! Owns: elements, text, CDATA, comments and processing instructions; the five
+//! predefined entities and numeric character references (XML 1.0, §4.1 and
+//! §4.6); local names; the questions asked of a parsed document (the only child
+//! of a name, a leaf's text), with errors that name the elements, never their
+//! content; bounds on depth and element count (see [`parse`]). Pure: bytes in,
+//! a tree out, so the fuzz crate can call [`parse`] directly.
 //! Refuses: a DOCTYPE or any other declaration (so no entity is ever declared
 //! or expanded, and nothing external is fetched), NUL (raw or as a character
 //! reference), a reference to a surrogate, an unknown entity, and a document
-//! that is not UTF-8. Other control characters are read (error answers carry
-//! them); whoever shows a text sanitises it.
+//! that is not UTF-8.
 
 use std::fmt;
 
@@ -175,6 +169,13 @@ impl std::error::Error for XmlError {}
 
 /// Parses a whole document (an optional byte-order mark, then misc, one root
 /// element, misc) and returns its root element.
+///
+/// Attributes are read to find the end of a tag, then dropped; a namespace
+/// prefix is dropped from names. At most [`MAX_DEPTH`] deep and
+/// [`MAX_ELEMENTS`] elements, entity references at most 10 characters; the
+/// caller bounds the document's size (STS answers are read up to 64 KiB).
+/// Control characters other than NUL are read (error answers carry them):
+/// whoever shows a text sanitises it.
 ///
 /// # Errors
 /// [`XmlError::NotUtf8`] or [`XmlError::Syntax`].

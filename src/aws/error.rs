@@ -1,19 +1,15 @@
 //! What an AWS error answer says.
 //!
-//! Owns: reading the error type, message and request id from an error
-//! answer's headers (`x-amzn-ErrorType`, `x-amzn-RequestId`,
-//! `x-amz-request-id`) and body, in the shapes AWS protocols use: JSON
-//! (`__type`/`code`, `message`, names in any case; the awsJson and restJson
-//! protocols, <https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html>,
-//! "Operation error serialization"; and the OAuth form of the IAM Identity
-//! Center OIDC service, `error`/`error_description`, RFC 6749 §5.2) and XML
-//! (`<ErrorResponse><Error><Code/><Message/></Error><RequestId/>`, the
-//! awsQuery protocol of STS, also inside `<Errors>` or under the root
-//! `<Response>` as EC2 and emulators such as moto write it, and the root
-//! `<Error>` of restXml), read with [`crate::xml`]. Every value is passed
-//! through the crate's one sanitiser (`text::clean`: control characters
-//! removed, at most 512 characters), since it came from the server and goes
-//! into logs and error messages. Pure: headers and body in, fields out.
+//! Owns: reading the error type, message and request id from an error answer's
+//! headers (`x-amzn-ErrorType`, `x-amzn-RequestId`, `x-amz-request-id`) and
+//! body, in the shapes AWS protocols use: JSON (`__type`/`code`, `message`,
+//! names in any case: awsJson and restJson,
+//! <https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html>, "Operation
+//! error serialization"; the OAuth form of the IAM Identity Center OIDC service,
+//! `error`/`error_description`, RFC 6749 §5.2) and XML (awsQuery and restXml,
+//! read with [`crate::xml`]). Every value goes through the crate's one
+//! sanitiser (`text::clean`: control characters removed, at most 512
+//! characters), since it came from the server. Pure.
 //! Refuses: guessing an error type from free text.
 
 use std::fmt;
@@ -72,7 +68,10 @@ fn xml_tag<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
     Some(text[start..end].trim())
 }
 
-/// The `<Error>` element of an XML error document.
+/// The `<Error>` element of an XML error document: awsQuery's
+/// `<ErrorResponse><Error><Code/><Message/></Error><RequestId/>` (STS), also
+/// inside `<Errors>` or under the root `<Response>` as EC2 and emulators such
+/// as moto write it, or restXml's root `<Error>`.
 fn xml_error(root: &Element) -> Option<&Element> {
     match root.name.as_str() {
         "Error" => Some(root),

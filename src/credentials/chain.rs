@@ -1,45 +1,18 @@
-//! The credential chain.
+//! The credential chain: which source is asked, in which order.
 //!
-//! Owns: the order in which sources are asked — the AWS SDK default chain in
-//! Rust `aws-config` order (`src/default_provider/credentials.rs`; AWS SDKs
-//! and Tools Reference Guide, "Understand the credential provider chain",
-//! <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>):
-//! environment keys; the selected profile (planned by `plan.rs`: static keys,
-//! `credential_process`, IAM Identity Center, `aws login` (`login_session`),
-//! `web_identity_token_file`,
-//! `role_arn` chains over `source_profile`/`credential_source`);
-//! `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`; container credentials; EC2
-//! IMDSv2 — then an optional role on top (`--role-arn`,
-//! `AGENTCORE_ASSUME_ROLE_ARN`). It keeps the "tried" list an error shows,
-//! the state some sources keep between resolutions (the IMDS token, SSO
-//! refresh throttling), and the HTTP clients every source sends through, built
-//! once from the resolver's TLS roots. The cache in front of it is
+//! Owns: the order of the AWS SDK default chain, as Rust `aws-config` has it
+//! (AWS SDKs and Tools Reference Guide, "Understand the credential provider
+//! chain", <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>):
+//! environment keys; the selected profile (as `plan.rs` plans it); web
+//! identity from `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`; container
+//! credentials; EC2 IMDSv2 — then an optional role on top (`--role-arn`,
+//! `AGENTCORE_ASSUME_ROLE_ARN`). Where the SDKs differ, see [`Resolver`].
+//! It also owns the "tried" list an error shows, the state sources keep between
+//! resolutions, the HTTP clients they share, and the one role session name
+//! ([`Resolver::session_name`]). The cache in front of it is
 //! [`CredentialsProvider`](super::CredentialsProvider).
-//! Refuses: reading the environment keys when a profile was named with
-//! `--profile` (the user asked for that profile, as `aws --profile` does).
-//!
-//! Choices where the SDKs differ (we follow Rust `aws-config`):
-//! `credential_process` beats static keys in the same profile; container
-//! `..._RELATIVE_URI` beats `..._FULL_URI`; `AWS_DEFAULT_PROFILE` is ignored;
-//! IMDS never falls back to IMDSv1. Ours: the STS region is `AWS_REGION`,
-//! `AWS_DEFAULT_REGION`, the profile's region, the endpoint's region, then
-//! `us-east-1`, always at the regional STS endpoint.
-//!
-//! Role session names: one per process. Every AssumeRole we make (a profile's
-//! `role_arn` chain, web identity, `--role-arn`) uses the name the user gave
-//! (the profile's `role_session_name` for its own role, else
-//! `--role-session-name`, else `AWS_ROLE_SESSION_NAME`), or else the one name
-//! chosen when the first resolver was made, `mcp-sigv4-<epoch millis>`
-//! (visible in CloudTrail), kept across renewals and shared by the resolvers
-//! made from it for other profiles ([`Resolver::for_profile`]). Why: the
-//! caller's principal ARN of an assumed role ends in the session name
-//! (`arn:aws:sts::<account>:assumed-role/<role>/<session name>`), and servers
-//! bind state to it — the AWS MCP Server binds an `Mcp-Session-Id` to the
-//! principal, so a new name at the hourly renewal made the session unknown to
-//! it (the AWS Python proxy `mcp-proxy-for-aws` had the same bug, its issues
-//! #117 and #299, and fixed it with one name per process). botocore
-//! (`AssumeRoleCredentialFetcher`) and Rust `aws-config` (`AssumeRoleProvider`)
-//! also pick their default name once, when the provider is built.
+//! Refuses: reading the environment keys when `--profile` named a profile (as
+//! `aws --profile` does).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -142,6 +115,13 @@ impl Shared {
 /// Resolves credentials: the environment, the shared files, and the sources
 /// they name. Keeps the state some sources need across resolutions (the IMDS
 /// token, SSO refresh throttling).
+///
+/// Where the SDKs differ it follows Rust `aws-config`: `credential_process`
+/// beats static keys in the same profile; container `..._RELATIVE_URI` beats
+/// `..._FULL_URI`; `AWS_DEFAULT_PROFILE` is ignored; IMDS never falls back to
+/// IMDSv1. Our own choice: the STS region is `AWS_REGION`,
+/// `AWS_DEFAULT_REGION`, the profile's region, the endpoint's region, then
+/// `us-east-1`, always at the regional STS endpoint.
 pub struct Resolver {
     env: Env,
     explicit_profile: Option<String>,
@@ -180,7 +160,7 @@ fn nonblank<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
 impl Resolver {
     /// A resolver reading `env`; `explicit_profile` is the `--profile` value.
     /// The role session name is chosen here, once: `AWS_ROLE_SESSION_NAME`,
-    /// else `mcp-sigv4-<epoch millis>` (see the module docs).
+    /// else `mcp-sigv4-<epoch millis>` (see [`Resolver::session_name`]).
     pub fn new(env: Env, explicit_profile: Option<String>) -> Self {
         let session_name = env
             .get_nonblank("AWS_ROLE_SESSION_NAME")
@@ -244,6 +224,24 @@ impl Resolver {
     }
 
     /// The role session name of an AssumeRole whose profile names none.
+    ///
+    /// One per process. Every AssumeRole we make (a profile's `role_arn`
+    /// chain, web identity, `--role-arn`) uses the name the user gave (the
+    /// profile's `role_session_name` for its own role, else
+    /// `--role-session-name`, else `AWS_ROLE_SESSION_NAME`), or else the one
+    /// name chosen when the first resolver was made, `mcp-sigv4-<epoch millis>`
+    /// (visible in CloudTrail), kept across renewals and shared by the
+    /// resolvers made from it for other profiles ([`Resolver::for_profile`]).
+    ///
+    /// Why: the caller's principal ARN of an assumed role ends in the session
+    /// name (`arn:aws:sts::<account>:assumed-role/<role>/<session name>`), and
+    /// servers bind state to it — the AWS MCP Server binds an `Mcp-Session-Id`
+    /// to the principal, so a new name at the hourly renewal would make the
+    /// session unknown to it (the AWS Python proxy `mcp-proxy-for-aws` had
+    /// that bug, its GitHub issues #117 and #299, and fixed it with one name
+    /// per process). botocore (`AssumeRoleCredentialFetcher`) and Rust
+    /// `aws-config` (`AssumeRoleProvider`) also pick their default name once,
+    /// when the provider is built.
     pub fn session_name(&self) -> &str {
         &self.shared.session_name
     }

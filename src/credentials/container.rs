@@ -1,17 +1,13 @@
 //! The container credentials source: ECS task roles, EKS Pod Identity and any
-//! local HTTP credentials endpoint.
+//! local HTTP credentials endpoint (AWS SDKs and Tools Reference Guide,
+//! "Container credential provider",
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>;
+//! Rust `aws-config` `src/ecs.rs`).
 //!
-//! Owns: choosing the endpoint from `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
-//! (first, as Rust `aws-config` and botocore do) or
-//! `AWS_CONTAINER_CREDENTIALS_FULL_URI`, checking that a full URI may be used,
-//! the `Authorization` header from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
-//! (re-read on every fetch) or `AWS_CONTAINER_AUTHORIZATION_TOKEN`, and reading
-//! the JSON answer (AWS SDKs and Tools Reference Guide, "Container credential
-//! provider", <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>;
-//! Rust `aws-config` `src/ecs.rs`). Also the JSON credentials reader shared
-//! with IMDS ([`parse_json_credentials`]), as Rust's `json_credentials.rs` is
-//! shared by its ECS and IMDS providers. The request goes through the AWS
-//! service layer ([`crate::aws::service`]).
+//! Owns: choosing the endpoint and its `Authorization` header from the
+//! environment (`container_source`), and the JSON credentials reader shared
+//! with IMDS ([`parse_json_credentials`]). The request goes through
+//! [`crate::aws::service`].
 //! Refuses: plain HTTP to any host but loopback, `localhost` and the ECS/EKS
 //! link-local addresses, decided by the crate's one plain-HTTP rule
 //! ([`crate::url`]) without resolving a name; a token with a line break or
@@ -118,8 +114,11 @@ impl fmt::Debug for ContainerSource {
 ///
 /// `None` when neither `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` nor
 /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` is set (blank counts as unset): not
-/// configured, the chain moves on. The relative URI wins and is appended to
-/// [`ECS_BASE`]; a full URI must pass [`check_full_uri`].
+/// configured, the chain moves on. The relative URI wins (as Rust
+/// `aws-config` and botocore have it) and is appended to [`ECS_BASE`]; a full
+/// URI must pass [`check_full_uri`]. The `Authorization` header comes from
+/// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (read again on every fetch) or
+/// `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
 ///
 /// # Errors
 /// `Some(Err(_))` when configured but unusable: a relative URI not starting with

@@ -1,15 +1,13 @@
-//! The EC2 instance metadata source (IMDSv2): the instance role's credentials.
-//!
-//! Owns: where IMDS is (`AWS_EC2_METADATA_SERVICE_ENDPOINT` /
-//! `ec2_metadata_service_endpoint`, else the IPv4 or IPv6 address picked by
-//! `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` / `ec2_metadata_service_endpoint_mode`),
-//! whether it is turned off (`AWS_EC2_METADATA_DISABLED=true`), the session
-//! token (`PUT /latest/api/token`, kept and renewed 120 s before its TTL ends),
-//! the role-name and credentials requests, and Rust `aws-config`'s rules for
-//! staying up through an IMDS outage (`src/imds/credentials.rs`; Amazon EC2
-//! User Guide, "Use the Instance Metadata Service to access instance
+//! The EC2 instance metadata source (IMDSv2): the instance role's credentials
+//! (Amazon EC2 User Guide, "Use the Instance Metadata Service to access instance
 //! metadata", <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html>).
-//! The requests go through the AWS service layer ([`crate::aws::service`]).
+//!
+//! Owns: where IMDS is (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, else the IPv4 or
+//! IPv6 address by `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`, or their profile
+//! keys), whether it is off (`AWS_EC2_METADATA_DISABLED=true`), the session
+//! token (renewed 120 s before its TTL ends), the role-name and credentials
+//! requests, and Rust `aws-config`'s rules for staying up through an IMDS
+//! outage (`src/imds/credentials.rs`). Requests go through [`crate::aws::service`].
 //! Refuses: IMDSv1 (a request without a token) in every case, as Rust does;
 //! plain `http://` to anything but loopback and the IMDS addresses
 //! (`169.254.169.254`, `[fd00:ec2::254]`); going through an HTTP proxy;

@@ -1,19 +1,16 @@
 //! AWS credentials: the data, where they come from, and keeping them fresh.
 //!
-//! Owns: where the [`Credentials`] the signer consumes come from: the environment view
-//! ([`Env`]), the shared config/credentials files ([`ini`], [`profile`]), the
-//! sources (environment keys, `credential_process`, IAM Identity Center,
-//! `aws login` console credentials, STS for web identity and role chains, container credentials, EC2 instance
-//! metadata), each only its own request and answer over the one AWS service
-//! layer ([`crate::aws`]), and the resolution chain with its cache ([`chain`]).
-//! Knows nothing of MCP or HTTP signing of MCP requests. Follows Rust
-//! `aws-config` where the SDKs differ (the AWS SDKs and Tools Reference Guide,
-//! "Standardized credential providers",
-//! <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>);
-//! every deviation is written next to it.
-//! Refuses: ever printing a secret access key, session token, bearer or
-//! refresh token — they live in [`Secret`](crate::secret::Secret) and leave it
-//! only through `Secret::expose`.
+//! Owns: where the [`Credentials`] the signer consumes come from. That is the
+//! environment ([`Env`]), the shared config and credentials files ([`ini`],
+//! [`profile`]), each source (environment keys, `credential_process`, IAM
+//! Identity Center, `aws login`, STS, container, EC2 instance metadata) as only
+//! its own request and answer over [`crate::aws`], and the chain with its cache
+//! ([`chain`]). Where the SDKs differ it follows Rust `aws-config` (AWS SDKs and
+//! Tools Reference Guide, <https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>);
+//! each deviation is written next to it.
+//! Refuses: knowing anything of MCP, and ever printing a secret key or token —
+//! they live in [`Secret`](crate::secret::Secret), leaving it only through
+//! `Secret::expose`.
 //!
 //! Resolving the credentials of a profile, as the relay does (here with an
 //! environment of our own and a credentials file written for the example):

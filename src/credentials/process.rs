@@ -1,23 +1,17 @@
 //! The `credential_process` source: run the profile's command, read its JSON.
 //!
 //! Owns: running the command through the shell, as Rust `aws-config` and Go v2
-//! do (`sh -c <cmd>` on Unix, `cmd.exe /S /C "<cmd>"` on Windows), with stdin
-//! null, a time bound ([`PROCESS_TIMEOUT`]) and an output bound
-//! ([`MAX_PROCESS_OUTPUT`]); forwarding the child's stderr to our log line by
-//! line (sanitised by [`crate::text`]); and reading its output, the
-//! `credential_process` JSON (AWS SDKs and Tools Reference Guide, "Process
-//! credential provider",
-//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html>:
-//! `Version` 1, `AccessKeyId`, `SecretAccessKey`, optional `SessionToken`,
-//! `Expiration`, `AccountId`; key names matched case-insensitively, as Rust
-//! `aws-config` does, through [`crate::json`]).
+//! do (`shell`: `sh -c` on Unix, `cmd.exe /S /C` on Windows), with stdin null,
+//! a time bound ([`PROCESS_TIMEOUT`]) and an output bound ([`MAX_PROCESS_OUTPUT`]);
+//! forwarding the child's stderr to our log line by line, sanitised; reading
+//! its `credential_process` JSON ([`parse_process_output`], through
+//! [`crate::json`]).
 //! Refuses: letting the child read our stdin (it is the MCP client's pipe);
-//! putting the child's stdout (it holds secrets) or the command's arguments (they
-//! may hold a password; Rust `aws-config`'s `CommandWithSensitiveArgs` shows
-//! only the program too) into an error or a log line; putting its stderr into
-//! an error (the error reaches the MCP client, and a model: a helper may print
-//! a secret there) — stderr goes to our log only, sanitised and shortened;
-//! waiting for the child without bound.
+//! putting the child's stdout (it holds secrets) or the command's arguments
+//! (they may hold a password; Rust `aws-config` shows only the program too)
+//! into an error or a log line; putting its stderr into an error (it reaches
+//! the MCP client and a model) — stderr goes to our log only, sanitised and
+//! shortened; waiting for the child without bound.
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -408,6 +402,9 @@ fn seconds(d: Duration) -> String {
 /// Reads the `credential_process` JSON from `stdout`, the output of the
 /// `credential_process` of profile `profile`.
 ///
+/// The format: AWS SDKs and Tools Reference Guide, "Process credential
+/// provider",
+/// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html>.
 /// `Version` must be the number 1; `AccessKeyId` and `SecretAccessKey` are
 /// required non-empty strings; `SessionToken` and `Expiration` (RFC 3339, the
 /// credentials' expiry) are optional (`null` counts as absent). Key names match

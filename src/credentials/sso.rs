@@ -4,17 +4,12 @@
 //! Owns (Rust `aws-config` rules, `src/sso/*.rs`; AWS SDKs and Tools Reference
 //! Guide, "IAM Identity Center credential provider",
 //! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-sso-credentials.html>):
-//! reading a profile's SSO settings ([`sso_profile`]: the `sso_session` form
-//! with its `[sso-session]` section, or the legacy `sso_start_url` form); the
-//! token cache file `<cache dir>/<sha1>.json` written by `aws sso login`
-//! (SHA-1 of the session name, or of the start URL for legacy profiles), read
-//! with a size bound and camelCase keys matched case-insensitively; refreshing
-//! an `sso_session` token through the OIDC `CreateToken` call when it expires
-//! within 5 minutes, at most once per 30 seconds, and writing the new token back
-//! to the cache file atomically with unknown fields kept; and the unsigned
-//! portal call that turns the token into role credentials (the AWS IAM Identity
-//! Center Portal API, `GetRoleCredentials`; the OIDC API, `CreateToken`). The
-//! calls go through the AWS service layer ([`crate::aws::service`]).
+//! a profile's SSO settings ([`sso_profile`]: `sso_session` or legacy
+//! `sso_start_url`); the token cache file `aws sso login` writes ([`read_cache`]);
+//! refreshing an `sso_session` token with OIDC `CreateToken` when it expires
+//! within 5 minutes, at most once per 30 s; and the unsigned portal call
+//! `GetRoleCredentials` that turns the token into role credentials, through
+//! [`crate::aws::service`].
 //! Refuses: refreshing legacy (start-URL-keyed) tokens (no SDK does); starting
 //! a login (that is `aws sso login`'s job — errors say to run it); printing the
 //! access token, refresh token or client secret anywhere.
@@ -604,7 +599,11 @@ impl SsoSource {
 
 /// Reads a token cache file (`file` names it in a debug log): `accessToken`
 /// and `expiresAt` are required; the registration that allows a refresh is
-/// kept when all of it is there and readable.
+/// kept when all of it is there and readable. The file is
+/// `<cache dir>/<sha1>.json`, written by `aws sso login` (SHA-1 of the session
+/// name, or of the start URL for legacy profiles); camelCase keys match
+/// case-insensitively. A refreshed token is written back atomically with
+/// unknown fields kept.
 pub(crate) fn read_cache(text: &[u8], file: &Path) -> Result<CachedToken, JsonError> {
     let raw = json::object(text)?;
     // From here `raw` is zeroized when the token is dropped.

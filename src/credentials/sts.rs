@@ -1,16 +1,14 @@
 //! AWS STS over its query protocol, signed with our own SigV4 signer.
 //!
 //! Owns: `AssumeRole` (SigV4, service `sts`), `AssumeRoleWithWebIdentity`
-//! (unsigned) and `GetCallerIdentity` (SigV4) — the AWS STS API Reference,
-//! <https://docs.aws.amazon.com/STS/latest/APIReference/> — against the
-//! **regional** endpoint `https://sts.<region>.amazonaws.com`
-//! (`.amazonaws.com.cn` for `cn-` regions) or an override (regional tokens are
-//! valid in every region; IAM User Guide, "Manage AWS STS in an AWS Region");
-//! the form body (`Action=…&Version=2011-06-15&…`, every value `UriEncode`d so
-//! the bytes are unambiguous); reading the answers' few elements with
-//! [`crate::xml`]; and the hints for STS's error codes. The call itself (retry
-//! of throttling, 5xx and connection failures, a fresh signature per attempt,
-//! the error reader) is the AWS service layer's ([`crate::aws::service`]).
+//! (unsigned) and `GetCallerIdentity` (SigV4) — AWS STS API Reference,
+//! <https://docs.aws.amazon.com/STS/latest/APIReference/> — at the **regional**
+//! endpoint `https://sts.<region>.amazonaws.com` (`.amazonaws.com.cn` for `cn-`
+//! regions) or an override (regional tokens are valid in every region; IAM
+//! User Guide, "Manage AWS STS in an AWS Region"); the form body, every value
+//! `UriEncode`d; reading the answers with [`crate::xml`]; and the hints for
+//! STS's error codes. The call itself (retries, a fresh signature per attempt,
+//! the error reader) is [`crate::aws::service`]'s.
 //! Refuses: answers larger than 64 KiB, plain `http://` to a host that is not
 //! loopback, and putting a secret access key, session token or web identity
 //! token in any error, log line or `Debug` output.

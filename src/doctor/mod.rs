@@ -1,35 +1,17 @@
 //! `mcp-sigv4 doctor <endpoint> [flags] [--json]`: is everything in place?
 //!
 //! Owns: the checks a new user needs, in order, each timed, with a pass/fail
-//! mark and the fix for a failure:
-//! 1. `credentials` — which source won, the access key id's last 4
-//!    characters and the expiry (never a secret);
-//! 2. `identity` — who that is: STS GetCallerIdentity signed by our signer;
-//!    with several profiles, 1 and 2 for each of them in turn (each detail
-//!    names its profile), while step 5 opens the default profile's session
-//!    only (the others open theirs on their first tool call);
-//! 3. `signing` — service, region, algorithm and region set, and where each
-//!    came from;
-//! 4. `dns`, `tcp`, `tls` — the endpoint's (or the proxy's) addresses, a
-//!    connection, the certificate's issuer, the CA bundle in use, a verified
-//!    HTTPS request and the server's clock;
-//! 5. `initialize`, `tools/list` — a real MCP session through the relay
-//!    itself (every request signed as the proxy signs it), then ended with a
-//!    signed DELETE.
-//!
-//! A failing step makes the steps that need it `skip`. A check the relay
-//! does not need is a `warn`, never a failure: STS unreachable while the
-//! credentials are keys the relay signs with as they are (nothing to assume,
-//! no SSO, no `--runtime-session identity`). The exit code names the most
-//! specific failure ([`Report::cause`]: an authentication error the server
-//! or STS named outranks an unreachable STS), and the last line is its fix.
-//! Every detail and hint is cleaned before it is shown (server text cannot
-//! move the cursor or start a line of its own) and every secret we sent is
-//! removed from it ([`Redactor`]).
+//! mark and the fix for a failure (the full list is on [`run`]): the
+//! credentials and who they are, how requests are signed, DNS, TCP and TLS to
+//! the endpoint, then a real MCP session through the relay itself. A failing
+//! step makes the steps that need it `skip`; a check the relay does not need
+//! is a `warn`. The exit code names the most specific failure
+//! ([`Report::cause`]), and the last line is its fix.
 //! Refuses: printing any secret (credentials appear as their source and the
-//! access key id's last 4 characters), running without an endpoint (a usage
-//! error before any network call), and sending anything to the endpoint but
-//! the unsigned probe and the signed MCP session.
+//! access key id's last 4 characters) or uncleaned server text ([`Redactor`]),
+//! running without an endpoint (a usage error before any network call), and
+//! sending the endpoint anything but the unsigned probe and the signed MCP
+//! session.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -342,6 +324,31 @@ fn renew_hint(source: &str, profile: &str) -> String {
 
 /// Runs every check for the command line `args` (of `mcp-sigv4 doctor`),
 /// in the process environment.
+///
+/// The steps, in order:
+/// 1. `credentials` — which source won, the access key id's last 4
+///    characters and the expiry (never a secret);
+/// 2. `identity` — who that is: STS GetCallerIdentity signed by our signer;
+///    with several profiles, 1 and 2 for each of them in turn (each detail
+///    names its profile), while step 5 opens the default profile's session
+///    only (the others open theirs on their first tool call);
+/// 3. `signing` — service, region, algorithm and region set, and where each
+///    came from;
+/// 4. `dns`, `tcp`, `tls` — the endpoint's (or the proxy's) addresses, a
+///    connection, the certificate's issuer, the CA bundle in use, a verified
+///    HTTPS request and the server's clock;
+/// 5. `initialize`, `tools/list` — a real MCP session through the relay
+///    itself (every request signed as the proxy signs it), then ended with a
+///    signed DELETE.
+///
+/// A failing step makes the steps that need it `skip`. A check the relay
+/// does not need is a `warn`, never a failure: STS unreachable while the
+/// credentials are keys the relay signs with as they are (nothing to assume,
+/// no SSO, no `--runtime-session identity`). The most specific failure is
+/// [`Report::cause`] (an authentication error the server or STS named
+/// outranks an unreachable STS). Every detail and hint is cleaned before it
+/// is shown (server text cannot move the cursor or start a line of its own)
+/// and every secret we sent is removed from it.
 ///
 /// # Errors
 /// [`UsageError`] when no endpoint is given (neither on the command line

@@ -1,27 +1,17 @@
 //! Which exchanges run now, and which wait: the relay's bound under load.
 //!
-//! Owns: the cap on client requests in flight (`--max-in-flight`, default 64);
-//! the queue of requests read past it, bounded by count ([`QUEUE_PER_SLOT`]
-//! per slot, at least [`QUEUE_MIN`]) and bytes ([`QUEUE_BYTES`]); a request
-//! that finds it full is refused ([`has_room`](InFlight::has_room): the
-//! caller answers it), so that the stdin reader never waits for a request
-//! and what comes after it — the client's answer to a server request a
-//! running tool call waits on, a cancellation, a ping — is read; a small
-//! reserve ([`URGENT_RESERVE`]) for urgent messages — a `ping`,
-//! notifications (a cancellation among them) and answers to the server's own
-//! requests (a tool call in flight may be waiting on one) — which never queue
-//! behind requests; the threads that run exchanges, one per running exchange,
-//! a thread that ends its exchange taking the next queued one; the idle
-//! threads: a thread with nothing left to run waits up to [`IDLE_KEEP`] for
-//! the next exchange, which is handed to it instead of starting a thread (a
-//! thread start was about 40% of what the relay added to a call, under musl
-//! and glibc alike), and ends after that time or at
-//! [`close`](InFlight::close), at most [`IDLE_MAX`] of them;
-//! and waiting for all of it at shutdown.
+//! Owns: the cap on client requests in flight (`--max-in-flight`, default 64)
+//! and the queue of requests read past it, bounded by count ([`QUEUE_PER_SLOT`]
+//! per slot, at least [`QUEUE_MIN`]) and bytes ([`QUEUE_BYTES`]). A request that
+//! finds the queue full is refused ([`has_room`](InFlight::has_room); the
+//! caller answers it), so the stdin reader never waits and what follows — a
+//! cancellation, a ping, the answer a running tool call waits on — is read.
+//! Urgent messages use a small reserve ([`URGENT_RESERVE`]) and never queue.
+//! It owns the exchange threads: one per running exchange, up to [`IDLE_MAX`]
+//! kept idle for [`IDLE_KEEP`], and waiting for all of them at shutdown.
 //! Refuses: dropping a message before shutdown, and holding more exchange
-//! threads, running or idle, than the cap plus the reserve (an idle thread
-//! gave its slot back, and a thread is started only when no idle one is
-//! free, so every thread but the idle ones holds a slot).
+//! threads, running or idle, than the cap plus the reserve (an idle thread has
+//! given its slot back; a thread starts only when no idle one is free).
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -30,7 +20,10 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{Locked, wait_once, wait_while};
 
-/// Exchange threads kept for urgent messages beyond the cap.
+/// Exchange threads kept for urgent messages beyond the cap: a `ping`,
+/// notifications (a cancellation among them) and answers to the server's own
+/// requests (a tool call in flight may be waiting on one) never queue behind
+/// requests.
 pub(crate) const URGENT_RESERVE: usize = 16;
 
 /// Requests that may wait in the queue, per slot of the cap.
@@ -47,7 +40,9 @@ pub(crate) const QUEUE_BYTES: usize = 16 << 20;
 
 /// How long a thread with nothing to run waits for the next exchange before
 /// it ends: 20 s (a client calling tools in a conversation keeps a thread;
-/// a quiet one holds none for long).
+/// a quiet one holds none for long). The next exchange is handed to an idle
+/// thread instead of starting one: a thread start was about 40% of what the
+/// relay added to a call, under musl and glibc alike.
 pub(crate) const IDLE_KEEP: Duration = Duration::from_secs(20);
 
 /// The most threads kept idle, in threads: 4 (calls in a row use one, a ping

@@ -1,33 +1,16 @@
 //! From stdin to exchanges: each client message read, checked, and started.
 //!
-//! Owns: reading stdin line by line (bounded: `--max-line-size`), answering
-//! a line that is too long (with the id its first bytes carry), not JSON, or
-//! not JSON-RPC (`-32600`, `-32700`; a message with a key twice in one object
-//! is not JSON-RPC the relay sends); the client-side rules before a message
-//! goes out — keeping the client's `initialize` and
-//! `notifications/initialized` for a replay, a cancellation that closes a
-//! 2026-07-28 request's stream instead of being sent (and one for a request no
-//! longer in flight, dropped under that revision), a cancellation of
-//! `initialize` never sent (MCP forbids it), `--metadata`, a request id
-//! already in flight refused — applied to a single message and to every
-//! member of a batch alike; batches refused under a revision without them
-//! (every revision after 2025-03-26:
-//! <https://modelcontextprotocol.io/specification/2025-06-18/changelog>), and in
-//! 2025-03-26 a member refused on its own (an `initialize`, an id twice in the
-//! batch or already in flight) while the rest go out; registering the
-//! requests as waiting; with several AWS profiles, where each message (or
-//! batch member) goes (`profiles.rs`: a member for another profile's session
-//! goes there alone); and handing each message to admission
-//! (`admission.rs`: within `--max-in-flight`, queued, or urgent). The ordering
-//! rule: the stdin reader never waits for an answer; an exchange waits on its
-//! own thread, before it sends, for the handshake (`context.rs`,
-//! [`Order`](super::context::Order)): every message but a `ping` for the
-//! `initialize` exchange to end, requests also for `notifications/initialized`
-//! to be accepted (at most [`ORDER_WAIT`] each), so the server sees
-//! `notifications/initialized` before the requests after it and every request
-//! after `initialize` carries the session id; other notifications,
-//! cancellations and responses hold nothing back.
-//! Refuses: holding a message behind anything but the handshake.
+//! Owns: reading stdin line by line, bounded by `--max-line-size`. It answers a
+//! line that is too long (with the id its first bytes carry), not JSON, or not
+//! JSON-RPC (`-32700`, `-32600`; a key twice in one object counts as not
+//! JSON-RPC). It applies the client-side rules to each message and each batch
+//! member alike: the handshake kept for a replay, cancellations, `--metadata`,
+//! a request id already in flight refused. It registers requests as waiting,
+//! picks each message's AWS profile (`profiles.rs`) and hands it to admission
+//! (`admission.rs`).
+//! Refuses: waiting on stdin's thread for any answer, and holding a message
+//! behind anything but the handshake (an exchange waits for it on its own
+//! thread, at most [`ORDER_WAIT`] per step: see `context.rs`'s `Order`).
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -149,6 +132,11 @@ enum Verdict {
 
 /// The rules every client message meets, single or in a batch: the
 /// handshake kept for a replay, cancellations, `--metadata`.
+///
+/// The client's `initialize` and `notifications/initialized` are kept for a
+/// replay; a cancellation of a 2026-07-28 request closes its stream instead of
+/// being sent (one for a request no longer in flight is dropped under that
+/// revision); a cancellation of `initialize` is never sent (MCP forbids it).
 fn client_rules(ctx: &Ctx, kind: &Kind, text: String, value: Option<&Value>) -> Verdict {
     let shared = &ctx.shared;
     match kind {
@@ -298,6 +286,12 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
 /// A batch from the client: refused whole under a revision without batches
 /// (one error per request id), else each member checked on its own and the
 /// members that pass sent as one batch.
+///
+/// Every revision after 2025-03-26 has no batches
+/// (<https://modelcontextprotocol.io/specification/2025-06-18/changelog>). In
+/// 2025-03-26 a member is refused on its own (an `initialize`, an id twice in
+/// the batch or already in flight) while the rest go out; with several AWS
+/// profiles, a member for another profile's session goes there alone.
 fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
     let shared = &ctx.shared;
     let members = match batch::split(bytes) {

@@ -1,18 +1,16 @@
 //! One client message and everything its POST brings back.
 //!
-//! Owns: the life of one exchange on its thread: the `--read-only` check
-//! (listing the tools first when the called one is not known) for a tool
-//! call, and for every tool call in a batch (a refused member is answered and
-//! taken out; the rest go), the headers and timeouts for the message
-//! (`--tool-timeout` for tool calls — a [`Deadline`] that every message on
-//! their stream moves and nothing else does; listen streams kept open;
-//! `--read-timeout` and `--timeout` for the rest), the send loop — retries, a
-//! new session after the server ended one, a re-list after a 2026-07-28 header
-//! mismatch, each as `retry_policy.rs` decides — reading the JSON or SSE
-//! answer, resuming a broken stream, telling the server a request that timed
-//! out is cancelled (never `initialize`, which MCP forbids cancelling), and
-//! answering every request of the message exactly once, with an error that
-//! says what happened.
+//! Owns: the life of one exchange on its thread:
+//! - the `--read-only` check of each tool call, listing the tools first when
+//!   the called one is not known (`read_only_batch` for batches);
+//! - the headers and timeouts for the message (`timeouts_for`; a tool call's
+//!   [`Deadline`] moves with every message on its stream);
+//! - the send loop — retries, a new session after the server ended one, a
+//!   re-list after a 2026-07-28 header mismatch — as `retry_policy.rs` decides;
+//! - reading the JSON or SSE answer, resuming a broken stream, and cancelling
+//!   upstream a request that timed out (never `initialize`: MCP forbids it);
+//! - answering every request of the message exactly once.
+//!
 //! Refuses: sending a request twice when it may have reached the server,
 //! except where the server's status says it did not take effect.
 

@@ -2,19 +2,15 @@
 //!
 //! Owns: the key folding of Go's `encoding/json` (v1), which matches an
 //! object's keys to a struct's fields ignoring case, with Unicode simple case
-//! folding (`foldName` in `encoding/json/fold.go`: each rune to the smallest
-//! of its `unicode.SimpleFold` orbit, so `K`, `k` and the Kelvin sign U+212A
-//! are one key, as are `s`, `S` and the long s U+017F), and finding two keys
-//! of one object that fold together at the levels of a message the relay reads
-//! or routes on: the message itself (`jsonrpc`, `id`, `method`, `params`),
-//! `params` (`name`, `uri`, `arguments`, `_meta`), `params._meta` (the
-//! protocol version, the progress token) and `params.arguments` (the AWS
-//! profile argument). A server that decodes so would run what the relay never
-//! checked (`{"name":"echo","Name":"dangerous"}` under `--read-only`), so such
-//! a message is refused. Pure.
+//! folding (so `K`, `k` and the Kelvin sign U+212A are one key: [`fold_char`]);
+//! and finding two keys of one object that fold together at the levels of a
+//! message the relay reads or routes on ([`folded_keys`]). A server that
+//! decodes so would run what the relay never checked
+//! (`{"name":"echo","Name":"dangerous"}` under `--read-only`), so such a
+//! message is refused. Pure.
 //! Refuses: judging levels the relay never reads (deeper in the arguments, a
-//! result): there the relay and the server cannot disagree, since the relay
-//! takes no decision on them, and tools may have keys that differ only in case.
+//! result): there the relay and the server cannot disagree, and tools may have
+//! keys that differ only in case.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +21,8 @@ type Members<'a> = BTreeMap<String, &'a RawValue>;
 
 /// `c`'s simple case folding, as a value equal for every character of one
 /// orbit of Go's `unicode.SimpleFold` (the Unicode `CaseFolding.txt` `C` and
-/// `S` mappings). Built from the standard library's case mappings: lower,
+/// `S` mappings; `foldName` in `encoding/json/fold.go` maps each rune to the
+/// smallest of its orbit). Built from the standard library's case mappings: lower,
 /// upper, lower again, each taken only where it is one character (the simple
 /// mapping; a full mapping to several characters, such as `ß` to `SS`, is not
 /// a simple folding). The three orbits that case mappings do not join (added
@@ -89,7 +86,10 @@ fn members(raw: &RawValue) -> Result<Option<Members<'_>>, ()> {
 }
 
 /// The first two keys that fold together ([`fold`]) in one object at a level
-/// of `message` the relay reads or routes on (see the module header).
+/// of `message` the relay reads or routes on: the message itself (`jsonrpc`,
+/// `id`, `method`, `params`), `params` (`name`, `uri`, `arguments`, `_meta`),
+/// `params._meta` (the protocol version, the progress token) and
+/// `params.arguments` (the AWS profile argument).
 /// `message` is the text of a JSON object with no key twice in one object.
 pub(crate) fn folded_keys(message: &str) -> Option<Folded> {
     let undecodable = |at| Some(Folded { at, keys: None });

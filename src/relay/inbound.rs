@@ -1,21 +1,14 @@
 //! Messages from the server, on their way to stdout.
 //!
 //! Owns: checking that a JSON text from the server is UTF-8 JSON-RPC (no key
-//! twice in one object) and compacting it onto one line; passing a response
-//! on only when it answers a request still waiting (the first answer wins; a
-//! later one is dropped), matched by the id's value and given back in the
-//! client's own spelling of it, and an error without a usable id on to the one
-//! request still waiting on its stream, with that request's id put in (a 1.x
-//! server's `"server-error"` id, 2026-07-28 "Backward Compatibility"); taking
-//! an array from the server apart member by member — it reaches the client as
-//! one array only when it answers the client's batch, or in a 2025-03-26
-//! session on a stream no request waits on, and as one line per member
-//! otherwise (a client of a later revision reads no arrays); the tool rules
-//! on `tools/list` results (each member of an array too) and `list_changed`;
-//! the ids of requests from another profile's session (`profiles.rs`);
-//! the negotiated version from an `initialize` result; and dropping an
-//! id-less error that answers nobody (a notification's, a response's, one on
-//! the GET stream), which is logged.
+//! twice in one object) and compacting it onto one line; passing on only the
+//! answers a waiting request gets, in the client's own spelling of its id
+//! (`admit`); taking an array from the server apart member by member (it
+//! reaches the client as one array only when it answers the client's batch,
+//! or in a 2025-03-26 session on a stream no request waits on: a client of a
+//! later revision reads no arrays); the tool rules on `tools/list` results and
+//! `list_changed`; the ids of requests from another profile's session
+//! (`profiles.rs`); the negotiated version from an `initialize` result.
 //! Refuses: writing anything to stdout that is not a JSON-RPC message from the
 //! server, and changing one beyond the rules above.
 
@@ -148,6 +141,14 @@ pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) -> Delive
 /// the rules: `None` when nothing does. `single`: the message came alone, not
 /// in an array (only then may an error without our id answer the one request
 /// waiting on the stream).
+///
+/// A response goes on only when it answers a request still waiting (the
+/// first answer wins; a later one is dropped), matched by the id's value and
+/// given back in the client's own spelling of it. An error without a usable
+/// id goes to the one request still waiting on its stream, with that
+/// request's id put in (a 1.x server's `"server-error"` id, 2026-07-28
+/// "Backward Compatibility"); one that answers nobody (a notification's, a
+/// response's, one on the GET stream) is dropped and logged.
 fn admit<'a>(
     ctx: &Ctx,
     kind: &Kind,

@@ -1,26 +1,18 @@
 //! The GET side of Streamable HTTP: the optional stream of server-initiated
-//! messages, and resuming a broken POST stream.
-//!
-//! Owns: opening the GET stream once the session is initialized (2025
-//! revisions; `405` means the endpoint offers none: not asked again, in this
-//! session or a later one, said once at debug; any other 4xx stops it for the
-//! session, a warning the first time; AgentCore answers other non-2xx codes,
-//! which also mean "none"), forwarding its messages,
-//! and reconnecting with `Last-Event-ID` after the server's `retry:` delay (at
-//! least [`RETRY_FLOOR`]; else 1 s growing ×1.5 up to 30 s), the delay doubled
-//! for each stream in a row that ended within [`QUICK_END`] of opening (up to
-//! [`MAX_DELAY`]), giving up after [`MAX_FAILURES`] failures in a
-//! row; and resuming a POST's SSE stream that broke after an event id with a GET
-//! carrying `Last-Event-ID` (at most [`RESUME_ATTEMPTS`] tries), as the
-//! 2025-11-25 transport says
+//! messages, and resuming a broken POST stream
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>,
 //! "Resumability and Redelivery").
-//! Requests of a session wait (at most [`LISTEN_WAIT`], once) for its first
-//! GET to be answered, so a message the server sends outside any request has
-//! a stream to go on.
-//! Refuses: opening a GET stream for a session the server ended, or for a
-//! revision without one (the caller asks only for a 2025 session), and
-//! resuming a stream that never gave an event id.
+//!
+//! Owns: opening the GET stream once a 2025 session is initialized, forwarding
+//! its messages, and reconnecting with `Last-Event-ID` after a delay (`delay`),
+//! giving up after [`MAX_FAILURES`] failures in a row. A 405 means the endpoint
+//! offers none, and it is not asked again (`refused`). Also resuming a POST's
+//! SSE stream that broke after an event id, with a GET carrying `Last-Event-ID`
+//! (at most [`RESUME_ATTEMPTS`] tries). A session's requests wait once, at most
+//! [`LISTEN_WAIT`], for its first GET to be answered, so a message the server
+//! sends outside any request has a stream to go on.
+//! Refuses: a GET stream for a session the server ended or a revision without
+//! one, and resuming a stream that never gave an event id.
 
 use std::time::Duration;
 
@@ -132,6 +124,8 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
                     refused(ctx, &mut sent, status);
                     return;
                 }
+                // Other non-2xx answers count as failures: AgentCore answers
+                // them where it offers no GET stream.
                 if !(200..300).contains(&status) || !sse {
                     failures += 1;
                     log::info!(

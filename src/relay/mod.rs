@@ -1,61 +1,24 @@
-//! The relay: stdio on one side, MCP Streamable HTTP on the other.
-//!
-//! Owns: the threads and the flow of messages, one way per direction. One
-//! thread owns stdin: it reads newline-delimited JSON-RPC, checks each message
-//! and starts its exchange (`dispatch.rs`); every message from the client
-//! becomes one signed POST on a thread of its own (an *exchange*,
-//! `exchange.rs`), so a long tool call never blocks a ping, a cancellation or
-//! another call; what the server sends back goes through `inbound.rs` to the
-//! one thread that owns stdout and writes whole lines (`stdio.rs`); one more
-//! thread keeps the optional GET stream for server-initiated messages
-//! (`listen.rs`). The calling thread waits for the end — stdin ended or stdout
-//! closed — and shuts down. Every request the client sends is answered exactly
-//! once: with the server's response or a JSON-RPC error with the same id
+//! The relay: stdio on one side, MCP Streamable HTTP on the other
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>,
 //! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>).
-//! Refuses: changing a message body except where a rule says so (`--metadata`,
-//! `--read-only`, invalid `x-mcp-header` tools: `policy.rs`); sending anything
-//! on stdout but JSON-RPC; ending the process (that is `main`'s, from what
-//! [`run`] returns).
+//!
+//! Owns: the threads and the flow of messages, one way per direction. One
+//! thread reads stdin and starts an exchange per message (`dispatch.rs`). Each
+//! exchange is one signed POST on a thread of its own (`exchange.rs`), so a long
+//! tool call never blocks a ping, a cancellation or another call; how many run
+//! at once is `admission.rs`'s. Answers go through `inbound.rs` to the one
+//! thread that writes whole lines to stdout (`stdio.rs`); the optional GET
+//! stream has its own thread (`listen.rs`). Every client request is answered
+//! exactly once: the server's response, or a JSON-RPC error with the same id.
+//! Refuses: changing a message body except where a rule says so (`policy.rs`);
+//! writing anything but JSON-RPC to stdout; ending the process (`main` does,
+//! from what [`run`] returns; shutdown is described there).
 //!
 //! ```text
 //! stdin ─▶ stdin thread: dispatch ─▶ exchange thread ─▶ upstream (sign, POST)
 //!                                          │
 //! stdout ◀─ stdout thread ◀─ inbound ◀─ stream (JSON or SSE) ◀─┘ (and listen: GET)
 //! ```
-//!
-//! Ordering: the stdin thread never waits for an answer. An exchange waits on
-//! its own thread, before it sends, for the handshake only — every message but
-//! a `ping` for the `initialize` exchange to end, requests also for
-//! `notifications/initialized` to be accepted (at most 10 s each) — so the
-//! server sees `notifications/initialized` before the requests that follow it
-//! and every request after `initialize` carries the session id, while a
-//! cancellation or a notification holds nothing back.
-//!
-//! Load: at most `--max-in-flight` client requests (default 64) have an
-//! exchange at once; later ones queue (bounded by count and bytes) and, when
-//! the queue is full, a request is answered with an error and not sent — the
-//! stdin thread never waits for a request, so the client's answer to a server
-//! request a running call waits on is always read.
-//! A `ping`, notifications (cancellations) and answers to the server's
-//! requests go ahead of the queue on a small reserve of threads
-//! (`admission.rs`). A thread that ends its exchange waits a while for the
-//! next one instead of ending, so calls in a row start no thread each.
-//!
-//! Shutdown: at the end of stdin, requests in flight get up to 1 s to finish
-//! (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
-//! abandoned — the client has ended the conversation and SDK clients fail on
-//! lines written after they close — the session is ended with a signed DELETE,
-//! and [`run`] returns. SIGTERM and SIGINT (Unix, through `crate::signal`) take
-//! the same path, with the DELETE and the last writes held to what is left of
-//! [`SIGNAL_EXIT`] so that the process is gone before a client that signalled
-//! loses patience; a second signal ends it at once. An MCP client closes stdin
-//! first and signals after, "sending SIGTERM if the server does not exit
-//! within a reasonable time", then SIGKILL
-//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#stdio>);
-//! some signal without closing stdin.
-//! A closed stdout ends the session at once and [`run`] returns without
-//! waiting for stdin.
 
 mod admission;
 mod batch;
@@ -187,6 +150,20 @@ enum End {
 /// needs it, so nothing waits for STS before stdin is read. On
 /// return the session was ended; threads still blocked (a read of stdin, a
 /// stream cut at exit) end with the process.
+///
+/// Shutdown: at the end of stdin, requests in flight get up to 1 s to finish
+/// (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
+/// abandoned — the client has ended the conversation and SDK clients fail on
+/// lines written after they close — the session is ended with a signed DELETE,
+/// and `run` returns. SIGTERM and SIGINT (Unix) take the same path, with the
+/// DELETE and the last writes held to what is left of [`SIGNAL_EXIT`] so that
+/// the process is gone before a client that signalled loses patience; a second
+/// signal ends it at once. An MCP client closes stdin first and signals after,
+/// "sending SIGTERM if the server does not exit within a reasonable time",
+/// then SIGKILL
+/// (<https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#stdio>);
+/// some signal without closing stdin. A closed stdout ends the session at once
+/// and `run` returns without waiting for stdin.
 ///
 /// # Errors
 /// [`RunError`] when the stdin or stdout thread cannot be started.

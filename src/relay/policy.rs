@@ -3,17 +3,14 @@
 //! Owns: the tool cache built from the `tools/list` results the relay forwards
 //! (every page; cleared by `notifications/tools/list_changed`); the `--read-only`
 //! filter (only tools annotated `readOnlyHint: true` are listed and callable);
-//! the 2026-07-28 `x-mcp-header` annotations (validated; tools with invalid ones
-//! are dropped from the list, as the spec requires of HTTP clients) and the
+//! the 2026-07-28 `x-mcp-header` annotations (tools with invalid ones are
+//! dropped from the list, as the spec requires of HTTP clients) and the
 //! `Mcp-Param-{Name}` headers they call for; with several profiles, the
 //! optional [`PROFILE_ARGUMENT`] added to every listed tool's input schema
-//! (unless the tool has an argument of that name itself, which stays the
-//! server's); and `--metadata` keys added to every request's `params._meta`.
-//! Refuses: changing any message it has no rule for. A rewritten message keeps
-//! every byte no rule changes — key order, number spelling, escapes — because
-//! the rules edit its text in place (`splice.rs`); serde_json only reads it
-//! (its `arbitrary_precision` feature is off, so a number parsed and written
-//! again would not keep its spelling).
+//! (unless the tool has an argument of that name itself); and `--metadata`
+//! keys added to every request's `params._meta`.
+//! Refuses: changing any message it has no rule for, or any byte of one that no
+//! rule changes (see [`ToolCache`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -47,6 +44,11 @@ struct ToolInfo {
 }
 
 /// Tools seen in `tools/list` results. Safe to share between threads.
+///
+/// A rewritten message keeps every byte no rule changes — key order, number
+/// spelling, escapes — because the rules edit its text in place
+/// (`splice.rs`); serde_json only reads it (its `arbitrary_precision` feature
+/// is off, so a number parsed and written again would not keep its spelling).
 #[derive(Debug, Default)]
 pub(crate) struct ToolCache {
     tools: Mutex<HashMap<String, ToolInfo>>,

@@ -1,29 +1,14 @@
 //! Several AWS profiles in one MCP server entry (`--profile a b c`).
 //!
 //! Owns: the profiles (the first is the default; at most
-//! [`MAX_PROFILES`](crate::config::MAX_PROFILES)) and one upstream session
-//! for each after the default, made on first use with a signer of its own
-//! ([`RequestAuth::for_profile`]: its own credentials, cache, renewals and
-//! held errors, so one profile's failure never blocks another's calls) and
-//! an AgentCore runtime-session id of its own, and opened — servers bind a
-//! session to the principal that opened it — by replaying the client's
-//! `initialize` and `notifications/initialized` before its first message
-//! ([`open_session`]; a 2026-07-28 request needs none), then recovered and
-//! ended (its own signed DELETE) like the default's; the `aws_profile` property
-//! every tool gains in `tools/list` ([`Profiles::property`]); where a client
-//! message goes ([`route`]) — a `tools/call` whose arguments name a profile
-//! to that profile's session, without the argument; a name that is not one
-//! of the profiles refused, nothing sent; the client's answer to a server
-//! request back to the session whose server asked; a cancellation to the
-//! session its request went to; everything else to the default session, as
-//! it came — and the ids of requests the servers of the other sessions send
-//! the client: each is given an id of the relay's own
-//! (`"mcp-sigv4:<profile>:<n>"`), so that two servers' ids never meet on
-//! stdout, and the client's answer gets the server's id back on its way to
-//! that session (at most [`MAX_SERVER_REQUESTS`] remembered, the oldest
-//! forgotten first); a request of the default session's server whose id is
-//! in that namespace gets one of the relay's ids too, so that no server can
-//! make two requests reach the client with one id.
+//! [`MAX_PROFILES`](crate::config::MAX_PROFILES)) and one upstream session for
+//! each other profile, made on first use with its own signer ([`Profiles`]).
+//! Such a session is opened — servers bind a session to the principal that
+//! opened it — by replaying the client's handshake before its first message
+//! ([`open_session`]). It owns the `aws_profile` property every tool gains in
+//! `tools/list` ([`Profiles::property`]), where each client message goes
+//! ([`route`]), and the ids of the requests other sessions' servers send the
+//! client, given ids of the relay's own ([`from_server`]).
 //! Refuses: changing anything with one profile, or a message of the default
 //! session's server; reading the argument of a tool whose own input schema
 //! has one of that name (`policy.rs`).
@@ -53,6 +38,12 @@ pub(crate) const MAX_SERVER_REQUESTS: usize = 1024;
 
 /// The profiles, and the upstream session of each but the default (which is
 /// [`Shared::upstream`]).
+///
+/// Each other session is made on first use with a signer of its own
+/// (`RequestAuth::for_profile`: its own credentials, cache, renewals and held
+/// errors, so one profile's failure never blocks another's calls) and an
+/// AgentCore runtime-session id of its own, then recovered and ended (its own
+/// signed DELETE) like the default's.
 pub(crate) struct Profiles {
     /// Every profile's name, the default first; empty with one profile.
     names: Vec<String>,
@@ -239,6 +230,12 @@ pub(crate) enum Route {
 
 /// Where the client message `text` (`kind`, parsed as `value`) goes, with
 /// several profiles (always [`Route::Default`] with one).
+///
+/// A `tools/call` whose arguments name a profile goes to that profile's
+/// session, without the argument; a name that is not one of the profiles is
+/// refused, nothing sent. The client's answer to a server request goes back
+/// to the session whose server asked; a cancellation to the session its
+/// request went to; everything else to the default session, as it came.
 pub(crate) fn route(shared: &Shared, kind: &Kind, text: &str, value: Option<&Value>) -> Route {
     let profiles = &shared.profiles;
     if !profiles.several() {
@@ -357,6 +354,11 @@ fn in_our_namespace(id: &Id) -> bool {
 /// relay's own, and so does one of the default session's whose id is in the
 /// relay's namespace (so that no two requests reach the client with one id);
 /// a cancellation of one of them names that id. `None`: unchanged.
+///
+/// The relay's ids read `"mcp-sigv4:<profile>:<n>"`, so two servers' ids
+/// never meet on stdout; the client's answer gets the server's id back on its
+/// way to that session (at most [`MAX_SERVER_REQUESTS`] remembered, the
+/// oldest forgotten first).
 pub(crate) fn from_server(
     profiles: &Profiles,
     index: usize,

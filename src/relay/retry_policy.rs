@@ -1,21 +1,16 @@
 //! When the relay sends a client message again: the rules of the send loop.
 //!
-//! Owns: which answers say the server did not take the message, so it may go
-//! again (`--retries`): a connection that failed before the request was sent,
-//! 429, 503, 424 (AgentCore's cold start) and a JSON-RPC `-32004` "Too many
-//! requests" (AWS's throttling, in any status) for any message, and 502/504
-//! only when every member is free of side effects; how long to wait first (the
-//! server's `Retry-After`, else full-jitter backoff: `crate::retry`); when an
-//! answer means the server ended the session the request went in — a 404
-//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#session-management>),
-//! the AWS MCP Server's JSON-RPC `-30001` in any status, a 400 whose text says
-//! the session id is unknown or missing (the MCP SDKs' shapes) — so the
-//! handshake is replayed and the message sent once more;
-//! and when a 400 asks for the tools to be listed again (2026-07-28 `-32020`
-//! on `tools/call`:
-//! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
-//! "Client Behavior"). Pure but for reading the clock and the jitter in the
-//! waits.
+//! Owns, as pure rules (but for reading the clock and the jitter in the waits):
+//! - which answers say the server did not take the message (`--retries`, [`retryable`]);
+//! - how long to wait first: the server's `Retry-After`, else full-jitter
+//!   backoff (`crate::retry`);
+//! - when an answer means the server ended the session ([`session_ended`],
+//!   <https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#session-management>),
+//!   so the handshake is replayed and the message sent once more;
+//! - when a 400 asks for the tools to be listed again ([`header_mismatch`],
+//!   <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
+//!   "Client Behavior").
+//!
 //! Refuses: sending a request twice when it may have reached the server,
 //! except where the server's answer says it did not take effect.
 
@@ -120,7 +115,7 @@ pub(crate) fn side_effect_free(method: &str) -> bool {
 }
 
 /// Whether an answer with `status` and `body` may be retried for a message of
-/// `items`: any message after 429, 503, 424 or a JSON-RPC
+/// `items`: any message after 429, 503, 424 (AgentCore's cold start) or a JSON-RPC
 /// [`TOO_MANY_REQUESTS`] (the server did not take it), and only one free of
 /// side effects after 502 and 504.
 pub(crate) fn retryable(status: u16, body: &[u8], items: &[Kind]) -> bool {

@@ -1,19 +1,16 @@
 //! The MCP protocol revisions, and what the relay does differently in each.
 //!
 //! Owns: the [`Revision`] a client message is sent under — the one a request
-//! names in its `params._meta` envelope
-//! (`io.modelcontextprotocol/protocolVersion`, which exists since 2026-07-28),
-//! else the one the session negotiated in `initialize` — and every rule that
-//! depends on it: sessions and the `initialize` handshake, the GET stream and
-//! `Last-Event-ID` resumption, cancelling by closing the request's stream,
-//! routing headers, batches
+//! names in its `params._meta` envelope (`io.modelcontextprotocol/protocolVersion`,
+//! since 2026-07-28), else the one the session negotiated — and every rule that
+//! depends on it: sessions and the handshake, the GET stream and resumption,
+//! cancelling by closing the request's stream, routing headers, batches
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>;
 //! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>,
 //! "Backward Compatibility"). Pure.
-//! Refuses: judging a revision it does not know. A name in an envelope that is
-//! not one of the revisions with an envelope is carried as [`Revision::Other`],
-//! sent by the rules of the first revision with one, and left to the server to
-//! accept or refuse (`-32022`).
+//! Refuses: judging a revision it does not know. An unknown name in an envelope
+//! is carried as [`Revision::Other`], sent by the rules of the first revision
+//! with an envelope, and left to the server to accept or refuse (`-32022`).
 
 use serde_json::Value;
 

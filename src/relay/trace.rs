@@ -1,19 +1,16 @@
 //! Trace context from a request's `params._meta`, sent also as the HTTP
 //! headers of that request.
 //!
-//! Owns: reading `params._meta.traceparent` and `params._meta.tracestate`
-//! of one client message and checking them against W3C Trace Context
+//! Owns: reading `params._meta.traceparent` and `params._meta.tracestate` of
+//! one client message and checking them against W3C Trace Context
 //! (<https://www.w3.org/TR/trace-context/>, §3.2 `traceparent`, §3.3
-//! `tracestate`), so gateways, AWS X-Ray and AgentCore observability that
-//! read the HTTP headers join the client's trace. The headers go with that
-//! request only (they are signed with the rest) and never with another.
-//! Refuses: a `traceparent` that is not `00-<32 hex>-<16 hex>-<2 hex>` in
-//! lower case with a trace id and a parent id other than all zeros (or a
-//! later version's same prefix followed by the end or `-`; version `ff` is
-//! invalid), and a `tracestate` without a valid `traceparent`, longer than
-//! 512 characters, with more than 32 members, or with a member whose key or
-//! value breaks §3.3.1's grammar. What is refused is not sent; the message
-//! itself is relayed unchanged. Pure.
+//! `tracestate`), so gateways, AWS X-Ray and AgentCore observability that read
+//! the HTTP headers join the client's trace. The headers go with that request
+//! only (signed with the rest) and never with another.
+//! Refuses: a `traceparent` or `tracestate` that breaks the grammar
+//! (`valid_traceparent`, `valid_tracestate`), and a `tracestate` without a
+//! valid `traceparent`. What is refused is not sent; the message itself is
+//! relayed unchanged. Pure.
 
 use serde_json::Value;
 

@@ -1,19 +1,10 @@
 //! The upstream side: the MCP endpoint, and one MCP session with it.
 //!
-//! Owns: [`Link`] — the endpoint, its URL, the HTTP client with its connection
-//! pool, the connections exchanges hold alone and those kept for the next
-//! exchange, and the headers every request carries (`--header`s, the AgentCore
-//! runtime-session mode), and whether the endpoint offers a GET stream —
-//! which every upstream session shares; and
-//! [`Upstream`], one session with the server: its credentials and signer
-//! ([`RequestAuth`]), its [`Session`] (`Mcp-Session-Id`, generation,
-//! negotiated version), its runtime-session id, one new session at a time, and
-//! which generation's GET stream runs — one per AWS profile when there are
-//! several (`profiles.rs`). An `Upstream` builds, signs and sends one
-//! request with the two retries authentication calls for — credentials the
-//! service says expired are resolved again, and a refused SigV4 signature is
-//! tried once more as SigV4A when that switch is allowed (a 403 means the
-//! request was not processed, so neither repeats a side effect) — records the
+//! Owns: [`Link`], the endpoint and its connections, which every upstream
+//! session shares; and [`Upstream`], one session with the server and the
+//! credentials it is signed with — one per AWS profile when there are several
+//! (`profiles.rs`). An `Upstream` builds, signs and sends one request with the
+//! two retries authentication calls for ([`Upstream::send`]), records the
 //! session id answers carry, and ends the session with a signed DELETE.
 //! Refuses: deciding what to send, or whether to send it again: that is the
 //! exchange's (`exchange.rs`, `retry_policy.rs`).
@@ -196,7 +187,10 @@ pub(crate) struct Extra {
 }
 
 /// The MCP endpoint and the connections to it: the same for every upstream
-/// session.
+/// session. Holds the URL, the HTTP client with its connection pool, the
+/// connections exchanges hold alone and those kept for the next exchange, the
+/// headers every request carries (`--header`s, the AgentCore runtime-session
+/// mode), and whether the endpoint offers a GET stream.
 pub(crate) struct Link {
     endpoint: Endpoint,
     url: String,
@@ -287,7 +281,10 @@ impl Link {
     }
 }
 
-/// One MCP session with the server, and the credentials it is signed with.
+/// One MCP session with the server, and the credentials it is signed with:
+/// its signer ([`RequestAuth`]), its [`Session`] (`Mcp-Session-Id`,
+/// generation, negotiated version), its runtime-session id, one new session
+/// at a time, and which generation's GET stream runs.
 pub(crate) struct Upstream {
     link: Arc<Link>,
     auth: RequestAuth,
@@ -426,7 +423,11 @@ impl Upstream {
         }
     }
 
-    /// Builds, signs and sends one request, with the authentication retries.
+    /// Builds, signs and sends one request, with the authentication retries:
+    /// credentials the service says expired are resolved again, and a refused
+    /// SigV4 signature is tried once more as SigV4A when that switch is
+    /// allowed (a 403 means the request was not processed, so neither repeats
+    /// a side effect). Records the session id the answer carries.
     pub(crate) fn send(
         &self,
         method: Method,

@@ -6,28 +6,12 @@
 //! candidate `c` accepted when `c <= n - 2`, private scalar `c + 1`
 //! (AWS IAM User Guide, "Create a signed AWS API request",
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>;
-//! the reference implementation is aws-c-auth `source/key_derivation.c`,
-//! <https://github.com/awslabs/aws-c-auth>) — and the DER-encoded
-//! ECDSA-P256-SHA256 signature of a string to sign (FIPS 186-5 §6.4, SEC 1 §4.1.3;
-//! the DER shape of RFC 3279 §2.2.3).
-//!
-//! Two signing paths:
-//! - [`DerivedKey::sign`], the one requests use: ring's P-256 ECDSA (assembly
-//!   field arithmetic), reached through rustls's public key-provider API
-//!   (`rustls::crypto::ring::sign::any_ecdsa_type` on a PKCS#8 document built
-//!   here, RFC 5208 §5 / RFC 5915 §3), so no dependency beyond what TLS already
-//!   links. ring's nonce is hedged: random bytes mixed with the key and the
-//!   message digest, so two signatures of one string differ. About 3x faster
-//!   than the pure-Rust path (`tests/bench/README.md`).
-//! - [`DerivedKey::sign_rfc6979`]: RustCrypto `p256` with RFC 6979 deterministic
-//!   nonces, byte-for-byte equal to aws-sigv4's signature; kept for tests and the
-//!   benchmark's cross-check, and as the fallback if ring's RNG ever fails.
-//!
-//! Derivation costs two scalar multiplications (the public key, then ring's
-//! check that it matches the scalar), so callers cache the [`DerivedKey`]. The
-//! `p256` scalar and the PKCS#8 bytes are zeroized; ring keeps its own copy of
-//! the scalar, which it does not zeroize when dropped (ring has no such option).
-//! The key never prints.
+//! reference implementation: aws-c-auth `source/key_derivation.c`,
+//! <https://github.com/awslabs/aws-c-auth>). It owns the DER-encoded
+//! ECDSA-P256-SHA256 signature of a string to sign (FIPS 186-5 §6.4, SEC 1
+//! §4.1.3; DER shape of RFC 3279 §2.2.3): hedged with ring
+//! ([`DerivedKey::sign`]) or deterministic ([`DerivedKey::sign_rfc6979`]).
+//! Refuses: ever printing the key ([`DerivedKey`] says what is zeroized).
 
 use std::fmt;
 
@@ -149,6 +133,12 @@ fn ring_signer(scalar: &[u8; 32], sec1: &[u8]) -> Option<Box<dyn rustls::sign::S
 
 /// A SigV4A private key derived from a secret access key: the `p256` key (public
 /// key, RFC 6979 signatures) and ring's signer for the same scalar.
+///
+/// Derivation costs two scalar multiplications (the public key, then ring's
+/// check that it matches the scalar), so callers cache the key. The `p256`
+/// scalar and the PKCS#8 bytes are zeroized; ring keeps its own copy of the
+/// scalar, which it does not zeroize when dropped (ring has no such option).
+/// The key never prints.
 pub struct DerivedKey {
     signing_key: SigningKey,
     ring: Option<Box<dyn rustls::sign::Signer>>,
@@ -204,6 +194,12 @@ impl DerivedKey {
     /// key/message-bound), so repeated calls give different, equally valid
     /// signatures. Never fails: should ring be unavailable for this key or its
     /// RNG fail, the signature is made by [`DerivedKey::sign_rfc6979`].
+    ///
+    /// ring's P-256 ECDSA (assembly field arithmetic) is reached through
+    /// rustls's public key-provider API (`rustls::crypto::ring::sign::any_ecdsa_type`
+    /// on a PKCS#8 document built here, RFC 5208 §5 / RFC 5915 §3), so nothing
+    /// is linked beyond what TLS already links. About 3x faster than
+    /// [`DerivedKey::sign_rfc6979`] (`tests/bench/README.md`).
     pub fn sign(&self, string_to_sign: &str) -> String {
         match self
             .ring
@@ -218,7 +214,9 @@ impl DerivedKey {
     /// Signs `string_to_sign` like [`DerivedKey::sign`] but with `p256` and an
     /// RFC 6979 §3.2 deterministic nonce (HMAC-SHA256), so the hex DER
     /// signature is a function of key and message: the same bytes as aws-sigv4
-    /// and aws-c-auth's deterministic mode. About 3x slower than ring.
+    /// and aws-c-auth's deterministic mode. About 3x slower than ring. Kept for
+    /// tests and the benchmark's cross-check, and as the fallback of
+    /// [`DerivedKey::sign`].
     pub fn sign_rfc6979(&self, string_to_sign: &str) -> String {
         let signature: Signature = self.signing_key.sign(string_to_sign.as_bytes());
         hex::encode(signature.to_der().as_bytes())

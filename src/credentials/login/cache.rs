@@ -1,20 +1,11 @@
 //! The `aws login` token cache file and the Sign-In refresh answer.
 //!
-//! Owns: reading `~/.aws/login/cache/<sha256>.json` as `aws login` writes it
-//! and botocore (`LoginCredentialFetcher`) and Rust `aws-config`
-//! (`login/cache.rs`) read it — `accessToken` {`accessKeyId`,
-//! `secretAccessKey`, `sessionToken`, `accountId`, `expiresAt`},
-//! `refreshToken`, `clientId`, `dpopKey`, an optional `tokenType` that must
-//! then be `aws_sigv4`, and fields of its own (`idToken`) kept as they are —
-//! names matched ASCII-case-insensitively through [`crate::json`]; reading
-//! the `CreateOAuth2Token` answer (`accessToken`, `refreshToken`,
-//! `expiresIn`; the AWS Sign-In API model, botocore
-//! `data/signin/2023-01-01/service-2.json`); and the file rewritten after a
-//! refresh: new keys, `expiresAt = now + expiresIn`, the rotated refresh token,
-//! everything else (`accountId`, `clientId`, `dpopKey`, `idToken`, unknown
-//! fields) as read, so the AWS CLI and other SDKs keep working on it.
-//! [`parse_cache`] and [`parse_refresh_answer`] take outside input and are
-//! public (hidden) for the fuzz targets. Pure.
+//! Owns, as pure functions over outside input: reading
+//! `~/.aws/login/cache/<sha256>.json` as `aws login` writes it
+//! ([`parse_cache`]); reading the `CreateOAuth2Token` answer
+//! ([`parse_refresh_answer`]); and the file's text after a refresh, with
+//! everything but the keys, expiry and refresh token kept as read
+//! ([`LoginCache::refreshed`]). Names are matched through [`crate::json`].
 //! Refuses: quoting a value in an error (they are keys and tokens), and a key
 //! on another curve than P-256.
 
@@ -111,6 +102,14 @@ fn object<'a>(parent: &'a Object, name: &'static str) -> Result<&'a Object, Json
 /// [`LoginCache::refreshed`]) and overwritten with zeros when the result is
 /// dropped, or at once on an error.
 ///
+/// The shape, as `aws login` writes it and botocore (`LoginCredentialFetcher`)
+/// and Rust `aws-config` (`login/cache.rs`) read it: `accessToken`
+/// {`accessKeyId`, `secretAccessKey`, `sessionToken`, `accountId`,
+/// `expiresAt`}, `refreshToken`, `clientId`, `dpopKey`, an optional
+/// `tokenType` that must then be `aws_sigv4`, and fields of its own
+/// (`idToken`) kept as they are; names match ASCII-case-insensitively.
+/// Public (hidden) for the fuzz targets.
+///
 /// # Errors
 /// [`CacheError`] naming the field that is missing or invalid, never its
 /// value.
@@ -177,6 +176,9 @@ impl fmt::Debug for Refreshed {
 /// (restJson `@httpPayload`); a body that wraps it in `{"tokenOutput": …}` is
 /// read too. `expiresIn` must be a positive number of seconds (Sign-In gives
 /// 900). The parsed document is overwritten with zeros before this returns.
+/// The shape is the AWS Sign-In API model's (botocore
+/// `data/signin/2023-01-01/service-2.json`). Public (hidden) for the fuzz
+/// targets.
 ///
 /// # Errors
 /// [`JsonError`] naming the field, never its value.
@@ -210,7 +212,11 @@ pub fn parse_refresh_answer(body: &[u8]) -> Result<Refreshed, JsonError> {
 
 impl LoginCache {
     /// The cache after `answer` at `now`, and the file's new text (a
-    /// [`Secret`]: it holds the keys and the refresh token).
+    /// [`Secret`]: it holds the keys and the refresh token): new keys,
+    /// `expiresAt = now + expiresIn`, the rotated refresh token, and
+    /// everything else (`accountId`, `clientId`, `dpopKey`, `idToken`,
+    /// unknown fields) as read, so the AWS CLI and other SDKs keep working on
+    /// the file.
     pub(crate) fn refreshed(&self, answer: &Refreshed, now: SystemTime) -> (LoginCache, Secret) {
         let expires_at = now + answer.expires_in;
         let mut raw = self.raw.clone();

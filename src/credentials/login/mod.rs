@@ -2,30 +2,12 @@
 //!
 //! Owns (AWS SDKs and Tools Reference Guide, "Login credentials provider",
 //! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-login-credentials.html>;
-//! botocore `credentials.py` `LoginCredentialFetcher`; Rust `aws-config`
-//! `src/login.rs`): the cache file `aws login` writes,
-//! `<cache dir>/<lower-case hex SHA-256 of the trimmed login_session>.json`
-//! (`~/.aws/login/cache`, or `AWS_LOGIN_CACHE_DIRECTORY`), read again at every
-//! resolution so a new `aws login` in another terminal is picked up at once;
-//! its credentials used while more than 5 minutes remain before `expiresAt`;
-//! then one refresh — `CreateOAuth2Token` of AWS Sign-In, an unsigned
-//! `POST /v1/token` (model auth `smithy.api#noAuth`) with the body
-//! `{"clientId","refreshToken","grantType":"refresh_token"}` and a fresh DPoP
-//! proof per attempt (`dpop.rs`, RFC 9449) — at most once per 30 s (as Rust
-//! `aws-config`), and never again with a refresh token Sign-In called expired
-//! until the file holds another; the file rewritten atomically with the same
-//! permissions (`cache.rs`, `fs::write_atomically`); the regional
-//! Sign-In endpoint (`aws::endpoint::signin`) or an override
-//! (`AWS_ENDPOINT_URL_SIGNIN`, the profile's `services` section, chosen by
-//! the chain). The call goes through the AWS service layer. Read, refresh and
-//! write are serialised across processes (MCP clients start their servers
-//! together) by an advisory lock on `<cache file>.lock` beside the file
-//! (`std::fs::File::lock`, `flock` on Unix, `LockFileEx` on Windows), waited
-//! for at most `LOCK_WAIT` (20 s): the file is read again under the lock, so a
-//! process that waited uses the keys the other wrote instead of spending a
-//! refresh token that was already used; and after a refused refresh the file
-//! is read once more before the error, in case another process (or `aws
-//! login`) wrote fresh keys meanwhile.
+//! botocore `LoginCredentialFetcher`; Rust `aws-config` `src/login.rs`): the
+//! cache file `aws login` writes (`~/.aws/login/cache/<SHA-256 of the session>.json`,
+//! or under `AWS_LOGIN_CACHE_DIRECTORY`); its credentials while more than 5
+//! minutes remain before `expiresAt`; then one refresh through AWS Sign-In with
+//! a DPoP proof, written back to the file; a lock on the file shared with other
+//! processes (`LOCK_WAIT`, 20 s).
 //! Refuses: starting a login (that is `aws login`'s job; errors say to run
 //! it), and putting a key, token, refresh token or the DPoP key anywhere but
 //! the request and the cache file.
@@ -67,6 +49,14 @@ const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
 
 /// The longest a refresh waits for another process's lock on the cache file
 /// before it goes ahead without it: 20 s (a refresh is one HTTPS call).
+///
+/// Read, refresh and write are serialised across processes (MCP clients start
+/// their servers together) by an advisory lock on `<cache file>.lock` beside
+/// the file (`std::fs::File::lock`, `flock` on Unix, `LockFileEx` on Windows).
+/// The file is read again under the lock, so a process that waited uses the
+/// keys the other wrote instead of spending a refresh token that was already
+/// used; after a refused refresh the file is read once more before the error,
+/// in case another process (or `aws login`) wrote fresh keys meanwhile.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(20);
 
 /// The `error` codes of Sign-In's `AccessDeniedException` after which only a
@@ -84,6 +74,18 @@ pub(crate) fn cache_file(cache_dir: &Path, login_session: &str) -> PathBuf {
 /// The `aws login` source of one profile. Keep it across resolutions (the
 /// chain does): it remembers the last refresh attempt and a refresh token
 /// Sign-In refused.
+///
+/// The cache file is read again at every resolution, so a new `aws login` in
+/// another terminal is picked up at once. A refresh is `CreateOAuth2Token` of
+/// AWS Sign-In: an unsigned `POST /v1/token` (model auth `smithy.api#noAuth`)
+/// with the body `{"clientId","refreshToken","grantType":"refresh_token"}` and
+/// a fresh DPoP proof per attempt (`dpop.rs`, RFC 9449), at most once per
+/// [`MIN_REFRESH_INTERVAL`], never again with a refresh token Sign-In called
+/// expired until the file holds another. It goes to the regional Sign-In
+/// endpoint (`aws::endpoint::signin`) or an override (`AWS_ENDPOINT_URL_SIGNIN`,
+/// the profile's `services` section, chosen by the chain). The file is
+/// rewritten atomically with the same permissions (`cache.rs`,
+/// `fs::write_atomically`).
 pub(crate) struct LoginSource {
     profile: String,
     session: String,
