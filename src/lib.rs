@@ -140,6 +140,7 @@
 pub mod auth;
 #[doc(hidden)]
 pub mod aws;
+pub(crate) mod base64;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
