@@ -149,6 +149,7 @@ pub mod client_config;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
+pub(crate) mod der;
 #[doc(hidden)]
 pub mod doctor;
 pub mod endpoint;

@@ -3,7 +3,7 @@
 //! Owns: reading the cached P-256 key (`dpopKey`: a PEM `EC PRIVATE KEY`, the
 //! SEC1 `ECPrivateKey` of RFC 5915 §3 that Rust `aws-config` reads, or a
 //! `PRIVATE KEY`, the PKCS #8 `PrivateKeyInfo` of RFC 5208 §5 around it, which
-//! botocore also reads) with a small DER reader of its own; and the proof
+//! botocore also reads); and the proof
 //! itself (RFC 9449 §4.2, <https://www.rfc-editor.org/rfc/rfc9449#section-4.2>):
 //! a compact JWS (RFC 7515 §7.1) whose header is
 //! `{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","x":…,"y":…,"crv":"P-256"}}`
@@ -23,6 +23,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::zeroize::Zeroize;
 
 use crate::base64::{STANDARD, URL_SAFE_NO_PAD};
+use crate::der::{INTEGER, OCTET_STRING, OID, Reader, SEQUENCE};
 
 /// Why the cached key cannot be used. Never holds a byte of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,65 +54,28 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-/// A DER reader over a byte slice: just enough for the two key documents.
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// The next element's tag and content.
-    fn next(&mut self) -> Result<(u8, &'a [u8]), KeyError> {
-        let (&tag, rest) = self.0.split_first().ok_or(KeyError::Der)?;
-        let (&first, mut rest) = rest.split_first().ok_or(KeyError::Der)?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 2 || rest.len() < n {
-                return Err(KeyError::Der);
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return Err(KeyError::Der);
-        }
-        let (content, rest) = rest.split_at(len);
-        self.0 = rest;
-        Ok((tag, content))
-    }
-
-    /// The next element, which must have `tag`.
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], KeyError> {
-        match self.next()? {
-            (t, content) if t == tag => Ok(content),
-            _ => Err(KeyError::Der),
-        }
-    }
-}
-
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
 /// 1.2.840.10045.2.1, `id-ecPublicKey`.
 const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// 1.2.840.10045.3.1.7, `prime256v1` (P-256).
 const PRIME256V1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
+/// The next element of `r`, which must have `tag`.
+fn take<'a>(r: &mut Reader<'a>, tag: u8) -> Result<&'a [u8], KeyError> {
+    r.expect(tag).ok_or(KeyError::Der)
+}
+
 /// The 32-byte scalar of a SEC1 `ECPrivateKey`: `SEQUENCE { INTEGER 1,
 /// OCTET STRING key, [0] curve OPTIONAL, [1] public key OPTIONAL }`.
 fn sec1_scalar(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut outer = Der(der);
-    let mut key = Der(outer.expect(SEQUENCE)?);
-    if key.expect(INTEGER)? != [1] {
+    let mut outer = Reader::new(der);
+    let mut key = Reader::new(take(&mut outer, SEQUENCE)?);
+    if take(&mut key, INTEGER)? != [1] {
         return Err(KeyError::Der);
     }
-    let scalar = key.expect(OCTET_STRING)?;
-    if !key.0.is_empty() {
-        match key.next()? {
-            (0xa0, params) if Der(params).expect(OID)? != PRIME256V1 => {
+    let scalar = take(&mut key, OCTET_STRING)?;
+    if !key.is_empty() {
+        match key.next().ok_or(KeyError::Der)? {
+            (0xa0, params) if take(&mut Reader::new(params), OID)? != PRIME256V1 => {
                 return Err(KeyError::Curve);
             }
             (0xa0 | 0xa1, _) => {}
@@ -124,19 +88,19 @@ fn sec1_scalar(der: &[u8]) -> Result<&[u8], KeyError> {
 /// The SEC1 document inside a PKCS #8 `PrivateKeyInfo`: `SEQUENCE { INTEGER 0,
 /// SEQUENCE { OID ecPublicKey, OID prime256v1 }, OCTET STRING ECPrivateKey }`.
 fn pkcs8_inner(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut outer = Der(der);
-    let mut info = Der(outer.expect(SEQUENCE)?);
-    if info.expect(INTEGER)? != [0] {
+    let mut outer = Reader::new(der);
+    let mut info = Reader::new(take(&mut outer, SEQUENCE)?);
+    if take(&mut info, INTEGER)? != [0] {
         return Err(KeyError::Der);
     }
-    let mut algorithm = Der(info.expect(SEQUENCE)?);
-    if algorithm.expect(OID)? != EC_PUBLIC_KEY {
+    let mut algorithm = Reader::new(take(&mut info, SEQUENCE)?);
+    if take(&mut algorithm, OID)? != EC_PUBLIC_KEY {
         return Err(KeyError::Der);
     }
-    if algorithm.expect(OID)? != PRIME256V1 {
+    if take(&mut algorithm, OID)? != PRIME256V1 {
         return Err(KeyError::Curve);
     }
-    info.expect(OCTET_STRING)
+    take(&mut info, OCTET_STRING)
 }
 
 /// The P-256 key of a PEM `EC PRIVATE KEY` (SEC1) or `PRIVATE KEY` (PKCS #8)
