@@ -142,6 +142,7 @@
 pub mod auth;
 #[doc(hidden)]
 pub mod aws;
+pub(crate) mod base64;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
@@ -150,6 +151,7 @@ pub mod client_config;
 pub mod config;
 pub mod credential_types;
 pub mod credentials;
+pub(crate) mod der;
 #[doc(hidden)]
 pub mod doctor;
 pub mod endpoint;

@@ -25,10 +25,9 @@ use crate::credentials::{Credentials, CredentialsError, Env, Resolver};
 use crate::sigv4::Algorithm;
 
 mod network;
-mod redact;
 mod session;
 
-pub use redact::Redactor;
+pub use crate::redact::Redactor;
 
 use network::network;
 use session::mcp_session;
@@ -172,9 +171,9 @@ impl Report {
     /// characters each).
     pub fn redact(&mut self, redactor: &Redactor) {
         for s in &mut self.steps {
-            s.detail = crate::text::clean(&redactor.apply(&s.detail), MAX_SHOWN);
+            s.detail = crate::text::clean(&redactor.redact(&s.detail), MAX_SHOWN);
             if let Some(h) = &s.hint {
-                s.hint = Some(crate::text::clean(&redactor.apply(h), MAX_SHOWN));
+                s.hint = Some(crate::text::clean(&redactor.redact(h), MAX_SHOWN));
             }
         }
     }
@@ -361,7 +360,7 @@ pub fn run(args: &Args) -> Result<Report, UsageError> {
             "doctor: expected the endpoint to check (an endpoint URL or an AgentCore Runtime ARN)",
         ));
     }
-    let mut redactor = Redactor::default();
+    let mut redactor = Redactor::broad();
     let mut report = check(args, env, &mut redactor);
     report.redact(&redactor);
     Ok(report)

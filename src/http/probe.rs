@@ -21,6 +21,8 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use crate::der::{OID, SEQUENCE, SET, element};
+
 /// What the server showed in its handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -143,27 +145,6 @@ pub fn peer_info(
     })
 }
 
-/// One DER element: its tag and contents, and what follows it.
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
 const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 const OID_O: &[u8] = &[0x55, 0x04, 0x0a];
 
@@ -177,7 +158,7 @@ fn name_text(name: &[u8]) -> Option<String> {
         let mut atvs = set;
         while let Some((SEQUENCE, atv, rest)) = element(atvs) {
             atvs = rest;
-            let Some((0x06, oid, value)) = element(atv) else {
+            let Some((OID, oid, value)) = element(atv) else {
                 continue;
             };
             let label = if oid == OID_CN {
@@ -247,10 +228,7 @@ mod tests {
         let rdn = |oid: &[u8], v: &str| {
             tlv(
                 SET,
-                &tlv(
-                    SEQUENCE,
-                    &[tlv(0x06, oid), tlv(0x0c, v.as_bytes())].concat(),
-                ),
+                &tlv(SEQUENCE, &[tlv(OID, oid), tlv(0x0c, v.as_bytes())].concat()),
             )
         };
         tlv(SEQUENCE, &[rdn(OID_O, o), rdn(OID_CN, cn)].concat())
@@ -263,7 +241,7 @@ mod tests {
             &[
                 tlv(0xa0, &tlv(0x02, &[2])),
                 tlv(0x02, &[1; 20]),
-                tlv(SEQUENCE, &tlv(0x06, &[0x2a, 0x86, 0x48])),
+                tlv(SEQUENCE, &tlv(OID, &[0x2a, 0x86, 0x48])),
                 name("Corp Inspection CA", "Example Corp"),
                 tlv(
                     SEQUENCE,

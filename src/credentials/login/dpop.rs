@@ -3,7 +3,7 @@
 //! Owns: reading the cached P-256 key (`dpopKey`: a PEM `EC PRIVATE KEY`, the
 //! SEC1 `ECPrivateKey` of RFC 5915 §3 that Rust `aws-config` reads, or a
 //! `PRIVATE KEY`, the PKCS #8 `PrivateKeyInfo` of RFC 5208 §5 around it, which
-//! botocore also reads) with a small DER reader of its own; and the proof
+//! botocore also reads); and the proof
 //! itself (RFC 9449 §4.2, <https://www.rfc-editor.org/rfc/rfc9449#section-4.2>):
 //! a compact JWS (RFC 7515 §7.1) whose header is
 //! `{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","x":…,"y":…,"crv":"P-256"}}`
@@ -11,9 +11,7 @@
 //! `{"jti":…,"htm":"POST","htu":<the request URL>,"iat":<unix seconds>}`,
 //! signed ES256: ECDSA P-256 over SHA-256 of `header.claims`, the signature
 //! the 64-byte `r ‖ s` (RFC 7518 §3.4), not DER — as botocore's
-//! `_build_dpop_header` and `aws-config`'s `login/dpop.rs` build it. Base64url
-//! without padding (RFC 4648 §5) and standard Base64 for PEM live here too.
-//! Pure.
+//! `_build_dpop_header` and `aws-config`'s `login/dpop.rs` build it. Pure.
 //! Refuses: any curve but P-256, and quoting the key (or any byte of it) in an
 //! error.
 
@@ -24,56 +22,8 @@ use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::zeroize::Zeroize;
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64url without padding (RFC 4648 §5), as JWS uses it.
-pub(crate) fn base64url(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(URL_SAFE[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// Decodes standard Base64 (RFC 4648 §4), skipping whitespace (PEM lines)
-/// and ignoring `=` padding at the end. `None` for any other byte.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    let mut padding = false;
-    for b in text.bytes() {
-        if b.is_ascii_whitespace() {
-            continue;
-        }
-        if b == b'=' {
-            padding = true;
-            continue;
-        }
-        if padding {
-            return None;
-        }
-        let v = STANDARD.iter().position(|c| *c == b)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    acc.zeroize();
-    Some(out)
-}
+use crate::base64::{STANDARD, URL_SAFE_NO_PAD};
+use crate::der::{INTEGER, OCTET_STRING, OID, Reader, SEQUENCE};
 
 /// Why the cached key cannot be used. Never holds a byte of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,65 +54,28 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-/// A DER reader over a byte slice: just enough for the two key documents.
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// The next element's tag and content.
-    fn next(&mut self) -> Result<(u8, &'a [u8]), KeyError> {
-        let (&tag, rest) = self.0.split_first().ok_or(KeyError::Der)?;
-        let (&first, mut rest) = rest.split_first().ok_or(KeyError::Der)?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 2 || rest.len() < n {
-                return Err(KeyError::Der);
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return Err(KeyError::Der);
-        }
-        let (content, rest) = rest.split_at(len);
-        self.0 = rest;
-        Ok((tag, content))
-    }
-
-    /// The next element, which must have `tag`.
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], KeyError> {
-        match self.next()? {
-            (t, content) if t == tag => Ok(content),
-            _ => Err(KeyError::Der),
-        }
-    }
-}
-
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
 /// 1.2.840.10045.2.1, `id-ecPublicKey`.
 const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// 1.2.840.10045.3.1.7, `prime256v1` (P-256).
 const PRIME256V1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
+/// The next element of `r`, which must have `tag`.
+fn take<'a>(r: &mut Reader<'a>, tag: u8) -> Result<&'a [u8], KeyError> {
+    r.expect(tag).ok_or(KeyError::Der)
+}
+
 /// The 32-byte scalar of a SEC1 `ECPrivateKey`: `SEQUENCE { INTEGER 1,
 /// OCTET STRING key, [0] curve OPTIONAL, [1] public key OPTIONAL }`.
 fn sec1_scalar(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut outer = Der(der);
-    let mut key = Der(outer.expect(SEQUENCE)?);
-    if key.expect(INTEGER)? != [1] {
+    let mut outer = Reader::new(der);
+    let mut key = Reader::new(take(&mut outer, SEQUENCE)?);
+    if take(&mut key, INTEGER)? != [1] {
         return Err(KeyError::Der);
     }
-    let scalar = key.expect(OCTET_STRING)?;
-    if !key.0.is_empty() {
-        match key.next()? {
-            (0xa0, params) if Der(params).expect(OID)? != PRIME256V1 => {
+    let scalar = take(&mut key, OCTET_STRING)?;
+    if !key.is_empty() {
+        match key.next().ok_or(KeyError::Der)? {
+            (0xa0, params) if take(&mut Reader::new(params), OID)? != PRIME256V1 => {
                 return Err(KeyError::Curve);
             }
             (0xa0 | 0xa1, _) => {}
@@ -175,19 +88,19 @@ fn sec1_scalar(der: &[u8]) -> Result<&[u8], KeyError> {
 /// The SEC1 document inside a PKCS #8 `PrivateKeyInfo`: `SEQUENCE { INTEGER 0,
 /// SEQUENCE { OID ecPublicKey, OID prime256v1 }, OCTET STRING ECPrivateKey }`.
 fn pkcs8_inner(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut outer = Der(der);
-    let mut info = Der(outer.expect(SEQUENCE)?);
-    if info.expect(INTEGER)? != [0] {
+    let mut outer = Reader::new(der);
+    let mut info = Reader::new(take(&mut outer, SEQUENCE)?);
+    if take(&mut info, INTEGER)? != [0] {
         return Err(KeyError::Der);
     }
-    let mut algorithm = Der(info.expect(SEQUENCE)?);
-    if algorithm.expect(OID)? != EC_PUBLIC_KEY {
+    let mut algorithm = Reader::new(take(&mut info, SEQUENCE)?);
+    if take(&mut algorithm, OID)? != EC_PUBLIC_KEY {
         return Err(KeyError::Der);
     }
-    if algorithm.expect(OID)? != PRIME256V1 {
+    if take(&mut algorithm, OID)? != PRIME256V1 {
         return Err(KeyError::Curve);
     }
-    info.expect(OCTET_STRING)
+    take(&mut info, OCTET_STRING)
 }
 
 /// The P-256 key of a PEM `EC PRIVATE KEY` (SEC1) or `PRIVATE KEY` (PKCS #8)
@@ -213,7 +126,7 @@ pub(crate) fn parse_pem_key(pem: &str) -> Result<SigningKey, KeyError> {
             .split_once(&format!("-----END {label}-----"))
             .map(|(b, _)| b)
             .ok_or(KeyError::NotPem)?;
-        let mut der = base64_decode(body).ok_or(KeyError::Base64)?;
+        let mut der = STANDARD.decode(body).ok_or(KeyError::Base64)?;
         let key = (|| {
             let sec1 = if pkcs8 { pkcs8_inner(&der)? } else { &der[..] };
             let scalar = sec1_scalar(sec1)?;
@@ -240,8 +153,8 @@ pub(crate) fn proof(key: &SigningKey, url: &str, now: SystemTime, jti: &str) -> 
         "alg": "ES256",
         "jwk": {
             "kty": "EC",
-            "x": base64url(&xy[..32]),
-            "y": base64url(&xy[32..]),
+            "x": URL_SAFE_NO_PAD.encode(&xy[..32]),
+            "y": URL_SAFE_NO_PAD.encode(&xy[32..]),
             "crv": "P-256",
         },
     });
@@ -252,12 +165,15 @@ pub(crate) fn proof(key: &SigningKey, url: &str, now: SystemTime, jti: &str) -> 
     let claims = serde_json::json!({ "jti": jti, "htm": "POST", "htu": url, "iat": iat });
     let signing_input = format!(
         "{}.{}",
-        base64url(header.to_string().as_bytes()),
-        base64url(claims.to_string().as_bytes())
+        URL_SAFE_NO_PAD.encode(header.to_string().as_bytes()),
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
     );
     // RFC 6979 deterministic ECDSA over SHA-256: no random number needed.
     let signature: Signature = key.sign(signing_input.as_bytes());
-    format!("{signing_input}.{}", base64url(&signature.to_bytes()))
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(&signature.to_bytes())
+    )
 }
 
 #[cfg(test)]
@@ -272,36 +188,8 @@ mod tests {
     /// A PKCS #8 key from botocore's `login-provider-test-cases.json`.
     const BOTOCORE_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+PNauWi/ihtwHHbq\n1tgc8Vgpwx0qQlNSN38y+z0igWehRANCAAR2Ntw6BXJ1v8jb9XjzKZJ+gL5f/3Jq\nIqiH2PUGKWxoFwNlcNB83FivEXEzlTbuCQK5OezOYb3gbvHuzKkB0nDX\n-----END PRIVATE KEY-----";
 
-    fn standard(data: &[u8]) -> String {
-        let mut s = base64url(data).replace('-', "+").replace('_', "/");
-        while !s.len().is_multiple_of(4) {
-            s.push('=');
-        }
-        s
-    }
-
     fn decode_url(text: &str) -> Vec<u8> {
-        base64_decode(&text.replace('-', "+").replace('_', "/")).unwrap()
-    }
-
-    #[test]
-    fn base64url_matches_rfc_4648_vectors() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg"),
-            ("fo", "Zm8"),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg"),
-            ("fooba", "Zm9vYmE"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64url(plain.as_bytes()), encoded);
-            assert_eq!(decode_url(encoded), plain.as_bytes());
-        }
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
-        assert_eq!(base64_decode("Zm9v\nYg=="), Some(b"foob".to_vec()));
-        assert_eq!(base64_decode("Zm9v*"), None);
-        assert_eq!(base64_decode("Zg==Zg"), None);
+        URL_SAFE_NO_PAD.decode(text).unwrap()
     }
 
     #[test]
@@ -309,11 +197,11 @@ mod tests {
         let key = parse_pem_key(AWS_CONFIG_KEY).unwrap();
         let point = key.verifying_key().to_sec1_point(false);
         assert_eq!(
-            base64url(&point.as_bytes()[1..33]),
+            URL_SAFE_NO_PAD.encode(&point.as_bytes()[1..33]),
             "Wb1VLi1EA2hJaTz4yYuxSELvY-1GAfL-8rUTCAdiFic"
         );
         assert_eq!(
-            base64url(&point.as_bytes()[33..]),
+            URL_SAFE_NO_PAD.encode(&point.as_bytes()[33..]),
             "fOwX-hmPrNvtUaag79EaWYgyDAq2a7AIfkSvUt0Amhg"
         );
         assert!(parse_pem_key(BOTOCORE_KEY).is_ok());
@@ -352,7 +240,7 @@ mod tests {
         der.extend([0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]);
         let pem = format!(
             "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----",
-            standard(&der)
+            STANDARD.encode(&der)
         );
         assert_eq!(parse_pem_key(&pem).err(), Some(KeyError::Curve));
     }
