@@ -20,7 +20,8 @@ python3 - <<'PY'
 import sys, tomllib
 d = tomllib.load(open("Cargo.toml", "rb"))
 allowed = {"ureq", "rustls", "hmac", "sha2", "p256", "hex", "percent-encoding",
-           "serde_json", "lexopt", "log", "env_logger"}
+           "serde_json", "lexopt", "log", "env_logger",
+           "httparse"}  # httparse: the HTTP request parser for a local listener
 names = set(d.get("dependencies", {}))
 for cfg, t in d.get("target", {}).items():
     for n in t.get("dependencies", {}):
