@@ -785,9 +785,10 @@ pub fn stdio_lines(data: &[u8]) {
         got.push(line);
         assert!(got.len() <= input.len() + 1, "more lines than bytes");
     }
-    // The model: split on '\n'; a final empty piece is no line; an oversized
-    // line is reported by its bound; a CR before the LF is dropped; blank
-    // lines are skipped.
+    // The model: split on '\n'; a final empty piece is no line; one CR at a
+    // line's end is dropped and not counted against the bound (it is not the
+    // message's); an oversized line is reported by its bound; blank lines are
+    // skipped.
     let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
     if pieces.last().is_some_and(|p| p.is_empty()) {
         pieces.pop();
@@ -795,10 +796,10 @@ pub fn stdio_lines(data: &[u8]) {
     let expected: Vec<Line> = pieces
         .into_iter()
         .filter_map(|p| {
+            let p = p.strip_suffix(b"\r").unwrap_or(p);
             if p.len() > max {
                 return Some(Line::TooLong(max));
             }
-            let p = p.strip_suffix(b"\r").unwrap_or(p);
             (!p.iter().all(u8::is_ascii_whitespace)).then(|| Line::Message(p.to_vec()))
         })
         .collect();
