@@ -69,6 +69,18 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
 }
 
 /// Answers a line that is not JSON (`-32700`) or not JSON-RPC (`-32600`).
+/// Answers a request whose id is already used by a request in flight:
+/// `-32600` "Invalid Request: id … is already used by a request in flight"
+/// (JSON-RPC 2.0, section 5.1; MCP requires ids unique within a session).
+fn refuse_id_in_flight(ctx: &Ctx, id: &Id) {
+    ctx.out.send(jsonrpc::error_response(
+        Some(id),
+        jsonrpc::INVALID_REQUEST,
+        &format!("Invalid Request: id {id} is already used by a request in flight"),
+        None,
+    ));
+}
+
 fn refuse_invalid(ctx: &Ctx, e: Invalid) {
     let (id, code, message) = match e {
         Invalid::Parse(why) => (None, jsonrpc::PARSE_ERROR, format!("Parse error: {why}")),
@@ -251,12 +263,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
                 requests.aborts.push(abort);
             }
             None => {
-                ctx.out.send(jsonrpc::error_response(
-                    Some(id),
-                    jsonrpc::INVALID_REQUEST,
-                    &format!("Invalid Request: id {id} is already used by a request in flight"),
-                    None,
-                ));
+                refuse_id_in_flight(ctx, id);
                 return;
             }
         }
@@ -347,10 +354,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
                 continue;
             }
             if shared.pending.contains(id) {
-                refuse(
-                    Some(id),
-                    &format!("id {id} is already used by a request in flight"),
-                );
+                refuse_id_in_flight(ctx, id);
                 continue;
             }
         }
@@ -382,10 +386,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
         };
         if let Kind::Request { id, method } = &kind {
             let Some(abort) = shared.pending.register(id, method, false) else {
-                refuse(
-                    Some(id),
-                    &format!("id {id} is already used by a request in flight"),
-                );
+                refuse_id_in_flight(ctx, id);
                 continue;
             };
             requests.ids.push(id.clone());
@@ -437,12 +438,7 @@ fn member_alone(
     let mut requests = Requests::default();
     if let Kind::Request { id, method } = &kind {
         let Some(abort) = pending.register(id, method, false) else {
-            ctx.out.send(jsonrpc::error_response(
-                Some(id),
-                jsonrpc::INVALID_REQUEST,
-                &format!("Invalid Request: id {id} is already used by a request in flight"),
-                None,
-            ));
+            refuse_id_in_flight(ctx, id);
             return None;
         };
         pending.set_route(id, route);
