@@ -46,6 +46,30 @@ enum Outcome {
     Failed(SourceError),
 }
 
+impl Outcome {
+    /// What a source's outcome means for the chain: `Some` credentials or
+    /// error to return (the error names the source as `failed`), or `None`
+    /// with the reason added to `tried` under `source` (the chain goes on).
+    fn settle(
+        self,
+        (source, failed): (&str, &str),
+        tried: &mut Vec<(String, String)>,
+    ) -> Option<Result<Credentials, CredentialsError>> {
+        match self {
+            Outcome::Found(credentials) => Some(Ok(credentials)),
+            Outcome::Nothing(why) => {
+                tried.push((source.into(), why));
+                None
+            }
+            Outcome::Failed(e) => Some(Err(CredentialsError::source_failed(
+                failed,
+                e,
+                std::mem::take(tried),
+            ))),
+        }
+    }
+}
+
 /// A role to assume on top of whatever the chain found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleOnTop {
@@ -435,42 +459,25 @@ impl Resolver {
             ));
         }
 
-        // 4. Container credentials.
-        match self.container() {
-            Outcome::Found(credentials) => {
-                return Ok(Resolved {
-                    credentials,
-                    files: Some(files),
-                    dynamic: true,
-                });
-            }
-            Outcome::Nothing(why) => tried.push(("container".into(), why)),
-            Outcome::Failed(e) => {
-                return Err(CredentialsError::source_failed(
-                    "container credentials",
-                    e,
-                    tried,
-                ));
-            }
-        }
-
-        // 5. EC2 instance metadata.
-        match self.instance_metadata(files.profile(&profile)) {
-            Outcome::Found(credentials) => {
-                return Ok(Resolved {
-                    credentials,
-                    files: Some(files),
-                    dynamic: true,
-                });
-            }
-            Outcome::Nothing(why) => tried.push(("EC2 instance metadata".into(), why)),
-            Outcome::Failed(e) => {
-                return Err(CredentialsError::source_failed(
-                    "EC2 instance metadata",
-                    e,
-                    tried,
-                ));
-            }
+        // 4. Container credentials, then 5. EC2 instance metadata.
+        let found = match Outcome::settle(
+            self.container(),
+            ("container", "container credentials"),
+            &mut tried,
+        ) {
+            None => Outcome::settle(
+                self.instance_metadata(files.profile(&profile)),
+                ("EC2 instance metadata", "EC2 instance metadata"),
+                &mut tried,
+            ),
+            found => found,
+        };
+        if let Some(found) = found {
+            return found.map(|credentials| Resolved {
+                credentials,
+                files: Some(files),
+                dynamic: true,
+            });
         }
 
         let hint = if self.explicit_profile.is_some()
