@@ -113,7 +113,7 @@ step "npm packages (Linux arm64, Windows x86-64, macOS): what runs here"
 expected_version=$(version_line aarch64-unknown-linux-musl)
 echo "the binary npm installed for linux/arm64, under qemu:"
 smoke qemu-aarch64-static "$ci/npm-linux-arm64/node_modules/mcp-sigv4-linux-arm64/bin/mcp-sigv4"
-skip_loudly "the darwin-arm64 and darwin-x64 packages cannot run on Linux: checked by SHA-256, os/cpu, and npm's choice only"
+skip_loudly "the darwin-arm64, darwin-x64 and win32-arm64 packages cannot run here (Linux x86-64; Wine runs x86-64 Windows only): checked by SHA-256, os/cpu, and npm's choice only"
 wine_smoke "$ci/npm-win32-x64/node_modules/mcp-sigv4-win32-x64/bin/mcp-sigv4.exe" "the win32-x64 npm package"
 
 add_to_dist target/npm/*.tgz

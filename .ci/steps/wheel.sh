@@ -128,7 +128,7 @@ expected_version=$(version_line aarch64-unknown-linux-musl)
 smoke qemu-aarch64-static "$ci/uv-aarch64-manylinux_2_28/bin/mcp-sigv4"
 
 step "PyPI wheels (Windows x86-64, macOS): what runs here"
-skip_loudly "the macOS wheels (arm64, x86-64) cannot run on Linux: checked by SHA-256 (the binary the 'binaries' step built and checked), tags, RECORD and pip/uv's choice only"
+skip_loudly "the macOS wheels (arm64, x86-64) and the win_arm64 wheel cannot run here (Linux x86-64; Wine runs x86-64 Windows only): checked by SHA-256 (the binary the 'binaries' step built and checked), tags, RECORD and pip/uv's choice only"
 wine_smoke "$ci/uv-x86_64-pc-windows-msvc/bin/mcp-sigv4.exe" "the win_amd64 wheel"
 
 add_to_dist target/wheels/*.whl
