@@ -69,6 +69,7 @@ ROTATION_KEY_LIFETIME_S = 61
 CONCURRENT_SESSIONS = 16
 GATE_WAIT_S = 15.0
 INSPECTOR_PACKAGE = "@modelcontextprotocol/inspector"
+P_MODERN = "2026-07-28"
 SERVE_TOOLS = {"whoami", "echo", "gated_progress", "ack", "hold", "expire_session"}
 
 
@@ -453,6 +454,62 @@ async def sc_py_v2_sessions(ctx: Ctx) -> None:
         front.finish(c)
 
 
+async def sc_py_v2_modern(ctx: Ctx) -> None:
+    """mcp 2.3.0 clients and the dual-era pair_server_v2.py upstream: 2026-07-28 through serve."""
+    c = ctx.checks
+    if ctx.direct:
+        c.note("--direct: pair_server_v2.py only serves behind the verifier")
+        return
+    if not Path(ctx.python_v2).is_file():
+        raise ri.ScenarioFailed(f"expected the mcp 2.x environment's python at {ctx.python_v2}, found none")
+    n = 4
+    creds = ri.random_creds(token=True)
+    up = ri.Upstream(ctx.workdir, creds, "sse", ctx.verbose, python=ctx.python_v2, script=HERE / "pair_server_v2.py")
+    up.start()
+    serve = None
+    try:
+        env = ri.base_child_env(ctx.workdir)
+        env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
+                   AWS_SESSION_TOKEN=creds.token)
+        serve = Serve(ctx.workdir, ctx.binary, up.url, env, [], ctx.level)
+        serve.start()
+        log(f"  upstream {up.url} (mcp 2.3.0, dual era); {serve.command_line} -> {serve.url}")
+        step(f"{n} mcp 2.3.0 Client sessions at once, settling on 2026-07-28")
+        report = await anyio.to_thread.run_sync(lambda: run_json(
+            [ctx.python_v2, str(HERE / "serve_client_v2.py"), serve.url, str(n), "modern", "modern"], None,
+            "client-v2-modern", ctx))
+        sessions = report.get("sessions", [])
+        c.equal(len(sessions), n, f"{n} sessions reported")
+        errors = [(s["tag"], s["errors"]) for s in sessions if s.get("errors")]
+        c.expect(not errors, "no session failed", short(errors[:3], 400))
+        wrong = [(s["tag"], k, s.get(k), v) for s in sessions for k, v in s.get("expected", {}).items()
+                 if s.get(k) != v]
+        c.expect(not wrong, "every session: 2026-07-28, add/echo its own, where() via Mcp-Param-Region, "
+                 "4 progress notifications in order, the input_required form round trip", short(wrong[:3], 600))
+        serve.stop()
+        c.equal(serve.exit_code, 0, "serve exited 0 after SIGTERM")
+        stats = up.stats()
+        c.equal(stats["rejected"], {}, "verifier: rejected no request")
+        posts = [r for r in stats["requests"] if r["method"] == "POST"]
+        c.expect(bool(posts) and all(r["protocol_version"] == P_MODERN and r["mcp_method"] for r in posts
+                                     if r["jsonrpc_method"] != "server/discover"),
+                 f"every POST carries MCP-Protocol-Version {P_MODERN} and Mcp-Method",
+                 short({(r["protocol_version"], r["mcp_method"]) for r in posts}))
+        wheres = [r for r in posts if r["mcp_name"] == "where"]
+        c.expect(len(wheres) == n and all(r["mcp_params"] and "mcp-param-region" in r["signed_headers"]
+                                          for r in wheres),
+                 "each where() call reached the upstream with its Mcp-Param-Region header, signed",
+                 short([(r["mcp_params"], r["signed_headers"]) for r in wheres[:2]]))
+        unsigned = sorted({h for r in stats["requests"] for h in r["unsigned_headers"]} - ri.ALLOWED_UNSIGNED)
+        c.expect(not unsigned, "every header is signed except user-agent/content-length", f"unsigned: {unsigned}")
+    finally:
+        if serve is not None:
+            serve.stop()
+            if c.failed:
+                log("  --- serve stderr (tail) ---\n" + textwrap.indent(serve.stderr_tail(), "  | "))
+        up.stop()
+
+
 async def sc_ts_sessions(ctx: Ctx) -> None:
     c = ctx.checks
     n = 4
@@ -733,6 +790,8 @@ SCENARIOS = [
     Scenario("serve-py-v1", f"{CONCURRENT_SESSIONS} mcp 1.30.0 streamable_http_client sessions at once: own answers, "
              "own upstream sessions, progress before result, a DELETE each", sc_py_v1_sessions),
     Scenario("serve-py-v2", "4 mcp 2.3.0 Client (auto) sessions at once: the same battery", sc_py_v2_sessions),
+    Scenario("serve-py-v2-modern", "4 mcp 2.3.0 Client sessions against the dual-era mcp 2.3.0 upstream: "
+             "2026-07-28 through serve (routing headers, Mcp-Param-*, progress, input_required)", sc_py_v2_modern),
     Scenario("serve-ts-sdk", "4 TypeScript SDK StreamableHTTPClientTransport sessions at once: the same battery, "
              "terminateSession", sc_ts_sessions),
     Scenario("serve-inspector-http", "MCP Inspector CLI, --transport http: tools/list, tools/call echo and whoami",
