@@ -53,7 +53,7 @@ import scenarios_credentials as sc  # noqa: E402  (KeyringUpstream, process_prof
 
 import anyio  # noqa: E402
 import httpx  # noqa: E402
-from mcp import ClientSession  # noqa: E402
+from mcp import ClientSession, types  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 Checks = ri.Checks
@@ -288,8 +288,19 @@ async def v1_session(url: str, tag: str, gate_steps: bool = True) -> dict[str, A
         with anyio.fail_after(60):
             async with AsyncExitStack() as stack:
                 read, write, get_sid = await stack.enter_async_context(streamable_http_client(url))
+                notes: list[str] = []
+
+                async def on_message(message) -> None:
+                    if isinstance(message, types.ServerNotification):
+                        notes.append(message.root.method)
+                    elif isinstance(message, Exception):
+                        out["errors"].append(f"transport: {type(message).__name__}: {message}")
+                    await anyio.lowlevel.checkpoint()
+
+                out["notifications"] = notes
                 session = await stack.enter_async_context(ClientSession(read, write,
-                                                                        read_timeout_seconds=ri.REQUEST_TIMEOUT))
+                                                                        read_timeout_seconds=ri.REQUEST_TIMEOUT,
+                                                                        message_handler=on_message))
                 init = await session.initialize()
                 out["protocol"] = init.protocolVersion
                 out["client_session"] = get_sid()
@@ -361,6 +372,8 @@ def check_report(c: Checks, report: dict[str, Any], expected: int, label: str, g
             wrong.append(f"{tag}: gated_progress answered {short(s.get('gate'))} (progress not seen before the result)")
         if gate and not s.get("progress_before_result"):
             wrong.append(f"{tag}: the progress notification did not arrive before the result")
+        if "notifications" in s and s["notifications"].count("notifications/progress") != (1 if gate else 0):
+            wrong.append(f"{tag}: notifications received {s['notifications']} (expected its one progress)")
     c.expect(not wrong, f"{label}: every session got its own answers (whoami x3, echo"
              + (", progress before result" if gate else "") + ")", short(wrong[:4], 600))
     c.equal(len(set(upstream_sids)), len(upstream_sids),
