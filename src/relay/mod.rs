@@ -42,6 +42,7 @@ mod retry_policy;
 mod revision;
 mod routing;
 mod session;
+pub(crate) mod sink;
 mod splice;
 #[doc(hidden)]
 pub mod sse;
