@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, Write};
 use std::thread::JoinHandle;
 
-pub(crate) use super::sink::Output;
+use super::sink::Output;
 use super::sink::{self, Receiver};
 
 /// One line read from stdin.
