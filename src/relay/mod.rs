@@ -63,7 +63,8 @@ use std::time::{Duration, Instant};
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::signal::{self, Terminate};
-use conversation::{Conversation, Exchange};
+pub(crate) use conversation::Conversation;
+use conversation::Exchange;
 pub use process::Process;
 use upstream::DELETE_TIMEOUT;
 
