@@ -1133,6 +1133,11 @@ fn retries_0_does_not_retry() {
     assert_eq!(v["id"], 1, "{v}");
     assert_eq!(v["error"]["code"], -32000, "{v}");
     assert_eq!(v["error"]["data"]["httpStatus"], 503, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("not retried: --retries is 0") && !m.contains("was retried"),
+        "says it was not retried: {m}"
+    );
     std::thread::sleep(ms(300));
     assert_eq!(up.rpc("tools/list").len(), 1);
     up.assert_all_signed("svc");

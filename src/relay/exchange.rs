@@ -667,7 +667,16 @@ fn http_failure(ctx: &Exchange, out: &Outgoing, sent: &mut HttpAnswer) {
         region: auth.region(),
         profile: &profile,
     };
-    let failure = failure::http_status(up.host(), status, &error, sent.note.as_deref(), scope);
+    // A busy answer with `--retries 0` was not retried: its note says so,
+    // instead of the hint that it was.
+    let not_retried = "not retried: --retries is 0 (raise it to retry when the server is busy)";
+    let note = match sent.note.as_deref() {
+        None if matches!(status, 429 | 503) && ctx.shared.process.options.retries == 0 => {
+            Some(not_retried)
+        }
+        note => note,
+    };
+    let failure = failure::http_status(up.host(), status, &error, note, scope);
     if !out.requests.any() {
         log::warn!("{}", failure.message);
         return;
