@@ -1842,6 +1842,25 @@ fn read_only_lists_only_read_only_tools_and_refuses_the_others() {
 }
 
 #[test]
+fn read_only_says_when_the_tool_list_could_not_be_read() {
+    let up = failing_first("tools/list", 10, || {
+        Reply::body(500, "text/plain", "internal error")
+    });
+    let mut p = Proxy::start(&up.url(), &["--read-only", "--retries", "0"]);
+    p.send(&tool_call(1, "look"));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 1, "{v}");
+    assert_eq!(v["error"]["code"], -32003, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("tools/list could not be read") && m.contains("HTTP 500"),
+        "says the listing failed, not that the tool is missing: {m}"
+    );
+    assert!(up.rpc("tools/call").is_empty(), "nothing was called");
+    p.finish();
+}
+
+#[test]
 fn read_only_lists_tools_itself_before_calling_an_unknown_tool() {
     let up = tools_server(Arc::default());
     let mut p = Proxy::start(&up.url(), &["--read-only"]);
