@@ -175,6 +175,8 @@ pub mod relay;
 pub mod retry;
 pub mod secret;
 #[doc(hidden)]
+pub mod serve;
+#[doc(hidden)]
 pub mod signal;
 pub mod sigv4;
 #[doc(hidden)]

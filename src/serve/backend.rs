@@ -1,0 +1,37 @@
+//! What `serve` needs from the relay: a [`Backend`] that opens one
+//! [`Conversation`] per client session, and says whether it is ready.
+//!
+//! Owns: the contract between the HTTP side (`serve`) and the relay side.
+//! Refuses: anything about HTTP; the relay sees JSON-RPC bodies only (never
+//! the client's headers, so its `Authorization` never goes upstream).
+
+use std::time::Duration;
+
+pub use super::sink::Output;
+
+/// The process part of the relay: endpoint, credentials, signer, limits.
+pub trait Backend: Send + Sync + 'static {
+    /// One client session's conversation. `unsolicited` receives the messages
+    /// the server sends outside any POST (what the GET stream carries); the
+    /// upstream session is made on its first message.
+    fn open(&self, unsolicited: Output) -> Box<dyn Conversation>;
+
+    /// For `/readyz`: `Ok` when credentials resolve and the upstream is
+    /// reachable; `Err(reason)` otherwise (no secret in it).
+    fn ready(&self) -> Result<(), String>;
+}
+
+/// One client session, relayed in its own upstream session.
+pub trait Conversation: Send + Sync {
+    /// One POST body (one JSON-RPC message or a batch, already checked to be
+    /// JSON). Every message that answers it (its responses, the requests and
+    /// notifications the server sends on that request's stream, the relay's
+    /// own JSON-RPC errors) is sent to `answers`; the receiving side reports
+    /// the end when every clone of `answers` is dropped.
+    fn post(&self, body: Vec<u8>, answers: Output);
+
+    /// Ends the conversation: requests in flight cancelled upstream
+    /// (`notifications/cancelled`), then the upstream session's DELETE,
+    /// all within `limit`.
+    fn end(&self, limit: Duration);
+}

@@ -1,0 +1,233 @@
+//! `mcp-sigv4 serve`: the server side of MCP Streamable HTTP on a local
+//! socket, each client session relayed in its own signed upstream session.
+//!
+//! Owns: the accept loop (a thread per connection, at most
+//! `--max-connections`), the idle-session sweeper, and the shutdown on
+//! SIGTERM/SIGINT (stop accepting, let POSTs in flight finish within
+//! `--drain-timeout`, then end every session). The transport rules are
+//! `mcp.rs`'s, the connection's life `connection.rs`'s.
+//! Refuses: relaying anything itself; the [`Backend`] does that.
+
+mod backend;
+mod connection;
+mod guard;
+mod listen;
+mod mcp;
+mod options;
+pub mod request;
+mod response;
+mod sessions;
+mod sink;
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub use backend::{Backend, Conversation, Output};
+pub use listen::Listen;
+pub use options::Options;
+pub use sink::{Next, Receiver, channel};
+
+use crate::sync::{Locked, wait_while};
+use listen::Listener;
+use sessions::{Session, Sessions};
+
+/// How long ending one conversation (cancellations, then the upstream
+/// DELETE) may take.
+pub const END_LIMIT: Duration = Duration::from_secs(5);
+
+/// Conversations ended at once at shutdown.
+const END_PARALLEL: usize = 16;
+
+/// What every connection thread shares.
+struct Server {
+    backend: Box<dyn Backend>,
+    options: Options,
+    sessions: Sessions,
+    /// SIGTERM or SIGINT arrived.
+    stopping: AtomicBool,
+    /// Connections open.
+    connections: AtomicUsize,
+    /// POSTs in progress (what the drain waits for).
+    busy: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// A POST in progress, counted while it lives.
+struct Busy<'a>(&'a Server);
+
+impl<'a> Busy<'a> {
+    fn new(server: &'a Server) -> Busy<'a> {
+        *server.busy.locked() += 1;
+        Busy(server)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.busy.locked();
+        *n -= 1;
+        if *n == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+/// A connection counted while it lives.
+struct Counted(Arc<Server>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Ends `session`'s conversation (its GET stream, if any, sees the end).
+fn end_session(session: &Session) {
+    session.mark_ended();
+    session.conversation.end(END_LIMIT);
+}
+
+/// Listens as `options` say and serves until SIGTERM or SIGINT; then drains
+/// and returns. Logs `mcp-sigv4 serve: listening on http://ADDR/mcp` to
+/// stderr once bound.
+///
+/// # Errors
+/// Binding the address, or starting a thread.
+pub fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()> {
+    let listener = Arc::new(Listener::bind(&options.listen)?);
+    let _ = writeln!(
+        io::stderr(),
+        "mcp-sigv4 serve: listening on {}",
+        listener.describe()
+    );
+    let server = Arc::new(Server {
+        backend,
+        sessions: Sessions::new(options.max_sessions),
+        options,
+        stopping: AtomicBool::new(false),
+        connections: AtomicUsize::new(0),
+        busy: Mutex::new(0),
+        idle: Condvar::new(),
+    });
+    {
+        let server = Arc::clone(&server);
+        let listener = Arc::clone(&listener);
+        let on_signal = move |s: crate::signal::Terminate| {
+            log::info!("{s}: no new connections; draining");
+            server.stopping.store(true, Ordering::Release);
+            server.idle.notify_all();
+            listener.wake();
+        };
+        if let Err(e) = crate::signal::on_terminate(on_signal) {
+            log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+        }
+    }
+    let sweeper = Arc::clone(&server);
+    std::thread::Builder::new()
+        .name("serve-sweeper".into())
+        .spawn(move || sweep(&sweeper))?;
+    accept_loop(&server, &listener);
+    drop(listener);
+    drain(&server);
+    Ok(())
+}
+
+fn accept_loop(server: &Arc<Server>, listener: &Listener) {
+    loop {
+        let accepted = listener.accept();
+        if server.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        let mut stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before it
+                // was taken: wait a little rather than spin.
+                log::debug!("accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let max = server.options.max_connections;
+        if server.connections.fetch_add(1, Ordering::AcqRel) >= max {
+            server.connections.fetch_sub(1, Ordering::AcqRel);
+            log::debug!("{max} connections open: refusing one more");
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = response::text(
+                &mut stream,
+                503,
+                &format!("busy: {max} connections are open (--max-connections); try again"),
+                true,
+            );
+            continue;
+        }
+        let counted = Counted(Arc::clone(server));
+        let spawned = std::thread::Builder::new()
+            .name("serve-connection".into())
+            .spawn(move || {
+                connection::serve(&counted.0, stream);
+                drop(counted);
+            });
+        if let Err(e) = spawned {
+            log::warn!("cannot start a connection thread: {e}");
+        }
+    }
+}
+
+/// Ends the sessions idle past `--session-idle`, checking a few times per
+/// period, until shutdown.
+fn sweep(server: &Server) {
+    let idle = server.options.session_idle;
+    let period = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        let guard = wait_while(&server.idle, server.busy.locked(), period, |_| {
+            !server.stopping.load(Ordering::Acquire)
+        });
+        drop(guard);
+        if server.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        for s in server.sessions.take_idle(idle) {
+            log::debug!("a session idle for {} s: ending it", idle.as_secs());
+            end_session(&s);
+        }
+    }
+}
+
+/// After the signal: waits for POSTs in flight (at most `--drain-timeout`),
+/// then ends every session, [`END_PARALLEL`] at a time.
+fn drain(server: &Server) {
+    let start = Instant::now();
+    let left = wait_while(&server.idle, server.busy.locked(), server.options.drain, |n| {
+        *n > 0
+    });
+    if *left > 0 {
+        log::info!(
+            "{} request(s) still in flight after {} s; ending their sessions",
+            *left,
+            server.options.drain.as_secs_f64()
+        );
+    }
+    drop(left);
+    let sessions = Mutex::new(server.sessions.take_all());
+    let count = sessions.locked().len();
+    if count > 0 {
+        log::info!("ending {count} session(s)");
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..END_PARALLEL.min(count) {
+            let work = || {
+                while let Some(s) = sessions.locked().pop() {
+                    end_session(&s);
+                }
+            };
+            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                // The ones left are ended by the threads that did start, or here.
+                work();
+            }
+        }
+    });
+    log::debug!("drained in {} ms", start.elapsed().as_millis());
+}
