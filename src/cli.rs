@@ -255,12 +255,12 @@ impl ServeArgs {
                     .ok()
                     .filter(|n| (1..=max).contains(n))
                     .ok_or_else(|| {
-                        UsageError::new(format!("{flag}: expected a number from 1 to {max}, found {v:?}"))
+                        UsageError::new(format!(
+                            "{flag}: expected a number from 1 to {max}, found {v:?}"
+                        ))
                     })
             };
-            let time = || {
-                seconds(&flag, value.clone()).map(std::time::Duration::from_secs_f64)
-            };
+            let time = || seconds(&flag, value.clone()).map(std::time::Duration::from_secs_f64);
             match name.as_str() {
                 "listen" => s.listen = Some(text(&flag, value.clone())?),
                 "token-file" => s.token_file = Some(text(&flag, value.clone())?),

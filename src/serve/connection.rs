@@ -65,7 +65,11 @@ pub(super) fn serve(server: &Server, mut stream: Stream) {
         let done = match answer(server, &mut stream, &head, &mut buf, deadline) {
             Ok(done) => done,
             Err(e) => {
-                log::debug!("{:?} {}: the connection failed: {e}", head.method, head.path);
+                log::debug!(
+                    "{:?} {}: the connection failed: {e}",
+                    head.method,
+                    head.path
+                );
                 return;
             }
         };
@@ -88,7 +92,12 @@ pub(super) fn serve(server: &Server, mut stream: Stream) {
 fn read_head(server: &Server, stream: &mut Stream, buf: &mut Vec<u8>, first: bool) -> HeadRead {
     let o = &server.options;
     let mut deadline = (!buf.is_empty()).then(|| Instant::now() + o.request_timeout);
-    let idle_until = Instant::now() + if first { o.request_timeout } else { o.keep_alive };
+    let idle_until = Instant::now()
+        + if first {
+            o.request_timeout
+        } else {
+            o.keep_alive
+        };
     let mut chunk = [0u8; 4096];
     let mut parse = !buf.is_empty();
     loop {
@@ -122,7 +131,12 @@ fn read_head(server: &Server, stream: &mut Stream, buf: &mut Vec<u8>, first: boo
                 // A head ends with a line feed: parse again only when one came.
                 parse = chunk[..n].contains(&b'\n') || buf.len() > o.max_head;
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
                 parse = false;
             }
             Err(_) => return HeadRead::Closed,
@@ -149,7 +163,11 @@ fn read_body(
         match stream.read(&mut chunk) {
             Ok(0) => return Err(400),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             Err(_) => return Err(400),
         }
     }
@@ -172,31 +190,56 @@ fn answer(
     }
     // DNS rebinding: a page elsewhere whose name now points here.
     let host_checked = matches!(o.listen, Listen::Tcp(a) if a.ip().is_loopback());
-    if host_checked && head.host.as_deref().is_some_and(|h| !guard::loopback_host(h)) {
-        response::rpc_error(stream, 403, -32600, "Forbidden: the Host header is not a loopback name", true)?;
+    if host_checked
+        && head
+            .host
+            .as_deref()
+            .is_some_and(|h| !guard::loopback_host(h))
+    {
+        response::rpc_error(
+            stream,
+            403,
+            -32600,
+            "Forbidden: the Host header is not a loopback name",
+            true,
+        )?;
         return Ok(Done::close(403));
     }
-    if head.origin.as_deref().is_some_and(|h| !guard::loopback_origin(h)) {
-        response::rpc_error(stream, 403, -32600, "Forbidden: the Origin header is not a loopback origin", true)?;
+    if head
+        .origin
+        .as_deref()
+        .is_some_and(|h| !guard::loopback_origin(h))
+    {
+        response::rpc_error(
+            stream,
+            403,
+            -32600,
+            "Forbidden: the Origin header is not a loopback origin",
+            true,
+        )?;
         return Ok(Done::close(403));
     }
     let probe = matches!(head.path.as_str(), "/healthz" | "/readyz");
-    if let Some(token) = &o.token {
-        if !probe && !guard::bearer_matches(token, head.authorization.as_deref()) {
-            let headers = [
-                ("WWW-Authenticate", "Bearer"),
-                ("Content-Type", "text/plain; charset=utf-8"),
-            ];
-            let body = b"this server needs Authorization: Bearer <the token in its --token-file>\n";
-            response::write(stream, 401, &headers, body, true)?;
-            return Ok(Done::close(401));
-        }
+    if let Some(token) = &o.token
+        && !probe
+        && !guard::bearer_matches(token, head.authorization.as_deref())
+    {
+        let headers = [
+            ("WWW-Authenticate", "Bearer"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ];
+        let body = b"this server needs Authorization: Bearer <the token in its --token-file>\n";
+        response::write(stream, 401, &headers, body, true)?;
+        return Ok(Done::close(401));
     }
     let len = match request::body_length(head, o.max_body) {
         Ok(len) => usize::try_from(len).unwrap_or(usize::MAX),
         Err(code) => {
             let text = match code {
-                413 => format!("the body is larger than {} bytes (--max-body-bytes)", o.max_body),
+                413 => format!(
+                    "the body is larger than {} bytes (--max-body-bytes)",
+                    o.max_body
+                ),
                 _ => "a body needs a Content-Length (chunked bodies are not read)".into(),
             };
             response::text(stream, code, &text, true)?;
@@ -206,7 +249,12 @@ fn answer(
     let body = match read_body(stream, buf, head.len, len, deadline) {
         Ok(body) => body,
         Err(code) => {
-            let _ = response::text(stream, code, "the body did not arrive in time (--request-timeout)", true);
+            let _ = response::text(
+                stream,
+                code,
+                "the body did not arrive in time (--request-timeout)",
+                true,
+            );
             return Ok(Done::close(code));
         }
     };

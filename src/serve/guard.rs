@@ -63,7 +63,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts_and_origins() {
-        for h in ["localhost", "LOCALHOST:3000", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:8080"] {
+        for h in [
+            "localhost",
+            "LOCALHOST:3000",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:8080",
+        ] {
             assert!(loopback_host(h), "{h}");
         }
         for h in [
@@ -79,7 +86,11 @@ mod tests {
         ] {
             assert!(!loopback_host(h), "{h}");
         }
-        for o in ["http://localhost:6274", "https://127.0.0.1", "http://[::1]:3000"] {
+        for o in [
+            "http://localhost:6274",
+            "https://127.0.0.1",
+            "http://[::1]:3000",
+        ] {
             assert!(loopback_origin(o), "{o}");
         }
         for o in [

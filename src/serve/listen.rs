@@ -38,10 +38,10 @@ impl Listen {
                 "--listen: expected unix:/path/to/socket (on Unix), found {text:?}"
             ));
         }
-        if let Some(port) = text.strip_prefix("localhost:") {
-            if let Ok(port) = port.parse::<u16>() {
-                return Ok(Listen::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
-            }
+        if let Some(port) = text.strip_prefix("localhost:")
+            && let Ok(port) = port.parse::<u16>()
+        {
+            return Ok(Listen::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
         }
         text.parse::<SocketAddr>().map(Listen::Tcp).map_err(|_| {
             format!(
@@ -225,7 +225,10 @@ mod tests {
         assert!(!Listen::parse("192.0.2.1:80").unwrap().is_loopback());
         for bad in ["", "8080", "example.com:80", "127.0.0.1", "unix:"] {
             let e = Listen::parse(bad).unwrap_err();
-            assert!(e.contains("--listen") && e.contains(&format!("{bad:?}")), "{e}");
+            assert!(
+                e.contains("--listen") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
         }
         #[cfg(unix)]
         assert!(Listen::parse("unix:/tmp/x.sock").unwrap().is_loopback());

@@ -56,14 +56,14 @@ pub(super) fn handle(
     head: &Head,
     body: Vec<u8>,
 ) -> io::Result<Done> {
-    if let Some(v) = head.protocol_version.as_deref() {
-        if !REVISIONS.contains(&v) {
-            let text = format!(
-                "Bad Request: unsupported MCP-Protocol-Version (supported: {})",
-                REVISIONS.join(", ")
-            );
-            return refuse(w, 400, -32600, &text);
-        }
+    if let Some(v) = head.protocol_version.as_deref()
+        && !REVISIONS.contains(&v)
+    {
+        let text = format!(
+            "Bad Request: unsupported MCP-Protocol-Version (supported: {})",
+            REVISIONS.join(", ")
+        );
+        return refuse(w, 400, -32600, &text);
     }
     let stateless =
         head.protocol_version.as_deref() == Some(STATELESS) && head.session_id.is_none();
@@ -96,14 +96,21 @@ fn accepts(accept: Option<&str>, media: &str) -> bool {
         let m = item.split(';').next().unwrap_or("").trim();
         m.eq_ignore_ascii_case(media)
             || m == "*/*"
-            || m.strip_suffix("/*").is_some_and(|k| k.eq_ignore_ascii_case(kind))
+            || m.strip_suffix("/*")
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
     })
 }
 
 /// The session the request names: 400 without one, 404 for an unknown one.
 fn session(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Result<Lease, Done>> {
     let Some(id) = head.session_id.as_deref() else {
-        return refuse(w, 400, -32600, "Bad Request: Mcp-Session-Id header is required").map(Err);
+        return refuse(
+            w,
+            400,
+            -32600,
+            "Bad Request: Mcp-Session-Id header is required",
+        )
+        .map(Err);
     };
     match server.sessions.get(id) {
         Some(lease) => Ok(Ok(lease)),
@@ -124,12 +131,16 @@ struct Shape {
 /// Reads the body's shape; `None` when it is not a JSON-RPC message or a
 /// non-empty batch of them.
 fn shape(value: &Value) -> Option<Shape> {
-    let is_request = |m: &Value| m.get("method").is_some_and(Value::is_string) && m.get("id").is_some();
+    let is_request =
+        |m: &Value| m.get("method").is_some_and(Value::is_string) && m.get("id").is_some();
     match value {
         Value::Object(_) => Some(Shape {
             requests: is_request(value),
             initialize: is_request(value) && value["method"] == "initialize",
-            method: value.get("method").and_then(Value::as_str).map(str::to_owned),
+            method: value
+                .get("method")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }),
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
             Some(Shape {
@@ -162,38 +173,55 @@ fn post(
         return Ok(Done::keep(406));
     }
     let json = head.content_type.as_deref().is_some_and(|t| {
-        t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json")
+        t.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
     });
     if !json {
-        response::text(w, 415, "Unsupported Media Type: the body must be application/json", false)?;
+        response::text(
+            w,
+            415,
+            "Unsupported Media Type: the body must be application/json",
+            false,
+        )?;
         return Ok(Done::keep(415));
     }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return refuse(w, 400, -32700, "Parse error: the body is not JSON");
     };
     let Some(shape) = shape(&value) else {
-        return refuse(w, 400, -32600, "Invalid Request: expected a JSON-RPC message or a batch of them");
+        return refuse(
+            w,
+            400,
+            -32600,
+            "Invalid Request: expected a JSON-RPC message or a batch of them",
+        );
     };
     drop(value);
     if stateless {
         return post_stateless(server, w, head, body, &shape);
     }
     let (lease, minted) = match head.session_id {
-        None if shape.initialize => {
-            match server.sessions.open(&*server.backend, STREAM_QUEUE) {
-                Ok((id, lease)) => (lease, Some(id)),
-                Err(OpenError::Full) => {
-                    let text = format!(
-                        "busy: {} sessions are open (--max-sessions); end one (DELETE) or try later",
-                        server.options.max_sessions
-                    );
-                    return refuse(w, 503, -32603, &text);
-                }
-                Err(OpenError::Random) => {
-                    return refuse(w, 503, -32603, "cannot draw a session id from the system's random source");
-                }
+        None if shape.initialize => match server.sessions.open(&*server.backend, STREAM_QUEUE) {
+            Ok((id, lease)) => (lease, Some(id)),
+            Err(OpenError::Full) => {
+                let text = format!(
+                    "busy: {} sessions are open (--max-sessions); end one (DELETE) or try later",
+                    server.options.max_sessions
+                );
+                return refuse(w, 503, -32603, &text);
             }
-        }
+            Err(OpenError::Random) => {
+                return refuse(
+                    w,
+                    503,
+                    -32603,
+                    "cannot draw a session id from the system's random source",
+                );
+            }
+        },
         _ => match session(server, w, head)? {
             Ok(lease) => (lease, None),
             Err(done) => return Ok(done),
@@ -296,7 +324,12 @@ fn stream(
 
 fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
     if !accepts(head.accept.as_deref(), "text/event-stream") {
-        response::text(w, 406, "Not Acceptable: the GET stream is text/event-stream", false)?;
+        response::text(
+            w,
+            406,
+            "Not Acceptable: the GET stream is text/event-stream",
+            false,
+        )?;
         return Ok(Done::keep(406));
     }
     let lease = match session(server, w, head)? {
@@ -304,7 +337,12 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
         Err(done) => return Ok(done),
     };
     let Some(rx) = lease.0.take_stream() else {
-        return refuse(w, 409, -32600, "Conflict: this session's GET stream is already open");
+        return refuse(
+            w,
+            409,
+            -32600,
+            "Conflict: this session's GET stream is already open",
+        );
     };
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
     let streamed = stream(server, w, &rx, None, priming, Some(&lease));
@@ -316,7 +354,12 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
 
 fn delete(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
     let Some(id) = head.session_id.as_deref() else {
-        return refuse(w, 400, -32600, "Bad Request: Mcp-Session-Id header is required");
+        return refuse(
+            w,
+            400,
+            -32600,
+            "Bad Request: Mcp-Session-Id header is required",
+        );
     };
     let Some(session) = server.sessions.remove(id) else {
         return refuse(w, 404, -32001, "Session not found");
@@ -348,7 +391,9 @@ mod tests {
         assert!(i.requests && i.initialize);
         let n = s(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert!(!n.requests && !n.initialize);
-        let b = s(r#"[{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","id":2,"method":"initialize"}]"#).unwrap();
+        let b =
+            s(r#"[{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","id":2,"method":"initialize"}]"#)
+                .unwrap();
         assert!(b.requests && !b.initialize);
         let r = s(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
         assert!(!r.requests);

@@ -18,6 +18,8 @@ pub mod request;
 mod response;
 mod sessions;
 mod sink;
+#[cfg(test)]
+mod tests;
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -102,23 +104,13 @@ pub fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()> {
         "mcp-sigv4 serve: listening on {}",
         listener.describe()
     );
-    let server = Arc::new(Server {
-        backend,
-        sessions: Sessions::new(options.max_sessions),
-        options,
-        stopping: AtomicBool::new(false),
-        connections: AtomicUsize::new(0),
-        busy: Mutex::new(0),
-        idle: Condvar::new(),
-    });
+    let server = Server::new(options, backend);
     {
         let server = Arc::clone(&server);
         let listener = Arc::clone(&listener);
         let on_signal = move |s: crate::signal::Terminate| {
             log::info!("{s}: no new connections; draining");
-            server.stopping.store(true, Ordering::Release);
-            server.idle.notify_all();
-            listener.wake();
+            stop(&server, &listener);
         };
         if let Err(e) = crate::signal::on_terminate(on_signal) {
             log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
@@ -132,6 +124,27 @@ pub fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()> {
     drop(listener);
     drain(&server);
     Ok(())
+}
+
+impl Server {
+    fn new(options: Options, backend: Box<dyn Backend>) -> Arc<Server> {
+        Arc::new(Server {
+            backend,
+            sessions: Sessions::new(options.max_sessions),
+            options,
+            stopping: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            busy: Mutex::new(0),
+            idle: Condvar::new(),
+        })
+    }
+}
+
+/// Stops accepting: the accept loop returns, streams and idle connections end.
+fn stop(server: &Server, listener: &Listener) {
+    server.stopping.store(true, Ordering::Release);
+    server.idle.notify_all();
+    listener.wake();
 }
 
 fn accept_loop(server: &Arc<Server>, listener: &Listener) {
@@ -200,9 +213,12 @@ fn sweep(server: &Server) {
 /// then ends every session, [`END_PARALLEL`] at a time.
 fn drain(server: &Server) {
     let start = Instant::now();
-    let left = wait_while(&server.idle, server.busy.locked(), server.options.drain, |n| {
-        *n > 0
-    });
+    let left = wait_while(
+        &server.idle,
+        server.busy.locked(),
+        server.options.drain,
+        |n| *n > 0,
+    );
     if *left > 0 {
         log::info!(
             "{} request(s) still in flight after {} s; ending their sessions",
@@ -223,7 +239,10 @@ fn drain(server: &Server) {
                     end_session(&s);
                 }
             };
-            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_err()
+            {
                 // The ones left are ended by the threads that did start, or here.
                 work();
             }

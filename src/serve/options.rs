@@ -104,16 +104,22 @@ fn read_token(path: &Path) -> Result<Secret, ConfigError> {
     let text = match crate::fs::read_secret(path, MAX_TOKEN_FILE) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return Err(ConfigError::new(format!("--token-file {shown}: no such file")).with_hint(fix));
+            return Err(
+                ConfigError::new(format!("--token-file {shown}: no such file")).with_hint(fix),
+            );
         }
         Err(e) => {
-            return Err(ConfigError::new(format!("--token-file {shown}: cannot read it: {e}"))
-                .with_hint(fix));
+            return Err(
+                ConfigError::new(format!("--token-file {shown}: cannot read it: {e}"))
+                    .with_hint(fix),
+            );
         }
     };
     let token = Secret::from(text.expose().trim());
     if token.is_empty() {
-        return Err(ConfigError::new(format!("--token-file {shown}: the file is empty")).with_hint(fix));
+        return Err(
+            ConfigError::new(format!("--token-file {shown}: the file is empty")).with_hint(fix),
+        );
     }
     Ok(token)
 }

@@ -232,7 +232,9 @@ mod tests {
         let h = head("POST /mcp HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert!(h.close);
         assert_eq!(body_length(&h, 100), Err(411));
-        let many: String = (0..MAX_HEADERS + 1).map(|i| format!("X{i}: 1\r\n")).collect();
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("X{i}: 1\r\n"))
+            .collect();
         assert_eq!(
             parse(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes(), 1 << 20),
             Parsed::Refused(431)

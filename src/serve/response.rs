@@ -165,7 +165,7 @@ mod tests {
         sse_end(&mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "1f\r\nevent: message\ndata: {\"a\":  1}\n\n\r\n0\r\n\r\n"
+            "20\r\nevent: message\ndata: {\"a\":  1}\n\n\r\n0\r\n\r\n"
         );
     }
 }

@@ -171,7 +171,6 @@ impl Sessions {
     pub fn take_all(&self) -> Vec<Arc<Session>> {
         self.map.locked().drain().map(|(_, s)| s).collect()
     }
-
 }
 
 /// The first 4 characters of a session id and `…`: enough to tell sessions
