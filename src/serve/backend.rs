@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-pub use super::sink::Output;
+use crate::relay::sink::Output;
 
 /// The process part of the relay: endpoint, credentials, signer, limits.
-pub trait Backend: Send + Sync + 'static {
+pub(crate) trait Backend: Send + Sync + 'static {
     /// One client session's conversation. `unsolicited` receives the messages
     /// the server sends outside any POST (what the GET stream carries); the
     /// upstream session is made on its first message.
@@ -22,7 +22,7 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// One client session, relayed in its own upstream session.
-pub trait Conversation: Send + Sync {
+pub(crate) trait Conversation: Send + Sync {
     /// One POST body (one JSON-RPC message or a batch, already checked to be
     /// JSON). Every message that answers it (its responses, the requests and
     /// notifications the server sends on that request's stream, the relay's

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::connection::Done;
 use super::request::{Head, Method};
 use super::sessions::{Lease, OpenError, short};
-use super::sink::{self, Next, Receiver};
+use crate::relay::sink::{self, Next, Receiver};
 use super::{END_LIMIT, Server, end_session, response};
 
 /// The revisions a client may name in `MCP-Protocol-Version`.

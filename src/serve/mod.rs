@@ -17,7 +17,6 @@ mod options;
 pub mod request;
 mod response;
 mod sessions;
-mod sink;
 #[cfg(test)]
 mod tests;
 
@@ -26,10 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-pub use backend::{Backend, Conversation, Output};
+pub(crate) use backend::Backend;
 pub use listen::Listen;
 pub use options::Options;
-pub use sink::{Next, Receiver, channel};
 
 use crate::sync::{Locked, wait_while};
 use listen::Listener;
@@ -97,7 +95,7 @@ fn end_session(session: &Session) {
 ///
 /// # Errors
 /// Binding the address, or starting a thread.
-pub fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()> {
+pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()> {
     let listener = Arc::new(Listener::bind(&options.listen)?);
     let _ = writeln!(
         io::stderr(),

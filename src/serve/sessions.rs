@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, Conversation};
-use super::sink::{self, Receiver};
+use crate::relay::sink::{self, Receiver};
 use crate::sync::Locked;
 
 /// One client session.
