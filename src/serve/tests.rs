@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::relay::sink::Output;
 use crate::serve::backend::Conversation;
 
 /// Answers each request `{"echo": method}`; `slow` after 300 ms, `push`
