@@ -959,6 +959,45 @@ mod tests {
     }
 
     #[test]
+    fn serve_takes_its_flags_and_every_relay_flag() {
+        let a = parse(&[
+            "serve",
+            "https://x.example/mcp",
+            "--listen",
+            "127.0.0.1:0",
+            "--read-only",
+            "--token-file=/t",
+            "--max-connections",
+            "8",
+            "--max-body-bytes",
+            "1MiB",
+            "--session-idle",
+            "2m",
+        ])
+        .unwrap();
+        assert!(a.read_only);
+        assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
+        let Command::Serve(s) = a.command else {
+            panic!("{:?}", a.command)
+        };
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(s.token_file.as_deref(), Some("/t"));
+        assert_eq!(s.max_connections, Some(8));
+        assert_eq!(s.max_body_bytes, Some(1 << 20));
+        assert_eq!(s.session_idle, Some(std::time::Duration::from_secs(120)));
+        for bad in [
+            &["serve", "u", "--max-connections", "0"][..],
+            &["serve", "u", "--keep-alive", "soon"],
+            &["serve", "u", "--listen"],
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad[2]), "{e}");
+        }
+        // Only after `serve`.
+        assert!(parse(&["u", "--listen", "127.0.0.1:1"]).is_err());
+    }
+
+    #[test]
     fn version_names_commit_target_and_linkage() {
         let v = version();
         assert!(

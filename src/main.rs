@@ -113,7 +113,7 @@ fn run() -> Result<u8, Failure> {
         let words: Vec<_> = std::env::args_os().skip(1).take(1).collect();
         if words
             .first()
-            .is_some_and(|w| w == "doctor" || w == "config")
+            .is_some_and(|w| w == "doctor" || w == "config" || w == "serve")
         {
             Failure::Other(e.into())
         } else {
@@ -153,6 +153,7 @@ fn run() -> Result<u8, Failure> {
             let _ = io::stdout().write_all(text.as_bytes());
             return Ok(report.exit_code());
         }
+        Command::Serve(serve) => return run_serve(&args, serve).map_err(other),
         Command::Relay => {}
     }
     if io::stdin().is_terminal() {
@@ -199,17 +200,7 @@ fn run() -> Result<u8, Failure> {
     // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
     // SIGTERM are seen at once, and the first request waits for this same
     // resolution (the provider runs one at a time).
-    let provider = auth.provider().clone();
-    let spawned = std::thread::Builder::new()
-        .name("credentials".into())
-        .spawn(move || {
-            if let Err(e) = provider.credentials() {
-                log::warn!("{e}");
-            }
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
-    }
+    resolve_in_background(&auth);
     // `--runtime-session identity` needs the caller's ARN: the relay asks STS
     // when the first request needs the id, on that exchange's thread.
     let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
@@ -235,6 +226,43 @@ fn run() -> Result<u8, Failure> {
         // The client ended the conversation (closing stdin or stdout).
         _ => Ok(error::EXIT_OK),
     }
+}
+
+/// Resolves the credentials once on a thread of its own, so a problem shows
+/// in the log at start-up without holding anything up.
+fn resolve_in_background(auth: &mcp_sigv4::auth::RequestAuth) {
+    let provider = auth.provider().clone();
+    let spawned = std::thread::Builder::new()
+        .name("credentials".into())
+        .spawn(move || {
+            if let Err(e) = provider.credentials() {
+                log::warn!("{e}");
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
+    }
+}
+
+/// `mcp-sigv4 serve <endpoint> …`: checks the flags and the configuration,
+/// then serves until SIGTERM or SIGINT (exit 0).
+fn run_serve(args: &Args, serve: &cli::ServeArgs) -> Result<u8, Error> {
+    let options = mcp_sigv4::serve::Options::resolve(serve)?;
+    let env = Env::process();
+    let profile = profiles(args, &env)?.into_iter().next();
+    let resolver = Resolver::new(env, profile);
+    let config = Config::resolve(args, &resolver)?;
+    let auth = config.request_auth(resolver);
+    resolve_in_background(&auth);
+    mcp_sigv4::serve::run_relay(
+        options,
+        config.endpoint,
+        config.timeouts,
+        config.relay,
+        auth,
+    )
+    .map_err(|e| Error::Relay(format!("serve: {e}").into()))?;
+    Ok(error::EXIT_OK)
 }
 
 /// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,

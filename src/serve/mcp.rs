@@ -24,8 +24,8 @@ use serde_json::Value;
 use super::connection::Done;
 use super::request::{Head, Method};
 use super::sessions::{Lease, OpenError, short};
-use crate::relay::sink::{self, Next, Receiver};
 use super::{END_LIMIT, Server, end_session, response};
+use crate::relay::sink::{self, Next, Receiver};
 
 /// The revisions a client may name in `MCP-Protocol-Version`.
 pub const REVISIONS: [&str; 5] = [

@@ -89,6 +89,24 @@ fn end_session(session: &Session) {
     session.conversation.end(END_LIMIT);
 }
 
+/// `mcp-sigv4 serve`: [`run`] with the relay for `endpoint` as the backend,
+/// each client session in its own upstream session signed by `auth`.
+///
+/// # Errors
+/// Binding the address, or starting a thread.
+pub fn run_relay(
+    options: Options,
+    endpoint: crate::config::Endpoint,
+    timeouts: crate::config::Timeouts,
+    relay: crate::config::RelayOptions,
+    auth: crate::auth::RequestAuth,
+) -> io::Result<()> {
+    let _ = (options, endpoint, timeouts, relay, auth);
+    Err(io::Error::other(
+        "the relay's side of serve is not in this build yet",
+    ))
+}
+
 /// Listens as `options` say and serves until SIGTERM or SIGINT; then drains
 /// and returns. Logs `mcp-sigv4 serve: listening on http://ADDR/mcp` to
 /// stderr once bound.
