@@ -13,6 +13,8 @@
 //! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]);
 //! - `signin.rs`: an AWS Sign-In stub that checks DPoP proofs on its own
 //!   ([`sign_in_stub`]) and the `aws login` cache file;
+//! - `serve.rs`: `mcp-sigv4 serve` on a port it picked, and a raw HTTP
+//!   client for it ([`start_serve`], [`http`]);
 //! - `tls.rs`: a private CA and a server certificate for 127.0.0.1 the test
 //!   makes ([`TestCa`]), for [`Server::start_tls`], and PEM/DER key forms.
 //!
@@ -23,6 +25,7 @@
 pub mod fixtures;
 pub mod mcp;
 pub mod proxy;
+pub mod serve;
 pub mod server;
 pub mod signature;
 pub mod signin;
@@ -31,6 +34,7 @@ pub mod tls;
 pub use fixtures::*;
 pub use mcp::*;
 pub use proxy::*;
+pub use serve::*;
 pub use server::*;
 pub use signature::*;
 pub use signin::*;
