@@ -350,16 +350,21 @@ fn read_only_refusal(
     let tools = &ctx.shared.tools;
     let name = name.and_then(Value::as_str).unwrap_or("");
     let mut decision = tools.decide_call(name, true);
+    let mut listing_failed = None;
     if decision == CallDecision::Unknown {
         if let Err(why) = list_tools(ctx, &out.revision, meta) {
             log::warn!("--read-only: listing tools to check {name:?} failed: {why}");
+            listing_failed = Some(why);
         }
         decision = tools.decide_call(name, true);
     }
-    match decision {
-        CallDecision::Allow => None,
-        CallDecision::Refuse(why) => Some(why),
-        CallDecision::Unknown => Some(format!(
+    match (decision, listing_failed) {
+        (CallDecision::Allow, _) => None,
+        (CallDecision::Refuse(why), _) => Some(why),
+        (CallDecision::Unknown, Some(why)) => Some(format!(
+            "mcp-sigv4 --read-only: the server's tools/list could not be read to check tool {name:?} ({why}), so it was not called; try again"
+        )),
+        (CallDecision::Unknown, None) => Some(format!(
             "mcp-sigv4 --read-only: tool {name:?} is not in the server's tools/list, so it was not called"
         )),
     }
@@ -667,7 +672,16 @@ fn http_failure(ctx: &Exchange, out: &Outgoing, sent: &mut HttpAnswer) {
         region: auth.region(),
         profile: &profile,
     };
-    let failure = failure::http_status(up.host(), status, &error, sent.note.as_deref(), scope);
+    // A busy answer with `--retries 0` was not retried: its note says so,
+    // instead of the hint that it was.
+    let not_retried = "not retried: --retries is 0 (raise it to retry when the server is busy)";
+    let note = match sent.note.as_deref() {
+        None if matches!(status, 429 | 503) && ctx.shared.process.options.retries == 0 => {
+            Some(not_retried)
+        }
+        note => note,
+    };
+    let failure = failure::http_status(up.host(), status, &error, note, scope);
     if !out.requests.any() {
         log::warn!("{}", failure.message);
         return;

@@ -2,8 +2,11 @@
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>,
 //! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>).
 //!
-//! Owns: the threads and the flow of messages, one way per direction. One
-//! thread reads stdin and starts an exchange per message (`dispatch.rs`). Each
+//! Owns: the threads and the flow of messages, one way per direction. What
+//! the process has once ([`Process`]: endpoint, connections, signer, options)
+//! is apart from what one client's conversation has (`conversation.rs`): the
+//! stdio relay opens one conversation ([`run`]), `serve` one per MCP session
+//! (`clients.rs`). One thread reads stdin and starts an exchange per message (`dispatch.rs`). Each
 //! exchange is one signed POST on a thread of its own (`exchange.rs`), so a long
 //! tool call never blocks a ping, a cancellation or another call; how many run
 //! at once is `admission.rs`'s. Answers go through `inbound.rs` to the one
@@ -63,7 +66,8 @@ use std::time::{Duration, Instant};
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::signal::{self, Terminate};
-use conversation::{Conversation, Exchange};
+pub(crate) use conversation::Conversation;
+use conversation::Exchange;
 pub use process::Process;
 use upstream::DELETE_TIMEOUT;
 
