@@ -5,6 +5,7 @@
 //! Refuses: anything about HTTP; the relay sees JSON-RPC bodies only (never
 //! the client's headers, so its `Authorization` never goes upstream).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::relay::sink::Output;
@@ -34,4 +35,29 @@ pub(crate) trait Conversation: Send + Sync {
     /// (`notifications/cancelled`), then the upstream session's DELETE,
     /// all within `limit`.
     fn end(&self, limit: Duration);
+}
+
+/// The relay as the backend: each session one of the process's
+/// conversations.
+#[derive(Debug)]
+pub(crate) struct Relay(pub Arc<crate::relay::Process>);
+
+impl Backend for Relay {
+    fn open(&self, unsolicited: Output) -> Box<dyn Conversation> {
+        Box::new(self.0.open(unsolicited))
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        self.0.ready()
+    }
+}
+
+impl Conversation for Arc<crate::relay::Conversation> {
+    fn post(&self, body: Vec<u8>, answers: Output) {
+        crate::relay::Conversation::post(self, body, answers);
+    }
+
+    fn end(&self, limit: Duration) {
+        crate::relay::Conversation::end(self, limit);
+    }
 }

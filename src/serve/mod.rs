@@ -101,10 +101,10 @@ pub fn run_relay(
     relay: crate::config::RelayOptions,
     auth: crate::auth::RequestAuth,
 ) -> io::Result<()> {
-    let _ = (options, endpoint, timeouts, relay, auth);
-    Err(io::Error::other(
-        "the relay's side of serve is not in this build yet",
-    ))
+    let process = crate::relay::Process::new(endpoint, timeouts, relay, auth);
+    let served = run(options, Box::new(backend::Relay(Arc::clone(&process))));
+    process.shutdown();
+    served
 }
 
 /// Listens as `options` say and serves until SIGTERM or SIGINT; then drains
