@@ -6,7 +6,7 @@
 //! SIGTERM/SIGINT (stop accepting, let POSTs in flight finish within
 //! `--drain-timeout`, then end every session). The transport rules are
 //! `mcp.rs`'s, the connection's life `connection.rs`'s.
-//! Refuses: relaying anything itself; the [`Backend`] does that.
+//! Refuses: relaying anything itself; the backend (`backend.rs`) does that.
 
 mod backend;
 mod connection;
@@ -89,7 +89,7 @@ fn end_session(session: &Session) {
     session.conversation.end(END_LIMIT);
 }
 
-/// `mcp-sigv4 serve`: [`run`] with the relay for `endpoint` as the backend,
+/// `mcp-sigv4 serve`: `run` with the relay for `endpoint` as the backend,
 /// each client session in its own upstream session signed by `auth`.
 ///
 /// # Errors
