@@ -279,3 +279,71 @@ fn sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
         "no upstream DELETE"
     );
 }
+
+#[test]
+fn a_2026_request_is_relayed_without_a_session_and_get_is_405() {
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let body = support::modern_request(json!(4), "tools/list", json!({}));
+    let v = "MCP-Protocol-Version: 2026-07-28\r\n";
+    let a = http(
+        port,
+        &mcp_post(&body, &format!("{v}Mcp-Method: tools/list\r\n")),
+    );
+    assert_eq!(status_of(&a), 200, "{a}");
+    assert_eq!(header_of(&a, "mcp-session-id"), None, "{a}");
+    let answers = sse_messages(&a);
+    assert_eq!(answers.len(), 1, "{a}");
+    assert_eq!(answers[0]["id"], 4, "{a}");
+    let sent = up
+        .wait_for(ms(5000), |s| s.method == "POST")
+        .expect("relayed");
+    assert_eq!(sent.header("mcp-method"), Some("tools/list"));
+    let a = http(
+        port,
+        &format!("GET /mcp HTTP/1.1\r\nAccept: text/event-stream\r\n{v}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(status_of(&a), 405, "{a}");
+}
+
+#[test]
+fn the_get_stream_ends_when_its_session_is_deleted() {
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let id = initialize(port, "");
+    let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
+    let mut get = connect(port);
+    get.write_all(
+        format!("GET /mcp HTTP/1.1\r\nAccept: text/event-stream\r\n{sid}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    // A second GET for the session while the first is open: 409.
+    let end = Instant::now() + ms(5000);
+    loop {
+        let a = http(
+            port,
+            &format!(
+                "GET /mcp HTTP/1.1\r\nAccept: text/event-stream\r\n{sid}Connection: close\r\n\r\n"
+            ),
+        );
+        if status_of(&a) == 409 {
+            break;
+        }
+        assert!(Instant::now() < end, "{a}");
+        std::thread::sleep(ms(50));
+    }
+    let a = http(
+        port,
+        &format!("DELETE /mcp HTTP/1.1\r\n{sid}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(status_of(&a), 204, "{a}");
+    let start = Instant::now();
+    let streamed = read_all(&mut get);
+    assert!(streamed.starts_with("HTTP/1.1 200 OK"), "{streamed}");
+    assert!(
+        streamed.ends_with("0\r\n\r\n"),
+        "the stream ended: {streamed}"
+    );
+    assert!(start.elapsed() < ms(5000));
+}
