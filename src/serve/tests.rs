@@ -452,3 +452,36 @@ fn a_token_is_required_when_given() {
     assert_eq!(status(&a), 200, "{a}");
     r.stop_and_drain();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_unix_socket_replaces_a_stale_file_is_private_and_goes_at_the_end() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let dir = std::env::temp_dir().join(format!("serve-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    // A socket file an earlier run left behind.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let mut o = options();
+    o.listen = Listen::parse(&format!("unix:{}", path.display())).unwrap();
+    let listener = Arc::new(Listener::bind(&o.listen).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let server = Server::new(o, Box::new(Echo::default()));
+    let (s, l) = (Arc::clone(&server), Arc::clone(&listener));
+    let thread = std::thread::spawn(move || accept_loop(&s, &l));
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // No Host check on a socket file: its permissions decide who connects.
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert_eq!(status(&out), 200, "{out}");
+    stop(&server, &listener);
+    thread.join().unwrap();
+    drop(listener);
+    assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
