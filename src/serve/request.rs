@@ -72,7 +72,10 @@ pub enum Parsed {
 }
 
 /// Reads a request head from the start of `buf`, at most `max_head` bytes.
+/// Only the first `max_head + 1` bytes are looked at, so the answer is the
+/// one a connection reading in steps reaches first, and the work is bounded.
 pub fn parse(buf: &[u8], max_head: usize) -> Parsed {
+    let buf = &buf[..buf.len().min(max_head.saturating_add(1))];
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let len = match req.parse(buf) {
