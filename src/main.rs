@@ -161,46 +161,7 @@ fn run() -> Result<u8, Failure> {
         // carries protocol messages).
         let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
     }
-    let env = Env::process();
-    let profile = profiles(&args, &env)
-        .map_err(|e| before(e.into()))?
-        .into_iter()
-        .next();
-    let resolver = Resolver::new(env, profile);
-    let config = Config::resolve(&args, &resolver).map_err(|e| before(e.into()))?;
-    log::debug!(
-        "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
-        config.endpoint.url(),
-        config.service,
-        config.region,
-        config.region_source,
-        resolver.profile_name(),
-        config.signing.initial,
-        if config.signing.upgrade {
-            format!(
-                " with a switch to SigV4A (region set {}) if refused",
-                config.signing.region_set
-            )
-        } else {
-            String::new()
-        }
-    );
-    if let [default, others @ ..] = config.relay.profiles.as_slice() {
-        log::info!(
-            "{} AWS profiles: {default} (the default), {}; tools gain an aws_profile argument, and each profile's calls go in an MCP session of its own",
-            others.len() + 1,
-            others.join(", ")
-        );
-    }
-    let auth = config.request_auth(resolver);
-    // Resolve credentials once now, so a problem shows in the log at start-up;
-    // the relay still starts and answers each request with the error and its fix.
-    // (The other profiles' are resolved on their first call.) This runs on a
-    // thread of its own, so a slow source (a credential_process waiting for a
-    // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
-    // SIGTERM are seen at once, and the first request waits for this same
-    // resolution (the provider runs one at a time).
-    resolve_in_background(&auth);
+    let (config, auth) = configure(&args).map_err(before)?;
     // `--runtime-session identity` needs the caller's ARN: the relay asks STS
     // when the first request needs the id, on that exchange's thread.
     let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
@@ -228,6 +189,52 @@ fn run() -> Result<u8, Failure> {
     }
 }
 
+/// The configuration `args` and the environment give, logged, and the
+/// request signer; the default profile's credentials are resolved on a
+/// thread of their own.
+fn configure(args: &Args) -> Result<(Config, mcp_sigv4::auth::RequestAuth), Error> {
+    let env = Env::process();
+    let profile = profiles(args, &env)?
+        .into_iter()
+        .next();
+    let resolver = Resolver::new(env, profile);
+    let config = Config::resolve(args, &resolver)?;
+    log::debug!(
+        "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
+        config.endpoint.url(),
+        config.service,
+        config.region,
+        config.region_source,
+        resolver.profile_name(),
+        config.signing.initial,
+        if config.signing.upgrade {
+            format!(
+                " with a switch to SigV4A (region set {}) if refused",
+                config.signing.region_set
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let [default, others @ ..] = config.relay.profiles.as_slice() {
+        log::info!(
+            "{} AWS profiles: {default} (the default), {}; tools gain an aws_profile argument, and each profile's calls go in an MCP session of its own",
+            others.len() + 1,
+            others.join(", ")
+        );
+    }
+    let auth = config.request_auth(resolver);
+    // Resolve credentials once now, so a problem shows in the log at start-up;
+    // the relay (or serve) still starts and answers each request with the error and its fix.
+    // (The other profiles' are resolved on their first call.) This runs on a
+    // thread of its own, so a slow source (a credential_process waiting for a
+    // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
+    // SIGTERM are seen at once, and the first request waits for this same
+    // resolution (the provider runs one at a time).
+    resolve_in_background(&auth);
+    Ok((config, auth))
+}
+
 /// Resolves the credentials once on a thread of its own, so a problem shows
 /// in the log at start-up without holding anything up.
 fn resolve_in_background(auth: &mcp_sigv4::auth::RequestAuth) {
@@ -248,12 +255,7 @@ fn resolve_in_background(auth: &mcp_sigv4::auth::RequestAuth) {
 /// then serves until SIGTERM or SIGINT (exit 0).
 fn run_serve(args: &Args, serve: &cli::ServeArgs) -> Result<u8, Error> {
     let options = mcp_sigv4::serve::Options::resolve(serve)?;
-    let env = Env::process();
-    let profile = profiles(args, &env)?.into_iter().next();
-    let resolver = Resolver::new(env, profile);
-    let config = Config::resolve(args, &resolver)?;
-    let auth = config.request_auth(resolver);
-    resolve_in_background(&auth);
+    let (config, auth) = configure(args)?;
     mcp_sigv4::serve::run_relay(
         options,
         config.endpoint,

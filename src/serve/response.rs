@@ -34,8 +34,8 @@ pub fn reason(code: u16) -> &'static str {
 /// A JSON-RPC error without an id (the request was refused before its id
 /// was read): `{"jsonrpc":"2.0","id":null,"error":{"code":…,"message":…}}`.
 pub fn jsonrpc_error(code: i64, message: &str) -> Vec<u8> {
-    serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
-        .to_string()
+    let message = serde_json::Value::from(message).to_string();
+    format!(r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":{code},"message":{message}}}}}"#)
         .into_bytes()
 }
 

@@ -9,7 +9,6 @@
 //! is never idle.
 //! Refuses: ending a conversation; whoever removes a session ends it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,9 +76,9 @@ impl Drop for Lease {
     }
 }
 
-/// Every session, by id.
+/// Every session with its id (a short list: at most `--max-sessions`).
 pub struct Sessions {
-    map: Mutex<HashMap<String, Arc<Session>>>,
+    map: Mutex<Vec<(String, Arc<Session>)>>,
     max: usize,
     random: &'static dyn rustls::crypto::SecureRandom,
 }
@@ -103,7 +102,7 @@ impl Sessions {
     /// At most `max` sessions.
     pub fn new(max: usize) -> Sessions {
         Sessions {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Vec::new()),
             max,
             random: rustls::crypto::ring::default_provider().secure_random,
         }
@@ -139,24 +138,28 @@ impl Sessions {
         if map.len() >= self.max {
             return Err(OpenError::Full);
         }
-        map.insert(id.clone(), session);
+        map.push((id.clone(), session));
         Ok((id, lease))
     }
 
     /// The session `id`, in use.
     pub fn get(&self, id: &str) -> Option<Lease> {
-        self.map.locked().get(id).cloned().map(Lease::new)
+        let map = self.map.locked();
+        let found = map.iter().find(|(k, _)| k == id);
+        found.map(|(_, s)| Lease::new(Arc::clone(s)))
     }
 
     /// Removes the session `id` (to be ended by the caller).
     pub fn remove(&self, id: &str) -> Option<Arc<Session>> {
-        self.map.locked().remove(id)
+        let mut map = self.map.locked();
+        let at = map.iter().position(|(k, _)| k == id)?;
+        Some(map.swap_remove(at).1)
     }
 
     /// Removes and returns the sessions unused for `idle` or longer.
     pub fn take_idle(&self, idle: Duration) -> Vec<Arc<Session>> {
         let mut out = Vec::new();
-        self.map.locked().retain(|_, s| {
+        self.map.locked().retain(|(_, s)| {
             let (active, last) = *s.usage.locked();
             let keep = active > 0 || last.elapsed() < idle;
             if !keep {
@@ -169,7 +172,7 @@ impl Sessions {
 
     /// Removes and returns every session.
     pub fn take_all(&self) -> Vec<Arc<Session>> {
-        self.map.locked().drain().map(|(_, s)| s).collect()
+        self.map.locked().drain(..).map(|(_, s)| s).collect()
     }
 }
 
