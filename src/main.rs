@@ -194,9 +194,7 @@ fn run() -> Result<u8, Failure> {
 /// thread of their own.
 fn configure(args: &Args) -> Result<(Config, mcp_sigv4::auth::RequestAuth), Error> {
     let env = Env::process();
-    let profile = profiles(args, &env)?
-        .into_iter()
-        .next();
+    let profile = profiles(args, &env)?.into_iter().next();
     let resolver = Resolver::new(env, profile);
     let config = Config::resolve(args, &resolver)?;
     log::debug!(
