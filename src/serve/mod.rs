@@ -133,9 +133,7 @@ pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()>
         }
     }
     let sweeper = Arc::clone(&server);
-    std::thread::Builder::new()
-        .name("serve-sweeper".into())
-        .spawn(move || sweep(&sweeper))?;
+    spawn("serve-sweeper", Box::new(move || sweep(&sweeper)))?;
     accept_loop(&server, &listener);
     drop(listener);
     drain(&server);
@@ -193,16 +191,20 @@ fn accept_loop(server: &Arc<Server>, listener: &Listener) {
             continue;
         }
         let counted = Counted(Arc::clone(server));
-        let spawned = std::thread::Builder::new()
-            .name("serve-connection".into())
-            .spawn(move || {
-                connection::serve(&counted.0, stream);
-                drop(counted);
-            });
-        if let Err(e) = spawned {
+        let job = move || {
+            connection::serve(&counted.0, stream);
+            drop(counted);
+        };
+        if let Err(e) = spawn("serve-connection", Box::new(job)) {
             log::warn!("cannot start a connection thread: {e}");
         }
     }
+}
+
+/// Starts `job` on a thread named `name` (one instantiation for every
+/// thread `serve` starts).
+fn spawn(name: &str, job: Box<dyn FnOnce() + Send>) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(job)
 }
 
 /// Ends the sessions idle past `--session-idle`, checking a few times per
@@ -243,26 +245,25 @@ fn drain(server: &Server) {
         );
     }
     drop(left);
-    let sessions = Mutex::new(server.sessions.take_all());
+    let sessions = Arc::new(Mutex::new(server.sessions.take_all()));
     let count = sessions.locked().len();
     if count > 0 {
         log::info!("ending {count} session(s)");
     }
-    std::thread::scope(|scope| {
-        for _ in 0..END_PARALLEL.min(count) {
-            let work = || {
-                while let Some(s) = sessions.locked().pop() {
-                    end_session(&s);
-                }
-            };
-            if std::thread::Builder::new()
-                .spawn_scoped(scope, work)
-                .is_err()
-            {
-                // The ones left are ended by the threads that did start, or here.
-                work();
+    let work = |sessions: Arc<Mutex<Vec<Arc<Session>>>>| {
+        move || {
+            while let Some(s) = sessions.locked().pop() {
+                end_session(&s);
             }
         }
-    });
+    };
+    let workers: Vec<_> = (0..END_PARALLEL.min(count))
+        .filter_map(|_| spawn("serve-end", Box::new(work(Arc::clone(&sessions)))).ok())
+        .collect();
+    // What no thread could be started for is ended here.
+    work(sessions)();
+    for w in workers {
+        let _ = w.join();
+    }
     log::debug!("drained in {} ms", start.elapsed().as_millis());
 }
