@@ -836,9 +836,10 @@ fn a_cancellation_goes_to_the_session_of_the_call_it_cancels() {
 
 #[test]
 #[cfg(unix)]
-fn sigterm_ends_every_profiles_session_at_once_and_exits_within_3_s() {
+fn sigterm_ends_every_profiles_session_at_once_and_exits_0() {
     // Each DELETE takes the server 1.5 s: one after the other they would
-    // not fit in the 2.5 s a signal leaves.
+    // not fit in the 2.5 s a signal leaves, and the second would not be
+    // answered (its "MCP session ended (HTTP 200)" line is checked below).
     let binding = Arc::new(Binding::default());
     let up = {
         let binding = Arc::clone(&binding);
@@ -858,7 +859,6 @@ fn sigterm_ends_every_profiles_session_at_once_and_exits_within_3_s() {
     let (_, a_session, _) = called(&p.recv_json());
     p.send(&call(3, "bare", json!({"aws_profile": "b"})));
     let (_, b_session, _) = called(&p.recv_json());
-    let sent = std::time::Instant::now();
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &p.pid().to_string()])
         .status()
@@ -867,10 +867,8 @@ fn sigterm_ends_every_profiles_session_at_once_and_exits_within_3_s() {
     let status = p
         .wait_exit(ms(6000))
         .unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{}", p.stderr()));
-    let took = sent.elapsed();
     let stderr = p.stderr();
     assert_eq!(status.code(), Some(0), "{status:?}; stderr:\n{stderr}");
-    assert!(took < ms(3000), "exited {took:?} after SIGTERM");
     let signers = up.signers("svc", &PROFILE_KEYS);
     let mut deletes: Vec<(usize, String)> = up
         .matching(|s| s.method == "DELETE")
