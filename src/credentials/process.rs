@@ -434,10 +434,8 @@ pub(crate) fn parse_process_output(
             SourceError::new(format!("the output of {what} is empty")).with_hint(hint(profile))
         );
     }
-    let mut object = json::object(stdout).map_err(bad)?;
-    let result = read_output(&object, what.clone()).map_err(bad);
-    json::zeroize_object(&mut object);
-    result
+    let object = json::Document::parse(stdout).map_err(bad)?;
+    read_output(&object, what.clone()).map_err(bad)
 }
 
 fn read_output(object: &Object, what: String) -> Result<Credentials, JsonError> {

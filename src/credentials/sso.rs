@@ -23,12 +23,12 @@ use serde_json::Value;
 
 use super::ini::{ProfileSet, Properties};
 use super::sha1::sha1_hex;
-use super::token_cache::{Document, REFRESH_WINDOW, TokenFile};
+use super::token_cache::{REFRESH_WINDOW, TokenFile};
 use super::{Credentials, SourceError};
 use crate::aws::endpoint::{ServiceUrl, check_region, regional};
 use crate::aws::service::{AWS_CALL, Call, FetchError, Service};
 use crate::http::{Method, Transport};
-use crate::json::{self, JsonError, Object};
+use crate::json::{self, Document, JsonError, Object};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
 use crate::time::{LATEST_UNIX_SECONDS, format_rfc3339};
@@ -606,11 +606,11 @@ pub(crate) fn read_token_answer(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(Secret, Option<Secret>, SystemTime), JsonError> {
-    let mut object = json::object(body)?;
+    let object = Document::parse(body)?;
     let new_access = json::required_string(&object, "accessToken").map(Secret::from);
     let new_refresh = json::optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
     let expires_in = json::field(&object, "expiresIn").and_then(Value::as_u64);
-    json::zeroize_object(&mut object);
+    drop(object);
     let new_access = new_access?;
     let new_refresh = new_refresh?;
     let expires_at = expires_in
@@ -627,8 +627,8 @@ pub(crate) fn read_token_answer(
 /// Reads `{"roleCredentials":{"accessKeyId","secretAccessKey","sessionToken",
 /// "expiration"}}`, `expiration` in epoch milliseconds. Errors name fields only.
 pub(crate) fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, JsonError> {
-    let mut object = json::object(body)?;
-    let result = (|| {
+    let object = Document::parse(body)?;
+    (|| {
         let role = match json::field(&object, "roleCredentials") {
             Some(Value::Object(o)) => o,
             Some(_) => {
@@ -665,9 +665,7 @@ pub(crate) fn parse_role_credentials(body: &[u8], source: &str) -> Result<Creden
             Some(UNIX_EPOCH + Duration::from_millis(millis)),
             source,
         ))
-    })();
-    json::zeroize_object(&mut object);
-    result
+    })()
 }
 
 #[cfg(test)]

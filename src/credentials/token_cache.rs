@@ -2,9 +2,7 @@
 //! rewritten one way for both sources.
 //!
 //! Owns: reading the file (a regular file of at most [`MAX_FILE_BYTES`],
-//! straight into a [`Secret`]); the parsed document ([`Document`]), kept to
-//! write back with the fields we do not know and overwritten with zeros when
-//! dropped; when to refresh ([`REFRESH_WINDOW`], at most one attempt per
+//! straight into a [`Secret`]); when to refresh ([`REFRESH_WINDOW`], at most one attempt per
 //! [`MIN_REFRESH_INTERVAL`]); the lock shared with other processes; and the
 //! rewrite (atomic, with the file's permissions, [`crate::fs::write_atomically`]).
 //! What each file holds is its source's business (`sso.rs`, `login/cache.rs`).
@@ -17,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::SourceError;
 use crate::fs::{read_secret, write_atomically};
-use crate::json::{self, JsonError, Object};
 use crate::secret::Secret;
 use crate::sync::Locked;
 use crate::time::format_rfc3339;
@@ -36,58 +33,6 @@ pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// The longest [`TokenFile::lock`] waits for another process's lock before
 /// the refresh goes ahead without it: 20 s (a refresh is one HTTPS call).
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(20);
-
-/// A cache file's JSON object as read, to write back with unknown fields
-/// kept. Every string in it is overwritten with zeros when it is dropped.
-pub(crate) struct Document(Object);
-
-impl Document {
-    /// Parses `text` as a JSON object (names are then read through
-    /// [`crate::json`]).
-    ///
-    /// # Errors
-    /// [`JsonError::NotJson`] or [`JsonError::NotObject`].
-    pub(crate) fn parse(text: &[u8]) -> Result<Self, JsonError> {
-        json::object(text).map(Document)
-    }
-
-    /// The document as the text written back: a [`Secret`], since it holds
-    /// tokens.
-    pub(crate) fn text(&self) -> Secret {
-        Secret::new(serde_json::to_string(&self.0).expect("a JSON object serializes"))
-    }
-}
-
-impl Default for Document {
-    fn default() -> Self {
-        Document(Object::new())
-    }
-}
-
-impl Clone for Document {
-    fn clone(&self) -> Self {
-        Document(self.0.clone())
-    }
-}
-
-impl std::ops::Deref for Document {
-    type Target = Object;
-    fn deref(&self) -> &Object {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Document {
-    fn deref_mut(&mut self) -> &mut Object {
-        &mut self.0
-    }
-}
-
-impl Drop for Document {
-    fn drop(&mut self) {
-        json::zeroize_object(&mut self.0);
-    }
-}
 
 /// One token cache file and the refresh attempts made on it by this process.
 #[derive(Debug)]
@@ -235,18 +180,5 @@ mod tests {
         assert!(!file.may_refresh(t0 + Duration::from_secs(29)));
         assert!(file.may_refresh(t0 + MIN_REFRESH_INTERVAL));
         assert!(file.may_refresh(t0), "the clock went back");
-    }
-
-    #[test]
-    fn a_document_writes_back_what_it_read_with_fields_set() {
-        let mut doc = Document::parse(br#"{"AccessToken":"old","kept":[1,{"n":"v"}]}"#).unwrap();
-        json::set_string(&mut doc, "accessToken", "new");
-        let copy = doc.clone();
-        drop(doc);
-        assert_eq!(
-            copy.text().expose(),
-            r#"{"AccessToken":"new","kept":[1,{"n":"v"}]}"#
-        );
-        assert!(matches!(Document::parse(b"[1]"), Err(JsonError::NotObject)));
     }
 }

@@ -16,8 +16,7 @@ use p256::ecdsa::SigningKey;
 use serde_json::Value;
 
 use super::dpop::{KeyError, parse_pem_key};
-use crate::credentials::token_cache::Document;
-use crate::json::{self, JsonError, Object};
+use crate::json::{self, Document, JsonError, Object};
 use crate::secret::Secret;
 use crate::time::format_rfc3339;
 
@@ -166,8 +165,8 @@ impl fmt::Debug for Refreshed {
 /// [`JsonError`] naming the field, never its value.
 #[doc(hidden)]
 pub fn parse_refresh_answer(body: &[u8]) -> Result<Refreshed, JsonError> {
-    let mut root = json::object(body)?;
-    let result = (|| {
+    let root = Document::parse(body)?;
+    (|| {
         let output = match json::field(&root, "tokenOutput") {
             Some(Value::Object(o)) => o,
             _ => &root,
@@ -187,9 +186,7 @@ pub fn parse_refresh_answer(body: &[u8]) -> Result<Refreshed, JsonError> {
             refresh_token: Secret::from(json::required_string(output, "refreshToken")?),
             expires_in: Duration::from_secs(expires_in),
         })
-    })();
-    json::zeroize_object(&mut root);
-    result
+    })()
 }
 
 impl LoginCache {
