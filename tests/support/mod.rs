@@ -10,7 +10,8 @@
 //! - `proxy.rs`: the built `mcp-sigv4` binary driven over stdio ([`Proxy`]);
 //! - `mcp.rs`: JSON-RPC and SSE texts and a plain MCP server's answers
 //!   ([`standard_reply`]);
-//! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]);
+//! - `fixtures.rs`: a temporary directory ([`TempDir`]), a child's output
+//!   waited for with a bound ([`output_within`]) and civil time;
 //! - `profiles.rs`: two AWS profiles' files and keys for `--profile a b`
 //!   ([`profile_files`], [`profile_proxy`]);
 //! - `signin.rs`: an AWS Sign-In stub that checks DPoP proofs on its own
