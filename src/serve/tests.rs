@@ -316,14 +316,21 @@ fn slow_heads_and_bodies_get_408() {
 fn connections_past_the_bound_get_503() {
     let r = Running::start(options());
     let idle: Vec<TcpStream> = (0..4).map(|_| r.connect()).collect();
-    // Each is counted once its thread starts.
-    std::thread::sleep(Duration::from_millis(200));
-    let a = r.exchange("GET /healthz HTTP/1.1\r\n\r\n");
-    assert_eq!(status(&a), 503, "{a}");
+    // Each counts once the accept loop has taken it.
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let a = r.exchange("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+        if status(&a) == 503 {
+            break;
+        }
+        assert!(Instant::now() < end, "never refused: {a}");
+    }
     drop(idle);
-    std::thread::sleep(Duration::from_millis(200));
-    let a = r.exchange("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
-    assert_eq!(status(&a), 200, "{a}");
+    let end = Instant::now() + Duration::from_secs(5);
+    while status(&r.exchange("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")) != 200 {
+        assert!(Instant::now() < end, "the bound never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     r.stop_and_drain();
 }
 
@@ -409,7 +416,11 @@ fn drain_lets_a_post_in_flight_finish_then_ends_sessions() {
     let mut s = r.connect();
     s.write_all(post(r#"{"jsonrpc":"2.0","id":9,"method":"slow"}"#, &sid).as_bytes())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    let end = Instant::now() + Duration::from_secs(5);
+    while *r.server.busy.lock().unwrap() == 0 {
+        assert!(Instant::now() < end, "the POST never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let ended = Arc::clone(&r.ended);
     r.stop_and_drain();
     let mut out = String::new();
