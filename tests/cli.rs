@@ -21,7 +21,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::TempDir;
+use support::{TempDir, output_within};
 use vector_files::describe_difference;
 
 /// One run of `mcp-sigv4 <args>` and what it must print.
@@ -208,6 +208,7 @@ AWS credentials.
 Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
        mcp-sigv4 doctor <endpoint-url> [options] [--json]
        mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
+       mcp-sigv4 serve <endpoint-url> [options] [--listen 127.0.0.1:PORT | unix:/path] …
 
 Commands:
   (none)                    run as the stdio MCP server an MCP client starts
@@ -216,6 +217,11 @@ Commands:
   config <client>           print a ready-to-paste configuration for claude-desktop,
                             claude-code, vscode, cursor, kiro or amazon-q, or a runnable
                             Python program for strands, langchain, openai-agents or llamaindex
+  serve                     a local MCP Streamable HTTP endpoint at /mcp (plus /healthz, /readyz)
+                            relaying each client session in its own signed session; its flags:
+                            --listen (default 127.0.0.1:8080), --token-file, --max-connections,
+                            --max-sessions, --max-body-bytes, --max-head-bytes, --request-timeout,
+                            --keep-alive, --session-idle, --drain-timeout (see the serve manual page)
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -448,14 +454,11 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
         use std::io::Write;
         let _ = child.stdin.as_mut().unwrap().write_all(typed.as_bytes());
         let _ = child.stdin.as_mut().unwrap().write_all(b"\x04");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let out = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the binary ended after Ctrl-D")
-            .expect("its output");
+        let out = output_within(
+            child,
+            Duration::from_secs(20),
+            "the binary ended after Ctrl-D",
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let run = |args: &str| run_typing(args, "");
