@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import run_interop as ri  # noqa: E402
-from serve_clients import Serve  # noqa: E402
+from serve_clients import Serve, live_sessions, undeleted  # noqa: E402
 
 SUITE = Path("node_modules") / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 STAMP = re.compile(r"-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
@@ -187,14 +187,19 @@ def server_part(suite: Suite, names: list[str], args, root: Path) -> list[tuple[
             serve.start()
             log(f"  {serve.command_line} -> {serve.url}")
             via = run_server_suite(suite, serve.url, serve_dir / "results", "through-serve")
+            serve.stop()  # SIGTERM: the suite's clients close without DELETE; serve ends their sessions now
             stats = up.stats()
             rejected = stats["rejected"]
-            serve_note = f"verifier: accepted {stats['accepted']}, rejected {stats['rejected']}"
+            live = live_sessions(stats)
+            left = undeleted(stats)
+            serve_note = (f"verifier: accepted {stats['accepted']}, rejected {stats['rejected']}; "
+                          f"{len(live)} upstream sessions, {len(left)} not ended by a DELETE; "
+                          f"serve exited {serve.exit_code} on SIGTERM")
+            rows.append(("server: after SIGTERM serve exited 0 and had DELETEd every upstream session",
+                         serve.exit_code == 0 and not left and bool(live), serve_note))
         finally:
             if serve is not None:
                 serve.stop()
-                if serve.exit_code != 0:
-                    serve_note += f"; serve exited {serve.exit_code} on SIGTERM"
             up.stop()
 
     log("\n  server scenario                  direct                          through serve")

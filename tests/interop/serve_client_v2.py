@@ -102,6 +102,14 @@ async def modern_session(url: str, tag: str, index: int) -> dict:
         with anyio.fail_after(60):
             async with Client(url, elicitation_callback=elicitation, cache=None) as client:
                 out["protocol"] = client.protocol_version
+                cursor, tools = None, []
+                while True:  # every page, as a client does before calling (it learns x-mcp-header here)
+                    page = await client.list_tools(cursor=cursor)
+                    tools += [t.name for t in page.tools]
+                    cursor = page.next_cursor
+                    if not cursor:
+                        break
+                out["listed_where"] = "where" in tools
                 out["add"] = text_of(await client.call_tool("add", {"a": index, "b": 1000}))
                 out["echo"] = text_of(await client.call_tool("echo", {"text": f"echo {tag} ✓"}))
                 out["where"] = text_of(await client.call_tool("where", {"region": P.PARAM_VALUES[-1]}))
@@ -125,7 +133,7 @@ async def modern_session(url: str, tag: str, index: int) -> dict:
 def modern_expectations(index: int, tag: str) -> dict:
     """What modern_session must report for session `index` (serve_clients.py compares)."""
     steps = P.PROGRESS_STEPS
-    return {"protocol": P.MODERN_VERSION, "add": str(index + 1000), "echo": f"echo {tag} ✓",
+    return {"protocol": P.MODERN_VERSION, "listed_where": True, "add": str(index + 1000), "echo": f"echo {tag} ✓",
             "where": P.where_text(P.PARAM_VALUES[-1]), "progress": f"done {steps}",
             "progress_seen": [[float(i), float(steps), f"step {i} of {steps}"] for i in range(1, steps + 1)],
             "form": {"action": "accept", "content": P.FORM_ANSWER}, "asked": [P.FORM_MESSAGE]}
