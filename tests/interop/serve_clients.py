@@ -714,7 +714,7 @@ async def sc_session_loss(ctx: Ctx) -> None:
             c.expect(a1 is not None and a1 != a0, "A continues in a new upstream session")
             c.equal(b1, b0, "B stays in its own upstream session, untouched")
             c.equal(ri.text_of(await sessions["B"].call_tool("add", {"a": 2, "b": 3})), "5", "B: add")
-        stats = await settle(front, 3)
+        stats = await settle(front, 2)  # A's new session and B's; A's first one is lost
         requests = stats["requests"]
         lost = [(r["method"], r["jsonrpc_method"]) for r in requests if r["status"] == 404]
         c.expect(bool(lost) and all(r["session_id"] == a0 for r in requests if r["status"] == 404),
