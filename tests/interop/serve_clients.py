@@ -81,8 +81,8 @@ class ServeUpstream(ri.Upstream):
     """serve_upstream.py with upstream.py's contract; `verify=False` serves
     without the verifier (for --direct)."""
 
-    def __init__(self, workdir: Path, creds: ri.Creds, verbose: bool, verify: bool = True):
-        super().__init__(workdir, creds, "sse", verbose, script=HERE / "serve_upstream.py")
+    def __init__(self, workdir: Path, creds: ri.Creds, verbose: bool, verify: bool = True, mode: str = "sse"):
+        super().__init__(workdir, creds, mode, verbose, script=HERE / "serve_upstream.py")
         cfg = json.loads(self.cfg_path.read_text())
         cfg["verify"] = verify
         self.cfg_path.write_text(json.dumps(cfg))
@@ -184,10 +184,10 @@ class Front:
     """What a scenario's clients talk to: `serve` in front of a verifying
     upstream, or (--direct) the upstream itself."""
 
-    def __init__(self, ctx: Ctx, extra: list[str] | None = None, creds: ri.Creds | None = None):
+    def __init__(self, ctx: Ctx, extra: list[str] | None = None, creds: ri.Creds | None = None, mode: str = "sse"):
         self.ctx = ctx
         self.creds = creds or ri.random_creds(token=True)
-        self.up = ServeUpstream(ctx.workdir, self.creds, ctx.verbose, verify=not ctx.direct)
+        self.up = ServeUpstream(ctx.workdir, self.creds, ctx.verbose, verify=not ctx.direct, mode=mode)
         self.serve: Serve | None = None
         self.extra = extra or []
 
@@ -434,6 +434,28 @@ async def sc_py_v1_sessions(ctx: Ctx) -> None:
             c.equal(len(progress), CONCURRENT_SESSIONS, "the upstream sent one progress per session")
         check_no_secret_in_serve_log(c, front, stats)
         front.finish(c)
+
+
+def sc_py_v1_mode(mode: str, gate: bool):
+    async def run(ctx: Ctx) -> None:
+        c = ctx.checks
+        n = 4
+        with Front(ctx, mode=mode) as front:
+            step(f"{n} mcp 1.30.0 sessions at once; the upstream answers {mode}")
+            reports = []
+
+            async def one(i: int) -> None:
+                reports.append(await v1_session(front.url, f"{mode}-{i}", gate_steps=gate))
+
+            async with anyio.create_task_group() as tg:
+                for i in range(n):
+                    tg.start_soon(one, i)
+            check_report(c, {"sessions": reports}, n, f"mcp 1.30.0, upstream {mode}", gate=gate)
+            stats = await settle(front, n)
+            front.check_upstream(c, n)
+            check_no_secret_in_serve_log(c, front, stats)
+            front.finish(c)
+    return run
 
 
 async def settle(front: Front, sessions: int, timeout: float = 5.0) -> dict[str, Any]:
@@ -845,6 +867,10 @@ SCENARIOS = [
              background=True),
     Scenario("serve-py-v1", f"{CONCURRENT_SESSIONS} mcp 1.30.0 streamable_http_client sessions at once: own answers, "
              "own upstream sessions, progress before result, a DELETE each", sc_py_v1_sessions),
+    Scenario("serve-py-v1-json", "4 mcp 1.30.0 sessions; the upstream answers every POST with JSON "
+             "(json_response; no progress then)", sc_py_v1_mode("json", gate=False)),
+    Scenario("serve-py-v1-resumable", "4 mcp 1.30.0 sessions; the upstream's SSE streams open with priming events "
+             "(event store); progress before result", sc_py_v1_mode("sse-resumable", gate=True)),
     Scenario("serve-py-v2", "4 mcp 2.3.0 Client (auto) sessions at once: the same battery", sc_py_v2_sessions),
     Scenario("serve-py-v2-modern", "4 mcp 2.3.0 Client sessions against the dual-era mcp 2.3.0 upstream: "
              "2026-07-28 through serve (routing headers, Mcp-Param-*, progress, input_required)", sc_py_v2_modern),
