@@ -14,29 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::listen::{Listen, Stream};
 use super::request::{self, Head, Method, Parsed};
+use super::response::Done;
 use super::{Server, guard, mcp, response};
 
 /// The longest one write may wait for a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How an answer went: its status, and whether the connection stays open.
-pub(super) struct Done {
-    pub status: u16,
-    pub keep: bool,
-}
-
-impl Done {
-    pub fn keep(status: u16) -> Done {
-        Done { status, keep: true }
-    }
-
-    pub fn close(status: u16) -> Done {
-        Done {
-            status,
-            keep: false,
-        }
-    }
-}
 
 enum HeadRead {
     Head(Box<Head>, Instant),

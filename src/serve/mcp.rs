@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::connection::Done;
 use super::request::{Head, Method};
+use super::response::Done;
 use super::sessions::{Lease, OpenError, short};
 use super::{END_LIMIT, Server, end_session, response};
 use crate::relay::sink::{self, Next, Receiver};

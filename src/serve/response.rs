@@ -7,6 +7,27 @@
 
 use std::io::{self, Write};
 
+/// How an answer went: its status, and whether the connection stays open.
+pub(super) struct Done {
+    pub status: u16,
+    pub keep: bool,
+}
+
+impl Done {
+    /// Answered with `status`; the connection stays open.
+    pub fn keep(status: u16) -> Done {
+        Done { status, keep: true }
+    }
+
+    /// Answered with `status`; the connection closes.
+    pub fn close(status: u16) -> Done {
+        Done {
+            status,
+            keep: false,
+        }
+    }
+}
+
 /// The reason phrase for the statuses `serve` sends.
 pub fn reason(code: u16) -> &'static str {
     match code {
