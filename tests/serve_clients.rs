@@ -3,13 +3,13 @@
 //! "Conformance suite"). All the assertions live in the Python drivers; these
 //! tests build their environments and fail when a driver does.
 //!
-//! - `serve_with_official_clients` runs `tests/interop/serve_clients.py`:
+//! - `interop_serve_with_official_clients` runs `tests/interop/serve_clients.py`:
 //!   `mcp` 1.30.0 and 2.3.0, the TypeScript SDK's
 //!   `StreamableHTTPClientTransport` and the MCP Inspector CLI (HTTP) through
 //!   `serve` to the SigV4-verifying upstream: concurrent sessions, streaming,
 //!   a session ended mid-call, upstream session loss, SIGTERM drain, and a
 //!   70-second credential rotation.
-//! - `conformance_suite_through_serve_and_relay` runs
+//! - `interop_conformance_suite_through_serve_and_relay` runs
 //!   `tests/interop/conformance_run.py`: every server scenario of
 //!   `@modelcontextprotocol/conformance` directly against its upstream and
 //!   through `serve` (same verdicts), and its client scenarios with the stdio
@@ -79,10 +79,10 @@ fn extra_args(var: &str) -> Vec<String> {
 }
 
 #[test]
-fn serve_with_official_clients() {
+fn interop_serve_with_official_clients() {
     let envs = match envs(true) {
         Ok(envs) => envs,
-        Err(why) => return skip_loudly("serve_with_official_clients", &why),
+        Err(why) => return skip_loudly("interop_serve_with_official_clients", &why),
     };
     let dir = interop_dir();
     let mut command = Command::new(&envs.python);
@@ -109,10 +109,10 @@ fn serve_with_official_clients() {
 }
 
 #[test]
-fn conformance_suite_through_serve_and_relay() {
+fn interop_conformance_suite_through_serve_and_relay() {
     let envs = match envs(false) {
         Ok(envs) => envs,
-        Err(why) => return skip_loudly("conformance_suite_through_serve_and_relay", &why),
+        Err(why) => return skip_loudly("interop_conformance_suite_through_serve_and_relay", &why),
     };
     let mut command = Command::new(&envs.python);
     command
