@@ -7,6 +7,7 @@
 //! (same paths, same stamps), so neither rebuilds what the other made.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -275,13 +276,16 @@ pub fn wheel_node(python: &Path) -> PathBuf {
     node
 }
 
-/// A loud skip: a banner on stderr that no one can miss in the test output.
+/// A loud skip: a banner written straight to the process's stderr (not
+/// through `eprintln!`, which the test harness captures and hides when the
+/// test passes), so it shows in every `cargo test` output.
 pub fn skip_loudly(what: &str, why: &str) {
     let line = "!".repeat(78);
-    eprintln!(
+    let banner = format!(
         "\n{line}\nSKIPPED: {what}\nbecause {why}\n\
          (this test needs PyPI and the npm registry the first time; nothing was checked)\n{line}\n"
     );
+    let _ = std::io::stderr().write_all(banner.as_bytes());
 }
 
 /// Run to completion, or kill it after `limit` and fail.
