@@ -90,7 +90,7 @@
 //! | leaves (pure, or one small job each) | `secret` (redacted, zeroized), `time` (X-Amz-Date, RFC 3339; the clock passed in), `url` (the one URL parser and plain-HTTP rule), `credential_types`, `text` (the one sanitiser for text from servers and children), `json`, `xml`, `base64` (RFC 4648), `der` (X.690 elements), `redact` (the secrets a request carried, taken out of server text), `fs` (bounded reads, atomic rewrites), `retry` (backoff, `Retry-After`), `random`, `sync`, `signal` (SIGINT/SIGTERM; the only `unsafe`) |
 //! | signing and credentials | `sigv4` (canonical request, SigV4 key and signature, SigV4A key derivation, the signer's caches), `http` (the only ureq/rustls user: TLS roots, connection leases, bounded bodies), `aws` (service calls and their errors), `credentials` (profile files, the chain, each source, the provider that renews) |
 //! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`: each client's shape and file path per OS), `framework_snippet` (`config strands|langchain|…`), `doctor` |
-//! | the relay | `relay` (below) |
+//! | the relay | `relay`: the process's part made once (`relay::process`: the endpoint, its connections, the default signer, the options), one conversation per client on it (`relay::conversation`: its upstream session, requests waiting, handshake; `relay::clients` opens, feeds and ends one), and where that client's messages go (`relay::sink`: a queue bounded in bytes whose reader is the stdout writer, or an HTTP response of `serve`) |
 //! | the user's reference | `manual` (doc-only pages, `src/manual/*.md`: clients, doctor, endpoints, credentials, signing, relay, security, migrating, verify; nothing in the binary) |
 //! | outside `src/` | `tests/` (black-box suites on one test server; `tests/README.md`), `vectors/` (AWS test data, with provenance), `fuzz/` (cargo-fuzz targets, own workspace), `.packaging/` (release builds and packages), `.ci/` (what CI runs) |
 //!
@@ -112,8 +112,9 @@
 //!    `relay::sse`); each message in it goes to `relay::inbound`, which checks
 //!    it, matches a response to the request still waiting on it (exactly once)
 //!    and passes server requests and notifications on.
-//! 5. The stdout thread (`relay::stdio`) writes each message as one whole line
-//!    and flushes. A failure anywhere on the way (refused signature, timeout,
+//! 5. The message goes to the conversation's sink (`relay::sink`); the stdout
+//!    thread (`relay::stdio`) writes each message as one whole line and
+//!    flushes. A failure anywhere on the way (refused signature, timeout,
 //!    lost session after recovery) becomes one JSON-RPC error with the
 //!    request's id (`relay::failure`), never silence.
 //!

@@ -1133,6 +1133,11 @@ fn retries_0_does_not_retry() {
     assert_eq!(v["id"], 1, "{v}");
     assert_eq!(v["error"]["code"], -32000, "{v}");
     assert_eq!(v["error"]["data"]["httpStatus"], 503, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("not retried: --retries is 0") && !m.contains("was retried"),
+        "says it was not retried: {m}"
+    );
     std::thread::sleep(ms(300));
     assert_eq!(up.rpc("tools/list").len(), 1);
     up.assert_all_signed("svc");
@@ -1833,6 +1838,25 @@ fn read_only_lists_only_read_only_tools_and_refuses_the_others() {
     assert_eq!(p.recv_json()["result"]["called"], "ro");
     assert_eq!(called(&up), ["ro"], "the server never sees a refused call");
     up.assert_all_signed("svc");
+    p.finish();
+}
+
+#[test]
+fn read_only_says_when_the_tool_list_could_not_be_read() {
+    let up = failing_first("tools/list", 10, || {
+        Reply::body(500, "text/plain", "internal error")
+    });
+    let mut p = Proxy::start(&up.url(), &["--read-only", "--retries", "0"]);
+    p.send(&tool_call(1, "look"));
+    let v = p.recv_json();
+    assert_eq!(v["id"], 1, "{v}");
+    assert_eq!(v["error"]["code"], -32003, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("tools/list could not be read") && m.contains("HTTP 500"),
+        "says the listing failed, not that the tool is missing: {m}"
+    );
+    assert!(up.rpc("tools/call").is_empty(), "nothing was called");
     p.finish();
 }
 

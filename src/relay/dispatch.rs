@@ -10,7 +10,7 @@
 //! (`admission.rs`).
 //! Refuses: waiting on stdin's thread for any answer, and holding a message
 //! behind anything but the handshake (an exchange waits for it on its own
-//! thread, at most [`ORDER_WAIT`] per step: see `context.rs`'s `Order`).
+//! thread, at most [`ORDER_WAIT`] per step: see `conversation.rs`'s `Order`).
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::admission::{self, Class};
 use super::batch::{self, Member};
-use super::context::{Ctx, Gate, Step};
+use super::conversation::{Exchange, Gate, HandshakeStep};
 use super::exchange;
 use super::failure;
 use super::jsonrpc::{self, Classified, Id, Invalid, Kind};
@@ -37,8 +37,8 @@ pub(crate) const ORDER_WAIT: Duration = Duration::from_secs(10);
 
 /// Reads and dispatches client messages until stdin ends (`Ok`) or reading it
 /// fails.
-pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> {
-    let mut lines = LineReader::new(input, ctx.shared.options.limits.line);
+pub(crate) fn read_loop<R: BufRead>(ctx: &Exchange, input: R) -> std::io::Result<()> {
+    let mut lines = LineReader::new(input, ctx.shared.process.options.limits.line);
     loop {
         let bytes = match lines.next_line()? {
             None => return Ok(()),
@@ -53,18 +53,19 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
                 continue;
             }
         };
-        if batch::is_batch(&bytes) {
-            dispatch_batch(ctx, &bytes);
-            continue;
-        }
-        let message = match jsonrpc::classify(&bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                refuse_invalid(ctx, e);
-                continue;
-            }
-        };
-        dispatch(ctx, bytes, message);
+        deliver(ctx, bytes);
+    }
+}
+
+/// Checks and dispatches one client message: a JSON-RPC message or a batch.
+pub(crate) fn deliver(ctx: &Exchange, bytes: Vec<u8>) {
+    if batch::is_batch(&bytes) {
+        dispatch_batch(ctx, &bytes);
+        return;
+    }
+    match jsonrpc::classify(&bytes) {
+        Ok(message) => dispatch(ctx, bytes, message),
+        Err(e) => refuse_invalid(ctx, e),
     }
 }
 
@@ -72,7 +73,7 @@ pub(crate) fn read_loop<R: BufRead>(ctx: &Ctx, input: R) -> std::io::Result<()> 
 /// Answers a request whose id is already used by a request in flight:
 /// `-32600` "Invalid Request: id … is already used by a request in flight"
 /// (JSON-RPC 2.0, section 5.1; MCP requires ids unique within a session).
-fn refuse_id_in_flight(ctx: &Ctx, id: &Id) {
+fn refuse_id_in_flight(ctx: &Exchange, id: &Id) {
     ctx.out.send(jsonrpc::error_response(
         Some(id),
         jsonrpc::INVALID_REQUEST,
@@ -81,7 +82,7 @@ fn refuse_id_in_flight(ctx: &Ctx, id: &Id) {
     ));
 }
 
-fn refuse_invalid(ctx: &Ctx, e: Invalid) {
+fn refuse_invalid(ctx: &Exchange, e: Invalid) {
     let (id, code, message) = match e {
         Invalid::Parse(why) => (None, jsonrpc::PARSE_ERROR, format!("Parse error: {why}")),
         Invalid::Request(why, id) => (
@@ -99,7 +100,12 @@ fn refuse_invalid(ctx: &Ctx, e: Invalid) {
 /// response (the client's answer to a server request) cannot be sent: the
 /// message that tells the server so is returned, to go out as the client's
 /// answer would have.
-fn too_long(ctx: &Ctx, prefix: &[u8], tail: &[u8], max: usize) -> Option<(Vec<u8>, Classified)> {
+fn too_long(
+    ctx: &Exchange,
+    prefix: &[u8],
+    tail: &[u8],
+    max: usize,
+) -> Option<(Vec<u8>, Classified)> {
     let head = jsonrpc::head(prefix);
     let id = head.id.clone().or_else(|| jsonrpc::tail_id(tail));
     if head.response && head.method.is_none() {
@@ -149,7 +155,7 @@ enum Verdict {
 /// replay; a cancellation of a 2026-07-28 request closes its stream instead of
 /// being sent (one for a request no longer in flight is dropped under that
 /// revision); a cancellation of `initialize` is never sent (MCP forbids it).
-fn client_rules(ctx: &Ctx, kind: &Kind, text: String, value: Option<&Value>) -> Verdict {
+fn client_rules(ctx: &Exchange, kind: &Kind, text: String, value: Option<&Value>) -> Verdict {
     let shared = &ctx.shared;
     match kind {
         Kind::Request { method, .. } if method == "initialize" => {
@@ -192,7 +198,7 @@ fn client_rules(ctx: &Ctx, kind: &Kind, text: String, value: Option<&Value>) -> 
     }
     if let Kind::Request { .. } = kind {
         // --metadata: added to every request's params._meta.
-        if let Some(new) = policy::add_metadata(&text, &shared.options.metadata) {
+        if let Some(new) = policy::add_metadata(&text, &shared.process.options.metadata) {
             return Verdict::Send(new);
         }
     }
@@ -201,7 +207,7 @@ fn client_rules(ctx: &Ctx, kind: &Kind, text: String, value: Option<&Value>) -> 
 
 /// True when `id` is the client's `initialize`: in flight, or the one kept for
 /// a replay.
-fn is_initialize(ctx: &Ctx, id: &Id) -> bool {
+fn is_initialize(ctx: &Exchange, id: &Id) -> bool {
     let shared = &ctx.shared;
     shared.pending.method(id).as_deref() == Some("initialize")
         || shared.handshake.initialize().is_some_and(|body| {
@@ -213,7 +219,7 @@ fn is_initialize(ctx: &Ctx, id: &Id) -> bool {
 
 /// Registers the message's requests, applies the local rules, and starts its
 /// exchange (now, or when a slot frees).
-fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
+fn dispatch(ctx: &Exchange, bytes: Vec<u8>, message: Classified) {
     let shared = &ctx.shared;
     let kind = message.items[0].clone();
     let mut value: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -234,11 +240,18 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
         Verdict::Drop => return,
         Verdict::Send(new) => new,
     };
-    if matches!(kind, Kind::Request { .. }) && !shared.options.metadata.is_empty() {
+    if matches!(kind, Kind::Request { .. }) && !shared.process.options.metadata.is_empty() {
         value = serde_json::from_str(&body).ok();
     }
     // Several profiles: the session it goes to, and the body it goes with.
-    let (route, body) = match profiles::route(shared, &kind, &body, value.as_ref()) {
+    let (route, body) = match profiles::route(
+        &shared.profiles,
+        &shared.tools,
+        &shared.pending,
+        &kind,
+        &body,
+        value.as_ref(),
+    ) {
         Route::Default => (0, body),
         Route::To(route, new) => {
             value = serde_json::from_str(&new).ok();
@@ -299,7 +312,7 @@ fn dispatch(ctx: &Ctx, bytes: Vec<u8>, message: Classified) {
 /// 2025-03-26 a member is refused on its own (an `initialize`, an id twice in
 /// the batch or already in flight) while the rest go out; with several AWS
 /// profiles, a member for another profile's session goes there alone.
-fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
+fn dispatch_batch(ctx: &Exchange, bytes: &[u8]) {
     let shared = &ctx.shared;
     let members = match batch::split(bytes) {
         Ok(m) => m,
@@ -365,7 +378,14 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
         // Several profiles: a member for another profile's session goes
         // there on its own; its answer reaches the client on a line of its
         // own, as a refused member's does.
-        let (text, value) = match profiles::route(shared, &kind, &text, value.as_ref()) {
+        let (text, value) = match profiles::route(
+            &shared.profiles,
+            &shared.tools,
+            &shared.pending,
+            &kind,
+            &text,
+            value.as_ref(),
+        ) {
             Route::Default => (text, value),
             Route::To(0, new) => {
                 let value = serde_json::from_str(&new).ok();
@@ -392,7 +412,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
             requests.ids.push(id.clone());
             requests.aborts.push(abort);
         }
-        let value = if shared.options.metadata.is_empty() {
+        let value = if shared.process.options.metadata.is_empty() {
             value
         } else {
             serde_json::from_str(&text).ok()
@@ -428,7 +448,7 @@ fn dispatch_batch(ctx: &Ctx, bytes: &[u8]) {
 /// registered and ready to go there as a single message; `None` when its id
 /// is already in flight (refused).
 fn member_alone(
-    ctx: &Ctx,
+    ctx: &Exchange,
     kind: Kind,
     text: String,
     revision: &Revision,
@@ -463,7 +483,7 @@ fn member_alone(
 /// A batch under a revision without batches: every request in it (and every
 /// member whose id could be read) gets `-32600`; one with no id at all gets one
 /// error with `id: null`. Nothing is sent.
-fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
+fn refuse_batch(ctx: &Exchange, members: &[Member], revision: &Revision) {
     let failure = failure::batch_refused(revision.name());
     let mut answered = false;
     for m in members {
@@ -488,22 +508,22 @@ fn refuse_batch(ctx: &Ctx, members: &[Member], revision: &Revision) {
 
 /// Hands `outgoing` to admission (`admission.rs`): its exchange runs on a
 /// thread of its own, now or when a slot frees, once the handshake it depends
-/// on went out (its [`Turn`](super::context::Turn)).
-fn start(ctx: &Ctx, route: usize, mut outgoing: Outgoing) {
+/// on went out (its [`Turn`](super::conversation::Turn)).
+fn start(ctx: &Exchange, route: usize, mut outgoing: Outgoing) {
     let shared = &ctx.shared;
     let step = if outgoing.is_initialize {
-        Step::Initialize
+        HandshakeStep::Initialize
     } else {
         match outgoing.method.as_deref() {
-            Some("notifications/initialized") => Step::Initialized,
-            Some("ping") => Step::Ping,
-            _ if outgoing.requests.any() => Step::Request,
-            _ => Step::Other,
+            Some("notifications/initialized") => HandshakeStep::Initialized,
+            Some("ping") => HandshakeStep::Ping,
+            _ if outgoing.requests.any() => HandshakeStep::Request,
+            _ => HandshakeStep::Other,
         }
     };
     let class = match step {
-        Step::Initialize | Step::Request => Class::Request,
-        Step::Initialized | Step::Ping | Step::Other => Class::Urgent,
+        HandshakeStep::Initialize | HandshakeStep::Request => Class::Request,
+        HandshakeStep::Initialized | HandshakeStep::Ping | HandshakeStep::Other => Class::Urgent,
     };
     // A single message without an envelope goes by the negotiated revision,
     // which the initialize it may wait for can still change.

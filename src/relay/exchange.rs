@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::context::{Ctx, Gate};
+use super::conversation::{Exchange, Gate};
 use super::deadline::Deadline;
 use super::failure::{self, Failure, Limit, Scope};
 use super::inbound::{Delivered, Waiting, deliver};
@@ -27,13 +27,13 @@ use super::jsonrpc::{self, Id, Kind};
 use super::listen;
 use super::outgoing::Outgoing;
 use super::policy::CallDecision;
-use super::profiles;
-use super::recovery::reinitialize;
+
+use super::recovery::{self, reinitialize};
 use super::retry_policy::{self, Refusal};
 use super::revision::Revision;
 use super::routing;
 use super::stream::{EndReason, ReadError, StreamEnd, read_events, read_json, unanswered};
-use super::upstream::{Extra, SendError, Sent, peek_error};
+use super::upstream::{HttpAnswer, SendError, SendOptions, peek_error};
 use crate::http::{ErrorKind, Lease, Method, RequestTimeouts, Response};
 
 /// The most bytes read from a 202 or 204 answer, which has no body.
@@ -41,7 +41,7 @@ const MAX_EMPTY_BODY: usize = 4096;
 
 /// Runs one exchange; opens `gate` once its answer head arrived (or never
 /// will).
-pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
+pub(crate) fn run(ctx: &Exchange, mut out: Outgoing, gate: &Gate) {
     let shared = &ctx.shared;
     let pending = &shared.pending;
     if out.requests.any() && out.requests.ids.iter().all(|id| pending.is_cancelled(id)) {
@@ -65,7 +65,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
             return;
         }
     }
-    if shared.options.read_only {
+    if shared.process.options.read_only {
         // The tools the client was shown are the default session's, so that
         // session lists them when a tool is not known yet.
         let default_view;
@@ -88,7 +88,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
             return;
         }
     }
-    if let Err(failure) = profiles::open_session(ctx, &out.revision, |e| not_sent(ctx, &out, e)) {
+    if let Err(failure) = recovery::open_session(ctx, &out.revision, |e| not_sent(ctx, &out, e)) {
         gate.open();
         ctx.fail_requests(&out.requests, &failure);
         return;
@@ -112,7 +112,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
     let tool_deadline = out.has_tool_call().then(|| {
         Deadline::start(
             &shared.deadlines,
-            shared.timeouts.tool,
+            shared.process.timeouts.tool,
             own.client().clone(),
         )
     });
@@ -165,7 +165,7 @@ pub(crate) fn run(ctx: &Ctx, mut out: Outgoing, gate: &Gate) {
 
 /// `--read-only` for the tool calls of a batch: each refused one is answered
 /// and taken out of the batch. False when nothing is left to send.
-fn read_only_batch(ctx: &Ctx, out: &mut Outgoing) -> bool {
+fn read_only_batch(ctx: &Exchange, out: &mut Outgoing) -> bool {
     let mut refused = Vec::new();
     for (i, part) in out.parts.iter().enumerate() {
         let Kind::Request { id, method } = &part.kind else {
@@ -208,7 +208,13 @@ enum Handled {
 /// After a 2xx answer that refused the message: true when it goes again (a
 /// new session was opened, or the throttling wait passed); false when the
 /// refusal is the client's answer.
-fn again(ctx: &Ctx, out: &Outgoing, tries: &mut Tries, refusal: Refusal, sent: &Sent) -> bool {
+fn again(
+    ctx: &Exchange,
+    out: &Outgoing,
+    tries: &mut Tries,
+    refusal: Refusal,
+    sent: &HttpAnswer,
+) -> bool {
     match refusal {
         Refusal::SessionLost => {
             if tries.reinitialized || out.is_initialize || !out.revision.has_sessions() {
@@ -230,9 +236,9 @@ fn again(ctx: &Ctx, out: &Outgoing, tries: &mut Tries, refusal: Refusal, sent: &
 /// Waits before sending again after the server asked the client to slow down
 /// (the answer's `Retry-After`, else backoff); false when `--retries` are used
 /// up, the server asks for too long, or the relay is stopping.
-fn throttle_wait(ctx: &Ctx, tries: &mut Tries, response: &Response, status: u16) -> bool {
+fn throttle_wait(ctx: &Exchange, tries: &mut Tries, response: &Response, status: u16) -> bool {
     let (shared, up) = (&ctx.shared, &ctx.up);
-    let retries = shared.options.retries;
+    let retries = shared.process.options.retries;
     if tries.attempt >= retries {
         return false;
     }
@@ -260,7 +266,7 @@ fn throttle_wait(ctx: &Ctx, tries: &mut Tries, response: &Response, status: u16)
 }
 
 /// Answers whatever the exchange left unanswered.
-fn finish(ctx: &Ctx, out: &Outgoing) {
+fn finish(ctx: &Exchange, out: &Outgoing) {
     let host = ctx.up.host();
     for id in &out.requests.ids {
         if !out.requests.fail(&ctx.shared.pending, id) {
@@ -277,8 +283,8 @@ fn finish(ctx: &Ctx, out: &Outgoing) {
 }
 
 /// Headers and protocol version for this message.
-fn extra_for(ctx: &Ctx, out: &Outgoing) -> Extra {
-    let mut extra = Extra {
+fn extra_for(ctx: &Exchange, out: &Outgoing) -> SendOptions {
+    let mut extra = SendOptions {
         with_session: !out.is_initialize,
         ..Default::default()
     };
@@ -309,8 +315,8 @@ fn extra_for(ctx: &Ctx, out: &Outgoing) -> Extra {
 /// limit; `subscriptions/listen` streams stay open (a read idle for the longer
 /// of `--read-timeout` and 10 minutes ends them); everything else gets
 /// `--read-timeout` per read and `--timeout` overall.
-fn timeouts_for(ctx: &Ctx, out: &Outgoing) -> RequestTimeouts {
-    let t = &ctx.shared.timeouts;
+fn timeouts_for(ctx: &Exchange, out: &Outgoing) -> RequestTimeouts {
+    let t = &ctx.shared.process.timeouts;
     if out.has_tool_call() {
         RequestTimeouts {
             response: t.tool,
@@ -336,7 +342,7 @@ fn timeouts_for(ctx: &Ctx, out: &Outgoing) -> RequestTimeouts {
 /// not. Lists the tools first (with `meta`, the call's `_meta`) when the tool
 /// is not known yet.
 fn read_only_refusal(
-    ctx: &Ctx,
+    ctx: &Exchange,
     out: &Outgoing,
     name: Option<&Value>,
     meta: Option<&Value>,
@@ -344,16 +350,21 @@ fn read_only_refusal(
     let tools = &ctx.shared.tools;
     let name = name.and_then(Value::as_str).unwrap_or("");
     let mut decision = tools.decide_call(name, true);
+    let mut listing_failed = None;
     if decision == CallDecision::Unknown {
         if let Err(why) = list_tools(ctx, &out.revision, meta) {
             log::warn!("--read-only: listing tools to check {name:?} failed: {why}");
+            listing_failed = Some(why);
         }
         decision = tools.decide_call(name, true);
     }
-    match decision {
-        CallDecision::Allow => None,
-        CallDecision::Refuse(why) => Some(why),
-        CallDecision::Unknown => Some(format!(
+    match (decision, listing_failed) {
+        (CallDecision::Allow, _) => None,
+        (CallDecision::Refuse(why), _) => Some(why),
+        (CallDecision::Unknown, Some(why)) => Some(format!(
+            "mcp-sigv4 --read-only: the server's tools/list could not be read to check tool {name:?} ({why}), so it was not called; try again"
+        )),
+        (CallDecision::Unknown, None) => Some(format!(
             "mcp-sigv4 --read-only: tool {name:?} is not in the server's tools/list, so it was not called"
         )),
     }
@@ -362,14 +373,14 @@ fn read_only_refusal(
 /// Sends the message, with retries, session recovery and the 2026-07-28 re-list.
 /// `Ok(None)`: the client cancelled it before it went out.
 fn send_with_recovery(
-    ctx: &Ctx,
+    ctx: &Exchange,
     out: &Outgoing,
-    extra: &mut Extra,
+    extra: &mut SendOptions,
     timeouts: RequestTimeouts,
     tries: &mut Tries,
-) -> Result<Option<Sent>, SendError> {
+) -> Result<Option<HttpAnswer>, SendError> {
     let (shared, up) = (&ctx.shared, &ctx.up);
-    let retries = shared.options.retries;
+    let retries = shared.process.options.retries;
     loop {
         if out.requests.aborted() {
             return Ok(None);
@@ -453,9 +464,9 @@ fn send_with_recovery(
 /// response that says the server did not take the request is handed back
 /// undelivered, when the request may go again.
 fn handle_response(
-    ctx: &Ctx,
+    ctx: &Exchange,
     out: &Outgoing,
-    sent: &mut Sent,
+    sent: &mut HttpAnswer,
     timeouts: RequestTimeouts,
     deadline: Option<&Deadline>,
     own: &Lease<'_>,
@@ -495,7 +506,7 @@ fn handle_response(
     match response.media_type().as_deref() {
         Some("application/json") => match read_json(
             response,
-            ctx.shared.options.limits.message,
+            ctx.shared.process.options.limits.message,
             // Room on stdout's bound for the answer before it is read; while
             // it waits for the client to read stdout, the deadline is held.
             &|n| {
@@ -559,7 +570,7 @@ fn refused(message: &[u8]) -> Option<Refusal> {
 
 /// After a POST's SSE stream: time out, resume, or leave the rest to `finish`.
 fn after_stream(
-    ctx: &Ctx,
+    ctx: &Exchange,
     out: &Outgoing,
     end: StreamEnd,
     timeouts: RequestTimeouts,
@@ -587,8 +598,8 @@ fn after_stream(
 /// A request timed out: the client gets an error for each id, and the server a
 /// `notifications/cancelled` (2025 revisions; for 2026-07-28 the closed stream
 /// is the cancellation).
-fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
-    let t = &ctx.shared.timeouts;
+fn timed_out(ctx: &Exchange, out: &Outgoing, timeouts: RequestTimeouts) {
+    let t = &ctx.shared.process.timeouts;
     let limit = if out.has_tool_call() {
         failure::tool_limit(t.tool)
     } else {
@@ -608,7 +619,7 @@ fn timed_out(ctx: &Ctx, out: &Outgoing, timeouts: RequestTimeouts) {
 }
 
 /// Tells the server a request is cancelled (`notifications/cancelled`).
-fn cancel_upstream(ctx: &Ctx, id: &Id, reason: &str) {
+fn cancel_upstream(ctx: &Exchange, id: &Id, reason: &str) {
     let body = format!(
         "{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{{\"requestId\":{},\"reason\":{}}}}}",
         id.as_json(),
@@ -622,8 +633,8 @@ fn cancel_upstream(ctx: &Ctx, id: &Id, reason: &str) {
 }
 
 /// The answer for a message that got no HTTP answer.
-fn not_sent(ctx: &Ctx, out: &Outgoing, e: &SendError) -> Failure {
-    let t = &ctx.shared.timeouts;
+fn not_sent(ctx: &Exchange, out: &Outgoing, e: &SendError) -> Failure {
+    let t = &ctx.shared.process.timeouts;
     let limit = if out.has_tool_call() {
         Limit {
             read: t.tool,
@@ -639,7 +650,7 @@ fn not_sent(ctx: &Ctx, out: &Outgoing, e: &SendError) -> Failure {
 }
 
 /// Answers the message's requests after an HTTP error status.
-fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
+fn http_failure(ctx: &Exchange, out: &Outgoing, sent: &mut HttpAnswer) {
     let up = &ctx.up;
     let status = sent.response.status;
     let error = peek_error(&mut sent.response, &sent.secrets);
@@ -661,7 +672,16 @@ fn http_failure(ctx: &Ctx, out: &Outgoing, sent: &mut Sent) {
         region: auth.region(),
         profile: &profile,
     };
-    let failure = failure::http_status(up.host(), status, &error, sent.note.as_deref(), scope);
+    // A busy answer with `--retries 0` was not retried: its note says so,
+    // instead of the hint that it was.
+    let not_retried = "not retried: --retries is 0 (raise it to retry when the server is busy)";
+    let note = match sent.note.as_deref() {
+        None if matches!(status, 429 | 503) && ctx.shared.process.options.retries == 0 => {
+            Some(not_retried)
+        }
+        note => note,
+    };
+    let failure = failure::http_status(up.host(), status, &error, note, scope);
     if !out.requests.any() {
         log::warn!("{}", failure.message);
         return;

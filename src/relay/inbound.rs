@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::context::Ctx;
+use super::conversation::Exchange;
 use super::jsonrpc::{self, Id, Kind};
 use super::outgoing::Requests;
 use super::pending::Completion;
@@ -75,7 +75,7 @@ pub(crate) enum Delivered {
 /// [`Delivered::Unreadable`] when the text is not UTF-8 or not JSON-RPC (it
 /// was dropped, and logged); a JSON answer's caller then says so to the
 /// requests that wait, where an SSE stream goes on to its next event.
-pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) -> Delivered {
+pub(crate) fn deliver(ctx: &Exchange, bytes: Vec<u8>, waiting: Waiting<'_>) -> Delivered {
     let len = bytes.len();
     let Ok(text) = String::from_utf8(bytes) else {
         log::warn!("dropping a message from the server that is not UTF-8 ({len} bytes)");
@@ -150,7 +150,7 @@ pub(crate) fn deliver(ctx: &Ctx, bytes: Vec<u8>, waiting: Waiting<'_>) -> Delive
 /// "Backward Compatibility"); one that answers nobody (a notification's, a
 /// response's, one on the GET stream) is dropped and logged.
 fn admit<'a>(
-    ctx: &Ctx,
+    ctx: &Exchange,
     kind: &Kind,
     line: Cow<'a, str>,
     waiting: Waiting<'_>,
@@ -249,7 +249,7 @@ fn admit<'a>(
 /// A request (or the cancellation of one) from the server of another
 /// profile's session than the default's gets the id the client sees
 /// (`profiles.rs`); anything else stays as it is.
-fn from_other_session<'a>(ctx: &Ctx, kind: &Kind, line: Cow<'a, str>) -> Cow<'a, str> {
+fn from_other_session<'a>(ctx: &Exchange, kind: &Kind, line: Cow<'a, str>) -> Cow<'a, str> {
     match profiles::from_server(&ctx.shared.profiles, ctx.up.index(), kind, &line) {
         Some(new) => Cow::Owned(new),
         None => line,
@@ -257,7 +257,7 @@ fn from_other_session<'a>(ctx: &Ctx, kind: &Kind, line: Cow<'a, str>) -> Cow<'a,
 }
 
 /// Applies the tool rules to a `tools/list` result.
-fn rewrite_result<'a>(ctx: &Ctx, method: Option<&str>, line: Cow<'a, str>) -> Cow<'a, str> {
+fn rewrite_result<'a>(ctx: &Exchange, method: Option<&str>, line: Cow<'a, str>) -> Cow<'a, str> {
     if method != Some("tools/list") {
         return line;
     }
@@ -265,7 +265,7 @@ fn rewrite_result<'a>(ctx: &Ctx, method: Option<&str>, line: Cow<'a, str>) -> Co
     let property = shared.profiles.property();
     match shared
         .tools
-        .observe_list(&line, shared.options.read_only, property)
+        .observe_list(&line, shared.process.options.read_only, property)
     {
         Some(new) => Cow::Owned(new),
         None => line,

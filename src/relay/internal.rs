@@ -17,14 +17,14 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::context::Ctx;
+use super::conversation::Exchange;
 use super::inbound::{Waiting, deliver};
 use super::jsonrpc::{self, Id, Kind};
 use super::retry_policy;
 use super::revision::Revision;
 use super::routing;
 use super::sse;
-use super::upstream::{Extra, SendError, Sent, peek_error};
+use super::upstream::{HttpAnswer, SendError, SendOptions, peek_error};
 use crate::http::{HttpError, Method, RequestTimeouts};
 
 /// How many pages an internal `tools/list` reads at most.
@@ -80,7 +80,7 @@ impl std::error::Error for OwnRequestError {}
 /// fill the tool cache. Under a revision that routes by headers, the requests
 /// carry `meta`, the `_meta` envelope of the client message they serve.
 pub(crate) fn list_tools(
-    ctx: &Ctx,
+    ctx: &Exchange,
     revision: &Revision,
     meta: Option<&Value>,
 ) -> Result<(), OwnRequestError> {
@@ -97,7 +97,7 @@ pub(crate) fn list_tools(
             params.insert("_meta".into(), m.clone());
         }
         let request = json!({"jsonrpc":"2.0","id":id,"method":"tools/list","params":params});
-        let mut extra = Extra {
+        let mut extra = SendOptions {
             with_session: true,
             ..Default::default()
         };
@@ -128,13 +128,13 @@ pub(crate) fn list_tools(
 /// records the session id as any exchange does; one sent outside it (the
 /// replayed initialize) leaves that to the caller.
 pub(crate) fn request_of_our_own(
-    ctx: &Ctx,
+    ctx: &Exchange,
     body: &[u8],
-    extra: &Extra,
+    extra: &SendOptions,
     id: &Id,
 ) -> Result<(Value, Option<String>), OwnRequestError> {
     let shared = &ctx.shared;
-    let retries = shared.options.retries;
+    let retries = shared.process.options.retries;
     let method = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("method")?.as_str().map(str::to_owned))
@@ -176,9 +176,15 @@ struct OwnTry {
     retry_after: Option<Option<String>>,
 }
 
-fn own_request_once(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id, items: &[Kind]) -> OwnTry {
+fn own_request_once(
+    ctx: &Exchange,
+    body: &[u8],
+    extra: &SendOptions,
+    id: &Id,
+    items: &[Kind],
+) -> OwnTry {
     let up = &ctx.up;
-    let t = &ctx.shared.timeouts;
+    let t = &ctx.shared.process.timeouts;
     let timeouts = RequestTimeouts {
         response: t.read,
         per_read: Some(t.read),
@@ -220,8 +226,8 @@ fn own_request_once(ctx: &Ctx, body: &[u8], extra: &Extra, id: &Id, items: &[Kin
 
 /// The response to request `id` in a 2xx answer.
 fn own_response(
-    ctx: &Ctx,
-    sent: &mut Sent,
+    ctx: &Exchange,
+    sent: &mut HttpAnswer,
     id: &Id,
 ) -> Result<(Value, Option<String>), OwnRequestError> {
     let session_id = sent.response.header("mcp-session-id").map(str::to_owned);
@@ -239,7 +245,7 @@ fn own_response(
         Some("application/json") => {
             let bytes = sent
                 .response
-                .read_body(ctx.shared.options.limits.message)
+                .read_body(ctx.shared.process.options.limits.message)
                 .map_err(OwnRequestError::Read)?;
             find(&String::from_utf8_lossy(&bytes))
                 .map(|v| (v, session_id))
@@ -248,7 +254,7 @@ fn own_response(
         Some("text/event-stream") => {
             let mut events = sse::Reader::new(
                 BufReader::new(&mut sent.response.body),
-                ctx.shared.options.limits.event,
+                ctx.shared.process.options.limits.event,
             );
             loop {
                 match events.next_event() {
@@ -271,7 +277,7 @@ fn own_response(
 /// Answers the server's request `id` with an error: it is larger than `max`
 /// bytes (the limit `flag` sets), so it was not passed to the client, which
 /// could not answer it. A short POST; a failure is logged.
-pub(crate) fn refuse_server_request(ctx: &Ctx, id: &Id, max: usize, flag: &str) {
+pub(crate) fn refuse_server_request(ctx: &Exchange, id: &Id, max: usize, flag: &str) {
     let body = jsonrpc::error_response(
         Some(id),
         jsonrpc::INVALID_REQUEST,
@@ -286,14 +292,14 @@ pub(crate) fn refuse_server_request(ctx: &Ctx, id: &Id, max: usize, flag: &str) 
 /// Sends one of the relay's own messages that expect no answer (a
 /// notification, a response), in the current session, with short timeouts;
 /// `what` names it in the log when it fails.
-pub(crate) fn post_own(ctx: &Ctx, body: &[u8], what: &str) {
+pub(crate) fn post_own(ctx: &Exchange, body: &[u8], what: &str) {
     let short = std::time::Duration::from_secs(5);
     let timeouts = RequestTimeouts {
         response: short,
         per_read: Some(short),
         total: Some(short),
     };
-    let extra = Extra {
+    let extra = SendOptions {
         with_session: true,
         ..Default::default()
     };

@@ -16,12 +16,12 @@
 
 use std::time::Duration;
 
-use super::context::Ctx;
+use super::conversation::Exchange;
 use super::deadline::Deadline;
 use super::inbound::Waiting;
 use super::outgoing::Requests;
 use super::stream::{EndReason, read_events};
-use super::upstream::{Extra, SendError, Sent, peek_error};
+use super::upstream::{HttpAnswer, SendError, SendOptions, peek_error};
 use crate::http::{Method, RequestTimeouts};
 
 /// The longest a request waits for the first answer to the session's GET
@@ -61,8 +61,8 @@ fn delay(retry_ms: Option<u64>, attempt: u32, quick_ends: u32) -> Duration {
     base.mul_f64(2f64.powi(doublings)).min(MAX_DELAY).max(base)
 }
 
-fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
-    let t = &ctx.shared.timeouts;
+fn get_timeouts(ctx: &Exchange) -> RequestTimeouts {
+    let t = &ctx.shared.process.timeouts;
     RequestTimeouts {
         response: t.read,
         per_read: Some(t.read.max(Duration::from_secs(600))),
@@ -72,12 +72,19 @@ fn get_timeouts(ctx: &Ctx) -> RequestTimeouts {
 
 /// Starts the GET stream for session `generation` of the context's upstream
 /// session, unless one runs already or the endpoint said it has none.
-pub(crate) fn start(ctx: &Ctx, generation: u64) {
+pub(crate) fn start(ctx: &Exchange, generation: u64) {
     if ctx.up.link().offers_no_get_stream() || !ctx.up.claim_listen(generation) {
         return;
     }
     let up = std::sync::Arc::clone(&ctx.up);
-    let ctx = ctx.clone_ctx();
+    // Its messages answer no request: they go where the conversation's
+    // unsolicited messages go, never to the stream of the request that
+    // started it.
+    let Some(out) = ctx.shared.unsolicited() else {
+        up.listen_answered(generation);
+        return;
+    };
+    let ctx = ctx.answering_to(out);
     let spawned = std::thread::Builder::new()
         .name("get-stream".into())
         .spawn(move || listen_loop(&ctx, generation));
@@ -87,7 +94,7 @@ pub(crate) fn start(ctx: &Ctx, generation: u64) {
     }
 }
 
-fn listen_loop(ctx: &Ctx, generation: u64) {
+fn listen_loop(ctx: &Exchange, generation: u64) {
     let (shared, up) = (&ctx.shared, &ctx.up);
     // However the loop ends, requests no longer wait for its first answer.
     struct Answered<'a>(&'a super::upstream::Upstream, u64);
@@ -103,7 +110,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
     let mut quick_ends = 0u32;
     let still_current = || up.session().generation() == generation && !shared.shutting_down();
     while still_current() {
-        let mut extra = Extra {
+        let mut extra = SendOptions {
             with_session: true,
             ..Default::default()
         };
@@ -183,7 +190,7 @@ fn listen_loop(ctx: &Ctx, generation: u64) {
 /// <https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#listening-for-messages-from-the-server>),
 /// so no later session asks either, and it is said at debug; a 404 is the session ending (the next request
 /// opens a new one); any other 4xx is a warning the first time.
-fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
+fn refused(ctx: &Exchange, sent: &mut HttpAnswer, status: u16) {
     let link = ctx.up.link();
     let host = link.host();
     if status == 405 {
@@ -221,7 +228,7 @@ fn refused(ctx: &Ctx, sent: &mut Sent, status: u16) {
 /// and the requests then get their error. True when a timeout ended it (the
 /// caller answers the requests as timed out).
 pub(crate) fn resume(
-    ctx: &Ctx,
+    ctx: &Exchange,
     requests: &Requests,
     deadline: Option<&Deadline>,
     last_event_id: &str,
@@ -241,7 +248,7 @@ pub(crate) fn resume(
         if deadline.is_some_and(Deadline::fired) {
             return true;
         }
-        let extra = Extra {
+        let extra = SendOptions {
             with_session: true,
             headers: vec![("last-event-id".into(), last.clone())],
             client: deadline.map(|d| d.client().clone()),

@@ -2,8 +2,11 @@
 //! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>,
 //! <https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http>).
 //!
-//! Owns: the threads and the flow of messages, one way per direction. One
-//! thread reads stdin and starts an exchange per message (`dispatch.rs`). Each
+//! Owns: the threads and the flow of messages, one way per direction. What
+//! the process has once ([`Process`]: endpoint, connections, signer, options)
+//! is apart from what one client's conversation has (`conversation.rs`): the
+//! stdio relay opens one conversation ([`run`]), `serve` one per MCP session
+//! (`clients.rs`). One thread reads stdin and starts an exchange per message (`dispatch.rs`). Each
 //! exchange is one signed POST on a thread of its own (`exchange.rs`), so a long
 //! tool call never blocks a ping, a cancellation or another call; how many run
 //! at once is `admission.rs`'s. Answers go through `inbound.rs` to the one
@@ -22,7 +25,8 @@
 
 mod admission;
 mod batch;
-mod context;
+mod clients;
+mod conversation;
 mod deadline;
 mod dispatch;
 mod exchange;
@@ -36,12 +40,14 @@ mod listen;
 mod outgoing;
 mod pending;
 mod policy;
+mod process;
 mod profiles;
 mod recovery;
 mod retry_policy;
 mod revision;
 mod routing;
 mod session;
+pub(crate) mod sink;
 mod splice;
 #[doc(hidden)]
 pub mod sse;
@@ -60,9 +66,10 @@ use std::time::{Duration, Instant};
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
 use crate::signal::{self, Terminate};
-use context::{Ctx, Shared};
-use profiles::Profiles;
-use upstream::{DELETE_TIMEOUT, Link, Upstream};
+pub(crate) use conversation::Conversation;
+use conversation::Exchange;
+pub use process::Process;
+use upstream::DELETE_TIMEOUT;
 
 /// How long requests in flight may still take after stdin ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -180,14 +187,8 @@ where
     R: BufRead + Send + 'static,
     W: Write + Send + 'static,
 {
-    let link = Arc::new(Link::new(endpoint, &timeouts, &options));
     let stdout_queue = options.limits.stdout_queue;
-    let profiles = Profiles::new(&link, &auth, &options.profiles, options.runtime_session);
-    let mut upstream = Upstream::new(Arc::clone(&link), auth, runtime_session);
-    if let Some(name) = profiles.default_name() {
-        upstream = upstream.with_profile(0, name);
-    }
-    let shared = Arc::new(Shared::new(Arc::new(upstream), profiles, timeouts, options));
+    let process = Process::new(endpoint, timeouts, options, auth);
     let (end_tx, ends) = mpsc::channel();
     let on_closed = {
         let end_tx = end_tx.clone();
@@ -201,7 +202,9 @@ where
             source,
         }
     })?;
-    let ctx = Ctx::new(&shared, out);
+    // With one client, messages outside any request go to stdout too.
+    let shared = Arc::new(Conversation::new(&process, runtime_session, out.clone()));
+    let ctx = Exchange::new(&shared, out);
     let on_signal = {
         let end_tx = end_tx.clone();
         move |s: Terminate| {
@@ -269,7 +272,8 @@ where
         delete_sessions(&shared, delete);
     }
     // Close what is still open on the shared pool (the GET stream).
-    link.shutdown();
+    process.shutdown();
+    shared.close_unsolicited();
     // Let the writer drain what the exchanges wrote; threads stuck elsewhere
     // end with the process.
     let (done_tx, done) = mpsc::channel();
@@ -291,7 +295,7 @@ const DRAIN_RESERVE: Duration = Duration::from_millis(250);
 
 /// The client closed stdout: nothing more can reach it, so the session is
 /// ended at once.
-fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
+fn stdout_closed(shared: &Conversation, e: io::Error) -> Ended {
     log::info!("stdout closed ({e}); ending");
     shared.begin_shutdown();
     shared.in_flight.close();
@@ -302,7 +306,7 @@ fn stdout_closed(shared: &Shared, e: io::Error) -> Ended {
 /// Ends every upstream session with its signed DELETE, waiting at most
 /// `limit` in all: the default profile's here; with several profiles, each
 /// other session that was opened on a thread of its own at the same time.
-fn delete_sessions(shared: &Shared, limit: Duration) {
+pub(crate) fn delete_sessions(shared: &Conversation, limit: Duration) {
     let others = shared.profiles.made();
     if others.is_empty() {
         shared.upstream.delete_session(limit);
@@ -337,7 +341,11 @@ fn delete_sessions(shared: &Shared, limit: Duration) {
 
 /// Waits until no exchange is in flight (`Ok(true)`) or `limit` passed
 /// (`Ok(false)`); `Err` when stdout closed meanwhile.
-fn wait_idle(shared: &Shared, ends: &Receiver<End>, limit: Duration) -> Result<bool, io::Error> {
+fn wait_idle(
+    shared: &Conversation,
+    ends: &Receiver<End>,
+    limit: Duration,
+) -> Result<bool, io::Error> {
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -128,6 +128,16 @@ impl Pending {
         Some(closes_to_cancel)
     }
 
+    /// The ids of the requests still waiting that the client did not cancel.
+    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
+    pub(crate) fn waiting(&self) -> Vec<Id> {
+        let map = self.map.locked();
+        map.iter()
+            .filter(|(_, e)| !e.cancelled)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     /// Stops every exchange in flight and forgets their requests (at exit).
     /// Returns how many there were.
     pub(crate) fn abort_all(&self) -> usize {

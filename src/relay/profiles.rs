@@ -18,15 +18,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
-use super::context::{Ctx, Shared};
 use super::failure::Failure;
-use super::internal::OwnRequestError;
 use super::jsonrpc::{self, Id, Kind};
-use super::policy::PROFILE_ARGUMENT;
-use super::recovery::{RecoveryError, reinitialize};
-use super::revision::Revision;
+use super::pending::Pending;
+use super::policy::{PROFILE_ARGUMENT, ToolCache};
 use super::splice;
-use super::upstream::{Link, SendError, Upstream};
+use super::upstream::{Remote, Upstream};
 use crate::auth::RequestAuth;
 use crate::config::RuntimeSession;
 use crate::sync::Locked;
@@ -37,7 +34,7 @@ use crate::sync::Locked;
 pub(crate) const MAX_SERVER_REQUESTS: usize = 1024;
 
 /// The profiles, and the upstream session of each but the default (which is
-/// [`Shared::upstream`]).
+/// the conversation's `upstream`).
 ///
 /// Each other session is made on first use with a signer of its own
 /// (`RequestAuth::for_profile`: its own credentials, cache, renewals and held
@@ -49,7 +46,7 @@ pub(crate) struct Profiles {
     names: Vec<String>,
     /// The JSON text of the `aws_profile` property schema.
     property: Option<String>,
-    link: Option<Arc<Link>>,
+    link: Option<Arc<Remote>>,
     runtime_session: Option<RuntimeSession>,
     /// The session of profile `i` at `i - 1`, made on first use.
     sessions: Vec<OnceLock<Arc<Upstream>>>,
@@ -92,7 +89,7 @@ impl Profiles {
     /// like `default` but with its own credentials; fewer than two names is
     /// [`Profiles::one`]. Nothing is resolved or connected yet.
     pub(crate) fn new(
-        link: &Arc<Link>,
+        link: &Arc<Remote>,
         default: &RequestAuth,
         names: &[String],
         runtime_session: Option<RuntimeSession>,
@@ -162,7 +159,7 @@ impl Profiles {
                 _ => crate::random::random_id(),
             };
             Arc::new(
-                Upstream::new(link, auth, Some(runtime_session))
+                Upstream::new(link, Arc::new(auth), Some(runtime_session))
                     .with_profile(index, &self.names[index]),
             )
         });
@@ -236,8 +233,14 @@ pub(crate) enum Route {
 /// refused, nothing sent. The client's answer to a server request goes back
 /// to the session whose server asked; a cancellation to the session its
 /// request went to; everything else to the default session, as it came.
-pub(crate) fn route(shared: &Shared, kind: &Kind, text: &str, value: Option<&Value>) -> Route {
-    let profiles = &shared.profiles;
+pub(crate) fn route(
+    profiles: &Profiles,
+    tools: &ToolCache,
+    pending: &Pending,
+    kind: &Kind,
+    text: &str,
+    value: Option<&Value>,
+) -> Route {
     if !profiles.several() {
         return Route::Default;
     }
@@ -254,7 +257,7 @@ pub(crate) fn route(shared: &Shared, kind: &Kind, text: &str, value: Option<&Val
             else {
                 return Route::Default;
             };
-            if !shared.tools.routes_by_profile(name) {
+            if !tools.routes_by_profile(name) {
                 return Route::Default;
             }
             let index = match chosen {
@@ -287,43 +290,13 @@ pub(crate) fn route(shared: &Shared, kind: &Kind, text: &str, value: Option<&Val
             let index = value
                 .and_then(|v| v.pointer("/params/requestId"))
                 .filter(|i| i.is_string() || i.is_number())
-                .and_then(|i| shared.pending.route(&Id::from_json(&i.to_string())));
+                .and_then(|i| pending.route(&Id::from_json(&i.to_string())));
             match index {
                 Some(i) if i > 0 => Route::To(i, text.to_owned()),
                 _ => Route::Default,
             }
         }
         _ => Route::Default,
-    }
-}
-
-/// Before a message goes to another profile's session than the default's:
-/// that session, opened on its first message by replaying the client's
-/// handshake (`recovery.rs`), unless the message's `revision` has no
-/// sessions (2026-07-28) or it is open. `Err`: the answer for the message's
-/// requests — `not_sent`'s for a request that could not be signed (`-32002`
-/// with the fix), else an upstream error naming the profile.
-pub(crate) fn open_session(
-    ctx: &Ctx,
-    revision: &Revision,
-    not_sent: impl FnOnce(&SendError) -> Failure,
-) -> Result<(), Failure> {
-    if !ctx.is_routed() || !revision.has_sessions() || ctx.up.session().generation() != 0 {
-        return Ok(());
-    }
-    match reinitialize(ctx, 0) {
-        Ok(()) => Ok(()),
-        Err(RecoveryError::Open(OwnRequestError::Send(e))) => Err(not_sent(&e)),
-        Err(why) => Err(Failure {
-            code: jsonrpc::UPSTREAM_ERROR,
-            message: format!(
-                "cannot open an MCP session{} at {}: {}",
-                ctx.up.of_profile(),
-                ctx.up.host(),
-                crate::error::chain(&why)
-            ),
-            data: None,
-        }),
     }
 }
 

@@ -14,13 +14,17 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::context::Ctx;
+use super::conversation::Exchange;
+use super::failure::Failure;
 use super::internal::{OwnRequestError, request_of_our_own};
+use super::jsonrpc;
 use super::jsonrpc::Id;
 use super::listen;
+use super::revision::Revision;
 use super::session;
 use super::splice;
-use super::upstream::Extra;
+use super::upstream::SendError;
+use super::upstream::SendOptions;
 use crate::http::{Method, RequestTimeouts};
 use crate::secret::Secret;
 
@@ -70,7 +74,7 @@ impl std::error::Error for RecoveryError {
 /// Replays the client's `initialize` and `notifications/initialized` to open a
 /// new session after the server ended `failed_generation`. One at a time; a
 /// caller whose session was already replaced just goes on.
-pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), RecoveryError> {
+pub(crate) fn reinitialize(ctx: &Exchange, failed_generation: u64) -> Result<(), RecoveryError> {
     let (shared, up) = (&ctx.shared, &ctx.up);
     let _one = up.reopening();
     let session = up.session();
@@ -92,7 +96,7 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
     let (response, new_id) = request_of_our_own(
         ctx,
         &body,
-        &Extra::default(),
+        &SendOptions::default(),
         &Id::from_json(&json!(id).to_string()),
     )
     .map_err(RecoveryError::Open)?;
@@ -113,7 +117,7 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
         .handshake
         .initialized()
         .unwrap_or_else(|| INITIALIZED.to_vec());
-    let t = &shared.timeouts;
+    let t = &shared.process.timeouts;
     let timeouts = RequestTimeouts {
         response: t.read,
         per_read: Some(t.read),
@@ -122,12 +126,12 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
     // notifications/initialized goes out in the new session before any other
     // request may use it.
     let in_new_session = match &new_id {
-        Some(new_id) => Extra {
+        Some(new_id) => SendOptions {
             with_session: true,
             session_id: Some(Secret::from(new_id.as_str())),
             ..Default::default()
         },
-        None => Extra {
+        None => SendOptions {
             protocol_version: session.protocol_version(),
             ..Default::default()
         },
@@ -154,6 +158,36 @@ pub(crate) fn reinitialize(ctx: &Ctx, failed_generation: u64) -> Result<(), Reco
     }
     listen::start(ctx, generation);
     Ok(())
+}
+
+/// Before a message goes to another profile's session than the default's:
+/// that session, opened on its first message by replaying the client's
+/// handshake ([`reinitialize`]), unless the message's `revision` has no
+/// sessions (2026-07-28) or it is open. `Err`: the answer for the message's
+/// requests — `not_sent`'s for a request that could not be signed (`-32002`
+/// with the fix), else an upstream error naming the profile.
+pub(crate) fn open_session(
+    ctx: &Exchange,
+    revision: &Revision,
+    not_sent: impl FnOnce(&SendError) -> Failure,
+) -> Result<(), Failure> {
+    if !ctx.is_routed() || !revision.has_sessions() || ctx.up.session().generation() != 0 {
+        return Ok(());
+    }
+    match reinitialize(ctx, 0) {
+        Ok(()) => Ok(()),
+        Err(RecoveryError::Open(OwnRequestError::Send(e))) => Err(not_sent(&e)),
+        Err(why) => Err(Failure {
+            code: jsonrpc::UPSTREAM_ERROR,
+            message: format!(
+                "cannot open an MCP session{} at {}: {}",
+                ctx.up.of_profile(),
+                ctx.up.host(),
+                crate::error::chain(&why)
+            ),
+            data: None,
+        }),
+    }
 }
 
 #[cfg(test)]

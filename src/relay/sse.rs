@@ -1,4 +1,4 @@
-//! Server-Sent Events, parsed as the WHATWG HTML standard says.
+//! Server-HttpAnswer Events, parsed as the WHATWG HTML standard says.
 //!
 //! Owns: splitting a `text/event-stream` body into lines (CRLF, LF or a lone CR),
 //! the field rules (`event`, `data`, `id`, `retry`, comments), dispatch on a blank

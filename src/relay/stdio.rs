@@ -4,21 +4,15 @@
 //! is skipped to its end and reported with its first bytes, never buffered
 //! whole), and the single thread that writes to stdout — each message whole,
 //! followed by `\n`, then flushed — so messages from concurrent streams never
-//! interleave; and the queue in front of it, bounded in bytes: a sender waits
-//! while the queue holds its bound (back-pressure onto the exchange, and from
-//! there onto the server's connection), so a client that stops reading holds
-//! the relay to the bound and loses nothing; and room on that bound that an
-//! exchange holds for a JSON answer before it reads it (`Output::hold`), so
-//! that answers being read count with the queue.
+//! interleave. The queue in front of it, bounded in bytes, is `sink.rs`'s.
 //! Refuses: writing anything to stdout that did not come through `Output`;
 //! dropping a message while stdout is open.
 
-use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use crate::sync::{Locked, wait_while_unbounded};
+use super::sink::Output;
+use super::sink::{self, Receiver};
 
 /// One line read from stdin.
 #[derive(Debug, PartialEq, Eq)]
@@ -157,147 +151,6 @@ fn keep_tail(tail: &mut Vec<u8>, more: &[u8]) {
     tail.extend_from_slice(more);
 }
 
-/// The messages waiting for the stdout thread, and their size.
-#[derive(Debug)]
-struct Queue {
-    state: Mutex<QueueState>,
-    /// Signalled when a message was queued, the last sender left, or stdout
-    /// closed.
-    to_writer: Condvar,
-    /// Signalled when the writer took a message, or stdout closed.
-    to_senders: Condvar,
-    max_bytes: usize,
-}
-
-#[derive(Debug, Default)]
-struct QueueState {
-    messages: VecDeque<Vec<u8>>,
-    bytes: usize,
-    /// Bytes of answers exchanges are reading on their way here
-    /// ([`Output::hold`]): counted against the bound with the queue's.
-    held: usize,
-    /// The holders, by the order they first held: the oldest may pass the
-    /// bound (alone), so that holders never wait on each other in a circle.
-    holders: std::collections::BTreeSet<u64>,
-    next_holder: u64,
-    senders: usize,
-    closed: bool,
-}
-
-/// A handle for sending whole messages to stdout. Cheap to clone; sending never
-/// fails from the caller's view (after stdout closed, messages are dropped),
-/// and waits while the queue is full.
-///
-/// An exchange reading an answer for stdout first holds room for its bytes
-/// ([`hold`](Self::hold)), so that what exchanges read and the queue holds
-/// together stay within the bound: a client that stops reading stops the
-/// reads of every answer, not only their queueing. A clone holds nothing.
-#[derive(Debug)]
-pub(crate) struct Output {
-    queue: Arc<Queue>,
-    /// This handle's holder number and the bytes it holds.
-    holding: Mutex<Option<(u64, usize)>>,
-}
-
-impl Clone for Output {
-    fn clone(&self) -> Self {
-        self.queue.state.locked().senders += 1;
-        Output {
-            queue: Arc::clone(&self.queue),
-            holding: Mutex::new(None),
-        }
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        self.release();
-        let mut state = self.queue.state.locked();
-        state.senders -= 1;
-        if state.senders == 0 {
-            self.queue.to_writer.notify_all();
-        }
-    }
-}
-
-impl Output {
-    /// Queues one message (one line, without its `\n`). Waits while the
-    /// queue holds its bound in bytes; a message larger than the bound waits
-    /// for an empty queue and then goes alone. What this handle held
-    /// ([`hold`](Self::hold)) counts for the message: it goes without waiting
-    /// as far as it was held. So the queue and what readers hold stay within
-    /// about twice the bound, and one message.
-    pub(crate) fn send(&self, message: impl Into<Vec<u8>>) {
-        let message = message.into();
-        let q = &*self.queue;
-        let mut held = 0;
-        if let Some((number, bytes)) = self.holding.locked().take() {
-            let mut state = q.state.locked();
-            state.held -= bytes;
-            state.holders.remove(&number);
-            held = bytes;
-        }
-        let extra = message.len().saturating_sub(held);
-        // Only the queue is waited on, never what readers hold: a reader
-        // whose server trickles must not stop the other senders (the stdin
-        // reader among them).
-        let mut state = wait_while_unbounded(&q.to_senders, q.state.locked(), |s| {
-            !s.closed && extra > 0 && s.bytes > 0 && s.bytes + extra > q.max_bytes
-        });
-        if state.closed {
-            return;
-        }
-        state.bytes += message.len();
-        state.messages.push_back(message);
-        q.to_writer.notify_one();
-        drop(state);
-        q.to_senders.notify_all();
-    }
-
-    /// Holds `n` more bytes of the bound for an answer this handle is
-    /// reading, waiting while the queue and what others hold leave no room;
-    /// the oldest holder waits only for the queue to be empty, and then may
-    /// pass the bound alone. The hold ends when this handle sends, at
-    /// [`release`](Self::release), or when it is dropped.
-    pub(crate) fn hold(&self, n: usize) {
-        let q = &*self.queue;
-        let mut holding = self.holding.locked();
-        let mut state = q.state.locked();
-        let number = match *holding {
-            Some((number, _)) => number,
-            None => {
-                let number = state.next_holder;
-                state.next_holder += 1;
-                state.holders.insert(number);
-                *holding = Some((number, 0));
-                number
-            }
-        };
-        state = wait_while_unbounded(&q.to_senders, state, |s| {
-            let oldest = s.holders.first() == Some(&number);
-            let fits = s.bytes + s.held + n <= q.max_bytes;
-            let goes = s.closed || fits || (oldest && s.bytes == 0);
-            !goes
-        });
-        state.held += n;
-        if let Some((_, bytes)) = holding.as_mut() {
-            *bytes += n;
-        }
-    }
-
-    /// Gives back what this handle holds (an answer that will not be sent).
-    pub(crate) fn release(&self) {
-        let Some((number, bytes)) = self.holding.locked().take() else {
-            return;
-        };
-        let mut state = self.queue.state.locked();
-        state.held -= bytes;
-        state.holders.remove(&number);
-        drop(state);
-        self.queue.to_senders.notify_all();
-    }
-}
-
 /// Starts the writer thread on `out`, with a queue of at most `max_bytes`
 /// in front of it. `on_closed` runs on the writer thread if a write fails
 /// (the client closed our stdout). The thread ends when every [`Output`] is
@@ -310,53 +163,24 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     max_bytes: usize,
     on_closed: impl FnOnce(io::Error) + Send + 'static,
 ) -> io::Result<(Output, JoinHandle<()>)> {
-    let queue = Arc::new(Queue {
-        state: Mutex::new(QueueState {
-            senders: 1,
-            ..QueueState::default()
-        }),
-        to_writer: Condvar::new(),
-        to_senders: Condvar::new(),
-        max_bytes,
-    });
-    let writer_queue = Arc::clone(&queue);
+    let (output, receiver) = sink::channel(max_bytes);
     let handle = std::thread::Builder::new()
         .name("stdout".into())
-        .spawn(move || writer_loop(out, &writer_queue, on_closed))?;
-    Ok((
-        Output {
-            queue,
-            holding: Mutex::new(None),
-        },
-        handle,
-    ))
+        .spawn(move || writer_loop(out, &receiver, on_closed))?;
+    Ok((output, handle))
 }
 
-fn writer_loop<W: Write>(mut out: W, q: &Queue, on_closed: impl FnOnce(io::Error)) {
-    loop {
-        let message = {
-            let mut state = wait_while_unbounded(&q.to_writer, q.state.locked(), |s| {
-                s.messages.is_empty() && s.senders > 0
-            });
-            match state.messages.pop_front() {
-                Some(m) => m,
-                None => break,
-            }
-        };
+/// Writes each message as one line (`\n`-terminated, flushed) until every
+/// sender is gone; a failed write closes the queue and runs `on_closed`.
+fn writer_loop<W: Write>(mut out: W, messages: &Receiver, on_closed: impl FnOnce(io::Error)) {
+    while let Some(message) = messages.wait_next() {
         let result = out
             .write_all(&message)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
-        let len = message.len();
-        drop(message);
-        let mut state = q.state.locked();
-        state.bytes -= len;
-        q.to_senders.notify_all();
+        messages.written(message.len());
         if let Err(e) = result {
-            state.closed = true;
-            state.messages.clear();
-            state.bytes = 0;
-            drop(state);
+            messages.close();
             on_closed(e);
             return;
         }
@@ -367,6 +191,7 @@ fn writer_loop<W: Write>(mut out: W, q: &Queue, on_closed: impl FnOnce(io::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
 
     fn lines(input: &[u8], max: usize) -> Vec<Line> {
         let mut r = LineReader::new(io::BufReader::with_capacity(4, input), max);
@@ -488,7 +313,7 @@ mod tests {
         rx.recv_timeout(std::time::Duration::from_secs(5))
             .expect("room once the oldest let go");
         waiter.join().unwrap();
-        assert_eq!(out.queue.state.locked().held, 0);
+        assert_eq!(out.counts().1, 0);
         drop((a, out));
         handle.join().unwrap();
     }
@@ -537,7 +362,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(200));
         // The message with the held writer counts: three fit in 1000 bytes.
         assert_eq!(sent.load(Ordering::Acquire), 3);
-        assert_eq!(out.queue.state.locked().bytes, 900);
+        assert_eq!(out.counts().0, 900);
         open.store(true, Ordering::Release);
         sender.join().unwrap();
         drop(out);

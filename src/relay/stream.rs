@@ -17,7 +17,7 @@
 use std::io::{BufReader, Read};
 use std::time::Duration;
 
-use super::context::Ctx;
+use super::conversation::Exchange;
 use super::deadline::Deadline;
 use super::failure;
 use super::inbound::{Waiting, deliver};
@@ -41,7 +41,7 @@ pub(crate) enum ReadError {
 
 /// Reads a JSON answer body of at most `max` bytes, calling `hold` with the
 /// bytes it is about to take before it takes them (stdout's bound: the
-/// caller's [`Output::hold`](super::stdio::Output::hold)) (the `content-length`
+/// caller's [`Output::hold`](super::sink::Output::hold)) (the `content-length`
 /// the server announced is reserved at once, so the body is held once).
 pub(crate) fn read_json(
     response: &mut Response,
@@ -142,7 +142,7 @@ pub(crate) fn unanswered(pending: &Pending, waiting: Waiting<'_>) -> bool {
 /// and [`DRAIN_ITEMS`] (else the deadline closes that connection), so that
 /// the connection serves the next exchange.
 pub(crate) fn read_events(
-    ctx: &Ctx,
+    ctx: &Exchange,
     waiting: Waiting<'_>,
     deadline: Option<&Deadline>,
     watch_refusals: bool,
@@ -152,7 +152,7 @@ pub(crate) fn read_events(
     let pending = &ctx.shared.pending;
     let mut events = sse::Reader::new(
         BufReader::with_capacity(64 << 10, &mut response.body),
-        ctx.shared.options.limits.event,
+        ctx.shared.process.options.limits.event,
     );
     let fired = || deadline.is_some_and(Deadline::fired);
     let reason = loop {
@@ -228,7 +228,7 @@ pub(crate) const DRAIN_ITEMS: usize = 16;
 /// Messages still on it are delivered. A stream that does not end within
 /// [`DRAIN_WAIT`] and [`DRAIN_ITEMS`] is cut: `own` is closed (and not kept).
 fn drain_rest<R: std::io::BufRead>(
-    ctx: &Ctx,
+    ctx: &Exchange,
     events: &mut sse::Reader<R>,
     waiting: Waiting<'_>,
     own: &Client,
@@ -260,7 +260,7 @@ fn drain_rest<R: std::io::BufRead>(
 /// is answered. A response to a request still waiting gets the relay's error
 /// instead; a server request is refused to the server, which would otherwise
 /// wait for an answer; anything else is logged.
-fn oversized(ctx: &Ctx, event: &Oversized, waiting: Waiting<'_>) {
+fn oversized(ctx: &Exchange, event: &Oversized, waiting: Waiting<'_>) {
     let host = ctx.up.host();
     let head = jsonrpc::head(&event.prefix);
     let pending = &ctx.shared.pending;

@@ -1,6 +1,6 @@
 //! The upstream side: the MCP endpoint, and one MCP session with it.
 //!
-//! Owns: [`Link`], the endpoint and its connections, which every upstream
+//! Owns: [`Remote`], the endpoint and its connections, which every upstream
 //! session shares; and [`Upstream`], one session with the server and the
 //! credentials it is signed with — one per AWS profile when there are several
 //! (`profiles.rs`). An `Upstream` builds, signs and sends one request with the
@@ -116,7 +116,7 @@ fn check_headers(
 impl std::error::Error for SendError {}
 
 /// An HTTP answer, with a note on what the authentication retries saw.
-pub(crate) struct Sent {
+pub(crate) struct HttpAnswer {
     pub(crate) response: Response,
     pub(crate) note: Option<String>,
     /// The session generation current when the request went out.
@@ -139,8 +139,8 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn sent(self, note: Option<String>) -> Sent {
-        Sent {
+    fn sent(self, note: Option<String>) -> HttpAnswer {
+        HttpAnswer {
             response: self.response,
             note,
             generation: self.generation,
@@ -170,7 +170,7 @@ pub(crate) fn peek_error(response: &mut Response, secrets: &Redactor) -> AwsErro
 
 /// What a request carries besides the common headers.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Extra {
+pub(crate) struct SendOptions {
     /// Send the session id and negotiated protocol version.
     pub(crate) with_session: bool,
     /// Headers for this request only (2026-07-28 routing, `Last-Event-ID`).
@@ -178,7 +178,7 @@ pub(crate) struct Extra {
     /// `MCP-Protocol-Version` for this request (a 2026-07-28 request's own
     /// revision), instead of the negotiated one.
     pub(crate) protocol_version: Option<String>,
-    /// A connection of its own ([`Link::own_connection`]) instead of the
+    /// A connection of its own ([`Remote::own_connection`]) instead of the
     /// shared pool.
     pub(crate) client: Option<http::Client>,
     /// With `with_session`: this session id instead of the current one (the
@@ -191,7 +191,7 @@ pub(crate) struct Extra {
 /// connections exchanges hold alone and those kept for the next exchange, the
 /// headers every request carries (`--header`s, the AgentCore runtime-session
 /// mode), and whether the endpoint offers a GET stream.
-pub(crate) struct Link {
+pub(crate) struct Remote {
     endpoint: Endpoint,
     url: String,
     client: http::Client,
@@ -205,17 +205,17 @@ pub(crate) struct Link {
     get_refused: AtomicBool,
 }
 
-impl std::fmt::Debug for Link {
+impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Link")
+        f.debug_struct("Remote")
             .field("host", &self.endpoint.host)
             .finish_non_exhaustive()
     }
 }
 
-impl Link {
+impl Remote {
     /// The endpoint, with a connection pool.
-    pub(crate) fn new(endpoint: Endpoint, timeouts: &Timeouts, options: &RelayOptions) -> Link {
+    pub(crate) fn new(endpoint: Endpoint, timeouts: &Timeouts, options: &RelayOptions) -> Remote {
         let client = http::Client::new(
             ClientSettings {
                 connect: timeouts.connect,
@@ -230,7 +230,7 @@ impl Link {
             },
             &options.tls,
         );
-        Link {
+        Remote {
             url: endpoint.url(),
             endpoint,
             leases: http::Leases::new(&client, KEPT_CONNECTIONS),
@@ -273,6 +273,22 @@ impl Link {
         self.leases.take()
     }
 
+    /// Whether the endpoint answers at all: an unsigned `GET` of its URL
+    /// within `limit`; any HTTP status counts (an IAM-protected endpoint
+    /// refuses it). `Err` says why no answer came.
+    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
+    pub(crate) fn probe(&self, limit: Duration) -> Result<u16, String> {
+        let timeouts = RequestTimeouts {
+            response: limit,
+            per_read: Some(limit),
+            total: Some(limit),
+        };
+        self.client
+            .send(Method::Get, &self.url, &[], &[], timeouts)
+            .map(|answer| answer.status)
+            .map_err(|e| format!("{} did not answer: {e}", self.endpoint.host))
+    }
+
     /// Closes every connection of the shared pool and the ones kept for
     /// exchanges (at exit).
     pub(crate) fn shutdown(&self) {
@@ -286,8 +302,8 @@ impl Link {
 /// generation, negotiated version), its runtime-session id, one new session
 /// at a time, and which generation's GET stream runs.
 pub(crate) struct Upstream {
-    link: Arc<Link>,
-    auth: RequestAuth,
+    link: Arc<Remote>,
+    auth: Arc<RequestAuth>,
     /// Which profile's session this is: 0 for the default (the only one with
     /// one profile), else its place in `--profile`'s list.
     index: usize,
@@ -321,7 +337,11 @@ impl Upstream {
     /// A session with the server at `link`, not yet opened, signed with `auth`;
     /// `runtime_session` is its runtime-session id (`None`: derived when the
     /// first request needs it).
-    pub(crate) fn new(link: Arc<Link>, auth: RequestAuth, runtime_session: Option<String>) -> Self {
+    pub(crate) fn new(
+        link: Arc<Remote>,
+        auth: Arc<RequestAuth>,
+        runtime_session: Option<String>,
+    ) -> Self {
         Upstream {
             link,
             auth,
@@ -357,7 +377,7 @@ impl Upstream {
     }
 
     /// The endpoint.
-    pub(crate) fn link(&self) -> &Link {
+    pub(crate) fn link(&self) -> &Remote {
         &self.link
     }
 
@@ -432,9 +452,9 @@ impl Upstream {
         &self,
         method: Method,
         body: &[u8],
-        extra: &Extra,
+        extra: &SendOptions,
         timeouts: RequestTimeouts,
-    ) -> Result<Sent, SendError> {
+    ) -> Result<HttpAnswer, SendError> {
         let algorithm = self.auth.algorithm();
         let mut first = self.attempt(algorithm, method, body, extra, timeouts)?;
         let mut error = peek_error(&mut first.response, &first.secrets);
@@ -495,7 +515,7 @@ impl Upstream {
         algorithm: Algorithm,
         method: Method,
         body: &[u8],
-        extra: &Extra,
+        extra: &SendOptions,
         timeouts: RequestTimeouts,
     ) -> Result<Attempt, SendError> {
         let link = &self.link;
@@ -599,7 +619,7 @@ impl Upstream {
 
     /// Stores the `Mcp-Session-Id` of a successful response that carries one,
     /// unless a new session replaced the one the request was sent in.
-    pub(crate) fn capture_session(&self, sent: &Sent) {
+    pub(crate) fn capture_session(&self, sent: &HttpAnswer) {
         let response = &sent.response;
         if !(200..300).contains(&response.status) {
             return;
@@ -626,7 +646,7 @@ impl Upstream {
             per_read: Some(limit),
             total: Some(limit),
         };
-        let extra = Extra {
+        let extra = SendOptions {
             with_session: true,
             ..Default::default()
         };

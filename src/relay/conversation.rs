@@ -1,14 +1,15 @@
-//! What the relay's threads share, and one exchange's view of it.
+//! One client's conversation, and one exchange's view of it.
 //!
-//! Owns: [`Shared`] — the upstream session (and, with several AWS profiles,
-//! the others': `profiles.rs`), the table of requests waiting for
-//! an answer, the tool cache, the client's handshake to replay, the count of
-//! exchanges in flight and the run's flags — and [`Ctx`], that plus the
-//! upstream session an exchange talks to and the stdout handle; the ordering
-//! [`Gate`]s and the handshake's [`Order`]; answering the client with the relay's own errors
-//! ([`Ctx::fail_all`]); and waiting that ends early at shutdown.
-//! Refuses: I/O of its own: requests go out through `upstream.rs`, lines
-//! through `stdio.rs`.
+//! Owns: [`Conversation`] — what one client's messages share: its upstream
+//! session (and with several AWS profiles the others', `profiles.rs`), the
+//! requests waiting for an answer, the tool cache, the handshake to replay,
+//! the exchanges in flight, and where messages outside any request go — and
+//! [`Exchange`], that plus the upstream session an exchange talks to and where
+//! its answers go (`sink.rs`); the ordering [`Gate`]s and the handshake's
+//! [`Order`]; answering with the relay's own errors ([`Exchange::fail_all`]).
+//! What every client shares (endpoint, connections, signer, options) is
+//! `process.rs`'s.
+//! Refuses: I/O of its own: requests go out through `upstream.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,21 +22,21 @@ use super::jsonrpc::{self, Id};
 use super::outgoing::Requests;
 use super::pending::Pending;
 use super::policy::ToolCache;
+use super::process::Process;
 use super::profiles::Profiles;
-use super::stdio::Output;
+use super::sink::Output;
 use super::upstream::Upstream;
-use crate::config::{RelayOptions, Timeouts};
 use crate::sync::{Locked, wait_while};
 
-/// What every thread of the relay shares.
+/// What every thread of one client's conversation shares.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Conversation {
+    /// What every client of the process shares.
+    pub(super) process: Arc<Process>,
     /// The upstream session client messages go to (the default profile's).
     pub(super) upstream: Arc<Upstream>,
     /// With several profiles, the others and their sessions.
     pub(super) profiles: Profiles,
-    pub(super) timeouts: Timeouts,
-    pub(super) options: RelayOptions,
     pub(super) pending: Pending,
     pub(super) tools: ToolCache,
     pub(super) in_flight: Arc<InFlight>,
@@ -43,6 +44,9 @@ pub(crate) struct Shared {
     pub(super) order: Order,
     /// The watchdog of every `--tool-timeout` deadline.
     pub(super) deadlines: Watchdog,
+    /// Where messages the server sends outside any request go (the GET
+    /// stream's); `None` once the conversation ends.
+    unsolicited: Mutex<Option<Output>>,
     shutting_down: AtomicBool,
     /// True while the client's requests follow a revision that cancels by
     /// closing the stream (its last request named 2026-07-28 or later in
@@ -51,29 +55,59 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
 }
 
-impl Shared {
-    /// The state of a new run.
+impl Conversation {
+    /// A new client's conversation: its upstream session (not opened until
+    /// its first message) signed with the process's signer, with
+    /// `runtime_session` as its AgentCore runtime-session id (`None`: derived
+    /// when the first request needs it); messages outside any request go to
+    /// `unsolicited`.
     pub(crate) fn new(
-        upstream: Arc<Upstream>,
-        profiles: Profiles,
-        timeouts: Timeouts,
-        options: RelayOptions,
+        process: &Arc<Process>,
+        runtime_session: Option<String>,
+        unsolicited: Output,
     ) -> Self {
-        Shared {
-            upstream,
+        let options = &process.options;
+        let profiles = Profiles::new(
+            &process.remote,
+            &process.auth,
+            &options.profiles,
+            options.runtime_session,
+        );
+        let mut upstream = Upstream::new(
+            Arc::clone(&process.remote),
+            Arc::clone(&process.auth),
+            runtime_session,
+        );
+        if let Some(name) = profiles.default_name() {
+            upstream = upstream.with_profile(0, name);
+        }
+        Conversation {
+            upstream: Arc::new(upstream),
             profiles,
-            timeouts,
             pending: Pending::new(),
             tools: ToolCache::new(),
             in_flight: Arc::new(InFlight::new(options.max_in_flight)),
             handshake: Handshake::default(),
             order: Order::default(),
             deadlines: Watchdog::default(),
+            unsolicited: Mutex::new(Some(unsolicited)),
             shutting_down: AtomicBool::new(false),
             closes_to_cancel: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
-            options,
+            process: Arc::clone(process),
         }
+    }
+
+    /// Where a message outside any request goes now; `None` once the
+    /// conversation ended.
+    pub(super) fn unsolicited(&self) -> Option<Output> {
+        self.unsolicited.locked().clone()
+    }
+
+    /// Lets go of where messages outside any request went, so that its
+    /// reader sees the end once the exchanges still writing are done.
+    pub(super) fn close_unsolicited(&self) {
+        self.unsolicited.locked().take();
     }
 
     /// A fresh id for the relay's own requests, in a namespace clients do not use.
@@ -134,19 +168,20 @@ impl Handshake {
     }
 }
 
-/// One exchange's view: the shared state, the upstream session it talks to,
-/// and an stdout handle.
+/// One exchange's view: the conversation, the upstream session it talks to,
+/// and where its answers go.
 #[derive(Debug)]
-pub(crate) struct Ctx {
-    pub(super) shared: Arc<Shared>,
+pub(crate) struct Exchange {
+    pub(super) shared: Arc<Conversation>,
     pub(super) up: Arc<Upstream>,
     pub(super) out: Output,
 }
 
-impl Ctx {
-    /// A view of `shared` that talks to its upstream session.
-    pub(crate) fn new(shared: &Arc<Shared>, out: Output) -> Self {
-        Ctx {
+impl Exchange {
+    /// A view of `shared` that talks to its upstream session and answers to
+    /// `out`.
+    pub(crate) fn new(shared: &Arc<Conversation>, out: Output) -> Self {
+        Exchange {
             up: Arc::clone(&shared.upstream),
             shared: Arc::clone(shared),
             out,
@@ -154,22 +189,31 @@ impl Ctx {
     }
 
     /// Another handle on the same view (for another thread).
-    pub(super) fn clone_ctx(&self) -> Ctx {
-        Ctx {
+    pub(super) fn clone_ctx(&self) -> Exchange {
+        Exchange {
             shared: Arc::clone(&self.shared),
             up: Arc::clone(&self.up),
             out: self.out.clone(),
         }
     }
 
+    /// The same view, answering to `out`.
+    pub(super) fn answering_to(&self, out: Output) -> Exchange {
+        Exchange {
+            shared: Arc::clone(&self.shared),
+            up: Arc::clone(&self.up),
+            out,
+        }
+    }
+
     /// The view of the upstream session of profile `route` (0: the
     /// default's), made now if it was not (`profiles.rs`).
-    pub(super) fn routed(&self, route: usize) -> Ctx {
+    pub(super) fn routed(&self, route: usize) -> Exchange {
         let up = match self.shared.profiles.upstream(route) {
             Some(up) => up,
             None => Arc::clone(&self.shared.upstream),
         };
-        Ctx {
+        Exchange {
             shared: Arc::clone(&self.shared),
             up,
             out: self.out.clone(),
@@ -236,7 +280,7 @@ impl Gate {
 
 /// Where a message stands in the handshake's order, for [`Order::turn`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+pub(crate) enum HandshakeStep {
     /// The client's `initialize`.
     Initialize,
     /// The client's `notifications/initialized`.
@@ -279,33 +323,33 @@ pub(crate) struct Turn {
 
 impl Order {
     /// The turn of a message read now.
-    pub(super) fn turn(&self, step: Step) -> Turn {
+    pub(super) fn turn(&self, step: HandshakeStep) -> Turn {
         let mut h = self.0.locked();
         let opens = Gate::default();
         let wait_for: Vec<Gate> = match step {
-            Step::Initialize => {
+            HandshakeStep::Initialize => {
                 h.initialize = Some(opens.clone());
                 h.initialized = None;
                 Vec::new()
             }
-            Step::Initialized => {
+            HandshakeStep::Initialized => {
                 let before = h.initialize.iter().cloned().collect();
                 h.initialized = Some(opens.clone());
                 before
             }
-            Step::Ping => Vec::new(),
-            Step::Request => h
+            HandshakeStep::Ping => Vec::new(),
+            HandshakeStep::Request => h
                 .initialize
                 .iter()
                 .chain(h.initialized.iter())
                 .cloned()
                 .collect(),
-            Step::Other => h.initialize.iter().cloned().collect(),
+            HandshakeStep::Other => h.initialize.iter().cloned().collect(),
         };
         Turn {
             wait_for,
             opens,
-            opens_at_end: step == Step::Initialize,
+            opens_at_end: step == HandshakeStep::Initialize,
         }
     }
 }
@@ -318,31 +362,31 @@ mod tests {
     fn requests_wait_for_the_handshake_and_nothing_waits_for_other_notifications() {
         let order = Order::default();
         assert!(
-            order.turn(Step::Request).wait_for.is_empty(),
+            order.turn(HandshakeStep::Request).wait_for.is_empty(),
             "no handshake yet"
         );
-        let init = order.turn(Step::Initialize);
+        let init = order.turn(HandshakeStep::Initialize);
         assert!(init.wait_for.is_empty() && init.opens_at_end);
-        let ping = order.turn(Step::Ping);
+        let ping = order.turn(HandshakeStep::Ping);
         assert!(ping.wait_for.is_empty(), "ping goes at any time");
-        let other = order.turn(Step::Other);
+        let other = order.turn(HandshakeStep::Other);
         assert_eq!(other.wait_for.len(), 1, "the initialize answer");
-        let initialized = order.turn(Step::Initialized);
+        let initialized = order.turn(HandshakeStep::Initialized);
         assert_eq!(initialized.wait_for.len(), 1);
         assert!(!initialized.opens_at_end);
-        let request = order.turn(Step::Request);
+        let request = order.turn(HandshakeStep::Request);
         assert_eq!(request.wait_for.len(), 2);
         // A notification after the handshake does not hold a later request.
-        let cancel = order.turn(Step::Other);
-        let after = order.turn(Step::Request);
+        let cancel = order.turn(HandshakeStep::Other);
+        let after = order.turn(HandshakeStep::Request);
         assert_eq!(after.wait_for.len(), 2);
         init.opens.open();
         initialized.opens.open();
         assert!(after.wait_for.iter().all(|g| g.wait(Duration::ZERO)));
         assert!(!cancel.opens.wait(Duration::ZERO));
         // A new initialize starts a new handshake.
-        let again = order.turn(Step::Initialize);
-        let request = order.turn(Step::Request);
+        let again = order.turn(HandshakeStep::Initialize);
+        let request = order.turn(HandshakeStep::Request);
         assert_eq!(request.wait_for.len(), 1);
         assert!(!request.wait_for[0].wait(Duration::ZERO));
         again.opens.open();
