@@ -146,10 +146,17 @@ impl HttpClient {
         Ok(())
     }
 
-    /// Ends the session (`DELETE`); errors are ignored, the server may be gone.
-    pub fn close(mut self) {
+    /// Ends the session (`DELETE`); errors are ignored, the server may be
+    /// gone. Dropping the client does the same, so a client that a load run
+    /// drops leaves no session open behind it.
+    pub fn close(self) {}
+}
+
+impl Drop for HttpClient {
+    fn drop(&mut self) {
         if self.session.is_some() {
             let _ = self.send("DELETE", b"");
+            self.session = None;
         }
     }
 }

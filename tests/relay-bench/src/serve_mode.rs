@@ -6,9 +6,11 @@
 //!
 //! Per server: start to port open; sequential `tools/call echo` on one session
 //! (p50, p99, what each adds over the direct call, CPU per call over the
-//! process tree); calls/s with 1, 8 and 64 clients at once, each client its own
-//! session on its own connection; `VmRSS` of the tree with `--sessions` (100)
-//! sessions open at once; the exit status after SIGTERM.
+//! process tree); `VmRSS` of the tree with `--sessions` (100) sessions open at
+//! once, each idle on its own connection; calls/s with 1, 8 and 64 clients at
+//! once, each client its own session on its own connection (every session is
+//! ended with DELETE when its client is dropped); `VmRSS` at rest after that
+//! load; the exit status after SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +41,7 @@ struct Col {
     throughput: Vec<(usize, f64)>,
     rss_rest_kb: Option<u64>,
     rss_sessions: Option<(u64, usize)>,
+    rss_after_load_kb: Option<u64>,
     exit: Option<String>,
 }
 
@@ -256,18 +259,6 @@ fn server_col(o: &Options, cmd: &ServerCmd, url: &str) -> Result<Col, String> {
     thread::sleep(Duration::from_millis(500));
     col.rss_rest_kb = Some(server.rss_kb()?.0);
 
-    // N clients at once, each its own session.
-    for &n in &o.concurrency {
-        let rate = run_clients(n, o.seconds, |_| {
-            let mut c = session(addr)?;
-            c.echo(ECHO_TEXT).map_err(|e| e.to_string())?;
-            Ok(move |_: u64| c.echo(ECHO_TEXT).map_err(|e| e.to_string()))
-        })
-        .map_err(with_log)?;
-        col.throughput.push((n, rate));
-        eprintln!("  {n} clients: {rate:.0} calls/s");
-    }
-
     // Many sessions open at once, each on its own connection, idle.
     let mut open = Vec::new();
     for _ in 0..o.sessions {
@@ -280,6 +271,21 @@ fn server_col(o: &Options, cmd: &ServerCmd, url: &str) -> Result<Col, String> {
     for c in open {
         c.close();
     }
+
+    // N clients at once, each its own session.
+    for &n in &o.concurrency {
+        let rate = run_clients(n, o.seconds, |_| {
+            let mut c = session(addr)?;
+            c.echo(ECHO_TEXT).map_err(|e| e.to_string())?;
+            Ok(move |_: u64| c.echo(ECHO_TEXT).map_err(|e| e.to_string()))
+        })
+        .map_err(with_log)?;
+        col.throughput.push((n, rate));
+        eprintln!("  {n} clients: {rate:.0} calls/s");
+    }
+
+    thread::sleep(Duration::from_millis(500));
+    col.rss_after_load_kb = Some(server.rss_kb()?.0);
 
     col.exit = Some(match server.stop() {
         Some(s) => match s.code() {
@@ -382,6 +388,11 @@ fn report(o: &Options, cols: &[Col], signed: u64) {
             })
             .collect(),
         ratio(&|c| c.rss_sessions.map(|(k, _)| k as f64)),
+    );
+    row(
+        "RSS at rest after the clients",
+        cols.iter().map(|c| c.rss_after_load_kb.map(mb)).collect(),
+        ratio(&|c| c.rss_after_load_kb.map(|k| k as f64)),
     );
     row(
         "after SIGTERM",
