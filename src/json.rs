@@ -7,7 +7,7 @@
 //! winning (as Rust `aws-config`'s `json_credentials.rs` reads them), typed
 //! reads (a non-empty string, an RFC 3339 time), replacing a field in place,
 //! and overwriting every string of a parsed document with zeros once it held
-//! secrets. Pure.
+//! secrets ([`Document`] does it when dropped). Pure.
 //! Refuses: quoting a value in an error: errors name the field only, since the
 //! values are secret keys and tokens.
 
@@ -17,6 +17,7 @@ use std::time::SystemTime;
 use p256::elliptic_curve::zeroize::Zeroize;
 use serde_json::{Map, Value};
 
+use crate::secret::Secret;
 use crate::time::parse_rfc3339;
 
 /// A JSON object.
@@ -116,6 +117,57 @@ pub fn object(body: &[u8]) -> Result<Object, JsonError> {
             line: e.line(),
             column: e.column(),
         }),
+    }
+}
+
+/// A parsed JSON object that holds secrets (keys, tokens): every string in
+/// it is overwritten with zeros when it is dropped. Read through `Deref` to
+/// [`Object`] with [`field`] and the typed readers.
+pub struct Document(Object);
+
+impl Document {
+    /// Parses `body` as a JSON object ([`object`]).
+    ///
+    /// # Errors
+    /// [`JsonError::NotJson`] or [`JsonError::NotObject`].
+    pub fn parse(body: &[u8]) -> Result<Self, JsonError> {
+        object(body).map(Document)
+    }
+
+    /// The document as JSON text, a [`Secret`] (it holds what was read).
+    pub fn text(&self) -> Secret {
+        Secret::new(serde_json::to_string(&self.0).expect("a JSON object serializes"))
+    }
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Document(Object::new())
+    }
+}
+
+impl Clone for Document {
+    fn clone(&self) -> Self {
+        Document(self.0.clone())
+    }
+}
+
+impl std::ops::Deref for Document {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Document {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.0
+    }
+}
+
+impl Drop for Document {
+    fn drop(&mut self) {
+        zeroize_object(&mut self.0);
     }
 }
 
@@ -328,5 +380,18 @@ mod tests {
         );
         zeroize_object(&mut o);
         assert_eq!(o["AccessToken"], "");
+    }
+
+    #[test]
+    fn a_document_writes_back_what_it_read_with_fields_set() {
+        let mut doc = Document::parse(br#"{"AccessToken":"old","kept":[1,{"n":"v"}]}"#).unwrap();
+        set_string(&mut doc, "accessToken", "new");
+        let copy = doc.clone();
+        drop(doc);
+        assert_eq!(
+            copy.text().expose(),
+            r#"{"AccessToken":"new","kept":[1,{"n":"v"}]}"#
+        );
+        assert!(matches!(Document::parse(b"[1]"), Err(JsonError::NotObject)));
     }
 }

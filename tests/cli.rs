@@ -21,7 +21,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::TempDir;
+use support::{TempDir, output_within};
 use vector_files::describe_difference;
 
 /// One run of `mcp-sigv4 <args>` and what it must print.
@@ -448,14 +448,11 @@ fn a_terminal_on_stdin_gets_a_note_on_stderr() {
         use std::io::Write;
         let _ = child.stdin.as_mut().unwrap().write_all(typed.as_bytes());
         let _ = child.stdin.as_mut().unwrap().write_all(b"\x04");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let out = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the binary ended after Ctrl-D")
-            .expect("its output");
+        let out = output_within(
+            child,
+            Duration::from_secs(20),
+            "the binary ended after Ctrl-D",
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let run = |args: &str| run_typing(args, "");

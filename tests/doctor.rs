@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use support::{
     AKID, KeyPair, Reply, SECRET_KEY, SESSION_ID, SESSION_TOKEN, Seen, Server, TempDir,
-    closed_port, standard_reply,
+    closed_port, output_within, standard_reply,
 };
 
 const IDENTITY: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/doctor</Arn><UserId>AIDADOCTOREXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
@@ -58,13 +58,11 @@ fn doctor_with(args: &[&str], sts: Option<&Server>, creds: bool, env: &[(&str, &
         cmd.env(name, value);
     }
     let child = cmd.spawn().expect("starting mcp-sigv4 doctor");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("doctor finished within 60 s")
-        .expect("doctor's output")
+    output_within(
+        child,
+        Duration::from_secs(60),
+        "doctor finished within 60 s",
+    )
 }
 
 fn text(o: &Output) -> String {

@@ -1233,12 +1233,9 @@ fn stdin_is_read_on_while_the_request_queue_is_full() {
     p.send_json(&request(9, "ping", json!({})));
     let mut ids = vec![2, 9];
     ids.extend(&calls);
-    let started = Instant::now();
+    // All answered within 20 s (`answers` fails past it), so not after the
+    // server's 60 s wait.
     let (got, _) = answers(&p, &ids, Duration::from_secs(20));
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "all answered within 20 s, not after the server's 60 s wait"
-    );
     assert_eq!(got[&9]["result"], json!({}), "{:?}", got[&9]);
     assert_eq!(got[&2]["result"]["asked"], true, "{:?}", got[&2]);
     let refused: Vec<i64> = calls

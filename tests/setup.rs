@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::TempDir;
+use support::{TempDir, output_within};
 
 const CONFIG: &str = "[profile dev]\nregion = eu-west-1\n\n[profile prod]\nregion = us-east-1\n";
 const CREDENTIALS: &str =
@@ -35,13 +35,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     let child = cmd.spawn().expect("starting mcp-sigv4");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("mcp-sigv4 finished within 20 s")
-        .expect("its output")
+    output_within(
+        child,
+        Duration::from_secs(20),
+        "mcp-sigv4 finished within 20 s",
+    )
 }
 
 fn stderr(o: &Output) -> String {
@@ -161,15 +159,12 @@ fn as_a_client(args: &[&str], input: &str) -> (Option<i32>, String, String) {
         .expect("starting mcp-sigv4");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.as_bytes()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
     // stdin stays open, as a client keeps it while it waits for the answer.
-    let o = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("mcp-sigv4 answered and ended within 20 s")
-        .expect("its output");
+    let o = output_within(
+        child,
+        Duration::from_secs(20),
+        "mcp-sigv4 answered and ended within 20 s",
+    );
     drop(stdin);
     (
         o.status.code(),

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
@@ -40,9 +40,12 @@ fn lines_until_quiet(p: &Proxy, quiet: Duration) -> Vec<String> {
 /// session; `dir` holds the profile files.
 fn with_slow_credentials(up: &Server, dir: &TempDir, args: &[&str]) -> Proxy {
     let d = dir.str();
+    // The process answers only once the test writes `go` (at most 60 s).
     dir.write(
         "slow.sh",
-        "sleep 10\nprintf '{\"Version\":1,\"AccessKeyId\":\"AKIDSLOWPROCESS\",\"SecretAccessKey\":\"slowSecret\"}'\n",
+        &format!(
+            "i=0\nwhile [ ! -e {d}/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nprintf '{{\"Version\":1,\"AccessKeyId\":\"AKIDSLOWPROCESS\",\"SecretAccessKey\":\"slowSecret\"}}'\n"
+        ),
     );
     dir.write(
         "config",
@@ -58,10 +61,11 @@ fn with_slow_credentials(up: &Server, dir: &TempDir, args: &[&str]) -> Proxy {
 }
 
 /// The end of stdin while the credentials are still being resolved: the
-/// requests in flight get their 1 s, and the process exits 0 — it does not
-/// wait for the credential source to finish (it used to: the start-up
-/// resolution ran before stdin was read, so the end of stdin was seen only
-/// once the `credential_process` returned, 10 s later).
+/// requests in flight get their 1 s, and the process exits 0 while the
+/// `credential_process` is still waiting — it does not wait for the
+/// credential source to finish (it used to: the start-up resolution ran
+/// before stdin was read, so the end of stdin was seen only once the
+/// `credential_process` returned).
 #[test]
 fn the_end_of_stdin_while_credentials_resolve_at_start_up_exits_0_promptly() {
     eof_while_credentials_resolve(&[]);
@@ -81,43 +85,40 @@ fn eof_while_credentials_resolve(args: &[&str]) {
     let mut p = with_slow_credentials(&up, &dir, args);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
-    let t0 = Instant::now();
     p.close_stdin();
+    // The credential_process answers only after `go`, written below: an
+    // exit seen here did not wait for it.
     let status = p.wait_exit(Duration::from_secs(8));
-    let took = t0.elapsed();
+    dir.write("go", "");
     let stderr = p.stderr();
     let status = status.unwrap_or_else(|| panic!("still running 8 s after stdin ended:\n{stderr}"));
     assert_eq!(status.code(), Some(0), "exit status; stderr:\n{stderr}");
-    assert!(
-        took < ms(3000),
-        "exited {took:?} after stdin ended:\n{stderr}"
-    );
     assert!(up.rpc("initialize").is_empty(), "nothing was signed yet");
 }
 
 /// SIGTERM while the credentials are still being resolved takes the graceful
-/// path `src/manual/relay.md` promises: exit 0 within 3 s (it used to kill the
-/// process, status 143: the handler was installed only after the start-up
-/// resolution).
+/// path `src/manual/relay.md` promises: exit 0, without waiting for the
+/// `credential_process` (it used to kill the process, status 143: the
+/// handler was installed only after the start-up resolution).
 #[test]
-fn sigterm_while_credentials_resolve_at_start_up_exits_0_within_3_s() {
+fn sigterm_while_credentials_resolve_at_start_up_exits_0() {
     let up = Server::standard();
     let dir = TempDir::new("startup-slow-term");
     let mut p = with_slow_credentials(&up, &dir, &[]);
     p.send(INITIALIZE);
     std::thread::sleep(ms(300));
-    let t0 = Instant::now();
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &p.pid().to_string()])
         .status()
         .expect("running kill");
     assert!(kill.success());
+    // As above: the credential_process is still waiting for `go`.
     let status = p.wait_exit(Duration::from_secs(8));
-    let took = t0.elapsed();
+    dir.write("go", "");
     let stderr = p.stderr();
     let status = status.unwrap_or_else(|| panic!("still running 8 s after SIGTERM:\n{stderr}"));
     assert_eq!(status.code(), Some(0), "exit status; stderr:\n{stderr}");
-    assert!(took < ms(3000), "exited {took:?} after SIGTERM:\n{stderr}");
+    assert!(up.rpc("initialize").is_empty(), "nothing was signed yet");
 }
 
 /// A client's `ping` while the start-up resolution is still running is

@@ -536,13 +536,10 @@ mod tests {
         let first = Resolver::new(env, Some("a".into()))
             .with_tls(TlsRoots::builtin())
             .with_session_name(Some("one-name".into()));
-        let started = std::time::Instant::now();
         let others: Vec<Resolver> = (0..1000)
             .map(|i| first.for_profile(Some(format!("p{i}"))))
             .collect();
-        let took = started.elapsed();
-        // No I/O and no client built: well under a millisecond each.
-        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        // No client built (and no I/O).
         assert!(
             first.shared.clients.get().is_none(),
             "clients are built on first use"

@@ -364,10 +364,8 @@ pub(crate) fn parse_json_credentials(
     body: &[u8],
     source: &str,
 ) -> Result<Credentials, AnswerError> {
-    let mut object = json::object(body)?;
-    let result = read_json_credentials(&object, source);
-    json::zeroize_object(&mut object);
-    result
+    let object = json::Document::parse(body)?;
+    read_json_credentials(&object, source)
 }
 
 fn read_json_credentials(object: &Object, source: &str) -> Result<Credentials, AnswerError> {

@@ -669,11 +669,9 @@ mod tests {
         let endpoint =
             ServiceUrl::parse("http://127.0.0.1:4567", PlainHttp::InstanceMetadata).unwrap();
         let imds = Imds::new(endpoint, FakeTransport::unreachable());
-        let started = Instant::now();
         let e = imds.credentials().unwrap_err();
         assert!(e.message.contains("after 4 tries"), "{e}");
         assert!(e.hint.unwrap().contains("hop limit"));
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

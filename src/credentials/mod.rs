@@ -59,6 +59,7 @@ mod provider;
 pub(crate) mod sha1;
 pub(crate) mod sso;
 pub(crate) mod sts;
+pub(crate) mod token_cache;
 
 use std::fmt;
 use std::sync::Arc;

@@ -434,10 +434,8 @@ pub(crate) fn parse_process_output(
             SourceError::new(format!("the output of {what} is empty")).with_hint(hint(profile))
         );
     }
-    let mut object = json::object(stdout).map_err(bad)?;
-    let result = read_output(&object, what.clone()).map_err(bad);
-    json::zeroize_object(&mut object);
-    result
+    let object = json::Document::parse(stdout).map_err(bad)?;
+    read_output(&object, what.clone()).map_err(bad)
 }
 
 fn read_output(object: &Object, what: String) -> Result<Credentials, JsonError> {
@@ -651,24 +649,21 @@ mod tests {
 
     #[test]
     fn oversized_output_stops_the_command() {
-        let started = Instant::now();
-        // `yes` never ends by itself: only the bound stops it.
+        // `yes` never ends by itself: only the bound stops it (the timeout
+        // would say "did not finish").
         let e = run_with_limits("yes x", "dev", Duration::from_secs(20), 4096).unwrap_err();
         assert!(e.message.contains("more than 4096 bytes"), "{e}");
-        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
     fn the_child_stdin_is_null() {
         // `cat` copies stdin: it must see end of file at once (an inherited stdin
-        // could be a terminal or the MCP client's pipe and would block). On Linux
-        // the command also reports what its fd 0 is.
+        // could be a terminal or the MCP client's pipe and would block until the
+        // timeout, an error). On Linux the command also reports what its fd 0 is.
         let command = format!(
             "cat; k=$(readlink /proc/self/fd/0 2>/dev/null || echo unknown); printf '{{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"{SECRET}\"}}' \"$k\""
         );
-        let started = Instant::now();
         let c = run_with_limits(&command, "dev", Duration::from_secs(10), 4096).unwrap();
-        assert!(started.elapsed() < Duration::from_secs(5));
         if cfg!(target_os = "linux") {
             assert_eq!(c.access_key_id(), "/dev/null");
         }
@@ -676,13 +671,12 @@ mod tests {
 
     #[test]
     fn a_background_process_holding_stdout_does_not_block() {
+        // Blocked, it would end at the 10 s timeout with an error.
         let command = format!(
             "(sleep 20 &); printf '%s' '{{\"Version\":1,\"AccessKeyId\":\"AKID\",\"SecretAccessKey\":\"{SECRET}\"}}'"
         );
-        let started = Instant::now();
         let c = run_with_limits(&command, "dev", Duration::from_secs(10), 4096).unwrap();
         assert_eq!(c.access_key_id(), "AKID");
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

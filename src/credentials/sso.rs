@@ -16,34 +16,23 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use super::ini::{ProfileSet, Properties};
 use super::sha1::sha1_hex;
+use super::token_cache::{REFRESH_WINDOW, TokenFile};
 use super::{Credentials, SourceError};
 use crate::aws::endpoint::{ServiceUrl, check_region, regional};
 use crate::aws::service::{AWS_CALL, Call, FetchError, Service};
-use crate::fs::{read_secret, write_atomically};
 use crate::http::{Method, Transport};
-use crate::json::{self, JsonError, Object};
+use crate::json::{self, Document, JsonError, Object};
 use crate::secret::Secret;
 use crate::sigv4::canonical::uri_encode;
-use crate::sync::Locked;
 use crate::time::{LATEST_UNIX_SECONDS, format_rfc3339};
 use crate::url::PlainHttp;
-
-/// A token that expires within this window (5 minutes) is refreshed first, as
-/// Rust `aws-config` does (botocore uses 15 minutes).
-const REFRESH_WINDOW: Duration = Duration::from_secs(300);
-
-/// At most one refresh attempt per this interval (30 s), as Rust `aws-config`.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
-
-/// The largest token cache file read (64 KiB); a real one is under 8 KiB.
-const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
 
 /// The SSO settings of one profile, resolved through its `[sso-session]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,29 +231,23 @@ pub(crate) struct CachedToken {
     /// Present when all four refresh fields are there and readable.
     pub(crate) registration: Option<Registration>,
     /// The file as read, to write back with unknown fields kept.
-    raw: Object,
-}
-
-impl Drop for CachedToken {
-    fn drop(&mut self) {
-        json::zeroize_object(&mut self.raw);
-    }
+    raw: Document,
 }
 
 /// The IAM Identity Center credential source of one profile.
 ///
 /// Hold it across resolutions (the chain keeps it with the profile files):
 /// it remembers the last refresh attempt so a failing refresh is not retried
-/// more than once per [`MIN_REFRESH_INTERVAL`]. Every
+/// more than once per [`MIN_REFRESH_INTERVAL`](super::token_cache::MIN_REFRESH_INTERVAL).
+/// Every
 /// [`credentials`](Self::credentials) call reads the cache file again, so a
 /// user who runs `aws sso login` in another terminal is picked up at once.
 pub(crate) struct SsoSource {
     profile_name: String,
     profile: SsoProfile,
-    cache_file: PathBuf,
+    cache_file: TokenFile,
     portal: Service,
     oidc: Service,
-    last_refresh_attempt: Mutex<Option<SystemTime>>,
 }
 
 impl fmt::Debug for SsoSource {
@@ -272,7 +255,7 @@ impl fmt::Debug for SsoSource {
         f.debug_struct("SsoSource")
             .field("profile_name", &self.profile_name)
             .field("profile", &self.profile)
-            .field("cache_file", &self.cache_file)
+            .field("cache_file", &self.cache_file.path())
             .field("portal", &self.portal.endpoint().to_string())
             .field("oidc", &self.oidc.endpoint().to_string())
             .finish_non_exhaustive()
@@ -329,11 +312,10 @@ impl SsoSource {
         )?;
         Ok(SsoSource {
             profile_name: profile_name.to_owned(),
-            cache_file: profile.cache_file(cache_dir),
+            cache_file: TokenFile::new(profile.cache_file(cache_dir)),
             profile,
             portal,
             oidc,
-            last_refresh_attempt: Mutex::new(None),
         })
     }
 
@@ -345,7 +327,7 @@ impl SsoSource {
     /// The token cache file this source reads.
     #[cfg(test)]
     fn cache_file(&self) -> &Path {
-        &self.cache_file
+        self.cache_file.path()
     }
 
     /// Role credentials for the profile's account and role, at time `now`.
@@ -353,7 +335,9 @@ impl SsoSource {
     /// Reads the cached token; if it expires within [`REFRESH_WINDOW`], the
     /// profile uses `sso_session`, the file holds `refreshToken`, `clientId`,
     /// `clientSecret` and a future `registrationExpiresAt`, and no attempt was
-    /// made in the last [`MIN_REFRESH_INTERVAL`], refreshes it (OIDC
+    /// made in the last
+    /// [`MIN_REFRESH_INTERVAL`](super::token_cache::MIN_REFRESH_INTERVAL),
+    /// refreshes it (OIDC
     /// `CreateToken`, `grantType` `refresh_token`) and writes the cache file back
     /// (a failed write is logged, the new token still used). A failed refresh is
     /// logged and the current token used while it is still valid. Then calls
@@ -374,7 +358,10 @@ impl SsoSource {
                 .registration
                 .as_ref()
                 .is_some_and(|r| r.expires_at > now);
-        if token.expires_at <= now + REFRESH_WINDOW && refreshable && self.may_refresh(now) {
+        if token.expires_at <= now + REFRESH_WINDOW
+            && refreshable
+            && self.cache_file.may_refresh(now)
+        {
             match self.refresh(&token, now) {
                 Ok(new) => token = new,
                 Err(e) if token.expires_at <= now => return Err(e),
@@ -395,7 +382,7 @@ impl SsoSource {
             return Err(SourceError::new(format!(
                 "the IAM Identity Center token for profile '{}' in {} expired at {} ({why})",
                 self.profile_name,
-                self.cache_file.display(),
+                self.cache_file.path().display(),
                 format_rfc3339(token.expires_at)
             ))
             .with_hint(self.login_hint()));
@@ -414,24 +401,10 @@ impl SsoSource {
         }
     }
 
-    /// Records a refresh attempt at `now` unless one was made less than
-    /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
-    fn may_refresh(&self, now: SystemTime) -> bool {
-        let mut last = self.last_refresh_attempt.locked();
-        if let Some(t) = *last
-            && let Ok(since) = now.duration_since(t)
-            && since < MIN_REFRESH_INTERVAL
-        {
-            return false;
-        }
-        *last = Some(now);
-        true
-    }
-
     fn cache_error(&self, what: String) -> SourceError {
         SourceError::new(format!(
             "IAM Identity Center token cache {} for profile '{}' {what}",
-            self.cache_file.display(),
+            self.cache_file.path().display(),
             self.profile_name
         ))
         .with_hint(self.login_hint())
@@ -439,17 +412,10 @@ impl SsoSource {
 
     /// Reads and checks the cache file. Errors never quote its content.
     fn load(&self) -> Result<CachedToken, SourceError> {
-        let text = match read_secret(&self.cache_file, MAX_CACHE_FILE_BYTES) {
-            Ok(Some(text)) => text,
-            Ok(None) => return Err(self.cache_error("does not exist".into())),
-            Err(why) => {
-                return Err(self
-                    .cache_error(format!("cannot be read: {why}"))
-                    .caused_by(why));
-            }
-        };
-        read_cache(text.expose().as_bytes(), &self.cache_file)
-            .map_err(|why| self.cache_error(why.to_string()).caused_by(why))
+        self.cache_file.load(
+            |text| read_cache(text, self.cache_file.path()),
+            |what| self.cache_error(what),
+        )
     }
 
     /// OIDC `CreateToken` with the refresh token; on success the cache file is
@@ -516,21 +482,15 @@ impl SsoSource {
             }),
             raw,
         };
-        let text =
-            Secret::new(serde_json::to_string(&refreshed.raw).expect("a JSON object serializes"));
-        match write_atomically(&self.cache_file, text.expose().as_bytes()) {
-            Ok(()) => log::debug!(
-                "refreshed the IAM Identity Center token for profile '{}' (expires {}) and updated {}",
-                self.profile_name,
-                format_rfc3339(expires_at),
-                self.cache_file.display()
+        self.cache_file.write_back(
+            &refreshed.raw.text(),
+            &format!(
+                "the IAM Identity Center token for profile '{}'",
+                self.profile_name
             ),
-            Err(why) => log::warn!(
-                "refreshed the IAM Identity Center token for profile '{}' but could not update {}: {why}",
-                self.profile_name,
-                self.cache_file.display()
-            ),
-        }
+            expires_at,
+            "",
+        );
         Ok(refreshed)
     }
 
@@ -605,18 +565,14 @@ impl SsoSource {
 /// case-insensitively. A refreshed token is written back atomically with
 /// unknown fields kept.
 pub(crate) fn read_cache(text: &[u8], file: &Path) -> Result<CachedToken, JsonError> {
-    let raw = json::object(text)?;
-    // From here `raw` is zeroized when the token is dropped.
-    let mut token = CachedToken {
-        access_token: Secret::from(""),
-        expires_at: UNIX_EPOCH,
-        registration: None,
+    // `raw` is zeroized when dropped, here on an error or with the token.
+    let raw = Document::parse(text)?;
+    Ok(CachedToken {
+        access_token: Secret::from(json::required_string(&raw, "accessToken")?),
+        expires_at: json::required_time(&raw, "expiresAt")?,
+        registration: registration(&raw, file),
         raw,
-    };
-    token.access_token = Secret::from(json::required_string(&token.raw, "accessToken")?);
-    token.expires_at = json::required_time(&token.raw, "expiresAt")?;
-    token.registration = registration(&token.raw, file);
-    Ok(token)
+    })
 }
 
 fn registration(raw: &Object, file: &Path) -> Option<Registration> {
@@ -650,11 +606,11 @@ pub(crate) fn read_token_answer(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(Secret, Option<Secret>, SystemTime), JsonError> {
-    let mut object = json::object(body)?;
+    let object = Document::parse(body)?;
     let new_access = json::required_string(&object, "accessToken").map(Secret::from);
     let new_refresh = json::optional_string(&object, "refreshToken").map(|o| o.map(Secret::from));
     let expires_in = json::field(&object, "expiresIn").and_then(Value::as_u64);
-    json::zeroize_object(&mut object);
+    drop(object);
     let new_access = new_access?;
     let new_refresh = new_refresh?;
     let expires_at = expires_in
@@ -671,8 +627,8 @@ pub(crate) fn read_token_answer(
 /// Reads `{"roleCredentials":{"accessKeyId","secretAccessKey","sessionToken",
 /// "expiration"}}`, `expiration` in epoch milliseconds. Errors name fields only.
 pub(crate) fn parse_role_credentials(body: &[u8], source: &str) -> Result<Credentials, JsonError> {
-    let mut object = json::object(body)?;
-    let result = (|| {
+    let object = Document::parse(body)?;
+    (|| {
         let role = match json::field(&object, "roleCredentials") {
             Some(Value::Object(o)) => o,
             Some(_) => {
@@ -709,9 +665,7 @@ pub(crate) fn parse_role_credentials(body: &[u8], source: &str) -> Result<Creden
             Some(UNIX_EPOCH + Duration::from_millis(millis)),
             source,
         ))
-    })();
-    json::zeroize_object(&mut object);
-    result
+    })()
 }
 
 #[cfg(test)]
@@ -1208,7 +1162,7 @@ mod tests {
         write_cache(
             &dir,
             "my-sso",
-            &" ".repeat(MAX_CACHE_FILE_BYTES as usize + 1),
+            &" ".repeat(crate::credentials::token_cache::MAX_FILE_BYTES as usize + 1),
         );
         let e = src.credentials(now).unwrap_err();
         assert!(e.message.contains("larger than 65536 bytes"), "{e}");

@@ -1,14 +1,18 @@
-//! Fixtures every integration test may need: a private temporary directory and
-//! civil time computed without the crate's own formatter.
+//! Fixtures every integration test may need: a private temporary directory,
+//! a child process's output waited for with a bound, and civil time computed
+//! without the crate's own formatter.
 //!
 //! Owns: [`TempDir`] (a fresh directory under the system temp dir, removed when
-//! dropped, with helpers to write and read files in it) and the date arithmetic
-//! the tests use to build and check timestamps independently of `mcp_sigv4::time`.
-//! Refuses: writing outside its directory (paths are relative to it).
+//! dropped, with helpers to write and read files in it), [`output_within`], and
+//! the date arithmetic the tests use to build and check timestamps
+//! independently of `mcp_sigv4::time`.
+//! Refuses: writing outside its directory (paths are relative to it), and
+//! waiting for a child without a bound.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------
 // A temporary directory
@@ -82,6 +86,23 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// A child's output, within a bound
+// ---------------------------------------------------------------------------
+
+/// The output of `child` (its stdout and stderr piped) once it ends, waited
+/// for at most `limit`; panics with `expected` (what should have happened,
+/// e.g. "doctor finished within 60 s") when it has not ended by then.
+pub fn output_within(child: Child, limit: Duration, expected: &str) -> Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(limit)
+        .expect(expected)
+        .expect("the child's output")
 }
 
 // ---------------------------------------------------------------------------

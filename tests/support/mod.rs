@@ -10,7 +10,10 @@
 //! - `proxy.rs`: the built `mcp-sigv4` binary driven over stdio ([`Proxy`]);
 //! - `mcp.rs`: JSON-RPC and SSE texts and a plain MCP server's answers
 //!   ([`standard_reply`]);
-//! - `fixtures.rs`: a temporary directory and civil time ([`TempDir`]);
+//! - `fixtures.rs`: a temporary directory ([`TempDir`]), a child's output
+//!   waited for with a bound ([`output_within`]) and civil time;
+//! - `profiles.rs`: two AWS profiles' files and keys for `--profile a b`
+//!   ([`profile_files`], [`profile_proxy`]);
 //! - `signin.rs`: an AWS Sign-In stub that checks DPoP proofs on its own
 //!   ([`sign_in_stub`]) and the `aws login` cache file;
 //! - `tls.rs`: a private CA and a server certificate for 127.0.0.1 the test
@@ -22,6 +25,7 @@
 
 pub mod fixtures;
 pub mod mcp;
+pub mod profiles;
 pub mod proxy;
 pub mod server;
 pub mod signature;
@@ -30,6 +34,7 @@ pub mod tls;
 
 pub use fixtures::*;
 pub use mcp::*;
+pub use profiles::*;
 pub use proxy::*;
 pub use server::*;
 pub use signature::*;

@@ -871,6 +871,19 @@ pub fn flag() -> (Arc<AtomicBool>, Condition) {
     (f, Arc::new(move || c.load(Ordering::Acquire)))
 }
 
+/// Waits (in a handler, say) until `cond` holds, at most `max`; true when it
+/// held.
+pub fn wait_for_flag(cond: &Condition, max: Duration) -> bool {
+    let end = Instant::now() + max;
+    while !cond() {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+    true
+}
+
 /// A port on 127.0.0.1 with nothing listening (bound, then released).
 pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");

@@ -8,13 +8,15 @@
 //! §4.1: `tbsCertificate`, ECDSA-with-SHA256 signature, the extensions
 //! webpki looks at — basic constraints, key usage, extended key usage and the
 //! subject alternative names), P-256 keys as SEC1 (RFC 5915) and PKCS #8
-//! (RFC 5208) documents, and standard Base64 (RFC 4648 §4) for PEM. Keys are
+//! (RFC 5208) documents, and PEM text (Base64 through the `base64` crate). Keys are
 //! derived from a label with SHA-256, so a run is reproducible and needs no
 //! random-number crate; they protect nothing but a test on 127.0.0.1.
 //! Refuses: anything but P-256 and the fields webpki needs.
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
@@ -69,31 +71,9 @@ const EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
 const PRIME256V1: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
 const ECDSA_WITH_SHA256: &[u64] = &[1, 2, 840, 10045, 4, 3, 2];
 
-/// Standard Base64 with padding (RFC 4648 §4).
-pub fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// `-----BEGIN {label}-----`, the Base64 of `der` in lines of 64, `-----END {label}-----`.
 pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64(der);
+    let b64 = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap());
@@ -264,19 +244,7 @@ impl TestCa {
 }
 
 /// Decodes Base64url without padding (RFC 4648 §5), as JWS writes it;
-/// `None` for any other byte.
+/// `None` for anything else.
 pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for b in text.bytes() {
-        acc = (acc << 6) | ABC.iter().position(|c| *c == b)? as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    URL_SAFE_NO_PAD.decode(text).ok()
 }

@@ -16,7 +16,7 @@ use p256::ecdsa::SigningKey;
 use serde_json::Value;
 
 use super::dpop::{KeyError, parse_pem_key};
-use crate::json::{self, JsonError, Object};
+use crate::json::{self, Document, JsonError, Object};
 use crate::secret::Secret;
 use crate::time::format_rfc3339;
 
@@ -66,7 +66,7 @@ pub struct LoginCache {
     pub(crate) client_id: String,
     pub(crate) key: SigningKey,
     /// The file as read, to write back with the fields we do not know kept.
-    raw: Object,
+    raw: Document,
 }
 
 impl fmt::Debug for LoginCache {
@@ -77,12 +77,6 @@ impl fmt::Debug for LoginCache {
             .field("expires_at", &format_rfc3339(self.expires_at))
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for LoginCache {
-    fn drop(&mut self) {
-        json::zeroize_object(&mut self.raw);
     }
 }
 
@@ -115,23 +109,10 @@ fn object<'a>(parent: &'a Object, name: &'static str) -> Result<&'a Object, Json
 /// value.
 #[doc(hidden)]
 pub fn parse_cache(bytes: &[u8]) -> Result<LoginCache, CacheError> {
-    let mut raw = json::object(bytes)?;
-    match read_cache(&raw) {
-        Ok(mut cache) => {
-            cache.raw = raw;
-            Ok(cache)
-        }
-        Err(e) => {
-            json::zeroize_object(&mut raw);
-            Err(e)
-        }
-    }
-}
-
-/// The fields of `raw`; `raw` itself is put in by the caller.
-fn read_cache(raw: &Object) -> Result<LoginCache, CacheError> {
-    let access = object(raw, "accessToken")?;
-    if let Some(kind) = json::optional_string(raw, "tokenType")?
+    // `raw` is zeroized when dropped, here on an error or with the cache.
+    let raw = Document::parse(bytes)?;
+    let access = object(&raw, "accessToken")?;
+    if let Some(kind) = json::optional_string(&raw, "tokenType")?
         && !kind.eq_ignore_ascii_case("aws_sigv4")
     {
         return Err(JsonError::Unsupported {
@@ -140,17 +121,17 @@ fn read_cache(raw: &Object) -> Result<LoginCache, CacheError> {
         }
         .into());
     }
-    let key_text = Secret::from(json::required_string(raw, "dpopKey")?);
+    let key_text = Secret::from(json::required_string(&raw, "dpopKey")?);
     Ok(LoginCache {
         access_key_id: json::required_string(access, "accessKeyId")?.to_owned(),
         secret_access_key: Secret::from(json::required_string(access, "secretAccessKey")?),
         session_token: Secret::from(json::required_string(access, "sessionToken")?),
         account_id: json::optional_string(access, "accountId")?.map(str::to_owned),
         expires_at: json::required_time(access, "expiresAt")?,
-        refresh_token: Secret::from(json::required_string(raw, "refreshToken")?),
-        client_id: json::required_string(raw, "clientId")?.to_owned(),
+        refresh_token: Secret::from(json::required_string(&raw, "refreshToken")?),
+        client_id: json::required_string(&raw, "clientId")?.to_owned(),
         key: parse_pem_key(key_text.expose()).map_err(CacheError::Key)?,
-        raw: Object::new(),
+        raw,
     })
 }
 
@@ -184,8 +165,8 @@ impl fmt::Debug for Refreshed {
 /// [`JsonError`] naming the field, never its value.
 #[doc(hidden)]
 pub fn parse_refresh_answer(body: &[u8]) -> Result<Refreshed, JsonError> {
-    let mut root = json::object(body)?;
-    let result = (|| {
+    let root = Document::parse(body)?;
+    (|| {
         let output = match json::field(&root, "tokenOutput") {
             Some(Value::Object(o)) => o,
             _ => &root,
@@ -205,9 +186,7 @@ pub fn parse_refresh_answer(body: &[u8]) -> Result<Refreshed, JsonError> {
             refresh_token: Secret::from(json::required_string(output, "refreshToken")?),
             expires_in: Duration::from_secs(expires_in),
         })
-    })();
-    json::zeroize_object(&mut root);
-    result
+    })()
 }
 
 impl LoginCache {
@@ -232,7 +211,7 @@ impl LoginCache {
             json::set_string(access, "expiresAt", &format_rfc3339(expires_at));
         }
         json::set_string(&mut raw, "refreshToken", answer.refresh_token.expose());
-        let text = Secret::new(serde_json::to_string(&raw).expect("a JSON object serializes"));
+        let text = raw.text();
         let cache = LoginCache {
             access_key_id: answer.access_key_id.clone(),
             secret_access_key: answer.secret_access_key.clone(),

@@ -6,8 +6,8 @@
 //! cache file `aws login` writes (`~/.aws/login/cache/<SHA-256 of the session>.json`,
 //! or under `AWS_LOGIN_CACHE_DIRECTORY`); its credentials while more than 5
 //! minutes remain before `expiresAt`; then one refresh through AWS Sign-In with
-//! a DPoP proof, written back to the file; a lock on the file shared with other
-//! processes (`LOCK_WAIT`, 20 s).
+//! a DPoP proof, written back to the file under a lock shared with other
+//! processes. Reading, locking and rewriting the file is `token_cache.rs`'s.
 //! Refuses: starting a login (that is `aws login`'s job; errors say to run
 //! it), and putting a key, token, refresh token or the DPoP key anywhere but
 //! the request and the cache file.
@@ -18,17 +18,17 @@ pub(crate) mod dpop;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
 pub use cache::{CacheError, LoginCache, Refreshed, parse_cache, parse_refresh_answer};
 pub use dpop::KeyError;
 
+use super::token_cache::{REFRESH_WINDOW, TokenFile};
 use super::{Credentials, SourceError};
 use crate::aws::endpoint::{ServiceUrl, signin};
 use crate::aws::service::{AWS_CALL, BoxError, Call, Service};
-use crate::fs::{read_secret, write_atomically};
 use crate::http::{Method, Transport};
 use crate::json;
 use crate::secret::Secret;
@@ -36,28 +36,6 @@ use crate::sigv4::SignableRequest;
 use crate::sync::Locked;
 use crate::time::format_rfc3339;
 use crate::url::PlainHttp;
-
-/// Credentials are refreshed when less than this remains (5 minutes): botocore's
-/// `_REFRESH_THRESHOLD` and Rust `aws-config`'s `REFRESH_BUFFER_TIME`.
-const REFRESH_WINDOW: Duration = Duration::from_secs(300);
-
-/// At most one refresh attempt per this interval (30 s), as Rust `aws-config`.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
-
-/// The largest cache file read (64 KiB); a real one is about 4 KiB.
-const MAX_CACHE_FILE_BYTES: u64 = 64 * 1024;
-
-/// The longest a refresh waits for another process's lock on the cache file
-/// before it goes ahead without it: 20 s (a refresh is one HTTPS call).
-///
-/// Read, refresh and write are serialised across processes (MCP clients start
-/// their servers together) by an advisory lock on `<cache file>.lock` beside
-/// the file (`std::fs::File::lock`, `flock` on Unix, `LockFileEx` on Windows).
-/// The file is read again under the lock, so a process that waited uses the
-/// keys the other wrote instead of spending a refresh token that was already
-/// used; after a refused refresh the file is read once more before the error,
-/// in case another process (or `aws login`) wrote fresh keys meanwhile.
-pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(20);
 
 /// The `error` codes of Sign-In's `AccessDeniedException` after which only a
 /// new `aws login` helps.
@@ -80,18 +58,26 @@ pub(crate) fn cache_file(cache_dir: &Path, login_session: &str) -> PathBuf {
 /// AWS Sign-In: an unsigned `POST /v1/token` (model auth `smithy.api#noAuth`)
 /// with the body `{"clientId","refreshToken","grantType":"refresh_token"}` and
 /// a fresh DPoP proof per attempt (`dpop.rs`, RFC 9449), at most once per
-/// [`MIN_REFRESH_INTERVAL`], never again with a refresh token Sign-In called
+/// [`MIN_REFRESH_INTERVAL`](super::token_cache::MIN_REFRESH_INTERVAL), never again with a refresh token Sign-In called
 /// expired until the file holds another. It goes to the regional Sign-In
 /// endpoint (`aws::endpoint::signin`) or an override (`AWS_ENDPOINT_URL_SIGNIN`,
 /// the profile's `services` section, chosen by the chain). The file is
 /// rewritten atomically with the same permissions (`cache.rs`,
-/// `fs::write_atomically`).
+/// `token_cache.rs`).
+///
+/// Read, refresh and write are serialised across processes (MCP clients start
+/// their servers together) by the lock beside the file
+/// ([`TokenFile::lock`], waited for at most
+/// [`LOCK_WAIT`](super::token_cache::LOCK_WAIT)). The file is read again
+/// under the lock, so a process that waited uses the keys the other wrote
+/// instead of spending a refresh token that was already used; after a refused
+/// refresh the file is read once more before the error, in case another
+/// process (or `aws login`) wrote fresh keys meanwhile.
 pub(crate) struct LoginSource {
     profile: String,
     session: String,
-    cache_file: PathBuf,
+    cache_file: TokenFile,
     signin: Service,
-    last_refresh_attempt: Mutex<Option<SystemTime>>,
     /// SHA-256 of a refresh token Sign-In called expired: not sent again.
     dead_refresh_token: Mutex<Option<[u8; 32]>>,
 }
@@ -100,7 +86,7 @@ impl fmt::Debug for LoginSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginSource")
             .field("profile", &self.profile)
-            .field("cache_file", &self.cache_file)
+            .field("cache_file", &self.cache_file.path())
             .field("signin", &self.signin.endpoint().to_string())
             .finish_non_exhaustive()
     }
@@ -139,9 +125,8 @@ impl LoginSource {
         Ok(LoginSource {
             profile: profile.to_owned(),
             session: session.to_owned(),
-            cache_file: cache_file(cache_dir, session),
+            cache_file: TokenFile::new(cache_file(cache_dir, session)),
             signin: Service::new("AWS Sign-In", endpoint, transport, AWS_CALL),
-            last_refresh_attempt: Mutex::new(None),
             dead_refresh_token: Mutex::new(None),
         })
     }
@@ -150,7 +135,7 @@ impl LoginSource {
     /// `endpoint` (else the chain makes a new one).
     pub(crate) fn serves(&self, session: &str, cache_dir: &Path, endpoint: &ServiceUrl) -> bool {
         self.session == session
-            && self.cache_file == cache_file(cache_dir, session)
+            && self.cache_file.path() == cache_file(cache_dir, session)
             && self.signin.endpoint() == endpoint
     }
 
@@ -179,13 +164,13 @@ impl LoginSource {
         }
         // Another process may be refreshing this file: wait for it, then
         // read what it wrote.
-        let _lock = self.lock();
+        let _lock = self.cache_file.lock();
         let cache = self.load()?;
         if cache.expires_at > now + REFRESH_WINDOW {
             return Ok(self.to_credentials(&cache));
         }
         let dead = self.is_dead(&cache.refresh_token);
-        if !dead && self.may_refresh(now) {
+        if !dead && self.cache_file.may_refresh(now) {
             match self.refresh(&cache, now) {
                 Ok(new) => return Ok(self.to_credentials(&new)),
                 Err(e) if cache.expires_at <= now => {
@@ -216,7 +201,7 @@ impl LoginSource {
         Err(SourceError::new(format!(
             "the aws login session of profile '{}' in {} expired at {} ({why})",
             self.profile,
-            self.cache_file.display(),
+            self.cache_file.path().display(),
             format_rfc3339(cache.expires_at)
         ))
         .with_hint(self.login_hint()))
@@ -235,7 +220,7 @@ impl LoginSource {
     fn cache_error(&self, what: String) -> SourceError {
         SourceError::new(format!(
             "the aws login cache file {} of profile '{}' {what}",
-            self.cache_file.display(),
+            self.cache_file.path().display(),
             self.profile
         ))
         .with_hint(self.login_hint())
@@ -243,86 +228,13 @@ impl LoginSource {
 
     /// Reads and checks the cache file. Errors never quote its content.
     fn load(&self) -> Result<LoginCache, SourceError> {
-        let text = match read_secret(&self.cache_file, MAX_CACHE_FILE_BYTES) {
-            Ok(Some(text)) => text,
-            Ok(None) => return Err(self.cache_error("does not exist".into())),
-            Err(why) => {
-                return Err(self
-                    .cache_error(format!("cannot be read: {why}"))
-                    .caused_by(why));
-            }
-        };
-        parse_cache(text.expose().as_bytes())
-            .map_err(|why| self.cache_error(why.to_string()).caused_by(why))
-    }
-
-    /// The advisory lock on `<cache file>.lock`, waited for at most
-    /// [`LOCK_WAIT`]; `None` (logged) when it cannot be had, and the refresh
-    /// goes ahead without it. The lock file is opened without waiting and
-    /// used only when it is a regular file.
-    // `File::try_lock` is stable since Rust 1.89 (the crate's rust-version).
-    fn lock(&self) -> Option<std::fs::File> {
-        let mut name = self.cache_file.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc::O_NONBLOCK);
-        }
-        let file = match options.open(&path) {
-            Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
-            Ok(_) => {
-                log::warn!(
-                    "{} is not a regular file; refreshing without a lock",
-                    path.display()
-                );
-                return None;
-            }
-            Err(e) => {
-                log::warn!(
-                    "cannot open {} ({e}); refreshing without a lock",
-                    path.display()
-                );
-                return None;
-            }
-        };
-        let end = std::time::Instant::now() + LOCK_WAIT;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Some(file),
-                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < end => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => {
-                    log::warn!(
-                        "cannot lock {} ({e}); refreshing without the lock",
-                        path.display()
-                    );
-                    return None;
-                }
-            }
-        }
+        self.cache_file
+            .load(parse_cache, |what| self.cache_error(what))
     }
 
     fn is_dead(&self, refresh_token: &Secret) -> bool {
         let hash: [u8; 32] = Sha256::digest(refresh_token.expose().as_bytes()).into();
         *self.dead_refresh_token.locked() == Some(hash)
-    }
-
-    /// Records a refresh attempt at `now` unless one was made less than
-    /// [`MIN_REFRESH_INTERVAL`] earlier. A clock that went backwards allows one.
-    fn may_refresh(&self, now: SystemTime) -> bool {
-        let mut last = self.last_refresh_attempt.locked();
-        if let Some(since) = last.and_then(|t| now.duration_since(t).ok())
-            && since < MIN_REFRESH_INTERVAL
-        {
-            return false;
-        }
-        *last = Some(now);
-        true
     }
 
     /// `CreateOAuth2Token` with the cached refresh token; on success the cache
@@ -405,19 +317,12 @@ impl LoginSource {
                 .caused_by(why)
         })?;
         let (new, text) = cache.refreshed(&refreshed, now);
-        match write_atomically(&self.cache_file, text.expose().as_bytes()) {
-            Ok(()) => log::debug!(
-                "refreshed the aws login session of profile '{}' (expires {}) and updated {}",
-                self.profile,
-                format_rfc3339(new.expires_at),
-                self.cache_file.display()
-            ),
-            Err(why) => log::warn!(
-                "refreshed the aws login session of profile '{}' but could not update {}: {why}; the AWS CLI will ask for `aws login` again",
-                self.profile,
-                self.cache_file.display()
-            ),
-        }
+        self.cache_file.write_back(
+            &text,
+            &format!("the aws login session of profile '{}'", self.profile),
+            new.expires_at,
+            "; the AWS CLI will ask for `aws login` again",
+        );
         Ok(new)
     }
 }
