@@ -24,6 +24,7 @@ use mcp_sigv4::relay::jsonrpc::{self, Invalid, Kind};
 use mcp_sigv4::relay::sse;
 use mcp_sigv4::relay::stdio::{Line, LineReader};
 use mcp_sigv4::secret::Secret;
+use mcp_sigv4::serve::request::{self as serve_request_head, Parsed};
 use mcp_sigv4::sigv4::canonical::{CanonicalHeaders, CanonicalQuery, canonical_uri};
 use mcp_sigv4::sigv4::{
     Algorithm, SignableRequest, SignatureLocation, Signer, SigningParams, SigningSettings, v4a,
@@ -57,6 +58,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("jsonrpc_batch", jsonrpc_batch),
     ("aws_error", aws_error),
     ("login_cache", login_cache),
+    ("serve_request", serve_request),
 ];
 
 /// The differential targets (`fuzz/differential.rs`, which links the official
@@ -2286,4 +2288,55 @@ fn has_duplicate_key(text: &str) -> Option<bool> {
         }
     }
     value(text, &mut 0)
+}
+
+// ---------------------------------------------------------------------------
+// serve_request
+
+/// Input layout: byte 0 sets the head bound (64 bytes times 1 to 256), byte 1
+/// the size of the reads the connection gets (1 to 64 bytes); the rest is
+/// what a client sent.
+///
+/// Properties: fed in reads, the first answer that is not "read more" is the
+/// answer for the whole input; a head is no longer than the input or the
+/// bound and reads the same from its own bytes alone; "read more" only while
+/// within the bound; refusals are 400, 431 or 505; a body length passes the
+/// body bound never.
+pub fn serve_request(data: &[u8]) {
+    let [bound, step, sent @ ..] = data else {
+        return;
+    };
+    let max = 64 * (usize::from(*bound) + 1);
+    let step = 1 + usize::from(step & 63);
+    let whole = serve_request_head::parse(sent, max);
+    let mut fed = Parsed::Partial;
+    let mut end = 0;
+    while end < sent.len() && fed == Parsed::Partial {
+        end = (end + step).min(sent.len());
+        fed = serve_request_head::parse(&sent[..end], max);
+    }
+    assert_eq!(fed, whole, "read in {step}-byte steps");
+    match &whole {
+        Parsed::Partial => assert!(sent.len() <= max, "read more past the bound"),
+        Parsed::Refused(code) => assert!(matches!(code, 400 | 431 | 505), "status {code}"),
+        Parsed::Head(head) => {
+            assert!(
+                head.len <= sent.len() && head.len <= max,
+                "head of {} bytes",
+                head.len
+            );
+            assert_eq!(
+                serve_request_head::parse(&sent[..head.len], max),
+                whole,
+                "the head alone reads differently"
+            );
+            assert!(!head.path.contains(['?', '#']), "path {:?}", head.path);
+            for limit in [0, 1, 4096] {
+                match serve_request_head::body_length(head, limit) {
+                    Ok(n) => assert!(n <= limit, "body of {n} bytes past {limit}"),
+                    Err(code) => assert!(matches!(code, 411 | 413), "status {code}"),
+                }
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@
 #                          (a finding reproduces, a pass is not luck); 0 draws a
 #                          random seed each run (libFuzzer's own default)
 #
-# With the defaults, 20 targets take about 20 x 20 s / 2 = 3.5 minutes of
+# With the defaults, 21 targets take about 21 x 20 s / 2 = 3.5 minutes of
 # fuzzing, plus the build (see fuzz/README.md, "CI", for measured times).
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -28,6 +28,7 @@ AWS credentials.
 Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
        mcp-sigv4 doctor <endpoint-url> [options] [--json]
        mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
+       mcp-sigv4 serve <endpoint-url> [options] [--listen 127.0.0.1:PORT | unix:/path] …
 
 Commands:
   (none)                    run as the stdio MCP server an MCP client starts
@@ -36,6 +37,11 @@ Commands:
   config <client>           print a ready-to-paste configuration for claude-desktop,
                             claude-code, vscode, cursor, kiro or amazon-q, or a runnable
                             Python program for strands, langchain, openai-agents or llamaindex
+  serve                     a local MCP Streamable HTTP endpoint at /mcp (plus /healthz, /readyz)
+                            relaying each client session in its own signed session; its flags:
+                            --listen (default 127.0.0.1:8080), --token-file, --max-connections,
+                            --max-sessions, --max-body-bytes, --max-head-bytes, --request-timeout,
+                            --keep-alive, --session-idle, --drain-timeout (see the serve manual page)
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -176,6 +182,100 @@ pub enum Command {
         /// `--name`).
         args: Vec<String>,
     },
+    /// `serve`: a local Streamable HTTP endpoint relaying to the endpoint.
+    Serve(ServeArgs),
+}
+
+/// `serve`'s own flags, as typed (checked by `serve::Options::resolve`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// `--listen`: `ADDRESS:PORT` or `unix:/path`.
+    pub listen: Option<String>,
+    /// `--token-file`: the file holding the bearer token.
+    pub token_file: Option<String>,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// `--max-sessions`.
+    pub max_sessions: Option<usize>,
+    /// `--max-body-bytes`, bytes.
+    pub max_body_bytes: Option<u64>,
+    /// `--max-head-bytes`, bytes.
+    pub max_head_bytes: Option<u64>,
+    /// `--request-timeout`.
+    pub request_timeout: Option<std::time::Duration>,
+    /// `--keep-alive`.
+    pub keep_alive: Option<std::time::Duration>,
+    /// `--session-idle`.
+    pub session_idle: Option<std::time::Duration>,
+    /// `--drain-timeout`.
+    pub drain_timeout: Option<std::time::Duration>,
+}
+
+/// `serve`'s flags, each taking a value.
+const SERVE_FLAGS: [&str; 10] = [
+    "listen",
+    "token-file",
+    "max-connections",
+    "max-sessions",
+    "max-body-bytes",
+    "max-head-bytes",
+    "request-timeout",
+    "keep-alive",
+    "session-idle",
+    "drain-timeout",
+];
+
+impl ServeArgs {
+    /// Takes `serve`'s flags (`--flag V` or `--flag=V`) out of `args`.
+    fn take(args: Vec<OsString>) -> Result<(ServeArgs, Vec<OsString>), UsageError> {
+        let mut s = ServeArgs::default();
+        let mut rest = Vec::new();
+        let mut it = args.into_iter();
+        while let Some(arg) = it.next() {
+            let Some(flag) = arg.to_str().and_then(|a| a.strip_prefix("--")) else {
+                rest.push(arg);
+                continue;
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(OsString::from(v))),
+                None => (flag, None),
+            };
+            if !SERVE_FLAGS.contains(&name) {
+                rest.push(arg);
+                continue;
+            }
+            let name = name.to_owned();
+            let flag = format!("--{name}");
+            let value = inline
+                .or_else(|| it.next())
+                .ok_or_else(|| UsageError::new(format!("{flag}: expected a value")))?;
+            let count = |max: usize| -> Result<usize, UsageError> {
+                let v = text(&flag, value.clone())?;
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        UsageError::new(format!(
+                            "{flag}: expected a number from 1 to {max}, found {v:?}"
+                        ))
+                    })
+            };
+            let time = || seconds(&flag, value.clone()).map(std::time::Duration::from_secs_f64);
+            match name.as_str() {
+                "listen" => s.listen = Some(text(&flag, value.clone())?),
+                "token-file" => s.token_file = Some(text(&flag, value.clone())?),
+                "max-connections" => s.max_connections = Some(count(4096)?),
+                "max-sessions" => s.max_sessions = Some(count(65536)?),
+                "max-body-bytes" => s.max_body_bytes = Some(size(&flag, value.clone())?),
+                "max-head-bytes" => s.max_head_bytes = Some(size(&flag, value.clone())?),
+                "request-timeout" => s.request_timeout = Some(time()?),
+                "keep-alive" => s.keep_alive = Some(time()?),
+                "session-idle" => s.session_idle = Some(time()?),
+                _ => s.drain_timeout = Some(time()?),
+            }
+        }
+        Ok((s, rest))
+    }
 }
 
 /// What the user asked for.
@@ -393,6 +493,16 @@ const LONG_FLAGS: &[&str] = &[
     "version",
     "json",
     "name",
+    "listen",
+    "token-file",
+    "max-connections",
+    "max-sessions",
+    "max-body-bytes",
+    "max-head-bytes",
+    "request-timeout",
+    "keep-alive",
+    "session-idle",
+    "drain-timeout",
 ];
 
 /// `invalid option '--regoin'; did you mean --region?`: the did-you-mean
@@ -496,6 +606,13 @@ impl Args {
                     name,
                     args: rest,
                 };
+                Ok(a)
+            }
+            Some("serve") => {
+                args.remove(0);
+                let (serve, rest) = ServeArgs::take(args)?;
+                let mut a = Args::parse_relay(rest)?;
+                a.command = Command::Serve(serve);
                 Ok(a)
             }
             _ => Args::parse_relay(args),
@@ -839,6 +956,45 @@ mod tests {
         assert!(parse(&["config", "--help"]).unwrap().help);
         // Not a subcommand anywhere but first.
         assert!(parse(&["https://x.example/", "doctor"]).is_err());
+    }
+
+    #[test]
+    fn serve_takes_its_flags_and_every_relay_flag() {
+        let a = parse(&[
+            "serve",
+            "https://x.example/mcp",
+            "--listen",
+            "127.0.0.1:0",
+            "--read-only",
+            "--token-file=/t",
+            "--max-connections",
+            "8",
+            "--max-body-bytes",
+            "1MiB",
+            "--session-idle",
+            "2m",
+        ])
+        .unwrap();
+        assert!(a.read_only);
+        assert_eq!(a.endpoint.as_deref(), Some("https://x.example/mcp"));
+        let Command::Serve(s) = a.command else {
+            panic!("{:?}", a.command)
+        };
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(s.token_file.as_deref(), Some("/t"));
+        assert_eq!(s.max_connections, Some(8));
+        assert_eq!(s.max_body_bytes, Some(1 << 20));
+        assert_eq!(s.session_idle, Some(std::time::Duration::from_secs(120)));
+        for bad in [
+            &["serve", "u", "--max-connections", "0"][..],
+            &["serve", "u", "--keep-alive", "soon"],
+            &["serve", "u", "--listen"],
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad[2]), "{e}");
+        }
+        // Only after `serve`.
+        assert!(parse(&["u", "--listen", "127.0.0.1:1"]).is_err());
     }
 
     #[test]

@@ -113,7 +113,7 @@ fn run() -> Result<u8, Failure> {
         let words: Vec<_> = std::env::args_os().skip(1).take(1).collect();
         if words
             .first()
-            .is_some_and(|w| w == "doctor" || w == "config")
+            .is_some_and(|w| w == "doctor" || w == "config" || w == "serve")
         {
             Failure::Other(e.into())
         } else {
@@ -153,6 +153,7 @@ fn run() -> Result<u8, Failure> {
             let _ = io::stdout().write_all(text.as_bytes());
             return Ok(report.exit_code());
         }
+        Command::Serve(serve) => return run_serve(&args, serve).map_err(other),
         Command::Relay => {}
     }
     if io::stdin().is_terminal() {
@@ -160,13 +161,42 @@ fn run() -> Result<u8, Failure> {
         // carries protocol messages).
         let _ = io::stderr().write_all(TTY_NOTE.as_bytes());
     }
+    let (config, auth) = configure(&args).map_err(before)?;
+    // `--runtime-session identity` needs the caller's ARN: the relay asks STS
+    // when the first request needs the id, on that exchange's thread.
+    let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
+        .then(mcp_sigv4::random::random_id);
+    // stdin is read on a thread of the relay's own, so a closed stdout can end
+    // the run while a read of stdin still blocks.
+    let stdin = io::BufReader::with_capacity(64 << 10, io::stdin());
+    let ended = relay::run(
+        config.endpoint,
+        config.timeouts,
+        config.relay,
+        auth,
+        runtime_session,
+        stdin,
+        io::stdout(),
+    )
+    .map_err(|e| other(Error::Relay(Box::new(e))))?;
+    log::debug!("relay ended: {ended}");
+    match ended {
+        relay::Ended::StdinFailed(e) => Err(other(Error::Relay(
+            format!("reading stdin failed: {e}").into(),
+        ))),
+        // The client ended the conversation (closing stdin or stdout).
+        _ => Ok(error::EXIT_OK),
+    }
+}
+
+/// The configuration `args` and the environment give, logged, and the
+/// request signer; the default profile's credentials are resolved on a
+/// thread of their own.
+fn configure(args: &Args) -> Result<(Config, mcp_sigv4::auth::RequestAuth), Error> {
     let env = Env::process();
-    let profile = profiles(&args, &env)
-        .map_err(|e| before(e.into()))?
-        .into_iter()
-        .next();
+    let profile = profiles(args, &env)?.into_iter().next();
     let resolver = Resolver::new(env, profile);
-    let config = Config::resolve(&args, &resolver).map_err(|e| before(e.into()))?;
+    let config = Config::resolve(args, &resolver)?;
     log::debug!(
         "endpoint {} service {} region {} (from {}), profile '{}', {}{}",
         config.endpoint.url(),
@@ -193,12 +223,19 @@ fn run() -> Result<u8, Failure> {
     }
     let auth = config.request_auth(resolver);
     // Resolve credentials once now, so a problem shows in the log at start-up;
-    // the relay still starts and answers each request with the error and its fix.
+    // the relay (or serve) still starts and answers each request with the error and its fix.
     // (The other profiles' are resolved on their first call.) This runs on a
     // thread of its own, so a slow source (a credential_process waiting for a
     // prompt, an SSO refresh) does not hold up the relay: the end of stdin and
     // SIGTERM are seen at once, and the first request waits for this same
     // resolution (the provider runs one at a time).
+    resolve_in_background(&auth);
+    Ok((config, auth))
+}
+
+/// Resolves the credentials once on a thread of its own, so a problem shows
+/// in the log at start-up without holding anything up.
+fn resolve_in_background(auth: &mcp_sigv4::auth::RequestAuth) {
     let provider = auth.provider().clone();
     let spawned = std::thread::Builder::new()
         .name("credentials".into())
@@ -210,31 +247,22 @@ fn run() -> Result<u8, Failure> {
     if let Err(e) = spawned {
         log::warn!("cannot start a thread to resolve credentials at start-up: {e}");
     }
-    // `--runtime-session identity` needs the caller's ARN: the relay asks STS
-    // when the first request needs the id, on that exchange's thread.
-    let runtime_session = (config.relay.runtime_session != Some(RuntimeSession::Identity))
-        .then(mcp_sigv4::random::random_id);
-    // stdin is read on a thread of the relay's own, so a closed stdout can end
-    // the run while a read of stdin still blocks.
-    let stdin = io::BufReader::with_capacity(64 << 10, io::stdin());
-    let ended = relay::run(
+}
+
+/// `mcp-sigv4 serve <endpoint> …`: checks the flags and the configuration,
+/// then serves until SIGTERM or SIGINT (exit 0).
+fn run_serve(args: &Args, serve: &cli::ServeArgs) -> Result<u8, Error> {
+    let options = mcp_sigv4::serve::Options::resolve(serve)?;
+    let (config, auth) = configure(args)?;
+    mcp_sigv4::serve::run_relay(
+        options,
         config.endpoint,
         config.timeouts,
         config.relay,
         auth,
-        runtime_session,
-        stdin,
-        io::stdout(),
     )
-    .map_err(|e| other(Error::Relay(Box::new(e))))?;
-    log::debug!("relay ended: {ended}");
-    match ended {
-        relay::Ended::StdinFailed(e) => Err(other(Error::Relay(
-            format!("reading stdin failed: {e}").into(),
-        ))),
-        // The client ended the conversation (closing stdin or stdout).
-        _ => Ok(error::EXIT_OK),
-    }
+    .map_err(|e| Error::Relay(format!("serve: {e}").into()))?;
+    Ok(error::EXIT_OK)
 }
 
 /// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,

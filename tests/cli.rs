@@ -208,6 +208,7 @@ AWS credentials.
 Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
        mcp-sigv4 doctor <endpoint-url> [options] [--json]
        mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
+       mcp-sigv4 serve <endpoint-url> [options] [--listen 127.0.0.1:PORT | unix:/path] …
 
 Commands:
   (none)                    run as the stdio MCP server an MCP client starts
@@ -216,6 +217,11 @@ Commands:
   config <client>           print a ready-to-paste configuration for claude-desktop,
                             claude-code, vscode, cursor, kiro or amazon-q, or a runnable
                             Python program for strands, langchain, openai-agents or llamaindex
+  serve                     a local MCP Streamable HTTP endpoint at /mcp (plus /healthz, /readyz)
+                            relaying each client session in its own signed session; its flags:
+                            --listen (default 127.0.0.1:8080), --token-file, --max-connections,
+                            --max-sessions, --max-body-bytes, --max-head-bytes, --request-timeout,
+                            --keep-alive, --session-idle, --drain-timeout (see the serve manual page)
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.

@@ -22,7 +22,6 @@ impl Process {
     /// random one, except with `--runtime-session identity` (the caller's,
     /// derived on the first request that needs it). Messages the server sends
     /// outside any request go to `unsolicited`.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn open(self: &Arc<Self>, unsolicited: Output) -> Arc<Conversation> {
         let runtime_session = (self.options.runtime_session != Some(RuntimeSession::Identity))
             .then(crate::random::random_id);
@@ -36,7 +35,6 @@ impl Conversation {
     /// responses, what the server sends on their streams, the relay's own
     /// errors — go to `answers`, whose reader sees the end once nothing more
     /// will come.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn post(self: &Arc<Self>, body: Vec<u8>, answers: Output) {
         let ctx = Exchange::new(self, answers);
         dispatch::deliver(&ctx, body);
@@ -46,7 +44,6 @@ impl Conversation {
     /// request in flight is cancelled upstream (`notifications/cancelled`),
     /// then every upstream session is ended with its signed DELETE, within
     /// `limit` in all.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn end(self: &Arc<Self>, limit: Duration) {
         let end = Instant::now() + limit;
         let (nowhere, closed) = sink::channel(0);

@@ -129,7 +129,6 @@ impl Pending {
     }
 
     /// The ids of the requests still waiting that the client did not cancel.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn waiting(&self) -> Vec<Id> {
         let map = self.map.locked();
         map.iter()

@@ -16,11 +16,9 @@ use crate::sync::Locked;
 
 /// How long a readiness answer is reused: 10 s (orchestrators probe every
 /// few seconds; the endpoint is asked at most this often).
-#[allow(dead_code, reason = "serve's relay side; serve lands next")]
 const READY_FOR: Duration = Duration::from_secs(10);
 
 /// The longest the endpoint is waited for when readiness is asked: 5 s.
-#[allow(dead_code, reason = "serve's relay side; serve lands next")]
 const READY_PROBE: Duration = Duration::from_secs(5);
 
 /// What every client of the process shares.
@@ -32,7 +30,6 @@ pub struct Process {
     pub(super) timeouts: Timeouts,
     pub(super) options: RelayOptions,
     /// The last readiness answer and when it was found.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     ready: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -68,7 +65,6 @@ impl Process {
     ///
     /// # Errors
     /// What is not ready, in words for an operator (no secret).
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn ready(&self) -> Result<(), String> {
         let mut last = self.ready.locked();
         if let Some((at, answer)) = last.as_ref()

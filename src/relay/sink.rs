@@ -187,7 +187,6 @@ impl Output {
 
 /// What [`Receiver::next`] found.
 #[derive(Debug, PartialEq, Eq)]
-#[allow(dead_code)] // read by `serve`, which lands next
 pub(crate) enum Next {
     /// One message: one JSON-RPC message on one line, without a newline.
     Message(Vec<u8>),
@@ -206,7 +205,6 @@ pub(crate) struct Receiver {
 impl Receiver {
     /// The next message, waiting at most `wait`. Its bytes count against the
     /// bound until it is returned: the caller has written it.
-    #[allow(dead_code)] // read by `serve`, which lands next
     pub(crate) fn next(&self, wait: Duration) -> Next {
         let q = &*self.queue;
         let mut state = wait_while(&q.to_writer, q.state.locked(), wait, |s| {

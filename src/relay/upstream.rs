@@ -276,7 +276,6 @@ impl Remote {
     /// Whether the endpoint answers at all: an unsigned `GET` of its URL
     /// within `limit`; any HTTP status counts (an IAM-protected endpoint
     /// refuses it). `Err` says why no answer came.
-    #[allow(dead_code, reason = "serve's relay side; serve lands next")]
     pub(crate) fn probe(&self, limit: Duration) -> Result<u16, String> {
         let timeouts = RequestTimeouts {
             response: limit,

@@ -16,6 +16,8 @@
 //!   ([`profile_files`], [`profile_proxy`]);
 //! - `signin.rs`: an AWS Sign-In stub that checks DPoP proofs on its own
 //!   ([`sign_in_stub`]) and the `aws login` cache file;
+//! - `serve.rs`: `mcp-sigv4 serve` on a port it picked, and a raw HTTP
+//!   client for it ([`start_serve`], [`http`]);
 //! - `tls.rs`: a private CA and a server certificate for 127.0.0.1 the test
 //!   makes ([`TestCa`]), for [`Server::start_tls`], and PEM/DER key forms.
 //!
@@ -27,6 +29,7 @@ pub mod fixtures;
 pub mod mcp;
 pub mod profiles;
 pub mod proxy;
+pub mod serve;
 pub mod server;
 pub mod signature;
 pub mod signin;
@@ -36,6 +39,7 @@ pub use fixtures::*;
 pub use mcp::*;
 pub use profiles::*;
 pub use proxy::*;
+pub use serve::*;
 pub use server::*;
 pub use signature::*;
 pub use signin::*;

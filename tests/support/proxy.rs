@@ -71,6 +71,7 @@ fn keep_runner_env(cmd: &mut Command) {
 
 /// How to start the proxy.
 pub struct ProxyBuilder {
+    command: Option<String>,
     url: String,
     args: Vec<String>,
     service: String,
@@ -119,11 +120,18 @@ impl ProxyBuilder {
         self
     }
 
+    /// Runs a subcommand (`serve`): it goes before the endpoint.
+    pub fn subcommand(mut self, word: &str) -> Self {
+        self.command = Some(word.to_owned());
+        self
+    }
+
     /// Starts the proxy.
     pub fn start(self) -> Proxy {
         let home = TempDir::new("proxy-home");
         let mut cmd = command();
-        cmd.arg(&self.url)
+        cmd.args(&self.command)
+            .arg(&self.url)
             .args(["--service", &self.service, "--region", "us-east-1"])
             .args(["--log-level", "debug"])
             .args(&self.args)
@@ -227,6 +235,7 @@ impl Proxy {
     /// A builder for `mcp-sigv4 <url> --service svc --region us-east-1 --log-level debug`.
     pub fn builder(url: &str) -> ProxyBuilder {
         ProxyBuilder {
+            command: None,
             url: url.to_owned(),
             args: Vec::new(),
             service: "svc".to_owned(),
