@@ -100,7 +100,7 @@ impl Server {
                     cmd.name, server.addr
                 ));
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(1));
         }
     }
 
