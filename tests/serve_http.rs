@@ -119,6 +119,24 @@ fn healthz_answers_and_readyz_says_why_not() {
     let a = http(port, "GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert_eq!(status_of(&a), 503, "{a}");
     assert!(a.contains("not ready: "), "{a}");
+
+    // With a token, the reason (which names hosts, files and variables) is
+    // for requests that carry it; a probe without it learns only the status.
+    let dir = TempDir::new("serve-token");
+    dir.write("token", "ready-token-5a1c");
+    let token_file = dir.path().join("token");
+    let (_p, port) = start_serve(&closed, &["--token-file", token_file.to_str().unwrap()]);
+    let a = http(port, "GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(status_of(&a), 503, "{a}");
+    assert!(
+        a.contains("not ready") && !a.contains("127.0.0.1") && !a.contains("not ready: "),
+        "no reason without the token: {a}"
+    );
+    let a = http(
+        port,
+        "GET /readyz HTTP/1.1\r\nAuthorization: Bearer ready-token-5a1c\r\nConnection: close\r\n\r\n",
+    );
+    assert!(a.contains("not ready: "), "the reason with the token: {a}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 # .ci/run step 'image': the FROM scratch image for linux/amd64 and linux/arm64,
 # one multi-arch manifest list built with buildah into an OCI archive: each
-# platform's image is its binary alone (SHA-256); the amd64 one runs with podman.
+# platform's image is its binary alone (SHA-256); the amd64 one runs with podman,
+# as a stdio server and as `serve` (an HTTP endpoint, stopped with SIGTERM).
 # Sourced by .ci/run (its helpers and variables are in .ci/lib.sh).
 . .ci/packages.sh
 
@@ -43,7 +44,7 @@ for m in images:
 print(f"index {top['digest']} (mcp-sigv4:{version})")
 EOF
 
-step "container image: podman runs the linux/amd64 image from the archive (no daemon), relay smoke"
+step "container image: podman runs the linux/amd64 image from the archive (no daemon), relay smoke, serve smoke"
 store=(--root "$ci/containers/storage" --runroot "$ci/containers/run" --storage-driver vfs)
 # This machine allows no rlimit raise and has hybrid cgroups: runc with the
 # cgroupfs manager and the host's limits work; an engine-less run that fails
@@ -57,6 +58,11 @@ expected_version=$(version_line x86_64-unknown-linux-musl)
 if out=$("${run[@]}" "localhost/mcp-sigv4:$version" --version 2>&1); then
   echo "podman run: $out"
   smoke "${run[@]}" -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version"
+  # The same image as a sidecar: `IMAGE serve URL --listen …` (the entrypoint
+  # is the binary, so `serve` is its first argument), driven over HTTP, then
+  # stopped with SIGTERM as an orchestrator stops it.
+  python3 .packaging/smoke/serve_smoke.py -- "${run[@]}" -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
+    -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version" || fail "serve smoke failed in the container"
 else
   skip_loudly "podman cannot start containers on this machine: $out (the image was built and its contents checked above)"
 fi

@@ -252,7 +252,21 @@ fn answer(
                 Ok(Done::keep(200))
             }
             Err(reason) => {
-                response::text(stream, 503, &format!("not ready: {reason}"), false)?;
+                // The reason names hosts, files and variables: with a token,
+                // only a request that carries it reads it (probes need no
+                // token, and get the status alone).
+                let authorized = o
+                    .token
+                    .as_ref()
+                    .is_none_or(|t| guard::bearer_matches(t, head.authorization.as_deref()));
+                let text = if authorized {
+                    format!("not ready: {reason}")
+                } else {
+                    log::debug!("not ready: {reason}");
+                    "not ready (send the bearer token to read why, or see the log at debug)"
+                        .to_owned()
+                };
+                response::text(stream, 503, &text, false)?;
                 Ok(Done::keep(503))
             }
         },

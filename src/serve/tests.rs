@@ -98,8 +98,10 @@ struct Running {
 impl Running {
     fn start(options: Options) -> Running {
         let listener = Arc::new(Listener::bind(&options.listen).unwrap());
+        // Only TCP here (a Unix socket listener has its own test).
+        #[allow(irrefutable_let_patterns, reason = "Windows has no Unix variant")]
         let Listener::Tcp(l) = &*listener else {
-            panic!()
+            panic!("a TCP listener")
         };
         let addr = l.local_addr().unwrap();
         let echo = Echo::default();

@@ -180,8 +180,20 @@ pub fn write_post<W: Write>(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<()> {
+    write_request(w, "POST", host, path, headers, body)
+}
+
+/// Writes a request with a `Content-Length` body (`0` for none).
+pub fn write_request<W: Write>(
+    w: &mut W,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<()> {
     let mut head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (n, v) in headers {

@@ -12,7 +12,10 @@
 mod direct;
 mod forwarder;
 mod http1;
+mod http_client;
 mod proxy;
+mod serve_mode;
+mod server;
 mod tls;
 mod upstream;
 
@@ -44,6 +47,10 @@ struct Options {
     big: bool,
     tls: bool,
     delay_ms: u64,
+    serve: bool,
+    ours: bool,
+    concurrency: Vec<usize>,
+    sessions: usize,
 }
 
 const HELP: &str = "\
@@ -66,6 +73,13 @@ usage: cargo run --release --manifest-path tests/relay-bench/Cargo.toml -- [opti
                     way; reports spawn to initialize, per-call latency and the TCP
                     connections each proxy opens per 100 calls
   --delay-ms D      forwarder delay each way in --tls mode (default 20)
+  --serve           serve mode: `mcp-sigv4 serve` as a local HTTP endpoint, beside
+                    npm mcp-proxy around mcp-proxy-for-aws, driven by HTTP
+                    clients: per-call latency, calls/s for --concurrency clients,
+                    RSS with --sessions sessions open, exit after SIGTERM
+  --concurrency L   serve mode: clients at once, comma-separated (default 1,8,64)
+  --sessions N      serve mode: sessions open for the RSS figure (default 100)
+  --no-ours         serve mode: measure the direct baseline and the peer only
   --quick           small counts, for a smoke run
 ";
 
@@ -81,6 +95,10 @@ fn parse_args() -> Result<Options, String> {
         big: true,
         tls: false,
         delay_ms: 20,
+        serve: false,
+        ours: true,
+        concurrency: vec![1, 8, 64],
+        sessions: 100,
     };
     let mut quick = false;
     let mut args = std::env::args().skip(1);
@@ -101,6 +119,20 @@ fn parse_args() -> Result<Options, String> {
             "--no-big" => o.big = false,
             "--tls" => o.tls = true,
             "--delay-ms" => o.delay_ms = num(args.next(), "--delay-ms")? as u64,
+            "--serve" => o.serve = true,
+            "--no-ours" => o.ours = false,
+            "--sessions" => o.sessions = num(args.next(), "--sessions")? as usize,
+            "--concurrency" => {
+                let v = args.next().ok_or("--concurrency needs a list")?;
+                o.concurrency = v
+                    .split(',')
+                    .map(|n| {
+                        n.trim()
+                            .parse::<usize>()
+                            .map_err(|e| format!("--concurrency: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             "--quick" => quick = true,
             "-h" | "--help" => {
                 print!("{HELP}");
@@ -116,6 +148,7 @@ fn parse_args() -> Result<Options, String> {
         o.calls = o.calls.min(100);
         o.spawns = o.spawns.min(3);
         o.seconds = o.seconds.min(1.0);
+        o.sessions = o.sessions.min(10);
     }
     Ok(o)
 }
@@ -221,6 +254,16 @@ fn run(o: &Options) -> Result<(), String> {
     let home = work.join("home");
     std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
 
+    if o.serve && !o.ours {
+        let python = if o.python {
+            Some(python_proxy()?)
+        } else {
+            None
+        };
+        serve_mode::run(o, None, python.as_deref(), &work, &home)?;
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     let binary = match &o.binary {
         Some(b) => b.clone(),
         None => build_binary(&o.target)?,
@@ -233,6 +276,12 @@ fn run(o: &Options) -> Result<(), String> {
     } else {
         None
     };
+
+    if o.serve {
+        serve_mode::run(o, Some(&binary), python.as_deref(), &work, &home)?;
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
 
     // The upstream, and in TLS mode the CA, the TLS upstream and the forwarder.
     let ca_pem = work.join("ca.pem");
@@ -310,18 +359,7 @@ fn run(o: &Options) -> Result<(), String> {
 
 fn print_header(o: &Options, binary: &Path, python: Option<&Path>, url: &str) {
     println!("mcp-sigv4 relay benchmark");
-    println!("date:      {}", utc_now());
-    println!(
-        "machine:   {}, {} logical CPUs, load average {}",
-        cpu_model(),
-        thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    print_machine();
     let size = std::fs::metadata(binary).map_or(0, |m| m.len());
     println!(
         "mcp-sigv4: {} ({}, {} bytes)",
@@ -349,6 +387,22 @@ fn print_header(o: &Options, binary: &Path, python: Option<&Path>, url: &str) {
         BIG_BYTES >> 20
     );
     println!();
+}
+
+/// The date and the machine, first lines of every report.
+fn print_machine() {
+    println!("date:      {}", utc_now());
+    println!(
+        "machine:   {}, {} logical CPUs, load average {}",
+        cpu_model(),
+        thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
 
 /// One column of the report: a proxy, or the direct baseline.
