@@ -325,6 +325,67 @@ fn a_2026_request_is_relayed_without_a_session_and_get_is_405() {
 }
 
 #[test]
+fn a_2026_call_after_a_listing_in_another_post_carries_its_mcp_param_header_and_runtime_session() {
+    // Each 2026-07-28 POST is a conversation of its own; what one learnt from
+    // tools/list (the x-mcp-header arguments) serves the next, and they go
+    // in one AgentCore runtime session.
+    let list = json!({"tools": [
+        {"name": "where", "inputSchema": {"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"}}}}
+    ], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"});
+    let up = {
+        let list = list.clone();
+        Server::start(move |s| {
+            let id = s.rpc_id().unwrap_or(serde_json::Value::Null);
+            if s.is_rpc("tools/list") {
+                return Reply::result(&id, list.clone());
+            }
+            Reply::result(&id, json!({"content": [], "resultType": "complete"}))
+        })
+    };
+    let url = format!("{}/runtimes/x/invocations", up.base());
+    let builder = support::Proxy::builder(&url).service("bedrock-agentcore");
+    let (_p, port) = support::start_serve_for(builder, &[]);
+    let v = "MCP-Protocol-Version: 2026-07-28\r\n";
+    let body = support::modern_request(json!(1), "tools/list", json!({}));
+    let a = http(
+        port,
+        &mcp_post(&body, &format!("{v}Mcp-Method: tools/list\r\n")),
+    );
+    assert_eq!(sse_messages(&a)[0]["id"], 1, "{a}");
+    let call = support::modern_request(
+        json!(2),
+        "tools/call",
+        json!({"name": "where", "arguments": {"region": "eu-west-1"}}),
+    );
+    let a = http(
+        port,
+        &mcp_post(
+            &call,
+            &format!("{v}Mcp-Method: tools/call\r\nMcp-Name: where\r\n"),
+        ),
+    );
+    assert_eq!(sse_messages(&a)[0]["id"], 2, "{a}");
+    let sent = up
+        .wait_for(ms(5000), |s| s.is_rpc("tools/call"))
+        .expect("relayed");
+    assert_eq!(sent.header("mcp-param-region"), Some("eu-west-1"));
+    assert_eq!(up.rpc("tools/list").len(), 1, "listed once, not again");
+    let ids: Vec<_> = up
+        .matching(|s| s.method == "POST")
+        .iter()
+        .map(|s| {
+            s.header("x-amzn-bedrock-agentcore-runtime-session-id")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        ids[0].is_some() && ids.iter().all(|i| *i == ids[0]),
+        "{ids:?}"
+    );
+}
+
+#[test]
 fn the_get_stream_ends_when_its_session_is_deleted() {
     let up = Server::start(standard_reply);
     let (_p, port) = start_serve(&up.url(), &[]);

@@ -25,7 +25,26 @@ impl Process {
     pub(crate) fn open(self: &Arc<Self>, unsolicited: Output) -> Arc<Conversation> {
         let runtime_session = (self.options.runtime_session != Some(RuntimeSession::Identity))
             .then(crate::random::random_id);
-        Arc::new(Conversation::new(self, runtime_session, unsolicited))
+        Arc::new(Conversation::new(
+            self,
+            runtime_session,
+            Arc::default(),
+            unsolicited,
+        ))
+    }
+
+    /// The conversation of one message of a client without a session
+    /// (2026-07-28): what the server's tools are and the AgentCore
+    /// runtime-session id are the process's, shared with every such message,
+    /// so a call knows the `x-mcp-header` arguments another message listed,
+    /// and all go to one runtime session.
+    pub(crate) fn open_sessionless(self: &Arc<Self>, unsolicited: Output) -> Arc<Conversation> {
+        Arc::new(Conversation::new(
+            self,
+            self.sessionless_runtime_session.clone(),
+            Arc::clone(&self.sessionless_tools),
+            unsolicited,
+        ))
     }
 }
 

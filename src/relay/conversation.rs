@@ -38,7 +38,9 @@ pub(crate) struct Conversation {
     /// With several profiles, the others and their sessions.
     pub(super) profiles: Profiles,
     pub(super) pending: Pending,
-    pub(super) tools: ToolCache,
+    /// The tools the server listed (shared by the conversations of clients
+    /// without sessions: `clients.rs`).
+    pub(super) tools: Arc<ToolCache>,
     pub(super) in_flight: Arc<InFlight>,
     pub(super) handshake: Handshake,
     pub(super) order: Order,
@@ -59,11 +61,12 @@ impl Conversation {
     /// A new client's conversation: its upstream session (not opened until
     /// its first message) signed with the process's signer, with
     /// `runtime_session` as its AgentCore runtime-session id (`None`: derived
-    /// when the first request needs it); messages outside any request go to
-    /// `unsolicited`.
+    /// when the first request needs it) and `tools` as what it knows of the
+    /// server's tools; messages outside any request go to `unsolicited`.
     pub(crate) fn new(
         process: &Arc<Process>,
         runtime_session: Option<String>,
+        tools: Arc<ToolCache>,
         unsolicited: Output,
     ) -> Self {
         let options = &process.options;
@@ -85,7 +88,7 @@ impl Conversation {
             upstream: Arc::new(upstream),
             profiles,
             pending: Pending::new(),
-            tools: ToolCache::new(),
+            tools,
             in_flight: Arc::new(InFlight::new(options.max_in_flight)),
             handshake: Handshake::default(),
             order: Order::default(),

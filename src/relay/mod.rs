@@ -203,7 +203,12 @@ where
         }
     })?;
     // With one client, messages outside any request go to stdout too.
-    let shared = Arc::new(Conversation::new(&process, runtime_session, out.clone()));
+    let shared = Arc::new(Conversation::new(
+        &process,
+        runtime_session,
+        Arc::default(),
+        out.clone(),
+    ));
     let ctx = Exchange::new(&shared, out);
     let on_signal = {
         let end_tx = end_tx.clone();

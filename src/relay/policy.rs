@@ -115,11 +115,6 @@ fn param_headers(schema: &Value) -> Result<Vec<ParamHeader>, String> {
 }
 
 impl ToolCache {
-    /// An empty cache.
-    pub(crate) fn new() -> Self {
-        ToolCache::default()
-    }
-
     /// Forgets every tool (after `notifications/tools/list_changed`).
     pub(crate) fn clear(&self) {
         self.tools.locked().clear();
@@ -374,7 +369,7 @@ mod tests {
 
     #[test]
     fn read_only_keeps_annotated_tools_and_refuses_others() {
-        let cache = ToolCache::new();
+        let cache = ToolCache::default();
         let out: Value = serde_json::from_str(&observe(&cache, true).unwrap()).unwrap();
         let names: Vec<&str> = out["result"]["tools"]
             .as_array()
@@ -399,7 +394,7 @@ mod tests {
 
     #[test]
     fn invalid_annotations_drop_the_tool_even_without_read_only() {
-        let cache = ToolCache::new();
+        let cache = ToolCache::default();
         let out: Value = serde_json::from_str(&observe(&cache, false).unwrap()).unwrap();
         assert_eq!(out["result"]["tools"].as_array().unwrap().len(), 4);
         let unchanged = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a","x":1.50e3}]}}"#;
@@ -413,7 +408,7 @@ mod tests {
 
     #[test]
     fn the_profile_argument_is_added_to_every_tool_kept_and_nothing_else_changes() {
-        let cache = ToolCache::new();
+        let cache = ToolCache::default();
         let property = r#"{"type":"string","enum":["a","b"]}"#;
         let page = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[
             {"name":"full","n":1.50e3,"inputSchema":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}},
@@ -445,7 +440,7 @@ mod tests {
 
     #[test]
     fn param_headers_follow_the_annotations() {
-        let cache = ToolCache::new();
+        let cache = ToolCache::default();
         observe(&cache, false);
         let args = json!({"region":"eu-west-1","opts":{"dry":true},"n":42});
         assert_eq!(

@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::policy::ToolCache;
 use super::upstream::Remote;
 use crate::auth::RequestAuth;
 use crate::config::{Endpoint, RelayOptions, Timeouts};
@@ -29,6 +30,11 @@ pub struct Process {
     pub(super) auth: Arc<RequestAuth>,
     pub(super) timeouts: Timeouts,
     pub(super) options: RelayOptions,
+    /// What the conversations of clients without sessions (2026-07-28, one
+    /// per message) share: the tools the server listed, and one AgentCore
+    /// runtime-session id, as one stdio client's messages would.
+    pub(super) sessionless_tools: Arc<ToolCache>,
+    pub(super) sessionless_runtime_session: Option<String>,
     /// The last readiness answer and when it was found.
     ready: Mutex<Option<(Instant, Result<(), String>)>>,
 }
@@ -50,8 +56,13 @@ impl Process {
         options: RelayOptions,
         auth: RequestAuth,
     ) -> Arc<Process> {
+        let sessionless_runtime_session = (options.runtime_session
+            != Some(crate::config::RuntimeSession::Identity))
+        .then(crate::random::random_id);
         Arc::new(Process {
             remote: Arc::new(Remote::new(endpoint, &timeouts, &options)),
+            sessionless_tools: Arc::default(),
+            sessionless_runtime_session,
             auth: Arc::new(auth),
             timeouts,
             options,

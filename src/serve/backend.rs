@@ -17,6 +17,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// upstream session is made on its first message.
     fn open(&self, unsolicited: Output) -> Box<dyn Conversation>;
 
+    /// The conversation of one message from a client without a session
+    /// (2026-07-28): such conversations share what the server listed of its
+    /// tools and, with AgentCore, one runtime session.
+    fn open_sessionless(&self, unsolicited: Output) -> Box<dyn Conversation> {
+        self.open(unsolicited)
+    }
+
     /// For `/readyz`: `Ok` when credentials resolve and the upstream is
     /// reachable; `Err(reason)` otherwise (no secret in it).
     fn ready(&self) -> Result<(), String>;
@@ -45,6 +52,10 @@ pub(crate) struct Relay(pub Arc<crate::relay::Process>);
 impl Backend for Relay {
     fn open(&self, unsolicited: Output) -> Box<dyn Conversation> {
         Box::new(self.0.open(unsolicited))
+    }
+
+    fn open_sessionless(&self, unsolicited: Output) -> Box<dyn Conversation> {
+        Box::new(self.0.open_sessionless(unsolicited))
     }
 
     fn ready(&self) -> Result<(), String> {

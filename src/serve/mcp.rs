@@ -268,7 +268,7 @@ fn post_stateless(
     }
     let (unsolicited, discard) = sink::channel(STREAM_QUEUE);
     drop(discard);
-    let conversation = server.backend.open(unsolicited);
+    let conversation = server.backend.open_sessionless(unsolicited);
     let (out, rx) = sink::channel(STREAM_QUEUE);
     conversation.post(body, out);
     if !shape.requests {

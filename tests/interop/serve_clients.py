@@ -506,18 +506,10 @@ async def sc_py_v2_sessions(ctx: Ctx) -> None:
 
 
 async def sc_py_v2_modern(ctx: Ctx) -> None:
-    await py_v2_modern(ctx, strict=False)
-
-
-async def sc_py_v2_modern_strict(ctx: Ctx) -> None:
-    await py_v2_modern(ctx, strict=True)
-
-
-async def py_v2_modern(ctx: Ctx, strict: bool) -> None:
     """mcp 2.3.0 clients and the dual-era pair_server_v2.py upstream: 2026-07-28
-    through serve. Not `strict`: a where() call that reaches the upstream
-    without its Mcp-Param-Region header first (refused 400, then listed and
-    resent by the relay) is noted, not failed; serve does that today."""
+    through serve. Every where() call reaches the upstream with its
+    Mcp-Param-Region header the first time: serve's messages without a session
+    share what a tools/list through serve learnt."""
     c = ctx.checks
     if ctx.direct:
         c.note("--direct: pair_server_v2.py only serves behind the verifier")
@@ -564,17 +556,9 @@ async def py_v2_modern(ctx: Ctx, strict: bool) -> None:
         c.equal(len(with_header), n, "each where() call reached the upstream (in the end) with its "
                 "Mcp-Param-Region header, signed")
         bare = [r for r in wheres if r not in with_header]
-        if strict:
-            c.expect(not refused, "the upstream refused no request serve relayed", short(refused))
-            c.expect(not bare, "no where() call reached the upstream without its Mcp-Param-Region header "
-                     "(the client had listed the tools and sent the header itself)", f"{len(bare)} did")
-        else:
-            other = [x for x in refused if x[1] != "where"]
-            c.expect(not other, "the upstream refused no request serve relayed (but a bare where())", short(other))
-            if bare:
-                c.note(f"KNOWN: {len(bare)} where() call(s) first reached the upstream without Mcp-Param-Region "
-                       "(400, then the relay listed the tools and resent); the strict scenario "
-                       "serve-py-v2-modern-strict fails on this")
+        c.expect(not refused, "the upstream refused no request serve relayed", short(refused))
+        c.expect(not bare, "no where() call reached the upstream without its Mcp-Param-Region header "
+                 "(the client had listed the tools through serve)", f"{len(bare)} did")
         unsigned = sorted({h for r in stats["requests"] for h in r["unsigned_headers"]} - ri.ALLOWED_UNSIGNED)
         c.expect(not unsigned, "every header is signed except user-agent/content-length", f"unsigned: {unsigned}")
     finally:
@@ -874,8 +858,6 @@ SCENARIOS = [
     Scenario("serve-py-v2", "4 mcp 2.3.0 Client (auto) sessions at once: the same battery", sc_py_v2_sessions),
     Scenario("serve-py-v2-modern", "4 mcp 2.3.0 Client sessions against the dual-era mcp 2.3.0 upstream: "
              "2026-07-28 through serve (routing headers, Mcp-Param-*, progress, input_required)", sc_py_v2_modern),
-    Scenario("serve-py-v2-modern-strict", "serve-py-v2-modern, and no where() call may reach the upstream "
-             "without its Mcp-Param-Region header (opt-in: fails today)", sc_py_v2_modern_strict, default=False),
     Scenario("serve-ts-sdk", "4 TypeScript SDK StreamableHTTPClientTransport sessions at once: the same battery, "
              "terminateSession", sc_ts_sessions),
     Scenario("serve-inspector-http", "MCP Inspector CLI, --transport http: tools/list, tools/call echo and whoami",

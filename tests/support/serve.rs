@@ -22,9 +22,14 @@ pub const ANSWER_WAIT: Duration = Duration::from_secs(10);
 /// `serve` for `upstream` on a free loopback port, with `args` added; its
 /// port.
 pub fn start_serve(upstream: &str, args: &[&str]) -> (Proxy, u16) {
+    start_serve_for(Proxy::builder(upstream), args)
+}
+
+/// [`start_serve`] with the proxy `builder` made (another signing name).
+pub fn start_serve_for(builder: super::proxy::ProxyBuilder, args: &[&str]) -> (Proxy, u16) {
     let mut all = vec!["--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
-    let p = Proxy::builder(upstream)
+    let p = builder
         .subcommand("serve")
         .args(&all)
         .no_stdout_reader()
