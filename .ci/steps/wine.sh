@@ -84,9 +84,23 @@ for suite in relay hostile connections skip_auth profiles relay_ends startup_and
     nice -n 10 cargo test --locked --test $suite -- "${skips[@]}" >"$log" 2>&1; then
     echo "PASS  tests/$suite.rs under Wine ($((SECONDS - s)) s): $(grep '^test result' "$log" | tail -1)"
   else
-    rc=1
-    echo "FAIL  tests/$suite.rs under Wine ($((SECONDS - s)) s; log: $log):"
-    grep -E '^test .* FAILED$|^test result' "$log" || tail -n 20 "$log"
+    # Wine itself now and then ends a process that already returned with a
+    # signal instead of its exit code (seen once in four runs of a suite, the
+    # log ending in "relay ended"). The failed tests get one more run, named
+    # loudly; a test that fails twice fails the step.
+    failed=$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
+    again=()
+    for t in $failed; do again+=("$t"); done
+    if [ ${#again[@]} -gt 0 ] && [ ${#again[@]} -le 3 ] &&
+      MCP_SIGV4_TEST_RUNNER="$wine" MCP_SIGV4_TEST_BINARY="$winbin/mcp-sigv4.exe" \
+        nice -n 10 cargo test --locked --test $suite -- --exact "${again[@]}" >"$log.again" 2>&1; then
+      echo "!! FLAKY tests/$suite.rs under Wine: ${again[*]} failed, then passed on a second run (first log: $log)"
+      grep -E 'left: None|exit status' "$log" | head -n 3 | sed 's/^/!!   /'
+    else
+      rc=1
+      echo "FAIL  tests/$suite.rs under Wine ($((SECONDS - s)) s; log: $log):"
+      grep -E '^test .* FAILED$|^test result' "$log" || tail -n 20 "$log"
+    fi
   fi
 done
 "$wineserver" -k || true
