@@ -57,7 +57,7 @@ rc=0
 "$venv/bin/python" tests/wine/run_wine.py --exe "$winbin/mcp-sigv4.exe" --wine "$wine" \
   --prefix "$WINEPREFIX" --work "$ci/wine/work" --version "$version" --commit "$MCP_SIGV4_COMMIT" || rc=$?
 
-step "Wine: tests/ suites driving the exe (relay, hostile, connections, skip_auth, profiles, relay_ends, startup_and_answers, tls)"
+step "Wine: tests/ suites driving the exe (relay, hostile, connections, skip_auth, profiles, relay_ends, startup_and_answers, tls, serve_http)"
 # tests/support/proxy.rs starts MCP_SIGV4_TEST_BINARY through MCP_SIGV4_TEST_RUNNER.
 # Tests left out name their reason; the suites not run at all are in tests/wine/README.md.
 signal="sends a Unix signal; Windows has none (TerminateProcess and the end of stdin are checked above)"
@@ -70,8 +70,9 @@ suites=(
   "startup_and_answers|sigterm_while_credentials_resolve_at_start_up_exits_0|$signal"
   "startup_and_answers|a_request_during_the_start_up_resolution_shares_it|its credential_process is an sh script"
   "tls|sso_oidc_and_portal_over_https_through_the_bundle|its SSO token cache is under HOME, which Wine does not pass on"
+  "serve_http|sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0|$signal"
 )
-for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls; do
+for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http; do
   s=$SECONDS log="$ci/wine/tests-$suite.log" skips=()
   for entry in "${suites[@]}"; do
     IFS='|' read -r name test why <<<"$entry"
