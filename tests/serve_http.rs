@@ -427,3 +427,52 @@ fn the_get_stream_ends_when_its_session_is_deleted() {
     );
     assert!(start.elapsed() < ms(5000));
 }
+
+#[cfg(unix)]
+#[test]
+fn every_session_of_a_profile_shares_its_credentials() {
+    // Profile `c` runs a credential_process that counts its runs; two client
+    // sessions each call a tool as `c`: the process runs once.
+    let up = Server::start(standard_reply);
+    let dir = support::profile_files();
+    let d = dir.str();
+    dir.write(
+        "creds.sh",
+        &format!(
+            "echo run >> {d}/runs\nprintf '{{\"Version\":1,\"AccessKeyId\":\"AKIAPROCESSCCCCCCCCC\",\"SecretAccessKey\":\"processSecretC\"}}'\n"
+        ),
+    );
+    dir.write(
+        "config",
+        &format!("[profile c]\nregion = us-east-1\ncredential_process = sh {d}/creds.sh\n"),
+    );
+    let builder = support::profile_proxy(&up, &dir);
+    let (_p, port) = support::start_serve_for(builder, &["--profile", "a", "c"]);
+    for n in 0..2 {
+        let id = initialize(port, "");
+        let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
+        let a = http(
+            port,
+            &mcp_post(
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                &sid,
+            ),
+        );
+        assert_eq!(status_of(&a), 202, "{a}");
+        let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"aws_profile": "c"}}});
+        let a = http(port, &mcp_post(&call.to_string(), &sid));
+        let answers = sse_messages(&a);
+        assert_eq!(answers.len(), 1, "session {n}: {a}");
+        assert!(answers[0].get("result").is_some(), "session {n}: {a}");
+    }
+    let calls = up.rpc("tools/call");
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls
+            .iter()
+            .all(|s| support::akid(s) == "AKIAPROCESSCCCCCCCCC")
+    );
+    let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the credential_process ran once");
+}

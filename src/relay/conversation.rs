@@ -72,7 +72,7 @@ impl Conversation {
         let options = &process.options;
         let profiles = Profiles::new(
             &process.remote,
-            &process.auth,
+            &process.profile_signers,
             &options.profiles,
             options.runtime_session,
         );

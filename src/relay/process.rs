@@ -28,6 +28,9 @@ pub struct Process {
     /// The default profile's signer, shared by every client's session (its
     /// credentials cache and SigV4A key are made once).
     pub(super) auth: Arc<RequestAuth>,
+    /// With several profiles, the others' signers in `--profile`'s order,
+    /// made once (`RequestAuth::for_profile`) and shared by every client.
+    pub(super) profile_signers: Vec<Arc<RequestAuth>>,
     pub(super) timeouts: Timeouts,
     pub(super) options: RelayOptions,
     /// What the conversations of clients without sessions (2026-07-28, one
@@ -59,8 +62,15 @@ impl Process {
         let sessionless_runtime_session = (options.runtime_session
             != Some(crate::config::RuntimeSession::Identity))
         .then(crate::random::random_id);
+        let profile_signers = options
+            .profiles
+            .iter()
+            .skip(1)
+            .map(|name| Arc::new(auth.for_profile(name)))
+            .collect();
         Arc::new(Process {
             remote: Arc::new(Remote::new(endpoint, &timeouts, &options)),
+            profile_signers,
             sessionless_tools: Arc::default(),
             sessionless_runtime_session,
             auth: Arc::new(auth),

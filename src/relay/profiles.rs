@@ -50,8 +50,8 @@ pub(crate) struct Profiles {
     runtime_session: Option<RuntimeSession>,
     /// The session of profile `i` at `i - 1`, made on first use.
     sessions: Vec<OnceLock<Arc<Upstream>>>,
-    /// The signer of profile `i` at `i - 1`, until its session is made.
-    auths: Mutex<Vec<Option<RequestAuth>>>,
+    /// The signer of profile `i` at `i - 1` (the process's).
+    signers: Vec<Arc<RequestAuth>>,
     server_requests: Mutex<ServerRequests>,
 }
 
@@ -80,17 +80,18 @@ impl Profiles {
             link: None,
             runtime_session: None,
             sessions: Vec::new(),
-            auths: Mutex::new(Vec::new()),
+            signers: Vec::new(),
             server_requests: Mutex::default(),
         }
     }
 
     /// `names` (the default first) at `link`, each after the default signed
-    /// like `default` but with its own credentials; fewer than two names is
+    /// by its signer in `signers` (the process's, made once: every client's
+    /// session of a profile shares its credentials); fewer than two names is
     /// [`Profiles::one`]. Nothing is resolved or connected yet.
     pub(crate) fn new(
         link: &Arc<Remote>,
-        default: &RequestAuth,
+        signers: &[Arc<RequestAuth>],
         names: &[String],
         runtime_session: Option<RuntimeSession>,
     ) -> Self {
@@ -112,12 +113,7 @@ impl Profiles {
             link: Some(Arc::clone(link)),
             runtime_session,
             sessions: names[1..].iter().map(|_| OnceLock::new()).collect(),
-            auths: Mutex::new(
-                names[1..]
-                    .iter()
-                    .map(|n| Some(default.for_profile(n)))
-                    .collect(),
-            ),
+            signers: signers.to_vec(),
             server_requests: Mutex::default(),
         }
     }
@@ -145,9 +141,7 @@ impl Profiles {
         let cell = self.sessions.get(index.checked_sub(1)?)?;
         let up = cell.get_or_init(|| {
             let link = Arc::clone(self.link.as_ref().expect("several profiles have a link"));
-            let auth = self.auths.locked()[index - 1]
-                .take()
-                .expect("each profile's signer is taken once");
+            let auth = Arc::clone(&self.signers[index - 1]);
             let runtime_session = match self.runtime_session {
                 Some(RuntimeSession::Identity) => auth.identity_session_id().unwrap_or_else(|e| {
                     log::warn!(
@@ -159,7 +153,7 @@ impl Profiles {
                 _ => crate::random::random_id(),
             };
             Arc::new(
-                Upstream::new(link, Arc::new(auth), Some(runtime_session))
+                Upstream::new(link, auth, Some(runtime_session))
                     .with_profile(index, &self.names[index]),
             )
         });
