@@ -71,6 +71,7 @@ suites=(
   "startup_and_answers|a_request_during_the_start_up_resolution_shares_it|its credential_process is an sh script"
   "tls|sso_oidc_and_portal_over_https_through_the_bundle|its SSO token cache is under HOME, which Wine does not pass on"
   "serve_http|sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0|$signal"
+  "serve_http|every_session_of_a_profile_shares_its_credentials|its credential_process is an sh script"
 )
 for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http; do
   s=$SECONDS log="$ci/wine/tests-$suite.log" skips=()
