@@ -8,8 +8,8 @@
 //! their caches.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::credential_types::Credentials;
@@ -95,6 +95,8 @@ pub struct RequestAuth {
     use_v4a: AtomicBool,
     unsigned_fallback: bool,
     warned_unsigned: AtomicBool,
+    /// The runtime-session id from the caller's ARN, once asked.
+    identity: OnceLock<String>,
 }
 
 impl fmt::Debug for RequestAuth {
@@ -127,6 +129,7 @@ impl RequestAuth {
             use_v4a: AtomicBool::new(choice.initial == Algorithm::V4a),
             unsigned_fallback: choice.unsigned_fallback,
             warned_unsigned: AtomicBool::new(false),
+            identity: OnceLock::new(),
         }
     }
 
@@ -148,19 +151,24 @@ impl RequestAuth {
             use_v4a: AtomicBool::new(self.use_v4a.load(Ordering::Acquire)),
             unsigned_fallback: self.unsigned_fallback,
             warned_unsigned: AtomicBool::new(false),
+            identity: OnceLock::new(),
         }
     }
 
     /// The AgentCore runtime-session id of `--runtime-session identity`: the
     /// hex SHA-256 of the caller's ARN (STS GetCallerIdentity with these
     /// credentials), 64 characters, the same across restarts for one AWS
-    /// principal.
+    /// principal. STS is asked once per signer; later calls reuse the id
+    /// (every session of this signer: `serve`'s clients share it).
     ///
     /// # Errors
     /// [`AuthError`] when there are no credentials or STS cannot say who they
-    /// are.
+    /// are (asked again next time).
     pub fn identity_session_id(&self) -> Result<String, AuthError> {
         use sha2::Digest;
+        if let Some(id) = self.identity.get() {
+            return Ok(id.clone());
+        }
         let credentials = self
             .provider
             .credentials()
@@ -176,7 +184,8 @@ impl RequestAuth {
                     Vec::new(),
                 ))
             })?;
-        Ok(hex::encode(sha2::Sha256::digest(identity.arn.as_bytes())))
+        let id = hex::encode(sha2::Sha256::digest(identity.arn.as_bytes()));
+        Ok(self.identity.get_or_init(|| id).clone())
     }
 
     /// The algorithm for the next request.

@@ -476,3 +476,47 @@ fn every_session_of_a_profile_shares_its_credentials() {
     let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
     assert_eq!(runs.lines().count(), 1, "the credential_process ran once");
 }
+
+#[test]
+fn sessions_share_the_identity_runtime_session_and_sts_is_asked_once() {
+    let up = Server::start(|s| {
+        if s.target.starts_with("/sts") {
+            return Reply::body(
+                200,
+                "text/xml",
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/serve</Arn><UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>",
+            );
+        }
+        standard_reply(s)
+    });
+    let sts = format!("{}/sts", up.base());
+    let builder = support::Proxy::builder(&up.url()).env("AWS_ENDPOINT_URL_STS", &sts);
+    let (_p, port) = support::start_serve_for(builder, &["--runtime-session", "identity"]);
+    for _ in 0..3 {
+        let id = initialize(port, "");
+        let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
+        let a = http(
+            port,
+            &mcp_post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#, &sid),
+        );
+        assert_eq!(sse_messages(&a).len(), 1, "{a}");
+    }
+    let ids: Vec<String> = up
+        .matching(|s| s.target.starts_with("/mcp") && s.method == "POST")
+        .iter()
+        .map(|s| {
+            s.header("x-amzn-bedrock-agentcore-runtime-session-id")
+                .expect("a runtime-session id")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        ids.len() >= 6 && ids.iter().all(|i| *i == ids[0]),
+        "{ids:?}"
+    );
+    assert_eq!(
+        up.matching(|s| s.target.starts_with("/sts")).len(),
+        1,
+        "STS asked once for every session"
+    );
+}
