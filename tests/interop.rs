@@ -30,15 +30,16 @@
 //! (interpreter, default `python3`), `INTEROP_NPM` (default `npm`),
 //! `INTEROP_ARGS` (extra driver arguments, e.g. `--scenario pair-v2-v2`).
 
+mod interop_env;
 mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use interop_env::{run_bounded, stamp_for, target_dir, tool_version, venv_python};
 use mcp_sigv4::credentials::{Env, Resolver};
 use support::{
     LOGIN_CACHE_NAME, LOGIN_SESSION, SignIn, TempDir, login_cache_text, p256_key, rfc3339,
@@ -302,68 +303,6 @@ fn python_version(python: &str) -> String {
     }
 }
 
-/// Cargo's target directory: the nearest ancestor of the test binary's
-/// `mcp-sigv4` that holds `CACHEDIR.TAG` (also right with `--target` and
-/// `CARGO_TARGET_DIR`), else the binary's grandparent.
-fn target_dir() -> PathBuf {
-    let binary = Path::new(BINARY);
-    binary
-        .ancestors()
-        .skip(1)
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .or_else(|| binary.parent().and_then(Path::parent))
-        .expect("expected the binary path to have a target directory above it")
-        .to_path_buf()
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    }
-}
-
-/// FNV-1a (64 bit) over the pinned input files and the tool versions: stable
-/// across Rust releases, unlike `DefaultHasher`, and plenty to notice a change.
-/// For the first environment this is the same stamp as before (one file, then
-/// `\0python <version>`), so an existing `target/interop-venv` is reused.
-fn stamp_for(inputs: &[&Path], tools: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, input) in inputs.iter().enumerate() {
-        let text = fs::read(input)
-            .unwrap_or_else(|e| panic!("expected {} to be readable: {e}", input.display()));
-        let separator: &[u8] = if i == 0 { b"" } else { b"\0" };
-        for byte in separator.iter().chain(text.iter()) {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    for byte in b"\0".iter().chain(tools.as_bytes()) {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("fnv1a64 {hash:016x} {tools}\n")
-}
-
-/// `<tool> --version`'s first line, or a failure naming the tool and a hint.
-fn tool_version(tool: &str, hint: &str) -> String {
-    match Command::new(tool).arg("--version").output() {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string(),
-        Ok(output) => panic!(
-            "expected `{tool} --version` to succeed, found {}:\n{}\nhint: {hint}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(e) => panic!("expected {tool:?} on PATH, found none ({e})\nhint: {hint}"),
-    }
-}
-
 /// The pinned MCP Inspector in `<dir>/node_modules`, installed with `npm ci`
 /// from the committed lock file; reused while the stamp of package.json,
 /// package-lock.json and the node and npm versions matches.
@@ -448,27 +387,4 @@ fn ensure_venv(python: &str, venv: &Path, venv_python: &Path, requirements: &Pat
     );
     fs::write(&stamp_path, stamp)
         .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
-}
-
-/// Run to completion, or kill it after `limit` and fail.
-fn run_bounded(mut command: Command, limit: Duration, what: &str) -> ExitStatus {
-    let mut child: Child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("expected to start {what} ({command:?}): {e}"));
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{what} did not finish within {} s; killed it",
-                    limit.as_secs()
-                );
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(100)),
-            Err(e) => panic!("expected to wait for {what}: {e}"),
-        }
-    }
 }

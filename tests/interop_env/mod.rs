@@ -1,10 +1,12 @@
 //! Plumbing for the test files that drive Python and Node programs
-//! (`serve_clients.rs`): Python virtual environments under the target
+//! (`interop.rs`, `serve_clients.rs`): Python virtual environments under the target
 //! directory built from pinned requirements files, npm directories installed
 //! with `npm ci` from committed lock files, each reused while a stamp of its
 //! pinned inputs and of the tool versions matches, and bounded child runs.
-//! The same scheme as `tests/interop.rs`, whose environments these share
-//! (same paths, same stamps), so neither rebuilds what the other made.
+//! Both test files share the environments (same paths, same stamps), so
+//! neither rebuilds what the other made.
+
+#![allow(dead_code)] // each test binary uses a different part
 
 use std::fs;
 use std::io::Write;
