@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::conversation::{Conversation, Exchange};
 use super::dispatch;
+use super::jsonrpc;
 use super::process::Process;
 use super::sink::{self, Output};
 use crate::config::RuntimeSession;
@@ -68,10 +69,7 @@ impl Conversation {
         let (nowhere, closed) = sink::channel(0);
         drop(closed);
         for id in self.pending.waiting() {
-            let cancel = format!(
-                r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{},"reason":"the client ended its MCP session"}}}}"#,
-                id.as_json()
-            );
+            let cancel = jsonrpc::cancelled_notification(&id, "the client ended its MCP session");
             self.post(cancel.into_bytes(), nowhere.clone());
         }
         drop(nowhere);

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::conversation::{Exchange, Gate};
 use super::deadline::Deadline;
@@ -620,11 +620,7 @@ fn timed_out(ctx: &Exchange, out: &Outgoing, timeouts: RequestTimeouts) {
 
 /// Tells the server a request is cancelled (`notifications/cancelled`).
 fn cancel_upstream(ctx: &Exchange, id: &Id, reason: &str) {
-    let body = format!(
-        "{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{{\"requestId\":{},\"reason\":{}}}}}",
-        id.as_json(),
-        json!(reason)
-    );
+    let body = jsonrpc::cancelled_notification(id, reason);
     internal::post_own(
         ctx,
         body.as_bytes(),

@@ -311,10 +311,7 @@ pub(crate) fn exchange_limit(exchange: Duration, read: Duration) -> String {
 /// What a stdio client is told when the server's stream for its
 /// `subscriptions/listen` request `id` drops without the listen response.
 pub(crate) fn listen_ended(id: &Id, host: &str) -> String {
-    format!(
-        "{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{{\"requestId\":{},\"reason\":\"the subscription stream from {host} ended\"}}}}",
-        id.as_json()
-    )
+    jsonrpc::cancelled_notification(id, &format!("the subscription stream from {host} ended"))
 }
 
 /// The fix for an HTTP error, where one is known.

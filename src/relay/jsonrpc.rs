@@ -655,6 +655,16 @@ pub(crate) fn tail_id(tail: &[u8]) -> Option<Id> {
     }
 }
 
+/// A `notifications/cancelled` for request `id` with `reason`, compact, one
+/// line (<https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation>).
+pub(crate) fn cancelled_notification(id: &Id, reason: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{},"reason":{}}}}}"#,
+        id.as_json(),
+        json!(reason)
+    )
+}
+
 /// A JSON-RPC error response, compact, one line: `{"jsonrpc":"2.0","id":…,"error":{…}}`.
 /// `id` `None` gives `"id":null`.
 pub fn error_response(id: Option<&Id>, code: i64, message: &str, data: Option<Value>) -> String {
