@@ -24,6 +24,15 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export MCP_SIGV4_COMMIT=${MCP_SIGV4_COMMIT:-$(git rev-parse --short=12 HEAD)}
 
+# Disk. A run needs about 6 GiB beside the toolchains (the debug and release
+# builds, the cross builds, Wine's prefix, the tools from PyPI and npm). On a
+# clean checkout nothing is built twice, so incremental compilation's cache
+# (about 1 GiB) is never read again, and line tables are all the debug info a
+# failing test's backtrace uses (file and line).
+export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+free_gib() { df -Pk "$root" | awk 'NR == 2 { printf "%.1f", $4 / 1048576 }'; }
+
 step_name="" step_start=0
 timings=() skipped=() started_pids=()
 end_step() {
@@ -32,7 +41,7 @@ end_step() {
     step_name=""
   fi
 }
-step() { end_step; step_name=$1; step_start=$SECONDS; printf '\n== %s\n' "$1"; }
+step() { end_step; step_name=$1; step_start=$SECONDS; printf '\n== %s (disk: %s GiB free)\n' "$1" "$(free_gib)"; }
 fail() { echo "CI FAILED in '${step_name:-setup}': $*" >&2; exit 1; }
 skip_loudly() {
   skipped+=("$step_name: $*")
@@ -43,7 +52,7 @@ summary() {
   echo
   echo "== time per step"
   printf '%s\n' "${timings[@]}"
-  printf '%6ss  total\n' "$SECONDS"
+  printf '%6ss  total (disk: %s GiB free at the end)\n' "$SECONDS" "$(free_gib)"
   if [ ${#skipped[@]} -gt 0 ]; then
     echo "== SKIPPED (cannot run on this machine):"
     printf '  !! %s\n' "${skipped[@]}"
