@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::Value;
 use support::{INITIALIZE, Proxy, ProxyBuilder, Server, TempDir, standard_reply};
 
@@ -62,8 +64,7 @@ fn a_failing_credential_process_names_its_program_and_status_and_keeps_stderr_in
             "{leaked:?} reached the client: {message}"
         );
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let stderr = p.stderr();
+    let stderr = p.stderr_containing("the end of its stderr", Duration::from_secs(5));
     drop(p);
     // The log has it, the escape sequence made harmless.
     assert!(
@@ -116,7 +117,7 @@ fn a_profile_name_not_in_the_files_gets_the_closest_name_and_the_list_at_start_a
             assert!(!message.contains(content), "{content:?} in {message}");
         }
     }
-    let stderr = p.stderr();
+    let stderr = p.stderr_containing(expected, Duration::from_secs(5));
     drop(p);
     let warning = stderr
         .lines()

@@ -331,9 +331,24 @@ impl Proxy {
         v
     }
 
-    /// Everything written to stderr so far.
+    /// Everything written to stderr so far. After [`Proxy::wait_exit`] has
+    /// seen the exit, that is all of it.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Stderr once it contains `needle`, or as it is after `timeout`: the
+    /// harness reads stderr and stdout on two threads, so a line the proxy
+    /// wrote before an answer may be read after it.
+    pub fn stderr_containing(&self, needle: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(needle) || Instant::now() >= end {
+                return stderr;
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     /// Takes stdout (when started with [`ProxyBuilder::no_stdout_reader`]).
@@ -346,11 +361,14 @@ impl Proxy {
         self.stdin.take();
     }
 
-    /// Waits up to `timeout` for the process to exit.
+    /// Waits up to `timeout` for the process to exit; once it has, waits up
+    /// to 2 s more for the harness to read the rest of its stderr (a helper
+    /// process it started may still hold the pipe).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let end = Instant::now() + timeout;
         loop {
             if let Ok(Some(s)) = self.child.try_wait() {
+                self.join_stderr_reader(Duration::from_secs(2));
                 return Some(s);
             }
             if Instant::now() >= end {
@@ -390,20 +408,29 @@ impl Proxy {
     pub fn finish(mut self) -> String {
         self.close_stdin();
         let status = self.wait_exit(Duration::from_secs(8));
-        let stderr_done = Instant::now() + Duration::from_secs(2);
-        if let Some(t) = self.threads[0].take() {
-            while !t.is_finished() && Instant::now() < stderr_done {
-                std::thread::sleep(POLL);
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            }
-        }
         let stderr = self.stderr();
         let status = status.unwrap_or_else(|| panic!("the proxy did not exit; stderr:\n{stderr}"));
         assert_eq!(status.code(), Some(0), "exit status; stderr:\n{stderr}");
         assert_clean_stderr(&stderr);
         stderr
+    }
+}
+
+impl Proxy {
+    /// Joins the stderr reader when it ends within `timeout` (at the pipe's
+    /// end of file); leaves it to `Drop` otherwise.
+    fn join_stderr_reader(&mut self, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        if let Some(t) = self.threads[0].take() {
+            while !t.is_finished() && Instant::now() < end {
+                std::thread::sleep(POLL);
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                self.threads[0] = Some(t);
+            }
+        }
     }
 }
 
