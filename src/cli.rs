@@ -1063,6 +1063,36 @@ mod tests {
     }
 
     #[test]
+    fn healthcheck_takes_a_url_path_and_timeout_only() {
+        let a = parse(&["healthcheck"]).unwrap();
+        assert_eq!(a.command, Command::Healthcheck(HealthcheckArgs::default()));
+        let a = parse(&[
+            "healthcheck",
+            "unix:/s",
+            "--path=/healthz",
+            "--timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.command,
+            Command::Healthcheck(HealthcheckArgs {
+                target: Some("unix:/s".into()),
+                path: Some("/healthz".into()),
+                timeout: Some(std::time::Duration::from_secs(2)),
+            })
+        );
+        assert!(parse(&["healthcheck", "--help"]).unwrap().help);
+        for bad in [
+            &["healthcheck", "a", "b"][..],
+            &["healthcheck", "--region", "x"],
+            &["healthcheck", "--timeout", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn version_names_commit_target_and_linkage() {
         let v = version();
         assert!(
