@@ -239,6 +239,10 @@ impl Report {
                 "{}: nothing listens there; is serve running with {listen}?",
                 io_text(e)
             ),
+            Seen::Failed(e) if e.kind() == io::ErrorKind::PermissionDenied => format!(
+                "{}: serve's Unix socket is mode 0600; run healthcheck as serve's user",
+                io_text(e)
+            ),
             Seen::Failed(e) => format!("{}: see serve's log", io_text(e)),
             Seen::NotHttp => {
                 "the answer is not HTTP/1.1 (or its head is over 4 KiB); is this mcp-sigv4 serve?"
