@@ -11,6 +11,7 @@
 mod backend;
 mod connection;
 mod guard;
+mod headers;
 mod listen;
 mod mcp;
 mod options;
