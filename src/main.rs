@@ -138,9 +138,6 @@ fn run() -> Result<u8, Failure> {
         let _ = writeln!(io::stdout(), "{}", cli::version());
         return Ok(error::EXIT_OK);
     }
-    if let Command::Healthcheck(h) = &args.command {
-        return run_healthcheck(h).map_err(|e| Failure::Healthcheck(e.into()));
-    }
     let relay_mode = args.command == Command::Relay;
     let level = log_level(args.log_level.as_deref()).map_err(|e| {
         if relay_mode {
@@ -165,7 +162,9 @@ fn run() -> Result<u8, Failure> {
             return Ok(report.exit_code());
         }
         Command::Serve(serve) => return run_serve(&args, serve).map_err(other),
-        Command::Healthcheck(_) => unreachable!("answered above"),
+        Command::Healthcheck(h) => {
+            return run_healthcheck(h).map_err(|e| Failure::Healthcheck(e.into()));
+        }
         Command::Relay => {}
     }
     if io::stdin().is_terminal() {
