@@ -222,7 +222,7 @@ impl Report {
         };
         let said = match &self.seen {
             Seen::Answer { status, body } if (200..300).contains(status) => {
-                format!("{status} {body}")
+                format!("{status} {body}").trim_end().to_owned()
             }
             Seen::Answer { status: 503, body } => format!(
                 "503 {body}: serve runs but cannot relay yet; fix what the reason names (with --token-file the reason is in serve's log at --log-level debug)"
@@ -560,6 +560,11 @@ mod tests {
         assert!(r.line().contains("--listen 127.0.0.1:8080"), "{}", r.line());
         let r = report(Seen::TimedOut(Duration::from_millis(2500)));
         assert!(r.line().contains("within 2.5 s"), "{}", r.line());
+        let r = report(Seen::Answer {
+            status: 204,
+            body: String::new(),
+        });
+        assert!(r.line().ends_with("/readyz: 204"), "{:?}", r.line());
         let r = report(Seen::Answer {
             status: 301,
             body: String::new(),
