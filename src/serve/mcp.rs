@@ -21,12 +21,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::headers;
 use super::request::{Head, Method};
 use super::response::Done;
 use super::sessions::{Lease, OpenError, short};
 use super::{END_LIMIT, Server, end_session, response};
+use crate::relay::jsonrpc::{self, Invalid, Kind};
 use crate::relay::sink::{self, Next, Receiver};
 
 /// The revisions a client may name in `MCP-Protocol-Version`.
@@ -128,23 +130,41 @@ struct Shape {
     initialize: bool,
 }
 
-/// Reads the body's shape; `None` when it is not a JSON-RPC message or a
-/// non-empty batch of them.
-fn shape(value: &Value) -> Option<Shape> {
-    let is_request =
-        |m: &Value| m.get("method").is_some_and(Value::is_string) && m.get("id").is_some();
-    match value {
-        Value::Object(_) => Some(Shape {
-            requests: is_request(value),
-            initialize: is_request(value) && value["method"] == "initialize",
+/// Reads the body's shape as the relay will (`jsonrpc::classify`, which
+/// also takes a lone surrogate escape, valid JSON text that `serde_json`'s
+/// `Value` refuses); `Err` with the JSON-RPC code and text when it is not
+/// JSON (-32700), or not an object or a non-empty array (-32600). An object
+/// or batch that is JSON but not JSON-RPC (`"method": 5`, an id without a
+/// method) counts as a request: the relay answers it with an error, which
+/// the client must get (JSON-RPC 2.0 §5, "Invalid Request").
+fn shape(body: &[u8]) -> Result<Shape, (i64, &'static str)> {
+    const NOT_JSON: (i64, &str) = (-32700, "Parse error: the body is not JSON");
+    match jsonrpc::classify(body) {
+        Ok(c) => Ok(Shape {
+            requests: c.items.iter().any(|k| matches!(k, Kind::Request { .. })),
+            initialize: !c.batch
+                && matches!(c.items.as_slice(), [Kind::Request { method, .. }] if method == "initialize"),
         }),
-        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-            Some(Shape {
-                requests: items.iter().any(is_request),
-                initialize: false,
-            })
+        Err(Invalid::Parse(_)) => Err(NOT_JSON),
+        Err(Invalid::Request(..)) => {
+            let raw = serde_json::from_slice::<&RawValue>(body).map_err(|_| NOT_JSON)?;
+            let text = raw.get().trim_start();
+            let message = text.starts_with('{')
+                || text
+                    .strip_prefix('[')
+                    .is_some_and(|rest| !rest.trim_start().starts_with(']'));
+            if message {
+                Ok(Shape {
+                    requests: true,
+                    initialize: false,
+                })
+            } else {
+                Err((
+                    -32600,
+                    "Invalid Request: expected a JSON-RPC message or a batch of them",
+                ))
+            }
         }
-        _ => None,
     }
 }
 
@@ -183,24 +203,18 @@ fn post(
         )?;
         return Ok(Done::keep(415));
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return refuse(w, 400, -32700, "Parse error: the body is not JSON");
+    let shape = match shape(&body) {
+        Ok(shape) => shape,
+        Err((code, text)) => return refuse(w, 400, code, text),
     };
-    let Some(shape) = shape(&value) else {
-        return refuse(
-            w,
-            400,
-            -32600,
-            "Invalid Request: expected a JSON-RPC message or a batch of them",
-        );
-    };
-    if stateless
-        && shape.requests
-        && let Some(text) = headers::mismatch(head, &value)
-    {
-        return refuse(w, 400, -32020, text);
+    if stateless && shape.requests {
+        let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            return refuse(w, 400, -32700, "Parse error: the body is not JSON");
+        };
+        if let Some(text) = headers::mismatch(head, &value) {
+            return refuse(w, 400, -32020, text);
+        }
     }
-    drop(value);
     if stateless {
         return post_stateless(server, w, body, &shape);
     }
@@ -378,7 +392,7 @@ mod tests {
 
     #[test]
     fn body_shapes() {
-        let s = |t: &str| shape(&serde_json::from_str(t).unwrap());
+        let s = |t: &str| shape(t.as_bytes());
         let i = s(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#).unwrap();
         assert!(i.requests && i.initialize);
         let n = s(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
@@ -389,8 +403,22 @@ mod tests {
         assert!(b.requests && !b.initialize);
         let r = s(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
         assert!(!r.requests);
-        for bad in ["[]", "5", "\"x\"", "[1]", "null"] {
-            assert!(s(bad).is_none(), "{bad}");
+        // What the relay answers with an error is a request here.
+        for answered in [
+            r#"{"jsonrpc":"2.0","id":5,"method":5}"#,
+            r#"{"jsonrpc":"2.0","id":6}"#,
+            r#"{"foo":1}"#,
+            "[1]",
+            r#"{"jsonrpc":"2.0","id":"\ud800","method":"ping"}"#,
+        ] {
+            assert!(s(answered).unwrap().requests, "{answered}");
         }
+        assert_eq!(s("[]").err().map(|e| e.0), Some(-32600));
+        assert_eq!(s(" [ ] ").err().map(|e| e.0), Some(-32600));
+        for bad in ["5", "\"x\"", "null"] {
+            assert_eq!(s(bad).err().map(|e| e.0), Some(-32600), "{bad}");
+        }
+        assert_eq!(s("{").err().map(|e| e.0), Some(-32700));
+        assert_eq!(s("\u{ff}").err().map(|e| e.0), Some(-32700));
     }
 }

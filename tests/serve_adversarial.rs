@@ -1,0 +1,62 @@
+//! `mcp-sigv4 serve` attacked from outside: the built binary on a loopback
+//! port, raw HTTP/1.1 written by hand, the scripted upstream (`support/`).
+//! Each test pins what a hostile or careless client got wrong before: every
+//! request gets exactly one answer, and the bytes of one answer never run
+//! into the next on a kept-alive connection
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http>,
+//! RFC 9110, RFC 9112). Every wait is bounded.
+
+mod support;
+
+use support::{
+    Server, connect, header_of, http, mcp_post, read_all, sse_messages, standard_reply,
+    start_serve, status_of,
+};
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"serve-adversary","version":"0"}}}"#;
+
+/// Initializes a session; the headers later requests of it carry.
+fn session(port: u16) -> String {
+    let a = http(port, &mcp_post(INIT, ""));
+    assert_eq!(status_of(&a), 200, "{a}");
+    let id = header_of(&a, "mcp-session-id").expect("a session id");
+    format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n")
+}
+
+#[test]
+fn a_malformed_request_gets_its_error_with_its_id() {
+    // JSON that is no valid JSON-RPC request but carries an id: the relay
+    // answers it with -32600 and that id, as it does on stdio. Before, serve
+    // took it for a notification, answered 202, and dropped the error.
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let sid = session(port);
+    for (body, id) in [
+        (r#"{"jsonrpc":"2.0","id":5,"method":5}"#, 5),
+        (r#"{"jsonrpc":"2.0","id":6,"method":null}"#, 6),
+        (r#"{"jsonrpc":"2.0","id":7}"#, 7),
+    ] {
+        let a = http(port, &mcp_post(body, &sid));
+        assert_eq!(status_of(&a), 200, "{body}: {a}");
+        let m = sse_messages(&a);
+        assert_eq!(m.len(), 1, "{body}: {a}");
+        assert_eq!(
+            (m[0]["id"].as_i64(), m[0]["error"]["code"].as_i64()),
+            (Some(id), Some(-32600)),
+            "{a}"
+        );
+    }
+    // Valid JSON text with a lone surrogate escape (what JavaScript's
+    // JSON.stringify writes for half an emoji) goes upstream as on stdio,
+    // and is answered with its own id; before it was refused as "not JSON".
+    let body = r#"{"jsonrpc":"2.0","id":"\ud800","method":"tools/list"}"#;
+    let a = http(port, &mcp_post(body, &sid));
+    assert_eq!(status_of(&a), 200, "{a}");
+    assert_eq!(a.matches(r#""id":"\ud800""#).count(), 1, "{a}");
+    assert!(
+        up.requests()
+            .iter()
+            .any(|s| s.text().contains(r#""id":"\ud800""#)),
+        "relayed upstream"
+    );
+}
