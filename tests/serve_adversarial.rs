@@ -8,6 +8,8 @@
 
 mod support;
 
+use std::io::Write;
+
 use support::{
     Server, connect, header_of, http, mcp_post, read_all, sse_messages, standard_reply,
     start_serve, status_of,
@@ -59,4 +61,30 @@ fn a_malformed_request_gets_its_error_with_its_id() {
             .any(|s| s.text().contains(r#""id":"\ud800""#)),
         "relayed upstream"
     );
+}
+
+#[test]
+fn a_head_answer_has_no_body_so_the_next_answer_is_where_the_client_looks() {
+    // RFC 9110 §9.3.2: the answer to HEAD has no content. Before, a HEAD to
+    // an unknown path (or a HEAD /mcp with a bad MCP-Protocol-Version) got
+    // the GET's body on a kept-alive connection, which a client reads as the
+    // start of the next answer: the pipelined GET's 200 was not first.
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    for first in [
+        "HEAD /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "HEAD /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMCP-Protocol-Version: 1999-01-01\r\n\r\n",
+        "HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ] {
+        let mut s = connect(port);
+        let next = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        s.write_all(format!("{first}{next}").as_bytes()).unwrap();
+        let a = read_all(&mut s);
+        let (head, rest) = a.split_once("\r\n\r\n").expect("an answer");
+        assert!(head.starts_with("HTTP/1.1 "), "{a}");
+        assert!(
+            rest.starts_with("HTTP/1.1 200 OK\r\n") && rest.ends_with("\r\n\r\nok\n"),
+            "{first:?}: the second answer right after the first head: {a:?}"
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! Refuses: reading a body it will not use; a refused request ends the
 //! connection.
 
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -239,6 +239,14 @@ fn answer(
             );
             return Ok(Done::close(code));
         }
+    };
+    // A HEAD is answered as any other method on its path, without the body.
+    let mut head_only;
+    let stream: &mut dyn Write = if head.head_only {
+        head_only = response::HeadOnly::new(stream);
+        &mut head_only
+    } else {
+        stream
     };
     match (head.path.as_str(), head.method) {
         ("/mcp", _) => mcp::handle(server, stream, head, body),

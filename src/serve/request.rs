@@ -37,6 +37,9 @@ pub struct Head {
     pub len: usize,
     /// HTTP/1.0, or `Connection: close`: the connection ends after the answer.
     pub close: bool,
+    /// A `HEAD` request: its answer has a head and no body (RFC 9110 §9.3.2).
+    pub head_only: bool,
+
     /// `Accept`.
     pub accept: Option<String>,
     /// `Content-Type`.
@@ -106,6 +109,7 @@ pub fn parse(buf: &[u8], max_head: usize) -> Parsed {
             .unwrap_or_default()
             .to_owned(),
         close: req.version == Some(0),
+        head_only: req.method == Some("HEAD"),
         ..Head::default()
     };
     for h in req.headers.iter() {

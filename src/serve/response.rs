@@ -28,6 +28,53 @@ impl Done {
     }
 }
 
+/// The writer of the answer to a `HEAD` request: the head goes through, the
+/// body after it does not (RFC 9110 §9.3.2: the answer is the GET's without
+/// content), so on a kept-alive connection the client finds the next answer
+/// where it ends the head.
+pub(super) struct HeadOnly<'a> {
+    inner: &'a mut dyn Write,
+    /// The last four bytes written, to find the blank line.
+    last: u32,
+    /// The head has been written whole.
+    done: bool,
+}
+
+impl<'a> HeadOnly<'a> {
+    pub(super) fn new(inner: &'a mut dyn Write) -> HeadOnly<'a> {
+        HeadOnly {
+            inner,
+            last: 0,
+            done: false,
+        }
+    }
+}
+
+impl Write for HeadOnly<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.done {
+            return Ok(buf.len());
+        }
+        let blank = u32::from_be_bytes(*b"\r\n\r\n");
+        let end = buf.iter().position(|&b| {
+            self.last = (self.last << 8) | u32::from(b);
+            self.last == blank
+        });
+        match end {
+            Some(at) => {
+                self.done = true;
+                self.inner.write_all(&buf[..=at])?;
+            }
+            None => self.inner.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// The reason phrase for the statuses `serve` sends.
 pub fn reason(code: u16) -> &'static str {
     match code {
@@ -172,6 +219,18 @@ pub fn sse_end(w: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_answer_has_no_body() {
+        let mut out = Vec::new();
+        let mut w = HeadOnly::new(&mut out);
+        text(&mut w, 404, "not found", false).unwrap();
+        text(&mut w, 200, "more", false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 10\r\n\r\n"
+        );
+    }
 
     #[test]
     fn answers_and_chunks() {
