@@ -88,3 +88,26 @@ fn a_head_answer_has_no_body_so_the_next_answer_is_where_the_client_looks() {
         );
     }
 }
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    // RFC 9110 §10.1.1: a server that reads the body sends 100 (Continue) to
+    // a client that asked and waits. Before, serve sent nothing and waited
+    // for the body: curl waits a second, a client without that fallback
+    // until --request-timeout (408).
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &["--request-timeout", "60"]);
+    let sid = session(port);
+    let body = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let request = mcp_post(body, &format!("{sid}Expect: 100-continue\r\n"));
+    let head = request.strip_suffix(body).unwrap();
+    let mut s = connect(port);
+    s.write_all(head.as_bytes()).unwrap();
+    let mut first = [0u8; 25];
+    std::io::Read::read_exact(&mut s, &mut first).expect("100 Continue before the body");
+    assert_eq!(&first, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let a = read_all(&mut s);
+    assert_eq!(status_of(&a), 200, "{a}");
+    assert_eq!(sse_messages(&a)[0]["id"], 2, "{a}");
+}

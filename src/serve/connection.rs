@@ -228,6 +228,12 @@ fn answer(
             return Ok(Done::close(code));
         }
     };
+    // RFC 9110 §10.1.1: a client that asked waits for 100 before it sends
+    // the body (curl, a second or more), and nothing above refused it.
+    if head.expect_continue && buf.len() < head.len.saturating_add(len) {
+        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        stream.flush()?;
+    }
     let body = match read_body(stream, buf, head.len, len, deadline) {
         Ok(body) => body,
         Err(code) => {

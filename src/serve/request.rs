@@ -39,6 +39,9 @@ pub struct Head {
     pub close: bool,
     /// A `HEAD` request: its answer has a head and no body (RFC 9110 §9.3.2).
     pub head_only: bool,
+    /// `Expect: 100-continue` in an HTTP/1.1 request (RFC 9110 §10.1.1;
+    /// HTTP/1.0's is ignored, as that section says).
+    pub expect_continue: bool,
 
     /// `Accept`.
     pub accept: Option<String>,
@@ -137,6 +140,11 @@ pub fn parse(buf: &[u8], max_head: usize) -> Parsed {
                 {
                     head.close = true;
                 }
+                continue;
+            }
+            "expect" => {
+                head.expect_continue |=
+                    req.version == Some(1) && value.eq_ignore_ascii_case("100-continue");
                 continue;
             }
             "transfer-encoding" => {
