@@ -9,10 +9,13 @@
 mod support;
 
 use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
 
 use support::{
-    Server, connect, header_of, http, mcp_post, read_all, sse_messages, standard_reply,
-    start_serve, status_of,
+    Reply, Server, connect, header_of, http, mcp_post, read_all, rpc_result, signal, sse_messages,
+    standard_reply, start_serve, status_of,
 };
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"serve-adversary","version":"0"}}}"#;
@@ -110,4 +113,79 @@ fn expect_100_continue_is_answered_before_the_body_is_sent() {
     let a = read_all(&mut s);
     assert_eq!(status_of(&a), 200, "{a}");
     assert_eq!(sse_messages(&a)[0]["id"], 2, "{a}");
+}
+
+/// An upstream whose `tools/call` answers only after 20 s.
+fn slow_calls() -> Server {
+    Server::start(|seen| {
+        let v = seen.json().unwrap_or_default();
+        if v["method"] == "tools/call" {
+            let r = rpc_result(&v["id"], json!({"content": []}));
+            return Reply::sse().sleep(20_000).message(&r).finish();
+        }
+        standard_reply(seen)
+    })
+}
+
+const CALL: &str = r#"{"jsonrpc":"2.0","id":"call-7","method":"tools/call","params":{"name":"slow","arguments":{}}}"#;
+
+/// The one message `answer` carries: an error for `"call-7"`.
+fn assert_one_error_for_the_call(answer: &str) {
+    let m = sse_messages(answer);
+    assert_eq!(m.len(), 1, "exactly one answer: {answer}");
+    assert_eq!(m[0]["id"], "call-7", "{answer}");
+    assert!(m[0]["error"]["message"].as_str().is_some(), "{answer}");
+}
+
+#[test]
+fn a_call_in_flight_when_its_session_is_deleted_gets_an_error_with_its_id() {
+    // Before, the POST's stream ended with no message at all: the client
+    // waited for an answer that would never come (its own timeout, 60 s in
+    // the TypeScript SDK).
+    let up = slow_calls();
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let sid = session(port);
+    let mut call = connect(port);
+    call.write_all(mcp_post(CALL, &sid).as_bytes()).unwrap();
+    up.wait_for(Duration::from_secs(5), |s| {
+        s.json().is_some_and(|v| v["method"] == "tools/call")
+    })
+    .expect("the call reached the upstream");
+    let a = http(
+        port,
+        &format!("DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{sid}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(status_of(&a), 204, "{a}");
+    let a = read_all(&mut call);
+    assert!(a.ends_with("0\r\n\r\n"), "the stream ended: {a}");
+    assert_one_error_for_the_call(&a);
+    let cancelled = up.requests().iter().any(|s| {
+        s.json()
+            .is_some_and(|v| v["method"] == "notifications/cancelled")
+    });
+    assert!(cancelled, "the call was cancelled upstream");
+}
+
+#[test]
+fn a_call_past_the_drain_at_sigterm_gets_an_error_and_serve_exits_0() {
+    let up = slow_calls();
+    let (mut p, port) = start_serve(&up.url(), &["--drain-timeout", "1"]);
+    let sid = session(port);
+    let mut call = connect(port);
+    call.write_all(mcp_post(CALL, &sid).as_bytes()).unwrap();
+    up.wait_for(Duration::from_secs(5), |s| {
+        s.json().is_some_and(|v| v["method"] == "tools/call")
+    })
+    .expect("the call reached the upstream");
+    signal(&p, "-TERM");
+    let a = read_all(&mut call);
+    assert_one_error_for_the_call(&a);
+    let status = p
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("no exit; stderr:\n{}", p.stderr()));
+    assert_eq!(status.code(), Some(0), "{}", p.stderr());
+    assert!(
+        up.requests().iter().any(|s| s.method == "DELETE"),
+        "the upstream session was ended"
+    );
 }

@@ -28,7 +28,7 @@ use super::request::{Head, Method};
 use super::response::Done;
 use super::sessions::{Lease, OpenError, short};
 use super::{END_LIMIT, Server, end_session, response};
-use crate::relay::jsonrpc::{self, Invalid, Kind};
+use crate::relay::jsonrpc::{self, Id, Invalid, Kind};
 use crate::relay::sink::{self, Next, Receiver};
 
 /// The revisions a client may name in `MCP-Protocol-Version`.
@@ -128,6 +128,8 @@ struct Shape {
     requests: bool,
     /// One `initialize` request.
     initialize: bool,
+    /// The ids of its valid requests, each owed one answer.
+    ids: Vec<Id>,
 }
 
 /// Reads the body's shape as the relay will (`jsonrpc::classify`, which
@@ -142,6 +144,7 @@ fn shape(body: &[u8]) -> Result<Shape, (i64, &'static str)> {
     match jsonrpc::classify(body) {
         Ok(c) => Ok(Shape {
             requests: c.items.iter().any(|k| matches!(k, Kind::Request { .. })),
+            ids: c.request_ids().map(|(id, _)| id.clone()).collect(),
             initialize: !c.batch
                 && matches!(c.items.as_slice(), [Kind::Request { method, .. }] if method == "initialize"),
         }),
@@ -154,9 +157,11 @@ fn shape(body: &[u8]) -> Result<Shape, (i64, &'static str)> {
                     .strip_prefix('[')
                     .is_some_and(|rest| !rest.trim_start().starts_with(']'));
             if message {
+                // The relay answers it, with its id when one is readable.
                 Ok(Shape {
                     requests: true,
                     initialize: false,
+                    ids: Vec::new(),
                 })
             } else {
                 Err((
@@ -257,7 +262,8 @@ fn post(
     let (out, rx) = sink::channel(STREAM_QUEUE);
     conversation.post(body, out);
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
-    let streamed = stream(server, w, &rx, minted.as_deref(), priming, None);
+    let mut owed = shape.ids;
+    let streamed = stream(server, w, &rx, minted.as_deref(), priming, None, &mut owed);
     // A dropped connection is not a cancellation: the exchange goes on, its
     // answers are discarded.
     rx.close();
@@ -283,7 +289,8 @@ fn post_stateless(
         conversation.end(END_LIMIT);
         return Ok(Done::keep(202));
     }
-    let streamed = stream(server, w, &rx, None, false, None);
+    let mut owed = shape.ids.clone();
+    let streamed = stream(server, w, &rx, None, false, None, &mut owed);
     rx.close();
     conversation.end(END_LIMIT);
     streamed.map(|()| Done::keep(200))
@@ -292,6 +299,10 @@ fn post_stateless(
 /// Writes an SSE answer: its head (with `session` as `Mcp-Session-Id`), a
 /// priming event when asked, then each message `rx` yields, until it ends.
 /// A GET stream (`lease` given) also ends when its session or the server does.
+/// `owed` holds the ids of the POST's requests: each response crosses one
+/// off, and one the stream ends without (its session was ended by DELETE,
+/// going idle or shutdown, which cancel requests in flight upstream) gets a
+/// JSON-RPC error with its id, so every request has exactly one answer.
 fn stream(
     server: &Server,
     w: &mut dyn Write,
@@ -299,6 +310,7 @@ fn stream(
     session: Option<&str>,
     priming: bool,
     lease: Option<&Lease>,
+    owed: &mut Vec<Id>,
 ) -> io::Result<()> {
     response::sse_head(w, session)?;
     if priming {
@@ -309,6 +321,9 @@ fn stream(
         match rx.next(TICK) {
             Next::Message(m) => {
                 quiet = 0;
+                if !owed.is_empty() {
+                    answered(&m, owed);
+                }
                 response::sse_event(w, &m)?;
             }
             Next::Ended => break,
@@ -325,7 +340,50 @@ fn stream(
             }
         }
     }
+    for id in owed.drain(..) {
+        log::debug!("request {id} ended without an answer: answering it with an error");
+        let error = jsonrpc::error_response(Some(&id), jsonrpc::INTERNAL_ERROR, UNANSWERED, None);
+        response::sse_event(w, error.as_bytes())?;
+    }
     response::sse_end(w)
+}
+
+/// The error a request gets when its exchange ended without an answer.
+const UNANSWERED: &str = "no answer: the MCP session ended (DELETE, idle past --session-idle, or serve shutting down) before the server answered; the request was cancelled upstream. Initialize a new session and send it again";
+
+/// Crosses off `owed` the ids that `message` (a response, or a batch of
+/// them) answers. Only the first and last bytes of a single message are
+/// read (its id is one of its first or last members): a 16 MiB result is
+/// not parsed again.
+fn answered(message: &[u8], owed: &mut Vec<Id>) {
+    let mut cross = |id: &Id| {
+        if let Some(at) = owed.iter().position(|o| o == id) {
+            owed.swap_remove(at);
+        }
+    };
+    let text = message.trim_ascii_start();
+    if !text.starts_with(b"[") {
+        let head = jsonrpc::head(&text[..text.len().min(4096)]);
+        if head.method.is_some() {
+            // A request or notification of the server's.
+            return;
+        }
+        let id = head
+            .id
+            .or_else(|| jsonrpc::tail_id(&text[text.len().saturating_sub(4096)..]));
+        if let Some(id) = id {
+            cross(&id);
+            return;
+        }
+    }
+    // A batch, or an id in the middle of a large message: read it whole.
+    if let Ok(c) = jsonrpc::classify(text) {
+        for k in &c.items {
+            if let Kind::Response { id: Some(id) } = k {
+                cross(id);
+            }
+        }
+    }
 }
 
 fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
@@ -351,7 +409,7 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
         );
     };
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
-    let streamed = stream(server, w, &rx, None, priming, Some(&lease));
+    let streamed = stream(server, w, &rx, None, priming, Some(&lease), &mut Vec::new());
     if !matches!(rx.next(Duration::ZERO), Next::Ended) {
         lease.0.give_back(rx);
     }
@@ -388,6 +446,33 @@ mod tests {
         assert!(accepts(Some("text/*;q=0.5"), "text/event-stream"));
         assert!(!accepts(Some("application/json"), "text/event-stream"));
         assert!(!accepts(None, "application/json"));
+    }
+
+    #[test]
+    fn responses_cross_off_their_ids() {
+        let ids = |t: &[&str]| t.iter().map(|t| Id::from_json(t)).collect::<Vec<_>>();
+        let mut owed = ids(&["1", "\"a\"", "3", "4", "5"]);
+        answered(br#"{"jsonrpc":"2.0","id":1.0,"result":{}}"#, &mut owed);
+        answered(
+            br#"{"jsonrpc":"2.0","method":"x","id":3,"params":{}}"#,
+            &mut owed,
+        );
+        answered(
+            br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#,
+            &mut owed,
+        );
+        answered(br#"[{"jsonrpc":"2.0","id":"a","result":{}}]"#, &mut owed);
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","result":"{}","id":4}}"#,
+            "x".repeat(9000)
+        );
+        answered(big.as_bytes(), &mut owed);
+        let middle = format!(
+            r#"{{"result":"{}","id":5,"jsonrpc":"2.0"}}"#,
+            "x".repeat(9000)
+        );
+        answered(middle.as_bytes(), &mut owed);
+        assert_eq!(owed, ids(&["3"]));
     }
 
     #[test]
