@@ -189,3 +189,53 @@ fn a_call_past_the_drain_at_sigterm_gets_an_error_and_serve_exits_0() {
         "the upstream session was ended"
     );
 }
+
+/// Opens the session's GET stream on a new connection; the connection, its
+/// answer's head read.
+fn open_get(port: u16, sid: &str) -> (std::net::TcpStream, String) {
+    let mut get = connect(port);
+    let request = format!(
+        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{sid}Connection: close\r\n\r\n"
+    );
+    get.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match std::io::Read::read(&mut get, &mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    (get, String::from_utf8_lossy(&head).into_owned())
+}
+
+#[test]
+fn a_client_that_reopens_its_get_stream_gets_it_back() {
+    // A client whose GET connection dropped opens a new one. Before, serve
+    // noticed the old one was gone only when a keep-alive comment failed to
+    // go out (15 to 30 s later) and answered every GET until then 409; the
+    // TypeScript SDK's reconnection gives up after two retries in a few
+    // seconds, and the session had no GET stream for the rest of its life.
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let sid = session(port);
+    let (first, head) = open_get(port, &sid);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    drop(first);
+    let (mut again, head) = open_get(port, &sid);
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "the stream again: {head}"
+    );
+    // A GET while that one is open and read: still one at a time.
+    let (_, head) = open_get(port, &sid);
+    assert!(head.starts_with("HTTP/1.1 409 "), "{head}");
+    // The stream that held on still works: it ends at the session's end.
+    let a = http(
+        port,
+        &format!("DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{sid}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(status_of(&a), 204, "{a}");
+    let rest = read_all(&mut again);
+    assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
+}

@@ -6,7 +6,8 @@
 //! Owns: POST (202 for notifications and responses; an SSE stream for
 //! requests, each answer written as it arrives, a 2025-11-25 priming event
 //! first), GET (the session's stream of server-initiated messages, one at a
-//! time: a second is answered 409), DELETE (ends the session, 204), the
+//! time: a second waits a little for the first's client to be found gone,
+//! else is answered 409), DELETE (ends the session, 204), the
 //! `Mcp-Session-Id` rules (400 without one, 404 for an unknown or ended one),
 //! the `MCP-Protocol-Version` check (400 for a name no revision has), and
 //! 2026-07-28 (`MCP-Protocol-Version: 2026-07-28` without a session id): a
@@ -18,7 +19,7 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -52,6 +53,11 @@ pub const STREAM_QUEUE: usize = 1 << 20;
 /// client that went away.
 const TICK: Duration = Duration::from_secs(1);
 const KEEPALIVE_TICKS: u32 = 15;
+
+/// How long a GET waits for the GET holding the stream to find its client
+/// gone (two [`TICK`]s, and margin) before it is answered 409.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(4);
+const TAKEOVER_POLL: Duration = Duration::from_millis(20);
 
 /// Answers one request to `/mcp`; `body` is the whole body.
 pub(super) fn handle(
@@ -298,7 +304,9 @@ fn post_stateless(
 
 /// Writes an SSE answer: its head (with `session` as `Mcp-Session-Id`), a
 /// priming event when asked, then each message `rx` yields, until it ends.
-/// A GET stream (`lease` given) also ends when its session or the server does.
+/// A GET stream (`lease` given) also ends when its session or the server
+/// does; while another GET waits for it, it writes a keep-alive comment at
+/// every tick, so a client that went away is found within two.
 /// `owed` holds the ids of the POST's requests: each response crosses one
 /// off, and one the stream ends without (its session was ended by DELETE,
 /// going idle or shutdown, which cancel requests in flight upstream) gets a
@@ -333,7 +341,10 @@ fn stream(
                     break;
                 }
                 quiet += 1;
-                if quiet >= KEEPALIVE_TICKS {
+                // The first write after the client closed still succeeds
+                // (the peer answers it with a reset); the next one fails.
+                let wanted = lease.is_some_and(|l| l.0.stream_wanted());
+                if quiet >= KEEPALIVE_TICKS || wanted {
                     quiet = 0;
                     response::sse_keepalive(w)?;
                 }
@@ -400,19 +411,37 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
         Ok(lease) => lease,
         Err(done) => return Ok(done),
     };
-    let Some(rx) = lease.0.take_stream() else {
-        return refuse(
-            w,
-            409,
-            -32600,
-            "Conflict: this session's GET stream is already open",
-        );
+    // One GET at a time. One that finds the stream held waits a little: the
+    // holder then checks its client at every tick, and one that went away
+    // (a client reconnecting its stream) is found and gives the stream up
+    // within two ticks, not two keep-alive comments later.
+    let rx = match lease.0.take_stream() {
+        Some(rx) => rx,
+        None => {
+            let _waiting = lease.0.wait_for_stream();
+            let until = Instant::now() + TAKEOVER_WAIT;
+            loop {
+                std::thread::sleep(TAKEOVER_POLL);
+                if let Some(rx) = lease.0.take_stream() {
+                    break rx;
+                }
+                if Instant::now() >= until {
+                    return refuse(
+                        w,
+                        409,
+                        -32600,
+                        "Conflict: this session's GET stream is already open",
+                    );
+                }
+            }
+        }
     };
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
     let streamed = stream(server, w, &rx, None, priming, Some(&lease), &mut Vec::new());
-    if !matches!(rx.next(Duration::ZERO), Next::Ended) {
-        lease.0.give_back(rx);
-    }
+    // Given back even when ended: an ended session is out of the table, so
+    // no GET finds it again; and a check by reading would drop the message
+    // it found.
+    lease.0.give_back(rx);
     streamed.map(|()| Done::keep(200))
 }
 

@@ -9,7 +9,7 @@
 //! is never idle.
 //! Refuses: ending a conversation; whoever removes a session ends it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,9 @@ pub struct Session {
     usage: Mutex<(usize, Instant)>,
     /// Removed from the table and ended (DELETE, idle, shutdown).
     ended: AtomicBool,
+    /// GETs waiting for the stream another GET holds: while there are any,
+    /// the holder checks its client is still there at every tick.
+    waiting: AtomicUsize,
 }
 
 impl std::fmt::Debug for Session {
@@ -51,9 +54,30 @@ impl Session {
         self.ended.load(Ordering::Acquire)
     }
 
+    /// A GET waits for the stream while this lives.
+    pub fn wait_for_stream(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(self)
+    }
+
+    /// True while a GET waits for the stream.
+    pub fn stream_wanted(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
     /// Gives the receiver back when a GET ends.
     pub fn give_back(&self, r: Receiver) {
         *self.unsolicited.locked() = Some(r);
+    }
+}
+
+/// A GET waiting for the stream ([`Session::wait_for_stream`]).
+#[derive(Debug)]
+pub struct Waiting<'a>(&'a Session);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -132,6 +156,7 @@ impl Sessions {
             unsolicited: Mutex::new(Some(rx)),
             usage: Mutex::new((0, Instant::now())),
             ended: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
         });
         let lease = Lease::new(Arc::clone(&session));
         let mut map = self.map.locked();
