@@ -239,3 +239,53 @@ fn a_client_that_reopens_its_get_stream_gets_it_back() {
     let rest = read_all(&mut again);
     assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
 }
+
+#[test]
+fn a_failed_initialize_does_not_keep_its_session() {
+    // Before, an initialize the upstream refused still left its session in
+    // the table until --session-idle (30 min by default): a client retrying
+    // against an upstream that was down filled --max-sessions, and once the
+    // upstream was back every client got 503 "busy".
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let up = {
+        let down = std::sync::Arc::clone(&down);
+        Server::start(move |seen| {
+            let v = seen.json().unwrap_or_default();
+            if v["method"] == "initialize" && down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Reply::json(503, r#"{"message":"warming up"}"#);
+            }
+            standard_reply(seen)
+        })
+    };
+    let (_p, port) = start_serve(&up.url(), &["--max-sessions", "2"]);
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        let a = http(port, &mcp_post(INIT, ""));
+        assert_eq!(status_of(&a), 200, "{a}");
+        let m = sse_messages(&a);
+        assert_eq!((m.len(), m[0]["id"].as_i64()), (1, Some(1)), "{a}");
+        assert!(m[0]["error"].is_object(), "the initialize failed: {a}");
+        failed.extend(header_of(&a, "mcp-session-id").map(str::to_owned));
+    }
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let sid = session(port);
+    let a = http(
+        port,
+        &mcp_post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#, &sid),
+    );
+    assert_eq!(sse_messages(&a)[0]["id"], 2, "{a}");
+    for id in failed {
+        let a = http(
+            port,
+            &mcp_post(
+                r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+                &format!("Mcp-Session-Id: {id}\r\n"),
+            ),
+        );
+        assert_eq!(
+            status_of(&a),
+            404,
+            "a failed initialize's session is gone: {a}"
+        );
+    }
+}

@@ -268,12 +268,41 @@ fn post(
     let (out, rx) = sink::channel(STREAM_QUEUE);
     conversation.post(body, out);
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
-    let mut owed = shape.ids;
+    let mut owed = Owed {
+        ids: shape.ids,
+        watch_result: minted.is_some(),
+        result: false,
+    };
     let streamed = stream(server, w, &rx, minted.as_deref(), priming, None, &mut owed);
     // A dropped connection is not a cancellation: the exchange goes on, its
     // answers are discarded.
     rx.close();
+    if let Some(id) = &minted
+        && streamed.is_ok()
+        && !owed.result
+        && let Some(session) = server.sessions.remove(id)
+    {
+        // The client was told its initialize failed and will not use this
+        // session: kept, it would count against --max-sessions until idle,
+        // and a client retrying against an upstream that is down would fill
+        // the table for every client.
+        log::debug!("session {} ended: its initialize failed", short(id));
+        drop(lease);
+        end_session(&session);
+    }
     streamed.map(|()| Done::keep(200))
+}
+
+/// What a POST's stream still owes its client.
+#[derive(Debug, Default)]
+struct Owed {
+    /// The ids of the requests not answered yet.
+    ids: Vec<Id>,
+    /// Whether to look for [`result`](Self::result) (an `initialize`'s
+    /// stream).
+    watch_result: bool,
+    /// A response with a `result` passed.
+    result: bool,
 }
 
 /// 2026-07-28: a conversation of its own for this POST, ended after its
@@ -295,7 +324,10 @@ fn post_stateless(
         conversation.end(END_LIMIT);
         return Ok(Done::keep(202));
     }
-    let mut owed = shape.ids.clone();
+    let mut owed = Owed {
+        ids: shape.ids.clone(),
+        ..Owed::default()
+    };
     let streamed = stream(server, w, &rx, None, false, None, &mut owed);
     rx.close();
     conversation.end(END_LIMIT);
@@ -318,7 +350,7 @@ fn stream(
     session: Option<&str>,
     priming: bool,
     lease: Option<&Lease>,
-    owed: &mut Vec<Id>,
+    owed: &mut Owed,
 ) -> io::Result<()> {
     response::sse_head(w, session)?;
     if priming {
@@ -329,8 +361,11 @@ fn stream(
         match rx.next(TICK) {
             Next::Message(m) => {
                 quiet = 0;
-                if !owed.is_empty() {
-                    answered(&m, owed);
+                if !owed.ids.is_empty() {
+                    answered(&m, &mut owed.ids);
+                }
+                if owed.watch_result && !owed.result {
+                    owed.result = has_result(&m);
                 }
                 response::sse_event(w, &m)?;
             }
@@ -351,7 +386,7 @@ fn stream(
             }
         }
     }
-    for id in owed.drain(..) {
+    for id in owed.ids.drain(..) {
         log::debug!("request {id} ended without an answer: answering it with an error");
         let error = jsonrpc::error_response(Some(&id), jsonrpc::INTERNAL_ERROR, UNANSWERED, None);
         response::sse_event(w, error.as_bytes())?;
@@ -361,6 +396,12 @@ fn stream(
 
 /// The error a request gets when its exchange ended without an answer.
 const UNANSWERED: &str = "no answer: the MCP session ended (DELETE, idle past --session-idle, or serve shutting down) before the server answered; the request was cancelled upstream. Initialize a new session and send it again";
+
+/// True when `message` is an object with a `result` member.
+fn has_result(message: &[u8]) -> bool {
+    serde_json::from_slice::<std::collections::BTreeMap<String, &RawValue>>(message)
+        .is_ok_and(|members| members.contains_key("result"))
+}
 
 /// Crosses off `owed` the ids that `message` (a response, or a batch of
 /// them) answers. Only the first and last bytes of a single message are
@@ -437,7 +478,15 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
         }
     };
     let priming = head.protocol_version.as_deref() == Some("2025-11-25");
-    let streamed = stream(server, w, &rx, None, priming, Some(&lease), &mut Vec::new());
+    let streamed = stream(
+        server,
+        w,
+        &rx,
+        None,
+        priming,
+        Some(&lease),
+        &mut Owed::default(),
+    );
     // Given back even when ended: an ended session is out of the table, so
     // no GET finds it again; and a check by reading would drop the message
     // it found.
