@@ -289,3 +289,61 @@ fn a_failed_initialize_does_not_keep_its_session() {
         );
     }
 }
+
+#[test]
+fn smuggling_shapes_are_refused_and_pipelined_answers_keep_their_order() {
+    // What held up, kept: every request-framing ambiguity of RFC 9112 §6.3
+    // is refused and ends the connection, so nothing after it is read as a
+    // request; and on one kept-alive connection a streamed POST, a probe and
+    // a second POST sent in one write are answered whole and in order.
+    let up = Server::start(|seen| {
+        let v = seen.json().unwrap_or_default();
+        if v["method"] == "tools/call" {
+            let r = rpc_result(&v["id"], json!({"content": []}));
+            return Reply::sse().sleep(300).message(&r).finish();
+        }
+        standard_reply(seen)
+    });
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for framing in [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nContent-Length: 5\r\n",
+        "Content-Length: 5, 5\r\n",
+        "Content-Length : 5\r\n",
+        "Content-Length: +5\r\n",
+        "Transfer-Encoding: chunked\r\n",
+        "X: a\r\n folded\r\nContent-Length: 5\r\n",
+    ] {
+        let a = http(
+            port,
+            &format!("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\n0\r\n\r\n{smuggled}"),
+        );
+        assert!(
+            matches!(status_of(&a), 400 | 411) && a.matches("HTTP/1.1").count() == 1,
+            "{framing:?}: {a}"
+        );
+    }
+    let sid = session(port);
+    let call = r#"{"jsonrpc":"2.0","id":"first","method":"tools/call","params":{"name":"t","arguments":{}}}"#;
+    let ping = r#"{"jsonrpc":"2.0","id":"third","method":"ping"}"#;
+    let keep = mcp_post(call, &sid).replace("Connection: close\r\n", "");
+    let all = format!(
+        "{keep}GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n{}",
+        mcp_post(ping, &sid)
+    );
+    let mut s = connect(port);
+    s.write_all(all.as_bytes()).unwrap();
+    let a = read_all(&mut s);
+    let first = a.find(r#""id":"first""#).expect(&a);
+    let ok = a.find("\r\n\r\nok\n").expect(&a);
+    let third = a.find(r#""id":"third""#).expect(&a);
+    assert!(first < ok && ok < third, "{a}");
+    assert_eq!(a.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{a}");
+    assert_eq!(
+        a.matches("\r\n0\r\n\r\n").count(),
+        2,
+        "both streams end: {a}"
+    );
+}
