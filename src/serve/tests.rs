@@ -498,3 +498,33 @@ fn a_unix_socket_replaces_a_stale_file_is_private_and_goes_at_the_end() {
     assert!(!path.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reopened_get_stream_carries_what_the_session_sends() {
+    // The receiver a GET whose client went away gives up reaches the next
+    // GET, messages and all.
+    let r = Running::start(options());
+    let id = initialize(&r);
+    let sid = format!("Mcp-Session-Id: {id}\r\n");
+    let get = format!("GET /mcp HTTP/1.1\r\n{ACCEPT}{sid}\r\n");
+    let mut buf = [0u8; 4096];
+    let mut first = r.connect();
+    first.write_all(get.as_bytes()).unwrap();
+    let n = first.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(first);
+    let mut again = r.connect();
+    again.write_all(get.as_bytes()).unwrap();
+    let n = again.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let a = r.exchange(&post(r#"{"jsonrpc":"2.0","id":5,"method":"push"}"#, &sid));
+    assert!(a.contains("\"echo\":\"push\""), "{a}");
+    let mut got = head;
+    while !got.contains("notifications/pushed") {
+        let n = again.read(&mut buf).unwrap();
+        assert!(n > 0, "{got}");
+        got.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    r.stop_and_drain();
+}
