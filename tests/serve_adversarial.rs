@@ -347,3 +347,26 @@ fn smuggling_shapes_are_refused_and_pipelined_answers_keep_their_order() {
         "both streams end: {a}"
     );
 }
+
+#[test]
+fn an_http_1_0_client_gets_its_stream_without_chunked_coding() {
+    // RFC 9112 §6.1: a server must not send chunked transfer coding to a
+    // client that did not say HTTP/1.1. Before, an HTTP/1.0 POST got chunk
+    // sizes inside its event stream; now the stream ends with the
+    // connection.
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let sid = session(port);
+    let body = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let request = mcp_post(body, &sid).replacen("HTTP/1.1", "HTTP/1.0", 1);
+    let a = http(port, &request);
+    assert_eq!(status_of(&a), 200, "{a}");
+    assert_eq!(header_of(&a, "transfer-encoding"), None, "{a}");
+    assert_eq!(header_of(&a, "connection"), Some("close"), "{a}");
+    let (_, events) = a.split_once("\r\n\r\n").unwrap();
+    assert_eq!(
+        events,
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"method\":\"tools/list\"}}\n\n",
+        "{a}"
+    );
+}

@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use super::headers;
 use super::request::{Head, Method};
-use super::response::Done;
+use super::response::{Done, Sse};
 use super::sessions::{Lease, OpenError, short};
 use super::{END_LIMIT, Server, end_session, response};
 use crate::relay::jsonrpc::{self, Id, Invalid, Kind};
@@ -227,7 +227,7 @@ fn post(
         }
     }
     if stateless {
-        return post_stateless(server, w, body, &shape);
+        return post_stateless(server, w, head, body, &shape);
     }
     let (lease, minted) = match head.session_id {
         None if shape.initialize => match server.sessions.open(&*server.backend, STREAM_QUEUE) {
@@ -267,13 +267,12 @@ fn post(
     }
     let (out, rx) = sink::channel(STREAM_QUEUE);
     conversation.post(body, out);
-    let priming = head.protocol_version.as_deref() == Some("2025-11-25");
     let mut owed = Owed {
         ids: shape.ids,
         watch_result: minted.is_some(),
         result: false,
     };
-    let streamed = stream(server, w, &rx, minted.as_deref(), priming, None, &mut owed);
+    let streamed = stream(server, w, head, &rx, minted.as_deref(), None, &mut owed);
     // A dropped connection is not a cancellation: the exchange goes on, its
     // answers are discarded.
     rx.close();
@@ -310,6 +309,7 @@ struct Owed {
 fn post_stateless(
     server: &Server,
     w: &mut dyn Write,
+    head: &Head,
     body: Vec<u8>,
     shape: &Shape,
 ) -> io::Result<Done> {
@@ -328,14 +328,15 @@ fn post_stateless(
         ids: shape.ids.clone(),
         ..Owed::default()
     };
-    let streamed = stream(server, w, &rx, None, false, None, &mut owed);
+    let streamed = stream(server, w, head, &rx, None, None, &mut owed);
     rx.close();
     conversation.end(END_LIMIT);
     streamed.map(|()| Done::keep(200))
 }
 
-/// Writes an SSE answer: its head (with `session` as `Mcp-Session-Id`), a
-/// priming event when asked, then each message `rx` yields, until it ends.
+/// Writes an SSE answer to the request `head`: its head (with `session` as
+/// `Mcp-Session-Id`), a priming event for a 2025-11-25 client, then each
+/// message `rx` yields, until it ends.
 /// A GET stream (`lease` given) also ends when its session or the server
 /// does; while another GET waits for it, it writes a keep-alive comment at
 /// every tick, so a client that went away is found within two.
@@ -346,15 +347,15 @@ fn post_stateless(
 fn stream(
     server: &Server,
     w: &mut dyn Write,
+    head: &Head,
     rx: &Receiver,
     session: Option<&str>,
-    priming: bool,
     lease: Option<&Lease>,
     owed: &mut Owed,
 ) -> io::Result<()> {
-    response::sse_head(w, session)?;
-    if priming {
-        response::sse_priming(w)?;
+    let mut sse = Sse::start(w, session, !head.http10)?;
+    if head.protocol_version.as_deref() == Some("2025-11-25") {
+        sse.priming()?;
     }
     let mut quiet = 0;
     loop {
@@ -367,7 +368,7 @@ fn stream(
                 if owed.watch_result && !owed.result {
                     owed.result = has_result(&m);
                 }
-                response::sse_event(w, &m)?;
+                sse.event(&m)?;
             }
             Next::Ended => break,
             Next::Idle => {
@@ -381,7 +382,7 @@ fn stream(
                 let wanted = lease.is_some_and(|l| l.0.stream_wanted());
                 if quiet >= KEEPALIVE_TICKS || wanted {
                     quiet = 0;
-                    response::sse_keepalive(w)?;
+                    sse.keepalive()?;
                 }
             }
         }
@@ -389,9 +390,9 @@ fn stream(
     for id in owed.ids.drain(..) {
         log::debug!("request {id} ended without an answer: answering it with an error");
         let error = jsonrpc::error_response(Some(&id), jsonrpc::INTERNAL_ERROR, UNANSWERED, None);
-        response::sse_event(w, error.as_bytes())?;
+        sse.event(error.as_bytes())?;
     }
-    response::sse_end(w)
+    sse.end()
 }
 
 /// The error a request gets when its exchange ended without an answer.
@@ -477,13 +478,12 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
             }
         }
     };
-    let priming = head.protocol_version.as_deref() == Some("2025-11-25");
     let streamed = stream(
         server,
         w,
+        head,
         &rx,
         None,
-        priming,
         Some(&lease),
         &mut Owed::default(),
     );

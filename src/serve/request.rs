@@ -37,6 +37,8 @@ pub struct Head {
     pub len: usize,
     /// HTTP/1.0, or `Connection: close`: the connection ends after the answer.
     pub close: bool,
+    /// An HTTP/1.0 request: no chunked answer (RFC 9112 §6.1).
+    pub http10: bool,
     /// A `HEAD` request: its answer has a head and no body (RFC 9110 §9.3.2).
     pub head_only: bool,
     /// `Expect: 100-continue` in an HTTP/1.1 request (RFC 9110 §10.1.1;
@@ -112,6 +114,7 @@ pub fn parse(buf: &[u8], max_head: usize) -> Parsed {
             .unwrap_or_default()
             .to_owned(),
         close: req.version == Some(0),
+        http10: req.version == Some(0),
         head_only: req.method == Some("HEAD"),
         ..Head::default()
     };

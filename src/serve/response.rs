@@ -154,66 +154,92 @@ fn status_line(out: &mut Vec<u8>, code: u16, headers: &[(&str, &str)]) {
     }
 }
 
-/// The head of an SSE answer (200, `text/event-stream`, chunked), with
-/// `Mcp-Session-Id` when `session` is given.
-pub fn sse_head(w: &mut dyn Write, session: Option<&str>) -> io::Result<()> {
-    let mut out = Vec::with_capacity(200);
-    let mut headers = vec![
-        ("Content-Type", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-        ("X-Accel-Buffering", "no"),
-        ("Transfer-Encoding", "chunked"),
-    ];
-    if let Some(id) = session {
-        headers.push(("Mcp-Session-Id", id));
+/// An SSE answer being written: with chunked transfer coding to an
+/// HTTP/1.1 client (the connection then stays open for the next request),
+/// delimited by closing the connection to an HTTP/1.0 one, which has no
+/// chunked coding (RFC 9112 §6.1: a server must not send it to a client that
+/// did not say HTTP/1.1).
+pub(super) struct Sse<'a> {
+    w: &'a mut dyn Write,
+    chunked: bool,
+}
+
+impl<'a> Sse<'a> {
+    /// Writes the head (200, `text/event-stream`), with `Mcp-Session-Id`
+    /// when `session` is given; `chunked` for an HTTP/1.1 client, else
+    /// `Connection: close`.
+    pub fn start(w: &'a mut dyn Write, session: Option<&str>, chunked: bool) -> io::Result<Self> {
+        let mut out = Vec::with_capacity(200);
+        let mut headers = vec![
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+            ("X-Accel-Buffering", "no"),
+        ];
+        headers.push(if chunked {
+            ("Transfer-Encoding", "chunked")
+        } else {
+            ("Connection", "close")
+        });
+        if let Some(id) = session {
+            headers.push(("Mcp-Session-Id", id));
+        }
+        status_line(&mut out, 200, &headers);
+        out.extend_from_slice(b"\r\n");
+        w.write_all(&out)?;
+        w.flush()?;
+        Ok(Sse { w, chunked })
     }
-    status_line(&mut out, 200, &headers);
-    out.extend_from_slice(b"\r\n");
-    w.write_all(&out)?;
-    w.flush()
-}
 
-/// One chunk holding `parts`, flushed.
-fn chunk(w: &mut dyn Write, parts: &[&[u8]]) -> io::Result<()> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut out = Vec::with_capacity(len + 16);
-    out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
-    for p in parts {
-        out.extend_from_slice(p);
+    /// `parts` as one chunk (or as they are, unchunked), flushed.
+    fn chunk(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(len + 16);
+        if self.chunked {
+            out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        }
+        for p in parts {
+            out.extend_from_slice(p);
+        }
+        if self.chunked {
+            out.extend_from_slice(b"\r\n");
+        }
+        self.w.write_all(&out)?;
+        self.w.flush()
     }
-    out.extend_from_slice(b"\r\n");
-    w.write_all(&out)?;
-    w.flush()
-}
 
-/// One `message` event carrying one JSON-RPC message. A line break in it
-/// (JSON whitespace only, since JSON strings escape them) becomes a space,
-/// so the event stays one `data` line.
-pub fn sse_event(w: &mut dyn Write, message: &[u8]) -> io::Result<()> {
-    if message.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-        let flat: Vec<u8> = message
-            .iter()
-            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-            .collect();
-        return chunk(w, &[b"event: message\ndata: ", &flat, b"\n\n"]);
+    /// One `message` event carrying one JSON-RPC message. A line break in it
+    /// (JSON whitespace only, since JSON strings escape them) becomes a
+    /// space, so the event stays one `data` line.
+    pub fn event(&mut self, message: &[u8]) -> io::Result<()> {
+        if message.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            let flat: Vec<u8> = message
+                .iter()
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+                .collect();
+            return self.chunk(&[b"event: message\ndata: ", &flat, b"\n\n"]);
+        }
+        self.chunk(&[b"event: message\ndata: ", message, b"\n\n"])
     }
-    chunk(w, &[b"event: message\ndata: ", message, b"\n\n"])
-}
 
-/// The 2025-11-25 priming event: an id and empty data.
-pub fn sse_priming(w: &mut dyn Write) -> io::Result<()> {
-    chunk(w, &[b"id: 0\ndata:\n\n"])
-}
+    /// The 2025-11-25 priming event: an id and empty data.
+    pub fn priming(&mut self) -> io::Result<()> {
+        self.chunk(&[b"id: 0\ndata:\n\n"])
+    }
 
-/// A comment line, sent while nothing else is, to find a closed connection.
-pub fn sse_keepalive(w: &mut dyn Write) -> io::Result<()> {
-    chunk(w, &[b": keep-alive\n\n"])
-}
+    /// A comment line, sent while nothing else is, to find a closed
+    /// connection.
+    pub fn keepalive(&mut self) -> io::Result<()> {
+        self.chunk(&[b": keep-alive\n\n"])
+    }
 
-/// The last chunk: the stream ends; the connection stays open.
-pub fn sse_end(w: &mut dyn Write) -> io::Result<()> {
-    w.write_all(b"0\r\n\r\n")?;
-    w.flush()
+    /// The end of the stream: the last chunk (the connection stays open), or
+    /// nothing more (the connection closes).
+    pub fn end(self) -> io::Result<()> {
+        if self.chunked {
+            self.w.write_all(b"0\r\n\r\n")?;
+        }
+        self.w.flush()
+    }
 }
 
 #[cfg(test)]
@@ -240,12 +266,26 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 10\r\n\r\nnot found\n"
         );
-        let mut out = Vec::new();
-        sse_event(&mut out, b"{\"a\":\r\n1}").unwrap();
-        sse_end(&mut out).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "20\r\nevent: message\ndata: {\"a\":  1}\n\n\r\n0\r\n\r\n"
-        );
+        for (chunked, body) in [
+            (
+                true,
+                "20\r\nevent: message\ndata: {\"a\":  1}\n\n\r\n0\r\n\r\n",
+            ),
+            (false, "event: message\ndata: {\"a\":  1}\n\n"),
+        ] {
+            let mut out = Vec::new();
+            let mut sse = Sse::start(&mut out, None, chunked).unwrap();
+            sse.event(b"{\"a\":\r\n1}").unwrap();
+            sse.end().unwrap();
+            let out = String::from_utf8(out).unwrap();
+            let (head, rest) = out.split_once("\r\n\r\n").unwrap();
+            assert_eq!(
+                head.contains("Transfer-Encoding: chunked"),
+                chunked,
+                "{head}"
+            );
+            assert_eq!(head.contains("Connection: close"), !chunked, "{head}");
+            assert_eq!(rest, body);
+        }
     }
 }
