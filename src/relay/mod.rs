@@ -217,7 +217,10 @@ where
         }
     };
     if let Err(e) = signal::on_terminate(on_signal) {
-        log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+        log::warn!(
+            "cannot catch {} ({e}); they will end the process at once",
+            signal::CAUGHT
+        );
     }
     std::thread::Builder::new()
         .name("stdin".into())

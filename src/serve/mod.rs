@@ -129,7 +129,10 @@ pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()>
             stop(&server, &listener);
         };
         if let Err(e) = crate::signal::on_terminate(on_signal) {
-            log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+            log::warn!(
+                "cannot catch {} ({e}); they will end the process at once",
+                crate::signal::CAUGHT
+            );
         }
     }
     let sweeper = Arc::clone(&server);
