@@ -3,7 +3,8 @@
 //!
 //! Owns: the accept loop (a thread per connection, at most
 //! `--max-connections`), the idle-session sweeper, and the shutdown on
-//! SIGTERM/SIGINT (stop accepting, let POSTs in flight finish within
+//! SIGTERM/SIGINT or a Windows console event such as Ctrl+C (`crate::signal`:
+//! stop accepting, let POSTs in flight finish within
 //! `--drain-timeout`, then end every session). The transport rules are
 //! `mcp.rs`'s, the connection's life `connection.rs`'s.
 //! Refuses: relaying anything itself; the backend (`backend.rs`) does that.
@@ -45,7 +46,7 @@ struct Server {
     backend: Box<dyn Backend>,
     options: Options,
     sessions: Sessions,
-    /// SIGTERM or SIGINT arrived.
+    /// SIGTERM, SIGINT or a console event (`crate::signal`) arrived.
     stopping: AtomicBool,
     /// Connections open.
     connections: AtomicUsize,
@@ -107,7 +108,8 @@ pub fn run_relay(
     served
 }
 
-/// Listens as `options` say and serves until SIGTERM or SIGINT; then drains
+/// Listens as `options` say and serves until SIGTERM or SIGINT (Windows:
+/// Ctrl+C, Ctrl+Break, the console closing; see [`crate::signal`]); then drains
 /// and returns. Logs `mcp-sigv4 serve: listening on http://ADDR/mcp` to
 /// stderr once bound.
 ///
