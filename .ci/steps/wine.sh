@@ -75,6 +75,7 @@ suites=(
   "serve_http|sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0|$signal"
   "serve_http|every_session_of_a_profile_shares_its_credentials|its credential_process is an sh script"
 )
+echo "!! not checked under Wine: Ctrl+Break, closing the console, logoff, shutdown (Wine 8.0's GenerateConsoleCtrlEvent fails for a process started from a shell; cargo test --lib signal checks what the handler does with each)"
 for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http; do
   s=$SECONDS log="$ci/wine/tests-$suite.log" skips=()
   for entry in "${suites[@]}"; do
