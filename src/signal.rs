@@ -1,20 +1,18 @@
-//! The signals that ask the process to end, as one ordinary event: the crate's
-//! only `unsafe` code.
+//! What asks the process to end, as one ordinary event: the crate's only
+//! `unsafe` code. The caller's callback, called once, starts the same
+//! graceful end as the end of stdin; a second Ctrl+C ends the process at once.
 //!
-//! Owns: on Unix, handlers for SIGINT and SIGTERM that only write the signal
-//! number to a pipe (the self-pipe trick; `write` is async-signal-safe,
-//! POSIX.1-2017 §2.4.3), and a thread that reads it and calls the caller's
-//! callback once. On Windows, a console control handler (`SetConsoleCtrlHandler`)
-//! that Windows runs on a thread of its own for Ctrl+C, Ctrl+Break, the
-//! console window closing, logoff and shutdown: it calls the callback once.
-//! The callback starts the same graceful end as the end of stdin. A second
-//! Ctrl+C ends the process at once (Unix: the default actions are restored;
-//! Windows: the handler declines it, so the default handler exits). Windows
-//! ends the process when the handler returns from a close, logoff or shutdown
-//! event (after about 5 s for a close in any case), so there the handler waits
-//! — for the process to exit, at most [`CLOSE_WAIT`] — and the graceful end runs.
-//! Refuses: any other work inside a handler (no allocation, no logging), and
-//! any `unsafe` outside this module (`unsafe_code` is denied in Cargo.toml).
+//! Owns, on Unix: SIGINT and SIGTERM handlers that only write the signal
+//! number to a pipe (`write` is async-signal-safe, POSIX.1-2017 §2.4.3), a
+//! thread that reads it, calls the callback and restores the default actions.
+//! On Windows: a console control handler (`SetConsoleCtrlHandler`), which
+//! Windows runs on a new thread for Ctrl+C, Ctrl+Break, the console window
+//! closing, logoff and shutdown. It calls the callback; a later Ctrl+C goes
+//! on to the default handler, which exits. Windows ends the process when the
+//! handler returns from a close, logoff or shutdown (or ~5 s after a close),
+//! so for those it waits, at most [`CLOSE_WAIT`], while the graceful end runs.
+//! Refuses: other work in a Unix signal handler (no allocation, no locks, no
+//! logging), and `unsafe` outside this module (denied in Cargo.toml).
 
 #![allow(unsafe_code)]
 
