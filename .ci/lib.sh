@@ -24,8 +24,9 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export MCP_SIGV4_COMMIT=${MCP_SIGV4_COMMIT:-$(git rev-parse --short=12 HEAD)}
 
-# Disk. A run needs about 6 GiB beside the toolchains (the debug and release
-# builds, the cross builds, Wine's prefix, the tools from PyPI and npm). On a
+# Disk. The checkout grows to about 4.5 GiB (the debug, release and cross
+# builds, Wine's prefix, the tools from PyPI and npm), and the toolchains the
+# steps add (nightly, five targets) take about 2.5 GiB more. On a
 # clean checkout nothing is built twice, so incremental compilation's cache
 # (about 1 GiB) is never read again, and line tables are all the debug info a
 # failing test's backtrace uses (file and line).

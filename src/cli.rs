@@ -29,6 +29,7 @@ Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
        mcp-sigv4 doctor <endpoint-url> [options] [--json]
        mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
        mcp-sigv4 serve <endpoint-url> [options] [--listen 127.0.0.1:PORT | unix:/path] …
+       mcp-sigv4 healthcheck [http://127.0.0.1:PORT/readyz | unix:/path [--path /readyz]] [--timeout S]
 
 Commands:
   (none)                    run as the stdio MCP server an MCP client starts
@@ -42,6 +43,11 @@ Commands:
                             --listen (default 127.0.0.1:8080), --token-file, --max-connections,
                             --max-sessions, --max-body-bytes, --max-head-bytes, --request-timeout,
                             --keep-alive, --session-idle, --drain-timeout (see the serve manual page)
+  healthcheck [URL]         GET a serve's probe on this machine (default
+                            http://127.0.0.1:8080/readyz; loopback http:// or unix:/path with
+                            --path, default /readyz) for a container health check without a
+                            shell; exit 0 on a 2xx answer, else 1; one line on stderr; --timeout
+                            (default 3 s) bounds it all
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.
@@ -184,6 +190,56 @@ pub enum Command {
     },
     /// `serve`: a local Streamable HTTP endpoint relaying to the endpoint.
     Serve(ServeArgs),
+    /// `healthcheck`: one GET of a `serve` probe on this machine.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `healthcheck`'s arguments, as typed (checked by
+/// `healthcheck::Target::parse`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthcheckArgs {
+    /// The target: `http://127.0.0.1:PORT/PATH` or `unix:/path`.
+    pub target: Option<String>,
+    /// `--path`: the request path on a Unix socket.
+    pub path: Option<String>,
+    /// `--timeout`: the whole check, connect to last byte.
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl HealthcheckArgs {
+    /// Reads what follows `healthcheck`: at most one target, `--path P`,
+    /// `--timeout S`, `-h`/`--help`. The relay's flags are refused: the
+    /// check asks a running serve, it configures nothing.
+    fn parse(args: Vec<OsString>) -> Result<(HealthcheckArgs, bool), UsageError> {
+        use lexopt::prelude::*;
+        let mut parser = lexopt::Parser::from_args(args);
+        let mut h = HealthcheckArgs::default();
+        let mut help = false;
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("path") => h.path = Some(text("--path", parser.value()?)?),
+                Long("timeout") => {
+                    let s = seconds("--timeout", parser.value()?)?;
+                    h.timeout = Some(std::time::Duration::from_secs_f64(s));
+                }
+                Short('h') | Long("help") => help = true,
+                Value(v) if h.target.is_none() => h.target = Some(text("healthcheck", v)?),
+                // Not echoed: a URL may hold user information.
+                Value(_) => {
+                    return Err(UsageError::new(
+                        "healthcheck: expected one URL, found a second one",
+                    ));
+                }
+                Long(name) => {
+                    return Err(UsageError::new(format!(
+                        "healthcheck: invalid option '--{name}'; it takes a URL, --path and --timeout"
+                    )));
+                }
+                _ => return Err(arg.unexpected().into()),
+            }
+        }
+        Ok((h, help))
+    }
 }
 
 /// `serve`'s own flags, as typed (checked by `serve::Options::resolve`).
@@ -608,6 +664,15 @@ impl Args {
                 };
                 Ok(a)
             }
+            Some("healthcheck") => {
+                args.remove(0);
+                let (h, help) = HealthcheckArgs::parse(args)?;
+                Ok(Args {
+                    command: Command::Healthcheck(h),
+                    help,
+                    ..Args::default()
+                })
+            }
             Some("serve") => {
                 args.remove(0);
                 let (serve, rest) = ServeArgs::take(args)?;
@@ -995,6 +1060,36 @@ mod tests {
         }
         // Only after `serve`.
         assert!(parse(&["u", "--listen", "127.0.0.1:1"]).is_err());
+    }
+
+    #[test]
+    fn healthcheck_takes_a_url_path_and_timeout_only() {
+        let a = parse(&["healthcheck"]).unwrap();
+        assert_eq!(a.command, Command::Healthcheck(HealthcheckArgs::default()));
+        let a = parse(&[
+            "healthcheck",
+            "unix:/s",
+            "--path=/healthz",
+            "--timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.command,
+            Command::Healthcheck(HealthcheckArgs {
+                target: Some("unix:/s".into()),
+                path: Some("/healthz".into()),
+                timeout: Some(std::time::Duration::from_secs(2)),
+            })
+        );
+        assert!(parse(&["healthcheck", "--help"]).unwrap().help);
+        for bad in [
+            &["healthcheck", "a", "b"][..],
+            &["healthcheck", "--region", "x"],
+            &["healthcheck", "--timeout", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -23,23 +23,29 @@ fn main() -> ExitCode {
             if let Failure::BeforeRelay(e) = &e {
                 answer_client(e);
             }
-            ExitCode::from(e.exit_code())
+            ExitCode::from(match &e {
+                // Docker's HEALTHCHECK reserves 2: every failure is 1.
+                Failure::Healthcheck(_) => error::EXIT_FAILURE,
+                _ => e.exit_code(),
+            })
         }
     }
 }
 
 /// Why `run` failed: before the relay started (an MCP client on stdin gets
-/// the error as the answer to its first request), or after.
+/// the error as the answer to its first request), or after; or a
+/// `healthcheck` that could not run (exit 1, as an unhealthy answer).
 enum Failure {
     BeforeRelay(Error),
     Other(Error),
+    Healthcheck(Error),
 }
 
 impl std::ops::Deref for Failure {
     type Target = Error;
     fn deref(&self) -> &Error {
         match self {
-            Failure::BeforeRelay(e) | Failure::Other(e) => e,
+            Failure::BeforeRelay(e) | Failure::Other(e) | Failure::Healthcheck(e) => e,
         }
     }
 }
@@ -111,7 +117,9 @@ fn run() -> Result<u8, Failure> {
     let args = Args::parse(std::env::args_os().skip(1)).map_err(|e| {
         // Only a relay's client waits for an answer on stdout.
         let words: Vec<_> = std::env::args_os().skip(1).take(1).collect();
-        if words
+        if words.first().is_some_and(|w| w == "healthcheck") {
+            Failure::Healthcheck(e.into())
+        } else if words
             .first()
             .is_some_and(|w| w == "doctor" || w == "config" || w == "serve")
         {
@@ -154,6 +162,9 @@ fn run() -> Result<u8, Failure> {
             return Ok(report.exit_code());
         }
         Command::Serve(serve) => return run_serve(&args, serve).map_err(other),
+        Command::Healthcheck(h) => {
+            return run_healthcheck(h).map_err(|e| Failure::Healthcheck(e.into()));
+        }
         Command::Relay => {}
     }
     if io::stdin().is_terminal() {
@@ -263,6 +274,18 @@ fn run_serve(args: &Args, serve: &cli::ServeArgs) -> Result<u8, Error> {
     )
     .map_err(|e| Error::Relay(format!("serve: {e}").into()))?;
     Ok(error::EXIT_OK)
+}
+
+/// `mcp-sigv4 healthcheck [URL] …`: one GET of a serve's probe; its line on
+/// stderr (stdout stays empty, as for every command but the relay's
+/// protocol and printed documents), exit 0 on a 2xx answer, else 1.
+fn run_healthcheck(h: &cli::HealthcheckArgs) -> Result<u8, UsageError> {
+    use mcp_sigv4::healthcheck;
+    let text = h.target.as_deref().unwrap_or(healthcheck::DEFAULT_URL);
+    let target = healthcheck::Target::parse(text, h.path.as_deref()).map_err(UsageError::new)?;
+    let report = healthcheck::check(target, h.timeout.unwrap_or(healthcheck::DEFAULT_TIMEOUT));
+    let _ = writeln!(io::stderr(), "{}", report.line());
+    Ok(report.exit_code())
 }
 
 /// `mcp-sigv4 config <client> …`: checks that the arguments resolve here,

@@ -197,6 +197,20 @@ const GOLDEN: &[Golden] = &[
         stdout: "",
         stderr: "mcp-sigv4: --log-level: expected error, warn, info, debug, trace or off (or DEBUG, INFO, WARNING, ERROR, CRITICAL), found \"nonsense\"\n",
     },
+    Golden {
+        name: "healthcheck with a flag it does not take: 1, as every failed check",
+        args: &["healthcheck", "--region", "us-east-1"],
+        status: 1,
+        stdout: "",
+        stderr: "mcp-sigv4: healthcheck: invalid option '--region'; it takes a URL, --path and --timeout\nhint: see `mcp-sigv4 --help`\n",
+    },
+    Golden {
+        name: "healthcheck of a host off this machine",
+        args: &["healthcheck", "http://192.0.2.1:8080/readyz"],
+        status: 1,
+        stdout: "",
+        stderr: "mcp-sigv4: refusing 192.0.2.1: healthcheck asks only a serve on this machine (a loopback address; names other than localhost are not resolved); expected http://127.0.0.1:PORT/readyz (or [::1], localhost) or unix:/path/to/socket\nhint: see `mcp-sigv4 --help`\n",
+    },
 ];
 
 /// The `--help` text.
@@ -209,6 +223,7 @@ Usage: mcp-sigv4 <endpoint-url | agentcore-runtime-arn> [options]
        mcp-sigv4 doctor <endpoint-url> [options] [--json]
        mcp-sigv4 config <client> <endpoint-url> [options] [--name <server-name>]
        mcp-sigv4 serve <endpoint-url> [options] [--listen 127.0.0.1:PORT | unix:/path] …
+       mcp-sigv4 healthcheck [http://127.0.0.1:PORT/readyz | unix:/path [--path /readyz]] [--timeout S]
 
 Commands:
   (none)                    run as the stdio MCP server an MCP client starts
@@ -222,6 +237,11 @@ Commands:
                             --listen (default 127.0.0.1:8080), --token-file, --max-connections,
                             --max-sessions, --max-body-bytes, --max-head-bytes, --request-timeout,
                             --keep-alive, --session-idle, --drain-timeout (see the serve manual page)
+  healthcheck [URL]         GET a serve's probe on this machine (default
+                            http://127.0.0.1:8080/readyz; loopback http:// or unix:/path with
+                            --path, default /readyz) for a container health check without a
+                            shell; exit 0 on a 2xx answer, else 1; one line on stderr; --timeout
+                            (default 3 s) bounds it all
 
 Arguments:
   <endpoint-url>            the remote MCP endpoint, e.g.

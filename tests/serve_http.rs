@@ -579,3 +579,45 @@ fn sessions_share_the_identity_runtime_session_and_sts_is_asked_once() {
         "STS asked once for every session"
     );
 }
+
+#[test]
+fn a_2026_request_whose_headers_disagree_with_its_body_gets_400_header_mismatch() {
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &[]);
+    let v = "MCP-Protocol-Version: 2026-07-28\r\n";
+    let read = support::modern_request(
+        json!(7),
+        "resources/read",
+        json!({"uri": "file:///data/résumé.txt"}),
+    );
+    for (extra, names) in [
+        ("Mcp-Method: resources/read\r\n", "Mcp-Name"),
+        (
+            "Mcp-Method: resources/read\r\nMcp-Name: file:///data/other.txt\r\n",
+            "Mcp-Name",
+        ),
+        ("Mcp-Method: tools/call\r\nMcp-Name: x\r\n", "Mcp-Method"),
+    ] {
+        let a = http(port, &mcp_post(&read, &format!("{v}{extra}")));
+        assert_eq!(status_of(&a), 400, "{a}");
+        let error: serde_json::Value =
+            serde_json::from_str(a.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("JSON");
+        assert_eq!(error["error"]["code"], -32020, "{a}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(names),
+            "{a}"
+        );
+    }
+    assert!(up.requests().is_empty(), "nothing was relayed");
+    // The same request with its name sentinel-encoded, as the spec's example has it.
+    let name = "Mcp-Name: =?base64?ZmlsZTovLy9kYXRhL3LDqXN1bcOpLnR4dA==?=\r\n";
+    let a = http(
+        port,
+        &mcp_post(&read, &format!("{v}Mcp-Method: resources/read\r\n{name}")),
+    );
+    assert_eq!(status_of(&a), 200, "{a}");
+    assert_eq!(sse_messages(&a)[0]["id"], 7, "{a}");
+}

@@ -1,7 +1,8 @@
 # .ci/run step 'image': the FROM scratch image for linux/amd64 and linux/arm64,
 # one multi-arch manifest list built with buildah into an OCI archive: each
 # platform's image is its binary alone (SHA-256); the amd64 one runs with podman,
-# as a stdio server and as `serve` (an HTTP endpoint, stopped with SIGTERM).
+# as a stdio server and as `serve` (an HTTP endpoint, its health check run in
+# the container with podman exec, stopped with SIGTERM).
 # Sourced by .ci/run (its helpers and variables are in .ci/lib.sh).
 . .ci/packages.sh
 
@@ -59,10 +60,16 @@ if out=$("${run[@]}" "localhost/mcp-sigv4:$version" --version 2>&1); then
   echo "podman run: $out"
   smoke "${run[@]}" -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version"
   # The same image as a sidecar: `IMAGE serve URL --listen …` (the entrypoint
-  # is the binary, so `serve` is its first argument), driven over HTTP, then
-  # stopped with SIGTERM as an orchestrator stops it.
-  python3 .packaging/smoke/serve_smoke.py -- "${run[@]}" -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
-    -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version" || fail "serve smoke failed in the container"
+  # is the binary, so `serve` is its first argument), driven over HTTP, its
+  # health check run inside the running container as ECS and Kubernetes run
+  # it (`podman exec NAME /mcp-sigv4 healthcheck URL`), then stopped with
+  # SIGTERM as an orchestrator stops it.
+  name="mcp-sigv4-serve-smoke-$$"
+  probe=()
+  for word in podman "${store[@]}" exec "$name" /mcp-sigv4; do probe+=(--probe "$word"); done
+  python3 .packaging/smoke/serve_smoke.py "${probe[@]}" -- "${run[@]}" --name "$name" -e AWS_ACCESS_KEY_ID \
+    -e AWS_SECRET_ACCESS_KEY -e AWS_EC2_METADATA_DISABLED -e HOME "localhost/mcp-sigv4:$version" ||
+    fail "serve smoke failed in the container"
 else
   skip_loudly "podman cannot start containers on this machine: $out (the image was built and its contents checked above)"
 fi

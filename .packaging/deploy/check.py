@@ -17,9 +17,13 @@ lengths and ranges), and its enums against the model's enum lists.
 Both then get the checks of how mcp-sigv4 is deployed: the container running
 the mcp-sigv4 image starts `serve <https URL> --listen ADDR`; a listener off
 loopback comes with `--token-file`; no health check needs a shell (the image is
-FROM scratch); the Kubernetes sidecar probes /healthz and /readyz on its listen
-port, runs as non-root with a read-only root file system, no privilege
-escalation and memory limits; the ECS containers it depends on exist.
+FROM scratch: only `/mcp-sigv4` can run), and one that runs the image's own
+`/mcp-sigv4 healthcheck URL` asks the --listen port, the probe's path
+(/healthz for liveness, /readyz for readiness and for ECS), and is given longer
+by the orchestrator than its own --timeout (default 3 s); the Kubernetes
+sidecar has a startup, liveness and readiness probe, runs as non-root with a
+read-only root file system, no privilege escalation and memory limits; the ECS
+sidecar has a healthCheck, and the containers it depends on exist.
 
 Exit status 0 when every file passes, 1 otherwise (every failure printed).
 """
@@ -28,8 +32,14 @@ import argparse
 import ipaddress
 import json
 import sys
+import urllib.parse
 
 IMAGE_NAME = "mcp-sigv4"
+# The image's one file and entrypoint (.packaging/Containerfile).
+BINARY = "/mcp-sigv4"
+# `mcp-sigv4 healthcheck`'s defaults (src/healthcheck.rs).
+HEALTHCHECK_URL = "http://127.0.0.1:8080/readyz"
+HEALTHCHECK_TIMEOUT_S = 3.0
 
 
 def image_is_ours(image):
@@ -38,7 +48,7 @@ def image_is_ours(image):
 
 
 def serve_args(where, args, problems):
-    """Checks a `serve` command line; returns the listen address or None."""
+    """Checks a `serve` command line; returns the listen port or None."""
     if not args or args[0] != "serve":
         problems.append(f"{where}: the command must start with 'serve', found {args[:1]}")
         return None
@@ -63,6 +73,63 @@ def serve_args(where, args, problems):
         problems.append(f"{where}: --listen {listen}: the port is not a number")
         return None
     return int(port)
+
+
+def seconds(text):
+    """A healthcheck --timeout value in seconds (`3`, `2.5`, `3s`, `500ms`), or None."""
+    for unit, scale in (("ms", 0.001), ("s", 1.0), ("", 1.0)):
+        if text.endswith(unit):
+            try:
+                return float(text[: len(text) - len(unit)] if unit else text) * scale
+            except ValueError:
+                return None
+    return None
+
+
+def healthcheck_problems(where, what, cmd, port, want_path, given_s):
+    """Checks a health check's command `cmd` (without ECS's "CMD"): the image's
+    binary running `healthcheck`, asking the --listen `port` for `want_path`,
+    with `given_s` seconds from the orchestrator, more than its own --timeout."""
+    if not cmd or cmd[0] != BINARY:
+        return [f"{where}: {what} runs {cmd[:1]}: the image is FROM scratch and holds only {BINARY} (no shell, no curl); run [{BINARY!r}, 'healthcheck', URL]"]
+    if cmd[1:2] != ["healthcheck"]:
+        return [f"{where}: {what} runs {BINARY} {cmd[1:2]}, not its health check: expected [{BINARY!r}, 'healthcheck', URL]"]
+    rest = cmd[2:]
+    timeout = HEALTHCHECK_TIMEOUT_S
+    if "--timeout" in rest:
+        i = rest.index("--timeout")
+        timeout = seconds(rest[i + 1]) if i + 1 < len(rest) else None
+        del rest[i : i + 2]
+        if timeout is None:
+            return [f"{where}: {what}: --timeout needs a number of seconds"]
+    if len(rest) > 1 or (rest and rest[0].startswith("-")):
+        return [f"{where}: {what}: expected one URL and --timeout, found {rest}"]
+    url = urllib.parse.urlsplit(rest[0] if rest else HEALTHCHECK_URL)
+    problems = []
+    try:
+        url_port = url.port or 80
+    except ValueError:
+        url_port = None
+    if url.scheme != "http" or url.hostname not in ("127.0.0.1", "::1", "localhost"):
+        problems.append(f"{where}: {what} asks {url.geturl()}: healthcheck asks only http:// on loopback, where serve listens")
+    elif port is not None and url_port != port:
+        problems.append(f"{where}: {what} checks port {url_port}, not the --listen port {port}")
+    if url.path != want_path:
+        problems.append(f"{where}: {what} must ask {want_path}, found {url.path or '/'}")
+    if given_s <= timeout:
+        problems.append(f"{where}: {what} gets {given_s:g} s from the orchestrator, not longer than healthcheck's --timeout {timeout:g} s: a slow answer would be killed, not reported")
+    return problems
+
+
+def listen_loopback(args):
+    """True when a serve command line's --listen is a loopback address."""
+    if "--listen" not in args or args.index("--listen") + 1 >= len(args):
+        return False
+    host = args[args.index("--listen") + 1].rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_kubernetes(path, versions):
@@ -104,15 +171,19 @@ def check_pod(what, pod):
         problems.append(f"{where}: 'command' replaces the image's entrypoint /mcp-sigv4; use 'args'")
     port = serve_args(where, c.get("args", []), problems)
     named = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+    for probe, path in (("startupProbe", "/readyz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         p = c.get(probe)
         if p is None:
             problems.append(f"{where}: no {probe} ({path})")
             continue
         if "exec" in p:
-            problems.append(f"{where}: {probe} uses exec: the image has no shell and no probe command; use httpGet {path}")
+            # Kubernetes gives an exec probe timeoutSeconds, default 1.
+            problems += healthcheck_problems(where, probe, p["exec"].get("command", []), port, path, p.get("timeoutSeconds", 1))
             continue
-        get = p.get("httpGet", {})
+        get = p.get("httpGet")
+        if get is None:
+            problems.append(f"{where}: {probe} must be exec [{BINARY!r}, 'healthcheck', URL] or httpGet {path}")
+            continue
         if get.get("path") != path:
             problems.append(f"{where}: {probe} must GET {path}, found {get.get('path')}")
         if get.get("host"):
@@ -120,6 +191,8 @@ def check_pod(what, pod):
         probe_port = named.get(get.get("port"), get.get("port"))
         if port is not None and probe_port != port:
             problems.append(f"{where}: {probe} port {get.get('port')} is not the --listen port {port}")
+        if listen_loopback(c.get("args", [])):
+            problems.append(f"{where}: {probe} uses httpGet, which the kubelet sends to the pod IP, but serve listens on loopback; use exec [{BINARY!r}, 'healthcheck', URL]")
     sc = c.get("securityContext", {})
     if not (sc.get("runAsNonRoot", psc.get("runAsNonRoot")) or (sc.get("runAsUser", psc.get("runAsUser")) or 0) > 0):
         problems.append(f"{where}: not set to run as non-root (runAsNonRoot or runAsUser)")
@@ -168,15 +241,19 @@ def check_ecs(path):
     where = f"{path}: container {c['name']}"
     if c.get("entryPoint"):
         problems.append(f"{where}: entryPoint replaces the image's /mcp-sigv4; give 'command' only")
-    serve_args(where, c.get("command", []), problems)
+    port = serve_args(where, c.get("command", []), problems)
     hc = c.get("healthCheck")
-    if hc and hc["command"][:1] != ["CMD"]:
-        problems.append(f"{where}: healthCheck {hc['command'][:1]}: the image is FROM scratch (no shell), only [\"CMD\", \"/mcp-sigv4\", …] can run")
     if hc is None:
+        problems.append(f"{where}: no healthCheck: add [\"CMD\", \"{BINARY}\", \"healthcheck\", \"http://127.0.0.1:PORT/readyz\"]")
         for other in defs:
             for d in other.get("dependsOn", []):
                 if d["containerName"] == c["name"] and d["condition"] == "HEALTHY":
                     problems.append(f"{path}: {other['name']} waits for {c['name']} to be HEALTHY, which has no healthCheck")
+    elif hc["command"][:1] != ["CMD"]:
+        problems.append(f"{where}: healthCheck {hc['command'][:1]}: the image is FROM scratch (no shell), only [\"CMD\", \"{BINARY}\", …] can run")
+    else:
+        # ECS's default healthCheck timeout is 5 s.
+        problems += healthcheck_problems(where, "healthCheck", hc["command"][1:], port, "/readyz", hc.get("timeout", 5))
     if c.get("readonlyRootFilesystem") is not True:
         problems.append(f"{where}: readonlyRootFilesystem must be true")
     if c.get("privileged"):

@@ -11,6 +11,10 @@ https://modelcontextprotocol.io/specification/2025-06-18/basic/transports),
 checks that:
 
 - GET /healthz and GET /readyz answer 200;
+- `mcp-sigv4 healthcheck` (run as the --probe words give, inside the running
+  container for an image) exits 0 for /readyz and /healthz, saying
+  `200 ready` / `200 ok` in one line on stderr and nothing on stdout, and 1
+  for a path serve answers 404;
 - POST /mcp initialize is answered with the upstream's result and an
   Mcp-Session-Id; notifications/initialized with 202; tools/list with the
   upstream's tool (each answer JSON or an SSE stream);
@@ -20,9 +24,11 @@ checks that:
   test key and a signature that verifies;
 - SIGTERM makes the command exit 0.
 
-usage: serve_smoke.py -- COMMAND [ARGS...]
+usage: serve_smoke.py [--probe WORD]... -- COMMAND [ARGS...]
   e.g. serve_smoke.py -- target/release/mcp-sigv4
-       serve_smoke.py -- podman run --rm --network host IMAGE
+       serve_smoke.py --probe podman --probe exec --probe NAME --probe /mcp-sigv4 \
+         -- podman run --rm --name NAME --network host IMAGE
+The --probe words start the binary for `healthcheck` (default: COMMAND as given).
 Exit status 0 when every check passes, 1 otherwise (each failure is printed).
 """
 
@@ -69,10 +75,15 @@ def answer(resp, body, want_id):
 
 def main():
     cmd = sys.argv[1:]
+    probe = []
+    while cmd[:1] == ["--probe"] and len(cmd) > 1:
+        probe.append(cmd[1])
+        cmd = cmd[2:]
     if cmd[:1] == ["--"]:
         cmd = cmd[1:]
-    if not cmd:
-        sys.exit("usage: serve_smoke.py -- COMMAND [ARGS...]")
+    if not cmd or cmd[0].startswith("-"):
+        sys.exit("usage: serve_smoke.py [--probe WORD]... -- COMMAND [ARGS...]")
+    probe = probe or cmd
     failures = []
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -145,6 +156,21 @@ def main():
             failures.append(f"GET {path}: expected 200, found {resp.status} {body[:200]!r}")
         else:
             print(f"serve smoke: GET {path} 200")
+
+    for path, code, says in (("/readyz", 0, "200 ready"), ("/healthz", 0, "200 ok"), ("/nope", 1, "404")):
+        url = f"http://127.0.0.1:{port[0]}{path}"
+        try:
+            hc = subprocess.run(probe + ["healthcheck", url], stdin=subprocess.DEVNULL, capture_output=True,
+                                env=env, timeout=TIMEOUT_S)
+            got, out_text, err_text = hc.returncode, hc.stdout.decode(errors="replace"), hc.stderr.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            got, out_text, err_text = f"still running after {TIMEOUT_S} s", "", ""
+        want = f"mcp-sigv4 healthcheck: {url}: {says}"
+        if got != code or out_text or want not in err_text:
+            failures.append(f"healthcheck {path}: expected exit {code}, '{want}' on stderr and nothing on stdout; "
+                            f"found exit {got}, stdout {out_text[:200]!r}, stderr {err_text[:300]!r}")
+        else:
+            print(f"serve smoke: {' '.join(probe[-2:])} healthcheck {path}: exit {code}, {err_text.strip()!r}")
 
     resp, body = request("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},

@@ -10,7 +10,7 @@
 //! | [`endpoints`] | what to give as the endpoint, and the signing name and region each AWS host shape gives |
 //! | [`credentials`] | the credential chain, several profiles in one entry, role session names, endpoint overrides, corporate TLS, renewal, the region |
 //! | [`signing`] | SigV4 and SigV4A, `--sig-version` and the region set |
-//! | [`serve`] | `mcp-sigv4 serve`: listening, who may call it, the MCP endpoint's rules, probes, bounds, stopping |
+//! | [`serve`] | `mcp-sigv4 serve`: listening, who may call it, the MCP endpoint's rules, probes and `mcp-sigv4 healthcheck`, bounds, stopping |
 //! | [`relay`] | revisions, exactly one answer, recovery, retries, timeouts, limits, connections, load, policy, AgentCore, shutdown and signals |
 //! | [`security`] | what it never does |
 //! | [`migrating`] | the other proxies' command lines and variables, and where they differ |

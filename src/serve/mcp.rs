@@ -11,7 +11,8 @@
 //! the `MCP-Protocol-Version` check (400 for a name no revision has), and
 //! 2026-07-28 (`MCP-Protocol-Version: 2026-07-28` without a session id): a
 //! conversation per POST, ended after its answers or when the client closes
-//! the stream (that revision's cancellation); GET and DELETE are 405.
+//! the stream (that revision's cancellation), a request whose headers
+//! disagree with its body answered 400 (`headers.rs`); GET and DELETE are 405.
 //! Refuses: answering with one JSON body (the client's `Accept` must allow
 //! SSE: 406 otherwise), and resumption (`Last-Event-ID` is not read).
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::headers;
 use super::request::{Head, Method};
 use super::response::Done;
 use super::sessions::{Lease, OpenError, short};
@@ -124,8 +126,6 @@ struct Shape {
     requests: bool,
     /// One `initialize` request.
     initialize: bool,
-    /// The `method` of a single message.
-    method: Option<String>,
 }
 
 /// Reads the body's shape; `None` when it is not a JSON-RPC message or a
@@ -137,16 +137,11 @@ fn shape(value: &Value) -> Option<Shape> {
         Value::Object(_) => Some(Shape {
             requests: is_request(value),
             initialize: is_request(value) && value["method"] == "initialize",
-            method: value
-                .get("method")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
         }),
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
             Some(Shape {
                 requests: items.iter().any(is_request),
                 initialize: false,
-                method: None,
             })
         }
         _ => None,
@@ -199,9 +194,15 @@ fn post(
             "Invalid Request: expected a JSON-RPC message or a batch of them",
         );
     };
+    if stateless
+        && shape.requests
+        && let Some(text) = headers::mismatch(head, &value)
+    {
+        return refuse(w, 400, -32020, text);
+    }
     drop(value);
     if stateless {
-        return post_stateless(server, w, head, body, &shape);
+        return post_stateless(server, w, body, &shape);
     }
     let (lease, minted) = match head.session_id {
         None if shape.initialize => match server.sessions.open(&*server.backend, STREAM_QUEUE) {
@@ -254,18 +255,9 @@ fn post(
 fn post_stateless(
     server: &Server,
     w: &mut dyn Write,
-    head: &Head,
     body: Vec<u8>,
     shape: &Shape,
 ) -> io::Result<Done> {
-    if shape.requests && head.mcp_method.as_deref() != shape.method.as_deref() {
-        return refuse(
-            w,
-            400,
-            -32020,
-            "Header mismatch: Mcp-Method must be the body's method",
-        );
-    }
     let (unsolicited, discard) = sink::channel(STREAM_QUEUE);
     drop(discard);
     let conversation = server.backend.open_sessionless(unsolicited);

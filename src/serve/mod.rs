@@ -12,6 +12,7 @@
 mod backend;
 mod connection;
 mod guard;
+mod headers;
 mod listen;
 mod mcp;
 mod options;

@@ -57,6 +57,8 @@ pub struct Head {
     pub protocol_version: Option<String>,
     /// `Mcp-Method` (2026-07-28).
     pub mcp_method: Option<String>,
+    /// `Mcp-Name` (2026-07-28), as sent (the sentinel not decoded).
+    pub mcp_name: Option<String>,
 }
 
 /// What the bytes read so far hold.
@@ -155,6 +157,7 @@ pub fn parse(buf: &[u8], max_head: usize) -> Parsed {
             "mcp-session-id" => &mut head.session_id,
             "mcp-protocol-version" => &mut head.protocol_version,
             "mcp-method" => &mut head.mcp_method,
+            "mcp-name" => &mut head.mcp_name,
             _ => continue,
         };
         if slot.is_some() {

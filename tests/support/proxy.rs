@@ -38,7 +38,7 @@ pub const LINE_WAIT_RUNNER: Duration = Duration::from_secs(20);
 /// The command that starts the binary under test: the one cargo built, or,
 /// when `MCP_SIGV4_TEST_BINARY` names another (the Windows `.exe`), that one
 /// run by `MCP_SIGV4_TEST_RUNNER` (`wine64`) when set.
-fn command() -> Command {
+pub fn command() -> Command {
     let binary = std::env::var_os("MCP_SIGV4_TEST_BINARY");
     match (std::env::var_os("MCP_SIGV4_TEST_RUNNER"), binary) {
         (Some(runner), Some(binary)) => {
@@ -59,7 +59,7 @@ fn command() -> Command {
 
 /// With a runner, keeps the variables it needs (`WINE*`: the prefix, the
 /// debug channels) through the cleared environment.
-fn keep_runner_env(cmd: &mut Command) {
+pub fn keep_runner_env(cmd: &mut Command) {
     if std::env::var_os("MCP_SIGV4_TEST_RUNNER").is_some() {
         for (name, value) in std::env::vars_os() {
             if name.to_str().is_some_and(|n| n.starts_with("WINE")) {
