@@ -64,7 +64,7 @@ pub const CAUGHT: &str = if cfg!(windows) {
 /// On Windows, the longest the console control handler holds a close,
 /// logoff or shutdown event (Windows ends the process when it returns) while
 /// the graceful end runs: longer than Windows's own limits (5 s for a close,
-/// 5–20 s at logoff and shutdown), so those decide in practice. The process's
+/// 20 s at logoff and shutdown), so those decide in practice. The process's
 /// exit ends the wait sooner.
 /// <https://learn.microsoft.com/en-us/windows/console/handlerroutine#remarks>
 pub const CLOSE_WAIT: Duration = Duration::from_secs(30);
@@ -139,14 +139,13 @@ mod console {
     /// The response to `event` when the callback was (`called`) or was not
     /// called before.
     pub(super) fn respond(event: u32, called: bool) -> Response {
-        let hold = |t| Response::EndAndHold(t);
         match event {
             CTRL_C_EVENT | CTRL_BREAK_EVENT if called => Response::PassOn,
             CTRL_C_EVENT => Response::End(Terminate::Interrupt),
             CTRL_BREAK_EVENT => Response::End(Terminate::Break),
-            CTRL_CLOSE_EVENT => hold(Terminate::ConsoleClosed),
-            CTRL_LOGOFF_EVENT => hold(Terminate::Logoff),
-            CTRL_SHUTDOWN_EVENT => hold(Terminate::Shutdown),
+            CTRL_CLOSE_EVENT => Response::EndAndHold(Terminate::ConsoleClosed),
+            CTRL_LOGOFF_EVENT => Response::EndAndHold(Terminate::Logoff),
+            CTRL_SHUTDOWN_EVENT => Response::EndAndHold(Terminate::Shutdown),
             _ => Response::PassOn,
         }
     }
