@@ -39,7 +39,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use interop_env::{run_bounded, stamp_for, target_dir, tool_version, venv_python};
+use interop_env::{RegistryUnreachable, run_bounded, stamp_for, tool_version};
 use mcp_sigv4::credentials::{Env, Resolver};
 use support::{
     LOGIN_CACHE_NAME, LOGIN_SESSION, SignIn, TempDir, login_cache_text, p256_key, rfc3339,
@@ -51,7 +51,6 @@ static VENV: Mutex<()> = Mutex::new(());
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-sigv4");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
-const PIP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const NPM_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const SUITE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const STAMP_FILE: &str = ".interop-stamp";
@@ -61,29 +60,11 @@ const INSPECTOR_PACKAGE: &str = "node_modules/@modelcontextprotocol/inspector/pa
 #[test]
 fn interop_official_mcp_sdk_and_botocore() {
     let interop_dir = Path::new(MANIFEST_DIR).join("tests").join("interop");
-    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let version = python_version(&python);
-
-    let requirements = interop_dir.join("requirements.txt");
-    let venv = target_dir().join("interop-venv");
-    let venv_python = venv_python(&venv);
-    let stamp = stamp_for(&[&requirements], &format!("python {version}"));
-    {
+    let venv_python = {
         let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
-        ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
-    }
-
-    let requirements_v2 = interop_dir.join("requirements-v2.txt");
-    let venv_v2 = target_dir().join("interop-venv-v2");
-    let venv_v2_python = self::venv_python(&venv_v2);
-    let stamp_v2 = stamp_for(&[&requirements_v2], &format!("python {version}"));
-    ensure_venv(
-        &python,
-        &venv_v2,
-        &venv_v2_python,
-        &requirements_v2,
-        &stamp_v2,
-    );
+        venv("interop-venv", "requirements.txt")
+    };
+    let venv_v2_python = venv("interop-venv-v2", "requirements-v2.txt");
 
     let inspector = interop_dir.join("inspector");
     ensure_inspector(&inspector);
@@ -119,14 +100,8 @@ fn interop_official_mcp_sdk_and_botocore() {
 /// `requirements-login.txt` when it cannot be imported yet.
 fn login_venv() -> PathBuf {
     let interop_dir = Path::new(MANIFEST_DIR).join("tests").join("interop");
-    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let version = python_version(&python);
-    let requirements = interop_dir.join("requirements.txt");
-    let venv = target_dir().join("interop-venv");
-    let venv_python = venv_python(&venv);
-    let stamp = stamp_for(&[&requirements], &format!("python {version}"));
     let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_venv(&python, &venv, &venv_python, &requirements, &stamp);
+    let venv_python = venv("interop-venv", "requirements.txt");
     let has_crt = Command::new(&venv_python)
         .args(["-c", "import awscrt"])
         .stderr(Stdio::null())
@@ -135,23 +110,11 @@ fn login_venv() -> PathBuf {
     if !has_crt {
         let login = interop_dir.join("requirements-login.txt");
         eprintln!(
-            "interop: installing {} into {}",
+            "interop: installing {} beside {}",
             login.display(),
-            venv.display()
+            venv_python.display()
         );
-        let mut install = Command::new(&venv_python);
-        install
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "-r",
-            ])
-            .arg(&login);
-        let status = run_bounded(install, PIP_TIMEOUT, "pip install awscrt");
+        let status = interop_env::pip_install(&venv_python, &login);
         assert!(
             status.success(),
             "`pip install -r {}` failed ({status})\nhint: it needs access to PyPI",
@@ -270,39 +233,6 @@ fn interop_botocore_reads_and_refreshes_the_aws_login_cache_we_rewrote() {
     assert_eq!(stub.requests().len(), 2);
 }
 
-/// `python3 --version`'s answer, after checking it is a usable Python 3.10+.
-fn python_version(python: &str) -> String {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import sys, venv; print('%d.%d.%d' % sys.version_info[:3]); \
-             sys.exit(0 if sys.version_info >= (3, 10) else 3)",
-        ])
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => panic!(
-            "expected a Python interpreter at {python:?}, found none ({e})\n\
-             hint: the interop suite needs Python >= 3.10 with venv: install python3 and \
-             python3-venv (Debian/Ubuntu: apt-get install python3 python3-venv), \
-             or point INTEROP_PYTHON at one"
-        ),
-    };
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    match output.status.code() {
-        Some(0) => version,
-        Some(3) => panic!(
-            "expected Python >= 3.10 at {python:?}, found {version}\n\
-             hint: the MCP SDK needs 3.10+; point INTEROP_PYTHON at a newer interpreter"
-        ),
-        _ => panic!(
-            "expected {python:?} to import sys and venv, found an error:\n{}\n\
-             hint: install the venv module (Debian/Ubuntu: apt-get install python3-venv)",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
-}
-
 /// The pinned MCP Inspector in `<dir>/node_modules`, installed with `npm ci`
 /// from the committed lock file; reused while the stamp of package.json,
 /// package-lock.json and the node and npm versions matches.
@@ -343,48 +273,10 @@ fn ensure_inspector(dir: &Path) {
         .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
 }
 
-fn ensure_venv(python: &str, venv: &Path, venv_python: &Path, requirements: &Path, stamp: &str) {
-    let stamp_path = venv.join(STAMP_FILE);
-    if venv_python.is_file() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp) {
-        eprintln!("interop: reusing {} ({})", venv.display(), stamp.trim());
-        return;
-    }
-    eprintln!(
-        "interop: creating {} and installing {} (first run, or the requirements changed)",
-        venv.display(),
-        requirements.display()
-    );
-    if venv.exists() {
-        fs::remove_dir_all(venv)
-            .unwrap_or_else(|e| panic!("expected to remove stale {}: {e}", venv.display()));
-    }
-    let mut create = Command::new(python);
-    create.args(["-m", "venv"]).arg(venv);
-    let status = run_bounded(create, PIP_TIMEOUT, "python3 -m venv");
-    assert!(
-        status.success(),
-        "`{python} -m venv {}` failed ({status})\n\
-         hint: on Debian/Ubuntu install python3-venv",
-        venv.display()
-    );
-    let mut install = Command::new(venv_python);
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-            "-r",
-        ])
-        .arg(requirements);
-    let status = run_bounded(install, PIP_TIMEOUT, "pip install");
-    assert!(
-        status.success(),
-        "`pip install -r {}` failed ({status})\nhint: the first run needs access to PyPI",
-        requirements.display()
-    );
-    fs::write(&stamp_path, stamp)
-        .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
+/// `<target>/<name>` built from `tests/interop/<requirements>` (or reused);
+/// its python. PyPI out of reach fails the test: this suite is not skipped.
+fn venv(name: &str, requirements: &str) -> PathBuf {
+    interop_env::ensure_venv(name, requirements).unwrap_or_else(|RegistryUnreachable(why)| {
+        panic!("expected to install tests/interop/{requirements} from PyPI: {why}")
+    })
 }

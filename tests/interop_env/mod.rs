@@ -124,15 +124,11 @@ pub fn ensure_venv(name: &str, requirements: &str) -> Result<PathBuf, RegistryUn
     let stamp = stamp_for(&[&requirements], &format!("python {version}"));
     let stamp_path = venv.join(STAMP_FILE);
     if venv_python.is_file() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
-        eprintln!(
-            "serve-clients: reusing {} ({})",
-            venv.display(),
-            stamp.trim()
-        );
+        eprintln!("interop: reusing {} ({})", venv.display(), stamp.trim());
         return Ok(venv_python);
     }
     eprintln!(
-        "serve-clients: creating {} and installing {}",
+        "interop: creating {} and installing {}",
         venv.display(),
         requirements.display()
     );
@@ -148,19 +144,7 @@ pub fn ensure_venv(name: &str, requirements: &str) -> Result<PathBuf, RegistryUn
         "`{python} -m venv {}` failed ({status})\nhint: install python3-venv",
         venv.display()
     );
-    let mut install = Command::new(&venv_python);
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-            "-r",
-        ])
-        .arg(&requirements);
-    let status = run_bounded(install, PIP_TIMEOUT, "pip install");
+    let status = pip_install(&venv_python, &requirements);
     if !status.success() {
         if let Some(why) = pypi_unreachable(&venv_python) {
             return Err(RegistryUnreachable(why));
@@ -173,6 +157,24 @@ pub fn ensure_venv(name: &str, requirements: &str) -> Result<PathBuf, RegistryUn
     fs::write(&stamp_path, stamp)
         .unwrap_or_else(|e| panic!("expected to write {}: {e}", stamp_path.display()));
     Ok(venv_python)
+}
+
+/// `pip install -r requirements` into the environment of `python`, quietly,
+/// within [`PIP_TIMEOUT`].
+pub fn pip_install(python: &Path, requirements: &Path) -> ExitStatus {
+    let mut install = Command::new(python);
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "-r",
+        ])
+        .arg(requirements);
+    run_bounded(install, PIP_TIMEOUT, "pip install")
 }
 
 /// `Some(reason)` when PyPI cannot be reached (one `pip download` of a tiny
