@@ -87,11 +87,11 @@
 //!
 //! | layer | modules |
 //! | --- | --- |
-//! | leaves (pure, or one small job each) | `secret` (redacted, zeroized), `time` (X-Amz-Date, RFC 3339; the clock passed in), `url` (the one URL parser and plain-HTTP rule), `credential_types`, `text` (the one sanitiser for text from servers and children), `json`, `xml`, `base64` (RFC 4648), `der` (X.690 elements), `redact` (the secrets a request carried, taken out of server text), `fs` (bounded reads, atomic rewrites), `retry` (backoff, `Retry-After`), `random`, `sync`, `signal` (SIGINT/SIGTERM; the only `unsafe`) |
+//! | leaves (pure, or one small job each) | `secret` (redacted, zeroized), `time` (X-Amz-Date, RFC 3339; the clock passed in), `url` (the one URL parser and plain-HTTP rule), `credential_types`, `text` (the one sanitiser for text from servers and children), `json`, `xml`, `base64` (RFC 4648), `der` (X.690 elements), `redact` (the secrets a request carried, taken out of server text), `fs` (bounded reads, atomic rewrites), `retry` (backoff, `Retry-After`), `random`, `sync`, `signal` (SIGINT/SIGTERM, Windows console events; the only `unsafe`) |
 //! | signing and credentials | `sigv4` (canonical request, SigV4 key and signature, SigV4A key derivation, the signer's caches), `http` (the only ureq/rustls user: TLS roots, connection leases, bounded bodies), `aws` (service calls and their errors), `credentials` (profile files, the chain, each source, the provider that renews) |
 //! | configuration and the process | `endpoint` (URL as sent and signed; host → signing name and region), `auth` (credentials + signer → one request's headers; the SigV4/SigV4A choice), `error` (causes, hints, exit codes), `cli` (arguments → `Args`, no I/O), `config` (`Args` + environment → `Config`), `client_config` (`config <client>`: each client's shape and file path per OS), `framework_snippet` (`config strands|langchain|…`), `doctor` |
 //! | the relay | `relay`: the process's part made once (`relay::process`: the endpoint, its connections, the default signer, the options), one conversation per client on it (`relay::conversation`: its upstream session, requests waiting, handshake; `relay::clients` opens, feeds and ends one), and where that client's messages go (`relay::sink`: a queue bounded in bytes whose reader is the stdout writer, or an HTTP response of `serve`) |
-//! | the HTTP listener | `serve` (`mcp-sigv4 serve`): request heads read with httparse and bounded (`serve::request`), `Host`/`Origin`/token checks, one relay conversation per `Mcp-Session-Id`, each answer an SSE event as it arrives, the drain on SIGTERM; `healthcheck` (`mcp-sigv4 healthcheck`: one bounded GET of a serve's probe on loopback or a Unix socket, for container health checks) |
+//! | the HTTP listener | `serve` (`mcp-sigv4 serve`): request heads read with httparse and bounded (`serve::request`), `Host`/`Origin`/token checks, one relay conversation per `Mcp-Session-Id`, each answer an SSE event as it arrives, the drain on SIGTERM or Ctrl+C; `healthcheck` (`mcp-sigv4 healthcheck`: one bounded GET of a serve's probe on loopback or a Unix socket, for container health checks) |
 //! | the user's reference | `manual` (doc-only pages, `src/manual/*.md`: clients, doctor, endpoints, credentials, signing, relay, serve, security, migrating, verify; nothing in the binary) |
 //! | outside `src/` | `tests/` (black-box suites on one test server; `tests/README.md`), `vectors/` (AWS test data, with provenance), `fuzz/` (cargo-fuzz targets, own workspace), `.packaging/` (release builds and packages), `.ci/` (what CI runs) |
 //!
@@ -136,7 +136,8 @@
 //!   never waits on a tool call past `--tool-timeout` without a message,
 //!   however slowly the server trickles bytes.
 //! - It never uses `unsafe` code outside `signal`, the SIGINT/SIGTERM
-//!   handler (a self-pipe), where each block carries its SAFETY argument.
+//!   handler (a self-pipe) and the Windows console control handler, where
+//!   each block carries its SAFETY argument.
 
 #![deny(missing_docs)]
 

@@ -1,55 +1,220 @@
-//! SIGINT and SIGTERM as an ordinary event: the crate's only `unsafe` code.
+//! What asks the process to end, as one ordinary event: the crate's only
+//! `unsafe` code. The caller's callback, called once, starts the same
+//! graceful end as the end of stdin; a second Ctrl+C ends the process at once.
 //!
-//! Owns: installing handlers for SIGINT and SIGTERM on Unix that do one
-//! async-signal-safe thing — write the signal number to a pipe (the
-//! self-pipe trick; POSIX.1-2017 §2.4.3 lists `write` among the
-//! async-signal-safe functions) — and a thread that reads the pipe and hands
-//! the first signal to the caller's callback, which starts the same graceful
-//! shutdown as the end of stdin. After the first signal the default actions
-//! are restored, so a second Ctrl-C ends the process at once. On other
-//! platforms [`on_terminate`] does nothing: Windows has no SIGTERM, and MCP
-//! clients there close stdin.
-//! Refuses: any other work inside a handler (no allocation, no locks, no
-//! logging), and any `unsafe` outside this module (`unsafe_code` is denied in
-//! Cargo.toml and allowed here only).
+//! Owns, on Unix: SIGINT and SIGTERM handlers that only write the signal
+//! number to a pipe (`write` is async-signal-safe, POSIX.1-2017 §2.4.3), a
+//! thread that reads it, calls the callback and restores the default actions.
+//! On Windows: a console control handler (`SetConsoleCtrlHandler`), which
+//! Windows runs on a new thread for Ctrl+C, Ctrl+Break, the console window
+//! closing, logoff and shutdown. It calls the callback; a later Ctrl+C goes
+//! on to the default handler, which exits. Windows ends the process when the
+//! handler returns from a close, logoff or shutdown (or ~5 s after a close),
+//! so for those it waits, at most [`CLOSE_WAIT`], while the graceful end runs.
+//! Refuses: other work in a Unix signal handler (no allocation, no locks, no
+//! logging), and `unsafe` outside this module (denied in Cargo.toml).
 
 #![allow(unsafe_code)]
 
-/// A signal that asks the process to end.
+use std::time::Duration;
+
+/// An event that asks the process to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Terminate {
-    /// SIGINT (Ctrl-C).
+    /// SIGINT on Unix; Ctrl+C (`CTRL_C_EVENT`) on Windows.
     Interrupt,
-    /// SIGTERM (what MCP clients send after closing stdin, or instead of it).
+    /// SIGTERM (Unix; what MCP clients send after closing stdin, or instead
+    /// of it).
     Terminate,
+    /// Ctrl+Break (`CTRL_BREAK_EVENT`, Windows): also what a service manager
+    /// sends a console process group to stop it.
+    Break,
+    /// The console window was closed (`CTRL_CLOSE_EVENT`, Windows).
+    ConsoleClosed,
+    /// The user is logging off (`CTRL_LOGOFF_EVENT`, Windows; services only).
+    Logoff,
+    /// The system is shutting down (`CTRL_SHUTDOWN_EVENT`, Windows; services
+    /// only).
+    Shutdown,
 }
 
 impl std::fmt::Display for Terminate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Terminate::Interrupt if cfg!(windows) => "Ctrl+C",
             Terminate::Interrupt => "SIGINT",
             Terminate::Terminate => "SIGTERM",
+            Terminate::Break => "Ctrl+Break",
+            Terminate::ConsoleClosed => "console closed",
+            Terminate::Logoff => "logoff",
+            Terminate::Shutdown => "system shutdown",
         })
     }
 }
 
-/// Calls `callback` once, on a thread of its own, when the process receives
-/// SIGINT or SIGTERM. Call it once, at start-up.
+/// What [`on_terminate`] catches on this platform, for messages ("cannot
+/// catch …").
+pub const CAUGHT: &str = if cfg!(windows) {
+    "Ctrl+C, Ctrl+Break and the console closing"
+} else {
+    "SIGTERM and SIGINT"
+};
+
+/// On Windows, the longest the console control handler holds a close,
+/// logoff or shutdown event (Windows ends the process when it returns) while
+/// the graceful end runs: longer than Windows's own limits (5 s for a close,
+/// 20 s at logoff and shutdown), so those decide in practice. The process's
+/// exit ends the wait sooner.
+/// <https://learn.microsoft.com/en-us/windows/console/handlerroutine#remarks>
+pub const CLOSE_WAIT: Duration = Duration::from_secs(30);
+
+/// Calls `callback` once, on a thread of its own, when the process is asked
+/// to end: SIGINT or SIGTERM on Unix; on Windows a console control event
+/// (Ctrl+C, Ctrl+Break, the console closing, logoff, shutdown; see
+/// <https://learn.microsoft.com/en-us/windows/console/setconsolectrlhandler>).
+/// Call it once, at start-up. A second Ctrl+C (or signal) ends the process at
+/// once.
 ///
 /// # Errors
-/// The OS error when the pipe, the handlers or the thread cannot be set up.
+/// The OS error when the pipe, the handlers or the thread (Unix), or the
+/// console control handler (Windows) cannot be set up.
 #[cfg(unix)]
 pub fn on_terminate(callback: impl FnOnce(Terminate) + Send + 'static) -> std::io::Result<()> {
     unix::install(callback)
 }
 
-/// Does nothing on platforms without SIGTERM.
+/// Calls `callback` once, on a thread of its own, when the process is asked
+/// to end: SIGINT or SIGTERM on Unix; on Windows a console control event
+/// (Ctrl+C, Ctrl+Break, the console closing, logoff, shutdown; see
+/// <https://learn.microsoft.com/en-us/windows/console/setconsolectrlhandler>).
+/// Call it once, at start-up. A second Ctrl+C (or signal) ends the process at
+/// once.
+///
+/// # Errors
+/// The OS error when the pipe, the handlers or the thread (Unix), or the
+/// console control handler (Windows) cannot be set up.
+#[cfg(windows)]
+pub fn on_terminate(callback: impl FnOnce(Terminate) + Send + 'static) -> std::io::Result<()> {
+    windows::install(Box::new(callback))
+}
+
+/// Does nothing on platforms with neither signals nor a console.
 ///
 /// # Errors
 /// None.
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub fn on_terminate(_callback: impl FnOnce(Terminate) + Send + 'static) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Windows's console control events and what the handler does with each:
+/// plain data, tested on every platform.
+#[cfg(any(windows, test))]
+mod console {
+    use super::Terminate;
+
+    /// The `dwCtrlType` values of
+    /// <https://learn.microsoft.com/en-us/windows/console/handlerroutine>.
+    pub(super) const CTRL_C_EVENT: u32 = 0;
+    pub(super) const CTRL_BREAK_EVENT: u32 = 1;
+    pub(super) const CTRL_CLOSE_EVENT: u32 = 2;
+    pub(super) const CTRL_LOGOFF_EVENT: u32 = 5;
+    pub(super) const CTRL_SHUTDOWN_EVENT: u32 = 6;
+
+    /// What the handler does with an event.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum Response {
+        /// Return FALSE: the next handler, in the end the default one
+        /// (`ExitProcess`), takes it.
+        PassOn,
+        /// Call the callback with this, return TRUE: the process goes on.
+        End(Terminate),
+        /// Call the callback with this if it was not called yet, then wait
+        /// for the process to exit (bounded) before returning TRUE, after
+        /// which Windows ends the process.
+        EndAndHold(Terminate),
+    }
+
+    /// The response to `event` when the callback was (`called`) or was not
+    /// called before.
+    pub(super) fn respond(event: u32, called: bool) -> Response {
+        match event {
+            CTRL_C_EVENT | CTRL_BREAK_EVENT if called => Response::PassOn,
+            CTRL_C_EVENT => Response::End(Terminate::Interrupt),
+            CTRL_BREAK_EVENT => Response::End(Terminate::Break),
+            CTRL_CLOSE_EVENT => Response::EndAndHold(Terminate::ConsoleClosed),
+            CTRL_LOGOFF_EVENT => Response::EndAndHold(Terminate::Logoff),
+            CTRL_SHUTDOWN_EVENT => Response::EndAndHold(Terminate::Shutdown),
+            _ => Response::PassOn,
+        }
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::io;
+    use std::sync::Mutex;
+
+    use super::console::{self, Response};
+    use super::{CLOSE_WAIT, Terminate};
+
+    type Callback = Box<dyn FnOnce(Terminate) + Send>;
+
+    /// The caller's callback until the first event takes it.
+    static CALLBACK: Mutex<Option<Callback>> = Mutex::new(None);
+
+    /// `PHANDLER_ROUTINE`: takes the event, returns TRUE when handled.
+    type HandlerRoutine = unsafe extern "system" fn(u32) -> i32;
+
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        /// <https://learn.microsoft.com/en-us/windows/console/setconsolectrlhandler>:
+        /// nonzero on success.
+        fn SetConsoleCtrlHandler(handler: Option<HandlerRoutine>, add: i32) -> i32;
+    }
+
+    /// The handler, run by Windows on a new thread for each event: takes
+    /// the callback out under the lock, calls it outside, and holds the
+    /// events after which Windows ends the process.
+    unsafe extern "system" fn handler(event: u32) -> i32 {
+        let (which, hold, callback) = {
+            // A poisoned lock only means a callback panicked; the slot is
+            // still sound to read.
+            let mut slot = CALLBACK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match console::respond(event, slot.is_none()) {
+                Response::PassOn => return 0,
+                Response::End(which) => (which, false, slot.take()),
+                Response::EndAndHold(which) => (which, true, slot.take()),
+            }
+        };
+        if let Some(callback) = callback {
+            callback(which);
+        }
+        if hold {
+            // Returning lets Windows end the process; the process's own exit,
+            // once the graceful end is done, ends this thread first.
+            std::thread::sleep(CLOSE_WAIT);
+        }
+        1
+    }
+
+    pub(super) fn install(callback: Callback) -> io::Result<()> {
+        *CALLBACK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(callback);
+        let routine: HandlerRoutine = handler;
+        // SAFETY: `routine` is a function of the signature HandlerRoutine
+        // documents (DWORD in, BOOL out, the system calling convention) that
+        // lives as long as the process; adding a handler has no other
+        // precondition.
+        if unsafe { SetConsoleCtrlHandler(Some(routine), 1) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(unix)]
@@ -199,14 +364,51 @@ mod unix {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
+    use super::console::*;
     use super::*;
-    use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
+    fn console_events_map_to_terminate_and_a_second_ctrl_c_is_passed_on() {
+        use Response::*;
+        let cases = [
+            (CTRL_C_EVENT, false, End(Terminate::Interrupt)),
+            (CTRL_BREAK_EVENT, false, End(Terminate::Break)),
+            (CTRL_C_EVENT, true, PassOn),
+            (CTRL_BREAK_EVENT, true, PassOn),
+            (
+                CTRL_CLOSE_EVENT,
+                false,
+                EndAndHold(Terminate::ConsoleClosed),
+            ),
+            (CTRL_CLOSE_EVENT, true, EndAndHold(Terminate::ConsoleClosed)),
+            (CTRL_LOGOFF_EVENT, false, EndAndHold(Terminate::Logoff)),
+            (CTRL_SHUTDOWN_EVENT, true, EndAndHold(Terminate::Shutdown)),
+            (3, false, PassOn),
+            (7, false, PassOn),
+        ];
+        for (event, called, want) in cases {
+            assert_eq!(
+                respond(event, called),
+                want,
+                "event {event}, called {called}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_say_which_event() {
+        let want = if cfg!(windows) { "Ctrl+C" } else { "SIGINT" };
+        assert_eq!(Terminate::Interrupt.to_string(), want);
+        assert_eq!(Terminate::Break.to_string(), "Ctrl+Break");
+        assert_eq!(Terminate::ConsoleClosed.to_string(), "console closed");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn sigterm_reaches_the_callback_once() {
+        use std::sync::mpsc;
         let (tx, rx) = mpsc::channel();
         on_terminate(move |s| tx.send(s).unwrap()).unwrap();
         // SAFETY: sending SIGTERM to our own process, whose handler is installed.

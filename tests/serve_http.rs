@@ -7,7 +7,8 @@
 //! input gets — slow heads, oversized bodies, idle connections past the
 //! bound, a foreign `Origin` or `Host` (DNS rebinding, the transport's
 //! "Security Warning"), a missing or wrong token, a non-loopback address
-//! without one; SIGTERM draining a call in flight and exiting 0.
+//! without one; SIGTERM and SIGINT (Ctrl+C under Wine) draining a call in
+//! flight and exiting 0, a second SIGINT ending the drain at once.
 //! Every wait is bounded.
 
 mod support;
@@ -258,8 +259,10 @@ fn idle_connections_past_the_bound_get_503_and_the_bound_frees_as_they_close() {
     }
 }
 
-#[test]
-fn sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
+/// `signal` (`-TERM`, `-INT`) while a tool call is in flight: the call gets
+/// its answer, the session is ended upstream with a DELETE, and the process
+/// exits 0 (about 1.2 s after the signal; the test allows 8 s).
+fn a_signal_lets_a_call_in_flight_finish_then_deletes_the_session(signal_name: &str) {
     let up = Server::start(|seen| {
         let v = seen.json().unwrap_or_default();
         if v["method"] == "tools/call" {
@@ -280,7 +283,7 @@ fn sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
     })
     .expect("the call reached the upstream");
     let sent = Instant::now();
-    signal(&p, "-TERM");
+    signal(&p, signal_name);
     let a = read_all(&mut call);
     assert_eq!(
         sse_messages(&a),
@@ -295,6 +298,62 @@ fn sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
     assert!(
         up.requests().iter().any(|s| s.method == "DELETE"),
         "no upstream DELETE"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
+    a_signal_lets_a_call_in_flight_finish_then_deletes_the_session("-TERM");
+}
+
+/// SIGINT; under Wine (`MCP_SIGV4_TEST_RUNNER`) the Windows exe, to which
+/// Wine delivers SIGINT as a console Ctrl+C (`CTRL_C_EVENT`).
+#[test]
+fn sigint_or_ctrl_c_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0() {
+    a_signal_lets_a_call_in_flight_finish_then_deletes_the_session("-INT");
+}
+
+/// A second SIGINT (Ctrl+C under Wine) while the first drains a call held
+/// for 20 s (`--drain-timeout 30`) ends the process at once (in well under a
+/// second; the test allows 6 s, a third of what the drain would take),
+/// without the session DELETE that ends a drain. On Unix SIGINT's default
+/// action kills it; on Windows the default console handler exits with
+/// `STATUS_CONTROL_C_EXIT`, but Wine 8.0's exits 0, so the status is checked
+/// only without `MCP_SIGV4_TEST_RUNNER`.
+#[test]
+fn a_second_sigint_or_ctrl_c_ends_the_drain_at_once() {
+    let up = Server::start(|seen| {
+        if seen.json().is_some_and(|v| v["method"] == "tools/call") {
+            return Reply::sse().hold(20_000);
+        }
+        standard_reply(seen)
+    });
+    let (mut p, port) = start_serve(&up.url(), &["--drain-timeout", "30"]);
+    let id = initialize(port, "");
+    let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
+    let mut call = connect(port);
+    let body =
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"held","arguments":{}}}"#;
+    call.write_all(mcp_post(body, &sid).as_bytes()).unwrap();
+    up.wait_for(ms(5000), |s| {
+        s.json().is_some_and(|v| v["method"] == "tools/call")
+    })
+    .expect("the call reached the upstream");
+    signal(&p, "-INT");
+    let draining = p.stderr_containing("no new connections; draining", ms(5000));
+    assert!(draining.contains("draining"), "no drain:\n{draining}");
+    let sent = Instant::now();
+    signal(&p, "-INT");
+    let status = p
+        .wait_exit(ms(6000))
+        .unwrap_or_else(|| panic!("still draining; stderr:\n{}", p.stderr()));
+    assert!(sent.elapsed() < ms(6000), "{:?}", sent.elapsed());
+    if std::env::var_os("MCP_SIGV4_TEST_RUNNER").is_none() {
+        assert_ne!(status.code(), Some(0), "{}", p.stderr());
+    }
+    assert!(
+        !up.requests().iter().any(|s| s.method == "DELETE"),
+        "a DELETE: the drain went on"
     );
 }
 

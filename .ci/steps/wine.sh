@@ -60,12 +60,14 @@ rc=0
 step "Wine: tests/ suites driving the exe (relay, hostile, connections, skip_auth, profiles, relay_ends, startup_and_answers, tls, serve_http)"
 # tests/support/proxy.rs starts MCP_SIGV4_TEST_BINARY through MCP_SIGV4_TEST_RUNNER.
 # Tests left out name their reason; the suites not run at all are in tests/wine/README.md.
-signal="sends a Unix signal; Windows has none (TerminateProcess and the end of stdin are checked above)"
+# Wine delivers a SIGINT sent to the wine process as a console Ctrl+C
+# (CTRL_C_EVENT), so the SIGINT tests run; SIGTERM has no Windows counterpart
+# (Wine ends the process at once on it).
+signal="sends SIGTERM, which Windows has no counterpart of (Wine ends the process at once); the SIGINT tests, Ctrl+C under Wine, run"
 suites=(
   "relay||" "hostile||" "connections||" "skip_auth||"
   "profiles|sigterm_ends_every_profiles_session_at_once_and_exits_0|$signal"
   "relay_ends|sigterm_ends_the_session_with_a_delete_and_exits_0|$signal"
-  "relay_ends|sigint_ends_the_session_with_a_delete_and_exits_0|$signal"
   "relay_ends|a_slow_delete_after_a_signal_is_cut_short|$signal"
   "startup_and_answers|sigterm_while_credentials_resolve_at_start_up_exits_0|$signal"
   "startup_and_answers|a_request_during_the_start_up_resolution_shares_it|its credential_process is an sh script"
@@ -73,6 +75,7 @@ suites=(
   "serve_http|sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0|$signal"
   "serve_http|every_session_of_a_profile_shares_its_credentials|its credential_process is an sh script"
 )
+echo "!! not checked under Wine: Ctrl+Break, closing the console, logoff, shutdown (Wine 8.0's GenerateConsoleCtrlEvent fails for a process started from a shell; cargo test --lib signal checks what the handler does with each)"
 for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http; do
   s=$SECONDS log="$ci/wine/tests-$suite.log" skips=()
   for entry in "${suites[@]}"; do

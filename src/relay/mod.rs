@@ -77,7 +77,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// How long the stdout thread may take to write what is queued at the end.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
-/// After SIGTERM or SIGINT, the longest until [`run`] returns: the grace for
+/// After SIGTERM, SIGINT or a Windows console event (Ctrl+C, the console
+/// closing; see [`crate::signal`]), the longest until [`run`] returns: the grace for
 /// requests in flight, the session DELETE and the last writes together (the
 /// process exits within 3 s of the signal).
 pub const SIGNAL_EXIT: Duration = Duration::from_millis(2500);
@@ -93,8 +94,8 @@ pub enum Ended {
     /// The client closed stdout (the write that failed); the session was
     /// ended at once.
     StdoutClosed(io::Error),
-    /// SIGTERM or SIGINT: ended as at the end of stdin, within
-    /// [`SIGNAL_EXIT`].
+    /// SIGTERM, SIGINT or a Windows console event: ended as at the end of
+    /// stdin, within [`SIGNAL_EXIT`].
     Signal(Terminate),
 }
 
@@ -147,11 +148,12 @@ enum End {
 }
 
 /// Runs the relay until stdin ends, stdout closes or the process is asked to
-/// end (SIGTERM, SIGINT), and says which.
+/// end (SIGTERM, SIGINT, a Windows console event), and says which.
 ///
 /// `input` is the client's stdin (read on a thread of its own), `output` its
-/// stdout. On Unix, installs the process's SIGINT and SIGTERM handlers
-/// (`crate::signal::on_terminate`): call it once per process. `runtime_session` is the AgentCore runtime-session id for
+/// stdout. Installs the process's SIGINT and SIGTERM handlers (Unix) or its
+/// console control handler (Windows; `crate::signal::on_terminate`): call it
+/// once per process. `runtime_session` is the AgentCore runtime-session id for
 /// `session`/`identity` modes (see [`RelayOptions::runtime_session`]); `None`
 /// with `identity` derives it from the caller's ARN when the first request
 /// needs it, so nothing waits for STS before stdin is read. On
@@ -162,10 +164,12 @@ enum End {
 /// (MCP clients send SIGTERM about 2 s after closing stdin); the rest are
 /// abandoned — the client has ended the conversation and SDK clients fail on
 /// lines written after they close — the session is ended with a signed DELETE,
-/// and `run` returns. SIGTERM and SIGINT (Unix) take the same path, with the
+/// and `run` returns. SIGTERM and SIGINT (Unix) and Ctrl+C, Ctrl+Break and
+/// the console closing (Windows) take the same path, with the
 /// DELETE and the last writes held to what is left of [`SIGNAL_EXIT`] so that
-/// the process is gone before a client that signalled loses patience; a second
-/// signal ends it at once. An MCP client closes stdin first and signals after,
+/// the process is gone before a client that signalled loses patience (and
+/// before Windows ends it, about 5 s after its console closes); a second
+/// signal or Ctrl+C ends it at once. An MCP client closes stdin first and signals after,
 /// "sending SIGTERM if the server does not exit within a reasonable time",
 /// then SIGKILL
 /// (<https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#stdio>);
@@ -217,7 +221,10 @@ where
         }
     };
     if let Err(e) = signal::on_terminate(on_signal) {
-        log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+        log::warn!(
+            "cannot catch {} ({e}); they will end the process at once",
+            signal::CAUGHT
+        );
     }
     std::thread::Builder::new()
         .name("stdin".into())

@@ -3,7 +3,8 @@
 //!
 //! Owns: the accept loop (a thread per connection, at most
 //! `--max-connections`), the idle-session sweeper, and the shutdown on
-//! SIGTERM/SIGINT (stop accepting, let POSTs in flight finish within
+//! SIGTERM/SIGINT or a Windows console event such as Ctrl+C (`crate::signal`:
+//! stop accepting, let POSTs in flight finish within
 //! `--drain-timeout`, then end every session). The transport rules are
 //! `mcp.rs`'s, the connection's life `connection.rs`'s.
 //! Refuses: relaying anything itself; the backend (`backend.rs`) does that.
@@ -46,7 +47,7 @@ struct Server {
     backend: Box<dyn Backend>,
     options: Options,
     sessions: Sessions,
-    /// SIGTERM or SIGINT arrived.
+    /// SIGTERM, SIGINT or a console event (`crate::signal`) arrived.
     stopping: AtomicBool,
     /// Connections open.
     connections: AtomicUsize,
@@ -108,7 +109,8 @@ pub fn run_relay(
     served
 }
 
-/// Listens as `options` say and serves until SIGTERM or SIGINT; then drains
+/// Listens as `options` say and serves until SIGTERM or SIGINT (Windows:
+/// Ctrl+C, Ctrl+Break, the console closing; see [`crate::signal`]); then drains
 /// and returns. Logs `mcp-sigv4 serve: listening on http://ADDR/mcp` to
 /// stderr once bound.
 ///
@@ -130,7 +132,10 @@ pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()>
             stop(&server, &listener);
         };
         if let Err(e) = crate::signal::on_terminate(on_signal) {
-            log::warn!("cannot catch SIGTERM and SIGINT ({e}); they will end the process at once");
+            log::warn!(
+                "cannot catch {} ({e}); they will end the process at once",
+                crate::signal::CAUGHT
+            );
         }
     }
     let sweeper = Arc::clone(&server);

@@ -30,7 +30,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(60);
 /// The default `--session-idle`.
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
-/// The default `--drain-timeout`: after SIGTERM, for requests in flight.
+/// The default `--drain-timeout`: after SIGTERM or Ctrl+C, for requests in
+/// flight.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 /// The most bytes of a token file.
 const MAX_TOKEN_FILE: u64 = 4 << 10;
@@ -56,7 +57,7 @@ pub struct Options {
     pub keep_alive: Duration,
     /// A session with nothing in progress for this long is ended.
     pub session_idle: Duration,
-    /// After SIGTERM, how long requests in flight may take.
+    /// After SIGTERM or Ctrl+C, how long requests in flight may take.
     pub drain: Duration,
 }
 

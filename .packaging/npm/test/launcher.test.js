@@ -10,7 +10,7 @@ const { spawnSync } = require('node:child_process');
 
 const npmDir = path.join(__dirname, '..');
 const launcherPath = path.join(npmDir, 'mcp-sigv4', 'bin', 'mcp-sigv4.js');
-const { PLATFORM_PACKAGES, binaryFor } = require(launcherPath);
+const { PLATFORM_PACKAGES, binaryFor, signalPlan } = require(launcherPath);
 const readJson = (...p) => JSON.parse(fs.readFileSync(path.join(npmDir, ...p), 'utf8'));
 const launcher = readJson('mcp-sigv4', 'package.json');
 
@@ -88,3 +88,14 @@ test('without its platform package installed, it says which one and why, and exi
     assert.match(r.stderr, /no prebuilt binary for/);
   }
 });
+
+// On Windows, Node's kill() is TerminateProcess: forwarding Ctrl+C would end
+// the binary before its graceful end, which its own console handler starts.
+test('on Windows no signal is forwarded, and Ctrl+C, Ctrl+Break and close only wait', () => {
+  assert.deepEqual(signalPlan('win32'), { forward: [], wait: ['SIGINT', 'SIGBREAK', 'SIGHUP'] });
+});
+for (const platform of ['linux', 'darwin']) {
+  test(`on ${platform} SIGINT, SIGTERM and SIGHUP are forwarded`, () => {
+    assert.deepEqual(signalPlan(platform), { forward: ['SIGINT', 'SIGTERM', 'SIGHUP'], wait: [] });
+  });
+}

@@ -3,7 +3,8 @@
 // platform package listed in optionalDependencies whose "os" and "cpu" match
 // (the esbuild/biome layout); this file only finds it and runs it with the
 // same stdin, stdout and stderr (no bytes pass through Node), forwards
-// SIGINT/SIGTERM/SIGHUP, and exits with the binary's status.
+// SIGINT/SIGTERM/SIGHUP (on Windows only waits: see signalPlan), and exits
+// with the binary's status.
 // MCP_SIGV4_BINARY=/path/to/mcp-sigv4 overrides the lookup.
 'use strict';
 const { spawn } = require('child_process');
@@ -49,11 +50,27 @@ function binaryPath() {
   }
 }
 
+// What the launcher does with each signal on `platform`: `forward` is passed
+// on to the binary, `wait` only keeps Node from exiting before the binary.
+// On Windows the binary shares this console and gets Ctrl+C, Ctrl+Break and
+// the window's close itself, as console control events, and ends gracefully;
+// Node's kill() there is TerminateProcess
+// (https://nodejs.org/api/process.html#signal-events), which would cut that
+// short, so nothing is forwarded.
+function signalPlan(platform) {
+  if (platform === 'win32') return { forward: [], wait: ['SIGINT', 'SIGBREAK', 'SIGHUP'] };
+  return { forward: ['SIGINT', 'SIGTERM', 'SIGHUP'], wait: [] };
+}
+
 function main() {
   const child = spawn(binaryPath(), process.argv.slice(2), { stdio: 'inherit', windowsHide: true });
-  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const plan = signalPlan(process.platform);
+  const forwarded = plan.forward;
   for (const sig of forwarded) {
     process.on(sig, () => child.kill(sig));
+  }
+  for (const sig of plan.wait) {
+    process.on(sig, () => {});
   }
   child.on('error', (e) => fail(`cannot start the binary: ${e.message}`));
   child.on('exit', (code, signal) => {
@@ -68,4 +85,4 @@ function main() {
 }
 
 if (require.main === module) main();
-module.exports = { PLATFORM_PACKAGES, binaryFor };
+module.exports = { PLATFORM_PACKAGES, binaryFor, signalPlan };
