@@ -3,7 +3,9 @@
 //!
 //! Owns: reading `--listen` (`127.0.0.1:PORT`, `[::1]:PORT`, `localhost:PORT`,
 //! any IP address, or `unix:/path`), whether it is loopback, binding (a Unix
-//! socket file left by an earlier run is replaced; the new one is mode 0600),
+//! socket file left by an earlier run is replaced, one a running process
+//! accepts on is refused; the new one is mode 0600, removed at the end if the
+//! file at the path is still this one),
 //! and [`Stream`], one accepted connection of either kind.
 //! Refuses: resolving host names (`localhost` is 127.0.0.1).
 
@@ -66,9 +68,15 @@ impl Listen {
 pub enum Listener {
     /// TCP.
     Tcp(TcpListener),
-    /// A Unix socket file.
+    /// A Unix socket file, and its device and inode numbers (what is
+    /// removed at the end is that file, not one another process made at the
+    /// same path).
     #[cfg(unix)]
-    Unix(std::os::unix::net::UnixListener, std::path::PathBuf),
+    Unix(
+        std::os::unix::net::UnixListener,
+        std::path::PathBuf,
+        (u64, u64),
+    ),
 }
 
 impl Listener {
@@ -81,14 +89,32 @@ impl Listener {
             Listen::Tcp(a) => TcpListener::bind(a).map(Listener::Tcp),
             #[cfg(unix)]
             Listen::Unix(path) => {
-                use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-                // A socket file left by a run that ended without removing it.
+                use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+                // A socket file left by a run that ended without removing it:
+                // nothing accepts on it. One that a running process accepts on
+                // stays: replacing it would leave that process unreachable,
+                // and unable to wake its own accept at shutdown.
                 if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-                    std::fs::remove_file(path)?;
+                    match std::os::unix::net::UnixStream::connect(path) {
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                            std::fs::remove_file(path)?;
+                        }
+                        Err(e) => return Err(e),
+                        Ok(_) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::AddrInUse,
+                                format!(
+                                    "{}: another process listens on this socket file (another serve?); stop it or choose another path",
+                                    path.display()
+                                ),
+                            ));
+                        }
+                    }
                 }
                 let l = std::os::unix::net::UnixListener::bind(path)?;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-                Ok(Listener::Unix(l, path.clone()))
+                let file = std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))?;
+                Ok(Listener::Unix(l, path.clone(), file))
             }
         }
     }
@@ -101,7 +127,7 @@ impl Listener {
                 Err(_) => "a TCP port".into(),
             },
             #[cfg(unix)]
-            Listener::Unix(_, path) => format!("unix:{} (path /mcp)", path.display()),
+            Listener::Unix(_, path, _) => format!("unix:{} (path /mcp)", path.display()),
         }
     }
 
@@ -118,7 +144,7 @@ impl Listener {
                 Ok(Stream::Tcp(s))
             }
             #[cfg(unix)]
-            Listener::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Unix(l, ..) => l.accept().map(|(s, _)| Stream::Unix(s)),
         }
     }
 
@@ -139,7 +165,7 @@ impl Listener {
                 }
             }
             #[cfg(unix)]
-            Listener::Unix(_, path) => {
+            Listener::Unix(_, path, _) => {
                 let _ = std::os::unix::net::UnixStream::connect(path);
             }
         }
@@ -149,8 +175,12 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         #[cfg(unix)]
-        if let Listener::Unix(_, path) = self {
-            let _ = std::fs::remove_file(path);
+        if let Listener::Unix(_, path, file) = self {
+            use std::os::unix::fs::MetadataExt;
+            let ours = std::fs::symlink_metadata(&*path).is_ok_and(|m| (m.dev(), m.ino()) == *file);
+            if ours {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

@@ -528,3 +528,45 @@ fn a_reopened_get_stream_carries_what_the_session_sends() {
     }
     r.stop_and_drain();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_unix_socket_in_use_is_not_taken_over_and_each_run_removes_only_its_own() {
+    // Before, a second serve with the same socket path removed the first's
+    // live socket file and bound its own: the first was unreachable, its
+    // shutdown's wake connected to the second, so its accept never
+    // returned and SIGTERM never ended it; and whichever ended first
+    // removed the other's file.
+    use std::os::unix::net::UnixStream;
+    let dir = std::env::temp_dir().join(format!("serve-unix-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let listen = Listen::parse(&format!("unix:{}", path.display())).unwrap();
+    let first = Arc::new(Listener::bind(&listen).unwrap());
+    let server = Server::new(options(), Box::new(Echo::default()));
+    let (s, l) = (Arc::clone(&server), Arc::clone(&first));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        accept_loop(&s, &l);
+        let _ = done.send(());
+    });
+    let e = Listener::bind(&listen).expect_err("a live socket is not replaced");
+    assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}");
+    assert!(
+        UnixStream::connect(&path).is_ok(),
+        "the first still listens"
+    );
+    stop(&server, &first);
+    finished
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the first's accept loop woke and returned");
+    // A file another run made at the same path after this one's was gone
+    // stays when this one ends.
+    std::fs::remove_file(&path).unwrap();
+    let second = Listener::bind(&listen).unwrap();
+    drop(first);
+    assert!(path.exists(), "the second's socket file is left alone");
+    drop(second);
+    assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
