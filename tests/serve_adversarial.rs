@@ -370,3 +370,48 @@ fn an_http_1_0_client_gets_its_stream_without_chunked_coding() {
         "{a}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file() {
+    // Before, a second serve at the same socket path took the file over:
+    // the first could no longer wake its own accept and never exited at
+    // SIGTERM. And a serve that exited left its socket file behind (the
+    // signal handler held the listener, so its drop never ran).
+    let up = Server::start(standard_reply);
+    let dir = support::TempDir::new("serve-unix");
+    let path = dir.path().join("s.sock");
+    let listen = format!("unix:{}", path.display());
+    let start = || {
+        support::Proxy::builder(&up.url())
+            .subcommand("serve")
+            .args(&["--listen", &listen])
+            .no_stdout_reader()
+            .start()
+    };
+    let mut first = start();
+    first.stderr_containing("listening on unix:", Duration::from_secs(20));
+    let mut second = start();
+    let status = second
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("the second serve runs; stderr:\n{}", second.stderr()));
+    assert_eq!(status.code(), Some(1), "{}", second.stderr());
+    assert!(
+        second.stderr().contains("another process listens"),
+        "{}",
+        second.stderr()
+    );
+    let mut c = std::os::unix::net::UnixStream::connect(&path).expect("the first still listens");
+    c.set_read_timeout(Some(support::ANSWER_WAIT)).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut a = String::new();
+    let _ = std::io::Read::read_to_string(&mut c, &mut a);
+    assert_eq!(status_of(&a), 200, "{a}");
+    signal(&first, "-TERM");
+    let status = first
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("no exit after SIGTERM; stderr:\n{}", first.stderr()));
+    assert_eq!(status.code(), Some(0), "{}", first.stderr());
+    assert!(!path.exists(), "the socket file is removed at exit");
+}

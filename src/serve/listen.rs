@@ -172,16 +172,24 @@ impl Listener {
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
+impl Listener {
+    /// Removes the Unix socket file, if the file at its path is still the
+    /// one bound here (at the end of a run; again at drop, harmlessly).
+    pub fn remove_socket_file(&self) {
         #[cfg(unix)]
         if let Listener::Unix(_, path, file) = self {
             use std::os::unix::fs::MetadataExt;
-            let ours = std::fs::symlink_metadata(&*path).is_ok_and(|m| (m.dev(), m.ino()) == *file);
+            let ours = std::fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == *file);
             if ours {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.remove_socket_file();
     }
 }
 

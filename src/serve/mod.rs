@@ -141,6 +141,8 @@ pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()>
     let sweeper = Arc::clone(&server);
     spawn("serve-sweeper", Box::new(move || sweep(&sweeper)))?;
     accept_loop(&server, &listener);
+    // Not left to the drop: the signal handler holds the listener too.
+    listener.remove_socket_file();
     drop(listener);
     drain(&server);
     Ok(())
