@@ -415,3 +415,27 @@ fn a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file() {
     assert_eq!(status.code(), Some(0), "{}", first.stderr());
     assert!(!path.exists(), "the socket file is removed at exit");
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_ends_a_unix_socket_serve_whose_socket_file_was_removed() {
+    // Before, the drain waited for the accept loop, which shutdown wakes by
+    // connecting to the socket file: with the file gone it never woke, and
+    // the process ran on after SIGTERM.
+    let up = Server::start(standard_reply);
+    let dir = support::TempDir::new("serve-unix-gone");
+    let path = dir.path().join("s.sock");
+    let listen = format!("unix:{}", path.display());
+    let mut p = support::Proxy::builder(&up.url())
+        .subcommand("serve")
+        .args(&["--listen", &listen, "--drain-timeout", "1"])
+        .no_stdout_reader()
+        .start();
+    p.stderr_containing("listening on unix:", Duration::from_secs(20));
+    std::fs::remove_file(&path).expect("removing the socket file");
+    signal(&p, "-TERM");
+    let status = p
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("no exit 15 s after SIGTERM; stderr:\n{}", p.stderr()));
+    assert_eq!(status.code(), Some(0), "{}", p.stderr());
+}

@@ -140,7 +140,26 @@ pub(crate) fn run(options: Options, backend: Box<dyn Backend>) -> io::Result<()>
     }
     let sweeper = Arc::clone(&server);
     spawn("serve-sweeper", Box::new(move || sweep(&sweeper)))?;
-    accept_loop(&server, &listener);
+    {
+        // On a thread of its own, so that an accept the wake-up cannot reach
+        // (a Unix socket file someone removed) does not hold up the drain;
+        // the process's exit ends it.
+        let server = Arc::clone(&server);
+        let listener = Arc::clone(&listener);
+        spawn(
+            "serve-accept",
+            Box::new(move || accept_loop(&server, &listener)),
+        )?;
+    }
+    while !server.stopping.load(Ordering::Acquire) {
+        let guard = wait_while(
+            &server.idle,
+            server.busy.locked(),
+            Duration::from_secs(1),
+            |_| !server.stopping.load(Ordering::Acquire),
+        );
+        drop(guard);
+    }
     // Not left to the drop: the signal handler holds the listener too.
     listener.remove_socket_file();
     drop(listener);
