@@ -253,14 +253,15 @@ impl Report {
     }
 }
 
-/// The operating system's message without its `(os error N)` suffix.
+/// The operating system's message without its `(os error N)` suffix or the
+/// full stop Windows ends its messages with.
 fn io_text(e: &io::Error) -> String {
     let text = e.to_string();
     let text = match text.find(" (os error") {
         Some(at) => &text[..at],
         None => &text,
     };
-    clean(&text.to_lowercase(), MAX_SHOWN)
+    clean(&text.trim_end_matches('.').to_lowercase(), MAX_SHOWN)
 }
 
 /// One `GET` of `target`, all of it (connect, send, read) within `timeout`.

@@ -57,12 +57,13 @@ rc=0
 "$venv/bin/python" tests/wine/run_wine.py --exe "$winbin/mcp-sigv4.exe" --wine "$wine" \
   --prefix "$WINEPREFIX" --work "$ci/wine/work" --version "$version" --commit "$MCP_SIGV4_COMMIT" || rc=$?
 
-step "Wine: tests/ suites driving the exe (relay, hostile, connections, skip_auth, profiles, relay_ends, startup_and_answers, tls, serve_http)"
+step "Wine: tests/ suites driving the exe (relay, hostile, connections, skip_auth, profiles, relay_ends, startup_and_answers, tls, serve_http, serve_adversarial, healthcheck)"
 # tests/support/proxy.rs starts MCP_SIGV4_TEST_BINARY through MCP_SIGV4_TEST_RUNNER.
 # Tests left out name their reason; the suites not run at all are in tests/wine/README.md.
 # Wine delivers a SIGINT sent to the wine process as a console Ctrl+C
 # (CTRL_C_EVENT), so the SIGINT tests run; SIGTERM has no Windows counterpart
 # (Wine ends the process at once on it).
+unix="a Unix socket (the Windows build listens on TCP only)"
 signal="sends SIGTERM, which Windows has no counterpart of (Wine ends the process at once); the SIGINT tests, Ctrl+C under Wine, run"
 suites=(
   "relay||" "hostile||" "connections||" "skip_auth||"
@@ -74,9 +75,13 @@ suites=(
   "tls|sso_oidc_and_portal_over_https_through_the_bundle|its SSO token cache is under HOME, which Wine does not pass on"
   "serve_http|sigterm_lets_a_call_in_flight_finish_then_deletes_the_session_and_exits_0|$signal"
   "serve_http|every_session_of_a_profile_shares_its_credentials|its credential_process is an sh script"
+  "serve_adversarial|a_call_past_the_drain_at_sigterm_gets_an_error_and_serve_exits_0|$signal"
+  "serve_adversarial|a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file|$unix"
+  "serve_adversarial|sigterm_ends_a_unix_socket_serve_whose_socket_file_was_removed|$unix"
+  "healthcheck|a_serve_on_a_unix_socket|$unix"
 )
 echo "!! not checked under Wine: Ctrl+Break, closing the console, logoff, shutdown (Wine 8.0's GenerateConsoleCtrlEvent fails for a process started from a shell; cargo test --lib signal checks what the handler does with each)"
-for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http; do
+for suite in relay hostile connections skip_auth profiles relay_ends startup_and_answers tls serve_http serve_adversarial healthcheck; do
   s=$SECONDS log="$ci/wine/tests-$suite.log" skips=()
   for entry in "${suites[@]}"; do
     IFS='|' read -r name test why <<<"$entry"

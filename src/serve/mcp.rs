@@ -272,7 +272,15 @@ fn post(
         watch_result: minted.is_some(),
         result: false,
     };
-    let streamed = stream(server, w, head, &rx, minted.as_deref(), None, &mut owed);
+    let streamed = stream(
+        server,
+        w,
+        head,
+        &rx,
+        minted.as_deref(),
+        Ends::WithSession(&lease),
+        &mut owed,
+    );
     // A dropped connection is not a cancellation: the exchange goes on, its
     // answers are discarded.
     rx.close();
@@ -328,18 +336,31 @@ fn post_stateless(
         ids: shape.ids.clone(),
         ..Owed::default()
     };
-    let streamed = stream(server, w, head, &rx, None, None, &mut owed);
+    let streamed = stream(server, w, head, &rx, None, Ends::Alone, &mut owed);
     rx.close();
     conversation.end(END_LIMIT);
     streamed.map(|()| Done::keep(200))
 }
 
+/// What ends a stream besides the end of its receiver.
+#[derive(Clone, Copy)]
+enum Ends<'a> {
+    /// Nothing else (a 2026-07-28 POST, a conversation of its own).
+    Alone,
+    /// Its session's end too (a POST in a session): on a system where
+    /// closing an exchange's upstream connection does not wake its read,
+    /// the receiver would end only when the upstream answers.
+    WithSession(&'a Lease),
+    /// Its session's end or the server's stop (the session's GET stream).
+    GetStream(&'a Lease),
+}
+
 /// Writes an SSE answer to the request `head`: its head (with `session` as
 /// `Mcp-Session-Id`), a priming event for a 2025-11-25 client, then each
-/// message `rx` yields, until it ends.
-/// A GET stream (`lease` given) also ends when its session or the server
-/// does; while another GET waits for it, it writes a keep-alive comment at
-/// every tick, so a client that went away is found within two.
+/// message `rx` yields, until it ends or `ends` says (checked every
+/// [`TICK`]). While another GET waits for a GET stream, it writes a
+/// keep-alive comment at every tick, so a client that went away is found
+/// within two.
 /// `owed` holds the ids of the POST's requests: each response crosses one
 /// off, and one the stream ends without (its session was ended by DELETE,
 /// going idle or shutdown, which cancel requests in flight upstream) gets a
@@ -350,7 +371,7 @@ fn stream(
     head: &Head,
     rx: &Receiver,
     session: Option<&str>,
-    lease: Option<&Lease>,
+    ends: Ends<'_>,
     owed: &mut Owed,
 ) -> io::Result<()> {
     let mut sse = Sse::start(w, session, !head.http10)?;
@@ -373,13 +394,18 @@ fn stream(
             Next::Ended => break,
             Next::Idle => {
                 let stopping = server.stopping.load(Ordering::Acquire);
-                if lease.is_some_and(|l| stopping || l.0.is_ended()) {
+                let ended = match ends {
+                    Ends::Alone => false,
+                    Ends::WithSession(l) => l.0.is_ended(),
+                    Ends::GetStream(l) => stopping || l.0.is_ended(),
+                };
+                if ended {
                     break;
                 }
                 quiet += 1;
                 // The first write after the client closed still succeeds
                 // (the peer answers it with a reset); the next one fails.
-                let wanted = lease.is_some_and(|l| l.0.stream_wanted());
+                let wanted = matches!(ends, Ends::GetStream(l) if l.0.stream_wanted());
                 if quiet >= KEEPALIVE_TICKS || wanted {
                     quiet = 0;
                     sse.keepalive()?;
@@ -484,7 +510,7 @@ fn get(server: &Server, w: &mut dyn Write, head: &Head) -> io::Result<Done> {
         head,
         &rx,
         None,
-        Some(&lease),
+        Ends::GetStream(&lease),
         &mut Owed::default(),
     );
     // Given back even when ended: an ended session is out of the table, so
