@@ -371,6 +371,18 @@ fn an_http_1_0_client_gets_its_stream_without_chunked_coding() {
     );
 }
 
+/// `serve` for `up` listening on the Unix socket `path`, with `args`.
+#[cfg(unix)]
+fn start_unix_serve(up: &Server, path: &std::path::Path, args: &[&str]) -> support::Proxy {
+    let listen = format!("unix:{}", path.display());
+    support::Proxy::builder(&up.url())
+        .subcommand("serve")
+        .args(&["--listen", &listen])
+        .args(args)
+        .no_stdout_reader()
+        .start()
+}
+
 #[cfg(unix)]
 #[test]
 fn a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file() {
@@ -381,17 +393,9 @@ fn a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file() {
     let up = Server::start(standard_reply);
     let dir = support::TempDir::new("serve-unix");
     let path = dir.path().join("s.sock");
-    let listen = format!("unix:{}", path.display());
-    let start = || {
-        support::Proxy::builder(&up.url())
-            .subcommand("serve")
-            .args(&["--listen", &listen])
-            .no_stdout_reader()
-            .start()
-    };
-    let mut first = start();
+    let mut first = start_unix_serve(&up, &path, &[]);
     first.stderr_containing("listening on unix:", Duration::from_secs(20));
-    let mut second = start();
+    let mut second = start_unix_serve(&up, &path, &[]);
     let status = second
         .wait_exit(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("the second serve runs; stderr:\n{}", second.stderr()));
@@ -425,12 +429,7 @@ fn sigterm_ends_a_unix_socket_serve_whose_socket_file_was_removed() {
     let up = Server::start(standard_reply);
     let dir = support::TempDir::new("serve-unix-gone");
     let path = dir.path().join("s.sock");
-    let listen = format!("unix:{}", path.display());
-    let mut p = support::Proxy::builder(&up.url())
-        .subcommand("serve")
-        .args(&["--listen", &listen, "--drain-timeout", "1"])
-        .no_stdout_reader()
-        .start();
+    let mut p = start_unix_serve(&up, &path, &["--drain-timeout", "1"]);
     p.stderr_containing("listening on unix:", Duration::from_secs(20));
     std::fs::remove_file(&path).expect("removing the socket file");
     signal(&p, "-TERM");

@@ -259,6 +259,23 @@ fn idle_connections_past_the_bound_get_503_and_the_bound_frees_as_they_close() {
     }
 }
 
+/// A session on `port` with a `tools/call` of `tool` (id 7) that has
+/// reached `up`; the connection its answer will come on.
+fn call_in_flight(up: &Server, port: u16, tool: &str) -> std::net::TcpStream {
+    let id = initialize(port, "");
+    let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
+    let mut call = connect(port);
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#
+    );
+    call.write_all(mcp_post(&body, &sid).as_bytes()).unwrap();
+    up.wait_for(ms(5000), |s| {
+        s.json().is_some_and(|v| v["method"] == "tools/call")
+    })
+    .expect("the call reached the upstream");
+    call
+}
+
 /// `signal` (`-TERM`, `-INT`) while a tool call is in flight: the call gets
 /// its answer, the session is ended upstream with a DELETE, and the process
 /// exits 0 (about 1.2 s after the signal; the test allows 8 s).
@@ -272,16 +289,7 @@ fn a_signal_lets_a_call_in_flight_finish_then_deletes_the_session(signal_name: &
         standard_reply(seen)
     });
     let (mut p, port) = start_serve(&up.url(), &["--drain-timeout", "5"]);
-    let id = initialize(port, "");
-    let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
-    let mut call = connect(port);
-    let body =
-        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{}}}"#;
-    call.write_all(mcp_post(body, &sid).as_bytes()).unwrap();
-    up.wait_for(ms(5000), |s| {
-        s.json().is_some_and(|v| v["method"] == "tools/call")
-    })
-    .expect("the call reached the upstream");
+    let mut call = call_in_flight(&up, port, "slow");
     let sent = Instant::now();
     signal(&p, signal_name);
     let a = read_all(&mut call);
@@ -329,16 +337,7 @@ fn a_second_sigint_or_ctrl_c_ends_the_drain_at_once() {
         standard_reply(seen)
     });
     let (mut p, port) = start_serve(&up.url(), &["--drain-timeout", "30"]);
-    let id = initialize(port, "");
-    let sid = format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: 2025-06-18\r\n");
-    let mut call = connect(port);
-    let body =
-        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"held","arguments":{}}}"#;
-    call.write_all(mcp_post(body, &sid).as_bytes()).unwrap();
-    up.wait_for(ms(5000), |s| {
-        s.json().is_some_and(|v| v["method"] == "tools/call")
-    })
-    .expect("the call reached the upstream");
+    let _call = call_in_flight(&up, port, "held");
     signal(&p, "-INT");
     let draining = p.stderr_containing("no new connections; draining", ms(5000));
     assert!(draining.contains("draining"), "no drain:\n{draining}");
