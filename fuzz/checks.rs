@@ -1553,20 +1553,29 @@ fn fixed_xml_messages() -> &'static str {
             let wrap = |x: &str| format!("<{op}Response><{op}Result>{x}</{op}Result></{op}Response>");
             docs.push(format!("<{op}Response/>"));
             docs.push(format!("<{op}Response><{op}Result/></{op}Response>"));
-            for left_out in leaves {
-                let body: String = leaves
-                    .iter()
-                    .filter(|l| *l != left_out)
-                    .map(|l| format!("<{l}>x</{l}>"))
-                    .collect();
-                docs.push(if inner.is_empty() {
-                    wrap(&body)
-                } else {
-                    wrap(&format!("<{inner}>{body}</{inner}>"))
-                });
+            // Each leaf in turn left out, empty, holding an element, or
+            // repeated: the messages "expected X in Y", "X in Y is empty",
+            // "expected text in X, found child elements", "X appears more
+            // than once in Y".
+            for odd in leaves {
+                for shape in ["", "<{l}></{l}>", "<{l}><c/></{l}>", "<{l}>x</{l}><{l}>x</{l}>"] {
+                    let body: String = leaves
+                        .iter()
+                        .map(|l| {
+                            let s = if l == odd { shape } else { "<{l}>x</{l}>" };
+                            s.replace("{l}", l)
+                        })
+                        .collect();
+                    docs.push(if inner.is_empty() {
+                        wrap(&body)
+                    } else {
+                        wrap(&format!("<{inner}>{body}</{inner}>"))
+                    });
+                }
             }
             if !inner.is_empty() {
                 docs.push(wrap(&format!("<{inner}/>")));
+                docs.push(wrap(&format!("<{inner}/><{inner}/>")));
             }
         }
         for doc in &docs {
