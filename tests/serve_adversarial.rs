@@ -115,6 +115,26 @@ fn expect_100_continue_is_answered_before_the_body_is_sent() {
     assert_eq!(sse_messages(&a)[0]["id"], 2, "{a}");
 }
 
+#[test]
+fn a_client_that_sends_a_body_too_large_reads_the_413() {
+    // A client that writes its whole body before it reads (Python's http
+    // clients, a script). Before, serve wrote 413 and closed with the body
+    // unread: the kernel answered the rest with a reset, the client's write
+    // failed with ECONNRESET and the 413 saying --max-body-bytes was never
+    // read. Now serve ends its half and reads and drops the rest first.
+    let up = Server::start(standard_reply);
+    let (_p, port) = start_serve(&up.url(), &["--max-body-bytes", "2KiB"]);
+    let body = format!("{{\"x\":\"{}\"}}", "a".repeat(8 << 20));
+    let request = mcp_post(&body, "");
+    let mut s = connect(port);
+    s.write_all(request.as_bytes())
+        .expect("the whole body written: serve reads what it refused");
+    let a = read_all(&mut s);
+    assert_eq!(status_of(&a), 413, "{a:.300}");
+    assert!(a.contains("--max-body-bytes"), "{a:.300}");
+    assert!(up.requests().is_empty());
+}
+
 /// An upstream whose `tools/call` answers only after 20 s.
 fn slow_calls() -> Server {
     Server::start(|seen| {

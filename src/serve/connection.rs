@@ -6,7 +6,8 @@
 //! the `Host`, `Origin` and token checks (403, 401) before a body is read,
 //! and `/healthz` and `/readyz`.
 //! Refuses: reading a body it will not use; a refused request ends the
-//! connection.
+//! connection, after a bounded read of what the client still sends, so that
+//! it reads the refusal (`linger`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::Ordering;
@@ -19,6 +20,11 @@ use super::{Server, guard, mcp, response};
 
 /// The longest one write may wait for a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After a refusal, the longest time and the most bytes [`linger`] reads and
+/// drops while the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 << 20;
 
 enum HeadRead {
     Head(Box<Head>, Instant),
@@ -38,7 +44,9 @@ pub(super) fn serve(server: &Server, mut stream: Stream) {
             HeadRead::Closed => return,
             HeadRead::Refused(code) => {
                 log::debug!("a request refused: {code} {}", response::reason(code));
-                let _ = response::text(&mut stream, code, response::reason(code), true);
+                if response::text(&mut stream, code, response::reason(code), true).is_ok() {
+                    linger(&mut stream);
+                }
                 return;
             }
         };
@@ -62,8 +70,40 @@ pub(super) fn serve(server: &Server, mut stream: Stream) {
             done.status,
             start.elapsed().as_millis()
         );
-        if !done.keep || head.close || server.stopping.load(Ordering::Acquire) {
+        if !done.keep {
+            // A refusal: the body, or part of it, was not read.
+            linger(&mut stream);
             return;
+        }
+        if head.close || server.stopping.load(Ordering::Acquire) {
+            return;
+        }
+    }
+}
+
+/// Closes after a refusal without losing it. Closing a socket with unread
+/// bytes makes the kernel send a reset, and a client still sending its body
+/// then gets ECONNRESET and may never read the status. So, as RFC 9112 §9.6
+/// describes ("servers typically close a connection in stages"): end our
+/// half, then read and drop what still comes until the client closes, for at
+/// most [`LINGER`] and [`LINGER_BYTES`].
+fn linger(stream: &mut Stream) {
+    if stream.shutdown_write().is_err() {
+        return;
+    }
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 16 * 1024];
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(n) => dropped += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }

@@ -221,6 +221,16 @@ impl Stream {
             Stream::Unix(s) => s.set_write_timeout(t),
         }
     }
+
+    /// Ends the writing half: the client reads the end of the answer (a FIN),
+    /// and may still send.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
 }
 
 impl Read for Stream {
