@@ -186,6 +186,15 @@ fn a_call_in_flight_when_its_session_is_deleted_gets_an_error_with_its_id() {
     assert!(cancelled, "the call was cancelled upstream");
 }
 
+/// Waits (at most 15 s) for serve to exit after the signal, and asserts it
+/// exited 0.
+fn assert_exits_0_after_the_signal(p: &mut support::Proxy) {
+    let status = p
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("no exit 15 s after the signal; stderr:\n{}", p.stderr()));
+    assert_eq!(status.code(), Some(0), "{}", p.stderr());
+}
+
 #[test]
 fn a_call_past_the_drain_at_sigterm_gets_an_error_and_serve_exits_0() {
     let up = slow_calls();
@@ -200,10 +209,7 @@ fn a_call_past_the_drain_at_sigterm_gets_an_error_and_serve_exits_0() {
     signal(&p, "-TERM");
     let a = read_all(&mut call);
     assert_one_error_for_the_call(&a);
-    let status = p
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("no exit; stderr:\n{}", p.stderr()));
-    assert_eq!(status.code(), Some(0), "{}", p.stderr());
+    assert_exits_0_after_the_signal(&mut p);
     assert!(
         up.requests().iter().any(|s| s.method == "DELETE"),
         "the upstream session was ended"
@@ -433,10 +439,7 @@ fn a_unix_socket_in_use_is_refused_and_each_run_removes_its_own_file() {
     let _ = std::io::Read::read_to_string(&mut c, &mut a);
     assert_eq!(status_of(&a), 200, "{a}");
     signal(&first, "-TERM");
-    let status = first
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("no exit after SIGTERM; stderr:\n{}", first.stderr()));
-    assert_eq!(status.code(), Some(0), "{}", first.stderr());
+    assert_exits_0_after_the_signal(&mut first);
     assert!(!path.exists(), "the socket file is removed at exit");
 }
 
@@ -453,8 +456,5 @@ fn sigterm_ends_a_unix_socket_serve_whose_socket_file_was_removed() {
     p.stderr_containing("listening on unix:", Duration::from_secs(20));
     std::fs::remove_file(&path).expect("removing the socket file");
     signal(&p, "-TERM");
-    let status = p
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("no exit 15 s after SIGTERM; stderr:\n{}", p.stderr()));
-    assert_eq!(status.code(), Some(0), "{}", p.stderr());
+    assert_exits_0_after_the_signal(&mut p);
 }
